@@ -1,0 +1,112 @@
+package tensor
+
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
+// op(A) is m x k, op(B) is k x n and C is m x n; transA/transB select the
+// transpose. It runs on the calling goroutine: OpenBLAS is pinned to one
+// thread so that the layers can parallelize across images or column blocks
+// with goroutines and the two thread pools never fight over the cores. Use
+// GemmParallel for one large product.
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if k == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	gemmBackend(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmParallel is Gemm split into column blocks of C, one per worker. Use
+// it when a single product is the whole job (a batch of one, a Linear layer).
+func GemmParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	// Below ~2 MFLOP the goroutine hand-off costs more than it saves; split
+	// along whichever of m and n is larger so each block stays GEMM-shaped.
+	if Workers() == 1 || 2*m*n*k < 2<<20 {
+		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if n >= m {
+		ParallelMin(n, 64, func(lo, hi int) {
+			boff := lo // column lo of op(B)
+			if transB {
+				boff = lo * ldb
+			}
+			Gemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[boff:], ldb, beta, c[lo:], ldc)
+		})
+		return
+	}
+	ParallelMin(m, 16, func(lo, hi int) {
+		aoff := lo * lda // row lo of op(A)
+		if transA {
+			aoff = lo
+		}
+		Gemm(transA, transB, hi-lo, n, k, alpha, a[aoff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+	})
+}
+
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// checkGemm panics with a readable message on inconsistent sizes: these are
+// programming errors inside starid, never user input, and a C library would
+// otherwise read out of bounds.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	ok := func(rows, cols, ld, l int) bool {
+		return ld >= max(cols, 1) && (rows == 0 || l >= (rows-1)*ld+cols)
+	}
+	if m < 0 || n < 0 || k < 0 || !ok(ar, ac, lda, len(a)) || !ok(br, bc, ldb, len(b)) || !ok(m, n, ldc, len(c)) {
+		panic(fmt.Sprintf("tensor.Gemm: bad sizes m=%d n=%d k=%d transA=%v transB=%v lda=%d ldb=%d ldc=%d len(a)=%d len(b)=%d len(c)=%d",
+			m, n, k, transA, transB, lda, ldb, ldc, len(a), len(b), len(c)))
+	}
+}
+
+var goBLAS gonum.Implementation
+
+// gemmGo is the pure-Go GEMM (gonum's blocked, parallel sgemm). It is the
+// backend when cgo is off, and the reference the OpenBLAS path is tested
+// against when it is on.
+func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	// gonum checks slice lengths against the exact extents; trim to them.
+	goBLAS.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
