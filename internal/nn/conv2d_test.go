@@ -1,0 +1,335 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"starid/internal/tensor"
+)
+
+type convCase struct {
+	n, in, out, h, w, k, s, p int
+	bias                      bool
+}
+
+func (c convCase) String() string {
+	return fmt.Sprintf("N%d_%dto%d_%dx%d_k%d_s%d_p%d_bias%v", c.n, c.in, c.out, c.h, c.w, c.k, c.s, c.p, c.bias)
+}
+
+func (c convCase) layer(seed uint64) *Conv2d {
+	return NewConv2d(c.in, c.out, c.k, c.s, c.p, c.bias, rand.New(rand.NewPCG(seed, 1)))
+}
+
+// directConv is the definition of the convolution, in float64.
+func directConv(l *Conv2d, x *tensor.Tensor) []float64 {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	k, s, p := l.Kernel, l.Stride, l.Padding
+	ho, wo := (h+2*p-k)/s+1, (w+2*p-k)/s+1
+	y := make([]float64, n*l.Out*ho*wo)
+	for b := 0; b < n; b++ {
+		for o := 0; o < l.Out; o++ {
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					sum := 0.0
+					if l.Bias != nil {
+						sum = float64(l.Bias.Value.Data[o])
+					}
+					for c := 0; c < l.In; c++ {
+						for ki := 0; ki < k; ki++ {
+							for kj := 0; kj < k; kj++ {
+								iy, ix := oy*s-p+ki, ox*s-p+kj
+								if iy < 0 || iy >= h || ix < 0 || ix >= w {
+									continue
+								}
+								sum += float64(l.Weight.Value.Data[((o*l.In+c)*k+ki)*k+kj]) *
+									float64(x.Data[((b*l.In+c)*h+iy)*w+ix])
+							}
+						}
+					}
+					y[((b*l.Out+o)*ho+oy)*wo+ox] = sum
+				}
+			}
+		}
+	}
+	return y
+}
+
+// directConvGrad is the definition of the three gradients, in float64.
+func directConvGrad(l *Conv2d, x, dy *tensor.Tensor) (dx, dW, db []float64) {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	k, s, p := l.Kernel, l.Stride, l.Padding
+	ho, wo := dy.Shape[2], dy.Shape[3]
+	dx = make([]float64, len(x.Data))
+	dW = make([]float64, len(l.Weight.Value.Data))
+	db = make([]float64, l.Out)
+	for b := 0; b < n; b++ {
+		for o := 0; o < l.Out; o++ {
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					g := float64(dy.Data[((b*l.Out+o)*ho+oy)*wo+ox])
+					db[o] += g
+					for c := 0; c < l.In; c++ {
+						for ki := 0; ki < k; ki++ {
+							for kj := 0; kj < k; kj++ {
+								iy, ix := oy*s-p+ki, ox*s-p+kj
+								if iy < 0 || iy >= h || ix < 0 || ix >= w {
+									continue
+								}
+								wi, xi := ((o*l.In+c)*k+ki)*k+kj, ((b*l.In+c)*h+iy)*w+ix
+								dW[wi] += g * float64(x.Data[xi])
+								dx[xi] += g * float64(l.Weight.Value.Data[wi])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dW, db
+}
+
+func maxDiff64(got []float32, want []float64) (float64, float64) {
+	d, scale := 0.0, 0.0
+	for i, v := range want {
+		d = math.Max(d, math.Abs(float64(got[i])-v))
+		scale = math.Max(scale, math.Abs(v))
+	}
+	return d, scale
+}
+
+// convExactCases cover the plan's three shapes of work (bands of rows,
+// whole images, groups of images) under the three column targets below,
+// and the special paths (1x1 without im2col, stride 2 through col2im,
+// padding beyond K-1 through a cropping input-gradient convolution).
+var convExactCases = []convCase{
+	{n: 3, in: 3, out: 8, h: 20, w: 17, k: 3, s: 1, p: 1, bias: true},
+	{n: 5, in: 6, out: 4, h: 4, w: 4, k: 3, s: 1, p: 1, bias: true},
+	{n: 2, in: 5, out: 7, h: 9, w: 7, k: 1, s: 1, p: 0, bias: true},
+	{n: 3, in: 4, out: 5, h: 11, w: 9, k: 3, s: 2, p: 1, bias: false},
+	{n: 4, in: 2, out: 3, h: 7, w: 9, k: 5, s: 2, p: 2, bias: true},
+	{n: 2, in: 3, out: 2, h: 6, w: 5, k: 1, s: 1, p: 1, bias: true},
+	{n: 1, in: 1, out: 3, h: 12, w: 10, k: 5, s: 1, p: 2, bias: true},
+	{n: 2, in: 3, out: 4, h: 6, w: 6, k: 3, s: 1, p: 0, bias: false},
+}
+
+// TestConv2dMatchesDirect holds Forward and Backward to the float64
+// definition, under column targets that force each work plan.
+func TestConv2dMatchesDirect(t *testing.T) {
+	defer func(v int) { convColTarget = v }(convColTarget)
+	for _, target := range []int{8, 64, 1 << 20} {
+		convColTarget = target
+		for _, tc := range convExactCases {
+			t.Run(fmt.Sprintf("target%d/%s", target, tc), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(target), 9))
+				l := tc.layer(3)
+				if tc.bias {
+					for i := range l.Bias.Value.Data {
+						l.Bias.Value.Data[i] = float32(r.NormFloat64())
+					}
+				}
+				x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
+				l.SetTraining(true)
+				y, err := l.Forward(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := directConv(l, x)
+				if d, sc := maxDiff64(y.Data, want); d > 1e-5*(1+sc) {
+					t.Fatalf("forward: max diff %g (scale %g)", d, sc)
+				}
+				dy := randTensor(r, y.Shape...)
+				wdx, wdW, wdb := directConvGrad(l, x, dy)
+				// Gradients accumulate: two backward passes give twice the
+				// gradient, which also catches a worker buffer that is not
+				// restarted between steps.
+				ZeroGrad(l)
+				for range 2 {
+					if _, err := l.Forward(x); err != nil {
+						t.Fatal(err)
+					}
+					dx, err := l.Backward(dy.Clone())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d, sc := maxDiff64(dx.Data, wdx); d > 1e-5*(1+sc) {
+						t.Fatalf("dx: max diff %g (scale %g)", d, sc)
+					}
+				}
+				for i := range wdW {
+					wdW[i] *= 2
+				}
+				if d, sc := maxDiff64(l.Weight.Grad.Data, wdW); d > 1e-5*(1+sc) {
+					t.Errorf("dW: max diff %g (scale %g)", d, sc)
+				}
+				if tc.bias {
+					for i := range wdb {
+						wdb[i] *= 2
+					}
+					if d, sc := maxDiff64(l.Bias.Grad.Data, wdb); d > 1e-5*(1+sc) {
+						t.Errorf("db: max diff %g (scale %g)", d, sc)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestConv2dGradCheck(t *testing.T) {
+	cases := []struct {
+		convCase
+		noInput bool
+	}{
+		{convCase: convCase{n: 1, in: 1, out: 2, h: 5, w: 5, k: 3, s: 1, p: 1, bias: true}},
+		{convCase: convCase{n: 3, in: 2, out: 3, h: 7, w: 9, k: 3, s: 1, p: 1, bias: true}},
+		{convCase: convCase{n: 3, in: 2, out: 3, h: 7, w: 9, k: 3, s: 2, p: 1, bias: false}},
+		{convCase: convCase{n: 1, in: 3, out: 2, h: 7, w: 9, k: 5, s: 1, p: 2, bias: true}},
+		{convCase: convCase{n: 3, in: 2, out: 2, h: 9, w: 7, k: 5, s: 2, p: 0, bias: true}},
+		{convCase: convCase{n: 3, in: 3, out: 4, h: 5, w: 6, k: 1, s: 1, p: 0, bias: true}},
+		{convCase: convCase{n: 1, in: 2, out: 2, h: 5, w: 4, k: 1, s: 2, p: 0, bias: false}},
+		{convCase: convCase{n: 3, in: 1, out: 3, h: 4, w: 4, k: 3, s: 1, p: 0, bias: true}},
+		{convCase: convCase{n: 3, in: 2, out: 3, h: 7, w: 9, k: 3, s: 1, p: 1, bias: true}, noInput: true},
+		{convCase: convCase{n: 1, in: 3, out: 2, h: 6, w: 6, k: 3, s: 2, p: 1, bias: false}, noInput: true},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s_noInput%v", tc.convCase, tc.noInput), func(t *testing.T) {
+			l := tc.layer(5)
+			l.SetNeedInputGrad(!tc.noInput)
+			x := randTensor(rand.New(rand.NewPCG(8, 8)), tc.n, tc.in, tc.h, tc.w)
+			gradCheck{MaxProbe: 60, NoInput: tc.noInput}.run(t, l, x)
+		})
+	}
+}
+
+func TestConv2dSkippedInputGradKeepsParamGrads(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x := randTensor(r, 2, 3, 8, 8)
+	dy := randTensor(r, 2, 4, 8, 8)
+	grads := func(need bool) (*tensor.Tensor, []float32) {
+		l := NewConv2d(3, 4, 3, 1, 1, true, rand.New(rand.NewPCG(2, 2)))
+		l.SetNeedInputGrad(need)
+		l.SetTraining(true)
+		if _, err := l.Forward(x); err != nil {
+			t.Fatal(err)
+		}
+		dx, err := l.Backward(dy.Clone())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dx, append(l.Weight.Grad.Clone().Data, l.Bias.Grad.Data...)
+	}
+	dxOn, gOn := grads(true)
+	dxOff, gOff := grads(false)
+	if dxOn == nil || dxOff != nil {
+		t.Fatalf("input gradient: with need=true got %v, with need=false got %v (want nil)", dxOn, dxOff)
+	}
+	if d := tensor.MaxAbsDiff(gOn, gOff); d != 0 {
+		t.Errorf("parameter gradients change when the input gradient is skipped: max diff %g", d)
+	}
+}
+
+func TestConv2dFrozenWeightGetsNoGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	l := NewConv2d(2, 3, 3, 1, 1, true, r)
+	l.Weight.Frozen = true
+	l.SetTraining(true)
+	x := randTensor(r, 2, 2, 5, 5)
+	if _, err := l.Forward(x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Backward(randTensor(r, 2, 3, 5, 5)); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range l.Weight.Grad.Data {
+		if v != 0 {
+			t.Fatal("frozen weight received a gradient")
+		}
+	}
+	nonzero := false
+	for _, v := range l.Bias.Grad.Data {
+		nonzero = nonzero || v != 0
+	}
+	if !nonzero {
+		t.Error("bias (not frozen) received no gradient")
+	}
+}
+
+func TestConv2dInitAndNames(t *testing.T) {
+	l := NewConv2d(64, 32, 3, 1, 1, true, rand.New(rand.NewPCG(1, 2)))
+	if got, want := l.String(), "Conv2d(64, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if got, want := NewConv2d(3, 8, 5, 2, 0, false, rand.New(rand.NewPCG(1, 2))).String(),
+		"Conv2d(3, 8, kernel_size=(5, 5), stride=(2, 2), bias=False)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	ps := l.Params()
+	if len(ps) != 2 || ps[0].Name != "weight" || ps[1].Name != "bias" ||
+		!tensor.ShapeEq(ps[0].Value.Shape, []int{32, 64, 3, 3}) || !tensor.ShapeEq(ps[1].Value.Shape, []int{32}) {
+		t.Fatalf("params: %v", ps)
+	}
+	// U(-1/sqrt(fan_in), 1/sqrt(fan_in)): all inside the bound, and
+	// spread over it (the standard deviation of a uniform is bound/sqrt(3)).
+	bound := 1 / math.Sqrt(64*9)
+	for _, p := range ps {
+		sum2 := 0.0
+		for _, v := range p.Value.Data {
+			if math.Abs(float64(v)) > bound {
+				t.Fatalf("%s value %g outside ±%g", p.Name, v, bound)
+			}
+			sum2 += float64(v) * float64(v)
+		}
+		std := math.Sqrt(sum2 / float64(len(p.Value.Data)))
+		if want := bound / math.Sqrt(3); math.Abs(std-want) > 0.2*want {
+			t.Errorf("%s std %g, want about %g", p.Name, std, want)
+		}
+	}
+}
+
+func TestConv2dShapeErrors(t *testing.T) {
+	l := NewConv2d(3, 4, 5, 1, 1, true, rand.New(rand.NewPCG(1, 2)))
+	for _, shape := range [][]int{{3, 8, 8}, {1, 2, 8, 8}, {1, 3, 2, 8}, {1, 3, 8, 2}, {2, 3, 8, 8, 1}} {
+		_, err := l.Forward(tensor.New(shape...))
+		var se *ShapeError
+		if !errors.As(err, &se) {
+			t.Errorf("input %v: got %v, want a ShapeError", shape, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, l.String()) || !strings.Contains(msg, tensor.ShapeString(shape)) || !strings.Contains(msg, "[N, 3, H, W]") {
+			t.Errorf("input %v: message %q does not name the layer and both shapes", shape, msg)
+		}
+		if _, err := l.OutputShape(shape); err == nil {
+			t.Errorf("OutputShape(%v) accepted it", shape)
+		}
+	}
+	got, err := l.OutputShape([]int{2, 3, 3, 10})
+	if err != nil || !tensor.ShapeEq(got, []int{2, 4, 1, 8}) {
+		t.Errorf("OutputShape([2 3 3 10]) = %v, %v; want [2 4 1 8]", got, err)
+	}
+}
+
+func TestConv2dBackwardNeedsTrainingForward(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	l := NewConv2d(2, 2, 3, 1, 1, true, r)
+	if _, err := l.Backward(tensor.New(1, 2, 4, 4)); err == nil {
+		t.Error("Backward before any Forward succeeded")
+	}
+	l.SetTraining(false)
+	if _, err := l.Forward(randTensor(r, 1, 2, 4, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Backward(tensor.New(1, 2, 4, 4)); err == nil {
+		t.Error("Backward after an eval-mode Forward succeeded")
+	}
+	l.SetTraining(true)
+	if _, err := l.Forward(randTensor(r, 1, 2, 4, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Backward(tensor.New(1, 2, 4, 3)); err == nil {
+		t.Error("Backward with a wrongly shaped gradient succeeded")
+	}
+}
