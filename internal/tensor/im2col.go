@@ -65,6 +65,10 @@ func Im2col(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
 	if r0 < 0 || r1 > ho || r0 > r1 || len(x) < g.C*g.H*g.W || ld < (r1-r0)*wo {
 		panic("tensor.Im2col: bad arguments")
 	}
+	if g.K == 3 && g.Stride == 1 && g.Pad == 1 && g.W >= 2 {
+		im2col3x3(g, x, r0, r1, col, ld)
+		return
+	}
 	n := (r1 - r0) * wo
 	hw := g.H * g.W
 	for c := 0; c < g.C; c++ {
@@ -94,6 +98,52 @@ func Im2col(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
 						d[i] = src[ix]
 						ix += g.Stride
 					}
+				}
+			}
+		}
+	}
+}
+
+// im2col3x3 is Im2col for VGG's only convolution, 3x3 with stride 1 and
+// padding 1 (ho, wo = H, W). The three kernel columns of a kernel row read
+// the same input row shifted by -1, 0 and +1, so each input row is read
+// once and written three times, with a zero at the shifted-in edge.
+func im2col3x3(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
+	h, w := g.H, g.W
+	n := (r1 - r0) * w
+	for c := 0; c < g.C; c++ {
+		plane := x[c*h*w : (c+1)*h*w]
+		for ki := 0; ki < 3; ki++ {
+			base := (c*3 + ki) * 3 * ld
+			left := col[base : base+n]
+			mid := col[base+ld : base+ld+n]
+			right := col[base+2*ld : base+2*ld+n]
+			for oy := r0; oy < r1; oy++ {
+				o := (oy - r0) * w
+				a, b, e := left[o:o+w], mid[o:o+w], right[o:o+w]
+				iy := oy - 1 + ki
+				if iy < 0 || iy >= h {
+					clear(a)
+					clear(b)
+					clear(e)
+					continue
+				}
+				src := plane[iy*w : iy*w+w]
+				a[0] = 0
+				e[w-1] = 0
+				if w > 16 {
+					copy(a[1:], src[:w-1])
+					copy(b, src)
+					copy(e[:w-1], src[1:])
+					continue
+				}
+				// Short rows: a plain loop beats three calls to memmove.
+				b[0] = src[0]
+				for j := 1; j < w; j++ {
+					v := src[j]
+					a[j] = src[j-1]
+					b[j] = v
+					e[j-1] = v
 				}
 			}
 		}

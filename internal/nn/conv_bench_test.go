@@ -1,0 +1,125 @@
+//go:build unix
+
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"starid/internal/tensor"
+)
+
+// VGG16's convolution shapes at 224x224 and 64x64 input, batch 32. Run with
+//
+//	go test ./internal/nn -run '^$' -bench Conv2d -benchtime 3x
+//
+// (one 64->64@224 forward+backward is ~350 GFLOP, several seconds).
+// Besides GFLOP/s over wall time it reports GFLOP per CPU-second of the
+// process times the worker count ("GFLOP/s-cpu"): what the wall figure
+// would be with the cores to itself, which stays meaningful when other
+// processes share the machine.
+// CONV_COL_TARGET=n overrides convColTarget to tune the work plan.
+var vggConvShapes = []struct {
+	in, out, hw int
+}{
+	{3, 64, 224}, {64, 64, 224}, {128, 128, 112}, {256, 256, 56}, {512, 512, 28}, {512, 512, 14},
+	{64, 64, 64}, {256, 256, 16}, {512, 512, 8}, {512, 512, 4},
+}
+
+func BenchmarkConv2d(b *testing.B) {
+	if v := os.Getenv("CONV_COL_TARGET"); v != "" {
+		t, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func(old int) { convColTarget = old }(convColTarget)
+		convColTarget = t
+	}
+	batch := 32
+	if v := os.Getenv("CONV_BATCH"); v != "" {
+		batch, _ = strconv.Atoi(v)
+	}
+	for _, s := range vggConvShapes {
+		var (
+			l *Conv2d
+			x *tensor.Tensor
+			r = rand.New(rand.NewPCG(1, 2))
+		)
+		// Built on first use so that a -bench filter skips the cost.
+		setup := func() {
+			if l == nil {
+				l = NewConv2d(s.in, s.out, 3, 1, 1, true, r)
+				// The first layer of VGG needs no input gradient.
+				l.SetNeedInputGrad(s.in != 3)
+				x = randTensor(r, batch, s.in, s.hw, s.hw)
+			}
+		}
+		flop := 2 * float64(batch*s.out*s.in*9*s.hw*s.hw)
+		name := fmt.Sprintf("%s/%dto%d@%d/N%d", tensor.Backend, s.in, s.out, s.hw, batch)
+		b.Run(name+"/fwd", func(b *testing.B) {
+			var cpu0 float64
+			setup()
+			l.SetTraining(false)
+			if _, err := l.Forward(x); err != nil { // warm-up: scratch buffers
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			cpu0 = cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				if _, err := l.Forward(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportFlops(b, flop*float64(b.N), cpu0)
+		})
+		b.Run(name+"/fwdbwd", func(b *testing.B) {
+			var cpu0 float64
+			setup()
+			l.SetTraining(true)
+			y, err := l.Forward(x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dy := randTensor(r, y.Shape...)
+			if _, err := l.Backward(dy); err != nil {
+				b.Fatal(err)
+			}
+			passes := 3.0 // forward, weight gradient, input gradient
+			if s.in == 3 {
+				passes = 2
+			}
+			b.ResetTimer()
+			cpu0 = cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				if _, err := l.Forward(x); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.Backward(dy); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportFlops(b, passes*flop*float64(b.N), cpu0)
+		})
+	}
+}
+
+func reportFlops(b *testing.B, flop, cpu0 float64) {
+	b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		b.ReportMetric(flop/cpu*float64(tensor.Workers())/1e9, "GFLOP/s-cpu")
+	}
+}
+
+// cpuSeconds is the user+system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}

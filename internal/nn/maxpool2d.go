@@ -1,0 +1,177 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"starid/internal/tensor"
+)
+
+// MaxPool2d takes the maximum over square windows of each plane (PyTorch's
+// nn.MaxPool2d with floor mode; the padding counts as -inf, so it never
+// wins). Forward records where each maximum came from, as an int32 offset
+// inside its input plane, and Backward routes the gradient there. On ties
+// the first maximum in row-major window order wins, and a NaN wins over
+// everything, as in PyTorch.
+type MaxPool2d struct {
+	Base
+	Kernel, Stride, Padding int
+
+	inShape, outShape []int // of the last training Forward; nil otherwise
+	argmax            []int32
+	out, dx           *tensor.Tensor
+}
+
+// NewMaxPool2d returns a max pooling layer. Like PyTorch it requires
+// padding <= kernel/2 (so no window lies entirely in the padding); it
+// panics on invalid arguments, which are mistakes in a model definition.
+func NewMaxPool2d(kernel, stride, padding int) *MaxPool2d {
+	checkPoolArgs("NewMaxPool2d", kernel, stride, padding)
+	return &MaxPool2d{Kernel: kernel, Stride: stride, Padding: padding}
+}
+
+func checkPoolArgs(fn string, kernel, stride, padding int) {
+	if kernel < 1 || stride < 1 || padding < 0 || padding > kernel/2 {
+		panic(fmt.Sprintf("nn.%s: bad arguments kernel=%d stride=%d padding=%d (padding must be at most kernel/2)",
+			fn, kernel, stride, padding))
+	}
+}
+
+func (m *MaxPool2d) String() string {
+	return fmt.Sprintf("MaxPool2d(kernel_size=%d, stride=%d, padding=%d)", m.Kernel, m.Stride, m.Padding)
+}
+
+func (m *MaxPool2d) geom(in []int) tensor.ConvGeom {
+	return tensor.ConvGeom{C: 1, H: in[2], W: in[3], K: m.Kernel, Stride: m.Stride, Pad: m.Padding}
+}
+
+// OutputShape implements Layer.
+func (m *MaxPool2d) OutputShape(in []int) ([]int, error) {
+	return poolOutputShape(m, in, m.Kernel, m.Stride, m.Padding)
+}
+
+func poolOutputShape(l Layer, in []int, kernel, stride, padding int) ([]int, error) {
+	if len(in) != 4 || in[0] < 1 || in[1] < 1 || in[2]+2*padding < kernel || in[3]+2*padding < kernel {
+		return nil, shapeErr(l, in, "[N, C, H, W] with H and W at least %d", max(kernel-2*padding, 1))
+	}
+	g := tensor.ConvGeom{H: in[2], W: in[3], K: kernel, Stride: stride, Pad: padding}
+	return []int{in[0], in[1], g.OutH(), g.OutW()}, nil
+}
+
+// Forward implements Layer.
+func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	shape, err := m.OutputShape(x.Shape)
+	if err != nil {
+		return nil, err
+	}
+	m.out = tensor.Reuse(m.out, shape...)
+	planes, hw, ohw := shape[0]*shape[1], x.Shape[2]*x.Shape[3], shape[2]*shape[3]
+	if cap(m.argmax) < len(m.out.Data) {
+		m.argmax = make([]int32, len(m.out.Data))
+	}
+	m.argmax = m.argmax[:len(m.out.Data)]
+	g := m.geom(x.Shape)
+	fast := m.Kernel == 2 && m.Stride == 2 && m.Padding == 0
+	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := x.Data[p*hw : (p+1)*hw]
+			dst := m.out.Data[p*ohw : (p+1)*ohw]
+			idx := m.argmax[p*ohw : (p+1)*ohw]
+			if fast {
+				maxPool2x2(src, g.W, shape[2], shape[3], dst, idx)
+			} else {
+				maxPoolPlane(g, src, shape[2], shape[3], dst, idx)
+			}
+		}
+	})
+	if m.Training {
+		m.inShape = append(m.inShape[:0], x.Shape...)
+		m.outShape = append(m.outShape[:0], shape...)
+	} else {
+		m.inShape = nil
+	}
+	return m.out, nil
+}
+
+// better reports whether v replaces the running maximum best: strictly
+// greater (so the first of equal values stays), or NaN.
+func better(v, best float32) bool { return v > best || v != v }
+
+// maxPool2x2 is the kernel-2, stride-2 case that VGG uses after every
+// block: four loads and three comparisons per output.
+func maxPool2x2(src []float32, w, ho, wo int, dst []float32, idx []int32) {
+	for oy := 0; oy < ho; oy++ {
+		r0 := src[2*oy*w : 2*oy*w+2*wo]
+		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*wo]
+		d := dst[oy*wo : oy*wo+wo]
+		id := idx[oy*wo : oy*wo+wo]
+		base := int32(2 * oy * w)
+		for ox := range d {
+			j := 2 * ox
+			best, at := r0[j], base+int32(j)
+			if v := r0[j+1]; better(v, best) {
+				best, at = v, base+int32(j+1)
+			}
+			if v := r1[j]; better(v, best) {
+				best, at = v, base+int32(w+j)
+			}
+			if v := r1[j+1]; better(v, best) {
+				best, at = v, base+int32(w+j+1)
+			}
+			d[ox], id[ox] = best, at
+		}
+	}
+}
+
+// maxPoolPlane is the general case. A window is clipped to the input (the
+// padding is -inf); its argmax starts at the first valid position, as in
+// PyTorch, so that a window of -inf still points inside the plane.
+func maxPoolPlane(g tensor.ConvGeom, src []float32, ho, wo int, dst []float32, idx []int32) {
+	negInf := float32(math.Inf(-1))
+	for oy := 0; oy < ho; oy++ {
+		y0 := oy*g.Stride - g.Pad
+		y1 := min(y0+g.K, g.H)
+		y0 = max(y0, 0)
+		for ox := 0; ox < wo; ox++ {
+			x0 := ox*g.Stride - g.Pad
+			x1 := min(x0+g.K, g.W)
+			x0 = max(x0, 0)
+			best, at := negInf, int32(y0*g.W+x0)
+			for y := y0; y < y1; y++ {
+				row := src[y*g.W : y*g.W+x1]
+				for x := x0; x < x1; x++ {
+					if v := row[x]; better(v, best) {
+						best, at = v, int32(y*g.W+x)
+					}
+				}
+			}
+			dst[oy*wo+ox], idx[oy*wo+ox] = best, at
+		}
+	}
+}
+
+// Backward implements Layer.
+func (m *MaxPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
+	if m.inShape == nil {
+		return nil, errNoForward(m)
+	}
+	if err := checkGrad(m, dy, m.outShape); err != nil {
+		return nil, err
+	}
+	m.dx = tensor.Reuse(m.dx, m.inShape...)
+	planes := m.inShape[0] * m.inShape[1]
+	hw, ohw := m.inShape[2]*m.inShape[3], m.outShape[2]*m.outShape[3]
+	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			dst := m.dx.Data[p*hw : (p+1)*hw]
+			clear(dst)
+			// Windows may overlap (kernel > stride), so add rather than
+			// store.
+			idx := m.argmax[p*ohw : (p+1)*ohw]
+			for i, g := range dy.Data[p*ohw : (p+1)*ohw] {
+				dst[idx[i]] += g
+			}
+		}
+	})
+	return m.dx, nil
+}
