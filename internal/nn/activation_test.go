@@ -1,0 +1,160 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"starid/internal/tensor"
+)
+
+// awayFromZero is a random tensor whose values keep at least 0.1 from the
+// kink at 0, more than gradCheck's step.
+func awayFromZero(r *rand.Rand, shape ...int) *tensor.Tensor {
+	x := randTensor(r, shape...)
+	for i, v := range x.Data {
+		x.Data[i] = float32(math.Copysign(math.Abs(float64(v))+0.1, float64(v)))
+	}
+	return x
+}
+
+func TestActivationValues(t *testing.T) {
+	nan := float32(math.NaN())
+	in := []float32{-2, -0.5, 0, 0.25, 3, nan}
+	cases := []struct {
+		name string
+		l    Layer
+		want []float32
+	}{
+		{"relu", NewReLU(false), []float32{0, 0, 0, 0.25, 3, nan}},
+		{"relu inplace", NewReLU(true), []float32{0, 0, 0, 0.25, 3, nan}},
+		{"leaky", NewLeakyReLU(0.1, false), []float32{-0.2, -0.05, 0, 0.25, 3, nan}},
+		{"leaky inplace", NewLeakyReLU(0.1, true), []float32{-0.2, -0.05, 0, 0.25, 3, nan}},
+		{"leaky negative slope", NewLeakyReLU(-0.5, true), []float32{1, 0.25, 0, 0.25, 3, nan}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			x := tensor.FromData(append([]float32(nil), in...), 2, 3)
+			y, err := c.l.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range c.want {
+				if g := y.Data[i]; g != w && !(math.IsNaN(float64(g)) && math.IsNaN(float64(w))) {
+					t.Errorf("f(%g) = %g, want %g", in[i], g, w)
+				}
+			}
+			inplace := false
+			switch l := c.l.(type) {
+			case *ReLU:
+				inplace = l.Inplace
+			case *LeakyReLU:
+				inplace = l.Inplace && l.Slope >= 0
+			}
+			if same := &y.Data[0] == &x.Data[0]; same != inplace {
+				t.Errorf("output shares the input's memory: %v, want %v", same, inplace)
+			}
+			if !inplace && x.Data[0] != in[0] {
+				t.Error("out-of-place Forward changed its input")
+			}
+			// Backward: the slope where x <= 0, 1 where x > 0; written into dy.
+			dy := tensor.FromData([]float32{1, 1, 1, 1, 1, 1}, 2, 3)
+			dx, err := c.l.Backward(dy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// At NaN PyTorch's ReLU lets the gradient through (its mask is
+			// output <= 0) while LeakyReLU scales it (its mask is x > 0).
+			slope, atNaN := float32(0), float32(1)
+			if l, ok := c.l.(*LeakyReLU); ok {
+				slope, atNaN = l.Slope, l.Slope
+			}
+			for i, w := range []float32{slope, slope, slope, 1, 1, atNaN} {
+				if dx.Data[i] != w {
+					t.Errorf("dx at x=%g is %g, want %g", in[i], dx.Data[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestActivationGradCheck(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		l    Layer
+	}{
+		{"relu", NewReLU(false)},
+		{"relu inplace", NewReLU(true)},
+		{"leaky", NewLeakyReLU(0.1, false)},
+		{"leaky inplace", NewLeakyReLU(0.1, true)},
+		{"leaky negative slope", NewLeakyReLU(-0.3, false)},
+		{"leaky negative slope inplace", NewLeakyReLU(-0.3, true)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 9))
+			gradCheck{}.run(t, c.l, awayFromZero(r, 3, 4, 5, 2))
+		})
+	}
+}
+
+// TestActivationLargeParallel runs the elementwise loops on a tensor large
+// enough to be split across workers and checks every value.
+func TestActivationLargeParallel(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	x := randTensor(r, 3*elementwiseChunk+17)
+	l := NewLeakyReLU(0.25, false)
+	y, _ := l.Forward(x)
+	dy := randTensor(r, x.Shape...)
+	want := dy.Clone()
+	dx, _ := l.Backward(dy)
+	for i, v := range x.Data {
+		f := float32(1)
+		if v <= 0 {
+			f = 0.25
+		}
+		if y.Data[i] != v*f || dx.Data[i] != want.Data[i]*f {
+			t.Fatalf("element %d: y %g dx %g for x %g dy %g", i, y.Data[i], dx.Data[i], v, want.Data[i])
+		}
+	}
+}
+
+func TestActivationStringsAndErrors(t *testing.T) {
+	for _, c := range []struct {
+		l    Layer
+		want string
+	}{
+		{NewReLU(true), "ReLU(inplace=True)"},
+		{NewReLU(false), "ReLU()"},
+		{NewLeakyReLU(0.1, false), "LeakyReLU(negative_slope=0.1)"},
+		{NewLeakyReLU(0.01, true), "LeakyReLU(negative_slope=0.01, inplace=True)"},
+	} {
+		if got := c.l.String(); got != c.want {
+			t.Errorf("String() = %q, want %q", got, c.want)
+		}
+		if _, err := c.l.Backward(tensor.New(2)); err == nil {
+			t.Errorf("%s: Backward before Forward succeeded", c.want)
+		}
+		if _, err := c.l.Forward(tensor.New(2, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.l.Backward(tensor.New(3, 2)); err == nil {
+			t.Errorf("%s: Backward with a wrongly shaped gradient succeeded", c.want)
+		}
+	}
+}
+
+func TestFormatPyFloat(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		bits int
+		want string
+	}{
+		{1e-5, 64, "1e-05"}, {0.1, 64, "0.1"}, {0.5, 64, "0.5"}, {1, 64, "1.0"}, {0.0001, 64, "0.0001"},
+		{1e16, 64, "1e+16"}, {123456789012345.0, 64, "123456789012345.0"}, {-2.5e-7, 64, "-2.5e-07"},
+		{float64(float32(0.1)), 32, "0.1"}, {math.Inf(-1), 64, "-inf"},
+	} {
+		if got := formatPyFloat(c.v, c.bits); got != c.want {
+			t.Errorf("formatPyFloat(%v, %d) = %q, want %q", c.v, c.bits, got, c.want)
+		}
+	}
+}
