@@ -15,8 +15,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # source of truth: CI and a newcomer's machine both come from it.
 packages=(
 	# Build: cgo links the GEMM against OpenBLAS; without it starid falls back
-	# to the pure-Go GEMM, correct but many times slower.
-	gcc make git ca-certificates
+	# to the pure-Go GEMM, correct but many times slower. cgo needs libc's
+	# headers too, which gcc only recommends (and recommends are skipped).
+	gcc libc6-dev make git ca-certificates
 	libopenblas-dev
 	# PyTorch reference (the cross-check tests and bench/compare.sh). The
 	# pthread OpenBLAS keeps torch's linear layers fast; see ../shared/bench.
