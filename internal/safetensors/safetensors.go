@@ -19,9 +19,11 @@
 // format is small enough that owning a few hundred lines with exact errors and
 // a fuzz test costs less than wrapping and patching it.
 //
-// Reading never panics on any input and allocates at most about the file's
-// size (FuzzRead checks the former): every count in the header is checked
-// against the file before anything is allocated from it.
+// Reading never panics on any input (FuzzRead checks it) and allocates no
+// more than a small multiple of the file's size, however large the counts
+// in a hostile header: each is checked against the file before anything is
+// allocated from it. Decoding goes through a 1 MB buffer, so a tensor costs
+// its decoded size and no more.
 package safetensors
 
 import (

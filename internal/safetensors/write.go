@@ -32,7 +32,7 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 	}
 	// Values are encoded into one reused chunk: a VGG16 checkpoint is half a
 	// gigabyte, which should not be copied into a byte slice whole.
-	chunk := make([]byte, 0, 1<<16)
+	chunk := make([]byte, 0, 1<<20)
 	flush := func() error {
 		_, err := w.Write(chunk)
 		chunk = chunk[:0]
