@@ -20,21 +20,23 @@ func awayFromZero(r *rand.Rand, shape ...int) *tensor.Tensor {
 
 func TestActivationValues(t *testing.T) {
 	nan := float32(math.NaN())
-	in := []float32{-2, -0.5, 0, 0.25, 3, nan}
+	negNaN := math.Float32frombits(0xffc00000) // the NaN x86 arithmetic produces
+	inf := float32(math.Inf(1))
+	in := []float32{-2, -0.5, 0, 0.25, 3, nan, negNaN, -inf}
 	cases := []struct {
 		name string
 		l    Layer
 		want []float32
 	}{
-		{"relu", NewReLU(false), []float32{0, 0, 0, 0.25, 3, nan}},
-		{"relu inplace", NewReLU(true), []float32{0, 0, 0, 0.25, 3, nan}},
-		{"leaky", NewLeakyReLU(0.1, false), []float32{-0.2, -0.05, 0, 0.25, 3, nan}},
-		{"leaky inplace", NewLeakyReLU(0.1, true), []float32{-0.2, -0.05, 0, 0.25, 3, nan}},
-		{"leaky negative slope", NewLeakyReLU(-0.5, true), []float32{1, 0.25, 0, 0.25, 3, nan}},
+		{"relu", NewReLU(false), []float32{0, 0, 0, 0.25, 3, nan, nan, 0}},
+		{"relu inplace", NewReLU(true), []float32{0, 0, 0, 0.25, 3, nan, nan, 0}},
+		{"leaky", NewLeakyReLU(0.1, false), []float32{-0.2, -0.05, 0, 0.25, 3, nan, nan, -inf}},
+		{"leaky inplace", NewLeakyReLU(0.1, true), []float32{-0.2, -0.05, 0, 0.25, 3, nan, nan, -inf}},
+		{"leaky negative slope", NewLeakyReLU(-0.5, true), []float32{1, 0.25, 0, 0.25, 3, nan, nan, inf}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			x := tensor.FromData(append([]float32(nil), in...), 2, 3)
+			x := tensor.FromData(append([]float32(nil), in...), 2, 4)
 			y, err := c.l.Forward(x)
 			if err != nil {
 				t.Fatal(err)
@@ -58,7 +60,7 @@ func TestActivationValues(t *testing.T) {
 				t.Error("out-of-place Forward changed its input")
 			}
 			// Backward: the slope where x <= 0, 1 where x > 0; written into dy.
-			dy := tensor.FromData([]float32{1, 1, 1, 1, 1, 1}, 2, 3)
+			dy := tensor.FromData([]float32{1, 1, 1, 1, 1, 1, 1, 1}, 2, 4)
 			dx, err := c.l.Backward(dy)
 			if err != nil {
 				t.Fatal(err)
@@ -69,7 +71,7 @@ func TestActivationValues(t *testing.T) {
 			if l, ok := c.l.(*LeakyReLU); ok {
 				slope, atNaN = l.Slope, l.Slope
 			}
-			for i, w := range []float32{slope, slope, slope, 1, 1, atNaN} {
+			for i, w := range []float32{slope, slope, slope, 1, 1, atNaN, atNaN, slope} {
 				if dx.Data[i] != w {
 					t.Errorf("dx at x=%g is %g, want %g", in[i], dx.Data[i], w)
 				}

@@ -54,7 +54,8 @@ func NewBatchNorm2d(channels int) *BatchNorm2d {
 	b.RunningMean = NewBuffer("running_mean", channels)
 	b.RunningVar = NewBuffer("running_var", channels)
 	b.RunningVar.Value.Fill(1)
-	b.NumBatchesTracked = NewBuffer("num_batches_tracked") // a scalar
+	b.NumBatchesTracked = NewBuffer("num_batches_tracked")
+	b.NumBatchesTracked.Value.Shape = []int{} // a scalar: shape [], one value
 	b.NumBatchesTracked.Int64 = true
 	return b
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -105,4 +106,22 @@ func TestSoftmax(t *testing.T) {
 	if x.Data[0] != 1 {
 		t.Error("Softmax changed its input")
 	}
+}
+
+func ExampleCrossEntropy() {
+	// Two samples, three classes; the first is confidently right, the
+	// second undecided.
+	logits := tensor.FromData([]float32{4, 0, 0, 1, 1, 1}, 2, 3)
+	loss, dlogits, err := CrossEntropy(logits, []int{0, 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("loss %.4f\n", loss)
+	fmt.Printf("dlogits %.4f\n", dlogits.Data)
+	fmt.Printf("probabilities %.4f\n", Softmax(logits).Data)
+	// Output:
+	// loss 0.5673
+	// dlogits [-0.0177 0.0088 0.0088 0.1667 0.1667 -0.3333]
+	// probabilities [0.9647 0.0177 0.0177 0.3333 0.3333 0.3333]
 }

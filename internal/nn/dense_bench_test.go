@@ -1,0 +1,170 @@
+//go:build unix
+
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"starid/internal/tensor"
+)
+
+// Benchmarks of the layers around the convolutions, at VGG16 sizes, batch 32:
+//
+//	go test ./internal/nn -run '^$' -bench 'BatchNorm2d|ReLU|Dropout|Linear' -benchtime 5x
+//
+// The memory-bound layers report GB/s of the traffic they actually cause:
+// BatchNorm2d reads its input twice and writes once forward (3 tensor
+// sizes), and backward reads dy and x twice and writes dx once (5 sizes);
+// a ReLU in place reads and writes once forward, reads two tensors and
+// writes one backward. Linear reports GFLOP/s (forward 2·N·in·out, backward
+// twice that). The machine is shared, so each also reports the rate per
+// CPU-second of this process ("-cpu", scaled by the worker count): what the
+// layer would do with the cores to itself.
+
+func benchTensor(shape ...int) *tensor.Tensor {
+	return randTensor(rand.New(rand.NewPCG(1, 2)), shape...)
+}
+
+// denseMeter measures one benchmark's wall and CPU time.
+type denseMeter struct{ cpu0 float64 }
+
+func startMeter(b *testing.B) denseMeter {
+	b.ResetTimer()
+	return denseMeter{processCPUSeconds()}
+}
+
+// report turns work per op (bytes or FLOP) into rates in the given unit.
+func (m denseMeter) report(b *testing.B, perOp float64, unit string) {
+	total := perOp * float64(b.N) / 1e9
+	b.ReportMetric(total/b.Elapsed().Seconds(), unit)
+	if cpu := processCPUSeconds() - m.cpu0; cpu > 0 {
+		b.ReportMetric(total/cpu*float64(tensor.Workers()), unit+"-cpu")
+	}
+}
+
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func BenchmarkBatchNorm2d(b *testing.B) {
+	for _, shape := range [][]int{{32, 64, 224, 224}, {32, 64, 64, 64}, {32, 512, 14, 14}} {
+		name := fmt.Sprintf("%dx%dx%dx%d", shape[0], shape[1], shape[2], shape[3])
+		size := 4 * float64(tensor.Numel(shape))
+		x := benchTensor(shape...)
+		l := NewBatchNorm2d(shape[1])
+		l.SetTraining(true)
+		y, err := l.Forward(x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Backward rewrites dy in place; for BatchNorm that map is a scaled
+		// projection, so dy keeps its magnitude over the iterations.
+		dy := randTensor(rand.New(rand.NewPCG(3, 4)), y.Shape...)
+		b.Run(name+"/fwd", func(b *testing.B) {
+			m := startMeter(b)
+			for i := 0; i < b.N; i++ {
+				l.Forward(x)
+			}
+			m.report(b, 3*size, "GB/s")
+		})
+		b.Run(name+"/fwdbwd", func(b *testing.B) {
+			m := startMeter(b)
+			for i := 0; i < b.N; i++ {
+				l.Forward(x)
+				if _, err := l.Backward(dy); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.report(b, 8*size, "GB/s")
+		})
+	}
+}
+
+func BenchmarkReLU(b *testing.B) {
+	shape := []int{32, 64, 224, 224}
+	size := 4 * float64(tensor.Numel(shape))
+	x := benchTensor(shape...)
+	dy := randTensor(rand.New(rand.NewPCG(3, 4)), shape...)
+	l := NewReLU(true)
+	b.Run("inplace/fwd", func(b *testing.B) {
+		m := startMeter(b)
+		for i := 0; i < b.N; i++ {
+			l.Forward(x)
+		}
+		m.report(b, 2*size, "GB/s")
+	})
+	b.Run("inplace/bwd", func(b *testing.B) {
+		// Random signs: the mask must not cost a mispredicted branch.
+		y := benchTensor(shape...)
+		l.y = y
+		m := startMeter(b)
+		for i := 0; i < b.N; i++ {
+			l.Backward(dy)
+		}
+		m.report(b, 3*size, "GB/s")
+	})
+	lk := NewLeakyReLU(0.1, false)
+	b.Run("leaky/fwd", func(b *testing.B) {
+		x := benchTensor(shape...)
+		m := startMeter(b)
+		for i := 0; i < b.N; i++ {
+			lk.Forward(x)
+		}
+		m.report(b, 2*size, "GB/s")
+	})
+}
+
+func BenchmarkDropout(b *testing.B) {
+	shape := []int{32, 512, 14, 14}
+	size := 4 * float64(tensor.Numel(shape))
+	x := benchTensor(shape...)
+	dy := benchTensor(shape...)
+	l := NewDropout(0.5, rand.New(rand.NewPCG(1, 2)))
+	l.SetTraining(true)
+	b.Run("fwdbwd", func(b *testing.B) {
+		m := startMeter(b)
+		for i := 0; i < b.N; i++ {
+			l.Forward(x)
+			l.Backward(dy)
+		}
+		m.report(b, 5*size, "GB/s")
+	})
+}
+
+func BenchmarkLinear(b *testing.B) {
+	const n = 32
+	for _, s := range []struct{ in, out int }{{25088, 17}, {25088, 4096}, {4096, 4096}} {
+		l := NewLinear(s.in, s.out, true, rand.New(rand.NewPCG(1, 2)))
+		x := benchTensor(n, s.in)
+		dy := benchTensor(n, s.out)
+		flop := 2 * float64(n*s.in*s.out)
+		name := fmt.Sprintf("%s/%dto%d/N%d", tensor.Backend, s.in, s.out, n)
+		b.Run(name+"/fwd", func(b *testing.B) {
+			l.SetTraining(false)
+			m := startMeter(b)
+			for i := 0; i < b.N; i++ {
+				l.Forward(x)
+			}
+			m.report(b, flop, "GFLOP/s")
+		})
+		b.Run(name+"/fwdbwd", func(b *testing.B) {
+			l.SetTraining(true)
+			m := startMeter(b)
+			for i := 0; i < b.N; i++ {
+				l.Forward(x)
+				if _, err := l.Backward(dy); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.report(b, 3*flop, "GFLOP/s")
+		})
+	}
+}
