@@ -105,9 +105,13 @@ func Im2col(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
 }
 
 // im2col3x3 is Im2col for VGG's only convolution, 3x3 with stride 1 and
-// padding 1 (ho, wo = H, W). The three kernel columns of a kernel row read
-// the same input row shifted by -1, 0 and +1, so each input row is read
-// once and written three times, with a zero at the shifted-in edge.
+// padding 1 (ho, wo = H, W). For a kernel row ki, the middle kernel column
+// of the band is the block of input rows oy-1+ki copied as is; the left
+// and right columns are the same block shifted by one value, with the
+// value that wrapped in from the neighbouring row zeroed. So each
+// (channel, ki) is three block copies plus a zero per row, whatever the
+// width: the 14x14 and 4x4 maps of the late layers cost no more per value
+// than the 224x224 ones.
 func im2col3x3(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
 	h, w := g.H, g.W
 	n := (r1 - r0) * w
@@ -118,33 +122,28 @@ func im2col3x3(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
 			left := col[base : base+n]
 			mid := col[base+ld : base+ld+n]
 			right := col[base+2*ld : base+2*ld+n]
-			for oy := r0; oy < r1; oy++ {
-				o := (oy - r0) * w
-				a, b, e := left[o:o+w], mid[o:o+w], right[o:o+w]
-				iy := oy - 1 + ki
-				if iy < 0 || iy >= h {
-					clear(a)
-					clear(b)
-					clear(e)
-					continue
-				}
-				src := plane[iy*w : iy*w+w]
-				a[0] = 0
-				e[w-1] = 0
-				if w > 16 {
-					copy(a[1:], src[:w-1])
-					copy(b, src)
-					copy(e[:w-1], src[1:])
-					continue
-				}
-				// Short rows: a plain loop beats three calls to memmove.
-				b[0] = src[0]
-				for j := 1; j < w; j++ {
-					v := src[j]
-					a[j] = src[j-1]
-					b[j] = v
-					e[j-1] = v
-				}
+			// Output rows [lo, hi) read input rows inside the plane.
+			lo, hi := max(r0, 1-ki), min(r1, h+1-ki)
+			if lo >= hi {
+				clear(left)
+				clear(mid)
+				clear(right)
+				continue
+			}
+			a0, a1 := (lo-r0)*w, (hi-r0)*w
+			clear(left[:a0])
+			clear(mid[:a0])
+			clear(right[:a0])
+			clear(left[a1:])
+			clear(mid[a1:])
+			clear(right[a1:])
+			src := plane[(lo-1+ki)*w : (hi-1+ki)*w]
+			copy(mid[a0:a1], src)
+			copy(left[a0+1:a1], src[:len(src)-1])
+			copy(right[a0:a1-1], src[1:])
+			for o := a0; o < a1; o += w {
+				left[o] = 0
+				right[o+w-1] = 0
 			}
 		}
 	}
