@@ -117,7 +117,10 @@ machine_info() {
 		commit+=" (with uncommitted changes)"
 	fi
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU} ($avx), $mem RAM, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	local load
+	load="load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	[ -n "$load_start" ] && load="load average $load_start at start, ${load#load average } at end"
+	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU} ($avx), $mem RAM, $load"
 	echo "- starid: commit $commit${backend:+, GEMM backend $backend}"
 	echo "- go: $go_v"
 	echo "- torch: $torch"
@@ -130,6 +133,8 @@ machine_info() {
 }
 
 backend=
+load_start=
+busy_pct=0
 if [ "$info_only" = 1 ]; then
 	machine_info
 	exit 0
@@ -159,12 +164,34 @@ done
 # vgg16-bn-dropout-light -> vgg16_bn_do_light.
 torch_variant() { sed -e 's/-dropout/-do/g' -e 's/-/_/g' <<<"$1"; }
 
+# Percent of all CPU time that was not idle over the next two seconds, from
+# /proc/stat: what others are using now, where the load average lags by minutes.
+cpu_busy_pct() {
+	local a b
+	a=$(head -n 1 /proc/stat)
+	sleep 2
+	b=$(head -n 1 /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		split(a, x); split(b, y)
+		# user nice system idle iowait irq softirq steal (guest time is inside user)
+		for (i = 2; i <= 9; i++) { d = y[i] - x[i]; total += d; if (i == 5 || i == 6) idle += d }
+		printf "%d\n", (total > 0) ? 100 * (total - idle) / total + 0.5 : 0 }'
+}
+
 # ---------------------------------------------------------------- checks
 
 [ -f "$torch_script" ] || { echo "compare.sh: no PyTorch reference at $torch_script (set STARID_SHARED)" >&2; exit 1; }
 if ! env "${torch_env[@]}" "$torch_python" -c 'import torch' 2>/dev/null; then
 	echo "compare.sh: $torch_python cannot import torch; run make setup" >&2
 	exit 1
+fi
+# Another process on the CPU slows whichever side it overlaps; say so where
+# the numbers are read rather than let a noisy ratio pass as a result. The
+# sample is taken before the build, whose compiler would count as "others".
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+busy_pct=$(cpu_busy_pct)
+if [ "$busy_pct" -gt 25 ]; then
+	echo "compare.sh: warning: other processes kept the CPUs ${busy_pct}% busy just before the run; ratios will be noisy" >&2
 fi
 if [ -z "$starid" ]; then
 	echo "compare.sh: building bin/starid" >&2
@@ -279,10 +306,14 @@ done
 {
 	echo
 	echo "Per step (forward, backward and Adam update for train; forward for infer), median of $steps"
-	echo "timed steps after one warm-up, both sides on all cores. Ratios below 1 mean starid is faster"
+	echo "timed step(s) after one warm-up, both sides on all cores. Ratios below 1 mean starid is faster"
 	echo "or smaller. Produced by \`bench/compare.sh$(shell_words "${args[@]}")\` on:"
 	echo
 	machine_info
+	if [ "$busy_pct" -gt 25 ]; then
+		echo
+		echo "Warning: other processes kept the CPUs ${busy_pct}% busy just before the run; these ratios are unreliable."
+	fi
 	if [ -n "$backend" ] && [ "$backend" != openblas ]; then
 		echo
 		echo "Warning: starid was built with the '$backend' GEMM backend, not OpenBLAS (cgo off?)."
