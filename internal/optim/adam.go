@@ -123,8 +123,12 @@ func (o *Adam) SetLR(lr float64) {
 // ZeroGrad implements Optimizer.
 func (o *Adam) ZeroGrad() { zeroGrads(o.params) }
 
+// useVector lets tests run the pure-Go kernel where the AVX2 one exists.
+var useVector = true
+
 // adamScalars are the per-step constants, rounded to float32 where PyTorch
-// hands them to a float32 kernel.
+// hands them to a float32 kernel. kernels_amd64.s reads the fields by offset:
+// keep their order.
 type adamScalars struct {
 	decay    float32 // AdamW: 1 - lr*wd; 1 means none
 	wd       float32 // Adam: L2 coefficient; 0 means none
@@ -192,14 +196,18 @@ func (o *Adam) Step() error {
 		}
 		o.steps[i] = t
 		w, g, m, v := p.Value.Data, p.Grad.Data, o.m[i].Data, o.v[i].Data
-		forRange(len(w), func(lo, hi int) { adamKernel(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &s) })
+		forRange(len(w), func(lo, hi int) {
+			k := adamVector(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &s)
+			adamKernel(w[lo+k:hi], g[lo+k:hi], m[lo+k:hi], v[lo+k:hi], &s)
+		})
 	}
 	return nil
 }
 
-// adamKernel updates one chunk. Each line is one PyTorch tensor operation:
+// adamKernel updates one chunk. Each step is one PyTorch tensor operation:
 // add_ with alpha and addcmul_ are fused multiply-adds in its vector
-// kernels; mul_, sqrt, div, add_(eps) and addcdiv_ round every operation.
+// kernels (fma32, spelled out); mul_, sqrt, div, add_(eps) and addcdiv_
+// round every operation.
 // The explicit float32 conversions forbid the Go compiler from fusing
 // those (the spec lets it fuse otherwise).
 func adamKernel(w, g, m, v []float32, s *adamScalars) {
@@ -213,12 +221,32 @@ func adamKernel(w, g, m, v []float32, s *adamScalars) {
 			x = float32(x * decay) // param.mul_(1 - lr*wd)
 		}
 		if wd != 0 {
-			d = fma32(x, wd, d) // grad.add(param, alpha=wd)
+			// grad.add(param, alpha=wd)
+			s := float64(x)*float64(wd) + float64(d)
+			d0 := d
+			d = float32(s)
+			if nearTie(s) {
+				d = fma32Slow(x, wd, d0)
+			}
 		}
-		mj := fma32(d, omb1, float32(m[j]*beta1))             // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1)
-		vj := fma32(float32(omb2*d), d, float32(v[j]*beta2))  // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
-		den := float32(float32(sqrt32(vj)/bc2sqrt) + eps)     // (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps)
-		w[j] = float32(x + float32(float32(stepSize*mj)/den)) // param.addcdiv_(exp_avg, denom, value=-step_size)
+		// exp_avg.mul_(beta1).add_(grad, alpha=1-beta1)
+		mb := float32(m[j] * beta1)
+		s := float64(d)*float64(omb1) + float64(mb)
+		mj := float32(s)
+		if nearTie(s) {
+			mj = fma32Slow(d, omb1, mb)
+		}
+		// exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
+		vb, cd := float32(v[j]*beta2), float32(omb2*d)
+		s = float64(cd)*float64(d) + float64(vb)
+		vj := float32(s)
+		if nearTie(s) {
+			vj = fma32Slow(cd, d, vb)
+		}
+		// (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+		den := float32(float32(sqrt32(vj)/bc2sqrt) + eps)
+		// param.addcdiv_(exp_avg, denom, value=-step_size)
+		w[j] = float32(x + float32(float32(stepSize*mj)/den))
 		m[j], v[j] = mj, vj
 	}
 }

@@ -257,22 +257,37 @@ func forRange(n int, fn func(lo, hi int)) {
 // float32 values is exact, so the float64 sum has a single rounding; the
 // float32 conversion then rounds a second time, which can only go wrong when
 // the float64 sum lands exactly halfway between two float32 values while
-// the exact sum does not. That needs the 29 bits below float32 precision to
-// be 1000...0, so one mask test keeps the common case to a few instructions.
+// the exact sum does not (see nearTie).
+//
+// The hot loops spell fma32 out, because a function that contains a call
+// is too expensive for Go's inliner:
+//
+//	s := float64(a)*float64(b) + float64(c)
+//	r := float32(s)
+//	if nearTie(s) {
+//		r = fma32Slow(a, b, c)
+//	}
 func fma32(a, b, c float32) float32 {
-	p := float64(a) * float64(b)
-	s := p + float64(c)
-	bits := math.Float64bits(s)
-	// Below float32's normal range the halfway bit sits elsewhere; such
-	// results are rare enough to always take the careful path.
-	if bits&(1<<29-1) != 1<<28 && bits&(0x7ff<<52) >= (1023-126)<<52 {
-		return float32(s)
+	s := float64(a)*float64(b) + float64(c)
+	if nearTie(s) {
+		return fma32Slow(a, b, c)
 	}
-	return fma32Slow(p, float64(c), s)
+	return float32(s)
 }
 
-// fma32Slow rounds p + c to float32 correctly given s = fl64(p + c).
-func fma32Slow(p, c, s float64) float32 {
+// nearTie reports whether float32(s) might round differently from the
+// exact value s approximates: s is a float32 tie (the 29 bits below float32
+// precision are 1000...0), or below float32's normal range, where the tie
+// bit sits elsewhere. Either is rare enough to send to fma32Slow.
+func nearTie(s float64) bool {
+	return math.Float64bits(s)&(1<<29-1) == 1<<28 || math.Abs(s) < 0x1p-126
+}
+
+// fma32Slow is fma32 for sums near a float32 tie or below float32's
+// normal range.
+func fma32Slow(a, b, c32 float32) float32 {
+	p, c := float64(a)*float64(b), float64(c32)
+	s := p + c
 	// TwoSum: e is exactly (p + c) - s.
 	pp := s - c
 	e := (p - pp) + (c - (s - pp))

@@ -93,7 +93,10 @@ func (o *SGD) Step() error {
 		}
 		w, g := p.Value.Data, p.Grad.Data
 		if c.Momentum == 0 {
-			forRange(len(w), func(lo, hi int) { sgdPlain(w[lo:hi], g[lo:hi], wd, negLR) })
+			forRange(len(w), func(lo, hi int) {
+				k := sgdVector(w[lo:hi], g[lo:hi], nil, false, false, wd, 0, 0, negLR, false)
+				sgdPlain(w[lo+k:hi], g[lo+k:hi], wd, negLR)
+			})
 			continue
 		}
 		buf := o.bufs[i]
@@ -106,7 +109,8 @@ func (o *SGD) Step() error {
 		}
 		b := buf.Data
 		forRange(len(w), func(lo, hi int) {
-			sgdMomentum(w[lo:hi], g[lo:hi], b[lo:hi], first, c.Nesterov, wd, mom, keep, negLR)
+			k := sgdVector(w[lo:hi], g[lo:hi], b[lo:hi], first, c.Nesterov, wd, mom, keep, negLR, true)
+			sgdMomentum(w[lo+k:hi], g[lo+k:hi], b[lo+k:hi], first, c.Nesterov, wd, mom, keep, negLR)
 		})
 	}
 	return nil
