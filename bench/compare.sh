@@ -101,7 +101,7 @@ print(lib.openblas_get_config().decode())' 2>/dev/null || echo "not found (run m
 }
 
 machine_info() {
-	local cpu mem avx torch go_v blas_go blas_torch commit
+	local cpu mem avx load torch go_v blas_go blas_torch commit
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	mem=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 	avx="AVX2 $(grep -qw avx2 /proc/cpuinfo && echo yes || echo no)"
@@ -110,16 +110,15 @@ machine_info() {
 	torch=$(env "${torch_env[@]}" "$torch_python" -c \
 		'import torch, platform; print(torch.__version__, "on Python", platform.python_version())' \
 		2>/dev/null || echo "not installed (run make setup)")
-	blas_go=$(openblas_config -u LD_LIBRARY_PATH)
+	blas_go=$(openblas_config) # starid runs in the caller's environment
 	blas_torch=$(openblas_config "${torch_env[@]}")
 	commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 		commit+=" (with uncommitted changes)"
 	fi
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	local load
 	load="load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	[ -n "$load_start" ] && load="load average $load_start at start, ${load#load average } at end"
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU} ($avx), $mem RAM, $load"
 	echo "- starid: commit $commit${backend:+, GEMM backend $backend}"
 	echo "- go: $go_v"
@@ -149,10 +148,14 @@ for spec in "${specs[@]}"; do
 	spec=${spec//[[:space:]]/}
 	[ -n "$spec" ] || continue
 	IFS=':' read -r mode model size batch extra <<<"$spec"
-	[ -z "${extra:-}" ] && [ -n "${batch:-}" ] || die_usage "case '$spec' is not mode:model:size:batch"
+	if [ -n "${extra:-}" ] || [ -z "${batch:-}" ]; then
+		die_usage "case '$spec' is not mode:model:size:batch"
+	fi
 	case $mode in train | infer) ;; *) die_usage "case '$spec': mode must be train or infer" ;; esac
 	[[ $model =~ ^vgg16(-[a-z]+)*$ ]] || die_usage "case '$spec': PyTorch has no counterpart for model '$model'"
-	is_posint "$size" && is_posint "$batch" || die_usage "case '$spec': size and batch must be positive integers"
+	if ! is_posint "$size" || ! is_posint "$batch"; then
+		die_usage "case '$spec': size and batch must be positive integers"
+	fi
 	[ "$quick" = 1 ] && size=64
 	c="$mode:$model:$size:$batch"
 	# --quick can map two cases onto one; time it once.
@@ -254,7 +257,9 @@ shell_words() {
 	done
 }
 
-fmt_ms() { [ -n "$1" ] && printf '%.0f' "$1" || printf 'failed'; }
+fmt_ms() {
+	if [ -n "$1" ]; then printf '%.0f' "$1"; else printf 'failed'; fi
+}
 
 # ---------------------------------------------------------------- run
 
@@ -274,7 +279,7 @@ for c in "${cases[@]}"; do
 	label="$mode $model ${size}x$size b$batch"
 	base=$outdir/$(printf '%02d' "$n")-$mode-$model-$size-b$batch
 
-	s_med= s_min= s_rss= t_med= t_min= t_rss=
+	s_med='' s_min='' s_rss='' t_med='' t_min='' t_rss=
 	echo "[$n/${#cases[@]}] $label: starid..." >&2
 	if "$starid" bench --model "$model" --size "$size" --batch "$batch" --mode "$mode" \
 		--steps "$steps" --json >"$base.starid.json" 2>"$base.starid.log" &&
