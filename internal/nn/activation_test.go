@@ -160,3 +160,63 @@ func TestFormatPyFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestReLUKernelsMatchScalar holds the two-lanes-per-word kernels to the
+// plain definition on special values, for every length and alignment
+// (including buffers 4 bytes out of step, which cannot be paired).
+func TestReLUKernelsMatchScalar(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0xffc00000), math.Float32frombits(0x7f800001),
+		math.Float32frombits(0xff800001), math.Float32frombits(0x80000001), math.Float32frombits(1)}
+	value := func() float32 {
+		if r.IntN(3) == 0 {
+			return special[r.IntN(len(special))]
+		}
+		return float32(r.NormFloat64())
+	}
+	wantY := func(v float32) uint32 {
+		if v > 0 || v != v {
+			return math.Float32bits(v)
+		}
+		return 0
+	}
+	for n := 0; n < 21; n++ {
+		for _, off := range [][2]int{{0, 0}, {1, 1}, {0, 1}, {1, 0}} {
+			src := make([]float32, n+2)
+			for i := range src {
+				src[i] = value()
+			}
+			x := src[off[0] : off[0]+n]
+			y := make([]float32, n+2)[off[1] : off[1]+n]
+			reluForward(y, x)
+			for i, v := range x {
+				if math.Float32bits(y[i]) != wantY(v) {
+					t.Fatalf("n=%d offsets %v: relu(%#x) = %#x, want %#x", n, off, math.Float32bits(v), math.Float32bits(y[i]), wantY(v))
+				}
+			}
+			g := make([]float32, n+2)[off[0] : off[0]+n]
+			for i := range g {
+				g[i] = float32(i + 1)
+			}
+			reluBackward(g, y)
+			for i, v := range y {
+				want := float32(i + 1)
+				if math.Float32bits(v) == 0 {
+					want = 0
+				}
+				if g[i] != want {
+					t.Fatalf("n=%d offsets %v: gradient at y=%#x is %g, want %g", n, off, math.Float32bits(v), g[i], want)
+				}
+			}
+			// In place, as the layer runs after a convolution.
+			in := append([]float32(nil), x...)
+			reluForward(in, in)
+			for i := range in {
+				if math.Float32bits(in[i]) != math.Float32bits(y[i]) {
+					t.Fatalf("n=%d: in-place result differs at %d", n, i)
+				}
+			}
+		}
+	}
+}
