@@ -18,15 +18,16 @@ const elementwiseChunk = 1 << 16
 // In place, Forward overwrites x and returns it: at VGG16 sizes that saves a
 // 400 MB buffer per convolution. This is only safe when the layer that
 // produced x does not read its own output in Backward (Conv2d and
-// BatchNorm2d do not; they read their input). Backward needs only the sign
-// of the output, so it works the same either way, and it writes dL/dx into
-// dy's buffer and returns it.
+// BatchNorm2d do not; they read their input). Backward needs only where the
+// output is zero, so it works the same either way (and no later layer may
+// change the output in place); it writes dL/dx into dy's buffer and
+// returns it.
 type ReLU struct {
 	Base
 	Inplace bool
 
 	out *tensor.Tensor // own output buffer when not in place
-	y   *tensor.Tensor // last output: its sign is the gradient mask
+	y   *tensor.Tensor // last output: its zeros are the gradient mask
 }
 
 // NewReLU returns a ReLU, optionally in place.

@@ -41,7 +41,8 @@ type Dropout struct {
 // seeding a stream is negligible.
 const dropBlock = 1 << 14
 
-// NewDropout returns a Dropout layer drawing its masks from rng. It panics
+// NewDropout returns a Dropout layer drawing its masks from rng (which only
+// training needs; it may be nil for a layer used in evaluation). It panics
 // unless 0 <= p <= 1, as PyTorch raises for such a p.
 func NewDropout(p float64, rng *rand.Rand) *Dropout {
 	if !(p >= 0 && p <= 1) {
