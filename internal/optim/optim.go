@@ -14,6 +14,14 @@
 // results do, slightly: its non-vectorized tail loops sit at thread-chunk
 // boundaries).
 //
+// Speed: an update streams every parameter, gradient and state value
+// through memory once, split across the cores in chunks of 32K elements.
+// On amd64 with AVX2 and FMA the Adam and SGD updates run in assembly
+// kernels that execute PyTorch's own AVX2 instruction sequence (so the bits
+// are the same as the pure-Go kernels', which tests check); other CPUs use
+// the Go kernels, about ten times slower. An Adam step over VGG16's 134M
+// parameters takes about 0.3 s on 2 cores; see BenchmarkStepVGG16.
+//
 // Usage mirrors PyTorch: build an optimizer over the model's parameters,
 // then per batch run forward and backward (which accumulate into
 // Param.Grad), Step, and ZeroGrad before the next batch; once per epoch set
