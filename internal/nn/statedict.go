@@ -40,21 +40,7 @@ func LoadStateDict(path string, model Layer) error {
 // Nothing is copied for float32 values: the file is written straight from
 // the parameters.
 func WriteTensors(path string, model Layer, extra []safetensors.Tensor, metadata map[string]string) error {
-	sd := StateDict(model)
-	ts := make([]safetensors.Tensor, 0, len(sd)+len(extra))
-	for _, nt := range sd {
-		v := nt.Param.Value
-		t := safetensors.Tensor{Name: nt.Name, Shape: v.Shape}
-		if nt.Param.Int64 {
-			t.I64 = make([]int64, len(v.Data))
-			for i, x := range v.Data {
-				t.I64[i] = int64(x)
-			}
-		} else {
-			t.F32 = v.Data
-		}
-		ts = append(ts, t)
-	}
+	ts := StateTensors(model)
 	for _, e := range extra {
 		if !strings.HasPrefix(e.Name, OptimPrefix) {
 			return fmt.Errorf("%s: extra tensor %q must be named under %q to stay apart from the model's state", path, e.Name, OptimPrefix)
@@ -69,6 +55,28 @@ func WriteTensors(path string, model Layer, extra []safetensors.Tensor, metadata
 		meta["format"] = "pt"
 	}
 	return safetensors.WriteFile(path, ts, meta)
+}
+
+// StateTensors is the model's state dict as safetensors entries: float32
+// values are shared with the parameters, not copied; Int64 buffers are
+// converted.
+func StateTensors(model Layer) []safetensors.Tensor {
+	sd := StateDict(model)
+	ts := make([]safetensors.Tensor, 0, len(sd))
+	for _, nt := range sd {
+		v := nt.Param.Value
+		t := safetensors.Tensor{Name: nt.Name, Shape: v.Shape}
+		if nt.Param.Int64 {
+			t.I64 = make([]int64, len(v.Data))
+			for i, x := range v.Data {
+				t.I64[i] = int64(x)
+			}
+		} else {
+			t.F32 = v.Data
+		}
+		ts = append(ts, t)
+	}
+	return ts
 }
 
 // ReadTensors loads the model's state from path as LoadStateDict does and

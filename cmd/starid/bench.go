@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+
+	"starid/internal/bench"
+	"starid/internal/models"
+	"starid/internal/nn"
+	"starid/internal/optim"
+	"starid/internal/tensor"
+	"starid/internal/train"
+)
+
+func init() {
+	register("bench", "time one training step or inference batch of a model", runBench)
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "bench --model NAME --size S --batch B [--mode train|infer] [--steps N] [--warmup 1] [--json]", stderr)
+	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
+	size := fs.Int("size", 224, "input height and width")
+	batch := fs.Int("batch", 32, "batch size")
+	mode := fs.String("mode", "train", "train (forward, backward, Adam update) or infer (forward in eval mode)")
+	steps := fs.Int("steps", 3, "timed steps")
+	warmup := fs.Int("warmup", 1, "untimed warm-up steps")
+	classes := fs.Int("classes", 17, "number of output classes")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	if *model == "" {
+		return usagef("--model is required (one of %s)", joinNames(models.Names()))
+	}
+	if !oneOf(*mode, "train", "infer") {
+		return usagef("--mode must be train or infer, got %q", *mode)
+	}
+	if *size < 1 || *batch < 1 || *steps < 1 || *warmup < 0 {
+		return usagef("--size, --batch and --steps must be positive")
+	}
+	spec, err := models.ByName(*model, *classes)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	net, err := models.Build(spec, rng)
+	if err != nil {
+		return err
+	}
+	x := tensor.New(*batch, spec.InChannels, *size, *size)
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int, *batch)
+	for i := range labels {
+		labels[i] = rng.IntN(*classes)
+	}
+	var step func() error
+	if *mode == "train" {
+		net.SetTraining(true)
+		st := &train.Stepper{Model: net, Opt: optim.NewAdam(net.Params(), optim.AdamConfig{LR: 1e-4})}
+		step = func() error { _, err := st.Step(x, labels); return err }
+	} else {
+		net.SetTraining(false)
+		step = func() error { _, err := net.Forward(x); return err }
+	}
+	res, err := bench.Run(*warmup, *steps, step)
+	if err != nil {
+		return err
+	}
+	total, _ := nn.CountParams(net)
+	out := struct {
+		bench.Result
+		Model   string `json:"model"`
+		Mode    string `json:"mode"`
+		Size    int    `json:"size"`
+		Batch   int    `json:"batch"`
+		Threads int    `json:"threads"`
+		Params  int    `json:"params"`
+		Backend string `json:"gemm_backend"`
+	}{res, *model, *mode, *size, *batch, runtime.GOMAXPROCS(0), total, tensor.Backend}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	fmt.Fprintf(stdout, "%s %s size=%d batch=%d threads=%d gemm=%s: median %.0f ms, min %.0f ms per step (%d steps), peak RSS %.0f MB\n",
+		*mode, *model, *size, *batch, out.Threads, tensor.Backend, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
+	return nil
+}

@@ -1,0 +1,103 @@
+package models
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+)
+
+// vggBlocks are VGG16's convolution widths, block by block (configuration D
+// of Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
+// Image Recognition", 2014).
+var vggBlocks = [][]int{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}}
+
+// VGGOptions are the tutorial's steps up its ladder.
+type VGGOptions struct {
+	BatchNorm bool // BatchNorm2d after each block's last ReLU, before its MaxPool
+	Dropout   bool // Dropout(0.5) after block 5, before the pooling
+	Light     bool // a single Linear(25088, classes) instead of 25088-4096-4096-classes
+}
+
+// VGG16 builds the tutorial's self-made VGG16 for the given options. Layer
+// order and names follow the PyTorch reference (block1..block5, drop,
+// avgpool, classifier) so state_dict names match.
+func VGG16(name string, classes int, o VGGOptions) Spec {
+	var layers []LayerSpec
+	in := 3
+	for b, widths := range vggBlocks {
+		var block []LayerSpec
+		for _, w := range widths {
+			block = append(block,
+				LayerSpec{Name: strconv.Itoa(len(block)), Kind: KindConv2d, In: in, Out: w, Kernel: 3, Stride: 1, Padding: 1},
+				// In place is safe: a convolution's backward pass reads its
+				// input, never its output, and it saves one activation per conv.
+				LayerSpec{Name: strconv.Itoa(len(block) + 1), Kind: KindReLU, Inplace: true})
+			in = w
+		}
+		if o.BatchNorm {
+			block = append(block, LayerSpec{Name: strconv.Itoa(len(block)), Kind: KindBatchNorm2d, In: in})
+		}
+		block = append(block, LayerSpec{Name: strconv.Itoa(len(block)), Kind: KindMaxPool2d, Kernel: 2, Stride: 2})
+		layers = append(layers, LayerSpec{Name: fmt.Sprintf("block%d", b+1), Kind: KindSequential, Children: block})
+	}
+	if o.Dropout {
+		layers = append(layers, LayerSpec{Name: "drop", Kind: KindDropout, P: 0.5})
+	} else {
+		layers = append(layers, LayerSpec{Name: "drop", Kind: KindIdentity})
+	}
+	// AdaptiveAvgPool(7,7) is the identity at 224x224 and is what lets 112
+	// and 64 pixel inputs reach the 512*7*7 classifier.
+	layers = append(layers,
+		LayerSpec{Name: "avgpool", Kind: KindAdaptiveAvgPool2d, OutH: 7, OutW: 7},
+		LayerSpec{Name: "flatten", Kind: KindFlatten})
+	var head []LayerSpec
+	if o.Light {
+		head = []LayerSpec{{Name: "0", Kind: KindLinear, In: 512 * 7 * 7, Out: classes}}
+	} else {
+		head = []LayerSpec{
+			{Name: "0", Kind: KindLinear, In: 512 * 7 * 7, Out: 4096},
+			{Name: "1", Kind: KindReLU, Inplace: true},
+			{Name: "2", Kind: KindLinear, In: 4096, Out: 4096},
+			{Name: "3", Kind: KindReLU, Inplace: true},
+			{Name: "4", Kind: KindLinear, In: 4096, Out: classes},
+		}
+	}
+	layers = append(layers, LayerSpec{Name: "classifier", Kind: KindSequential, Children: head})
+	return Spec{Name: name, InChannels: 3, Classes: classes, Layers: layers}
+}
+
+// registry maps the command-line model names to their specs.
+var registry = map[string]func(classes int) Spec{
+	"vgg16":            func(c int) Spec { return VGG16("vgg16", c, VGGOptions{}) },
+	"vgg16-bn":         func(c int) Spec { return VGG16("vgg16-bn", c, VGGOptions{BatchNorm: true}) },
+	"vgg16-bn-dropout": func(c int) Spec { return VGG16("vgg16-bn-dropout", c, VGGOptions{BatchNorm: true, Dropout: true}) },
+	"vgg16-bn-dropout-light": func(c int) Spec {
+		return VGG16("vgg16-bn-dropout-light", c, VGGOptions{BatchNorm: true, Dropout: true, Light: true})
+	},
+}
+
+// Names lists the image-model names ByName accepts, sorted.
+func Names() []string {
+	var names []string
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ByName returns the Spec for a model name and class count.
+func ByName(name string, classes int) (Spec, error) {
+	f, ok := registry[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown model %q (known: %v)", name, Names())
+	}
+	if classes < 1 {
+		return Spec{}, fmt.Errorf("model %s: need at least one class, got %d", name, classes)
+	}
+	return f(classes), nil
+}
+
+// IsImageModel reports whether name is one of the VGG family.
+func IsImageModel(name string) bool { return slices.Contains(Names(), name) }

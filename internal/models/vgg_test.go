@@ -1,0 +1,81 @@
+package models
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"starid/internal/nn"
+)
+
+// The tutorial's parameter counts for 17 classes (reference-tutorial.md).
+func TestVGGParameterCounts(t *testing.T) {
+	want := map[string]int{
+		"vgg16":                  134330193,
+		"vgg16-bn":               134333137,
+		"vgg16-bn-dropout":       134333137,
+		"vgg16-bn-dropout-light": 15144145,
+	}
+	for name, n := range want {
+		spec, err := ByName(name, 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, err := Build(spec, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total, trainable := nn.CountParams(net)
+		if total != n || trainable != n {
+			t.Errorf("%s: %d params (%d trainable), want %d", name, total, trainable, n)
+		}
+		for _, size := range []int{224, 112, 64, 32} {
+			s, err := nn.Summarize(net, []int{2, 3, size, size})
+			if err != nil {
+				t.Fatalf("%s at %d: %v", name, size, err)
+			}
+			if got := s.OutputShape; len(got) != 2 || got[0] != 2 || got[1] != 17 {
+				t.Errorf("%s at %d: output %v", name, size, got)
+			}
+		}
+	}
+}
+
+// State-dict names must be PyTorch's for the reference module
+// (../shared/bench/torch_reference.py), so checkpoints load there.
+func TestVGGStateDictNames(t *testing.T) {
+	spec, _ := ByName("vgg16-bn-dropout-light", 17)
+	net, err := Build(spec, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range nn.StateDict(net) {
+		names = append(names, e.Name)
+	}
+	got := strings.Join(names, " ")
+	for _, want := range []string{
+		"block1.0.weight block1.0.bias block1.2.weight block1.2.bias block1.4.weight block1.4.bias block1.4.running_mean block1.4.running_var block1.4.num_batches_tracked block2.0.weight",
+		"block5.6.num_batches_tracked classifier.0.weight classifier.0.bias",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("state dict lacks %q; got %s", want, got)
+		}
+	}
+	if len(names) != 13*2+5*5+2 {
+		t.Errorf("%d entries, want %d", len(names), 13*2+5*5+2)
+	}
+}
+
+func TestByNameErrors(t *testing.T) {
+	if _, err := ByName("vgg19", 17); err == nil || !strings.Contains(err.Error(), "vgg16-bn") {
+		t.Errorf("unknown model error should list known names, got %v", err)
+	}
+	if _, err := ByName("vgg16", 0); err == nil {
+		t.Error("0 classes accepted")
+	}
+	bad := Spec{Name: "bad", Layers: []LayerSpec{{Name: "x", Kind: "conv3d"}}}
+	if _, err := Build(bad, rand.New(rand.NewPCG(1, 1))); err == nil || !strings.Contains(err.Error(), "conv3d") {
+		t.Errorf("unknown kind error: %v", err)
+	}
+}
