@@ -47,9 +47,12 @@ type convScratch struct {
 }
 
 // convColTarget is about how many output pixels (GEMM columns) one work
-// item covers. Measured on 2 AVX2 cores (see conv_bench_test.go): 1024
-// keeps a 64-channel band's column matrix (2.4 MB) in the shared L3 while
-// GEMMs stay wide, and groups 4x4 and 8x8 images into GEMMs of useful width.
+// item covers. On 2 AVX2 cores (BenchmarkConv2d with CONV_COL_TARGET),
+// 512 to 4096 were within noise of each other for the big maps, where the
+// GEMM runs at OpenBLAS's single-thread peak either way; 1024 keeps a
+// 64-channel band's column matrix (2.4 MB) in the shared L3 and groups
+// 16 of the 8x8 or 4x4 maps into one GEMM, whose tiny per-image products
+// would otherwise stream the 9 MB weight matrix once per image.
 var convColTarget = 1024
 
 // NewConv2d returns a convolution with PyTorch's default initialization:
@@ -163,7 +166,7 @@ func (c *Conv2d) workers(colLen, tmpLen int) []convScratch {
 	return c.scratch[:w]
 }
 
-// run executes the items on the workers. With fewer items than workers
+// runItems executes the items on the workers. With fewer items than workers
 // (batch-1 inference on small images) it runs them one after another and
 // hands each GEMM all the cores instead.
 func runItems(items int, fn func(worker, item int, gemm gemmFunc)) {
