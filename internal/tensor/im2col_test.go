@@ -18,6 +18,9 @@ var im2colGeoms = []ConvGeom{
 	{C: 2, H: 4, W: 4, K: 3, Stride: 3, Pad: 2},
 	{C: 2, H: 3, W: 3, K: 3, Stride: 1, Pad: 0},
 	{C: 1, H: 2, W: 40, K: 3, Stride: 1, Pad: 1}, // rows long enough for copy()
+	{C: 3, H: 4, W: 4, K: 3, Stride: 1, Pad: 1},  // a 4x4 map, as in VGG at 64x64 input
+	{C: 2, H: 3, W: 8, K: 3, Stride: 1, Pad: 1},
+	{C: 2, H: 1, W: 1, K: 3, Stride: 1, Pad: 1},
 	// Negative padding crops: the input-gradient convolution of a layer
 	// whose padding exceeds K-1.
 	{C: 2, H: 6, W: 7, K: 1, Stride: 1, Pad: -1},
