@@ -333,3 +333,52 @@ func TestConv2dBackwardNeedsTrainingForward(t *testing.T) {
 		t.Error("Backward with a wrongly shaped gradient succeeded")
 	}
 }
+
+// TestConv2dConcurrentLayers runs two layers at once (two models serving
+// in parallel): they must not share scratch while both are running. The
+// overlap is short, so `go test -race` is what reliably catches a
+// shared buffer; the value check catches the rest.
+func TestConv2dConcurrentLayers(t *testing.T) {
+	cases := []convCase{
+		{n: 4, in: 3, out: 5, h: 9, w: 8, k: 3, s: 1, p: 1, bias: true},
+		{n: 6, in: 4, out: 3, h: 5, w: 5, k: 3, s: 2, p: 1, bias: true},
+	}
+	type result struct{ y, dx, dW []float32 }
+	run := func(tc convCase) result {
+		r := rand.New(rand.NewPCG(4, 4))
+		l := tc.layer(1)
+		l.SetTraining(true)
+		x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
+		var res result
+		for range 20 {
+			y, err := l.Forward(x)
+			if err != nil {
+				panic(err)
+			}
+			res.y = append(res.y[:0], y.Data...)
+			ZeroGrad(l)
+			dx, err := l.Backward(randTensor(rand.New(rand.NewPCG(5, 5)), y.Shape...))
+			if err != nil {
+				panic(err)
+			}
+			res.dx = append(res.dx[:0], dx.Data...)
+		}
+		res.dW = l.Weight.Grad.Clone().Data
+		return res
+	}
+	want := []result{run(cases[0]), run(cases[1])}
+	got := make([]result, 2)
+	done := make(chan int)
+	for i := range cases {
+		go func() { got[i] = run(cases[i]); done <- i }()
+	}
+	<-done
+	<-done
+	for i := range cases {
+		for name, pair := range map[string][2][]float32{"y": {got[i].y, want[i].y}, "dx": {got[i].dx, want[i].dx}, "dW": {got[i].dW, want[i].dW}} {
+			if d := tensor.MaxAbsDiff(pair[0], pair[1]); d > 1e-5 {
+				t.Errorf("%s %s: concurrent run differs from serial by %g", cases[i], name, d)
+			}
+		}
+	}
+}
