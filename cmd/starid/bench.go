@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 
 	"starid/internal/bench"
 	"starid/internal/models"
@@ -29,6 +31,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 1, "untimed warm-up steps")
 	classes := fs.Int("classes", 17, "number of output classes")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -71,6 +74,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		net.SetTraining(false)
 		step = func() error { _, err := net.Forward(x); return err }
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile, *warmup, step)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	res, err := bench.Run(*warmup, *steps, step)
 	if err != nil {
 		return err
@@ -92,4 +102,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s %s size=%d batch=%d threads=%d gemm=%s: median %.0f ms, min %.0f ms per step (%d steps), peak RSS %.0f MB\n",
 		*mode, *model, *size, *batch, out.Threads, tensor.Backend, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
 	return nil
+}
+
+// startCPUProfile runs the warm-up steps first (so the profile shows steady
+// state, not first-touch page faults) and then starts profiling into path.
+func startCPUProfile(path string, warmup int, step func() error) (stop func(), err error) {
+	for i := 0; i < warmup; i++ {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
