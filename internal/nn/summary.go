@@ -38,7 +38,7 @@ func Summarize(model Layer, input []int) (*Summary, error) {
 		if !isContainer {
 			out, err := l.OutputShape(in)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", prefix, err)
 			}
 			n, _ := CountParams(l)
 			s.Layers = append(s.Layers, SummaryRow{Name: prefix, Type: l.String(), Depth: depth, OutputShape: out, Params: n})
@@ -61,7 +61,7 @@ func Summarize(model Layer, input []int) (*Summary, error) {
 				childDepth = 0
 			}
 			if in, err = walk(name, childDepth, child, in); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+				return nil, err // already names the leaf's full path
 			}
 		}
 		if prefix != "" {

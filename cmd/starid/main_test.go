@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestSummaryJSONTotals(t *testing.T) {
+	for model, want := range map[string]int{
+		"vgg16": 134330193, "vgg16-bn": 134333137, "vgg16-bn-dropout": 134333137, "vgg16-bn-dropout-light": 15144145,
+	} {
+		code, out, errOut := runCLI("summary", "--model", model, "--classes", "17", "--size", "224", "--json")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", model, code, errOut)
+		}
+		var s struct {
+			TotalParams     int `json:"total_params"`
+			TrainableParams int `json:"trainable_params"`
+			Layers          []struct {
+				Name        string `json:"name"`
+				OutputShape []int  `json:"output_shape"`
+			} `json:"layers"`
+		}
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("%s: %v\n%s", model, err, out)
+		}
+		if s.TotalParams != want || s.TrainableParams != want {
+			t.Errorf("%s: total %d trainable %d, want %d", model, s.TotalParams, s.TrainableParams, want)
+		}
+		if last := s.Layers[len(s.Layers)-1]; last.Name != "classifier."+map[bool]string{true: "0", false: "4"}[strings.HasSuffix(model, "light")] ||
+			len(last.OutputShape) != 2 || last.OutputShape[1] != 17 {
+			t.Errorf("%s: last layer %+v", model, last)
+		}
+	}
+}
+
+func TestSummaryTable(t *testing.T) {
+	code, out, _ := runCLI("summary", "--model", "vgg16-bn-dropout-light", "--size", "64")
+	if code != exitOK || !strings.Contains(out, "Total params: 15,144,145") || !strings.Contains(out, "block5.6: BatchNorm2d(512") {
+		t.Fatalf("exit %d, table:\n%s", code, out)
+	}
+}
+
+func TestBenchJSON(t *testing.T) {
+	for _, mode := range []string{"train", "infer"} {
+		code, out, errOut := runCLI("bench", "--model", "vgg16-bn-dropout-light", "--size", "32", "--batch", "2",
+			"--steps", "2", "--warmup", "0", "--mode", mode, "--json")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", mode, code, errOut)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		for _, k := range []string{"median_ms", "min_ms", "peak_rss_mb"} {
+			if v, ok := r[k].(float64); !ok || v <= 0 {
+				t.Errorf("%s: %s = %v", mode, k, r[k])
+			}
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, exitUsage, "Usage"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"summary"}, exitUsage, "--model is required"},
+		{[]string{"summary", "--model", "vgg19"}, exitUsage, `unknown model "vgg19"`},
+		{[]string{"summary", "--model", "vgg16", "--size", "0"}, exitUsage, "must be positive"},
+		{[]string{"summary", "--model", "vgg16", "--bogus"}, exitUsage, "bogus"},
+		{[]string{"bench", "--model", "vgg16", "--mode", "fly"}, exitUsage, "--mode must be train or infer"},
+		// Too small for five 2x2 poolings: an input error naming the layer.
+		{[]string{"summary", "--model", "vgg16", "--size", "16"}, exitInput, "block5"},
+		{[]string{"help"}, exitOK, "Commands:"},
+	}
+	for _, c := range cases {
+		code, _, errOut := runCLI(c.args...)
+		if code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("starid %v: exit %d, stderr %q; want exit %d containing %q", c.args, code, errOut, c.code, c.msg)
+		}
+	}
+}
