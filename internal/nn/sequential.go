@@ -46,7 +46,7 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	var err error
 	for i, l := range s.Layers {
 		if x, err = l.Forward(x); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Names[i], err)
+			return nil, atPath(s.Names[i], err)
 		}
 	}
 	return x, nil
@@ -57,7 +57,7 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	var err error
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		if dy, err = s.Layers[i].Backward(dy); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Names[i], err)
+			return nil, atPath(s.Names[i], err)
 		}
 		if dy == nil && i > 0 {
 			return nil, fmt.Errorf("%s: layer returned no input gradient but is not the first layer", s.Names[i])
@@ -86,7 +86,7 @@ func (s *Sequential) OutputShape(in []int) ([]int, error) {
 	var err error
 	for i, l := range s.Layers {
 		if in, err = l.OutputShape(in); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Names[i], err)
+			return nil, atPath(s.Names[i], err)
 		}
 	}
 	return in, nil
@@ -169,4 +169,23 @@ func CountParams(l Layer) (total, trainable int) {
 		}
 	}
 	return total, trainable
+}
+
+// LayerError says where in a network a layer failed: Path is the dotted
+// state_dict path of the layer ("block5.6").
+type LayerError struct {
+	Path string
+	Err  error
+}
+
+func (e *LayerError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *LayerError) Unwrap() error { return e.Err }
+
+// atPath prefixes a child's name to the path of an error from inside it, so
+// nested Sequentials report "block5.6: MaxPool2d(...)" rather than a chain.
+func atPath(name string, err error) error {
+	if le, ok := err.(*LayerError); ok {
+		return &LayerError{Path: name + "." + le.Path, Err: le.Err}
+	}
+	return &LayerError{Path: name, Err: err}
 }
