@@ -57,9 +57,12 @@ bench:
 compare:
 	bash bench/compare.sh $(COMPARE_ARGS)
 
-# Placeholder for the main job until the training command lands.
+# The main job on built-in defaults, until the training workflow lands: the
+# tutorial's best model described layer by layer, then one timed training
+# step on random 64x64 images (forward, backward, Adam).
 demo: build
 	./bin/starid summary --model vgg16-bn-dropout-light --classes 17 --size 224
+	./bin/starid bench --model vgg16-bn-dropout-light --size 64 --batch 8 --steps 2
 
 # Machine, Go, OpenBLAS and PyTorch versions (what CI logs and benchmark
 # reports need to be read against).
