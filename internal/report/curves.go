@@ -1,0 +1,106 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// EpochRecord is one row of a run's history. Accuracies are fractions in
+// [0, 1] (plotted as percent); losses are mean cross-entropies.
+type EpochRecord struct {
+	Epoch     int
+	TrainAcc  float64
+	TrainLoss float64
+	TestAcc   float64
+	TestLoss  float64
+	LR        float64
+}
+
+// Size of the curves picture in pixels: two plots side by side.
+const (
+	CurvesWidth  = 1200
+	CurvesHeight = 480
+)
+
+var (
+	trainColor = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	testColor  = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+)
+
+// Curves draws accuracy (left) and loss (right) per epoch, train against
+// test, into a CurvesWidth x CurvesHeight PNG. Values that are not finite
+// (a diverged loss) are left out of their line rather than failing the plot,
+// since the picture is most needed exactly when training went wrong.
+func Curves(history []EpochRecord, path string) error {
+	if len(history) == 0 {
+		return errors.New("curves: empty history, nothing to plot")
+	}
+	acc, err := linePlot("Accuracy", "accuracy (%)", history,
+		func(r EpochRecord) float64 { return 100 * r.TrainAcc },
+		func(r EpochRecord) float64 { return 100 * r.TestAcc })
+	if err != nil {
+		return err
+	}
+	loss, err := linePlot("Loss", "cross-entropy loss", history,
+		func(r EpochRecord) float64 { return r.TrainLoss },
+		func(r EpochRecord) float64 { return r.TestLoss })
+	if err != nil {
+		return err
+	}
+	// A fixed 0-100% scale lets two runs' pictures be compared at a glance.
+	acc.Y.Min, acc.Y.Max = 0, 100
+	acc.Legend.Top = false // accuracy rises: bottom right is usually empty
+	loss.Legend.Top = true // loss falls: top right is usually empty
+
+	img := image.NewRGBA(image.Rect(0, 0, CurvesWidth, CurvesHeight))
+	c := vgimg.NewWith(vgimg.UseImage(img))
+	dc := draw.New(c)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6),
+		PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+	cells := plot.Align([][]*plot.Plot{{acc, loss}}, tiles, dc)
+	acc.Draw(cells[0][0])
+	loss.Draw(cells[0][1])
+	return WritePNG(c.Image(), path)
+}
+
+func linePlot(title, ylabel string, history []EpochRecord, train, test func(EpochRecord) float64) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	for _, s := range []struct {
+		name string
+		get  func(EpochRecord) float64
+		col  color.Color
+	}{{"train", train, trainColor}, {"test", test, testColor}} {
+		pts := make(plotter.XYs, 0, len(history))
+		for _, r := range history {
+			if v := s.get(r); !math.IsNaN(v) && !math.IsInf(v, 0) {
+				pts = append(pts, plotter.XY{X: float64(r.Epoch), Y: v})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, sc, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return nil, fmt.Errorf("curves: %s %s: %w", s.name, title, err)
+		}
+		l.Color, l.Width = s.col, vg.Points(1.5)
+		sc.Color, sc.Radius = s.col, vg.Points(2)
+		sc.Shape = draw.CircleGlyph{}
+		p.Add(l, sc)
+		p.Legend.Add(s.name, l, sc)
+	}
+	return p, nil
+}

@@ -1,0 +1,276 @@
+package report
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// keepDir, when set (STARID_REPORT_DIR=/tmp/x go test), keeps the pictures
+// for a look by eye.
+func outPath(t *testing.T, name string) string {
+	if d := os.Getenv("STARID_REPORT_DIR"); d != "" {
+		return filepath.Join(d, name)
+	}
+	return filepath.Join(t.TempDir(), name)
+}
+
+func decode(t *testing.T, path string, w, h int) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Fatalf("%s: %dx%d, want %dx%d", path, b.Dx(), b.Dy(), w, h)
+	}
+	return img
+}
+
+// distinct counts pixels in r that differ from bg.
+func distinct(img image.Image, r image.Rectangle, bg color.Color) int {
+	br, bgg, bb, _ := bg.RGBA()
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if cr != br || cg != bgg || cb != bb {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// countColor counts pixels within 40/255 of c per channel.
+func countColor(img image.Image, r image.Rectangle, c color.RGBA) int {
+	n := 0
+	near := func(a uint32, b uint8) bool { return math.Abs(float64(a>>8)-float64(b)) < 40 }
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if near(cr, c.R) && near(cg, c.G) && near(cb, c.B) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func history(n int) []EpochRecord {
+	h := make([]EpochRecord, n)
+	for i := range h {
+		e := float64(i + 1)
+		h[i] = EpochRecord{Epoch: i + 1, TrainAcc: 1 - 0.9/e, TrainLoss: 2 / e, TestAcc: 0.8 - 0.7/e, TestLoss: 2.2/e + 0.02*e, LR: 1e-4}
+	}
+	return h
+}
+
+func TestCurves(t *testing.T) {
+	path := outPath(t, "curves.png")
+	if err := Curves(history(12), path); err != nil {
+		t.Fatal(err)
+	}
+	img := decode(t, path, CurvesWidth, CurvesHeight)
+	left := image.Rect(0, 0, CurvesWidth/2, CurvesHeight)
+	right := image.Rect(CurvesWidth/2, 0, CurvesWidth, CurvesHeight)
+	// Both series are drawn in both halves, in their own colours.
+	for name, r := range map[string]image.Rectangle{"accuracy": left, "loss": right} {
+		if n := countColor(img, r, trainColor); n < 200 {
+			t.Errorf("%s plot: %d train-coloured pixels", name, n)
+		}
+		if n := countColor(img, r, testColor); n < 200 {
+			t.Errorf("%s plot: %d test-coloured pixels", name, n)
+		}
+	}
+	// The title band (text) differs from the white background.
+	if n := distinct(img, image.Rect(0, 0, CurvesWidth, 30), color.White); n < 50 {
+		t.Errorf("title band has %d non-white pixels", n)
+	}
+	// No temporary file left beside it.
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestCurvesOneEpochAndNaN(t *testing.T) {
+	h := history(3)
+	h[2].TestLoss = math.NaN()
+	h[1].TrainLoss = math.Inf(1)
+	for name, hist := range map[string][]EpochRecord{"one": history(1), "nan": h} {
+		path := outPath(t, "curves-"+name+".png")
+		if err := Curves(hist, path); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		img := decode(t, path, CurvesWidth, CurvesHeight)
+		if n := countColor(img, img.Bounds(), testColor); n < 20 {
+			t.Errorf("%s: %d test-coloured pixels", name, n)
+		}
+	}
+}
+
+func TestCurvesErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := Curves(nil, filepath.Join(dir, "c.png")); err == nil || !strings.Contains(err.Error(), "empty history") {
+		t.Errorf("empty history: %v", err)
+	}
+	if err := Curves(history(2), filepath.Join(dir, "missing", "c.png")); err == nil {
+		t.Error("writing into a missing folder succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.png")); !os.IsNotExist(err) {
+		t.Errorf("a failed Curves left a file: %v", err)
+	}
+}
+
+var celebs = []string{"Angelina Jolie", "Brad Pitt", "Denzel Washington", "Hugh Jackman", "Jennifer Lawrence",
+	"Johnny Depp", "Kate Winslet", "Leonardo DiCaprio", "Megan Fox", "Natalie Portman", "Nicole Kidman",
+	"Robert Downey Jr", "Sandra Bullock", "Scarlett Johansson", "Tom Cruise", "Tom Hanks", "Will Smith"}
+
+func TestConfusionPNG(t *testing.T) {
+	for _, unknown := range []bool{false, true} {
+		n := len(celebs)
+		cols := n
+		if unknown {
+			cols++
+		}
+		m := make([][]int, n)
+		for i := range m {
+			m[i] = make([]int, cols)
+			m[i][i] = 10 + i
+			m[i][(i+1)%n] = 2
+			if unknown {
+				m[i][n] = 1
+			}
+		}
+		path := outPath(t, map[bool]string{false: "confusion.png", true: "confusion-unknown.png"}[unknown])
+		if err := ConfusionPNG(m, celebs, path); err != nil {
+			t.Fatal(err)
+		}
+		w, h := ConfusionSize(n, cols)
+		img := decode(t, path, w, h)
+		// Dark diagonal cells: each holds most of its row.
+		if got := countColor(img, img.Bounds(), color.RGBA{R: 8, G: 48, B: 107}); got < n*confCell*confCell/4 {
+			t.Errorf("unknown=%v: %d dark pixels, want the %d diagonal cells", unknown, got, n)
+		}
+		// The left margin holds the class names.
+		if d := distinct(img, image.Rect(0, confMargin/4, confMargin/2, h-confMargin/2), color.White); d < 500 {
+			t.Errorf("unknown=%v: label margin has only %d non-white pixels", unknown, d)
+		}
+	}
+}
+
+func TestConfusionErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.png")
+	cases := []struct {
+		m       [][]int
+		classes []string
+		msg     string
+	}{
+		{nil, nil, "empty"},
+		{[][]int{{1, 0}, {0, 1}}, []string{"a"}, "2 rows for 1 classes"},
+		{[][]int{{1, 0, 0, 0}, {0, 1, 0, 0}}, []string{"a", "b"}, "4 columns"},
+		{[][]int{{1, 0}, {0}}, []string{"a", "b"}, "row 1 has 1 columns"},
+		{[][]int{{1, -1}, {0, 1}}, []string{"a", "b"}, "negative"},
+	}
+	for _, c := range cases {
+		if err := ConfusionPNG(c.m, c.classes, path); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v %v: %v, want %q", c.m, c.classes, err, c.msg)
+		}
+	}
+}
+
+func TestAbbreviate(t *testing.T) {
+	if got := abbreviate("Leonardo DiCaprio"); got != "Leonardo DiCaprio" {
+		t.Errorf("short name changed: %q", got)
+	}
+	long := "Daniel Michael Blake Day-Lewis"
+	if got := abbreviate(long); len([]rune(got)) != MaxLabel || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "Daniel Michael") {
+		t.Errorf("abbreviate(%q) = %q", long, got)
+	}
+}
+
+func solid(w, h int, c color.RGBA) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, 255
+	}
+	return img
+}
+
+func TestGrid(t *testing.T) {
+	red := color.RGBA{R: 220, A: 255}
+	var imgs []image.Image
+	var labels []string
+	for i := range 12 {
+		// Landscape, portrait and square photos of different sizes.
+		w, h := 300+20*i, 200+30*(i%4)
+		imgs = append(imgs, solid(w, h, red))
+		labels = append(labels, celebs[i])
+	}
+	labels[11] = "A name far too long to fit under one picture"
+	path := outPath(t, "grid.png")
+	if err := Grid(imgs, labels, 4, path); err != nil {
+		t.Fatal(err)
+	}
+	w, h := GridSize(12, 4)
+	img := decode(t, path, w, h)
+	for i := range 12 {
+		x0 := gridPad + (i%4)*(Thumb+gridPad)
+		y0 := gridPad + (i/4)*(Thumb+LabelBand+gridPad)
+		// The centre of each cell shows the picture.
+		if n := countColor(img, image.Rect(x0+Thumb/2-10, y0+Thumb/2-10, x0+Thumb/2+10, y0+Thumb/2+10), red); n != 400 {
+			t.Errorf("cell %d: centre has %d red pixels of 400", i, n)
+		}
+		// The band under it carries text, and the text stays in its cell.
+		band := image.Rect(x0, y0+Thumb, x0+Thumb, y0+Thumb+LabelBand)
+		if n := distinct(img, band, gridBackground); n < 30 {
+			t.Errorf("cell %d: label band has %d non-background pixels", i, n)
+		}
+		gap := image.Rect(x0+Thumb, y0+Thumb, x0+Thumb+gridPad, y0+Thumb+LabelBand)
+		if n := distinct(img, gap, gridBackground); n != 0 {
+			t.Errorf("cell %d: label spills into the gap (%d pixels)", i, n)
+		}
+	}
+	// A portrait image is letterboxed: the cell's left edge stays background.
+	img2, err := GridImage([]image.Image{solid(100, 200, red)}, []string{"tall"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := distinct(img2, image.Rect(gridPad, gridPad, gridPad+30, gridPad+Thumb), gridBackground); n != 0 {
+		t.Errorf("portrait image not centred: %d pixels in the left margin", n)
+	}
+}
+
+func TestGridErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.png")
+	one := []image.Image{solid(4, 4, color.RGBA{A: 255})}
+	cases := []struct {
+		imgs   []image.Image
+		labels []string
+		cols   int
+		msg    string
+	}{
+		{nil, nil, 4, "no images"},
+		{one, []string{"a", "b"}, 4, "2 labels for 1 images"},
+		{one, []string{"a"}, 0, "0 columns"},
+		{[]image.Image{image.NewRGBA(image.Rect(0, 0, 0, 0))}, []string{"a"}, 1, "empty"},
+	}
+	for _, c := range cases {
+		if err := Grid(c.imgs, c.labels, c.cols, path); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%d images %v cols %d: %v, want %q", len(c.imgs), c.labels, c.cols, err, c.msg)
+		}
+	}
+}
