@@ -1,0 +1,193 @@
+package data
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Split is a train/test partition of a Dataset, as stored in RUN/split.json.
+// Paths are relative to the data folder, with forward slashes
+// ("Brad Pitt/001.jpg"), so a run still matches its data after the folder is
+// moved or given as a different (relative or absolute) path.
+type Split struct {
+	Seed      uint64   `json:"seed"`
+	TrainFrac float64  `json:"train_frac"`
+	Classes   []string `json:"classes"`
+	Train     []string `json:"train"` // sample paths, in Dataset order
+	Test      []string `json:"test"`
+}
+
+// StratifiedSplit partitions ds per class: each class's samples are shuffled
+// with a generator seeded by seed, and round(trainFrac*n) of them go to
+// train, keeping at least one on each side when the class has two or more.
+// Then every duplicate group (identical bytes, possibly in different classes)
+// is moved to the side of its first member, so no photo is tested on after
+// being trained on; that can shift a class's proportion by the group size.
+func StratifiedSplit(ds *Dataset, trainFrac float64, seed uint64) (*Split, error) {
+	if !(trainFrac > 0 && trainFrac < 1) {
+		return nil, fmt.Errorf("train fraction %v: must be strictly between 0 and 1", trainFrac)
+	}
+	if len(ds.Samples) == 0 {
+		return nil, fmt.Errorf("split: the dataset has no samples")
+	}
+	// One generator for all classes, visited in class order: the split
+	// depends on the seed and the file list only.
+	rng := rand.New(rand.NewPCG(seed, 0x73706c6974)) // "split"
+	byClass := make([][]int, len(ds.Classes))
+	for i, s := range ds.Samples {
+		byClass[s.Class] = append(byClass[s.Class], i)
+	}
+	train := make([]bool, len(ds.Samples))
+	for _, idx := range byClass {
+		n := len(idx)
+		if n == 0 {
+			continue
+		}
+		rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		k := int(math.Round(trainFrac * float64(n)))
+		if n >= 2 {
+			k = min(max(k, 1), n-1)
+		}
+		for _, i := range idx[:k] {
+			train[i] = true
+		}
+	}
+	for _, g := range ds.Duplicates {
+		for _, i := range g[1:] {
+			train[i] = train[g[0]]
+		}
+	}
+	sp := &Split{Seed: seed, TrainFrac: trainFrac, Classes: slices.Clone(ds.Classes), Train: []string{}, Test: []string{}}
+	for i, s := range ds.Samples {
+		rel, err := relPath(ds.Root, s.Path)
+		if err != nil {
+			return nil, err
+		}
+		if train[i] {
+			sp.Train = append(sp.Train, rel)
+		} else {
+			sp.Test = append(sp.Test, rel)
+		}
+	}
+	return sp, nil
+}
+
+func relPath(root, p string) (string, error) {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("split: sample %s is not under the data folder %s", p, root)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// WriteFile writes the split as indented JSON, atomically: a crash leaves
+// either the old file or the new one, never half of one.
+func (s *Split) WriteFile(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to a temporary file in path's folder, syncs it,
+// renames it over path and syncs the folder, so the rename is durable too.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		// Not every file system can sync a directory; the rename has
+		// happened either way.
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ReadSplit reads a split.json written by WriteFile.
+func ReadSplit(path string) (*Split, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Split
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(s.Train) == 0 {
+		return nil, fmt.Errorf("%s: no training samples", path)
+	}
+	return &s, nil
+}
+
+// Indices maps the split's paths back to indices into ds.Samples. It fails,
+// naming the files, when a path of the split is not among ds's samples (the
+// file was removed, renamed or has become unreadable) or when the class list
+// differs. Samples of ds that the split does not mention are left out of both
+// sides.
+func (s *Split) Indices(ds *Dataset) (train, test []int, err error) {
+	if !slices.Equal(s.Classes, ds.Classes) {
+		return nil, nil, fmt.Errorf("split classes %v differ from the data folder's %v", s.Classes, ds.Classes)
+	}
+	pos := make(map[string]int, len(ds.Samples))
+	for i, smp := range ds.Samples {
+		rel, err := relPath(ds.Root, smp.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		pos[rel] = i
+	}
+	var missing []string
+	look := func(paths []string) []int {
+		out := make([]int, 0, len(paths))
+		for _, p := range paths {
+			if i, ok := pos[p]; ok {
+				out = append(out, i)
+			} else {
+				missing = append(missing, p)
+			}
+		}
+		return out
+	}
+	train, test = look(s.Train), look(s.Test)
+	if len(missing) > 0 {
+		shown := missing[:min(len(missing), 5)]
+		more := ""
+		if len(missing) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+		}
+		return nil, nil, fmt.Errorf("split names %d files that are not usable images in %s: %s%s",
+			len(missing), ds.Root, strings.Join(shown, ", "), more)
+	}
+	return train, test, nil
+}
