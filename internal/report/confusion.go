@@ -29,7 +29,8 @@ const (
 // ConfusionSize is the pixel size ConfusionPNG uses for a matrix with the
 // given number of rows (true classes) and columns (predicted classes).
 func ConfusionSize(rows, cols int) (w, h int) {
-	return confMargin + confCell*cols, confMargin + confCell*rows
+	// A floor keeps the title and axis names whole for two or three classes.
+	return max(confMargin+confCell*cols, 360), max(confMargin+confCell*rows, 360)
 }
 
 // ConfusionPNG draws m (rows = true class, columns = predicted class) as a
@@ -75,7 +76,7 @@ func ConfusionPNG(m [][]int, classes []string, path string) error {
 
 	g := confGrid{m: m, share: rowShares(m)}
 	p := plot.New()
-	p.Title.Text = "Confusion matrix (colour: share of the true class)"
+	p.Title.Text = "Confusion matrix"
 	p.X.Label.Text = "predicted"
 	p.Y.Label.Text = "true"
 	p.X.Padding, p.Y.Padding = 0, 0
