@@ -21,6 +21,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -256,7 +257,9 @@ func printable(b []byte) string {
 // classify turns a decoder error into a reason.
 func classify(name string, f Format, err error) *ImageError {
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		// PNG and TIFF word a short file this way.
+		strings.Contains(err.Error(), "not enough pixel data"):
 		return fail(name, ErrTruncated, err, "truncated %s: %v", f, io.ErrUnexpectedEOF)
 	case isUnsupported(err):
 		return fail(name, ErrUnsupported, err, "unsupported format: %s variant (%v)", f, err)
