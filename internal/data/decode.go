@@ -373,15 +373,9 @@ func toRGB(m image.Image) *image.RGBA {
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
 	switch src := m.(type) {
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			row := out.Pix[y*out.Stride:]
-			for x := 0; x < w; x++ {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = r, g, bl, 255
-			}
-		}
+		// image/draw has a tuned YCbCr path with the same arithmetic as
+		// color.YCbCrToRGB; it is most of a JPEG's conversion cost.
+		draw.Draw(out, out.Rect, src, b.Min, draw.Src)
 	case *image.Gray:
 		for y := 0; y < h; y++ {
 			s := src.Pix[(y)*src.Stride : (y)*src.Stride+w]

@@ -306,3 +306,13 @@ func TestGIFFirstFrameOnItsScreen(t *testing.T) {
 		t.Errorf("inside the frame: %v", c)
 	}
 }
+
+func BenchmarkDecodeJPEG474(b *testing.B) {
+	jp := encode(b, "jpeg", resizePattern(474, 478))
+	b.SetBytes(int64(len(jp)))
+	for b.Loop() {
+		if _, err := Decode(bytes.NewReader(jp), "b.jpg", 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

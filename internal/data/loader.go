@@ -120,6 +120,11 @@ func (l *Loader) CachedBytes() int64 {
 //
 // Breaking out of the loop stops the workers before the iterator returns.
 func (l *Loader) Epoch(shuffle bool, rng *rand.Rand) iter.Seq2[*Batch, error] {
+	if rng == nil && (shuffle || l.t.Augment) {
+		return func(yield func(*Batch, error) bool) {
+			yield(nil, fmt.Errorf("loader: shuffling and augmentation need a random generator"))
+		}
+	}
 	l.mu.Lock()
 	order := make([]int, 0, len(l.indices))
 	for _, i := range l.indices {

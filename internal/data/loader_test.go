@@ -214,3 +214,12 @@ func TestLoaderCrop(t *testing.T) {
 		t.Error("cropped sample differs from the cropped image")
 	}
 }
+
+func TestLoaderNeedsGenerator(t *testing.T) {
+	ds := goodDataset(t, 2)
+	l := NewLoader(ds, []int{0, 1}, Transform{Size: 4}, 2, LoaderOptions{})
+	r := collect(t, l, true, nil)
+	if len(r.errs) != 1 || len(r.batches) != 0 {
+		t.Errorf("shuffle without a generator: %v, %d batches", r.errs, len(r.batches))
+	}
+}
