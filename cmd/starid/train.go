@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"starid/internal/models"
+	"starid/internal/train"
+)
+
+func init() {
+	register("train", "train a model on a folder of photos, one sub-folder per person", runTrain)
+}
+
+const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--epochs 40] [--batch 32] [--optimizer adam|sgd]\n" +
+	"             [--lr 1e-4] [--schedule step:0.92:4] [--weight-decay 0] [--l1 0] [--l2 0] [--train-frac 0.8]\n" +
+	"             [--seed 1] [--augment] [--crop face|none] [--resume] [--workers N]"
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	d := train.DefaultConfig()
+	fs := newFlagSet("train", trainUsage, stderr)
+	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
+	out := fs.String("out", "", "run directory to create (or continue with --resume)")
+	size := fs.Int("size", d.Size, "input height and width in pixels")
+	epochs := fs.Int("epochs", d.Epochs, "number of epochs (with --resume: the new total)")
+	batch := fs.Int("batch", d.Batch, "batch size")
+	opt := fs.String("optimizer", d.Optimizer, "optimizer: adam, adamw or sgd")
+	lr := fs.Float64("lr", d.LR, "base learning rate")
+	momentum := fs.Float64("momentum", d.Momentum, "SGD momentum")
+	sched := fs.String("schedule", d.Schedule, `learning-rate schedule per epoch: step:GAMMA:EVERY, steplr:SIZE:GAMMA, cosine:TMAX[:MIN] or none`)
+	wd := fs.Float64("weight-decay", d.WeightDecay, "optimizer weight decay")
+	l1 := fs.Float64("l1", d.L1, "L1 penalty weight added to the loss")
+	l2 := fs.Float64("l2", d.L2, "L2 penalty weight added to the loss")
+	frac := fs.Float64("train-frac", d.TrainFrac, "share of each class used for training; the rest is the test split")
+	seed := fs.Uint64("seed", d.Seed, "seed for the split, the initial weights, batch order, augmentation and dropout")
+	augment := fs.Bool("augment", false, "random resized crop, flip and colour jitter on training images")
+	crop := fs.String("crop", d.Crop, "face (needs the face models) or none")
+	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
+	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one data folder, got %d arguments (usage: starid %s)", len(pos), trainUsage)
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	if *model == "" {
+		return usagef("--model is required (one of %s)", joinNames(models.Names()))
+	}
+	if !oneOf(*crop, "face", "none") {
+		return usagef("--crop %q: want face or none", *crop)
+	}
+	if !oneOf(*opt, "adam", "adamw", "sgd") {
+		return usagef("--optimizer %q: want adam, adamw or sgd", *opt)
+	}
+	var given []string
+	fs.Visit(func(f *flag.Flag) { given = append(given, f.Name) })
+	cfg := train.Config{
+		Data: pos[0], Out: *out, Model: *model, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
+		LR: *lr, Momentum: *momentum, Schedule: *sched, WeightDecay: *wd, L1: *l1, L2: *l2, TrainFrac: *frac,
+		Seed: *seed, Augment: *augment, Crop: *crop, Resume: *resume, Workers: *workers, Given: given,
+	}
+	if err := train.CheckConfig(cfg); err != nil {
+		return usagef("%v", err)
+	}
+
+	// Ctrl-C (or a polite kill) ends the epoch in progress without writing
+	// it; the run stays resumable from the last completed one.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err = train.Train(ctx, cfg, train.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
+	return err
+}
+
+// isTerminal reports whether w is a character device such as a terminal
+// (a pipe or a file gets plain progress lines instead of a redrawn bar).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,187 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"starid/internal/models"
+	"starid/internal/optim"
+)
+
+// Config is one training run's settings: the command line of
+// `starid train`. Every field that changes the trained weights is stored in
+// model.json, and --resume refuses flags that disagree with it.
+type Config struct {
+	Data        string  `json:"data"`      // image folder, one sub-folder per class
+	Out         string  `json:"out"`       // run directory
+	Model       string  `json:"model"`     // models.ByName name
+	Size        int     `json:"size"`      // input height and width
+	Epochs      int     `json:"epochs"`    // total epochs (a resumed run may raise it)
+	Batch       int     `json:"batch"`     // batch size for training and evaluation
+	Optimizer   string  `json:"optimizer"` // "adam", "adamw" or "sgd"
+	LR          float64 `json:"lr"`        // base learning rate
+	Momentum    float64 `json:"momentum"`  // SGD only
+	Schedule    string  `json:"schedule"`  // optim.ParseSchedule form
+	WeightDecay float64 `json:"weight_decay"`
+	L1          float64 `json:"l1"` // tutorial's L1 penalty weight
+	L2          float64 `json:"l2"` // tutorial's L2 penalty weight
+	TrainFrac   float64 `json:"train_frac"`
+	Seed        uint64  `json:"seed"`
+	Augment     bool    `json:"augment"`
+	Crop        string  `json:"crop"` // "none" (later "face")
+
+	// Resume continues the run in Out instead of starting a new one.
+	Resume bool `json:"-"`
+	// Workers is the number of image-decoding goroutines (0: one per
+	// core). It does not change the results, so it is not compared.
+	Workers int `json:"-"`
+	// Given lists the settings the user gave explicitly, by flag name
+	// ("lr", "weight-decay"); on resume only these are compared with the
+	// stored run and the others are taken from it. Nil compares them all.
+	Given []string `json:"-"`
+}
+
+// DefaultConfig is the command-line contract's defaults: the tutorial's
+// recipe (Adam 1e-4, 0.92 every 4 epochs, batch 32, 40 epochs, 80/20).
+func DefaultConfig() Config {
+	return Config{
+		Size: 224, Epochs: 40, Batch: 32, Optimizer: "adam", LR: 1e-4, Momentum: 0.9,
+		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: "none",
+	}
+}
+
+// errFaceModels is the answer for settings that need the face pipeline.
+var errFaceModels = errors.New("needs the face models (issue 4), which starid does not have yet")
+
+// validate checks the settings before anything touches the disk.
+func (c *Config) validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Data == "":
+		return errors.New("no data folder given")
+	case c.Out == "":
+		return errors.New("no run directory given (--out)")
+	case c.Model == "":
+		return errors.New("no model given (--model)")
+	case c.Model == "face":
+		return fmt.Errorf("--model face %w", errFaceModels)
+	case c.Crop == "face":
+		return fmt.Errorf("--crop face %w", errFaceModels)
+	case c.Crop != "none" && c.Crop != "":
+		return fmt.Errorf("--crop %q: want face or none", c.Crop)
+	case c.Size < 8:
+		return fmt.Errorf("--size %d: must be at least 8 pixels", c.Size)
+	case c.Epochs < 1:
+		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("--batch %d: must be at least 1", c.Batch)
+	case !finite(c.LR) || c.LR <= 0:
+		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
+	case !finite(c.L1) || c.L1 < 0, !finite(c.L2) || c.L2 < 0:
+		return fmt.Errorf("--l1 %v / --l2 %v: must be >= 0", c.L1, c.L2)
+	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
+		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
+	}
+	if _, err := lookupSpec(c.Model, 2); err != nil {
+		return err
+	}
+	s, err := optim.ParseSchedule(c.Schedule)
+	if err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	c.Schedule = s.String()
+	c.Optimizer = strings.ToLower(c.Optimizer)
+	switch c.Optimizer {
+	case "adam", "adamw":
+		return optim.AdamConfig{LR: c.LR, WeightDecay: c.WeightDecay}.Validate()
+	case "sgd":
+		return optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}.Validate()
+	}
+	return fmt.Errorf("--optimizer %q: want adam, adamw or sgd", c.Optimizer)
+}
+
+// testModels holds specs that only tests can ask for by name, so the suite
+// can train a network small enough to take milliseconds per epoch.
+var testModels = map[string]func(classes int) models.Spec{}
+
+// lookupSpec finds a model by name among the real and the test models.
+func lookupSpec(name string, classes int) (models.Spec, error) {
+	if f, ok := testModels[name]; ok {
+		return f(classes), nil
+	}
+	return models.ByName(name, classes)
+}
+
+// setting is one compared field: its flag name and its value as text.
+type setting struct{ flag, value string }
+
+func (c *Config) settings() []setting {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	s := []setting{
+		{"data", filepath.Clean(c.Data)},
+		{"model", c.Model},
+		{"size", strconv.Itoa(c.Size)},
+		{"batch", strconv.Itoa(c.Batch)},
+		{"optimizer", c.Optimizer},
+		{"lr", f(c.LR)},
+		{"schedule", c.Schedule},
+		{"weight-decay", f(c.WeightDecay)},
+		{"l1", f(c.L1)},
+		{"l2", f(c.L2)},
+		{"train-frac", f(c.TrainFrac)},
+		{"seed", strconv.FormatUint(c.Seed, 10)},
+		{"augment", strconv.FormatBool(c.Augment)},
+		{"crop", c.Crop},
+	}
+	// Momentum means nothing to Adam; comparing it would refuse a resume
+	// over a value that cannot change the weights.
+	if c.Optimizer == "sgd" {
+		s = append(s, setting{"momentum", f(c.Momentum)})
+	}
+	return s
+}
+
+// mergeForResume checks the requested settings against the stored run's
+// and returns the settings to continue with: the stored ones, with the
+// epoch count, workers and output directory taken from the request. A
+// difference in anything that changes the weights is an error naming every
+// differing flag with both values.
+func mergeForResume(stored, req Config) (Config, error) {
+	given := func(flag string) bool { return req.Given == nil || slices.Contains(req.Given, flag) }
+	have := map[string]string{}
+	for _, s := range stored.settings() {
+		have[s.flag] = s.value
+	}
+	var diffs []string
+	for _, s := range req.settings() {
+		if s.flag != "data" && !given(s.flag) {
+			continue
+		}
+		if old, ok := have[s.flag]; !ok || old != s.value {
+			diffs = append(diffs, fmt.Sprintf("--%s: run has %q, flags say %q", s.flag, old, s.value))
+		}
+	}
+	if len(diffs) > 0 {
+		return Config{}, fmt.Errorf("%s was trained with different settings; --resume needs the same ones (or leave them out):\n\t%s",
+			req.Out, strings.Join(diffs, "\n\t"))
+	}
+	out := stored
+	out.Out, out.Resume, out.Workers, out.Given = req.Out, true, req.Workers, req.Given
+	if given("epochs") {
+		out.Epochs = req.Epochs
+	}
+	return out, nil
+}
+
+// CheckConfig reports the first setting Train would refuse before it
+// touches the disk, so a command line can tell a usage error from an input
+// that cannot be used.
+func CheckConfig(c Config) error { return c.validate() }

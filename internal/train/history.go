@@ -1,0 +1,52 @@
+package train
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// EpochRecord is one row of history.csv: what the tutorial prints after
+// each epoch.
+type EpochRecord struct {
+	Epoch      int     `json:"epoch"` // 1-based
+	DurationMS int64   `json:"duration_ms"`
+	TrainAcc   float64 `json:"train_acc"` // fraction in [0, 1], over the epoch, in training mode
+	TrainLoss  float64 `json:"train_loss"`
+	TestAcc    float64 `json:"test_acc"`
+	TestLoss   float64 `json:"test_loss"`
+	// LR is the learning rate after the epoch's scheduler step, which is
+	// what the tutorial prints: the rate the next epoch will use, not the
+	// one this epoch trained with.
+	LR      float64 `json:"lr"`
+	Best    bool    `json:"best"`              // test accuracy improved; best.safetensors holds this epoch
+	Skipped int     `json:"skipped,omitempty"` // images that could not be read this epoch
+}
+
+// Line is the per-epoch line, in the tutorial's wording and precision:
+//
+//	Epoch: 1/40, Duration: 12345ms, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)
+func (r EpochRecord) Line(epochs int) string {
+	s := fmt.Sprintf("Epoch: %d/%d, Duration: %dms, Train_acc: %.1f%%, Train_loss: %.3f, Test_acc: %.1f%%, Test_loss: %.3f, Lr: %.2E",
+		r.Epoch, epochs, r.DurationMS, 100*r.TrainAcc, r.TrainLoss, 100*r.TestAcc, r.TestLoss, r.LR)
+	if r.Best {
+		s += "  (best)"
+	}
+	return s
+}
+
+// historyHeader is history.csv's first line.
+const historyHeader = "epoch,duration_ms,train_acc,train_loss,test_acc,test_loss,lr,best"
+
+// writeHistory writes the records as CSV, accuracies as fractions.
+func writeHistory(w io.Writer, h []EpochRecord) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, historyHeader)
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	for _, r := range h {
+		fmt.Fprintf(bw, "%d,%d,%s,%s,%s,%s,%s,%t\n", r.Epoch, r.DurationMS, g(r.TrainAcc), g(r.TrainLoss),
+			g(r.TestAcc), g(r.TestLoss), g(r.LR), r.Best)
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,476 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"starid/internal/data"
+	"starid/internal/models"
+	"starid/internal/nn"
+	"starid/internal/optim"
+	"starid/internal/report"
+	"starid/internal/tensor"
+)
+
+// Summary is how a Train call ended.
+type Summary struct {
+	Dir         string
+	Epochs      int // completed epochs, including those before a resume
+	BestEpoch   int // 1-based
+	BestTestAcc float64
+	History     []EpochRecord
+	Skipped     int // files the scan could not use
+}
+
+// curves draws RUN/curves.png; a variable so the plot stays optional.
+var curves = func(h []EpochRecord, path string) error {
+	rs := make([]report.EpochRecord, len(h))
+	for i, r := range h {
+		rs[i] = report.EpochRecord{Epoch: r.Epoch, TrainAcc: r.TrainAcc, TrainLoss: r.TrainLoss,
+			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR}
+	}
+	return report.Curves(rs, path)
+}
+
+// maxListed is how many skipped files are printed on the terminal; the log
+// gets all of them.
+const maxListed = 20
+
+// Train runs (or, with cfg.Resume, continues) a training run: it scans and
+// splits cfg.Data, trains cfg.Model for cfg.Epochs epochs and keeps the run
+// directory cfg.Out current after every epoch (see the package
+// documentation for its files). Each epoch uses the learning rate
+// schedule.LR(cfg.LR, epoch), evaluates on the test split in eval mode and
+// writes best.safetensors when the test accuracy improved on every earlier
+// epoch, then last.safetensors, which is the point where the epoch counts
+// as done.
+//
+// When ctx is cancelled Train stops at the next batch and returns an error
+// wrapping ctx.Err(); the files still describe the last completed epoch,
+// from which --resume continues. A resumed run ends with the same weights,
+// bit for bit, as one that was never interrupted, because every random draw
+// of an epoch derives from (seed, epoch) and the checkpoint restores the
+// weights, BatchNorm statistics and optimizer state exactly.
+func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Data = abs
+	lg := newLogger(out)
+
+	var info *ModelInfo
+	if cfg.Resume {
+		if info, err = readModelInfo(cfg.Out); err != nil {
+			return nil, fmt.Errorf("nothing to resume: %w", err)
+		}
+		if cfg, err = mergeForResume(info.Config, cfg); err != nil {
+			return nil, err
+		}
+	} else if err := checkNewRun(cfg.Out); err != nil {
+		return nil, err
+	}
+	t := &trainer{cfg: cfg, lg: lg, hooks: out.hooks, info: info}
+	if t.hooks == nil {
+		t.hooks = &hooks{}
+	}
+	// Scan before creating anything, so that a wrong folder leaves no
+	// half-made run behind; the logger keeps its lines for train.log.
+	if t.ds, err = data.Scan(cfg.Data, data.ScanOptions{Workers: cfg.Workers}); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(cfg.Out, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	lg.logf("starid train %s (starid %s)", describe(cfg), staridVersion())
+	lg.setFile(logFile)
+	t.reportSkipped()
+
+	if err := t.setUp(); err != nil {
+		lg.logf("error: %v", err)
+		return nil, err
+	}
+	err = t.run(ctx)
+	if err != nil {
+		lg.logf("stopped: %v", err)
+	}
+	return t.summary(), err
+}
+
+// checkNewRun refuses a run directory that already holds files, so a
+// typo in --out cannot overwrite another run.
+func checkNewRun(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("run directory %s: %w", dir, err)
+	case len(entries) > 0:
+		return fmt.Errorf("run directory %s exists and is not empty (it has %s); use --resume to continue it or choose another --out",
+			dir, entries[0].Name())
+	}
+	return nil
+}
+
+// describe is the run's settings in command-line form, for the log.
+func describe(c Config) string {
+	var b strings.Builder
+	b.WriteString(c.Data + " --out " + c.Out + fmt.Sprintf(" --epochs %d", c.Epochs))
+	for _, s := range c.settings() {
+		if s.flag != "data" {
+			b.WriteString(" --" + s.flag + " " + s.value)
+		}
+	}
+	if c.Resume {
+		b.WriteString(" --resume")
+	}
+	return b.String()
+}
+
+// trainer holds one run's state between setUp and run.
+type trainer struct {
+	cfg   Config
+	lg    *logger
+	hooks *hooks
+	info  *ModelInfo // nil until setUp for a new run
+
+	ds            *data.Dataset
+	trainIdx      []int
+	testIdx       []int
+	net           *nn.Sequential
+	drops         *dropoutSeeder
+	opt           optim.Optimizer
+	sched         optim.Schedule
+	step          *Stepper
+	trainL, testL *data.Loader
+	done          int // completed epochs
+	best          int // best epoch, 1-based
+	bestAcc       float64
+	history       []EpochRecord
+	trainB, testB int // batches per epoch
+}
+
+func (t *trainer) path(name string) string { return filepath.Join(t.cfg.Out, name) }
+
+// setUp scans and splits the data, builds the model and optimizer and, on
+// resume, restores the last completed epoch.
+func (t *trainer) setUp() error {
+	cfg, ds, lg := &t.cfg, t.ds, t.lg
+	var split *data.Split
+	var err error
+	if cfg.Resume {
+		if split, err = data.ReadSplit(t.path(SplitFile)); err != nil {
+			return fmt.Errorf("cannot resume: %w", err)
+		}
+		if !slices.Equal(split.Classes, ds.Classes) {
+			return fmt.Errorf("cannot resume: %s has classes %v, %s now has %v",
+				t.path(SplitFile), split.Classes, cfg.Data, ds.Classes)
+		}
+	} else {
+		if split, err = data.StratifiedSplit(ds, cfg.TrainFrac, cfg.Seed); err != nil {
+			return err
+		}
+		if err := split.WriteFile(t.path(SplitFile)); err != nil {
+			return err
+		}
+	}
+	if t.trainIdx, t.testIdx, err = split.Indices(ds); err != nil {
+		return fmt.Errorf("%s no longer matches %s: %w", t.path(SplitFile), cfg.Data, err)
+	}
+	if len(t.trainIdx) == 0 || len(t.testIdx) == 0 {
+		return fmt.Errorf("%s: the split left %d training and %d test images; need some of each",
+			cfg.Data, len(t.trainIdx), len(t.testIdx))
+	}
+	lg.notef("%d classes, %d images: %d for training, %d for testing", len(ds.Classes), len(ds.Samples),
+		len(t.trainIdx), len(t.testIdx))
+
+	spec, err := lookupSpec(cfg.Model, len(ds.Classes))
+	if err != nil {
+		return err
+	}
+	if t.info != nil && !sameSpec(t.info.Spec, &spec) {
+		return fmt.Errorf("cannot resume: the network %s in %s differs from this starid's %s",
+			cfg.Model, t.path(ModelInfoFile), cfg.Model)
+	}
+	if t.net, err = models.Build(spec, streamRNG(cfg.Seed, streamInit)); err != nil {
+		return err
+	}
+	t.drops = takeOverDropout(t.net)
+	t.sched, _ = optim.ParseSchedule(cfg.Schedule) // validated in Config.validate
+	params := t.net.Params()
+	switch cfg.Optimizer {
+	case "adam":
+		t.opt = optim.NewAdam(params, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+	case "adamw":
+		t.opt = optim.NewAdamW(params, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+	case "sgd":
+		t.opt = optim.NewSGD(params, optim.SGDConfig{LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay})
+	}
+	t.step = &Stepper{Model: t.net, Opt: t.opt, L1: cfg.L1, L2: cfg.L2}
+
+	if t.info == nil {
+		t.info = &ModelInfo{
+			Version: ModelInfoVersion, Model: cfg.Model, Spec: &spec, Classes: ds.Classes, Size: cfg.Size,
+			Mean: data.DefaultMean, Std: data.DefaultStd, Crop: cfg.Crop, Data: cfg.Data, Seed: cfg.Seed,
+			TrainFrac: cfg.TrainFrac, Config: *cfg, Created: time.Now().UTC().Format(time.RFC3339),
+			StaridVersion: staridVersion(),
+		}
+	} else {
+		t.info.Config = *cfg // the epoch count may have grown
+	}
+	if err := writeModelInfo(cfg.Out, t.info); err != nil {
+		return err
+	}
+
+	if cfg.Resume {
+		st, err := readCheckpoint(t.path(LastFile), t.net, t.opt, cfg)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			lg.notef("no completed epoch in %s yet: starting at epoch 1", cfg.Out)
+		case err != nil:
+			return err
+		default:
+			t.done, t.best, t.bestAcc, t.history = st.Epoch, st.BestEpoch, st.BestTestAcc, st.History
+			lg.notef("resuming %s after epoch %d (best so far: epoch %d, test accuracy %.1f%%)",
+				cfg.Out, t.done, t.best, 100*t.bestAcc)
+			// history.csv may lag the checkpoint after a kill.
+			if err := t.writeHistoryFiles(); err != nil {
+				return err
+			}
+		}
+	}
+
+	tr := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std, Augment: cfg.Augment}
+	te := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std}
+	lo := data.LoaderOptions{Workers: cfg.Workers}
+	t.trainL = data.NewLoader(ds, t.trainIdx, tr, cfg.Batch, lo)
+	t.testL = data.NewLoader(ds, t.testIdx, te, cfg.Batch, lo)
+	t.trainB = (len(t.trainIdx) + cfg.Batch - 1) / cfg.Batch
+	t.testB = (len(t.testIdx) + cfg.Batch - 1) / cfg.Batch
+	return nil
+}
+
+// sameSpec compares two specs by their JSON form.
+func sameSpec(a, b *models.Spec) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, err1 := a.MarshalIndent()
+	jb, err2 := b.MarshalIndent()
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// reportSkipped lists the files the scan could not use, with reasons.
+func (t *trainer) reportSkipped() {
+	sk := t.ds.Skipped
+	if len(sk) == 0 {
+		return
+	}
+	t.lg.notef("skipping %d unusable file(s) in %s:", len(sk), t.cfg.Data)
+	for i, s := range sk {
+		if i < maxListed {
+			t.lg.notef("  %s: %s", s.Path, s.Reason)
+		} else {
+			t.lg.logf("  %s: %s", s.Path, s.Reason)
+		}
+	}
+	if len(sk) > maxListed {
+		t.lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, t.path(LogFile))
+	}
+}
+
+func (t *trainer) summary() *Summary {
+	s := &Summary{Dir: t.cfg.Out, Epochs: t.done, BestEpoch: t.best, BestTestAcc: t.bestAcc, History: t.history}
+	if t.ds != nil {
+		s.Skipped = len(t.ds.Skipped)
+	}
+	return s
+}
+
+// errInterrupted wraps a cancellation with what is left on disk.
+func (t *trainer) interrupted(ctx context.Context, epoch int) error {
+	where := "no epoch was completed; --resume starts it again at epoch 1"
+	if t.done > 0 {
+		where = fmt.Sprintf("%s holds epoch %d; continue with --resume", t.path(LastFile), t.done)
+	}
+	return fmt.Errorf("interrupted during epoch %d (%w): %s", epoch, ctx.Err(), where)
+}
+
+func (t *trainer) run(ctx context.Context) error {
+	cfg := &t.cfg
+	if t.done >= cfg.Epochs {
+		t.lg.notef("%s has already completed %d of %d epochs; give a larger --epochs to train further",
+			cfg.Out, t.done, cfg.Epochs)
+		return nil
+	}
+	for e := t.done; e < cfg.Epochs; e++ {
+		if ctx.Err() != nil {
+			return t.interrupted(ctx, e+1)
+		}
+		rec, err := t.epoch(ctx, e)
+		if err != nil {
+			return err
+		}
+		if t.hooks.evaluated != nil {
+			t.hooks.evaluated(&rec)
+		}
+		rec.Best = t.best == 0 || rec.TestAcc > t.bestAcc
+		if err := t.commit(rec); err != nil {
+			return err
+		}
+		t.lg.result(rec.Line(cfg.Epochs))
+		if rec.Skipped > 0 {
+			t.lg.notef("epoch %d: %d image(s) could not be read and were left out (see %s)", rec.Epoch, rec.Skipped, t.path(LogFile))
+		}
+		if h := t.hooks; h.committed != nil {
+			if err := h.committed(rec); err != nil {
+				return err
+			}
+		}
+	}
+	t.lg.notef("best test accuracy %.1f%% at epoch %d: %s", 100*t.bestAcc, t.best, t.path(BestFile))
+	return nil
+}
+
+// epoch trains and evaluates epoch e (0-based).
+func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
+	cfg := &t.cfg
+	rec := EpochRecord{Epoch: e + 1}
+	start := time.Now()
+	t.opt.SetLR(t.sched.LR(cfg.LR, e))
+	t.drops.Reseed(cfg.Seed, e)
+	prog := t.lg.startEpoch(e+1, cfg.Epochs, t.trainB+t.testB)
+
+	t.net.SetTraining(true)
+	var lossSum float64
+	var correct, seen, batches int
+	for b, err := range t.trainL.Epoch(true, streamRNG(cfg.Seed, streamData, uint64(e))) {
+		if ctx.Err() != nil {
+			return rec, t.interrupted(ctx, e+1)
+		}
+		if err != nil {
+			rec.Skipped++
+			t.lg.logf("epoch %d: %v", e+1, err)
+			continue
+		}
+		if t.hooks.batch != nil {
+			t.hooks.batch(e, batches)
+		}
+		r, err := t.step.Step(b.X, b.Labels)
+		if err != nil {
+			return rec, fmt.Errorf("epoch %d, batch %d: %w", e+1, batches+1, err)
+		}
+		lossSum += r.Loss
+		correct += r.Correct
+		seen += len(b.Labels)
+		batches++
+		prog.update(batches, "train", lossSum/float64(batches))
+	}
+	if ctx.Err() != nil {
+		return rec, t.interrupted(ctx, e+1)
+	}
+	if seen == 0 {
+		return rec, fmt.Errorf("epoch %d: no training image could be read", e+1)
+	}
+	rec.TrainAcc, rec.TrainLoss = float64(correct)/float64(seen), lossSum/float64(batches)
+
+	t.net.SetTraining(false)
+	lossSum, correct, seen = 0, 0, 0
+	testBatches := 0
+	for b, err := range t.testL.Epoch(false, nil) {
+		if ctx.Err() != nil {
+			return rec, t.interrupted(ctx, e+1)
+		}
+		if err != nil {
+			rec.Skipped++
+			t.lg.logf("epoch %d (test): %v", e+1, err)
+			continue
+		}
+		logits, err := t.net.Forward(b.X)
+		if err != nil {
+			return rec, fmt.Errorf("epoch %d, test batch %d: %w", e+1, testBatches+1, err)
+		}
+		loss, _, err := nn.CrossEntropy(logits, b.Labels)
+		if err != nil {
+			return rec, err
+		}
+		lossSum += loss
+		correct += CountCorrect(logits, b.Labels)
+		seen += len(b.Labels)
+		testBatches++
+		prog.update(batches+testBatches, "test", rec.TrainLoss)
+	}
+	if ctx.Err() != nil {
+		return rec, t.interrupted(ctx, e+1)
+	}
+	if seen == 0 {
+		return rec, fmt.Errorf("epoch %d: no test image could be read", e+1)
+	}
+	// Like the tutorial: the mean of the per-batch mean losses.
+	rec.TestAcc, rec.TestLoss = float64(correct)/float64(seen), lossSum/float64(testBatches)
+	rec.LR = t.sched.LR(cfg.LR, e+1)
+	rec.DurationMS = time.Since(start).Milliseconds()
+	return rec, nil
+}
+
+// commit writes an epoch's files. best.safetensors goes first and
+// last.safetensors second: the epoch counts as done only once last is
+// renamed into place, so a kill in between repeats the epoch, which
+// rewrites the same best weights.
+func (t *trainer) commit(rec EpochRecord) error {
+	hist := append(slices.Clone(t.history), rec)
+	best, bestAcc := t.best, t.bestAcc
+	if rec.Best {
+		best, bestAcc = rec.Epoch, rec.TestAcc
+		st := progressState{Epoch: rec.Epoch, BestEpoch: best, BestTestAcc: bestAcc, History: hist}
+		if err := writeCheckpoint(t.path(BestFile), t.net, nil, &t.cfg, st); err != nil {
+			return err
+		}
+	}
+	st := progressState{Epoch: rec.Epoch, BestEpoch: best, BestTestAcc: bestAcc, History: hist}
+	if err := writeCheckpoint(t.path(LastFile), t.net, t.opt, &t.cfg, st); err != nil {
+		return err
+	}
+	t.done, t.best, t.bestAcc, t.history = rec.Epoch, best, bestAcc, hist
+	if rec.Best {
+		t.info.BestEpoch, t.info.BestTestAcc = best, bestAcc
+		if err := writeModelInfo(t.cfg.Out, t.info); err != nil {
+			return err
+		}
+	}
+	return t.writeHistoryFiles()
+}
+
+// writeHistoryFiles rewrites history.csv and curves.png from t.history. A
+// failed plot is a warning: the numbers are in history.csv.
+func (t *trainer) writeHistoryFiles() error {
+	if err := writeFileAtomic(t.path(HistoryFile), func(w io.Writer) error { return writeHistory(w, t.history) }); err != nil {
+		return err
+	}
+	if curves != nil {
+		if err := curves(t.history, t.path(CurvesFile)); err != nil {
+			t.lg.notef("warning: %s not drawn: %v", t.path(CurvesFile), err)
+		}
+	}
+	return nil
+}
+
+// compile-time check that the loader's batches are what Stepper takes.
+var _ = func(b *data.Batch) *tensor.Tensor { return b.X }

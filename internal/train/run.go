@@ -1,0 +1,294 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+
+	"starid/internal/models"
+	"starid/internal/nn"
+	"starid/internal/optim"
+	"starid/internal/safetensors"
+	"starid/internal/tensor"
+)
+
+// Files of a run directory.
+const (
+	ModelInfoFile = "model.json"
+	BestFile      = "best.safetensors"
+	LastFile      = "last.safetensors"
+	HistoryFile   = "history.csv"
+	CurvesFile    = "curves.png"
+	SplitFile     = "split.json"
+	LogFile       = "train.log"
+)
+
+// ModelInfoVersion is the model.json format this code writes and reads.
+const ModelInfoVersion = 1
+
+// ModelInfo is model.json: everything needed to rebuild the network and
+// feed it images the way it was trained, plus how the run went.
+type ModelInfo struct {
+	Version int          `json:"version"`
+	Model   string       `json:"model"`
+	Spec    *models.Spec `json:"spec,omitempty"`
+	Classes []string     `json:"classes"`
+	// Preprocessing: images are resized to Size x Size and normalized
+	// per channel with Mean and Std.
+	Size      int        `json:"size"`
+	Mean      [3]float32 `json:"mean"`
+	Std       [3]float32 `json:"std"`
+	Crop      string     `json:"crop"`
+	Data      string     `json:"data"` // absolute path of the training folder
+	Seed      uint64     `json:"seed"` // split and training seed
+	TrainFrac float64    `json:"train_frac"`
+	// Unknown is the open-set threshold (issue 4); nil until calibrated.
+	Unknown *float64 `json:"unknown_threshold,omitempty"`
+	// BestEpoch (1-based, 0 before the first epoch) is the epoch whose
+	// weights best.safetensors holds; BestTestAcc its test accuracy in [0,1].
+	BestEpoch     int     `json:"best_epoch"`
+	BestTestAcc   float64 `json:"best_test_acc"`
+	Config        Config  `json:"config"`
+	Created       string  `json:"created"` // RFC 3339, when the run started
+	StaridVersion string  `json:"starid_version"`
+}
+
+// Run is a finished (or interrupted) training run opened for use.
+type Run struct {
+	Dir   string
+	Info  ModelInfo
+	Model *nn.Sequential // in evaluation mode, with the best weights
+}
+
+// OpenRun reads dir/model.json, builds the network it describes and loads
+// dir/best.safetensors into it. Errors name the file at fault.
+func OpenRun(dir string) (*Run, error) {
+	info, err := readModelInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	if info.Spec == nil {
+		return nil, fmt.Errorf("%s: no network description (spec)", filepath.Join(dir, ModelInfoFile))
+	}
+	net, err := models.Build(*info.Spec, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ModelInfoFile), err)
+	}
+	best := filepath.Join(dir, BestFile)
+	if _, err := os.Stat(best); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: missing: the run has not finished an epoch yet", best)
+	}
+	if err := nn.LoadStateDict(best, net); err != nil {
+		return nil, fmt.Errorf("%s: cannot load the best weights: %w", best, err)
+	}
+	net.SetTraining(false)
+	return &Run{Dir: dir, Info: *info, Model: net}, nil
+}
+
+// readModelInfo reads and checks dir/model.json.
+func readModelInfo(dir string) (*ModelInfo, error) {
+	path := filepath.Join(dir, ModelInfoFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, derr := os.Stat(dir); derr != nil {
+			return nil, fmt.Errorf("%s: no such run directory", dir)
+		}
+		return nil, fmt.Errorf("%s: missing: %s is not a training run", path, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var info ModelInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("%s: corrupt: %w", path, err)
+	}
+	if info.Version != ModelInfoVersion {
+		return nil, fmt.Errorf("%s: format version %d, this starid reads version %d", path, info.Version, ModelInfoVersion)
+	}
+	if len(info.Classes) == 0 || info.Size < 1 {
+		return nil, fmt.Errorf("%s: corrupt: no classes or no input size", path)
+	}
+	return &info, nil
+}
+
+func writeModelInfo(dir string, info *ModelInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, ModelInfoFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+}
+
+// staridVersion names the build: module version and VCS revision when the
+// binary was built from a checkout.
+func staridVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+		if s.Key == "vcs.modified" && s.Value == "true" {
+			v += " (modified)"
+		}
+	}
+	return v
+}
+
+// wrapWriter lets tests make a write fail part way (a full disk).
+var wrapWriter = func(w io.Writer) io.Writer { return w }
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory that is synced and renamed over path only when everything
+// succeeded, then syncs the directory so the rename itself survives a
+// crash. Readers (and a resume after kill -9) see the old file or the new
+// one, never a torn one; a failure leaves the old file and no temporary.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("writing %s: %w", path, err)
+		}
+	}()
+	if err = write(wrapWriter(f)); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		// Some file systems cannot sync a directory; the data is safe
+		// either way, only the rename's durability is at stake.
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Checkpoint metadata keys. Scalars live in the safetensors header's
+// string metadata; the optimizer's tensors under nn.OptimPrefix.
+const (
+	metaEpoch       = "starid.epoch"         // completed epochs
+	metaBestEpoch   = "starid.best_epoch"    // 1-based, 0 = none
+	metaBestTestAcc = "starid.best_test_acc" // exact float64 text
+	metaHistory     = "starid.history"       // JSON []EpochRecord
+	metaOptimizer   = "starid.optimizer"     // Config.Optimizer
+	metaSeed        = "starid.seed"
+	metaTestAcc     = "starid.test_acc" // best file: that epoch's accuracy
+)
+
+// progressState is what a checkpoint records besides the tensors.
+type progressState struct {
+	Epoch       int
+	BestEpoch   int
+	BestTestAcc float64
+	History     []EpochRecord
+}
+
+// writeCheckpoint saves the model's state dict, plus the optimizer state
+// when opt is not nil, with the progress in the metadata. The optimizer's
+// entries are written in sorted order so equal states give equal files.
+func writeCheckpoint(path string, net nn.Layer, opt optim.Optimizer, cfg *Config, st progressState) error {
+	hist, err := json.Marshal(st.History)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{
+		"format":        "pt",
+		metaEpoch:       strconv.Itoa(st.Epoch),
+		metaBestEpoch:   strconv.Itoa(st.BestEpoch),
+		metaBestTestAcc: strconv.FormatFloat(st.BestTestAcc, 'g', -1, 64),
+		metaSeed:        strconv.FormatUint(cfg.Seed, 10),
+	}
+	ts := nn.StateTensors(net)
+	if opt != nil {
+		meta[metaHistory] = string(hist)
+		meta[metaOptimizer] = cfg.Optimizer
+		state := opt.State()
+		keys := make([]string, 0, len(state))
+		for k := range state {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			t := state[k]
+			ts = append(ts, safetensors.Tensor{Name: nn.OptimPrefix + k, Shape: t.Shape, F32: t.Data})
+		}
+	} else if n := len(st.History); n > 0 {
+		meta[metaTestAcc] = strconv.FormatFloat(st.History[n-1].TestAcc, 'g', -1, 64)
+	}
+	return writeFileAtomic(path, func(w io.Writer) error { return safetensors.Write(w, ts, meta) })
+}
+
+// readCheckpoint loads a last checkpoint into net and opt and returns the
+// progress it records.
+func readCheckpoint(path string, net nn.Layer, opt optim.Optimizer, cfg *Config) (progressState, error) {
+	var st progressState
+	extra, meta, err := nn.ReadTensors(path, net)
+	if err != nil {
+		return st, fmt.Errorf("cannot resume from %s: %w", path, err)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("cannot resume from %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	if st.Epoch, err = strconv.Atoi(meta[metaEpoch]); err != nil || st.Epoch < 1 {
+		return st, bad("no valid %s in the metadata (%q)", metaEpoch, meta[metaEpoch])
+	}
+	if st.BestEpoch, err = strconv.Atoi(meta[metaBestEpoch]); err != nil {
+		return st, bad("no valid %s in the metadata", metaBestEpoch)
+	}
+	if st.BestTestAcc, err = strconv.ParseFloat(meta[metaBestTestAcc], 64); err != nil {
+		return st, bad("no valid %s in the metadata", metaBestTestAcc)
+	}
+	if err := json.Unmarshal([]byte(meta[metaHistory]), &st.History); err != nil || len(st.History) != st.Epoch {
+		return st, bad("history does not match its %d epochs", st.Epoch)
+	}
+	if got := meta[metaOptimizer]; got != cfg.Optimizer {
+		return st, bad("optimizer state is for %q, the run uses %q", got, cfg.Optimizer)
+	}
+	state := make(map[string]*tensor.Tensor, len(extra))
+	for _, e := range extra {
+		if e.F32 == nil {
+			return st, bad("optimizer entry %s is not float32", e.Name)
+		}
+		state[strings.TrimPrefix(e.Name, nn.OptimPrefix)] = tensor.FromData(e.F32, e.Shape...)
+	}
+	if err := opt.LoadState(state); err != nil {
+		return st, bad("%v", err)
+	}
+	return st, nil
+}

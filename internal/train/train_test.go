@@ -1,0 +1,524 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"starid/internal/data"
+	"starid/internal/nn"
+)
+
+func TestEpochLine(t *testing.T) {
+	for _, tc := range []struct {
+		rec    EpochRecord
+		epochs int
+		want   string
+	}{
+		{EpochRecord{Epoch: 1, DurationMS: 12345, TrainAcc: 0.234, TrainLoss: 2.3454, TestAcc: 0.201, TestLoss: 2.5671, LR: 9.2e-5, Best: true}, 40,
+			"Epoch: 1/40, Duration: 12345ms, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)"},
+		{EpochRecord{Epoch: 12, DurationMS: 7, TrainAcc: 1, TrainLoss: 0.0004, TestAcc: 0.6875, TestLoss: 10.25, LR: 1e-4}, 12,
+			"Epoch: 12/12, Duration: 7ms, Train_acc: 100.0%, Train_loss: 0.000, Test_acc: 68.8%, Test_loss: 10.250, Lr: 1.00E-04"},
+	} {
+		if got := tc.rec.Line(tc.epochs); got != tc.want {
+			t.Errorf("Line:\n got %q\nwant %q", got, tc.want)
+		}
+	}
+}
+
+var epochLineRE = regexp.MustCompile(`^Epoch: (\d+)/(\d+), Duration: \d+ms, Train_acc: \d+\.\d%, Train_loss: \d+\.\d{3}, ` +
+	`Test_acc: \d+\.\d%, Test_loss: \d+\.\d{3}, Lr: \d\.\d\dE[-+]\d\d(  \(best\))?$`)
+
+func TestTrainWritesRun(t *testing.T) {
+	dataDir := makeShapes(t, 3, 12)
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := tinyConfig(dataDir, out, 3)
+	var o runOutput
+	op := o.output(nil)
+	op.Terminal = true
+	sum, err := Train(context.Background(), cfg, op)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, o.stderr.String())
+	}
+	if sum.Epochs != 3 || sum.BestEpoch < 1 || len(sum.History) != 3 {
+		t.Fatalf("summary %+v", sum)
+	}
+	lines := strings.Split(strings.TrimSpace(o.stdout.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("stdout has %d lines, want one per epoch:\n%s", len(lines), o.stdout.String())
+	}
+	for i, l := range lines {
+		m := epochLineRE.FindStringSubmatch(l)
+		if m == nil || m[1] != string(rune('1'+i)) || m[2] != "3" {
+			t.Errorf("line %d does not match the tutorial's format: %q", i+1, l)
+		}
+	}
+	// Lr printed after the scheduler step: epoch 1 trained at 3e-3 and
+	// prints 3e-3*0.5.
+	if !strings.Contains(lines[0], "Lr: 1.50E-03") || !strings.Contains(lines[2], "Lr: 3.75E-04") {
+		t.Errorf("printed learning rates are not the post-step ones:\n%s", o.stdout.String())
+	}
+	if !strings.Contains(o.stderr.String(), "\r") || !strings.Contains(o.stderr.String(), "ETA") {
+		t.Errorf("no progress bar on a terminal stderr:\n%q", o.stderr.String())
+	}
+
+	for _, f := range []string{ModelInfoFile, BestFile, LastFile, HistoryFile, CurvesFile, SplitFile, LogFile} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 7 {
+		t.Errorf("run directory has %d entries, want exactly the 7 run files (no temporaries)", len(entries))
+	}
+
+	info, err := readModelInfo(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Model != tinyModel || info.Size != 16 || len(info.Classes) != 3 || info.Spec == nil ||
+		info.BestEpoch != sum.BestEpoch || info.BestTestAcc != sum.BestTestAcc || info.Mean != data.DefaultMean ||
+		info.Config.Epochs != 3 || info.Seed != 1 || !filepath.IsAbs(info.Data) {
+		t.Errorf("model.json: %+v", info)
+	}
+	hist, _ := os.ReadFile(filepath.Join(out, HistoryFile))
+	rows := strings.Split(strings.TrimSpace(string(hist)), "\n")
+	if len(rows) != 4 || rows[0] != historyHeader || !strings.HasPrefix(rows[3], "3,") {
+		t.Errorf("history.csv:\n%s", hist)
+	}
+	split, err := data.ReadSplit(filepath.Join(out, SplitFile))
+	if err != nil || len(split.Train)+len(split.Test) != 36 || len(split.Test) == 0 {
+		t.Errorf("split.json: %v %+v", err, split)
+	}
+	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	for _, want := range []string{"starid train ", lines[0], lines[2], "best test accuracy"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("train.log lacks %q:\n%s", want, log)
+		}
+	}
+
+	run, err := OpenRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tensorBits(t, filepath.Join(out, BestFile)), modelBits(t, run.Model); !equalBits(got, want) {
+		t.Error("OpenRun's model does not hold best.safetensors")
+	}
+	if run.Info.BestEpoch != sum.BestEpoch {
+		t.Errorf("OpenRun info %+v", run.Info)
+	}
+}
+
+// modelBits is a model's state dict as written to a file.
+func modelBits(t *testing.T, net nn.Layer) map[string][]uint64 {
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := nn.SaveStateDict(path, net, nil); err != nil {
+		t.Fatal(err)
+	}
+	return tensorBits(t, path)
+}
+
+func equalBits(a, b map[string][]uint64) bool { ok, _ := sameTensors(a, b); return ok }
+
+// withoutOptim drops the optimizer entries of a last checkpoint.
+func withoutOptim(m map[string][]uint64) map[string][]uint64 {
+	out := map[string][]uint64{}
+	for k, v := range m {
+		if !strings.HasPrefix(k, nn.OptimPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestBestIsNotLast forces test accuracies 50, 90, 30, 40%: best.safetensors
+// must hold epoch 2's weights while last.safetensors holds epoch 4's.
+func TestBestIsNotLast(t *testing.T) {
+	dataDir := makeShapes(t, 3, 12)
+	out := filepath.Join(t.TempDir(), "run")
+	accs := []float64{0.5, 0.9, 0.3, 0.4}
+	weights := map[int]map[string][]uint64{}
+	h := &hooks{
+		evaluated: func(r *EpochRecord) { r.TestAcc = accs[r.Epoch-1] },
+		committed: func(r EpochRecord) error {
+			weights[r.Epoch] = withoutOptim(tensorBits(t, filepath.Join(out, LastFile)))
+			return nil
+		},
+	}
+	sum, o := mustTrain(t, tinyConfig(dataDir, out, 4), h)
+	if sum.BestEpoch != 2 || sum.BestTestAcc != 0.9 {
+		t.Fatalf("best epoch %d (%.2f), want 2 (0.90)", sum.BestEpoch, sum.BestTestAcc)
+	}
+	best := tensorBits(t, filepath.Join(out, BestFile))
+	if ok, where := sameTensors(best, weights[2]); !ok {
+		t.Errorf("best.safetensors is not epoch 2's weights (differs at %s)", where)
+	}
+	if equalBits(best, weights[4]) || equalBits(weights[2], weights[4]) {
+		t.Error("epoch 2 and epoch 4 weights are equal; the test cannot tell best from last")
+	}
+	if !equalBits(withoutOptim(tensorBits(t, filepath.Join(out, LastFile))), weights[4]) {
+		t.Error("last.safetensors is not epoch 4's weights")
+	}
+	lines := strings.Split(strings.TrimSpace(o.stdout.String()), "\n")
+	for i, l := range lines {
+		if marked := strings.HasSuffix(l, "(best)"); marked != (i < 2) {
+			t.Errorf("epoch %d best marker %v: %q", i+1, marked, l)
+		}
+	}
+	info, _ := readModelInfo(out)
+	if info.BestEpoch != 2 || info.BestTestAcc != 0.9 {
+		t.Errorf("model.json best epoch %d acc %v", info.BestEpoch, info.BestTestAcc)
+	}
+}
+
+var errKilled = errors.New("killed")
+
+// TestResumeMatchesUninterrupted trains 4 epochs straight and, separately,
+// stops a run after epoch 2 (abruptly, or by cancelling during epoch 3) and
+// resumes it to 4: the checkpoints must be bit-identical, optimizer state
+// included. Augmentation and dropout are on, so their random streams are
+// covered too.
+func TestResumeMatchesUninterrupted(t *testing.T) {
+	dataDir := makeShapes(t, 3, 12)
+	procs := []int{1}
+	if n := runtime.NumCPU(); n > 1 {
+		procs = append(procs, n)
+	}
+	for _, p := range procs {
+		t.Run(fmt.Sprintf("workers=%d", p), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
+			testResume(t, dataDir, p)
+		})
+	}
+}
+
+func testResume(t *testing.T, dataDir string, procs int) {
+	straight := filepath.Join(t.TempDir(), "straight")
+	cfg := tinyConfig(dataDir, straight, 4)
+	cfg.Augment = true
+	full, _ := mustTrain(t, cfg, nil)
+	wantLast := tensorBits(t, filepath.Join(straight, LastFile))
+	wantBest := tensorBits(t, filepath.Join(straight, BestFile))
+	if procs > 1 {
+		// A resume can only match if the engine repeats itself.
+		again := cfg
+		again.Out = filepath.Join(t.TempDir(), "again")
+		mustTrain(t, again, nil)
+		if ok, where := sameTensors(tensorBits(t, filepath.Join(again.Out, LastFile)), wantLast); !ok {
+			t.Skipf("two uninterrupted runs with %d workers differ at %s: the engine's results depend on "+
+				"which worker handles which image (Conv2d's backward adds per-worker weight-gradient sums "+
+				"whose contents vary from run to run), so no resume can match them bit for bit", procs, where)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		stop func(cancel context.CancelFunc) *hooks
+	}{
+		{"killed after epoch 2", func(context.CancelFunc) *hooks {
+			return &hooks{committed: func(r EpochRecord) error {
+				if r.Epoch == 2 {
+					return errKilled
+				}
+				return nil
+			}}
+		}},
+		{"cancelled during epoch 3", func(cancel context.CancelFunc) *hooks {
+			return &hooks{batch: func(epoch, batch int) {
+				if epoch == 2 && batch == 1 {
+					cancel()
+				}
+			}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			c := cfg
+			c.Out = out
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var o runOutput
+			_, err := Train(ctx, c, o.output(tc.stop(cancel)))
+			if err == nil {
+				t.Fatal("the interrupted run did not stop")
+			}
+			if !errors.Is(err, errKilled) && !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+			if errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "holds epoch 2; continue with --resume") {
+				t.Errorf("interruption message: %v", err)
+			}
+			// Resume from flags that name only the data, the run and
+			// --resume, as a user would type it.
+			r := Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}
+			r = withDefaults(r)
+			sum, ro := mustTrain(t, r, nil)
+			if sum.Epochs != 4 || len(sum.History) != 4 {
+				t.Fatalf("resumed run ended at epoch %d", sum.Epochs)
+			}
+			if !strings.Contains(ro.stderr.String(), "resuming") || strings.Count(ro.stdout.String(), "\n") != 2 {
+				t.Errorf("resumed run should train epochs 3 and 4 only:\n%s\n%s", ro.stdout.String(), ro.stderr.String())
+			}
+			if ok, where := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), wantLast); !ok {
+				t.Errorf("last.safetensors differs from the uninterrupted run's at %s", where)
+			}
+			if ok, where := sameTensors(tensorBits(t, filepath.Join(out, BestFile)), wantBest); !ok {
+				t.Errorf("best.safetensors differs from the uninterrupted run's at %s", where)
+			}
+			for i, h := range sum.History {
+				w := full.History[i]
+				h.DurationMS, w.DurationMS = 0, 0
+				if h != w {
+					t.Errorf("epoch %d: resumed %+v, straight %+v", i+1, h, w)
+				}
+			}
+			hist, _ := os.ReadFile(filepath.Join(out, HistoryFile))
+			if n := strings.Count(string(hist), "\n"); n != 5 {
+				t.Errorf("history.csv has %d lines, want header + 4", n)
+			}
+		})
+	}
+}
+
+// withDefaults fills the settings a user leaves out with the defaults, as
+// the command line does.
+func withDefaults(c Config) Config {
+	d := DefaultConfig()
+	d.Data, d.Out, d.Model, d.Resume, d.Given, d.Workers = c.Data, c.Out, c.Model, c.Resume, c.Given, c.Workers
+	return d
+}
+
+func TestRefusesToOverwrite(t *testing.T) {
+	dataDir := makeShapes(t, 3, 4)
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Train(context.Background(), tinyConfig(dataDir, out, 1), Output{})
+	if err == nil || !strings.Contains(err.Error(), "not empty") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("err = %v", err)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 {
+		t.Errorf("refused run still wrote %d files", len(entries)-1)
+	}
+}
+
+func TestResumeRefusesOtherSettings(t *testing.T) {
+	dataDir := makeShapes(t, 3, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	mustTrain(t, tinyConfig(dataDir, out, 1), nil)
+
+	for _, tc := range []struct {
+		name  string
+		edit  func(*Config)
+		given []string
+		want  []string // substrings of the error; nil means it must succeed
+	}{
+		{"lr and seed", func(c *Config) { c.LR, c.Seed = 0.1, 9 }, []string{"lr", "seed"},
+			[]string{`--lr: run has "0.003", flags say "0.1"`, `--seed: run has "1", flags say "9"`}},
+		{"size", func(c *Config) { c.Size = 32 }, []string{"size"}, []string{"--size"}},
+		{"other data", func(c *Config) { c.Data = t.TempDir() }, nil, []string{"--data"}},
+		{"not given is taken from the run", func(c *Config) { c.LR, c.Size = 0.5, 99 }, []string{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig(dataDir, out, 2)
+			c.Resume = true
+			tc.edit(&c)
+			c.Given = tc.given
+			if tc.given == nil && tc.want != nil {
+				c.Given = []string{}
+			}
+			_, err := Train(context.Background(), c, Output{})
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("resume with different settings was accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+	if _, err := Train(context.Background(), Config{Data: dataDir, Out: filepath.Join(out, "nope"), Model: tinyModel,
+		Resume: true}, Output{}); err == nil {
+		t.Error("resuming a directory that is not a run was accepted")
+	}
+}
+
+func TestSkippedFilesListedAndTrainingGoesOn(t *testing.T) {
+	dataDir := makeShapes(t, 3, 6)
+	bad := map[string][]byte{
+		"classA/empty.png":     nil,
+		"classB/notes.jpg":     []byte("this is not a photo at all"),
+		"classC/truncated.png": nil, // filled below
+	}
+	good, _ := os.ReadFile(filepath.Join(dataDir, "classC", "00.png"))
+	bad["classC/truncated.png"] = good[:len(good)/2]
+	for name, b := range bad {
+		if err := os.WriteFile(filepath.Join(dataDir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	sum, o := mustTrain(t, tinyConfig(dataDir, out, 1), nil)
+	if sum.Skipped != 3 || sum.Epochs != 1 {
+		t.Fatalf("skipped %d, epochs %d", sum.Skipped, sum.Epochs)
+	}
+	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	for name := range bad {
+		for what, text := range map[string]string{"stderr": o.stderr.String(), "train.log": string(log)} {
+			if !strings.Contains(text, filepath.FromSlash(name)+": ") {
+				t.Errorf("%s does not list %s with a reason:\n%s", what, name, text)
+			}
+		}
+	}
+	if !strings.Contains(o.stderr.String(), "skipping 3 unusable file(s)") {
+		t.Errorf("no count of skipped files:\n%s", o.stderr.String())
+	}
+}
+
+func TestWriteFileAtomicKeepsOldFileOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.json")
+	if err := writeFileAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, "old"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	err := writeFileAtomic(path, func(w io.Writer) error {
+		io.WriteString(w, "new, half writ")
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Errorf("file now holds %q", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files left in the directory, want only the target", len(entries))
+	}
+}
+
+// failAfter is a writer that fails once n bytes have passed (a full disk).
+type failAfter struct {
+	w io.Writer
+	n int
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k, _ := f.w.Write(p[:f.n])
+		f.n = 0
+		return k, errors.New("no space left on device")
+	}
+	f.n -= len(p)
+	return f.w.Write(p)
+}
+
+// TestCheckpointSurvivesFailedWrite: a checkpoint write that fails part way
+// leaves the previous checkpoint intact and no temporary behind.
+func TestCheckpointSurvivesFailedWrite(t *testing.T) {
+	dataDir := makeShapes(t, 3, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	mustTrain(t, tinyConfig(dataDir, out, 1), nil)
+	last := filepath.Join(out, LastFile)
+	before, _ := os.ReadFile(last)
+
+	wrapWriter = func(w io.Writer) io.Writer { return &failAfter{w: w, n: 200} }
+	defer func() { wrapWriter = func(w io.Writer) io.Writer { return w } }()
+	c := tinyConfig(dataDir, out, 2)
+	c.Resume = true
+	_, err := Train(context.Background(), c, Output{})
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("err = %v", err)
+	}
+	if after, _ := os.ReadFile(last); string(after) != string(before) {
+		t.Error("the failed write changed last.safetensors")
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	wrapWriter = func(w io.Writer) io.Writer { return w }
+	sum, _ := mustTrain(t, c, nil)
+	if sum.Epochs != 2 {
+		t.Errorf("resume after the failure ended at epoch %d", sum.Epochs)
+	}
+}
+
+func TestOpenRunErrors(t *testing.T) {
+	dataDir := makeShapes(t, 3, 4)
+	good := filepath.Join(t.TempDir(), "run")
+	mustTrain(t, tinyConfig(dataDir, good, 1), nil)
+
+	copyRun := func(t *testing.T, edit func(dir string)) string {
+		dir := t.TempDir()
+		for _, f := range []string{ModelInfoFile, BestFile} {
+			b, _ := os.ReadFile(filepath.Join(good, f))
+			os.WriteFile(filepath.Join(dir, f), b, 0o644)
+		}
+		edit(dir)
+		return dir
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(dir string)
+		want string
+	}{
+		{"missing model.json", func(d string) { os.Remove(filepath.Join(d, ModelInfoFile)) }, ModelInfoFile + ": missing"},
+		{"corrupt model.json", func(d string) { os.WriteFile(filepath.Join(d, ModelInfoFile), []byte("{"), 0o644) }, ModelInfoFile + ": corrupt"},
+		{"missing best", func(d string) { os.Remove(filepath.Join(d, BestFile)) }, BestFile + ": missing"},
+		{"truncated best", func(d string) {
+			b, _ := os.ReadFile(filepath.Join(d, BestFile))
+			os.WriteFile(filepath.Join(d, BestFile), b[:len(b)-10], 0o644)
+		}, BestFile},
+		{"other architecture", func(d string) {
+			var info map[string]any
+			b, _ := os.ReadFile(filepath.Join(d, ModelInfoFile))
+			json.Unmarshal(b, &info)
+			layers := info["spec"].(map[string]any)["layers"].([]any)
+			layers[0].(map[string]any)["out"] = 4.0
+			b, _ = json.Marshal(info)
+			os.WriteFile(filepath.Join(d, ModelInfoFile), b, 0o644)
+		}, BestFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenRun(copyRun(t, tc.edit))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := OpenRun(filepath.Join(good, "absent")); err == nil || !strings.Contains(err.Error(), "no such run directory") {
+		t.Errorf("absent dir: %v", err)
+	}
+}
+
+func TestConfigRefusesFaceForNow(t *testing.T) {
+	for _, edit := range []func(*Config){
+		func(c *Config) { c.Crop = "face" },
+		func(c *Config) { c.Model = "face" },
+	} {
+		c := tinyConfig("data", "out", 1)
+		edit(&c)
+		if err := CheckConfig(c); err == nil || !strings.Contains(err.Error(), "needs the face models (issue 4)") {
+			t.Errorf("err = %v", err)
+		}
+	}
+}
