@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"iter"
@@ -82,7 +83,7 @@ func NewLoader(ds *Dataset, indices []int, t Transform, batch int, opts LoaderOp
 		cache: map[int]*RGB{}, failed: map[int]bool{}}
 }
 
-// Len is the number of samples an epoch visits (those that failed in an
+// Len is the number of samples an epoch yields (those that failed in an
 // earlier epoch excluded).
 func (l *Loader) Len() int {
 	l.mu.Lock()
@@ -109,9 +110,11 @@ func (l *Loader) CachedBytes() int64 {
 //
 // A sample that cannot be decoded (deleted, truncated, corrupt) is dropped
 // from its batch: the iterator first yields (nil, *SampleError) for it, then
-// the batch without it (a batch left empty is not yielded). The sample is
-// left out of later epochs, so each failure is reported once. Training code
-// logs the error and continues:
+// the batch without it (a batch left empty is not yielded). In later epochs
+// the sample is dropped again without a report or another attempt. Failed
+// samples stay in the shuffle, so batch composition (and with it a resumed
+// run) does not depend on when a failure was discovered. Training code logs
+// the error and continues:
 //
 //	for b, err := range loader.Epoch(true, rng) {
 //		if err != nil { log(err); continue }
@@ -125,14 +128,7 @@ func (l *Loader) Epoch(shuffle bool, rng *rand.Rand) iter.Seq2[*Batch, error] {
 			yield(nil, fmt.Errorf("loader: shuffling and augmentation need a random generator"))
 		}
 	}
-	l.mu.Lock()
-	order := make([]int, 0, len(l.indices))
-	for _, i := range l.indices {
-		if !l.failed[i] {
-			order = append(order, i)
-		}
-	}
-	l.mu.Unlock()
+	order := append([]int(nil), l.indices...)
 	// All randomness is drawn now, when Epoch is called, so that the
 	// generator's state afterwards does not depend on how far the
 	// consumer iterates.
@@ -222,6 +218,9 @@ func (l *Loader) run(order []int, epochSeed uint64, yield func(*Batch, error) bo
 		n := 0
 		for k, i := range p.idx {
 			if err := p.errs[k]; err != nil {
+				if err == errFailedBefore {
+					continue
+				}
 				l.mu.Lock()
 				l.failed[i] = true
 				l.mu.Unlock()
@@ -248,11 +247,17 @@ func (l *Loader) run(order []int, epochSeed uint64, yield func(*Batch, error) bo
 	}
 }
 
+// errFailedBefore marks a sample that failed in an earlier epoch.
+var errFailedBefore = errors.New("failed in an earlier epoch")
+
 // sample fills dst with sample i, from the cache or the file.
 func (l *Loader) sample(i int, epochSeed uint64, dst []float32) error {
 	l.mu.Lock()
-	r := l.cache[i]
+	r, failed := l.cache[i], l.failed[i]
 	l.mu.Unlock()
+	if failed {
+		return errFailedBefore
+	}
 	if r == nil {
 		var err error
 		r, err = l.load(i)

@@ -53,7 +53,7 @@ func TestResizeMatchesPIL(t *testing.T) {
 			t.Errorf("%dx%d -> %dx%d: max difference %d from PIL %s", c.W, c.H, c.OW, c.OH, worst, ref.PIL)
 		}
 		if off > 0 {
-			t.Logf("%dx%d -> %dx%d: %d of %d values off by one", c.W, c.H, c.OW, c.OH, off, len(c.Pix))
+			t.Logf("%dx%d -> %dx%d: %d of %d values differ", c.W, c.H, c.OW, c.OH, off, len(c.Pix))
 		}
 	}
 	if len(ref.Cases) < 5 {
