@@ -75,6 +75,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	// it; the run stays resumable from the last completed one.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// A second Ctrl-C should kill at once, as usual.
+		<-ctx.Done()
+		stop()
+	}()
 	_, err = train.Train(ctx, cfg, train.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
 	return err
 }

@@ -46,8 +46,8 @@ const maxListed = 20
 
 // Train runs (or, with cfg.Resume, continues) a training run: it scans and
 // splits cfg.Data, trains cfg.Model for cfg.Epochs epochs and keeps the run
-// directory cfg.Out current after every epoch (see the package
-// documentation for its files). Each epoch uses the learning rate
+// directory cfg.Out current after every epoch (see ModelInfoFile for its
+// files). Each epoch uses the learning rate
 // schedule.LR(cfg.LR, epoch), evaluates on the test split in eval mode and
 // writes best.safetensors when the test accuracy improved on every earlier
 // epoch, then last.safetensors, which is the point where the epoch counts
@@ -58,7 +58,13 @@ const maxListed = 20
 // from which --resume continues. A resumed run ends with the same weights,
 // bit for bit, as one that was never interrupted, because every random draw
 // of an epoch derives from (seed, epoch) and the checkpoint restores the
-// weights, BatchNorm statistics and optimizer state exactly.
+// weights, BatchNorm statistics and optimizer state exactly. Two caveats:
+// the engine itself must repeat its arithmetic (with more than one worker,
+// Conv2d's weight gradients currently vary in the last bits from run to
+// run, so only GOMAXPROCS=1 runs are bit-identical today), and a photo that
+// passes the scan but fails to decode during training is dropped from later
+// epochs by the loader, which a resumed run learns only when it meets the
+// photo again.
 func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

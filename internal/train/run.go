@@ -21,7 +21,18 @@ import (
 	"starid/internal/tensor"
 )
 
-// Files of a run directory.
+// Files of a run directory (RUN). Every file is replaced atomically (temporary
+// file, fsync, rename, directory fsync), so a crash leaves each one whole:
+//
+//	model.json        ModelInfo: architecture, classes, preprocessing, split seed, settings, best epoch
+//	best.safetensors  the weights of the epoch with the highest test accuracy (PyTorch state_dict names)
+//	last.safetensors  the last completed epoch: weights, optimizer state under "optim.", and in the
+//	                  metadata the epoch count, best so far and the history; an epoch is done once
+//	                  this file is in place, and --resume continues from it
+//	history.csv       one row per epoch (EpochRecord)
+//	curves.png        accuracy and loss, train against test
+//	split.json        which file went to training and which to test (data.Split)
+//	train.log         everything the run printed, time-stamped, including every skipped file
 const (
 	ModelInfoFile = "model.json"
 	BestFile      = "best.safetensors"

@@ -374,12 +374,32 @@ func TestSkippedFilesListedAndTrainingGoesOn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A photo damaged in the middle passes the scan (which checks how
+	// files end) and fails only when the loader decodes it.
+	damaged := filepath.Join(dataDir, "classA", "03.png")
+	b, _ := os.ReadFile(damaged)
+	for i := len(b) / 3; i < len(b)/2; i++ {
+		b[i] ^= 0x5a
+	}
+	if err := os.WriteFile(damaged, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "run")
-	sum, o := mustTrain(t, tinyConfig(dataDir, out, 1), nil)
-	if sum.Skipped != 3 || sum.Epochs != 1 {
+	sum, o := mustTrain(t, tinyConfig(dataDir, out, 2), nil)
+	if sum.Skipped != 3 || sum.Epochs != 2 {
 		t.Fatalf("skipped %d, epochs %d", sum.Skipped, sum.Epochs)
 	}
+	if sum.History[0].Skipped != 1 || sum.History[1].Skipped != 0 {
+		t.Errorf("images left out per epoch: %d, %d; want 1 then 0 (the loader drops it for good)",
+			sum.History[0].Skipped, sum.History[1].Skipped)
+	}
+	if !strings.Contains(o.stderr.String(), "epoch 1: 1 image(s) could not be read") {
+		t.Errorf("no per-epoch count of unreadable images:\n%s", o.stderr.String())
+	}
 	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	if !strings.Contains(string(log), damaged) {
+		t.Errorf("train.log does not name the damaged photo %s:\n%s", damaged, log)
+	}
 	for name := range bad {
 		for what, text := range map[string]string{"stderr": o.stderr.String(), "train.log": string(log)} {
 			if !strings.Contains(text, filepath.FromSlash(name)+": ") {
