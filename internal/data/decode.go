@@ -204,8 +204,13 @@ func readHeader(data []byte, name string, maxPixels int) (header, error) {
 			cfg.Width, cfg.Height, megapixels(px), megapixels(int64(maxPixels)))
 	}
 	h.width, h.height = cfg.Width, cfg.Height
-	if c.format == JPEG {
+	switch c.format {
+	case JPEG:
 		h.orientation = jpegOrientation(data)
+	case TIFF:
+		// A TIFF file is itself the structure EXIF borrows: the tag sits
+		// in its first IFD.
+		h.orientation = exifOrientation(data)
 	}
 	return h, nil
 }
@@ -305,7 +310,7 @@ func unwrapPathError(err error) string {
 }
 
 // Decode decodes one image (jpeg, png, gif's first frame, bmp, tiff, webp)
-// from r into 8-bit RGB, applying the EXIF orientation of JPEG files. The
+// from r into 8-bit RGB, applying the EXIF orientation of JPEG and TIFF files. The
 // result is an *image.RGBA whose alpha is 255 everywhere: transparency is
 // dropped, not composited, as PIL's convert("RGB") does, and 16-bit samples
 // keep their high byte. The header is read first and an image declaring more

@@ -316,3 +316,63 @@ func BenchmarkDecodeJPEG474(b *testing.B) {
 		}
 	}
 }
+
+// tiffWithOrientation is a hand-made uncompressed little-endian 3x2 RGB TIFF
+// whose pixel (x, y) is {10x+1, 100y+1, 7}, with an orientation tag.
+func tiffWithOrientation(o uint16) []byte {
+	type entry struct {
+		tag, typ uint16
+		val      uint32
+	}
+	const bitsAt, pixAt = 134, 140
+	entries := []entry{{256, 3, 3}, {257, 3, 2}, {258, 3, bitsAt}, {259, 3, 1}, {262, 3, 2},
+		{273, 4, pixAt}, {274, 3, uint32(o)}, {277, 3, 3}, {278, 3, 2}, {279, 4, 18}}
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString("II*\x00")
+	binary.Write(&b, le, uint32(8))
+	binary.Write(&b, le, uint16(len(entries)))
+	for _, e := range entries {
+		count := uint32(1)
+		if e.tag == 258 {
+			count = 3
+		}
+		binary.Write(&b, le, e.tag)
+		binary.Write(&b, le, e.typ)
+		binary.Write(&b, le, count)
+		if e.typ == 3 && count == 1 {
+			binary.Write(&b, le, [2]uint16{uint16(e.val), 0})
+		} else {
+			binary.Write(&b, le, e.val)
+		}
+	}
+	binary.Write(&b, le, uint32(0))
+	binary.Write(&b, le, [3]uint16{8, 8, 8})
+	for y := 0; y < 2; y++ {
+		for x := 0; x < 3; x++ {
+			b.Write([]byte{uint8(10*x + 1), uint8(100*y + 1), 7})
+		}
+	}
+	return b.Bytes()
+}
+
+func TestTIFFOrientation(t *testing.T) {
+	px := func(x, y int) color.RGBA { return color.RGBA{uint8(10*x + 1), uint8(100*y + 1), 7, 255} }
+	img, err := Decode(bytes.NewReader(tiffWithOrientation(1)), "t.tif", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(img, px); d != 0 || img.Bounds().Dx() != 3 {
+		t.Fatalf("orientation 1: bounds %v, error %d", img.Bounds(), d)
+	}
+	// Orientation 6: turned clockwise, so the displayed top-left is the
+	// stored bottom-left and the picture is 2 wide, 3 tall.
+	img, err = Decode(bytes.NewReader(tiffWithOrientation(6)), "t.tif", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(x, y int) color.RGBA { return px(y, 1-x) }
+	if d := maxDiff(img, want); d != 0 || img.Bounds() != image.Rect(0, 0, 2, 3) {
+		t.Fatalf("orientation 6: bounds %v, error %d", img.Bounds(), d)
+	}
+}

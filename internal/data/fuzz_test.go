@@ -29,6 +29,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(encode(f, format, patternImage(6, 5)))
 	}
 	f.Add(bombPNG(5000, 5000))
+	f.Add(tiffWithOrientation(6))
 	const limit = 1 << 20 // keeps each input cheap to decode
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := Decode(bytes.NewReader(data), "fuzz", limit)

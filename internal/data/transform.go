@@ -291,11 +291,13 @@ func resample(p plane, ow, oh int) *RGB {
 				k := kx.k[x*kx.size : x*kx.size+kx.n[x]]
 				s := src[kx.start[x]*p.step:]
 				r, g, b := int32(half), int32(half), int32(half)
-				for j, c := range k {
-					q := s[j*p.step:]
+				o := 0
+				for _, c := range k {
+					q := s[o : o+3 : o+3] // one bounds check for three loads
 					r += int32(q[0]) * c
 					g += int32(q[1]) * c
 					b += int32(q[2]) * c
+					o += p.step
 				}
 				dst[3*x], dst[3*x+1], dst[3*x+2] = clip8(r), clip8(g), clip8(b)
 			}
@@ -319,12 +321,13 @@ func resample(p plane, ow, oh int) *RGB {
 		dst := out.Pix[3*y*ow:]
 		for x := 0; x < ow; x++ {
 			r, g, b := int32(half), int32(half), int32(half)
-			base := ky.start[y]*p.stride + x*p.step
-			for j, c := range k {
-				q := p.pix[base+j*p.stride:]
+			o := ky.start[y]*p.stride + x*p.step
+			for _, c := range k {
+				q := p.pix[o : o+3 : o+3]
 				r += int32(q[0]) * c
 				g += int32(q[1]) * c
 				b += int32(q[2]) * c
+				o += p.stride
 			}
 			dst[3*x], dst[3*x+1], dst[3*x+2] = clip8(r), clip8(g), clip8(b)
 		}
