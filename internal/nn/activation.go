@@ -47,8 +47,13 @@ func (r *ReLU) OutputShape(in []int) ([]int, error) { return append([]int(nil), 
 func (r *ReLU) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	y := x
 	if !r.Inplace {
-		r.out = tensor.Reuse(r.out, x.Shape...)
-		y = r.out
+		if r.Training {
+			// Backward reads the output: never the arena's.
+			r.out = tensor.Reuse(r.out, x.Shape...)
+			y = r.out
+		} else {
+			y = r.output(&r.out, x, x.Shape...)
+		}
 	}
 	src, dst := x.Data, y.Data
 	tensor.ParallelMin(len(dst), elementwiseChunk, func(lo, hi int) {
@@ -199,8 +204,7 @@ func (l *LeakyReLU) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	y := x
 	l.mask = x
 	if !l.inPlace() {
-		l.out = tensor.Reuse(l.out, x.Shape...)
-		y = l.out
+		y = l.output(&l.out, x, x.Shape...)
 	}
 	src, dst, s := x.Data, y.Data, l.Slope
 	tensor.ParallelMin(len(dst), elementwiseChunk, func(lo, hi int) {

@@ -13,9 +13,12 @@ type AvgPool2d struct {
 	Base
 	Kernel, Stride, Padding int
 
-	inShape, outShape []int // of the last training Forward; nil otherwise
-	out, dx           *tensor.Tensor
+	inShape, outShape []int          // of the last training Forward; nil otherwise
+	out, dx           *tensor.Tensor // own buffers, used without an arena
 }
+
+// dropsInput implements inputDropper: Backward needs only the shapes.
+func (*AvgPool2d) dropsInput() bool { return true }
 
 // NewAvgPool2d returns an average pooling layer. Like PyTorch it requires
 // padding <= kernel/2; it panics on invalid arguments, which are mistakes
@@ -47,14 +50,14 @@ func (a *AvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.out = tensor.Reuse(a.out, shape...)
+	out := a.output(&a.out, x, shape...)
 	h, w, ho, wo := x.Shape[2], x.Shape[3], shape[2], shape[3]
 	planes, hw, ohw := shape[0]*shape[1], h*w, ho*wo
 	scale := 1 / float32(a.Kernel*a.Kernel)
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x.Data[p*hw : (p+1)*hw]
-			dst := a.out.Data[p*ohw : (p+1)*ohw]
+			dst := out.Data[p*ohw : (p+1)*ohw]
 			for oy := 0; oy < ho; oy++ {
 				y0, y1 := poolWindow(oy, a.Stride, a.Padding, a.Kernel, h)
 				for ox := 0; ox < wo; ox++ {
@@ -76,7 +79,7 @@ func (a *AvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	} else {
 		a.inShape = nil
 	}
-	return a.out, nil
+	return out, nil
 }
 
 // Backward implements Layer.
@@ -87,13 +90,13 @@ func (a *AvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(a, dy, a.outShape); err != nil {
 		return nil, err
 	}
-	a.dx = tensor.Reuse(a.dx, a.inShape...)
+	dx := a.inputGrad(&a.dx, dy, a.inShape...)
 	h, w, ho, wo := a.inShape[2], a.inShape[3], a.outShape[2], a.outShape[3]
 	planes, hw, ohw := a.inShape[0]*a.inShape[1], h*w, ho*wo
 	scale := 1 / float32(a.Kernel*a.Kernel)
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			dst := a.dx.Data[p*hw : (p+1)*hw]
+			dst := dx.Data[p*hw : (p+1)*hw]
 			clear(dst)
 			g := dy.Data[p*ohw : (p+1)*ohw]
 			for oy := 0; oy < ho; oy++ {
@@ -111,7 +114,7 @@ func (a *AvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 		}
 	})
-	return a.dx, nil
+	return dx, nil
 }
 
 // AdaptiveAvgPool2d averages each plane down (or up) to a fixed OutH x OutW
@@ -125,9 +128,10 @@ type AdaptiveAvgPool2d struct {
 	Base
 	OutH, OutW int
 
-	inShape, outShape []int // of the last training Forward; nil otherwise
-	out, dx           *tensor.Tensor
-	rows, cols        []poolBin // bins of the last Forward
+	inShape, outShape []int          // of the last training Forward; nil otherwise
+	out, dx           *tensor.Tensor // own buffers, used without an arena
+	view, dview       tensor.Tensor  // identity headers, reused so a step allocates nothing
+	rows, cols        []poolBin      // bins of the last Forward
 }
 
 // poolBin is the input range [lo, hi) of one output row or column.
@@ -178,9 +182,10 @@ func (a *AdaptiveAvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		a.inShape = nil
 	}
 	if a.identity(x.Shape) {
-		return &tensor.Tensor{Shape: shape, Data: x.Data}, nil
+		a.view.Shape, a.view.Data = append(a.view.Shape[:0], shape...), x.Data
+		return &a.view, nil
 	}
-	a.out = tensor.Reuse(a.out, shape...)
+	out := a.output(&a.out, x, shape...)
 	h, w := x.Shape[2], x.Shape[3]
 	a.rows = adaptiveBins(a.rows, h, a.OutH)
 	a.cols = adaptiveBins(a.cols, w, a.OutW)
@@ -188,7 +193,7 @@ func (a *AdaptiveAvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	tensor.ParallelMin(planes, max(1, 4096/ohw), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x.Data[p*hw : (p+1)*hw]
-			dst := a.out.Data[p*ohw : (p+1)*ohw]
+			dst := out.Data[p*ohw : (p+1)*ohw]
 			for i, rb := range a.rows {
 				for j, cb := range a.cols {
 					var s float32
@@ -202,7 +207,7 @@ func (a *AdaptiveAvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 		}
 	})
-	return a.out, nil
+	return out, nil
 }
 
 // Backward implements Layer.
@@ -214,14 +219,15 @@ func (a *AdaptiveAvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) 
 		return nil, err
 	}
 	if a.identity(a.inShape) {
-		return &tensor.Tensor{Shape: append([]int(nil), a.inShape...), Data: dy.Data}, nil
+		a.dview.Shape, a.dview.Data = append(a.dview.Shape[:0], a.inShape...), dy.Data
+		return &a.dview, nil
 	}
-	a.dx = tensor.Reuse(a.dx, a.inShape...)
+	dx := a.inputGrad(&a.dx, dy, a.inShape...)
 	h, w := a.inShape[2], a.inShape[3]
 	planes, hw, ohw := a.inShape[0]*a.inShape[1], h*w, a.OutH*a.OutW
 	tensor.ParallelMin(planes, max(1, 4096/ohw), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			dst := a.dx.Data[p*hw : (p+1)*hw]
+			dst := dx.Data[p*hw : (p+1)*hw]
 			clear(dst)
 			g := dy.Data[p*ohw : (p+1)*ohw]
 			// Bins overlap when the input is not a multiple of the
@@ -239,5 +245,5 @@ func (a *AdaptiveAvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) 
 			}
 		}
 	})
-	return a.dx, nil
+	return dx, nil
 }

@@ -93,12 +93,12 @@ func (b *BatchNorm2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("%s: input shape %s has %d value per channel, training needs more than 1",
 			b, tensor.ShapeString(x.Shape), m)
 	}
-	b.out = tensor.Reuse(b.out, x.Shape...)
+	out := b.output(&b.out, x, x.Shape...)
 	b.x, b.batch = x, b.Training
 	if len(b.mean) != c {
 		b.mean, b.istd = make([]float64, c), make([]float64, c)
 	}
-	xs, ys := x.Data, b.out.Data
+	xs, ys := x.Data, out.Data
 	w, bias := b.Weight.Value.Data, b.Bias.Value.Data
 	rm, rv := b.RunningMean.Value.Data, b.RunningVar.Value.Data
 	mom, unbias := b.Momentum, float64(m)/float64(m-1)
@@ -133,7 +133,7 @@ func (b *BatchNorm2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if b.Training {
 		b.NumBatchesTracked.Value.Data[0]++
 	}
-	return b.out, nil
+	return out, nil
 }
 
 // Backward implements Layer. After a training Forward it is the full
@@ -155,7 +155,15 @@ func (b *BatchNorm2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	m := float64(n * hw)
 	xs, g := b.x.Data, dy.Data
 	w := b.Weight.Value.Data
-	dw, db := b.Weight.Grad.Data, b.Bias.Grad.Data
+	b.Weight.EnsureGrad()
+	b.Bias.EnsureGrad()
+	var dw, db []float32
+	if !b.Weight.Frozen {
+		dw = b.Weight.Grad.Data
+	}
+	if !b.Bias.Frozen {
+		db = b.Bias.Grad.Data
+	}
 	tensor.Parallel(c, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			sdy, sdyx := 0.0, 0.0

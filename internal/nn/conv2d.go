@@ -31,8 +31,7 @@ type Conv2d struct {
 
 	x        *tensor.Tensor // input of the last training Forward
 	outShape []int
-	out, dx  *tensor.Tensor
-	wflip    []float32 // weights of the input-gradient convolution
+	out, dx  *tensor.Tensor // own buffers, used without an arena
 }
 
 // convScratch is one worker's buffers, kept between steps.
@@ -41,6 +40,10 @@ type convScratch struct {
 	tmp []float32 // GEMM result or gathered gradient of an image group
 	dW  []float32 // this worker's share of dL/dW (worker 0 uses Weight.Grad)
 	db  []float32
+	// flip (worker 0's only) holds the weights of the stride-1
+	// input-gradient convolution during one Backward; sharing it through
+	// the pool keeps one copy for the network instead of one per layer.
+	flip []float32
 	// used says dW/db hold this step's partial sums; the first GEMM of a
 	// step overwrites instead of adding, so the buffers need no clearing.
 	used bool
@@ -206,6 +209,33 @@ func runItems(items int, fn func(worker, item int, gemm gemmFunc)) {
 	tensor.ForEach(items, func(worker, i int) { fn(worker, i, tensor.Gemm) })
 }
 
+// runItemsFixed is runItems with a fixed assignment: worker k takes the
+// k-th contiguous range of items. Backward needs it because each worker
+// sums its items' weight gradients before the sums are combined, and a
+// float sum's rounding depends on which items it holds; with items taken
+// first come, first served, two identical runs would differ in the last
+// bits (and a resumed training run would not match an uninterrupted one).
+// The items of one Backward cost the same, so balance does not suffer.
+func runItemsFixed(items int, fn func(worker, item int, gemm gemmFunc)) {
+	w := tensor.Workers()
+	if items < w || w == 1 {
+		runItems(items, fn)
+		return
+	}
+	chunk := ceilDivInt(items, w)
+	var wg sync.WaitGroup
+	for k := 0; k*chunk < items; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			for i := k * chunk; i < min((k+1)*chunk, items); i++ {
+				fn(k, i, tensor.Gemm)
+			}
+		}(k)
+	}
+	wg.Wait()
+}
+
 type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int)
 
@@ -218,7 +248,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	g := c.geom(h, w)
 	ho, wo := shape[2], shape[3]
-	c.out = tensor.Reuse(c.out, shape...)
+	out := c.output(&c.out, x, shape...)
 	c.outShape = append(c.outShape[:0], shape...)
 	if c.Training {
 		c.x = x
@@ -256,7 +286,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			gemm(false, false, c.Out, cols, rows, 1, wt, rows, s.col, cols, 0, s.tmp, cols)
 			// Scatter the [Out x imgs*HoWo] result to NCHW, adding the bias.
 			for i := 0; i < imgs; i++ {
-				dst := c.out.Data[(n0+i)*c.Out*ohw:]
+				dst := out.Data[(n0+i)*c.Out*ohw:]
 				for o := 0; o < c.Out; o++ {
 					addBias(dst[o*ohw:(o+1)*ohw], s.tmp[o*cols+i*ohw:], bias, o)
 				}
@@ -272,7 +302,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		} else {
 			tensor.Im2col(g, x.Data[img*c.In*hw:], r0, r1, s.col, cols)
 		}
-		dst := c.out.Data[img*c.Out*ohw+r0*wo:]
+		dst := out.Data[img*c.Out*ohw+r0*wo:]
 		beta := float32(0)
 		if bias != nil {
 			// Start from the bias and let the GEMM add onto it: one pass
@@ -284,7 +314,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 		gemm(false, false, c.Out, cols, rows, 1, wt, rows, src, ldb, beta, dst, ohw)
 	})
-	return c.out, nil
+	return out, nil
 }
 
 // addBias sets dst = src[:len(dst)] + bias[o] (bias may be nil).
@@ -329,15 +359,17 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	needDW := !c.Weight.Frozen
 	needDB := c.Bias != nil && !c.Bias.Frozen
 	needDX := !c.noInputGrad
+	c.Weight.EnsureGrad()
+	if c.Bias != nil {
+		c.Bias.EnsureGrad()
+	}
 	// gt is the geometry of the input-gradient convolution for stride 1:
 	// dy (Out planes of Ho x Wo) padded by K-1-P gives back H x W.
 	gt := tensor.ConvGeom{C: c.Out, H: ho, W: wo, K: c.Kernel, Stride: 1, Pad: c.Kernel - 1 - c.Padding}
 	flipped := c.Stride == 1
+	var dx *tensor.Tensor
 	if needDX {
-		c.dx = tensor.Reuse(c.dx, x.Shape...)
-		if flipped {
-			c.flipWeights()
-		}
+		dx = c.inputGrad(&c.dx, dy, x.Shape...)
 	}
 
 	p := c.plan(n, ho, wo)
@@ -355,6 +387,11 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	ws := getScratch(colLen, tmpLen)
 	defer putScratch(ws)
+	var wflip []float32
+	if needDX && flipped {
+		ws[0].flip = c.flipWeights(ws[0].flip)
+		wflip = ws[0].flip
+	}
 	for i := range ws {
 		ws[i].used = false
 		if needDW && i > 0 {
@@ -370,11 +407,14 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		items = p.items
 	}
 
-	runItems(items, func(worker, item int, gemm gemmFunc) {
+	runItemsFixed(items, func(worker, item int, gemm gemmFunc) {
 		s := &ws[worker]
-		dW := c.Weight.Grad.Data
-		if worker > 0 && needDW {
-			dW = s.dW
+		var dW []float32
+		if needDW {
+			dW = c.Weight.Grad.Data
+			if worker > 0 {
+				dW = s.dW
+			}
 		}
 		// The first product of a step into a worker's own buffer
 		// overwrites it; worker 0 adds into Weight.Grad, as PyTorch does.
@@ -417,9 +457,9 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 					tensor.Im2col(gt, dy.Data[(n0+i)*c.Out*ohw:], 0, h, s.col[i*hw:], xc)
 				}
 				res := s.tmp[:c.In*xc]
-				gemm(false, false, c.In, xc, gt.Rows(), 1, c.wflip, gt.Rows(), s.col, xc, 0, res, xc)
+				gemm(false, false, c.In, xc, gt.Rows(), 1, wflip, gt.Rows(), s.col, xc, 0, res, xc)
 				for i := 0; i < imgs; i++ {
-					dst := c.dx.Data[(n0+i)*c.In*hw:]
+					dst := dx.Data[(n0+i)*c.In*hw:]
 					for ci := 0; ci < c.In; ci++ {
 						copy(dst[ci*hw:(ci+1)*hw], res[ci*xc+i*hw:])
 					}
@@ -428,7 +468,7 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 			gemm(true, false, rows, cols, c.Out, 1, wt, rows, dyg, cols, 0, s.col, cols)
 			for i := 0; i < imgs; i++ {
-				dst := c.dx.Data[(n0+i)*c.In*hw : (n0+i+1)*c.In*hw]
+				dst := dx.Data[(n0+i)*c.In*hw : (n0+i+1)*c.In*hw]
 				clear(dst)
 				tensor.Col2im(g, s.col[i*ohw:], cols, 0, ho, dst)
 			}
@@ -456,7 +496,7 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		if !needDX {
 			return
 		}
-		dxi := c.dx.Data[img*c.In*hw : (img+1)*c.In*hw]
+		dxi := dx.Data[img*c.In*hw : (img+1)*c.In*hw]
 		if flipped {
 			for r0 := 0; r0 < h; r0 += bandX {
 				r1 := min(r0+bandX, h)
@@ -467,7 +507,7 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 				} else {
 					tensor.Im2col(gt, dyi, r0, r1, s.col, cols)
 				}
-				gemm(false, false, c.In, cols, gt.Rows(), 1, c.wflip, gt.Rows(), src, ldb, 0, dxi[r0*w:], hw)
+				gemm(false, false, c.In, cols, gt.Rows(), 1, wflip, gt.Rows(), src, ldb, 0, dxi[r0*w:], hw)
 			}
 			return
 		}
@@ -496,33 +536,30 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if !needDX {
 		return nil, nil
 	}
-	return c.dx, nil
+	return dx, nil
 }
 
-// flipWeights builds the weights of the stride-1 input-gradient
-// convolution: [In x Out*K*K] with wflip[ci][(co*K+a)*K+b] =
-// W[co][ci][K-1-a][K-1-b].
-func (c *Conv2d) flipWeights() {
+// flipWeights builds, in buf (grown as needed), the weights of the
+// stride-1 input-gradient convolution: [In x Out*K*K] with
+// wflip[ci][(co*K+a)*K+b] = W[co][ci][K-1-a][K-1-b].
+func (c *Conv2d) flipWeights(buf []float32) []float32 {
 	k := c.Kernel
 	kk := k * k
-	n := c.In * c.Out * kk
-	if cap(c.wflip) < n {
-		c.wflip = make([]float32, n)
-	}
-	c.wflip = c.wflip[:n]
+	wflip := grow(buf, c.In*c.Out*kk)
 	wt := c.Weight.Value.Data
 	// 2.4M values for a 512-channel layer: worth both cores.
 	tensor.ParallelMin(c.In, max(1, 16384/(c.Out*kk)), func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			for co := 0; co < c.Out; co++ {
 				src := wt[(co*c.In+ci)*kk : (co*c.In+ci+1)*kk]
-				dst := c.wflip[ci*c.Out*kk+co*kk : ci*c.Out*kk+(co+1)*kk]
+				dst := wflip[ci*c.Out*kk+co*kk : ci*c.Out*kk+(co+1)*kk]
 				for i := range dst {
 					dst[i] = src[kk-1-i]
 				}
 			}
 		}
 	})
+	return wflip
 }
 
 // rowSums adds the sum of each of the m rows (n values, ld apart) of a to s.

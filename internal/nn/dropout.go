@@ -70,9 +70,9 @@ func (d *Dropout) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		d.seed = d.rng.Uint64()
 		d.hasSeed = true
 	}
-	d.out = tensor.Reuse(d.out, x.Shape...)
-	d.applyMask(d.out.Data, x.Data)
-	return d.out, nil
+	out := d.output(&d.out, x, x.Shape...)
+	d.applyMask(out.Data, x.Data)
+	return out, nil
 }
 
 // Backward implements Layer: dL/dx is dy times the same mask, written into

@@ -12,10 +12,47 @@
 //     returns dL/dx, owned by the layer and valid until the next Backward.
 //     Backward may overwrite dy.
 //   - Shape errors name the layer and both shapes.
+//
+// # Memory
+//
+// At VGG16 sizes (224x224, batch 32) one activation of the first block is
+// 411 MB, so which buffers exist at the same time decides the peak memory.
+// Three rules keep it below PyTorch's:
+//
+//   - A parameter's gradient is allocated by the first Backward that needs
+//     it (Param.EnsureGrad), as PyTorch allocates .grad lazily: inference
+//     never holds the half gigabyte of VGG16 gradients, and frozen
+//     parameters never get one.
+//   - Input gradients are transient: once the layer below has consumed
+//     dL/dx, it is dead. A top-level Sequential therefore owns one Arena of
+//     two reusable buffers and hands it to every layer inside it, nested
+//     Sequentials included (ArenaUser). Each layer takes its dL/dx from the
+//     arena, from the slot that does not hold dy; the in-place layers
+//     (ReLU, LeakyReLU, BatchNorm2d, Dropout) write into dy and views
+//     (Flatten, Identity, an identity AdaptiveAvgPool2d) pass it on, so two
+//     slots are always enough. Backward holds two activation-sized gradient
+//     buffers instead of one per layer.
+//   - Outputs go to the same arena whenever nothing reads them after the
+//     next layer's Forward: always in evaluation (inference holds the
+//     current and the next activation only), and in training when the next
+//     layer keeps no reference to its input (MaxPool2d and AvgPool2d keep
+//     only indices and shapes), e.g. VGG's BatchNorm2d before each pooling.
+//     Every other training output stays in the layer's own buffer, because
+//     Backward reads it. Forward and Backward never use the arena at the
+//     same time, so one arena serves both.
+//
+// The price is a shorter lifetime for what a network (not a lone layer)
+// returns: with the arena, Sequential's output and input gradient are valid
+// only until its next Forward or Backward, and Backward after an
+// evaluation-mode Forward is refused (the layers' saved inputs are arena
+// buffers that later layers overwrote). Sequential.NoArena turns the arena
+// off for callers that need either. Layers used on their own have no arena
+// and keep their own buffers.
 package nn
 
 import (
 	"fmt"
+	"unsafe"
 
 	"starid/internal/tensor"
 )
@@ -49,7 +86,10 @@ type Layer interface {
 type Param struct {
 	Name  string         // local state_dict name: "weight", "running_mean", ...
 	Value *tensor.Tensor // the values
-	Grad  *tensor.Tensor // dL/dValue, same shape; nil for buffers
+	// Grad is dL/dValue, same shape. It is nil for buffers, for frozen
+	// parameters and, as PyTorch's .grad is None, until the first Backward
+	// that reaches the parameter (see EnsureGrad).
+	Grad *tensor.Tensor
 	// Frozen parameters get no gradient and are skipped by optimizers
 	// (PyTorch's requires_grad=False).
 	Frozen bool
@@ -58,9 +98,20 @@ type Param struct {
 	Int64 bool
 }
 
-// NewParam returns a learnable parameter with a zero gradient.
+// NewParam returns a learnable parameter of zeros. Its gradient is not
+// allocated yet: layers call EnsureGrad in Backward, so a model used only
+// for inference never holds gradients (537 MB for VGG16).
 func NewParam(name string, shape ...int) *Param {
-	return &Param{Name: name, Value: tensor.New(shape...), Grad: tensor.New(shape...)}
+	return &Param{Name: name, Value: tensor.New(shape...)}
+}
+
+// EnsureGrad allocates a zero gradient of the value's shape unless the
+// parameter already has one or is frozen; Backward calls it before adding
+// into Grad.
+func (p *Param) EnsureGrad() {
+	if p.Grad == nil && !p.Frozen {
+		p.Grad = tensor.New(p.Value.Shape...)
+	}
 }
 
 // NewBuffer returns a buffer (no gradient).
@@ -68,14 +119,114 @@ func NewBuffer(name string, shape ...int) *Param {
 	return &Param{Name: name, Value: tensor.New(shape...)}
 }
 
-// Base gives a layer the training flag and empty parameter lists; layers
-// embed it and override what they have.
+// Base gives a layer the training flag, the arena hookup and empty
+// parameter lists; layers embed it and override what they have.
 type Base struct {
 	Training bool
+
+	arena *Arena // shared buffers from the enclosing Sequential; nil alone
+	// outputFree says the next layer keeps no reference to this layer's
+	// output after its Forward, so in training the output may live in the
+	// arena too.
+	outputFree bool
 }
 
 // SetTraining implements Layer.
 func (b *Base) SetTraining(training bool) { b.Training = training }
+
+// UseArena implements ArenaUser.
+func (b *Base) UseArena(a *Arena, outputFree bool) { b.arena, b.outputFree = a, outputFree }
+
+// output returns the buffer for a Forward's output: an arena slot that does
+// not overlap x when nothing will read the output after the next layer's
+// Forward, the layer's own buffer *own otherwise. A layer whose Backward
+// reads its own output must not call it in training.
+func (b *Base) output(own **tensor.Tensor, x *tensor.Tensor, shape ...int) *tensor.Tensor {
+	if b.arena != nil && (!b.Training || b.outputFree) {
+		return b.arena.Get(x, shape...)
+	}
+	*own = tensor.Reuse(*own, shape...)
+	return *own
+}
+
+// inputGrad returns the buffer for Backward's dL/dx: an arena slot that
+// does not overlap dy, or the layer's own buffer *own without an arena.
+func (b *Base) inputGrad(own **tensor.Tensor, dy *tensor.Tensor, shape ...int) *tensor.Tensor {
+	if b.arena != nil {
+		return b.arena.Get(dy, shape...)
+	}
+	*own = tensor.Reuse(*own, shape...)
+	return *own
+}
+
+// ArenaUser is implemented by layers that can take transient buffers from
+// a network-wide Arena (every layer embedding Base). Sequential calls
+// UseArena on each child before its Forward and Backward; outputFree says
+// whether the layer after it drops its input after Forward (see
+// inputDropper), so that a training-mode output may go to the arena too.
+// A nil arena means the layer's own buffers.
+type ArenaUser interface {
+	UseArena(a *Arena, outputFree bool)
+}
+
+// inputDropper is implemented by layers whose Forward keeps no reference
+// to x, nor a view of it, once it returns, in either mode: their Backward
+// needs only shapes and indices. The layer before them may then put even
+// its training output in the arena.
+type inputDropper interface {
+	dropsInput() bool
+}
+
+// Arena is two reusable buffers for tensors that live from one layer to
+// the next only: input gradients in Backward, and outputs that no Backward
+// reads. At any moment at most two such tensors are live (the current
+// layer's input and output), so Get hands out the slot that does not hold
+// the input. Slots grow as needed and are never cleared; Reserve sizes
+// them up front so that growth leaves no garbage behind.
+type Arena struct {
+	slots [2]tensor.Tensor
+}
+
+// Reserve makes both slots hold at least n values.
+func (a *Arena) Reserve(n int) {
+	for i := range a.slots {
+		s := &a.slots[i]
+		if cap(s.Data) < n {
+			s.Data = make([]float32, n)
+		}
+	}
+}
+
+// Get returns a tensor of the given shape in a slot whose storage does not
+// overlap avoid's (avoid may be nil). The tensor is the slot itself: it
+// stays valid, with this shape, until a Get hands out the same slot again.
+// The contents are not cleared.
+func (a *Arena) Get(avoid *tensor.Tensor, shape ...int) *tensor.Tensor {
+	s := &a.slots[0]
+	if avoid != nil && overlaps(s.Data, avoid.Data) {
+		s = &a.slots[1]
+	}
+	n := tensor.Numel(shape)
+	if cap(s.Data) < n {
+		s.Data = make([]float32, n)
+	}
+	s.Data = s.Data[:n]
+	s.Shape = append(s.Shape[:0], shape...)
+	return s
+}
+
+// overlaps reports whether the whole backing array of buf (up to its
+// capacity, which later Gets may use) shares memory with v.
+func overlaps(buf, v []float32) bool {
+	if cap(buf) == 0 || len(v) == 0 {
+		return false
+	}
+	b0 := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	b1 := b0 + uintptr(cap(buf))*4
+	v0 := uintptr(unsafe.Pointer(unsafe.SliceData(v)))
+	v1 := v0 + uintptr(len(v))*4
+	return v0 < b1 && b0 < v1
+}
 
 // Params implements Layer for layers without parameters.
 func (b *Base) Params() []*Param { return nil }

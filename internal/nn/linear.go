@@ -22,8 +22,9 @@ type Linear struct {
 
 	noInputGrad bool
 
-	x       *tensor.Tensor // input of the last training Forward
-	out, dx *tensor.Tensor
+	x        *tensor.Tensor // input of the last training Forward
+	outShape []int
+	out, dx  *tensor.Tensor // own buffers, used without an arena
 }
 
 // NewLinear returns a Linear layer with PyTorch's default initialization,
@@ -82,13 +83,14 @@ func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	n := shape[0]
-	l.out = tensor.Reuse(l.out, shape...)
+	out := l.output(&l.out, x, shape...)
+	l.outShape = append(l.outShape[:0], shape...)
 	if l.Training {
 		l.x = x
 	} else {
 		l.x = nil
 	}
-	y := l.out.Data
+	y := out.Data
 	beta := float32(0)
 	if l.Bias != nil {
 		// Start from the bias and let the GEMM accumulate onto it.
@@ -99,7 +101,7 @@ func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		beta = 1
 	}
 	tensor.GemmParallel(false, true, n, l.Out, l.In, 1, x.Data, l.In, l.Weight.Value.Data, l.In, beta, y, l.Out)
-	return l.out, nil
+	return out, nil
 }
 
 // Backward implements Layer: dW += dyᵀ·x, db += column sums of dy, and
@@ -108,10 +110,14 @@ func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if l.x == nil {
 		return nil, errNoForward(l)
 	}
-	if err := checkGrad(l, dy, l.out.Shape); err != nil {
+	if err := checkGrad(l, dy, l.outShape); err != nil {
 		return nil, err
 	}
 	n, g := l.x.Shape[0], dy.Data
+	l.Weight.EnsureGrad()
+	if l.Bias != nil {
+		l.Bias.EnsureGrad()
+	}
 	if !l.Weight.Frozen {
 		tensor.GemmParallel(true, false, l.Out, l.In, n, 1, g, l.Out, l.x.Data, l.In, 1, l.Weight.Grad.Data, l.In)
 	}
@@ -126,7 +132,7 @@ func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if l.noInputGrad {
 		return nil, nil
 	}
-	l.dx = tensor.Reuse(l.dx, n, l.In)
-	tensor.GemmParallel(false, false, n, l.In, l.Out, 1, g, l.Out, l.Weight.Value.Data, l.In, 0, l.dx.Data, l.In)
-	return l.dx, nil
+	dx := l.inputGrad(&l.dx, dy, n, l.In)
+	tensor.GemmParallel(false, false, n, l.In, l.Out, 1, g, l.Out, l.Weight.Value.Data, l.In, 0, dx.Data, l.In)
+	return dx, nil
 }

@@ -19,8 +19,11 @@ type MaxPool2d struct {
 
 	inShape, outShape []int // of the last training Forward; nil otherwise
 	argmax            []int32
-	out, dx           *tensor.Tensor
+	out, dx           *tensor.Tensor // own buffers, used without an arena
 }
+
+// dropsInput implements inputDropper: Backward needs only the argmax.
+func (*MaxPool2d) dropsInput() bool { return true }
 
 // NewMaxPool2d returns a max pooling layer. Like PyTorch it requires
 // padding <= kernel/2 (so no window lies entirely in the padding); it
@@ -64,19 +67,28 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.out = tensor.Reuse(m.out, shape...)
+	out := m.output(&m.out, x, shape...)
 	planes, hw, ohw := shape[0]*shape[1], x.Shape[2]*x.Shape[3], shape[2]*shape[3]
-	if cap(m.argmax) < len(m.out.Data) {
-		m.argmax = make([]int32, len(m.out.Data))
+	// Evaluation needs no argmax: the kernels skip it, and a layer that
+	// never trains never allocates it (100 MB at VGG16's first pooling).
+	var argmax []int32
+	if m.Training {
+		if cap(m.argmax) < len(out.Data) {
+			m.argmax = make([]int32, len(out.Data))
+		}
+		m.argmax = m.argmax[:len(out.Data)]
+		argmax = m.argmax
 	}
-	m.argmax = m.argmax[:len(m.out.Data)]
 	g := m.geom(x.Shape)
 	fast := m.Kernel == 2 && m.Stride == 2 && m.Padding == 0
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x.Data[p*hw : (p+1)*hw]
-			dst := m.out.Data[p*ohw : (p+1)*ohw]
-			idx := m.argmax[p*ohw : (p+1)*ohw]
+			dst := out.Data[p*ohw : (p+1)*ohw]
+			var idx []int32
+			if argmax != nil {
+				idx = argmax[p*ohw : (p+1)*ohw]
+			}
 			if fast {
 				maxPool2x2(src, g.W, shape[2], shape[3], dst, idx)
 			} else {
@@ -90,7 +102,7 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	} else {
 		m.inShape = nil
 	}
-	return m.out, nil
+	return out, nil
 }
 
 // better reports whether v replaces the running maximum best: strictly
@@ -98,8 +110,12 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 func better(v, best float32) bool { return v > best || v != v }
 
 // maxPool2x2 is the kernel-2, stride-2 case that VGG uses after every
-// block: four loads and three comparisons per output.
+// block: four loads and three comparisons per output. idx may be nil.
 func maxPool2x2(src []float32, w, ho, wo int, dst []float32, idx []int32) {
+	if idx == nil {
+		maxPool2x2Values(src, w, ho, wo, dst)
+		return
+	}
 	for oy := 0; oy < ho; oy++ {
 		r0 := src[2*oy*w : 2*oy*w+2*wo]
 		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*wo]
@@ -123,9 +139,33 @@ func maxPool2x2(src []float32, w, ho, wo int, dst []float32, idx []int32) {
 	}
 }
 
+// maxPool2x2Values is maxPool2x2 without the argmax, for evaluation.
+func maxPool2x2Values(src []float32, w, ho, wo int, dst []float32) {
+	for oy := 0; oy < ho; oy++ {
+		r0 := src[2*oy*w : 2*oy*w+2*wo]
+		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*wo]
+		d := dst[oy*wo : oy*wo+wo]
+		for ox := range d {
+			j := 2 * ox
+			best := r0[j]
+			if v := r0[j+1]; better(v, best) {
+				best = v
+			}
+			if v := r1[j]; better(v, best) {
+				best = v
+			}
+			if v := r1[j+1]; better(v, best) {
+				best = v
+			}
+			d[ox] = best
+		}
+	}
+}
+
 // maxPoolPlane is the general case. A window is clipped to the input (the
 // padding is -inf); its argmax starts at the first valid position, as in
-// PyTorch, so that a window of -inf still points inside the plane.
+// PyTorch, so that a window of -inf still points inside the plane. idx may
+// be nil.
 func maxPoolPlane(g tensor.ConvGeom, src []float32, ho, wo int, dst []float32, idx []int32) {
 	negInf := float32(math.Inf(-1))
 	for oy := 0; oy < ho; oy++ {
@@ -145,7 +185,10 @@ func maxPoolPlane(g tensor.ConvGeom, src []float32, ho, wo int, dst []float32, i
 					}
 				}
 			}
-			dst[oy*wo+ox], idx[oy*wo+ox] = best, at
+			dst[oy*wo+ox] = best
+			if idx != nil {
+				idx[oy*wo+ox] = at
+			}
 		}
 	}
 }
@@ -158,12 +201,12 @@ func (m *MaxPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(m, dy, m.outShape); err != nil {
 		return nil, err
 	}
-	m.dx = tensor.Reuse(m.dx, m.inShape...)
+	dx := m.inputGrad(&m.dx, dy, m.inShape...)
 	planes := m.inShape[0] * m.inShape[1]
 	hw, ohw := m.inShape[2]*m.inShape[3], m.outShape[2]*m.outShape[3]
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			dst := m.dx.Data[p*hw : (p+1)*hw]
+			dst := dx.Data[p*hw : (p+1)*hw]
 			clear(dst)
 			// Windows may overlap (kernel > stride), so add rather than
 			// store.
@@ -173,5 +216,5 @@ func (m *MaxPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 		}
 	})
-	return m.dx, nil
+	return dx, nil
 }

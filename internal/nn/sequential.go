@@ -17,6 +17,24 @@ type Sequential struct {
 	// input. A network whose input is an image does not need it; setting it
 	// false lets the first layer skip that work (see InputGradSkipper).
 	NeedInputGrad bool
+	// NoArena makes every layer inside keep its own output and gradient
+	// buffers, as layers used alone do, instead of sharing the top-level
+	// Sequential's arena (see the package documentation, Memory). It costs
+	// about one activation per layer and is for callers that need Backward
+	// after an evaluation-mode Forward, or the results to outlive the next
+	// call. Only the top-level Sequential's setting counts.
+	NoArena bool
+
+	training bool
+	own      Arena  // the arena of a top-level Sequential
+	parent   *Arena // the enclosing Sequential's arena; nil at the top
+	// outputFree is what the parent said about this Sequential's output:
+	// the layer after it keeps no reference to it.
+	outputFree bool
+	reserved   []int // input shape the arena was last sized for
+	// evalArena says the last Forward ran in evaluation mode with the
+	// arena, after which Backward would read overwritten inputs.
+	evalArena bool
 }
 
 // NewSequential numbers its layers "0", "1", ... like PyTorch.
@@ -43,8 +61,22 @@ func (s *Sequential) Children() ([]string, []Layer) { return s.Names, s.Layers }
 // Forward implements Layer.
 func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	s.propagateInputGrad()
+	arena := s.arena()
+	if arena != nil && s.parent == nil && !tensor.ShapeEq(s.reserved, x.Shape) {
+		// Size both slots for the largest tensor of this input shape now:
+		// growing them layer by layer would leave the smaller buffers as
+		// garbage that the collector frees only after the peak.
+		if n, err := largestTensor(s, x.Shape, s.NeedInputGrad); err == nil {
+			arena.Reserve(n)
+			s.reserved = append(s.reserved[:0], x.Shape...)
+		}
+	}
+	s.evalArena = arena != nil && !s.training
 	var err error
 	for i, l := range s.Layers {
+		if u, ok := l.(ArenaUser); ok {
+			u.UseArena(arena, s.nextDropsInput(i))
+		}
 		if x, err = l.Forward(x); err != nil {
 			return nil, atPath(s.Names[i], err)
 		}
@@ -54,8 +86,15 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 
 // Backward implements Layer.
 func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
+	if s.evalArena {
+		return nil, fmt.Errorf("%s: Backward after an evaluation-mode Forward needs NoArena (the saved inputs were shared buffers)", s)
+	}
+	arena := s.arena()
 	var err error
 	for i := len(s.Layers) - 1; i >= 0; i-- {
+		if u, ok := s.Layers[i].(ArenaUser); ok {
+			u.UseArena(arena, s.nextDropsInput(i))
+		}
 		if dy, err = s.Layers[i].Backward(dy); err != nil {
 			return nil, atPath(s.Names[i], err)
 		}
@@ -64,6 +103,84 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 	}
 	return dy, nil
+}
+
+// UseArena implements ArenaUser: a nested Sequential shares its parent's
+// arena (nil when the parent has NoArena) instead of owning one.
+func (s *Sequential) UseArena(a *Arena, outputFree bool) {
+	if a == nil {
+		a = noArena
+	}
+	s.parent, s.outputFree = a, outputFree
+}
+
+// noArena marks a nested Sequential whose parent has no arena, which
+// differs from no parent at all (a top-level Sequential uses its own).
+var noArena = new(Arena)
+
+// arena returns the arena the children use, nil for none.
+func (s *Sequential) arena() *Arena {
+	switch {
+	case s.parent == noArena:
+		return nil
+	case s.parent != nil:
+		return s.parent
+	case s.NoArena:
+		return nil
+	}
+	return &s.own
+}
+
+// nextDropsInput reports whether whatever consumes child i's output keeps
+// no reference to it after its Forward.
+func (s *Sequential) nextDropsInput(i int) bool {
+	if i+1 == len(s.Layers) {
+		return s.outputFree
+	}
+	d, ok := s.Layers[i+1].(inputDropper)
+	return ok && d.dropsInput()
+}
+
+// dropsInput implements inputDropper: a Sequential keeps its input exactly
+// when its first layer does.
+func (s *Sequential) dropsInput() bool {
+	if len(s.Layers) == 0 {
+		return false // the input is the output
+	}
+	d, ok := s.Layers[0].(inputDropper)
+	return ok && d.dropsInput()
+}
+
+// largestTensor is the largest number of values any layer inside l takes
+// from the arena for input shape in: an output, or an input gradient (which
+// has the shape of the previous output, or of the network input when that
+// gradient is wanted).
+func largestTensor(l Layer, in []int, inputGrad bool) (int, error) {
+	n := 0
+	if inputGrad {
+		n = tensor.Numel(in)
+	}
+	var walk func(l Layer, in []int) ([]int, error)
+	walk = func(l Layer, in []int) ([]int, error) {
+		if c, ok := l.(Container); ok {
+			_, layers := c.Children()
+			var err error
+			for _, child := range layers {
+				if in, err = walk(child, in); err != nil {
+					return nil, err
+				}
+			}
+			return in, nil
+		}
+		out, err := l.OutputShape(in)
+		if err != nil {
+			return nil, err
+		}
+		n = max(n, tensor.Numel(out))
+		return out, nil
+	}
+	_, err := walk(l, in)
+	return n, err
 }
 
 // propagateInputGrad tells the first layer that does real work whether it
@@ -112,6 +229,7 @@ func (s *Sequential) Buffers() []*Param {
 
 // SetTraining implements Layer.
 func (s *Sequential) SetTraining(training bool) {
+	s.training = training
 	for _, l := range s.Layers {
 		l.SetTraining(training)
 	}

@@ -22,6 +22,7 @@ var vgg16Params = sync.OnceValue(func() []*nn.Param {
 	// Cheap deterministic non-zero values: random generation of 268M
 	// numbers would dominate the benchmark's set-up.
 	for k, p := range ps {
+		p.EnsureGrad()
 		for i := range p.Value.Data {
 			h := uint32(i+k) * 2654435761
 			p.Value.Data[i] = float32(h>>8)/(1<<24) - 0.5

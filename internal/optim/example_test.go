@@ -12,6 +12,7 @@ import (
 // (here one "epoch" is 100 steps).
 func ExampleNewAdam() {
 	w := nn.NewParam("weight", 2)
+	w.EnsureGrad() // a layer's Backward does this on first use
 	w.Value.Data[0], w.Value.Data[1] = 0, 10
 	opt := optim.NewAdam([]*nn.Param{w}, optim.AdamConfig{LR: 0.1}) // betas 0.9, 0.999, eps 1e-8
 	sched, err := optim.ParseSchedule("step:0.5:1")

@@ -197,10 +197,11 @@ func equalBits(a, b []float32) bool {
 func TestSkipsFrozenAndNilGrad(t *testing.T) {
 	mk := func() []*nn.Param {
 		frozen := nn.NewParam("frozen", 3)
+		frozen.EnsureGrad() // a gradient from before it was frozen
 		frozen.Frozen = true
 		nograd := nn.NewParam("nograd", 2)
-		nograd.Grad = nil
 		live := nn.NewParam("live", 2)
+		live.EnsureGrad()
 		for _, p := range []*nn.Param{frozen, nograd, live} {
 			p.Value.Fill(1)
 			if p.Grad != nil {
@@ -245,6 +246,8 @@ func TestZeroGrad(t *testing.T) {
 	big := nn.NewParam("big", 3*parallelGrain+5) // split across workers
 	small := nn.NewParam("small", 3)
 	nograd := nn.NewBuffer("buf", 2)
+	big.EnsureGrad()
+	small.EnsureGrad()
 	big.Grad.Fill(2)
 	small.Grad.Fill(3)
 	for _, opt := range []Optimizer{NewSGD([]*nn.Param{big, small, nograd}, SGDConfig{LR: 1}),

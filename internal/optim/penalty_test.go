@@ -11,6 +11,7 @@ import (
 
 func paramOf(name string, vals ...float32) *nn.Param {
 	p := nn.NewParam(name, len(vals))
+	p.EnsureGrad()
 	copy(p.Value.Data, vals)
 	return p
 }
@@ -77,6 +78,7 @@ func TestPenaltyFiniteDifferences(t *testing.T) {
 		fn   func([]*nn.Param, float64) float64
 	}{{"L1", L1Penalty}, {"L2", L2Penalty}} {
 		p := nn.NewParam("weight", n)
+		p.EnsureGrad()
 		want := 0.0
 		for j := range p.Value.Data {
 			v := float32(r.NormFloat64())
@@ -125,6 +127,7 @@ func TestPenaltyFiniteDifferences(t *testing.T) {
 func TestL2PenaltyMatchesWeightDecay(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	a := nn.NewParam("a", 100)
+	a.EnsureGrad()
 	for j := range a.Value.Data {
 		a.Value.Data[j] = float32(r.NormFloat64())
 		a.Grad.Data[j] = float32(r.NormFloat64())
