@@ -46,6 +46,9 @@ const (
 	WEBP Format = "webp"
 )
 
+// String is the name used in messages ("truncated JPEG").
+func (f Format) String() string { return strings.ToUpper(string(f)) }
+
 // codec pairs a format's header reader and decoder. The formats are matched
 // by magic bytes here rather than registered with package image, so that a
 // file's extension never matters and so that we know which format failed.
@@ -141,20 +144,21 @@ var (
 	ErrEmpty       = errors.New("zero-byte file")
 )
 
+// reasonErr carries a reason class (for errors.Is) and the decoder's own
+// error (for errors.As) under an ImageError.
 type reasonErr struct {
 	class  error
 	reason string
 	err    error
 }
 
-func (e *reasonErr) Error() string { return e.reason }
-func (e *reasonErr) Is(t error) bool {
-	return t == e.class
-}
-func (e *reasonErr) Unwrap() error { return e.err }
+func (e *reasonErr) Error() string   { return e.reason }
+func (e *reasonErr) Is(t error) bool { return t == e.class }
+func (e *reasonErr) Unwrap() error   { return e.err }
 
 func fail(path string, class error, err error, format string, args ...any) *ImageError {
-	return &ImageError{Path: path, Reason: fmt.Sprintf(format, args...), Err: &reasonErr{class, fmt.Sprintf(format, args...), err}}
+	reason := fmt.Sprintf(format, args...)
+	return &ImageError{Path: path, Reason: reason, Err: &reasonErr{class, reason, err}}
 }
 
 // header is what a format's header tells before any pixel is decoded.
@@ -162,7 +166,7 @@ type header struct {
 	codec       *codec
 	width       int // stored size, before EXIF orientation
 	height      int
-	orientation int // EXIF orientation 1-8 (JPEG only; 1 otherwise)
+	orientation int // EXIF orientation 1-8 (JPEG and TIFF; 1 otherwise)
 }
 
 // displaySize is the size after EXIF orientation.
@@ -193,7 +197,7 @@ func readHeader(data []byte, name string, maxPixels int) (header, error) {
 	h := header{codec: c, orientation: 1}
 	cfg, err := safeConfig(c, data)
 	if err != nil {
-		return header{}, classify(name, c.format, err)
+		return header{}, classify(name, c.format, data, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return header{}, fail(name, ErrNotImage, nil, "%s header declares an empty %dx%d image", c.format, cfg.Width, cfg.Height)
@@ -259,8 +263,11 @@ func printable(b []byte) string {
 	return string(out)
 }
 
-// classify turns a decoder error into a reason.
-func classify(name string, f Format, err error) *ImageError {
+// classify turns a decoder error into a reason. data is the whole file: a
+// decoder that stumbles over a file lacking its closing structure has almost
+// always run off a cut-short file, whatever its own message says ("short
+// Huffman data").
+func classify(name string, f Format, data []byte, err error) *ImageError {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		// PNG and TIFF word a short file this way.
@@ -268,6 +275,8 @@ func classify(name string, f Format, err error) *ImageError {
 		return fail(name, ErrTruncated, err, "truncated %s: %v", f, io.ErrUnexpectedEOF)
 	case isUnsupported(err):
 		return fail(name, ErrUnsupported, err, "unsupported format: %s variant (%v)", f, err)
+	case f != BMP && f != TIFF && !endsWell(f, data):
+		return fail(name, ErrTruncated, err, "truncated %s: %v", f, err)
 	}
 	return fail(name, ErrNotImage, err, "corrupt %s: %v", f, err)
 }
@@ -333,7 +342,7 @@ func decodeBytes(data []byte, name string, maxPixels int) (*image.RGBA, error) {
 	}
 	img, err := decodeBody(data, h)
 	if err != nil {
-		return nil, classify(name, h.codec.format, err)
+		return nil, classify(name, h.codec.format, data, err)
 	}
 	return orient(img, h.orientation), nil
 }

@@ -129,6 +129,7 @@ func brokenFiles(t testing.TB) []struct {
 		{"empty.jpg", "zero-byte file", nil},
 		{"truncated.jpg", "truncated jpeg", jp[:len(jp)/2]},
 		{"truncated.png", "truncated png", pn[:len(pn)/2]},
+		{"cut_in_tables.jpg", "truncated jpeg", jp[:300]},
 		{"text.jpg", "not an image", []byte("these are not the pixels you are looking for\n")},
 		{"bomb.png", "declares 100000x100000 = 10000 MP, over the 50 MP limit", bombPNG(100000, 100000)},
 		{"picture.ppm", "unsupported format: PNM", []byte("P6\n2 2\n255\n\x00\x00\x00\xff\xff\xff\x00\x00\x00\xff\xff\xff")},

@@ -230,7 +230,7 @@ func inspect(path string, opts ScanOptions) (Sample, error) {
 	}
 	if opts.Verify || !endsWell(h.codec.format, data) {
 		if _, err := decodeBody(data, h); err != nil {
-			return Sample{}, classify(path, h.codec.format, err)
+			return Sample{}, classify(path, h.codec.format, data, err)
 		}
 	}
 	sum := sha256.Sum256(data)

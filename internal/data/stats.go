@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 // Stats summarizes a Dataset for `starid data stats`. The JSON field names are
@@ -81,10 +82,7 @@ func (st *Stats) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "duplicate groups (identical bytes): %d\n", len(st.Duplicates))
 	for _, g := range st.Duplicates {
-		fmt.Fprintln(w, "  -", g[0])
-		for _, p := range g[1:] {
-			fmt.Fprintln(w, "    ", p)
-		}
+		fmt.Fprintln(w, "  "+strings.Join(g, "  =  "))
 	}
 	return nil
 }
