@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"starid/internal/report"
+)
+
+func gridCLI(args ...string) (stdout, stderr string, err error) {
+	var o, e bytes.Buffer
+	err = runDataGrid(args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+func TestDataGrid(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	photoFolder(t, photos)
+	cases := []struct {
+		args   []string
+		images int
+		cols   int
+	}{
+		// No --class: the first photo of each of the 3 classes.
+		{[]string{photos}, 3, 4},
+		// A class: its 4 photos.
+		{[]string{photos, "--class", "green"}, 4, 4},
+		// A smaller grid than the class: 2x1 shows the first 2.
+		{[]string{photos, "--class", "red", "--cols", "2", "--rows", "1"}, 2, 2},
+	}
+	for i, c := range cases {
+		out := filepath.Join(dir, "grid"+string(rune('a'+i))+".png")
+		stdout, stderr, err := gridCLI(append(c.args, "--out", out)...)
+		if err != nil {
+			t.Fatalf("%v: %v (%s)", c.args, err, stderr)
+		}
+		if !strings.Contains(stdout, out) {
+			t.Errorf("%v: stdout %q does not name the file", c.args, stdout)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h := report.GridSize(c.images, c.cols)
+		if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+			t.Errorf("%v: %dx%d, want %dx%d (%d images in %d columns)", c.args, b.Dx(), b.Dy(), w, h, c.images, c.cols)
+		}
+	}
+}
+
+func TestDataGridErrors(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	photoFolder(t, photos)
+	_, _, err := gridCLI(photos, "--class", "purple", "--out", filepath.Join(dir, "g.png"))
+	if err == nil || !strings.Contains(err.Error(), `no class "purple"`) || !strings.Contains(err.Error(), "blue, green, red") {
+		t.Errorf("unknown class: %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "g.png")); !os.IsNotExist(serr) {
+		t.Error("a failed grid left a file")
+	}
+	for _, args := range [][]string{{}, {photos, "--cols", "0"}, {photos, photos}} {
+		if _, _, err := gridCLI(args...); err == nil {
+			t.Errorf("%v: no error", args)
+		} else if _, ok := err.(usageError); !ok {
+			t.Errorf("%v: %v is not a usage error", args, err)
+		}
+	}
+	if _, _, err := gridCLI(filepath.Join(dir, "none")); err == nil {
+		t.Error("missing folder: no error")
+	}
+}
