@@ -335,8 +335,8 @@ func resample(p plane, ow, oh int) *RGB {
 	return out
 }
 
-// RGBImage converts an RGB back to an image.RGBA, for previews and grids.
-func (m *RGB) RGBImage() *image.RGBA {
+// ToRGBA converts an RGB back to an image.RGBA, for previews and grids.
+func (m *RGB) ToRGBA() *image.RGBA {
 	out := image.NewRGBA(image.Rect(0, 0, m.W, m.H))
 	for i := 0; i < m.W*m.H; i++ {
 		copy(out.Pix[4*i:4*i+3], m.Pix[3*i:3*i+3])

@@ -104,6 +104,14 @@ func TestApplyLayoutAndErrors(t *testing.T) {
 			t.Fatalf("CHW layout: got %v, want %v", dst, want)
 		}
 	}
+	// At the same size, Resize is the identity and ToRGBA gives it back.
+	r, err := tr.Resize(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back := r.ToRGBA(); !slices.Equal(back.Pix, img.Pix) {
+		t.Errorf("round trip: %v, want %v", back.Pix, img.Pix)
+	}
 	if err := tr.Apply(img, nil, make([]float32, 11)); err == nil {
 		t.Error("short destination accepted")
 	}
