@@ -30,7 +30,9 @@ func (m *RGB) Bytes() int { return len(m.Pix) }
 // Unlike torchvision, the augmentation works on the Size x Size image rather
 // than the original photo, so the loader can cache the resized image once and
 // augment it afresh each epoch; the crop is resampled back to Size x Size
-// with the same filter.
+// with the same filter. The colour jitter works on float32 values in [0, 1],
+// clamped after each step, as torchvision's tensor path does (its PIL path
+// rounds to 8 bits in between); the three adjustments come in random order.
 type Transform struct {
 	Size      int        // output Size x Size
 	Mean, Std [3]float32 // both zero means DefaultMean and DefaultStd
