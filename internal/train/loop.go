@@ -58,13 +58,12 @@ const maxListed = 20
 // from which --resume continues. A resumed run ends with the same weights,
 // bit for bit, as one that was never interrupted, because every random draw
 // of an epoch derives from (seed, epoch) and the checkpoint restores the
-// weights, BatchNorm statistics and optimizer state exactly. Two caveats:
-// the engine itself must repeat its arithmetic (with more than one worker,
+// weights, BatchNorm statistics and optimizer state exactly. (The engine
+// itself must repeat its arithmetic for that: with more than one worker,
 // Conv2d's weight gradients currently vary in the last bits from run to
-// run, so only GOMAXPROCS=1 runs are bit-identical today), and a photo that
-// passes the scan but fails to decode during training is dropped from later
-// epochs by the loader, which a resumed run learns only when it meets the
-// photo again.
+// run, so only GOMAXPROCS=1 runs are bit-identical today.) A photo that
+// fails to decode during training is reported in the first epoch that
+// meets it, and again once after a resume.
 func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
