@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -58,8 +59,12 @@ func Curves(history []EpochRecord, path string) error {
 	}
 	// A fixed 0-100% scale lets two runs' pictures be compared at a glance.
 	acc.Y.Min, acc.Y.Max = 0, 100
-	acc.Legend.Top = false // accuracy rises: bottom right is usually empty
-	loss.Legend.Top = true // loss falls: top right is usually empty
+	// Both curves start at the left where accuracy is low and loss high, so
+	// the top left and the bottom left corners are the ones that stay empty.
+	acc.Legend.Top, acc.Legend.Left = true, true
+	loss.Legend.Top, loss.Legend.Left = false, true
+	acc.Legend.XOffs, acc.Legend.YOffs = vg.Points(8), -vg.Points(6)
+	loss.Legend.XOffs, loss.Legend.YOffs = vg.Points(8), vg.Points(6)
 
 	img := image.NewRGBA(image.Rect(0, 0, CurvesWidth, CurvesHeight))
 	c := vgimg.NewWith(vgimg.UseImage(img))
@@ -76,6 +81,7 @@ func linePlot(title, ylabel string, history []EpochRecord, train, test func(Epoc
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "epoch"
+	p.X.Tick.Marker = epochTicks{}
 	p.Y.Label.Text = ylabel
 	p.Add(plotter.NewGrid())
 	for _, s := range []struct {
@@ -103,4 +109,27 @@ func linePlot(title, ylabel string, history []EpochRecord, train, test func(Epoc
 		p.Legend.Add(s.name, l, sc)
 	}
 	return p, nil
+}
+
+// epochTicks labels whole epochs only, every 1, 2, 5, 10, 20, 50, ...
+// epochs so that at most about ten labels show.
+type epochTicks struct{}
+
+func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+	first, last := math.Ceil(lo), math.Floor(hi)
+	if last < first {
+		return nil
+	}
+	step := 1.0
+	for mult := 0; (last-first)/step > 10; mult++ {
+		step = []float64{2, 5, 10}[mult%3] * math.Pow(10, float64(mult/3))
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(first/step) * step; v <= last; v += step {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
+	}
+	if len(ticks) == 0 { // a range shorter than one step: label its first epoch
+		ticks = append(ticks, plot.Tick{Value: first, Label: strconv.Itoa(int(first))})
+	}
+	return ticks
 }

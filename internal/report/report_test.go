@@ -274,3 +274,27 @@ func TestGridErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEpochTicks(t *testing.T) {
+	cases := []struct {
+		lo, hi float64
+		want   string
+	}{
+		{1, 1, "1"},
+		{1, 2, "1 2"},
+		{0.8, 3.2, "1 2 3"},
+		{1, 12, "2 4 6 8 10 12"},
+		{1, 40, "5 10 15 20 25 30 35 40"},
+		{1, 300, "50 100 150 200 250 300"},
+		{1.2, 1.8, ""},
+	}
+	for _, c := range cases {
+		var labels []string
+		for _, tk := range (epochTicks{}).Ticks(c.lo, c.hi) {
+			labels = append(labels, tk.Label)
+		}
+		if got := strings.Join(labels, " "); got != c.want {
+			t.Errorf("Ticks(%v, %v) = %q, want %q", c.lo, c.hi, got, c.want)
+		}
+	}
+}
