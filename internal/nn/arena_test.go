@@ -17,27 +17,29 @@ func TestArenaGetAvoidsItsInput(t *testing.T) {
 	if !tensor.ShapeEq(s0.Shape, []int{2, 3}) || len(s0.Data) != 6 || cap(s0.Data) != 10 {
 		t.Fatalf("Get(nil) = %v len %d cap %d", s0.Shape, len(s0.Data), cap(s0.Data))
 	}
+	whole0 := s0.Data[:cap(s0.Data)]
 	s1 := a.Get(s0, 4)
-	if overlaps(s1.Data, s0.Data) {
-		t.Fatal("Get returned the slot it was told to avoid")
+	if overlaps(s1.Data, whole0) || cap(s1.Data) != 4 {
+		t.Fatalf("Get returned the slot it was told to avoid, or reserved the second (cap %d)", cap(s1.Data))
 	}
 	// A view (another header over the same memory, as Flatten makes) and
 	// a tensor over the unused tail of a slot must be recognized too.
 	view := &tensor.Tensor{Shape: []int{6}, Data: s0.Data}
-	if got := a.Get(view, 5); overlaps(got.Data, s0.Data[:cap(s0.Data)]) {
+	if got := a.Get(view, 3); overlaps(got.Data, whole0) {
 		t.Fatal("Get returned the slot of a view it was told to avoid")
 	}
-	tail := &tensor.Tensor{Shape: []int{2}, Data: s1.Data[:cap(s1.Data)][8:10]}
-	if got := a.Get(tail, 3); overlaps(got.Data, s1.Data[:cap(s1.Data)]) {
+	tail := &tensor.Tensor{Shape: []int{2}, Data: whole0[8:10]}
+	if got := a.Get(tail, 3); overlaps(got.Data, whole0) {
 		t.Fatal("Get handed out the slot whose spare capacity holds the avoided tensor")
 	}
-	// An outside tensor avoids neither slot; a larger request grows one.
+	// An outside tensor avoids neither slot: the first, already large
+	// enough, is used as it is; a larger request grows it.
 	outside := tensor.New(3)
-	if got := a.Get(outside, 7); cap(got.Data) != 10 {
-		t.Fatalf("Get reallocated a slot that was large enough: cap %d", cap(got.Data))
+	if got := a.Get(outside, 7); cap(got.Data) != 10 || !overlaps(got.Data, whole0) {
+		t.Fatalf("Get(outside) did not reuse the first slot: cap %d", cap(got.Data))
 	}
 	big := a.Get(nil, 25)
-	if len(big.Data) != 25 || overlaps(big.Data, s1.Data[:cap(s1.Data)]) {
+	if len(big.Data) != 25 || overlaps(big.Data, s1.Data) {
 		t.Fatalf("growing: len %d", len(big.Data))
 	}
 }
@@ -81,6 +83,13 @@ var arenaNets = []arenaNet{
 			NewConv2d(4, 4, 3, 1, 1, true, rng), NewDropout(0.2, rand.New(rand.NewPCG(1, 9))), NewMaxPool2d(2, 2, 0),
 			NewFlatten(), NewIdentity(), NewReLU(false), NewLinear(16, 4, false, rng))
 	}, []int{2, 3, 9, 9}},
+	// Widening layers, whose input gradients fit in their own (dead)
+	// outputs, up to the last one, whose output the caller still holds.
+	{"widening", func(rng *rand.Rand) *Sequential {
+		return NewSequential(
+			NewConv2d(2, 3, 3, 1, 1, true, rng), NewReLU(true), NewConv2d(3, 5, 3, 1, 1, true, rng), NewFlatten(),
+			NewSequential(NewLinear(80, 96, true, rng), NewReLU(true)), NewLinear(96, 100, true, rng))
+	}, []int{3, 2, 4, 4}},
 }
 
 // runNet does two training steps (forward, backward with a fixed output
@@ -97,10 +106,14 @@ func runNet(t *testing.T, net *Sequential, x *tensor.Tensor) [][]float32 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, y.Clone().Data)
+		yc := y.Clone()
+		got = append(got, yc.Data)
 		dx, err := net.Backward(randTensor(r, y.Shape...))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if d := tensor.MaxAbsDiff(y.Data, yc.Data); d != 0 || !y.SameShape(yc) {
+			t.Fatalf("Backward changed the network's output (max diff %g)", d)
 		}
 		got = append(got, dx.Clone().Data)
 		for _, p := range net.Params() {
@@ -239,6 +252,32 @@ func TestArenaRefusesBackwardAfterEval(t *testing.T) {
 		}
 		if !noArena && (err == nil || !strings.Contains(err.Error(), "NoArena")) {
 			t.Errorf("with the arena: Backward after an eval Forward gave %v, want an error naming NoArena", err)
+		}
+	}
+}
+
+// A second Backward after one Forward would read activations that the
+// first one overwrote with input gradients.
+func TestArenaRefusesSecondBackward(t *testing.T) {
+	for _, noArena := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		net := NewSequential(NewConv2d(2, 3, 3, 1, 1, true, rng), NewReLU(true), NewConv2d(3, 4, 3, 1, 1, true, rng))
+		net.NoArena = noArena
+		net.SetTraining(true)
+		y, err := net.Forward(randTensor(rng, 2, 2, 5, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dy := randTensor(rng, y.Shape...)
+		if _, err := net.Backward(dy.Clone()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = net.Backward(dy.Clone())
+		if noArena && err != nil {
+			t.Errorf("NoArena: second Backward: %v", err)
+		}
+		if !noArena && (err == nil || !strings.Contains(err.Error(), "NoArena")) {
+			t.Errorf("with the arena: second Backward gave %v, want an error naming NoArena", err)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func (a *AvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(a, dy, a.outShape); err != nil {
 		return nil, err
 	}
-	dx := a.inputGrad(&a.dx, dy, a.inShape...)
+	dx := a.inputGrad(&a.dx, dy, nil, a.inShape...)
 	h, w, ho, wo := a.inShape[2], a.inShape[3], a.outShape[2], a.outShape[3]
 	planes, hw, ohw := a.inShape[0]*a.inShape[1], h*w, ho*wo
 	scale := 1 / float32(a.Kernel*a.Kernel)
@@ -222,7 +222,7 @@ func (a *AdaptiveAvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) 
 		a.dview.Shape, a.dview.Data = append(a.dview.Shape[:0], a.inShape...), dy.Data
 		return &a.dview, nil
 	}
-	dx := a.inputGrad(&a.dx, dy, a.inShape...)
+	dx := a.inputGrad(&a.dx, dy, nil, a.inShape...)
 	h, w := a.inShape[2], a.inShape[3]
 	planes, hw, ohw := a.inShape[0]*a.inShape[1], h*w, a.OutH*a.OutW
 	tensor.ParallelMin(planes, max(1, 4096/ohw), func(lo, hi int) {

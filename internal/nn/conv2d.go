@@ -369,7 +369,7 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	flipped := c.Stride == 1
 	var dx *tensor.Tensor
 	if needDX {
-		dx = c.inputGrad(&c.dx, dy, x.Shape...)
+		dx = c.inputGrad(&c.dx, dy, x, x.Shape...)
 	}
 
 	p := c.plan(n, ho, wo)

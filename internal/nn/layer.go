@@ -24,14 +24,19 @@
 //     never holds the half gigabyte of VGG16 gradients, and frozen
 //     parameters never get one.
 //   - Input gradients are transient: once the layer below has consumed
-//     dL/dx, it is dead. A top-level Sequential therefore owns one Arena of
-//     two reusable buffers and hands it to every layer inside it, nested
-//     Sequentials included (ArenaUser). Each layer takes its dL/dx from the
-//     arena, from the slot that does not hold dy; the in-place layers
-//     (ReLU, LeakyReLU, BatchNorm2d, Dropout) write into dy and views
-//     (Flatten, Identity, an identity AdaptiveAvgPool2d) pass it on, so two
-//     slots are always enough. Backward holds two activation-sized gradient
-//     buffers instead of one per layer.
+//     dL/dx, it is dead. And when a layer's Backward runs inside a
+//     network, every later layer's has run, so nothing reads the layer's
+//     own output any more: dL/dx goes there when it fits (a VGG
+//     convolution's input is never larger than its output). Otherwise a
+//     layer takes dL/dx from an Arena of two reusable buffers that a
+//     top-level Sequential owns and hands to every layer inside it, nested
+//     Sequentials included (ArenaUser), from the slot that does not hold
+//     dy. The in-place layers (ReLU, LeakyReLU, BatchNorm2d, Dropout) write
+//     into dy and views (Flatten, Identity, an identity AdaptiveAvgPool2d)
+//     pass it on, so two slots are always enough; in VGG training only the
+//     pooling layers' gradients use the arena, and one slot suffices.
+//     The network's own output, which the caller holds, is never
+//     overwritten.
 //   - Outputs go to the same arena whenever nothing reads them after the
 //     next layer's Forward: always in evaluation (inference holds the
 //     current and the next activation only), and in training when the next
@@ -41,12 +46,12 @@
 //     Backward reads it. Forward and Backward never use the arena at the
 //     same time, so one arena serves both.
 //
-// The price is a shorter lifetime for what a network (not a lone layer)
-// returns: with the arena, Sequential's output and input gradient are valid
-// only until its next Forward or Backward, and Backward after an
-// evaluation-mode Forward is refused (the layers' saved inputs are arena
-// buffers that later layers overwrote). Sequential.NoArena turns the arena
-// off for callers that need either. Layers used on their own have no arena
+// The price: with the arena, Sequential's output and input gradient are
+// valid only until its next Forward or Backward, and Backward is refused
+// after an evaluation-mode Forward (the saved inputs are arena buffers that
+// later layers overwrote) and a second time after one Forward (the first
+// overwrote activations with gradients). Sequential.NoArena turns all of
+// this off for callers that need it. Layers used on their own have no arena
 // and keep their own buffers.
 package nn
 
@@ -124,49 +129,73 @@ func NewBuffer(name string, shape ...int) *Param {
 type Base struct {
 	Training bool
 
-	arena *Arena // shared buffers from the enclosing Sequential; nil alone
-	// outputFree says the next layer keeps no reference to this layer's
-	// output after its Forward, so in training the output may live in the
-	// arena too.
-	outputFree bool
+	use    ArenaUse       // what the enclosing Sequential allows
+	ownOut *tensor.Tensor // the own buffer the last Forward wrote, nil if the arena's
+	dxView tensor.Tensor  // header for a dL/dx that lives in ownOut
 }
 
 // SetTraining implements Layer.
 func (b *Base) SetTraining(training bool) { b.Training = training }
 
 // UseArena implements ArenaUser.
-func (b *Base) UseArena(a *Arena, outputFree bool) { b.arena, b.outputFree = a, outputFree }
+func (b *Base) UseArena(u ArenaUse) { b.use = u }
 
 // output returns the buffer for a Forward's output: an arena slot that does
 // not overlap x when nothing will read the output after the next layer's
 // Forward, the layer's own buffer *own otherwise. A layer whose Backward
 // reads its own output must not call it in training.
 func (b *Base) output(own **tensor.Tensor, x *tensor.Tensor, shape ...int) *tensor.Tensor {
-	if b.arena != nil && (!b.Training || b.outputFree) {
-		return b.arena.Get(x, shape...)
+	if b.use.Arena != nil && (!b.Training || b.use.OutputFree) {
+		b.ownOut = nil
+		return b.use.Arena.Get(x, shape...)
 	}
 	*own = tensor.Reuse(*own, shape...)
+	b.ownOut = *own
 	return *own
 }
 
-// inputGrad returns the buffer for Backward's dL/dx: an arena slot that
-// does not overlap dy, or the layer's own buffer *own without an arena.
-func (b *Base) inputGrad(own **tensor.Tensor, dy *tensor.Tensor, shape ...int) *tensor.Tensor {
-	if b.arena != nil {
-		return b.arena.Get(dy, shape...)
+// inputGrad returns the buffer for Backward's dL/dx, given the layer's
+// output gradient dy and saved input x (nil if it keeps none). Inside a
+// network, every later layer has run its Backward by now, so the layer's
+// own output buffer is dead (unless it is the network's output, which the
+// caller holds) and takes dL/dx when large enough: a VGG convolution's
+// input gradient fits in its output, so it needs no other buffer. Failing
+// that it is the arena slot that does not hold dy, and without an arena
+// the layer's own gradient buffer *own.
+func (b *Base) inputGrad(own **tensor.Tensor, dy, x *tensor.Tensor, shape ...int) *tensor.Tensor {
+	if b.use.Arena == nil {
+		*own = tensor.Reuse(*own, shape...)
+		return *own
 	}
-	*own = tensor.Reuse(*own, shape...)
-	return *own
+	n := tensor.Numel(shape)
+	if o := b.ownOut; o != nil && b.use.OutputDead && cap(o.Data) >= n &&
+		!overlaps(o.Data, dy.Data) && (x == nil || !overlaps(o.Data, x.Data)) {
+		b.dxView.Data = o.Data[:n]
+		b.dxView.Shape = append(b.dxView.Shape[:0], shape...)
+		return &b.dxView
+	}
+	return b.use.Arena.Get(dy, shape...)
+}
+
+// ArenaUse is what a Sequential tells a child before its Forward and
+// Backward (see the package documentation, Memory).
+type ArenaUse struct {
+	// Arena holds the transient buffers; nil means the layer's own.
+	Arena *Arena
+	// OutputFree: the layer after this one keeps no reference to its
+	// input once its Forward returns (see inputDropper), so even a
+	// training output may live in the arena.
+	OutputFree bool
+	// OutputDead: nothing reads the output once the layers after this one
+	// have run Backward. It is false only for the network's own output,
+	// which its caller holds.
+	OutputDead bool
 }
 
 // ArenaUser is implemented by layers that can take transient buffers from
-// a network-wide Arena (every layer embedding Base). Sequential calls
-// UseArena on each child before its Forward and Backward; outputFree says
-// whether the layer after it drops its input after Forward (see
-// inputDropper), so that a training-mode output may go to the arena too.
-// A nil arena means the layer's own buffers.
+// a network-wide Arena (every layer embedding Base).
 type ArenaUser interface {
-	UseArena(a *Arena, outputFree bool)
+	UseArena(u ArenaUse)
 }
 
 // inputDropper is implemented by layers whose Forward keeps no reference
@@ -187,13 +216,11 @@ type Arena struct {
 	slots [2]tensor.Tensor
 }
 
-// Reserve makes both slots hold at least n values.
+// Reserve makes the first slot, which Get prefers, hold at least n values.
+// The second grows on demand: in training a VGG network never needs it.
 func (a *Arena) Reserve(n int) {
-	for i := range a.slots {
-		s := &a.slots[i]
-		if cap(s.Data) < n {
-			s.Data = make([]float32, n)
-		}
+	if s := &a.slots[0]; cap(s.Data) < n {
+		s.Data = make([]float32, n)
 	}
 }
 

@@ -132,7 +132,7 @@ func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if l.noInputGrad {
 		return nil, nil
 	}
-	dx := l.inputGrad(&l.dx, dy, n, l.In)
+	dx := l.inputGrad(&l.dx, dy, l.x, n, l.In)
 	tensor.GemmParallel(false, false, n, l.In, l.Out, 1, g, l.Out, l.Weight.Value.Data, l.In, 0, dx.Data, l.In)
 	return dx, nil
 }

@@ -201,7 +201,7 @@ func (m *MaxPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(m, dy, m.outShape); err != nil {
 		return nil, err
 	}
-	dx := m.inputGrad(&m.dx, dy, m.inShape...)
+	dx := m.inputGrad(&m.dx, dy, nil, m.inShape...)
 	planes := m.inShape[0] * m.inShape[1]
 	hw, ohw := m.inShape[2]*m.inShape[3], m.outShape[2]*m.outShape[3]
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {

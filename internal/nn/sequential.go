@@ -26,15 +26,13 @@ type Sequential struct {
 	NoArena bool
 
 	training bool
-	own      Arena  // the arena of a top-level Sequential
-	parent   *Arena // the enclosing Sequential's arena; nil at the top
-	// outputFree is what the parent said about this Sequential's output:
-	// the layer after it keeps no reference to it.
-	outputFree bool
-	reserved   []int // input shape the arena was last sized for
-	// evalArena says the last Forward ran in evaluation mode with the
-	// arena, after which Backward would read overwritten inputs.
-	evalArena bool
+	own      Arena // the arena of a top-level Sequential
+	nested   bool  // a parent Sequential set use
+	use      ArenaUse
+	reserved []int // input shape the arena was last sized for
+	// stale says Backward would read overwritten inputs: the last Forward
+	// ran in evaluation mode with the arena, or Backward already ran.
+	stale error
 }
 
 // NewSequential numbers its layers "0", "1", ... like PyTorch.
@@ -62,7 +60,7 @@ func (s *Sequential) Children() ([]string, []Layer) { return s.Names, s.Layers }
 func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	s.propagateInputGrad()
 	arena := s.arena()
-	if arena != nil && s.parent == nil && !tensor.ShapeEq(s.reserved, x.Shape) {
+	if arena != nil && !s.nested && !tensor.ShapeEq(s.reserved, x.Shape) {
 		// Size both slots for the largest tensor of this input shape now:
 		// growing them layer by layer would leave the smaller buffers as
 		// garbage that the collector frees only after the peak.
@@ -71,11 +69,14 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			s.reserved = append(s.reserved[:0], x.Shape...)
 		}
 	}
-	s.evalArena = arena != nil && !s.training
+	s.stale = nil
+	if arena != nil && !s.training {
+		s.stale = fmt.Errorf("%s: Backward after an evaluation-mode Forward needs NoArena (the saved inputs were shared buffers)", s)
+	}
 	var err error
 	for i, l := range s.Layers {
 		if u, ok := l.(ArenaUser); ok {
-			u.UseArena(arena, s.nextDropsInput(i))
+			u.UseArena(s.childUse(arena, i))
 		}
 		if x, err = l.Forward(x); err != nil {
 			return nil, atPath(s.Names[i], err)
@@ -86,14 +87,17 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 
 // Backward implements Layer.
 func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if s.evalArena {
-		return nil, fmt.Errorf("%s: Backward after an evaluation-mode Forward needs NoArena (the saved inputs were shared buffers)", s)
+	if s.stale != nil {
+		return nil, s.stale
 	}
 	arena := s.arena()
+	if arena != nil {
+		s.stale = fmt.Errorf("%s: a second Backward after one Forward needs NoArena (the first one overwrote the saved activations)", s)
+	}
 	var err error
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		if u, ok := s.Layers[i].(ArenaUser); ok {
-			u.UseArena(arena, s.nextDropsInput(i))
+			u.UseArena(s.childUse(arena, i))
 		}
 		if dy, err = s.Layers[i].Backward(dy); err != nil {
 			return nil, atPath(s.Names[i], err)
@@ -106,39 +110,29 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 }
 
 // UseArena implements ArenaUser: a nested Sequential shares its parent's
-// arena (nil when the parent has NoArena) instead of owning one.
-func (s *Sequential) UseArena(a *Arena, outputFree bool) {
-	if a == nil {
-		a = noArena
-	}
-	s.parent, s.outputFree = a, outputFree
-}
-
-// noArena marks a nested Sequential whose parent has no arena, which
-// differs from no parent at all (a top-level Sequential uses its own).
-var noArena = new(Arena)
+// arena (none when the parent has NoArena) instead of owning one.
+func (s *Sequential) UseArena(u ArenaUse) { s.use, s.nested = u, true }
 
 // arena returns the arena the children use, nil for none.
 func (s *Sequential) arena() *Arena {
 	switch {
-	case s.parent == noArena:
-		return nil
-	case s.parent != nil:
-		return s.parent
+	case s.nested:
+		return s.use.Arena
 	case s.NoArena:
 		return nil
 	}
 	return &s.own
 }
 
-// nextDropsInput reports whether whatever consumes child i's output keeps
-// no reference to it after its Forward.
-func (s *Sequential) nextDropsInput(i int) bool {
+// childUse is what child i may do with its output: the last child's output
+// is this Sequential's; every other one feeds the next child, which may
+// drop it after Forward, and is dead once that child's Backward ran.
+func (s *Sequential) childUse(arena *Arena, i int) ArenaUse {
 	if i+1 == len(s.Layers) {
-		return s.outputFree
+		return ArenaUse{Arena: arena, OutputFree: s.use.OutputFree, OutputDead: s.use.OutputDead}
 	}
 	d, ok := s.Layers[i+1].(inputDropper)
-	return ok && d.dropsInput()
+	return ArenaUse{Arena: arena, OutputFree: ok && d.dropsInput(), OutputDead: true}
 }
 
 // dropsInput implements inputDropper: a Sequential keeps its input exactly

@@ -79,6 +79,22 @@ func TestResumeIsBitIdentical(t *testing.T) {
 			for _, v := range saved {
 				v.Fill(float32(math.NaN()))
 			}
+			// A freshly built model has no gradients until its first
+			// Backward (nn.Param.EnsureGrad): a Step before then must skip
+			// every parameter and keep the loaded state for later.
+			for i, p := range resumed {
+				if p.Grad != nil {
+					t.Fatalf("parameter %d has a gradient before any backward pass", i)
+				}
+			}
+			if err := opt2.Step(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range resumed {
+				if !equalBits(first[i].Value.Data, resumed[i].Value.Data) {
+					t.Fatalf("a Step without gradients changed parameter %d", i)
+				}
+			}
 			runGolden(t, g, opt2, resumed, 3, 5)
 			for i := range straight {
 				if !equalBits(straight[i].Value.Data, resumed[i].Value.Data) {
