@@ -30,10 +30,19 @@ type Sequential struct {
 	nested   bool  // a parent Sequential set use
 	use      ArenaUse
 	reserved []int // input shape the arena was last sized for
-	// stale says Backward would read overwritten inputs: the last Forward
-	// ran in evaluation mode with the arena, or Backward already ran.
-	stale error
+	// stale says why Backward would read overwritten inputs, if it would.
+	stale staleReason
 }
+
+// staleReason is why the arena makes Backward impossible until the next
+// training-mode Forward.
+type staleReason int
+
+const (
+	fresh         staleReason = iota
+	afterEval                 // the last Forward ran in evaluation mode
+	afterBackward             // Backward already ran
+)
 
 // NewSequential numbers its layers "0", "1", ... like PyTorch.
 func NewSequential(layers ...Layer) *Sequential {
@@ -61,17 +70,17 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	s.propagateInputGrad()
 	arena := s.arena()
 	if arena != nil && !s.nested && !tensor.ShapeEq(s.reserved, x.Shape) {
-		// Size both slots for the largest tensor of this input shape now:
-		// growing them layer by layer would leave the smaller buffers as
-		// garbage that the collector frees only after the peak.
+		// Size the preferred slot for the largest tensor of this input
+		// shape now: growing it layer by layer would leave the smaller
+		// buffers as garbage that the collector frees only after the peak.
 		if n, err := largestTensor(s, x.Shape, s.NeedInputGrad); err == nil {
 			arena.Reserve(n)
 			s.reserved = append(s.reserved[:0], x.Shape...)
 		}
 	}
-	s.stale = nil
+	s.stale = fresh
 	if arena != nil && !s.training {
-		s.stale = fmt.Errorf("%s: Backward after an evaluation-mode Forward needs NoArena (the saved inputs were shared buffers)", s)
+		s.stale = afterEval
 	}
 	var err error
 	for i, l := range s.Layers {
@@ -87,12 +96,15 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 
 // Backward implements Layer.
 func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if s.stale != nil {
-		return nil, s.stale
+	switch s.stale {
+	case afterEval:
+		return nil, fmt.Errorf("%s: Backward after an evaluation-mode Forward needs NoArena (the saved inputs were shared buffers)", s)
+	case afterBackward:
+		return nil, fmt.Errorf("%s: a second Backward after one Forward needs NoArena (the first one overwrote the saved activations)", s)
 	}
 	arena := s.arena()
 	if arena != nil {
-		s.stale = fmt.Errorf("%s: a second Backward after one Forward needs NoArena (the first one overwrote the saved activations)", s)
+		s.stale = afterBackward
 	}
 	var err error
 	for i := len(s.Layers) - 1; i >= 0; i-- {
