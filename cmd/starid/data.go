@@ -13,24 +13,26 @@ func init() {
 	register("data", "look at an image folder: stats (counts, sizes, broken files, duplicates) or grid", runData)
 }
 
-const dataUsage = "data stats DIR [--json] [--verify] | data grid DIR [--class NAME] --out F.png"
+const dataUsage = "data stats DIR [--json] [--verify] | data grid DIR [--class NAME] --out F.png | data synth DIR [--classes 4] [--per-class 40] [--size 64] [--seed 1]"
 
 // runData dispatches `starid data SUB ...`; the grid lives in datagrid.go.
 func runData(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintf(stderr, "Usage: starid %s\n", dataUsage)
-		return usagef("missing sub-command: stats or grid")
+		return usagef("missing sub-command: stats, grid or synth")
 	}
 	switch args[0] {
 	case "stats":
 		return runDataStats(args[1:], stdout, stderr)
 	case "grid":
 		return runDataGrid(args[1:], stdout, stderr)
+	case "synth":
+		return runDataSynth(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintf(stderr, "Usage: starid %s\n", dataUsage)
 		return nil
 	}
-	return usagef("unknown sub-command %q (want stats or grid)", args[0])
+	return usagef("unknown sub-command %q (want stats, grid or synth)", args[0])
 }
 
 // runDataStats is `starid data stats DIR [--json] [--verify]`.
@@ -65,4 +67,26 @@ func runDataStats(args []string, stdout, stderr io.Writer) error {
 		return werr
 	}
 	return err
+}
+
+// runDataSynth is `starid data synth DIR`: a generated ImageFolder of
+// coloured shapes, the built-in data set for trying starid without photos.
+func runDataSynth(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("data synth", "data synth DIR [--classes 4] [--per-class 40] [--size 64] [--seed 1]", stderr)
+	classes := fs.Int("classes", 4, fmt.Sprintf("number of shape classes (2..%d)", len(data.SynthShapes)))
+	perClass := fs.Int("per-class", 40, "images per class")
+	size := fs.Int("size", 64, "image width and height in pixels")
+	seed := fs.Uint64("seed", 1, "random seed (same seed, same images)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one output folder, got %d arguments", len(pos))
+	}
+	if err := data.Synthesize(pos[0], *classes, *perClass, *size, *seed); err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(stdout, "wrote %d images of %d shapes to %s\n", *classes**perClass, *classes, pos[0])
+	return nil
 }
