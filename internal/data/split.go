@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"starid/internal/atomicfile"
 	"strings"
 )
 
@@ -96,43 +97,9 @@ func (s *Split) WriteFile(path string) error {
 	return WriteFileAtomic(path, append(b, '\n'))
 }
 
-// WriteFileAtomic writes data to a temporary file in path's folder, syncs it,
-// renames it over path and syncs the folder, so the rename is durable too.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		// Not every file system can sync a directory; the rename has
-		// happened either way.
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
+// WriteFileAtomic writes data so that path holds the old or the new
+// content, never a torn file (see package atomicfile).
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteBytes(path, data) }
 
 // ReadSplit reads a split.json written by WriteFile.
 func ReadSplit(path string) (*Split, error) {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"starid/internal/atomicfile"
 	"strings"
 	"testing"
 )
@@ -341,7 +342,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	diskFull := errors.New("no space left on device")
-	err = writeFileAtomic(path, func(w io.Writer) error {
+	err = atomicfile.Write(path, func(w io.Writer) error {
 		if err := Write(w, sample(), nil); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"starid/internal/atomicfile"
 	"strconv"
 	"strings"
 
@@ -164,50 +165,10 @@ func staridVersion() string {
 // wrapWriter lets tests make a write fail part way (a full disk).
 var wrapWriter = func(w io.Writer) io.Writer { return w }
 
-// writeFileAtomic writes path through a temporary file in the same
-// directory that is synced and renamed over path only when everything
-// succeeded, then syncs the directory so the rename itself survives a
-// crash. Readers (and a resume after kill -9) see the old file or the new
-// one, never a torn one; a failure leaves the old file and no temporary.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if err = write(wrapWriter(f)); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		// Some file systems cannot sync a directory; the data is safe
-		// either way, only the rename's durability is at stake.
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+// writeFileAtomic is atomicfile.Write through wrapWriter, the tests' hook
+// for a disk that fills up halfway.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return write(wrapWriter(w)) })
 }
 
 // Checkpoint metadata keys. Scalars live in the safetensors header's

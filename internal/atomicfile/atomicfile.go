@@ -1,0 +1,71 @@
+// Package atomicfile writes files so that a reader, or a training run
+// resumed after kill -9, sees either the old content or the new, never a
+// torn file: the data goes to a temporary sibling that is synced and then
+// renamed over the target, and the folder is synced so the rename lasts.
+package atomicfile
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Write runs write against a temporary file in path's folder and renames it
+// over path only when writing, syncing and closing all succeeded. On any
+// failure the temporary file is removed, path is untouched, and the error
+// names path. The new file gets mode 0644 (os.CreateTemp makes 0600, and
+// checkpoints, plots and JSON reports are ordinary files).
+func Write(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		// Some file systems cannot sync a folder; the data is safe either
+		// way, only the rename's durability is at stake.
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// WriteBytes is Write for data already in memory.
+func WriteBytes(path string, data []byte) error {
+	return Write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
