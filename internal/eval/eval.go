@@ -33,7 +33,7 @@ package eval
 
 import (
 	"fmt"
-	"math"
+	"starid/internal/nn"
 
 	"starid/internal/tensor"
 )
@@ -138,7 +138,7 @@ func (a *Accumulator) AddPredicted(logits *tensor.Tensor, labels, preds []int) e
 	}
 	for i, y := range labels {
 		row := logits.Data[i*c : (i+1)*c]
-		lse := logSoftmax(a.prob, row)
+		lse := nn.SoftmaxRow(a.prob, row)
 		a.lossSum += lse - float64(row[y])
 		var p int
 		if preds != nil {
@@ -285,34 +285,11 @@ func TopK(row []float32, k int) []int {
 	return idx
 }
 
-// logSoftmax writes softmax(row) into p (float64, max-shifted so large
-// logits neither overflow nor lose their differences) and returns
-// log(sum(exp(row))).
-func logSoftmax(p []float64, row []float32) float64 {
-	m := math.Inf(-1)
-	for _, v := range row {
-		m = max(m, float64(v))
-	}
-	if math.IsInf(m, 0) {
-		m = 0 // all -Inf or some +Inf: let the arithmetic produce NaN/Inf unshifted
-	}
-	s := 0.0
-	for j, v := range row {
-		e := math.Exp(float64(v) - m)
-		p[j] = e
-		s += e
-	}
-	for j := range p {
-		p[j] /= s
-	}
-	return m + math.Log(s)
-}
-
 // Softmax returns the class probabilities of one row of logits.
 func Softmax(row []float32) []float64 {
 	p := make([]float64, len(row))
 	if len(row) > 0 {
-		logSoftmax(p, row)
+		nn.SoftmaxRow(p, row)
 	}
 	return p
 }

@@ -37,7 +37,7 @@ func CrossEntropy(logits *tensor.Tensor, labels []int) (loss float64, dlogits *t
 	p := make([]float64, c)
 	for i, y := range labels {
 		row := logits.Data[i*c : (i+1)*c]
-		lse := softmaxRow(p, row)
+		lse := SoftmaxRow(p, row)
 		loss += lse - float64(row[y])
 		g := dlogits.Data[i*c : (i+1)*c]
 		for j, pj := range p {
@@ -48,8 +48,10 @@ func CrossEntropy(logits *tensor.Tensor, labels []int) (loss float64, dlogits *t
 	return loss * inv, dlogits, nil
 }
 
-// softmaxRow writes softmax(row) into p and returns log(sum(exp(row))).
-func softmaxRow(p []float64, row []float32) float64 {
+// SoftmaxRow writes softmax(row) into p (float64, max-shifted so large
+// logits neither overflow nor lose their differences) and returns
+// log(sum(exp(row))), the log-sum-exp a cross-entropy needs.
+func SoftmaxRow(p []float64, row []float32) float64 {
 	m := math.Inf(-1)
 	for _, v := range row {
 		m = max(m, float64(v))
@@ -84,7 +86,7 @@ func Softmax(logits *tensor.Tensor) *tensor.Tensor {
 	}
 	p := make([]float64, c)
 	for i := 0; i < logits.Numel(); i += c {
-		softmaxRow(p, logits.Data[i:i+c])
+		SoftmaxRow(p, logits.Data[i:i+c])
 		for j, v := range p {
 			out.Data[i+j] = float32(v)
 		}
