@@ -60,7 +60,7 @@ compare:
 # The main job on a built-in data set (no photos needed): generate coloured
 # shapes, look at them, train the tutorial's best VGG variant from scratch,
 # evaluate it on its test split and predict two images. Everything lands in
-# out/demo (git-ignored); about two minutes on 2 cores.
+# out/demo (git-ignored); about a minute on 2 cores.
 DEMO ?= out/demo
 demo: build
 	rm -rf $(DEMO)
