@@ -27,10 +27,15 @@ packages=(
 )
 
 # ---- Later additions go here, in this list, with their reason. ------------
-# Browser tests of `starid serve` (chromium, chromium-driver) and the
-# pretrained face weights (`starid models fetch`, from an npm package) are
-# planned; add the Debian packages to `packages` above and the npm step at the
-# end of this script when those issues land. Nothing to do yet.
+# Browser tests of `starid serve` (chromium, chromium-driver) are planned;
+# add their Debian packages to `packages` above when that issue lands.
+#
+# Pretrained face weights: `starid models fetch` (run at the end) gets them
+# with `npm pack`. Debian's npm only when no npm is on PATH: a Node.js from
+# elsewhere (e.g. NodeSource) bundles its own npm and conflicts with Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+	packages+=(npm)
+fi
 # ---------------------------------------------------------------------------
 
 verbose=${SETUP_VERBOSE:-0}
@@ -94,3 +99,12 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 1
 fi
 quiet go mod download
+
+# Pretrained face weights into the user cache (idempotent: a rerun finds them
+# verified and runs no npm). A failure stops set-up with fetch's own message,
+# which says what to fix (npm missing, network, checksum).
+quiet go build -o bin/starid ./cmd/starid
+if ! bin/starid models fetch; then
+	echo "setup: fetching the face models failed (see above)" >&2
+	exit 1
+fi

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"starid/internal/faces"
+)
+
+func init() {
+	register("models", "get the pretrained face models: models fetch [--dir DIR]", runModels)
+}
+
+// runModels dispatches `starid models SUBCOMMAND`; fetch is the only one so
+// far, and the sub-command keeps room for listing or verifying later.
+func runModels(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "fetch" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(stderr, "Usage: starid models fetch [--dir DIR]")
+			return nil
+		}
+		return usagef("usage: starid models fetch [--dir DIR]")
+	}
+	fs := newFlagSet("models fetch", "models fetch [--dir DIR]", stderr)
+	dir := fs.String("dir", "", "folder for the models (default $"+faces.EnvModels+", else the user cache folder)")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("models fetch takes no arguments, got %q", pos)
+	}
+	if *dir == "" {
+		if *dir, err = faces.DefaultDir(); err != nil {
+			return err
+		}
+	}
+	// Ctrl-C stops npm too, rather than leaving it running.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	res, err := faces.Fetch(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	if len(res.Installed) == 0 {
+		fmt.Fprintf(stdout, "face models: all %d files already in %s\n", len(res.Present), res.Dir)
+		return nil
+	}
+	fmt.Fprintf(stdout, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
+		len(res.Installed), len(res.Present), faces.PackageSpec, res.Dir, time.Since(start).Seconds())
+	return nil
+}

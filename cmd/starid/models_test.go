@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestModelsCommand checks the command's wiring and its messages; fetching
+// itself is tested in internal/faces with a fake npm.
+func TestModelsCommand(t *testing.T) {
+	failingNPM := t.TempDir()
+	script := "#!/bin/sh\necho 'npm ERR! code ECONNREFUSED' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(failingNPM, "npm"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		path string // PATH for the run; "" keeps none at all
+		code int
+		want string
+	}{
+		{"no subcommand", []string{"models"}, "", exitUsage, "usage: starid models fetch"},
+		{"unknown subcommand", []string{"models", "list"}, "", exitUsage, "usage: starid models fetch"},
+		{"stray argument", []string{"models", "fetch", "x"}, "", exitUsage, "takes no arguments"},
+		{"npm missing", []string{"models", "fetch", "--dir", "DIR"}, "", exitInput, "apt-get install npm"},
+		{"npm fails", []string{"models", "fetch", "--dir", "DIR"}, failingNPM, exitInput, "ECONNREFUSED"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Setenv("PATH", c.path)
+			args := append([]string(nil), c.args...)
+			for i, a := range args {
+				if a == "DIR" {
+					args[i] = dir
+				}
+			}
+			var out, errb bytes.Buffer
+			if code := run(args, &out, &errb); code != c.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, c.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), c.want) {
+				t.Errorf("stderr %q lacks %q", errb.String(), c.want)
+			}
+		})
+	}
+}
