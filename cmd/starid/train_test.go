@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"starid/internal/data"
 )
 
 func TestTrainRefusals(t *testing.T) {
@@ -34,6 +36,57 @@ func TestTrainRefusals(t *testing.T) {
 			code, _, stderr := runCLI(append([]string{"train"}, tc.args...)...)
 			if code != tc.code || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tc.code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestTrainBadDataLeavesNoRun covers inputs that only show up once the data
+// is scanned: each must fail with an input error naming the problem, and
+// must not leave a half-made run folder that would block a corrected rerun
+// with the same --out ("exists and is not empty").
+func TestTrainBadDataLeavesNoRun(t *testing.T) {
+	one := filepath.Join(t.TempDir(), "one")
+	if err := data.Synthesize(one, 2, 6, 32, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(one, "square")); err != nil {
+		t.Fatal(err)
+	}
+	// Two classes of one photo each: nothing left for the test split.
+	single := filepath.Join(t.TempDir(), "single")
+	for _, c := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(single, c), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.ReadFile(filepath.Join(one, "circle", "circle_000.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(single, c, "x.png"), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := filepath.Join(t.TempDir(), "good")
+	if err := data.Synthesize(good, 2, 6, 32, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, data, size, want string
+	}{
+		{"one class", one, "32", "only one class (circle)"},
+		{"one photo per class", single, "32", "0 test images"},
+		{"size too small for VGG", good, "16", "--size 16 is too small for vgg16-bn-dropout-light"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			code, _, stderr := runCLI("train", tc.data, "--model", "vgg16-bn-dropout-light", "--size", tc.size,
+				"--epochs", "1", "--batch", "2", "--out", out)
+			if code != exitInput || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, exitInput, stderr, tc.want)
+			}
+			if entries, err := os.ReadDir(out); err == nil {
+				t.Errorf("failed run left %s behind with %d entries", out, len(entries))
 			}
 		})
 	}

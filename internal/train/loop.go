@@ -95,6 +95,11 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	if t.ds, err = data.Scan(cfg.Data, data.ScanOptions{Workers: cfg.Workers}); err != nil {
 		return nil, err
 	}
+	// One class would "train" to 100% accuracy and name everyone the same.
+	if len(t.ds.Classes) < 2 {
+		return nil, fmt.Errorf("data folder %s has only one class (%s); training needs at least two sub-folders of photos",
+			cfg.Data, strings.Join(t.ds.Classes, ""))
+	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
 	}
@@ -109,6 +114,10 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 
 	if err := t.setUp(); err != nil {
 		lg.logf("error: %v", err)
+		if !cfg.Resume {
+			logFile.Close()
+			discardNewRun(cfg.Out)
+		}
 		return nil, err
 	}
 	err = t.run(ctx)
@@ -132,6 +141,18 @@ func checkNewRun(dir string) error {
 			dir, entries[0].Name())
 	}
 	return nil
+}
+
+// discardNewRun removes what a new run's failed setUp wrote, so that the
+// user can fix the cause and rerun with the same --out instead of being
+// told the folder is taken (and to --resume a run that never started).
+// checkNewRun saw the folder empty, so these files are ours; the folder
+// itself goes only if nothing else has appeared in it.
+func discardNewRun(dir string) {
+	for _, name := range []string{SplitFile, ModelInfoFile, LogFile} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	os.Remove(dir)
 }
 
 // describe is the run's settings in command-line form, for the log.
@@ -216,6 +237,11 @@ func (t *trainer) setUp() error {
 	}
 	if t.net, err = models.Build(spec, streamRNG(cfg.Seed, streamInit)); err != nil {
 		return err
+	}
+	// A too-small --size would otherwise fail only in the first batch,
+	// after the run folder was made; the shape walk costs no arithmetic.
+	if _, err := nn.Summarize(t.net, []int{1, spec.InChannels, cfg.Size, cfg.Size}); err != nil {
+		return fmt.Errorf("--size %d is too small for %s: %w", cfg.Size, cfg.Model, err)
 	}
 	t.drops = takeOverDropout(t.net)
 	t.sched, _ = optim.ParseSchedule(cfg.Schedule) // validated in Config.validate
