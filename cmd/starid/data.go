@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"starid/internal/data"
 )
@@ -84,9 +85,41 @@ func runDataSynth(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one output folder, got %d arguments", len(pos))
 	}
+	if err := checkEmptyTarget(pos[0]); err != nil {
+		return err
+	}
 	if err := data.Synthesize(pos[0], *classes, *perClass, *size, *seed); err != nil {
+		// A file that cannot be written is the folder's fault, not the flags'.
+		if errors.As(err, new(*os.PathError)) {
+			return err
+		}
 		return usagef("%v", err)
 	}
 	fmt.Fprintf(stdout, "wrote %d images of %d shapes to %s\n", *classes**perClass, *classes, pos[0])
+	return nil
+}
+
+// checkEmptyTarget accepts a folder that does not exist yet or is empty.
+// synth must never write into a folder that holds anything: it would
+// overwrite earlier shapes or, worse, mix them into someone's photos.
+func checkEmptyTarget(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s exists and is not a folder; give a new folder to write the images into", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s is not empty (it has %s); synth writes only into a new or empty folder, so it never overwrites or mixes with other images",
+			dir, entries[0].Name())
+	}
 	return nil
 }

@@ -115,11 +115,19 @@ func TestDataErrors(t *testing.T) {
 		{[]string{"data", "stats", "--bogus", "a"}, exitUsage, "bogus"},
 		{[]string{"data"}, exitUsage, "missing sub-command"},
 		{[]string{"data", "frobnicate"}, exitUsage, "unknown sub-command"},
+		// synth never writes into a folder that holds anything, nor onto a file.
+		{[]string{"data", "synth", broken}, exitInput, broken + " is not empty (it has a)"},
+		{[]string{"data", "synth", filepath.Join(broken, "a", "x.jpg")}, exitInput, "x.jpg exists and is not a folder"},
+		{[]string{"data", "synth", filepath.Join(t.TempDir(), "new"), "--classes", "1"}, exitUsage, "classes must be 2.."},
 	} {
 		code, _, errOut := runCLI(tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
 		}
+	}
+	// The refused synth left the folder as it was.
+	if entries, err := os.ReadDir(broken); err != nil || len(entries) != 1 {
+		t.Errorf("synth into a non-empty folder changed it: %v, %v", entries, err)
 	}
 	// Even a folder of only broken files gets its report before failing.
 	_, out, _ := runCLI("data", "stats", broken)
