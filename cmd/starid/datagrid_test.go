@@ -80,3 +80,30 @@ func TestDataGridErrors(t *testing.T) {
 		t.Error("missing folder: no error")
 	}
 }
+
+// TestDataGridBadOut: an --out that cannot be written is an input error that
+// names the --out the user gave (not the temporary file behind it) and the
+// problem, and leaves no temporary file behind.
+func TestDataGridBadOut(t *testing.T) {
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	photoFolder(t, photos)
+	file := filepath.Join(dir, "file.txt")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ out, want string }{
+		{dir, dir + " is a folder; give a file name"},
+		{filepath.Join(dir, "missing", "g.png"), "cannot create a file in folder " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{filepath.Join(file, "g.png"), "cannot create a file in folder " + file + ": not a directory"},
+	} {
+		code, _, stderr := runCLI("data", "grid", photos, "--out", tc.out)
+		if code != exitInput || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, ".tmp-") {
+			t.Errorf("--out %s: exit %d, stderr %q; want %d and %q", tc.out, code, stderr, exitInput, tc.want)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 2 {
+		t.Errorf("folder after the failures: %v %v; want only photos and file.txt", entries, err)
+	}
+}
