@@ -45,8 +45,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if !oneOf(*mode, "train", "infer") {
 		return usagef("--mode must be train or infer, got %q", *mode)
 	}
-	if *size < 1 || *batch < 1 || *steps < 1 || *warmup < 0 {
+	if *size < 1 || *batch < 1 || *steps < 1 {
 		return usagef("--size, --batch and --steps must be positive")
+	}
+	if *warmup < 0 {
+		return usagef("--warmup %d: must be 0 or more", *warmup)
 	}
 	spec, err := models.ByName(*model, *classes)
 	if err != nil {

@@ -69,6 +69,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 {
 		return usagef("--batch must be positive")
 	}
+	if *workers < 0 {
+		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
+	}
 	run, err := train.OpenRun(pos[0])
 	if err != nil {
 		return err

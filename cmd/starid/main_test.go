@@ -84,6 +84,9 @@ func TestUsageErrors(t *testing.T) {
 		// Too small for five 2x2 poolings: an input error naming the layer.
 		{[]string{"summary", "--model", "vgg16", "--size", "16"}, exitInput, "block5"},
 		{[]string{"help"}, exitOK, "Commands:"},
+		// Negative counts are refused by name instead of silently taken as defaults.
+		{[]string{"bench", "--model", "vgg16", "--warmup", "-1"}, exitUsage, "--warmup -1: must be 0 or more"},
+		{[]string{"eval", "no-such-run", "--workers", "-1"}, exitUsage, "--workers -1: must be 0"},
 	}
 	for _, c := range cases {
 		code, _, errOut := runCLI(c.args...)

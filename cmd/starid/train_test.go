@@ -29,6 +29,7 @@ func TestTrainRefusals(t *testing.T) {
 		{"bad optimizer", []string{data, "--model", "vgg16", "--out", "r", "--optimizer", "rmsprop"}, exitUsage, "rmsprop"},
 		{"bad schedule", []string{data, "--model", "vgg16", "--out", "r", "--schedule", "step:x:4"}, exitUsage, "gamma"},
 		{"unknown model", []string{data, "--model", "vgg99", "--out", "r"}, exitUsage, "vgg99"},
+		{"negative workers", []string{data, "--model", "vgg16", "--out", "r", "--workers", "-2"}, exitUsage, "--workers -2: must be 0"},
 		{"existing run", []string{data, "--model", "vgg16", "--out", full}, exitInput, "not empty"},
 		{"resume nothing", []string{data, "--model", "vgg16", "--out", filepath.Join(full, "x"), "--resume"}, exitInput, "nothing to resume"},
 	} {

@@ -84,6 +84,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
 	case !finite(c.L1) || c.L1 < 0, !finite(c.L2) || c.L2 < 0:
 		return fmt.Errorf("--l1 %v / --l2 %v: must be >= 0", c.L1, c.L2)
+	case c.Workers < 0:
+		return fmt.Errorf("--workers %d: must be 0 (one per core) or more", c.Workers)
 	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
 		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
 	}
