@@ -92,3 +92,39 @@ func TestTrainBadDataLeavesNoRun(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainResumeDamagedCheckpoint: --resume on a run whose last.safetensors
+// was cut short fails with an input error naming the file, and leaves the
+// run's files as they were.
+func TestTrainResumeDamagedCheckpoint(t *testing.T) {
+	shapes := filepath.Join(t.TempDir(), "shapes")
+	if err := data.Synthesize(shapes, 2, 4, 32, 1); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", shapes, "--model", "vgg16-bn-dropout-light", "--size", "32", "--batch", "4", "--out", run}
+	if code, _, stderr := runCLI(append(args, "--epochs", "1")...); code != exitOK {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	last := filepath.Join(run, "last.safetensors")
+	if err := os.Truncate(last, 1000); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{}
+	for _, name := range []string{"model.json", "history.csv", "split.json", "best.safetensors", "last.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(run, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = b
+	}
+	code, _, stderr := runCLI(append(args, "--epochs", "2", "--resume")...)
+	if code != exitInput || !strings.Contains(stderr, "cannot resume from "+last) {
+		t.Errorf("exit %d (want %d), stderr %q", code, exitInput, stderr)
+	}
+	for name, b := range before {
+		if now, err := os.ReadFile(filepath.Join(run, name)); err != nil || string(now) != string(b) {
+			t.Errorf("%s changed by the refused resume (%v)", name, err)
+		}
+	}
+}

@@ -266,10 +266,6 @@ func (t *trainer) setUp() error {
 	} else {
 		t.info.Config = *cfg // the epoch count may have grown
 	}
-	if err := writeModelInfo(cfg.Out, t.info); err != nil {
-		return err
-	}
-
 	if cfg.Resume {
 		st, err := readCheckpoint(t.path(LastFile), t.net, t.opt, cfg)
 		switch {
@@ -286,6 +282,11 @@ func (t *trainer) setUp() error {
 				return err
 			}
 		}
+	}
+	// Only now: a resume refused above must leave model.json as it was
+	// (not claiming a new epoch total for a run that did not continue).
+	if err := writeModelInfo(cfg.Out, t.info); err != nil {
+		return err
 	}
 
 	tr := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std, Augment: cfg.Augment}
