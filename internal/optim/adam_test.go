@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 	"math/rand/v2"
+	"starid/internal/tensor"
 	"testing"
 )
 
@@ -44,7 +45,7 @@ func TestAdamVectorMatchesGo(t *testing.T) {
 				adamKernel(w2, g2, m2, v2, &s)
 			}
 			for _, pair := range [][2][]float32{{w, w2}, {m, m2}, {v, v2}} {
-				if !equalBits(pair[0], pair[1]) {
+				if !tensor.SameBits(pair[0], pair[1]) {
 					for i := range pair[0] {
 						if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
 							t.Fatalf("n=%d %+v: element %d: AVX2 %v, Go %v", n, cfg, i, pair[0][i], pair[1][i])

@@ -149,7 +149,7 @@ func TestGoldenPyTorch(t *testing.T) {
 				}
 				for i, p := range ps {
 					want := f32s(oc.AfterStep[s][i])
-					if i == 3 && s == 0 && !equalBits(p.Value.Data, f32s(g.Init[i])) {
+					if i == 3 && s == 0 && !tensor.SameBits(p.Value.Data, f32s(g.Init[i])) {
 						t.Errorf("parameter %d has no gradient but changed", i)
 					}
 					mismatches, worst := 0, 0.0
@@ -178,18 +178,6 @@ func relErr(a, b float64) float64 {
 		return 0
 	}
 	return d / max(math.Abs(a), math.Abs(b), 1e-30)
-}
-
-func equalBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSkipsFrozenAndNilGrad: frozen parameters keep their values even with

@@ -91,13 +91,13 @@ func TestResumeIsBitIdentical(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range resumed {
-				if !equalBits(first[i].Value.Data, resumed[i].Value.Data) {
+				if !tensor.SameBits(first[i].Value.Data, resumed[i].Value.Data) {
 					t.Fatalf("a Step without gradients changed parameter %d", i)
 				}
 			}
 			runGolden(t, g, opt2, resumed, 3, 5)
 			for i := range straight {
-				if !equalBits(straight[i].Value.Data, resumed[i].Value.Data) {
+				if !tensor.SameBits(straight[i].Value.Data, resumed[i].Value.Data) {
 					t.Errorf("parameter %d differs after resuming (max diff %g)", i,
 						tensor.MaxAbsDiff(straight[i].Value.Data, resumed[i].Value.Data))
 				}
@@ -111,7 +111,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 				opt3 := c.mk(fresh)
 				opt3.SetLR(lr)
 				runGolden(t, g, opt3, fresh, 3, 5)
-				if equalBits(straight[0].Value.Data, fresh[0].Value.Data) {
+				if tensor.SameBits(straight[0].Value.Data, fresh[0].Value.Data) {
 					t.Error("a fresh optimizer reproduced the resumed run: the state carries nothing")
 				}
 			}
@@ -243,7 +243,7 @@ func TestFailedLoadKeepsState(t *testing.T) {
 	runGolden(t, g, oa, a, 2, 5)
 	runGolden(t, g, ob, b, 2, 5)
 	for i := range a {
-		if !equalBits(a[i].Value.Data, b[i].Value.Data) {
+		if !tensor.SameBits(a[i].Value.Data, b[i].Value.Data) {
 			t.Errorf("parameter %d: a rejected LoadState changed the optimizer", i)
 		}
 	}

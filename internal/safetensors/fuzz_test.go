@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"starid/internal/tensor"
 	"testing"
 )
 
@@ -84,7 +85,7 @@ func FuzzRead(f *testing.F) {
 				continue
 			}
 			v, err := again.Float32(o.Name)
-			if err != nil || !sameBits(v, o.F32) {
+			if err != nil || !tensor.SameBits(v, o.F32) {
 				t.Fatalf("%s values changed in the round trip", o.Name)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"starid/internal/atomicfile"
+	"starid/internal/tensor"
 	"strings"
 	"testing"
 )
@@ -25,18 +26,6 @@ func sample() []Tensor {
 		{Name: "empty", Shape: []int{0, 4}, F32: []float32{}},
 		{Name: "classifier.6.weight", Shape: []int{1, 1, 1}, F32: []float32{float32(math.NaN())}},
 	}
-}
-
-func sameBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -84,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameBits(vals, want.F32) {
+		if !tensor.SameBits(vals, want.F32) {
 			t.Errorf("%s = %v, want %v", want.Name, vals, want.F32)
 		}
 	}
@@ -125,7 +114,7 @@ func TestLargeTensorChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ga, err := f.Float32("a")
-	if err != nil || !sameBits(ga, a) {
+	if err != nil || !tensor.SameBits(ga, a) {
 		t.Errorf("a differs after the round trip (err %v)", err)
 	}
 	gb, err := f.Int64("b")
@@ -315,7 +304,7 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("reopened file: metadata %v, %d tensors", f.Metadata, len(f.Tensors))
 	}
 	v, err := f.Float32("block1.0.bias")
-	if err != nil || !sameBits(v, []float32{0.1, -0.2}) {
+	if err != nil || !tensor.SameBits(v, []float32{0.1, -0.2}) {
 		t.Errorf("block1.0.bias = %v, %v", v, err)
 	}
 	st, err := os.Stat(path)

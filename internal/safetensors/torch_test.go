@@ -6,6 +6,7 @@ import (
 	"math"
 	"os/exec"
 	"path/filepath"
+	"starid/internal/tensor"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func TestReadTorchFile(t *testing.T) {
 			continue
 		}
 		v, err := f.Float32(w.name)
-		if err != nil || !sameBits(v, w.f32) {
+		if err != nil || !tensor.SameBits(v, w.f32) {
 			t.Errorf("%s = %v (%v), want %v", w.name, v, err, w.f32)
 		}
 	}

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -131,4 +132,23 @@ func itoa(i int) string {
 		s = string(rune('0'+i%10)) + s
 	}
 	return s
+}
+
+func TestSameBits(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		a, b []float32
+		want bool
+	}{
+		{[]float32{1, 2}, []float32{1, 2}, true},
+		{[]float32{0}, []float32{negZero}, false},
+		{[]float32{nan}, []float32{nan}, true},
+		{[]float32{1}, []float32{1, 2}, false},
+		{[]float32{1, 2}, []float32{1, 2.0000002}, false},
+	} {
+		if got := SameBits(c.a, c.b); got != c.want {
+			t.Errorf("SameBits(%v, %v) = %v", c.a, c.b, got)
+		}
+	}
 }

@@ -124,3 +124,18 @@ func MaxAbsDiff(a, b []float32) float64 {
 	}
 	return m
 }
+
+// SameBits reports whether a and b hold bit-identical values: stricter than
+// ==, it tells -0 from +0 and treats equal NaN patterns as equal. Tests of
+// determinism and of PyTorch-exact arithmetic compare this way.
+func SameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
