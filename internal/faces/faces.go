@@ -1,0 +1,51 @@
+package faces
+
+// Types shared by the detector, the landmark net, alignment and the
+// recognition net. Coordinates are pixels of the upright photo (EXIF
+// orientation applied), x to the right and y down, origin at the top-left
+// corner of the top-left pixel.
+
+// Point is a position in pixels.
+type Point struct{ X, Y float64 }
+
+// Box is an axis-aligned rectangle in pixels.
+type Box struct{ X, Y, W, H float64 }
+
+// Right and Bottom are the far edges.
+func (b Box) Right() float64  { return b.X + b.W }
+func (b Box) Bottom() float64 { return b.Y + b.H }
+
+// Area is W*H, or 0 for an empty box.
+func (b Box) Area() float64 {
+	if b.W <= 0 || b.H <= 0 {
+		return 0
+	}
+	return b.W * b.H
+}
+
+// IoU is the area of the intersection over the area of the union, 0 when
+// either box is empty.
+func IoU(a, b Box) float64 {
+	x0, y0 := max(a.X, b.X), max(a.Y, b.Y)
+	x1, y1 := min(a.Right(), b.Right()), min(a.Bottom(), b.Bottom())
+	inter := Box{x0, y0, x1 - x0, y1 - y0}.Area()
+	union := a.Area() + b.Area() - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}
+
+// Detection is one face found by the detector.
+type Detection struct {
+	Box   Box
+	Score float64 // detector confidence in [0, 1]
+	Size  int     // detector input size that found it (320, 416, ...)
+}
+
+// Face is a detected face with everything the pipeline knows about it.
+type Face struct {
+	Detection
+	Landmarks  []Point   // 68 points in the iBUG 300-W order, nil if not computed
+	Descriptor []float32 // 128-D, nil if not computed
+}
