@@ -3,6 +3,7 @@ package report
 import (
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"math"
 	"os"
@@ -296,5 +297,49 @@ func TestEpochTicks(t *testing.T) {
 		if got := strings.Join(labels, " "); got != c.want {
 			t.Errorf("Ticks(%v, %v) = %q, want %q", c.lo, c.hi, got, c.want)
 		}
+	}
+}
+
+func TestAnnotate(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 200, 120))
+	draw.Draw(src, src.Rect, image.NewUniform(color.RGBA{40, 40, 40, 255}), image.Point{}, draw.Src)
+	red := color.RGBA{255, 0, 0, 255}
+	marks := []Mark{
+		{Box: image.Rect(50, 40, 120, 110), Label: "Tom Hanks 97%", Points: []image.Point{{80, 70}}, Color: red},
+		{Box: image.Rect(-10, -10, 30, 30), Label: "unknown"}, // cut by the border: drawn as far as visible
+	}
+	out, err := Annotate(src, marks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.RGBAAt(50, 80) != red || out.RGBAAt(119, 80) != red || out.RGBAAt(80, 40) != red {
+		t.Error("box edges not drawn in the mark's colour")
+	}
+	if out.RGBAAt(80, 70) != red {
+		t.Error("landmark dot not drawn")
+	}
+	if out.RGBAAt(90, 90) != (color.RGBA{40, 40, 40, 255}) {
+		t.Error("inside of the box must stay untouched")
+	}
+	// The label band sits above the box and holds white text.
+	white := 0
+	for y := 0; y < 40; y++ {
+		for x := 50; x < 150; x++ {
+			if out.RGBAAt(x, y) == (color.RGBA{255, 255, 255, 255}) {
+				white++
+			}
+		}
+	}
+	if white == 0 {
+		t.Error("no label text above the box")
+	}
+	if out.RGBAAt(29, 24) != defaultMarkColor || out.RGBAAt(20, 24) == defaultMarkColor {
+		t.Error("the clipped box's right edge is missing")
+	}
+	if src.RGBAAt(50, 80) == red {
+		t.Error("Annotate must not draw on its input")
+	}
+	if _, err := Annotate(image.NewRGBA(image.Rectangle{}), nil); err == nil {
+		t.Error("an empty image must be refused")
 	}
 }
