@@ -22,7 +22,7 @@ func init() {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench --model NAME --size S --batch B [--mode train|infer] [--steps N] [--warmup 1] [--json]", stderr)
+	fs := newFlagSet("bench", "bench --model NAME --size S --batch B [--mode train|infer] [--steps N] [--warmup 1] [--json]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]", stderr)
 	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
 	size := fs.Int("size", 224, "input height and width")
 	batch := fs.Int("batch", 32, "batch size")
@@ -32,9 +32,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	classes := fs.Int("classes", 17, "number of output classes")
 	asJSON := fs.Bool("json", false, "print JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
+	facesMode := fs.Bool("faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *facesMode {
+		if *steps < 1 || *warmup < 0 {
+			return usagef("--steps must be positive and --warmup 0 or more")
+		}
+		return runBenchFaces(pos, *steps, *warmup, *asJSON, stdout, stderr)
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
