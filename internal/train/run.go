@@ -64,7 +64,17 @@ type ModelInfo struct {
 	Seed      uint64     `json:"seed"` // split and training seed
 	TrainFrac float64    `json:"train_frac"`
 	// Unknown is the open-set threshold (issue 4); nil until calibrated.
+	// Whole-photo models compare it with the top softmax probability; face
+	// runs with the descriptor's distance to the predicted class's centroid
+	// (see Face for the rest of their rule).
 	Unknown *float64 `json:"unknown_threshold,omitempty"`
+	// PipelineVersion is faces.PipelineVersion of the face runs' descriptors:
+	// a head is only valid on descriptors from the same pipeline.
+	PipelineVersion string `json:"pipeline_version,omitempty"`
+	// Face holds what only face runs have (head preprocessing, the rest of
+	// the unknown rule, calibration numbers, enrollments); package identify
+	// owns its format, so this package stores it as it comes.
+	Face json.RawMessage `json:"face,omitempty"`
 	// BestEpoch (1-based, 0 before the first epoch) is the epoch whose
 	// weights best.safetensors holds; BestTestAcc its test accuracy in [0,1].
 	BestEpoch     int     `json:"best_epoch"`
@@ -74,19 +84,29 @@ type ModelInfo struct {
 	StaridVersion string  `json:"starid_version"`
 }
 
+// ModelFace is the model name of face runs: a frozen pretrained face
+// descriptor plus a trained linear head (package identify). Their run has
+// no Spec and no network for OpenRun to build.
+const ModelFace = "face"
+
 // Run is a finished (or interrupted) training run opened for use.
 type Run struct {
 	Dir   string
 	Info  ModelInfo
-	Model *nn.Sequential // in evaluation mode, with the best weights
+	Model *nn.Sequential // in evaluation mode, with the best weights; nil for face runs
 }
 
 // OpenRun reads dir/model.json, builds the network it describes and loads
-// dir/best.safetensors into it. Errors name the file at fault.
+// dir/best.safetensors into it. Errors name the file at fault. A face run
+// (Info.Model == ModelFace) has no network to build: its Model is nil and
+// package identify opens its head.
 func OpenRun(dir string) (*Run, error) {
 	info, err := readModelInfo(dir)
 	if err != nil {
 		return nil, err
+	}
+	if info.Model == ModelFace {
+		return &Run{Dir: dir, Info: *info}, nil
 	}
 	if info.Spec == nil {
 		return nil, fmt.Errorf("%s: no network description (spec)", filepath.Join(dir, ModelInfoFile))
@@ -126,11 +146,36 @@ func readModelInfo(dir string) (*ModelInfo, error) {
 	if info.Version != ModelInfoVersion {
 		return nil, fmt.Errorf("%s: format version %d, this starid reads version %d", path, info.Version, ModelInfoVersion)
 	}
-	if len(info.Classes) == 0 || info.Size < 1 {
+	// Face runs take whole photos of any size: the pipeline decides the
+	// crops, so they record no input size.
+	if len(info.Classes) == 0 || (info.Size < 1 && info.Model != ModelFace) {
 		return nil, fmt.Errorf("%s: corrupt: no classes or no input size", path)
 	}
 	return &info, nil
 }
+
+// ReadModelInfo reads and checks dir/model.json (for face runs, whose
+// files package identify writes).
+func ReadModelInfo(dir string) (*ModelInfo, error) { return readModelInfo(dir) }
+
+// WriteModelInfo replaces dir/model.json atomically.
+func WriteModelInfo(dir string, info *ModelInfo) error { return writeModelInfo(dir, info) }
+
+// WriteHistoryFiles replaces dir/history.csv and draws dir/curves.png from
+// h, as a VGG run does after each epoch. A plot that fails is returned as
+// plotErr, apart from err, since the numbers are in history.csv.
+func WriteHistoryFiles(dir string, h []EpochRecord) (plotErr, err error) {
+	if err := writeFileAtomic(filepath.Join(dir, HistoryFile), func(w io.Writer) error { return writeHistory(w, h) }); err != nil {
+		return nil, err
+	}
+	if curves != nil {
+		return curves(h, filepath.Join(dir, CurvesFile)), nil
+	}
+	return nil, nil
+}
+
+// StaridVersion names the build, as model.json records it.
+func StaridVersion() string { return staridVersion() }
 
 func writeModelInfo(dir string, info *ModelInfo) error {
 	b, err := json.MarshalIndent(info, "", "  ")

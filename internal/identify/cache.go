@@ -1,0 +1,155 @@
+package identify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"starid/internal/atomicfile"
+	"starid/internal/faces"
+)
+
+// EnvCache names the environment variable that moves the descriptor cache.
+const EnvCache = "STARID_CACHE"
+
+// Cache stores the faces found in photos on disk, one small JSON file per
+// photo, under Dir/<first two hex digits>/<sha256 of the photo>.json. Dir
+// is specific to one pipeline version (see DefaultCacheDir), and every
+// entry repeats the version and its key, so an entry is never used for the
+// wrong photo or pipeline. A nil *Cache caches nothing.
+type Cache struct {
+	Dir     string
+	Version string // faces.PipelineVersion the entries were made with
+}
+
+// DefaultCacheDir is the cache folder for version: under $STARID_CACHE
+// when set, else starid/descriptors under the user's cache folder, in a
+// sub-folder named by a hash of the version so that a new pipeline starts
+// a fresh cache beside the old one.
+func DefaultCacheDir(version string) (string, error) {
+	root := os.Getenv(EnvCache)
+	if root == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache folder for face descriptors (%v); set %s or use --cache", err, EnvCache)
+		}
+		root = filepath.Join(c, "starid", "descriptors")
+	}
+	return filepath.Join(root, VersionDir(version)), nil
+}
+
+// VersionDir is the cache sub-folder name of a pipeline version.
+func VersionDir(version string) string {
+	h := sha256.Sum256([]byte(version))
+	return hex.EncodeToString(h[:8])
+}
+
+// cachedFace is one face of an entry.
+type cachedFace struct {
+	Box        [4]float64 `json:"box"` // x, y, w, h
+	Score      float64    `json:"score"`
+	Descriptor []float32  `json:"descriptor"`
+}
+
+// cacheEntry is one photo's file. Check is the SHA-256 of the JSON of
+// Faces, so that a damaged number is caught, not only damaged syntax.
+type cacheEntry struct {
+	Version string       `json:"version"`
+	Key     string       `json:"key"`
+	Faces   []cachedFace `json:"faces"` // empty: no face found
+	Check   string       `json:"check"`
+}
+
+func (c *Cache) path(key string) string {
+	return filepath.Join(c.Dir, key[:2], key+".json")
+}
+
+// errCorrupt marks an entry that exists but cannot be trusted.
+var errCorrupt = errors.New("corrupt cache entry")
+
+// Get returns the faces cached for key (the photo's SHA-256 in hex). ok is
+// false when there is no entry; err (wrapping errCorrupt) when the entry is
+// unreadable or fails its checks, in which case the caller recomputes and
+// Put replaces it.
+func (c *Cache) Get(key string) (found []faces.Face, ok bool, err error) {
+	if c == nil || len(key) < 2 {
+		return nil, false, nil
+	}
+	b, err := os.ReadFile(c.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, false, fmt.Errorf("%s: %w: %v", c.path(key), errCorrupt, err)
+	}
+	if e.Version != c.Version || e.Key != key {
+		return nil, false, fmt.Errorf("%s: %w: made for %q of %s", c.path(key), errCorrupt, e.Version, e.Key)
+	}
+	if sum, err := facesSum(e.Faces); err != nil || sum != e.Check {
+		return nil, false, fmt.Errorf("%s: %w: checksum mismatch", c.path(key), errCorrupt)
+	}
+	out := make([]faces.Face, len(e.Faces))
+	for i, f := range e.Faces {
+		if len(f.Descriptor) != DescriptorLen || !finite(f.Descriptor) {
+			return nil, false, fmt.Errorf("%s: %w: face %d has a bad descriptor", c.path(key), errCorrupt, i)
+		}
+		out[i] = faces.Face{
+			Detection:  faces.Detection{Box: faces.Box{X: f.Box[0], Y: f.Box[1], W: f.Box[2], H: f.Box[3]}, Score: f.Score},
+			Descriptor: f.Descriptor,
+		}
+	}
+	return out, true, nil
+}
+
+// Put stores the faces of key atomically. Only the box, score and
+// descriptor are kept.
+func (c *Cache) Put(key string, found []faces.Face) error {
+	if c == nil || len(key) < 2 {
+		return nil
+	}
+	e := cacheEntry{Version: c.Version, Key: key, Faces: make([]cachedFace, len(found))}
+	for i, f := range found {
+		e.Faces[i] = cachedFace{Box: [4]float64{f.Box.X, f.Box.Y, f.Box.W, f.Box.H}, Score: f.Score, Descriptor: f.Descriptor}
+	}
+	sum, err := facesSum(e.Faces)
+	if err != nil {
+		return err
+	}
+	e.Check = sum
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path(key)), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(c.path(key), b)
+}
+
+func facesSum(cf []cachedFace) (string, error) {
+	b, err := json.Marshal(cf)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,283 @@
+package identify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"starid/internal/data"
+	"starid/internal/faces"
+)
+
+// Photo is what Describe found in one photo.
+type Photo struct {
+	Path  string
+	Key   string       // SHA-256 of the file's bytes, hex
+	Faces []faces.Face // largest box first; empty when no face was found
+	Err   error        // the photo could not be read or described
+}
+
+// Largest is the photo's largest face, or nil.
+func (p *Photo) Largest() *faces.Face {
+	if len(p.Faces) == 0 {
+		return nil
+	}
+	return &p.Faces[0]
+}
+
+// Stats counts where Describe's answers came from.
+type Stats struct {
+	Cached    int // answered from the cache
+	Computed  int // described by the Describer
+	Corrupt   int // cache entries found damaged and recomputed
+	Unusable  int // photos that could not be read or described
+	CacheErrs int // entries that could not be written (the answer is still used)
+}
+
+// DescribeOptions tunes Describe. The zero value describes with one worker
+// per core, without a cache or progress display.
+type DescribeOptions struct {
+	Cache   *Cache
+	Workers int // 0: GOMAXPROCS
+	// Progress, when not nil, gets a progress display: a bar redrawn in
+	// place when Terminal, otherwise a line every ProgressEvery (0: 15 s).
+	Progress      io.Writer
+	Terminal      bool
+	ProgressEvery time.Duration
+	// Note, when not nil, is told about damaged cache entries and cache
+	// write failures, which do not stop the work.
+	Note func(msg string)
+}
+
+// Describe finds the faces of every photo. keys, when not nil, holds the
+// photos' SHA-256 as a scan computed them, so that cached photos are not
+// even read; a photo that must be described is read once and keyed by the
+// bytes it actually had. Results are in paths order. Describe stops early
+// only when ctx is cancelled (then it returns ctx's error).
+func Describe(ctx context.Context, d Describer, paths, keys []string, opt DescribeOptions) ([]Photo, Stats, error) {
+	if keys != nil && len(keys) != len(paths) {
+		return nil, Stats{}, fmt.Errorf("identify: %d keys for %d photos", len(keys), len(paths))
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := make([]Photo, len(paths))
+	var (
+		mu    sync.Mutex
+		st    Stats
+		done  int
+		start = time.Now()
+		prog  = &progressLine{w: opt.Progress, terminal: opt.Terminal, every: opt.ProgressEvery, start: start, last: start}
+	)
+	note := func(format string, args ...any) {
+		if opt.Note != nil {
+			opt.Note(fmt.Sprintf(format, args...))
+		}
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(paths), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				key := ""
+				if keys != nil {
+					key = keys[i]
+				}
+				p, how := describeOne(d, opt.Cache, paths[i], key)
+				out[i] = p
+				mu.Lock()
+				switch how.source {
+				case fromCache:
+					st.Cached++
+				case computed:
+					st.Computed++
+				}
+				if p.Err != nil {
+					st.Unusable++
+				}
+				if how.corrupt != nil {
+					st.Corrupt++
+					note("warning: %v; described the photo again", how.corrupt)
+				}
+				if how.putErr != nil {
+					st.CacheErrs++
+					note("warning: descriptor cache not written: %v", how.putErr)
+				}
+				done++
+				prog.show(done, len(paths), st.Cached)
+				mu.Unlock()
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := range paths {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	prog.finish()
+	return out, st, err
+}
+
+type source int
+
+const (
+	failed source = iota
+	fromCache
+	computed
+)
+
+type outcome struct {
+	source  source
+	corrupt error
+	putErr  error
+}
+
+// describeOne answers one photo from the cache or the describer.
+func describeOne(d Describer, c *Cache, path, key string) (Photo, outcome) {
+	p := Photo{Path: path, Key: key}
+	var how outcome
+	if key != "" {
+		// A cache that cannot be read is a miss: the photo is described
+		// again and Put reports the cache's trouble if it persists.
+		found, ok, err := c.Get(key)
+		if errors.Is(err, errCorrupt) {
+			how.corrupt = err
+		}
+		if ok {
+			p.Faces = found
+			return p, outcome{source: fromCache}
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		p.Err = &data.ImageError{Path: path, Reason: readReason(err), Err: err}
+		return p, how
+	}
+	sum := sha256.Sum256(b)
+	p.Key = hex.EncodeToString(sum[:])
+	if p.Key != key {
+		// No key given, or the file changed since it was scanned.
+		found, ok, err := c.Get(p.Key)
+		if errors.Is(err, errCorrupt) {
+			how.corrupt = err
+		}
+		if ok {
+			p.Faces = found
+			how.source = fromCache
+			return p, how
+		}
+	}
+	rgba, err := data.Decode(bytes.NewReader(b), path, data.DefaultMaxPixels)
+	if err != nil {
+		p.Err = err
+		return p, how
+	}
+	found, err := d.Faces(faces.FromImage(rgba))
+	if err != nil {
+		p.Err = fmt.Errorf("%s: %w", path, err)
+		return p, how
+	}
+	for i, f := range found {
+		if len(f.Descriptor) != DescriptorLen || !finite(f.Descriptor) {
+			p.Err = fmt.Errorf("%s: face %d: the describer gave a descriptor of length %d (or non-finite values), want %d",
+				path, i, len(f.Descriptor), DescriptorLen)
+			return p, how
+		}
+	}
+	// Largest first, whatever order the describer used; equal boxes keep
+	// their order so the answer is repeatable.
+	found = slices.Clone(found)
+	slices.SortStableFunc(found, func(a, b faces.Face) int {
+		switch aa, ba := a.Box.Area(), b.Box.Area(); {
+		case aa > ba:
+			return -1
+		case aa < ba:
+			return 1
+		}
+		return 0
+	})
+	p.Faces = found
+	how.source = computed
+	how.putErr = c.Put(p.Key, found)
+	return p, how
+}
+
+// readReason is the short reason a file could not be read.
+func readReason(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// progressLine shows how far Describe has got.
+type progressLine struct {
+	w           io.Writer
+	terminal    bool
+	every       time.Duration
+	start, last time.Time
+	shown       bool
+}
+
+func (p *progressLine) show(done, total, cached int) {
+	if p.w == nil {
+		return
+	}
+	now := time.Now()
+	every := p.every
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	if p.terminal {
+		every = 100 * time.Millisecond
+	}
+	if now.Sub(p.last) < every && done < total {
+		return
+	}
+	p.last = now
+	elapsed := now.Sub(p.start)
+	eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
+	if p.terminal {
+		const width = 30
+		fill := min(width, done*width/max(total, 1))
+		bar := strings.Repeat("=", fill)
+		if fill < width {
+			bar += ">" + strings.Repeat(" ", width-fill-1)
+		}
+		fmt.Fprintf(p.w, "\rDescribing faces [%s] %d/%d (%d cached)  ETA %s\033[K", bar, done, total, cached, eta)
+		p.shown = true
+		return
+	}
+	if done < total {
+		fmt.Fprintf(p.w, "describing faces: %d/%d photos (%d cached), %s elapsed, ETA %s\n",
+			done, total, cached, elapsed.Round(time.Second), eta)
+	}
+}
+
+// finish erases an in-place bar so the next message starts clean.
+func (p *progressLine) finish() {
+	if p.w != nil && p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

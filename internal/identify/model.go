@@ -1,0 +1,277 @@
+package identify
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"starid/internal/atomicfile"
+	"starid/internal/eval"
+	"starid/internal/nn"
+	"starid/internal/safetensors"
+	"starid/internal/tensor"
+)
+
+// Rule is the open-set decision: a face is "unknown" when its descriptor
+// is farther than MaxDistance (Euclidean, raw descriptor space) from the
+// centroid of the class the head picks, or when the head's probability for
+// that class is below MinProbability. The distance does the real work (a
+// stranger's descriptor is far from every enrolled person's); the
+// probability floor catches faces the head finds ambiguous between two
+// people.
+type Rule struct {
+	MaxDistance    float64 `json:"max_distance"`
+	MinProbability float64 `json:"min_probability"`
+}
+
+// Model is a face run's classifier: a linear softmax head on standardized
+// descriptors, the class centroids, and the training descriptors they came
+// from (kept so that enroll can refit the head on old and new people).
+type Model struct {
+	Classes   []string
+	Mean, Std []float32   // per-dimension standardization applied before the head
+	Head      *nn.Linear  // DescriptorLen -> len(Classes), in evaluation mode
+	Centroids [][]float32 // per class, mean raw descriptor
+	Train     [][]float32 // raw training descriptors
+	Labels    []int       // class of each Train row
+}
+
+// standardize writes (x-mean)/std into dst.
+func (m *Model) standardize(dst, x []float32) {
+	for j, v := range x {
+		dst[j] = (v - m.Mean[j]) / m.Std[j]
+	}
+}
+
+// Candidate is one name of a ranking.
+type Candidate struct {
+	Name        string  `json:"name"`
+	Probability float64 `json:"probability"`
+}
+
+// Answer is what the model says about one face.
+type Answer struct {
+	Class       int     // index into Classes, or eval.Unknown
+	Name        string  // the class name, or eval.UnknownName
+	Best        int     // the head's top class, even when the answer is unknown
+	Probability float64 // the head's probability of Best
+	Distance    float64 // descriptor's distance to Best's centroid
+	// Closest is the class whose centroid is nearest, at ClosestDistance
+	// (for "unknown (closest: X, distance 0.71)").
+	Closest         int
+	ClosestDistance float64
+	Top             []Candidate // the head's ranking, best first
+	Logits          []float32   // the head's scores, for losses and top-k
+}
+
+// Identify names one descriptor under rule, with the top k candidates.
+func (m *Model) Identify(desc []float32, rule Rule, k int) Answer {
+	x := tensor.New(1, DescriptorLen)
+	m.standardize(x.Data, desc)
+	y, err := m.Head.Forward(x)
+	if err != nil {
+		panic(err) // shapes are checked when the model is built or loaded
+	}
+	logits := slices.Clone(y.Data)
+	probs := eval.Softmax(logits)
+	a := Answer{Logits: logits, Best: eval.Argmax(logits), Closest: -1, ClosestDistance: math.Inf(1)}
+	a.Probability = probs[a.Best]
+	for c, cen := range m.Centroids {
+		d := distance(desc, cen)
+		if c == a.Best {
+			a.Distance = d
+		}
+		if d < a.ClosestDistance {
+			a.Closest, a.ClosestDistance = c, d
+		}
+	}
+	for _, j := range eval.TopK(logits, k) {
+		a.Top = append(a.Top, Candidate{Name: m.Classes[j], Probability: probs[j]})
+	}
+	a.Class, a.Name = a.Best, m.Classes[a.Best]
+	if a.Distance > rule.MaxDistance || a.Probability < rule.MinProbability {
+		a.Class, a.Name = eval.Unknown, eval.UnknownName
+	}
+	return a
+}
+
+// distance is the Euclidean distance, in float64.
+func distance(a, b []float32) float64 {
+	var s float64
+	for i, v := range a {
+		d := float64(v) - float64(b[i])
+		s += d * d
+	}
+	return math.Sqrt(s)
+}
+
+// centroids is the mean descriptor of each class.
+func centroids(x [][]float32, y []int, k int) [][]float32 {
+	sum := make([][]float64, k)
+	n := make([]int, k)
+	for i := range sum {
+		sum[i] = make([]float64, DescriptorLen)
+	}
+	for i, v := range x {
+		n[y[i]]++
+		for j, e := range v {
+			sum[y[i]][j] += float64(e)
+		}
+	}
+	out := make([][]float32, k)
+	for c := range out {
+		out[c] = make([]float32, DescriptorLen)
+		for j := range out[c] {
+			out[c][j] = float32(sum[c][j] / float64(max(n[c], 1)))
+		}
+	}
+	return out
+}
+
+// Tensor names in a face run's weights file. The head's follow PyTorch's
+// state_dict names for an nn.Linear called "head".
+const (
+	tHeadW   = "head.weight"       // [K, 128]
+	tHeadB   = "head.bias"         // [K]
+	tMean    = "norm.mean"         // [128]
+	tStd     = "norm.std"          // [128]
+	tCentr   = "centroids"         // [K, 128]
+	tTrainX  = "train.descriptors" // [N, 128]
+	tTrainY  = "train.labels"      // [N] int64
+	mClasses = "starid.classes"    // JSON list: the class order of the head
+	mVersion = "starid.pipeline_version"
+	mEpochs  = "starid.epoch"
+)
+
+// Save writes the model to path atomically. The class list travels in the
+// file's metadata so the weights file alone says what its rows mean.
+func (m *Model) Save(path, pipelineVersion string, epochs int) error {
+	k := len(m.Classes)
+	flat := func(rows [][]float32) []float32 {
+		out := make([]float32, 0, len(rows)*DescriptorLen)
+		for _, r := range rows {
+			out = append(out, r...)
+		}
+		return out
+	}
+	labels := make([]int64, len(m.Labels))
+	for i, l := range m.Labels {
+		labels[i] = int64(l)
+	}
+	ts := []safetensors.Tensor{
+		{Name: tHeadW, Shape: []int{k, DescriptorLen}, F32: m.Head.Weight.Value.Data},
+		{Name: tHeadB, Shape: []int{k}, F32: m.Head.Bias.Value.Data},
+		{Name: tMean, Shape: []int{DescriptorLen}, F32: m.Mean},
+		{Name: tStd, Shape: []int{DescriptorLen}, F32: m.Std},
+		{Name: tCentr, Shape: []int{k, DescriptorLen}, F32: flat(m.Centroids)},
+		{Name: tTrainX, Shape: []int{len(m.Train), DescriptorLen}, F32: flat(m.Train)},
+	}
+	if len(labels) > 0 {
+		ts = append(ts, safetensors.Tensor{Name: tTrainY, Shape: []int{len(labels)}, I64: labels})
+	}
+	cl, err := json.Marshal(m.Classes)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"format": "pt", mClasses: string(cl), mVersion: pipelineVersion, mEpochs: strconv.Itoa(epochs)}
+	return atomicfile.Write(path, func(w io.Writer) error { return safetensors.Write(w, ts, meta) })
+}
+
+// LoadModel reads a model written by Save and checks that every tensor has
+// the shape its class list and descriptor length call for.
+func LoadModel(path string) (*Model, string, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%s: not a face head: %s", path, fmt.Sprintf(format, args...))
+	}
+	m := &Model{}
+	if err := json.Unmarshal([]byte(f.Metadata[mClasses]), &m.Classes); err != nil || len(m.Classes) == 0 {
+		return nil, "", bad("no class list in the metadata")
+	}
+	k := len(m.Classes)
+	get := func(name string, shape ...int) ([]float32, error) {
+		info, ok := f.Info(name)
+		if !ok {
+			return nil, bad("no tensor %s", name)
+		}
+		if !slices.Equal(info.Shape, shape) {
+			return nil, bad("%s has shape %v, want %v", name, info.Shape, shape)
+		}
+		v, err := f.Float32(name)
+		if err != nil {
+			return nil, err
+		}
+		if !finite(v) {
+			return nil, bad("%s holds NaN or infinite values", name)
+		}
+		return v, nil
+	}
+	m.Head = nn.NewLinear(DescriptorLen, k, true, rand.New(rand.NewPCG(0, 0)))
+	m.Head.SetTraining(false)
+	w, err := get(tHeadW, k, DescriptorLen)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := get(tHeadB, k)
+	if err != nil {
+		return nil, "", err
+	}
+	copy(m.Head.Weight.Value.Data, w)
+	copy(m.Head.Bias.Value.Data, b)
+	if m.Mean, err = get(tMean, DescriptorLen); err != nil {
+		return nil, "", err
+	}
+	if m.Std, err = get(tStd, DescriptorLen); err != nil {
+		return nil, "", err
+	}
+	for j, s := range m.Std {
+		if !(s > 0) {
+			return nil, "", bad("%s[%d] is %v, must be positive", tStd, j, s)
+		}
+	}
+	cen, err := get(tCentr, k, DescriptorLen)
+	if err != nil {
+		return nil, "", err
+	}
+	m.Centroids = rows(cen)
+	if info, ok := f.Info(tTrainX); ok && len(info.Shape) == 2 {
+		x, err := get(tTrainX, info.Shape[0], DescriptorLen)
+		if err != nil {
+			return nil, "", err
+		}
+		m.Train = rows(x)
+	}
+	if len(m.Train) > 0 {
+		y, err := f.Int64(tTrainY)
+		if err != nil {
+			return nil, "", bad("%v", err)
+		}
+		if len(y) != len(m.Train) {
+			return nil, "", bad("%d labels for %d descriptors", len(y), len(m.Train))
+		}
+		m.Labels = make([]int, len(y))
+		for i, v := range y {
+			if v < 0 || v >= int64(k) {
+				return nil, "", bad("label %d of descriptor %d is not a class", v, i)
+			}
+			m.Labels[i] = int(v)
+		}
+	}
+	return m, f.Metadata[mVersion], nil
+}
+
+func rows(flat []float32) [][]float32 {
+	out := make([][]float32, len(flat)/DescriptorLen)
+	for i := range out {
+		out[i] = flat[i*DescriptorLen : (i+1)*DescriptorLen : (i+1)*DescriptorLen]
+	}
+	return out
+}

@@ -1,0 +1,491 @@
+package identify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"starid/internal/data"
+	"starid/internal/eval"
+	"starid/internal/faces"
+	"starid/internal/nn"
+	"starid/internal/optim"
+	"starid/internal/train"
+)
+
+// Face-run defaults: the head is tiny (128 x K), so many epochs cost
+// little, and its inputs are standardized, so a larger rate than VGG's
+// 1e-4 converges.
+const (
+	DefaultEpochs   = 60
+	DefaultLR       = 1e-3
+	DefaultSchedule = "none"
+	// DefaultTargetFRR is the share of known faces the calibrated rule may
+	// reject.
+	DefaultTargetFRR = 0.02
+)
+
+// TrainConfig is `starid train --model face`. Config's Data, Out, Epochs,
+// Batch, Optimizer, LR, Momentum, Schedule, WeightDecay, TrainFrac, Seed
+// and Workers are used; the image-model settings (size, augment, crop,
+// L1/L2) do not apply and must be left at their zero or default values.
+type TrainConfig struct {
+	train.Config
+	Exclude   []string // class folders left out, to serve as strangers
+	Cache     *Cache
+	TargetFRR float64 // 0: DefaultTargetFRR
+	// PipelineVersion is recorded in model.json (faces.PipelineVersion
+	// unless a test says otherwise).
+	PipelineVersion string
+}
+
+// Check validates the settings before anything touches the disk.
+func (c *TrainConfig) Check() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Data == "":
+		return errors.New("no data folder given")
+	case c.Out == "":
+		return errors.New("no run directory given (--out)")
+	case c.Resume:
+		return errors.New("--resume: a face run trains in seconds once its descriptors are cached; start a new run instead")
+	case c.Augment:
+		return errors.New("--augment does not apply to --model face (descriptors come from the fixed face pipeline)")
+	case c.L1 != 0 || c.L2 != 0:
+		return errors.New("--l1/--l2 do not apply to --model face; use --weight-decay")
+	case c.Crop != "" && c.Crop != "none":
+		return errors.New("--crop does not apply to --model face: it always finds and aligns the faces")
+	case c.Epochs < 1:
+		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("--batch %d: must be at least 1", c.Batch)
+	case !finite(c.LR) || c.LR <= 0:
+		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
+	case c.Workers < 0:
+		return fmt.Errorf("--workers %d: must be 0 (one per core) or more", c.Workers)
+	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
+		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
+	case !(c.TargetFRR >= 0 && c.TargetFRR < 0.5):
+		return fmt.Errorf("target false rejection %v: must be in [0, 0.5)", c.TargetFRR)
+	}
+	c.Optimizer = strings.ToLower(c.Optimizer)
+	switch c.Optimizer {
+	case "adam", "adamw":
+		if err := (optim.AdamConfig{LR: c.LR, WeightDecay: c.WeightDecay}).Validate(); err != nil {
+			return err
+		}
+	case "sgd":
+		if err := (optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}).Validate(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--optimizer %q: want adam, adamw or sgd", c.Optimizer)
+	}
+	s, err := optim.ParseSchedule(c.Schedule)
+	if err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	c.Schedule = s.String()
+	for _, e := range c.Exclude {
+		if strings.TrimSpace(e) == "" {
+			return errors.New("--exclude: empty class name")
+		}
+	}
+	return nil
+}
+
+func (c *TrainConfig) head() HeadConfig {
+	s, _ := optim.ParseSchedule(c.Schedule) // checked in Check
+	return HeadConfig{Epochs: c.Epochs, Batch: c.Batch, Optimizer: c.Optimizer, LR: c.LR, Momentum: c.Momentum,
+		WeightDecay: c.WeightDecay, Schedule: s, Seed: c.Seed}
+}
+
+// TrainResult is how a face run ended.
+type TrainResult struct {
+	Dir            string
+	Classes        []string
+	Train, Test    int // photos of the kept classes on each side of the split
+	NoFace         []string
+	Stats          Stats
+	Rule           Rule
+	Calibration    Calibration
+	TestAcc        float64 // closed set: the head's arg-max, no-face photos wrong
+	TestAccOpenSet float64 // with the unknown rule
+	History        []train.EpochRecord
+}
+
+// runLog writes to the terminal streams and, time-stamped, to train.log.
+type runLog struct {
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+	file   io.Writer
+}
+
+func (l *runLog) toFile(s string) {
+	if l.file == nil {
+		return
+	}
+	ts := time.Now().Format("2006-01-02T15:04:05.000Z07:00")
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		io.WriteString(l.file, ts+" "+line+"\n")
+	}
+}
+
+func (l *runLog) result(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintln(l.stdout, s)
+	l.toFile(s)
+}
+
+func (l *runLog) notef(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := fmt.Sprintf(format, args...)
+	fmt.Fprintln(l.stderr, s)
+	l.toFile(s)
+}
+
+func (l *runLog) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.toFile(fmt.Sprintf(format, args...))
+}
+
+// maxListed is how many problem photos are printed on the terminal; the
+// log gets all of them.
+const maxListed = 20
+
+// Train makes a face run in cfg.Out: it scans and splits cfg.Data exactly
+// as a VGG run does (same seed, same split.json), describes every photo of
+// the kept classes (through the cache), takes the largest face of each
+// training photo, calibrates the unknown rule on the training descriptors,
+// trains the head for cfg.Epochs epochs printing the tutorial's line per
+// epoch, and writes model.json, best.safetensors and last.safetensors (the
+// final head: with no test-based selection, best is the last epoch),
+// history.csv, curves.png and train.log. Test photos in which no face is
+// found count as errors.
+func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) (_ *TrainResult, err error) {
+	if cfg.TargetFRR == 0 {
+		cfg.TargetFRR = DefaultTargetFRR
+	}
+	if cfg.PipelineVersion == "" {
+		cfg.PipelineVersion = faces.PipelineVersion
+	}
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
+		return nil, err
+	}
+	cfg.Model = train.ModelFace
+	lg := &runLog{stdout: out.Stdout, stderr: out.Stderr}
+	if lg.stdout == nil {
+		lg.stdout = io.Discard
+	}
+	if lg.stderr == nil {
+		lg.stderr = io.Discard
+	}
+	if err := checkNewRun(cfg.Out); err != nil {
+		return nil, err
+	}
+	ds, err := data.Scan(cfg.Data, data.ScanOptions{Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	keep := make([]bool, len(ds.Classes))
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, e := range cfg.Exclude {
+		i := slices.Index(ds.Classes, e)
+		if i < 0 {
+			return nil, fmt.Errorf("--exclude %q: %s has no such class (it has %s)", e, cfg.Data, strings.Join(ds.Classes, ", "))
+		}
+		keep[i] = false
+	}
+	var classes []string
+	toKept := make([]int, len(ds.Classes))
+	for i, c := range ds.Classes {
+		toKept[i] = -1
+		if keep[i] {
+			toKept[i] = len(classes)
+			classes = append(classes, c)
+		}
+	}
+	if len(classes) < 2 {
+		return nil, fmt.Errorf("data folder %s leaves %d class(es) to train on; a face run needs at least two sub-folders of photos",
+			cfg.Data, len(classes))
+	}
+	// The split of the whole folder, as a VGG run with the same seed makes
+	// it; excluded classes are then dropped from both sides, so the kept
+	// classes are split exactly as in the full run.
+	split, err := data.StratifiedSplit(ds, cfg.TrainFrac, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	trainIdx, testIdx, err := split.Indices(ds)
+	if err != nil {
+		return nil, err
+	}
+	kept := func(idx []int) []int {
+		return slices.DeleteFunc(idx, func(i int) bool { return !keep[ds.Samples[i].Class] })
+	}
+	trainIdx, testIdx = kept(trainIdx), kept(testIdx)
+	if len(trainIdx) == 0 || len(testIdx) == 0 {
+		return nil, fmt.Errorf("%s: the split left %d training and %d test images; need some of each",
+			cfg.Data, len(trainIdx), len(testIdx))
+	}
+
+	// From here on the run folder exists; a failure removes what was made.
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(cfg.Out, train.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	lg.file = logFile
+	defer func() {
+		if err != nil {
+			lg.logf("error: %v", err)
+			logFile.Close()
+			discardNewRun(cfg.Out)
+		}
+	}()
+	lg.logf("starid train %s --model face --out %s --epochs %d --batch %d --optimizer %s --lr %g --schedule %s --weight-decay %g --train-frac %g --seed %d --exclude %q (starid %s, pipeline %s)",
+		cfg.Data, cfg.Out, cfg.Epochs, cfg.Batch, cfg.Optimizer, cfg.LR, cfg.Schedule, cfg.WeightDecay, cfg.TrainFrac, cfg.Seed,
+		strings.Join(cfg.Exclude, ","), train.StaridVersion(), cfg.PipelineVersion)
+	listProblems(lg, fmt.Sprintf("skipping %d unusable file(s) in %s:", len(ds.Skipped), cfg.Data), ds.Skipped, cfg.Out)
+	if err := split.WriteFile(filepath.Join(cfg.Out, train.SplitFile)); err != nil {
+		return nil, err
+	}
+	lg.notef("%d classes, %d photos: %d for training, %d for testing", len(classes), len(trainIdx)+len(testIdx),
+		len(trainIdx), len(testIdx))
+	if len(cfg.Exclude) > 0 {
+		lg.notef("left out as strangers: %s", strings.Join(cfg.Exclude, ", "))
+	}
+
+	all := append(slices.Clone(trainIdx), testIdx...)
+	paths, keys := make([]string, len(all)), make([]string, len(all))
+	for r, i := range all {
+		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
+	}
+	start := time.Now()
+	photos, st, err := Describe(ctx, d, paths, keys, DescribeOptions{Cache: cfg.Cache, Workers: cfg.Workers,
+		Progress: out.Stderr, Terminal: out.Terminal, ProgressEvery: out.ProgressEvery,
+		Note: func(msg string) { lg.notef("%s", msg) }})
+	if err != nil {
+		return nil, err
+	}
+	lg.notef("faces described in %s: %d computed, %d from the cache", time.Since(start).Round(time.Millisecond), st.Computed, st.Cached)
+	res := &TrainResult{Dir: cfg.Out, Classes: classes, Train: len(trainIdx), Test: len(testIdx), Stats: st}
+
+	// Photos the pipeline could not use: no face, or an error. A describer
+	// that could not load (no weights) ends the run instead.
+	var problems []data.Skipped
+	var trainX [][]float32
+	var trainY []int
+	for r, p := range photos {
+		i := all[r]
+		if p.Err != nil {
+			if le := (*LoadError)(nil); errors.As(p.Err, &le) {
+				return nil, le
+			}
+			problems = append(problems, data.Skipped{Path: p.Path, Reason: reason(p.Err)})
+			continue
+		}
+		f := p.Largest()
+		if f == nil {
+			problems = append(problems, data.Skipped{Path: p.Path, Reason: "no face found"})
+			rel, _ := filepath.Rel(cfg.Data, p.Path)
+			res.NoFace = append(res.NoFace, filepath.ToSlash(rel))
+			continue
+		}
+		if r < len(trainIdx) {
+			trainX = append(trainX, f.Descriptor)
+			trainY = append(trainY, toKept[ds.Samples[i].Class])
+		}
+	}
+	listProblems(lg, fmt.Sprintf("%d photo(s) without a usable face (left out of training; errors in the test accuracy):", len(problems)),
+		problems, cfg.Out)
+	counts := make([]int, len(classes))
+	for _, y := range trainY {
+		counts[y]++
+	}
+	for c, n := range counts {
+		if n == 0 {
+			return nil, fmt.Errorf("class %s: no face was found in any of its training photos; a face run needs at least one", classes[c])
+		}
+	}
+
+	hc := cfg.head()
+	rule, cal, err := Calibrate(ctx, classes, trainX, trainY, hc, cfg.TargetFRR)
+	if err != nil {
+		return nil, err
+	}
+	res.Rule, res.Calibration = rule, cal
+	lg.notef("unknown rule: distance to the centroid above %.3f or probability below %.3f (%s; rejects %.1f%% of %d known training faces)",
+		rule.MaxDistance, rule.MinProbability, cal.Method, 100*cal.FalseRejection, cal.Samples)
+
+	// The test side: every kept test photo, in split order; nil descriptor
+	// for a photo without a usable face (always an error).
+	testX := make([][]float32, len(testIdx))
+	testY := make([]int, len(testIdx))
+	for r := range testIdx {
+		p := photos[len(trainIdx)+r]
+		testY[r] = toKept[ds.Samples[testIdx[r]].Class]
+		if f := p.Largest(); p.Err == nil && f != nil {
+			testX[r] = f.Descriptor
+		}
+	}
+	epochStart := time.Now()
+	model, err := Fit(ctx, classes, trainX, trainY, hc, func(m *Model, s EpochStats) error {
+		rec := train.EpochRecord{Epoch: s.Epoch, TrainAcc: s.TrainAcc, TrainLoss: s.TrainLoss, LR: s.LR}
+		rec.TestAcc, rec.TestLoss, _ = testScores(m, testX, testY, Rule{MaxDistance: math.Inf(1)})
+		rec.Best = s.Epoch == cfg.Epochs
+		rec.DurationMS = time.Since(epochStart).Milliseconds()
+		epochStart = time.Now()
+		res.History = append(res.History, rec)
+		lg.result(rec.Line(cfg.Epochs))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.TestAcc = res.History[len(res.History)-1].TestAcc
+	res.TestAccOpenSet, _, _ = testScores(model, testX, testY, rule)
+
+	run := &FaceRun{Dir: cfg.Out, Model: model}
+	abs := cfg.Config
+	abs.Model, abs.Size, abs.Crop = train.ModelFace, 0, ""
+	thr := rule.MaxDistance
+	run.Info = train.ModelInfo{Version: train.ModelInfoVersion, Model: train.ModelFace, Classes: classes,
+		Data: cfg.Data, Seed: cfg.Seed, TrainFrac: cfg.TrainFrac, Unknown: &thr, PipelineVersion: cfg.PipelineVersion,
+		BestEpoch: cfg.Epochs, BestTestAcc: res.TestAcc, Config: abs,
+		Created: start.UTC().Format(time.RFC3339), StaridVersion: train.StaridVersion()}
+	run.Face = FaceInfo{Normalize: "standardize", MinProbability: rule.MinProbability, Calibration: cal,
+		Excluded: cfg.Exclude, NoFace: res.NoFace, TestAccOpenSet: res.TestAccOpenSet}
+	for _, name := range []string{train.BestFile, train.LastFile} {
+		if err := model.Save(filepath.Join(cfg.Out, name), cfg.PipelineVersion, cfg.Epochs); err != nil {
+			return nil, err
+		}
+	}
+	if err := run.writeInfo(); err != nil {
+		return nil, err
+	}
+	plotErr, err := train.WriteHistoryFiles(cfg.Out, res.History)
+	if err != nil {
+		return nil, err
+	}
+	if plotErr != nil {
+		lg.notef("warning: %s not drawn: %v", filepath.Join(cfg.Out, train.CurvesFile), plotErr)
+	}
+	lg.notef("test accuracy %.1f%% (%.1f%% with the unknown rule; %d of %d test photos without a usable face count as errors): %s",
+		100*res.TestAcc, 100*res.TestAccOpenSet, countNil(testX), len(testX), filepath.Join(cfg.Out, train.BestFile))
+	return res, nil
+}
+
+// reason is an error without the photo's path (the listing shows it).
+func reason(err error) string {
+	if ie := (*data.ImageError)(nil); errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return err.Error()
+}
+
+func countNil(x [][]float32) int {
+	n := 0
+	for _, v := range x {
+		if v == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// testScores is the accuracy over every test photo (a nil descriptor, no
+// face, is wrong) under rule, and the mean cross-entropy over the photos
+// that have a descriptor.
+func testScores(m *Model, x [][]float32, y []int, rule Rule) (acc, loss float64, unknown int) {
+	correct, described := 0, 0
+	for i, v := range x {
+		if v == nil {
+			continue
+		}
+		a := m.Identify(v, rule, 1)
+		if a.Class == y[i] {
+			correct++
+		}
+		if a.Class == eval.Unknown {
+			unknown++
+		}
+		loss += logSumExp(a.Logits) - float64(a.Logits[y[i]])
+		described++
+	}
+	if described > 0 {
+		loss /= float64(described)
+	}
+	return float64(correct) / float64(max(len(x), 1)), loss, unknown
+}
+
+func logSumExp(row []float32) float64 {
+	p := make([]float64, len(row))
+	return nn.SoftmaxRow(p, row)
+}
+
+// listProblems prints up to maxListed photos and logs them all.
+func listProblems(lg *runLog, header string, sk []data.Skipped, out string) {
+	if len(sk) == 0 {
+		return
+	}
+	lg.notef("%s", header)
+	for i, s := range sk {
+		if i < maxListed {
+			lg.notef("  %s: %s", s.Path, s.Reason)
+		} else {
+			lg.logf("  %s: %s", s.Path, s.Reason)
+		}
+	}
+	if len(sk) > maxListed {
+		lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, filepath.Join(out, train.LogFile))
+	}
+}
+
+// checkNewRun refuses a run folder that already holds files.
+func checkNewRun(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("run directory %s: %w", dir, err)
+	case len(entries) > 0:
+		return fmt.Errorf("run directory %s exists and is not empty (it has %s); choose another --out", dir, entries[0].Name())
+	}
+	return nil
+}
+
+// discardNewRun removes what a failed new run wrote (the folder was empty
+// or absent when it started), so the same --out can be used again.
+func discardNewRun(dir string) {
+	for _, name := range []string{train.SplitFile, train.ModelInfoFile, train.LogFile, train.BestFile, train.LastFile,
+		train.HistoryFile, train.CurvesFile} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	os.Remove(dir)
+}
