@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +14,11 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/faces"
+	"starid/internal/identify"
+	"starid/internal/nn"
 	"starid/internal/report"
+	"starid/internal/tensor"
 	"starid/internal/train"
 )
 
@@ -33,6 +39,34 @@ type evalResult struct {
 	Split   string         `json:"split,omitempty"`   // "test" when the run's own split was used
 	Skipped []data.Skipped `json:"skipped,omitempty"` // images that could not be used
 	Out     string         `json:"out"`               // folder holding confusion.png and confusion.json
+	*faceEval
+}
+
+// faceEval is what `eval` adds for face runs.
+type faceEval struct {
+	// NoFace counts photos in which no face was found: each is an error
+	// (predicted "unknown" in the confusion matrix).
+	NoFace      int      `json:"no_face"`
+	NoFaceFiles []string `json:"no_face_files,omitempty"`
+	// UnknownRate is the share of photos with a face that the rule
+	// answered "unknown": known people wrongly rejected.
+	UnknownRate float64 `json:"unknown_rate"`
+	Threshold   float64 `json:"unknown_threshold"`
+	MinProb     float64 `json:"min_probability"`
+	// Strangers, with --strangers: people the run was not taught.
+	Strangers *strangerResult `json:"strangers,omitempty"`
+}
+
+// strangerResult is how the unknown rule treats people the run does not
+// know. A stranger is rejected when answered "unknown" or when no face is
+// found (either way nobody is misnamed).
+type strangerResult struct {
+	Source       string         `json:"source"`
+	N            int            `json:"n"`
+	Rejected     int            `json:"rejected"`
+	RejectedRate float64        `json:"rejected_rate"`
+	NoFace       int            `json:"no_face"`
+	NamedAs      map[string]int `json:"named_as,omitempty"` // wrong names given to strangers, with counts
 }
 
 // confusionFile is confusion.json: rows are true classes, columns predicted.
@@ -53,12 +87,15 @@ type confusionFile struct {
 // test-split results are not overwritten. --out overrides the folder in
 // both cases.
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "eval RUN [--data DIR] [--out DIR] [--batch 32] [--json]", stderr)
+	fs := newFlagSet("eval", "eval RUN [--data DIR] [--out DIR] [--batch 32] [--json] [--threshold T] [--strangers excluded|NAME,...|DIR] [--cache DIR]", stderr)
 	dataDir := fs.String("data", "", "evaluate on this image folder instead of the run's test split")
 	outDir := fs.String("out", "", "folder for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")
 	batch := fs.Int("batch", 32, "images per forward pass")
 	workers := fs.Int("workers", 0, "image-decoding goroutines (0: one per core)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
+	strangers := fs.String("strangers", "", "face runs: people the run does not know: \"excluded\" (train --exclude), class folders of the training data (NAME,NAME) or a folder of photos")
+	cacheDir := fs.String("cache", "", "face runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -72,9 +109,22 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
 	}
+	thresholdSet := false
+	fs.Visit(func(f *flag.Flag) { thresholdSet = thresholdSet || f.Name == "threshold" })
+	if thresholdSet && !(*threshold >= 0) {
+		return usagef("--threshold %v: must be 0 or more", *threshold)
+	}
 	run, err := train.OpenRun(pos[0])
 	if err != nil {
 		return err
+	}
+	if run.Info.Model == train.ModelFace {
+		opt := faceEvalOptions{data: *dataDir, out: *outDir, workers: *workers, asJSON: *asJSON, thresholdSet: thresholdSet,
+			threshold: *threshold, strangers: *strangers, cache: descriptorCache(*cacheDir, stderr)}
+		return evalFaces(pos[0], opt, stdout, stderr)
+	}
+	if *strangers != "" {
+		return usagef("--strangers applies to face runs only")
 	}
 	if err := checkCrop(run.Info); err != nil {
 		return err
@@ -121,6 +171,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if run.Info.Unknown != nil {
 		acc.Threshold = *run.Info.Unknown
 	}
+	if thresholdSet {
+		acc.Threshold = *threshold
+	}
 	loader := data.NewLoader(ds, indices, transformFor(run.Info), *batch, data.LoaderOptions{Workers: *workers})
 	labels := make([]int, 0, *batch)
 	for b, err := range loader.Epoch(false, nil) {
@@ -146,7 +199,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
 	}
 	res.Metrics = acc.Metrics()
+	return finishEval(res, *asJSON, stdout, stderr)
+}
 
+// finishEval writes the confusion files and prints the results.
+func finishEval(res evalResult, asJSON bool, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(res.Out, 0o755); err != nil {
 		return err
 	}
@@ -164,13 +221,235 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(stderr, "skipped %s: %s\n", s.Path, s.Reason)
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
 	printMetrics(stdout, res)
 	return nil
+}
+
+type faceEvalOptions struct {
+	data, out, strangers string
+	workers              int
+	asJSON, thresholdSet bool
+	threshold            float64
+	cache                *identify.Cache
+}
+
+// evalFaces evaluates a face run on its test split (or --data): the
+// largest face of each photo is named under the run's unknown rule; a
+// photo with no face found counts as an error (an "unknown" answer). Loss
+// and top-5 are over the photos with a face for the loss and over all
+// photos for top-5 (a photo without a face is a miss).
+func evalFaces(dir string, opt faceEvalOptions, stdout, stderr io.Writer) error {
+	run, err := identify.OpenFaceRun(dir)
+	if err != nil {
+		return err
+	}
+	if run.Info.PipelineVersion != faces.PipelineVersion {
+		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
+			dir, run.Info.PipelineVersion, faces.PipelineVersion)
+	}
+	rule := run.Rule()
+	if opt.thresholdSet {
+		rule.MaxDistance = opt.threshold
+	}
+	classes := run.Model.Classes
+	res := evalResult{Out: opt.out, faceEval: &faceEval{Threshold: rule.MaxDistance, MinProb: rule.MinProbability}}
+	var ds *data.Dataset
+	var indices []int
+	if opt.data == "" {
+		split, err := data.ReadSplit(filepath.Join(run.Dir, train.SplitFile))
+		if err != nil {
+			return err
+		}
+		if ds, err = scanFolder(run.Info.Data); err != nil {
+			return fmt.Errorf("%w (the run's training folder; use --data to evaluate elsewhere)", err)
+		}
+		_, test, err := split.Indices(ds)
+		if err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(run.Dir, train.SplitFile), err)
+		}
+		// Test photos of classes left out with --exclude are strangers,
+		// not errors; --strangers excluded evaluates them.
+		for _, i := range test {
+			if slices.Contains(classes, ds.Classes[ds.Samples[i].Class]) {
+				indices = append(indices, i)
+			}
+		}
+		res.Split = "test"
+		if res.Out == "" {
+			res.Out = run.Dir
+		}
+	} else {
+		if ds, err = scanFolder(opt.data); err != nil {
+			return err
+		}
+		if err := checkSubset(ds.Classes, classes, opt.data); err != nil {
+			return err
+		}
+		for i := range ds.Samples {
+			indices = append(indices, i)
+		}
+		if res.Out == "" {
+			res.Out = filepath.Join(run.Dir, "eval-"+filepath.Base(filepath.Clean(opt.data)))
+		}
+	}
+	if len(indices) == 0 {
+		return fmt.Errorf("no images to evaluate in %s", ds.Root)
+	}
+	res.Data = ds.Root
+	res.Skipped = append(res.Skipped, ds.Skipped...)
+	photos, err := describeSamples(ds, indices, opt, stderr)
+	if err != nil {
+		return err
+	}
+	k := len(classes)
+	acc := eval.NewAccumulator(classes)
+	logits := tensor.New(1, k)
+	prob := make([]float64, k)
+	var lossSum float64
+	described, top5, rejected := 0, 0, 0
+	for r, ph := range photos {
+		if ph.Err != nil {
+			res.Skipped = append(res.Skipped, skippedFrom(ph.Err))
+			continue
+		}
+		y := slices.Index(classes, ds.Classes[ds.Samples[indices[r]].Class])
+		pred := eval.Unknown
+		if f := ph.Largest(); f == nil {
+			res.NoFace++
+			res.NoFaceFiles = append(res.NoFaceFiles, ph.Path)
+			// Any scores will do: the loss and top-5 are recomputed below
+			// without this photo's.
+			logits.Zero()
+		} else {
+			a := run.Model.Identify(f.Descriptor, rule, 1)
+			copy(logits.Data, a.Logits)
+			pred = a.Class
+			lossSum += nn.SoftmaxRow(prob, a.Logits) - float64(a.Logits[y])
+			if eval.Rank(a.Logits, y) < 5 {
+				top5++
+			}
+			if pred == eval.Unknown {
+				rejected++
+			}
+			described++
+		}
+		if err := acc.AddPredicted(logits, []int{y}, []int{pred}); err != nil {
+			return err
+		}
+	}
+	if acc.N() == 0 {
+		return fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
+	}
+	res.Metrics = acc.Metrics()
+	res.Top5 = float64(top5) / float64(res.N)
+	res.Loss = 0
+	if described > 0 {
+		res.Loss = lossSum / float64(described)
+		res.UnknownRate = float64(rejected) / float64(described)
+	}
+	if opt.strangers != "" {
+		if res.Strangers, err = evalStrangers(run, rule, opt, stderr); err != nil {
+			return err
+		}
+	}
+	return finishEval(res, opt.asJSON, stdout, stderr)
+}
+
+// describeSamples describes the listed samples through the cache.
+func describeSamples(ds *data.Dataset, indices []int, opt faceEvalOptions, stderr io.Writer) ([]identify.Photo, error) {
+	paths, keys := make([]string, len(indices)), make([]string, len(indices))
+	for r, i := range indices {
+		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
+	}
+	photos, _, err := identify.Describe(context.Background(), newDescriber(), paths, keys, identify.DescribeOptions{
+		Cache: opt.cache, Workers: opt.workers, Progress: stderr, Terminal: isTerminal(stderr)})
+	if err != nil {
+		return nil, err
+	}
+	for _, ph := range photos {
+		if le := (*identify.LoadError)(nil); errors.As(ph.Err, &le) {
+			return nil, le
+		}
+	}
+	return photos, nil
+}
+
+// evalStrangers answers --strangers: "excluded" (the classes the run left
+// out of training), NAME,NAME (class folders of the run's training data
+// the run does not know) or a folder of class folders.
+func evalStrangers(run *identify.FaceRun, rule identify.Rule, opt faceEvalOptions, stderr io.Writer) (*strangerResult, error) {
+	res := &strangerResult{Source: opt.strangers, NamedAs: map[string]int{}}
+	var ds *data.Dataset
+	var names []string
+	var err error
+	if fi, serr := os.Stat(opt.strangers); serr == nil && fi.IsDir() {
+		if ds, err = scanFolder(opt.strangers); err != nil {
+			return nil, err
+		}
+		names = ds.Classes
+	} else {
+		if opt.strangers == "excluded" {
+			names = run.Face.Excluded
+			if len(names) == 0 {
+				return nil, usagef("--strangers excluded: %s was trained without --exclude; name class folders or give a folder", run.Dir)
+			}
+		} else {
+			names = strings.Split(opt.strangers, ",")
+		}
+		if ds, err = scanFolder(run.Info.Data); err != nil {
+			return nil, fmt.Errorf("--strangers: %w", err)
+		}
+		for _, n := range names {
+			if !slices.Contains(ds.Classes, n) {
+				return nil, usagef("--strangers: %s has no class folder %q", ds.Root, n)
+			}
+		}
+	}
+	for _, n := range names {
+		if slices.Contains(run.Model.Classes, n) {
+			return nil, usagef("--strangers: %q is a person the run knows, not a stranger", n)
+		}
+	}
+	var indices []int
+	for i, smp := range ds.Samples {
+		if slices.Contains(names, ds.Classes[smp.Class]) {
+			indices = append(indices, i)
+		}
+	}
+	if len(indices) == 0 {
+		return nil, fmt.Errorf("--strangers %s: no photos", opt.strangers)
+	}
+	photos, err := describeSamples(ds, indices, opt, stderr)
+	if err != nil {
+		return nil, err
+	}
+	for _, ph := range photos {
+		if ph.Err != nil {
+			fmt.Fprintf(stderr, "skipped stranger photo %s: %v\n", ph.Path, ph.Err)
+			continue
+		}
+		res.N++
+		f := ph.Largest()
+		if f == nil {
+			res.NoFace++
+			res.Rejected++
+			continue
+		}
+		if a := run.Model.Identify(f.Descriptor, rule, 1); a.Class == eval.Unknown {
+			res.Rejected++
+		} else {
+			res.NamedAs[a.Name]++
+		}
+	}
+	if res.N > 0 {
+		res.RejectedRate = float64(res.Rejected) / float64(res.N)
+	}
+	return res, nil
 }
 
 // testSplit maps RUN/split.json's test files back onto the training folder.
@@ -263,5 +542,17 @@ func printMetrics(w io.Writer, r evalResult) {
 		fmt.Fprintf(w, "%-*s  %8.1f%%  %5.1f%%  %5.1f%%  %7d  %9d\n", width, c, 100*m.Precision, 100*m.Recall, 100*m.F1, m.Support, m.Predicted)
 	}
 	fmt.Fprintf(w, "%-*s  %8.1f%%  %5.1f%%  %5.1f%%  %7d\n", width, "macro average", 100*r.Macro.Precision, 100*r.Macro.Recall, 100*r.Macro.F1, r.N)
+	if f := r.faceEval; f != nil {
+		fmt.Fprintf(w, "\nface run: %d photo(s) without a face found (counted as errors); known faces answered unknown: %.1f%% (threshold %.3f)\n",
+			f.NoFace, 100*f.UnknownRate, f.Threshold)
+		if s := f.Strangers; s != nil {
+			fmt.Fprintf(w, "strangers (%s): %d of %d answered unknown (%.1f%%, %d without a face)", s.Source, s.Rejected, s.N,
+				100*s.RejectedRate, s.NoFace)
+			if len(s.NamedAs) > 0 {
+				fmt.Fprintf(w, "; wrongly named: %v", s.NamedAs)
+			}
+			fmt.Fprintln(w)
+		}
+	}
 	fmt.Fprintf(w, "\nconfusion matrix: %s, %s\n", filepath.Join(r.Out, confusionPNG), filepath.Join(r.Out, confusionJSON))
 }

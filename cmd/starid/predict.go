@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/faces"
+	"starid/internal/identify"
 	"starid/internal/tensor"
 	"starid/internal/train"
 )
@@ -22,6 +27,7 @@ type prediction struct {
 	Image string     `json:"image"`
 	Faces []faceName `json:"faces,omitempty"`
 	Error string     `json:"error,omitempty"`
+	Note  string     `json:"note,omitempty"` // face runs: "no face found"
 }
 
 // faceName is one recognized region. Whole-photo models give one whose box
@@ -31,6 +37,11 @@ type faceName struct {
 	Name       string      `json:"name"`
 	Confidence float64     `json:"confidence"`
 	Top        []candidate `json:"top"`
+	// Face runs: the descriptor's distance to the centroid of the head's
+	// top class (what the unknown rule compares with the threshold), and
+	// the person whose centroid is nearest.
+	Distance *float64 `json:"distance,omitempty"`
+	Closest  string   `json:"closest,omitempty"`
 }
 
 type candidate struct {
@@ -42,9 +53,11 @@ type candidate struct {
 // gets an error entry and the others are still predicted; the exit status
 // is then 2.
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict RUN IMAGE... [--top 5] [--json]", stderr)
+	fs := newFlagSet("predict", "predict RUN IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR]", stderr)
 	top := fs.Int("top", 5, "how many names to list per photo, best first")
 	asJSON := fs.Bool("json", false, "print JSON")
+	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
+	cacheDir := fs.String("cache", "", "face runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -55,16 +68,27 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *top < 1 {
 		return usagef("--top must be at least 1")
 	}
+	thresholdSet := false
+	fs.Visit(func(f *flag.Flag) { thresholdSet = thresholdSet || f.Name == "threshold" })
+	if thresholdSet && !(*threshold >= 0) {
+		return usagef("--threshold %v: must be 0 or more", *threshold)
+	}
 	run, err := train.OpenRun(pos[0])
 	if err != nil {
 		return err
 	}
+	if run.Info.Model == train.ModelFace {
+		return predictFaces(pos[0], pos[1:], *top, *asJSON, thresholdSet, *threshold, *cacheDir, stdout, stderr)
+	}
 	if err := checkCrop(run.Info); err != nil {
 		return err
 	}
-	var threshold float64
+	var thr float64
 	if run.Info.Unknown != nil {
-		threshold = *run.Info.Unknown
+		thr = *run.Info.Unknown
+	}
+	if thresholdSet {
+		thr = *threshold
 	}
 	tf := transformFor(run.Info)
 	x := tensor.New(1, 3, tf.Size, tf.Size)
@@ -72,7 +96,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	failed := 0
 	for _, path := range pos[1:] {
 		p := prediction{Image: path}
-		face, err := predictOne(run, tf, x, path, *top, threshold)
+		face, err := predictOne(run, tf, x, path, *top, thr)
 		if err != nil {
 			p.Error = err.Error()
 			// The entry already names the image.
@@ -88,7 +112,13 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			printPrediction(stdout, stderr, p)
 		}
 	}
-	if *asJSON {
+	return finishPredict(out, failed, *asJSON, stdout)
+}
+
+// finishPredict prints the JSON form and turns unreadable images into the
+// exit status.
+func finishPredict(out []prediction, failed int, asJSON bool, stdout io.Writer) error {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -99,6 +129,93 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(out))
 	}
 	return nil
+}
+
+// predictFaces names every face of each photo with a face run.
+func predictFaces(dir string, images []string, k int, asJSON, thresholdSet bool, threshold float64, cacheDir string,
+	stdout, stderr io.Writer) error {
+	run, err := identify.OpenFaceRun(dir)
+	if err != nil {
+		return err
+	}
+	if run.Info.PipelineVersion != faces.PipelineVersion {
+		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
+			dir, run.Info.PipelineVersion, faces.PipelineVersion)
+	}
+	rule := run.Rule()
+	if thresholdSet {
+		rule.MaxDistance = threshold
+	}
+	photos, _, err := identify.Describe(context.Background(), newDescriber(), images, nil,
+		identify.DescribeOptions{Cache: descriptorCache(cacheDir, stderr)})
+	if err != nil {
+		return err
+	}
+	out := make([]prediction, 0, len(images))
+	failed := 0
+	for _, ph := range photos {
+		p := prediction{Image: ph.Path}
+		switch {
+		case ph.Err != nil:
+			if le := (*identify.LoadError)(nil); errors.As(ph.Err, &le) {
+				return le
+			}
+			p.Error = ph.Err.Error()
+			if ie := (*data.ImageError)(nil); errors.As(ph.Err, &ie) {
+				p.Error = ie.Reason
+			}
+			failed++
+		case len(ph.Faces) == 0:
+			p.Note = "no face found"
+		}
+		for _, f := range ph.Faces {
+			a := run.Model.Identify(f.Descriptor, rule, k)
+			d := a.Distance
+			fn := faceName{Name: a.Name, Confidence: a.Probability, Distance: &d, Closest: run.Model.Classes[a.Closest],
+				Box: [4]int{int(math.Round(f.Box.X)), int(math.Round(f.Box.Y)), int(math.Round(f.Box.W)), int(math.Round(f.Box.H))}}
+			for _, c := range a.Top {
+				fn.Top = append(fn.Top, candidate{Name: c.Name, Probability: c.Probability})
+			}
+			p.Faces = append(p.Faces, fn)
+		}
+		out = append(out, p)
+		if !asJSON {
+			printFacePrediction(stdout, stderr, p)
+		}
+	}
+	return finishPredict(out, failed, asJSON, stdout)
+}
+
+// printFacePrediction is the human form for face runs: one line per face,
+// largest first, e.g.
+//
+//	group.jpg: face 1 at [120 80 96 96]: Tom Hanks 97.1% (distance 0.32); also Meg Ryan 1.2%
+//	group.jpg: face 2 at [400 90 60 60]: unknown (closest: Meg Ryan, distance 0.71)
+func printFacePrediction(stdout, stderr io.Writer, p prediction) {
+	if p.Error != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", p.Image, p.Error)
+		return
+	}
+	if len(p.Faces) == 0 {
+		fmt.Fprintf(stdout, "%s: no face found\n", p.Image)
+		return
+	}
+	for i, f := range p.Faces {
+		where := fmt.Sprintf("%s: face %d at %v: ", p.Image, i+1, f.Box)
+		if f.Name == eval.UnknownName {
+			fmt.Fprintf(stdout, "%sunknown (closest: %s, distance %.2f)\n", where, f.Closest, *f.Distance)
+			continue
+		}
+		line := fmt.Sprintf("%s%s %.1f%% (distance %.2f)", where, f.Name, 100*f.Confidence, *f.Distance)
+		var also []string
+		for _, c := range f.Top[1:] {
+			also = append(also, fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability))
+		}
+		if len(also) > 0 {
+			line += "; also " + strings.Join(also, ", ")
+		}
+		fmt.Fprintln(stdout, line)
+	}
 }
 
 func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string, k int, threshold float64) (faceName, error) {

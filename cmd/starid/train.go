@@ -6,7 +6,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+
+	"starid/internal/faces"
+	"starid/internal/identify"
 
 	"starid/internal/models"
 	"starid/internal/train"
@@ -23,7 +28,7 @@ const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--epochs 40] 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	d := train.DefaultConfig()
 	fs := newFlagSet("train", trainUsage, stderr)
-	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
+	model := fs.String("model", "", "model name: "+joinNames(models.Names())+", or face")
 	out := fs.String("out", "", "run directory to create (or continue with --resume)")
 	size := fs.Int("size", d.Size, "input height and width in pixels")
 	epochs := fs.Int("epochs", d.Epochs, "number of epochs (with --resume: the new total)")
@@ -41,6 +46,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	crop := fs.String("crop", d.Crop, "face (needs the face models) or none")
 	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
 	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
+	exclude := fs.String("exclude", "", "face runs: comma-separated class folders to leave out of training, as strangers for eval --strangers")
+	cacheDir := fs.String("cache", "", "face runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -52,7 +59,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("--out is required")
 	}
 	if *model == "" {
-		return usagef("--model is required (one of %s)", joinNames(models.Names()))
+		return usagef("--model is required (one of %s, or face)", joinNames(models.Names()))
 	}
 	if !oneOf(*crop, "face", "none") {
 		return usagef("--crop %q: want face or none", *crop)
@@ -62,10 +69,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	var given []string
 	fs.Visit(func(f *flag.Flag) { given = append(given, f.Name) })
+	if *model != train.ModelFace && (*exclude != "" || *cacheDir != "") {
+		return usagef("--exclude and --cache apply to --model face only")
+	}
 	cfg := train.Config{
 		Data: pos[0], Out: *out, Model: *model, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
 		LR: *lr, Momentum: *momentum, Schedule: *sched, WeightDecay: *wd, L1: *l1, L2: *l2, TrainFrac: *frac,
 		Seed: *seed, Augment: *augment, Crop: *crop, Resume: *resume, Workers: *workers, Given: given,
+	}
+	if *model == train.ModelFace {
+		return trainFace(cfg, given, *exclude, *cacheDir, stdout, stderr)
 	}
 	if err := train.CheckConfig(cfg); err != nil {
 		return usagef("%v", err)
@@ -81,6 +94,36 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		stop()
 	}()
 	_, err = train.Train(ctx, cfg, train.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
+	return err
+}
+
+// trainFace is `train --model face`: the face settings' own defaults for
+// what the user did not give, then identify.Train.
+func trainFace(cfg train.Config, given []string, exclude, cacheDir string, stdout, stderr io.Writer) error {
+	if !slices.Contains(given, "epochs") {
+		cfg.Epochs = identify.DefaultEpochs
+	}
+	if !slices.Contains(given, "lr") {
+		cfg.LR = identify.DefaultLR
+	}
+	if !slices.Contains(given, "schedule") {
+		cfg.Schedule = identify.DefaultSchedule
+	}
+	if slices.Contains(given, "size") {
+		return usagef("--size does not apply to --model face (the face pipeline chooses its own crops)")
+	}
+	cfg.Size = 0
+	fc := identify.TrainConfig{Config: cfg, PipelineVersion: faces.PipelineVersion}
+	if exclude != "" {
+		fc.Exclude = strings.Split(exclude, ",")
+	}
+	if err := fc.Check(); err != nil {
+		return usagef("%v", err)
+	}
+	fc.Cache = descriptorCache(cacheDir, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err := identify.Train(ctx, fc, newDescriber(), train.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
 	return err
 }
 

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/identify"
+	"starid/internal/identify/identifytest"
 )
 
 func TestTrainRefusals(t *testing.T) {
@@ -22,7 +25,10 @@ func TestTrainRefusals(t *testing.T) {
 		want string
 	}{
 		{"face crop", []string{data, "--model", "vgg16", "--out", "r", "--crop", "face"}, exitUsage, "needs the face models (issue 4)"},
-		{"face model", []string{data, "--model", "face", "--out", "r"}, exitUsage, "needs the face models (issue 4)"},
+		{"face resume", []string{data, "--model", "face", "--out", "r", "--resume"}, exitUsage, "--resume"},
+		{"face size", []string{data, "--model", "face", "--out", "r", "--size", "64"}, exitUsage, "--size does not apply"},
+		{"face augment", []string{data, "--model", "face", "--out", "r", "--augment"}, exitUsage, "--augment"},
+		{"exclude on vgg", []string{data, "--model", "vgg16", "--out", "r", "--exclude", "a"}, exitUsage, "--model face only"},
 		{"no out", []string{data, "--model", "vgg16"}, exitUsage, "--out is required"},
 		{"no model", []string{data, "--out", "r"}, exitUsage, "--model is required"},
 		{"no data", []string{"--model", "vgg16", "--out", "r"}, exitUsage, "one data folder"},
@@ -126,5 +132,82 @@ func TestTrainResumeDamagedCheckpoint(t *testing.T) {
 		if now, err := os.ReadFile(filepath.Join(run, name)); err != nil || string(now) != string(b) {
 			t.Errorf("%s changed by the refused resume (%v)", name, err)
 		}
+	}
+}
+
+// TestTrainFace: a face run through the command line has the run folder
+// of a VGG run, lists photos without a face, and a second run over the
+// same photos describes none of them again.
+func TestTrainFace(t *testing.T) {
+	fake := useFakeFaces(t)
+	photos, run := faceRun(t, facePeople[:3])
+	if fake.Calls() != 32 {
+		t.Errorf("%d describer calls for 32 photos", fake.Calls())
+	}
+	for _, f := range []string{"model.json", "best.safetensors", "last.safetensors", "history.csv", "curves.png", "split.json", "train.log"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Errorf("run file: %v", err)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(run, "train.log"))
+	for _, want := range []string{"Ann/90.png: no face found", "Ann/91.png: no face found", "Epoch: 20/20", "unknown rule: distance"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("train.log lacks %q:\n%s", want, log)
+		}
+	}
+	hist, _ := os.ReadFile(filepath.Join(run, "history.csv"))
+	if n := strings.Count(string(hist), "\n"); n != 21 {
+		t.Errorf("history.csv has %d lines, want header + 20", n)
+	}
+	// Same photos, another run: all from the cache; same split as VGG.
+	run2 := filepath.Join(t.TempDir(), "run2")
+	code, out, errOut := runCLI("train", photos, "--model", "face", "--out", run2, "--epochs", "3")
+	if code != exitOK || fake.Calls() != 32 || !strings.Contains(errOut, "0 computed, 32 from the cache") {
+		t.Errorf("second run: exit %d, %d calls:\n%s", code, fake.Calls(), errOut)
+	}
+	if strings.Count(out, "Epoch: ") != 3 || !strings.Contains(out, "Lr: 1.00E-03") {
+		t.Errorf("face defaults (lr 1e-3, no schedule) not used:\n%s", out)
+	}
+	s1, _ := os.ReadFile(filepath.Join(run, "split.json"))
+	s2, _ := os.ReadFile(filepath.Join(run2, "split.json"))
+	if string(s1) != string(s2) {
+		t.Error("two face runs with the same seed split differently")
+	}
+	// The split a VGG run makes (train.Train calls exactly this).
+	ds, err := data.Scan(photos, data.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := data.StratifiedSplit(ds, 0.8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(t.TempDir(), "split.json")
+	if err := split.WriteFile(want); err != nil {
+		t.Fatal(err)
+	}
+	if s3, _ := os.ReadFile(want); string(s3) != string(s1) {
+		t.Error("the face run's split differs from a VGG run's with the same seed")
+	}
+}
+
+func TestTrainFaceMissingWeights(t *testing.T) {
+	useFakeFaces(t)
+	newDescriber = func() identify.Describer {
+		return identify.Lazy(func() (identify.Describer, error) {
+			return nil, errors.New("the pretrained face models are missing; run `starid models fetch`")
+		})
+	}
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, errOut := runCLI("train", photos, "--model", "face", "--out", out)
+	if code != exitInput || !strings.Contains(errOut, "starid models fetch") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("failed face run left its folder behind")
 	}
 }

@@ -41,8 +41,12 @@ func DefaultCacheDir(version string) (string, error) {
 		}
 		root = filepath.Join(c, "starid", "descriptors")
 	}
-	return filepath.Join(root, VersionDir(version)), nil
+	return CacheDirUnder(root, version), nil
 }
+
+// CacheDirUnder is the cache folder for version under a chosen root
+// (--cache DIR).
+func CacheDirUnder(root, version string) string { return filepath.Join(root, VersionDir(version)) }
 
 // VersionDir is the cache sub-folder name of a pipeline version.
 func VersionDir(version string) string {

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"starid/internal/faces"
+	"starid/internal/identify"
+)
+
+func init() {
+	register("enroll", "add a person (or more photos of a known one) to a face run without retraining", runEnroll)
+}
+
+// newDescriber gives the face commands their describer. The nets load on
+// the first photo the cache cannot answer, so a fully cached command works
+// without them. Tests replace it with a fake.
+var newDescriber = func() identify.Describer {
+	return identify.Lazy(func() (identify.Describer, error) {
+		dir, err := faces.ModelDir()
+		if err != nil {
+			return nil, err
+		}
+		return faces.LoadPipeline(dir)
+	})
+}
+
+// descriptorCache is the cache under root (--cache), $STARID_CACHE or the
+// user's cache folder. Without any, commands still work, uncached, and say
+// so.
+func descriptorCache(root string, stderr io.Writer) *identify.Cache {
+	dir := ""
+	if root != "" {
+		dir = identify.CacheDirUnder(root, faces.PipelineVersion)
+	} else {
+		d, err := identify.DefaultCacheDir(faces.PipelineVersion)
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: %v; descriptors will not be cached\n", err)
+			return nil
+		}
+		dir = d
+	}
+	return &identify.Cache{Dir: dir, Version: faces.PipelineVersion}
+}
+
+const cacheHelp = "descriptor cache folder (default $" + identify.EnvCache + ", else starid/descriptors in the user cache folder)"
+
+func runEnroll(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("enroll", "enroll RUN NAME PHOTO... [--cache DIR]", stderr)
+	cacheDir := fs.String("cache", "", cacheHelp)
+	workers := fs.Int("workers", 0, "face-describing goroutines (0: one per core)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 3 {
+		return usagef("want a run directory, a name and at least one photo (usage: starid enroll RUN NAME PHOTO...)")
+	}
+	if err := identify.CheckName(pos[1]); err != nil {
+		return usagef("%v", err)
+	}
+	if *workers < 0 {
+		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
+	}
+	res, err := identify.Enroll(context.Background(), pos[0], pos[1], pos[2:], newDescriber(),
+		identify.EnrollOptions{Cache: descriptorCache(*cacheDir, stderr), Workers: *workers, PipelineVersion: faces.PipelineVersion})
+	if err != nil {
+		return err
+	}
+	what := "added more photos of"
+	if res.New {
+		what = "enrolled new person"
+	}
+	fmt.Fprintf(stdout, "%s %q: %d photo(s), %d in all; the run now knows %d people\n", what, res.Name, res.Added, res.Total, res.Classes)
+	return nil
+}
