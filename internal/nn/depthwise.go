@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"starid/internal/tensor"
 )
@@ -140,17 +141,40 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if d.Bias != nil {
 		bias = d.Bias.Value.Data
 	}
+	fast := d.fast3()
+	hp, wp := h+2*d.Padding, w+2*d.Padding
 	tensor.ParallelMin(n*c, max(1, minPlaneWork/max(ohw*kk, 1)), func(lo, hi int) {
+		var scratch *[]float32
+		if fast && d.Padding > 0 {
+			scratch = getPlane(hp * wp)
+			defer dwScratch.Put(scratch)
+		}
 		for p := lo; p < hi; p++ {
 			ch := p % c
 			b := float32(0)
 			if bias != nil {
 				b = bias[ch]
 			}
-			dwForwardPlane(&g, x.Data[p*hw:(p+1)*hw], wt[ch*kk:(ch+1)*kk], b, out.Data[p*ohw:(p+1)*ohw])
+			src, dst := x.Data[p*hw:(p+1)*hw], out.Data[p*ohw:(p+1)*ohw]
+			if !fast {
+				dwForwardPlane(&g, src, wt[ch*kk:(ch+1)*kk], b, dst)
+				continue
+			}
+			if scratch != nil {
+				padPlane(*scratch, src, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
+				src = *scratch
+			}
+			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo)
 		}
 	})
 	return out, nil
+}
+
+// fast3 reports whether the specialised 3x3 kernels apply. Padding above 2
+// would need the input-gradient convolution to crop rather than pad; no
+// net uses it, and the general kernel covers it.
+func (d *DepthwiseConv2d) fast3() bool {
+	return d.Kernel == 3 && (d.Stride == 1 || d.Stride == 2) && d.Padding <= 2
 }
 
 // dwForwardPlane sets dst = src ⋆ wt + b for one plane, any kernel size.
@@ -203,24 +227,68 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		dx = d.inputGrad(&d.dx, dy, x, x.Shape...)
 	}
 	wt := d.Weight.Value.Data
+	fast := d.fast3()
+	// For the fast path, dL/dx is a stride-1 3x3 convolution of dy, padded
+	// by q = 2-P (and, at stride 2, dilated by zeros) with the kernel
+	// rotated by 180 degrees; the padded dy needs hq x wq values so that
+	// the convolution's output is exactly H x W.
+	q := 2 - d.Padding
+	hp, wp, hq, wq := h+2*d.Padding, w+2*d.Padding, h+2, w+2
 	tensor.ParallelMin(c, max(1, minPlaneWork/max(n*ohw*kk, 1)), func(lo, hi int) {
 		acc := make([]float64, kk)
+		var xs, ds *[]float32
+		if fast && needDW && d.Padding > 0 {
+			xs = getPlane(hp * wp)
+			defer dwScratch.Put(xs)
+		}
+		if fast && dx != nil {
+			ds = getPlane(hq * wq)
+			defer dwScratch.Put(ds)
+		}
 		for ch := lo; ch < hi; ch++ {
 			clear(acc)
 			var db float64
+			var rot [9]float32
+			if fast {
+				for i, v := range wt[ch*9 : ch*9+9] {
+					rot[8-i] = v
+				}
+			}
 			for img := 0; img < n; img++ {
 				p := img*c + ch
-				dyp := dy.Data[p*ohw : (p+1)*ohw]
+				xp, dyp := x.Data[p*hw:(p+1)*hw], dy.Data[p*ohw:(p+1)*ohw]
 				if needDB {
 					for _, v := range dyp {
 						db += float64(v)
 					}
 				}
+				var dxp []float32
+				if dx != nil {
+					dxp = dx.Data[p*hw : (p+1)*hw]
+				}
+				if !fast {
+					if needDW {
+						dwWeightGradPlane(&g, xp, dyp, acc)
+					}
+					if dx != nil {
+						dwInputGradPlane(&g, dyp, wt[ch*kk:(ch+1)*kk], dxp)
+					}
+					continue
+				}
 				if needDW {
-					dwWeightGradPlane(&g, x.Data[p*hw:(p+1)*hw], dyp, acc)
+					if xs != nil {
+						padPlane(*xs, xp, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
+						xp = *xs
+					}
+					dw3GradPlane(xp, wp, d.Stride, dyp, ho, wo, (*[9]float64)(acc))
 				}
 				if dx != nil {
-					dwInputGradPlane(&g, dyp, wt[ch*kk:(ch+1)*kk], dx.Data[p*hw:(p+1)*hw])
+					if d.Stride == 1 {
+						padPlane(*ds, dyp, ho, wo, q, q, q, q, 0)
+					} else {
+						dilatePlane(*ds, dyp, ho, wo, q, q, hq, wq)
+					}
+					dw3Plane(*ds, wq, 1, &rot, 0, dxp, h, w)
 				}
 			}
 			if needDW {
@@ -286,4 +354,150 @@ func dwInputGradPlane(g *dwGeom, dy, wt, dx []float32) {
 			}
 		}
 	}
+}
+
+// The 3x3 kernels below are what face-api's nets run (every depthwise layer
+// is 3x3, stride 1 or 2). They work on a plane whose zero padding has been
+// made explicit in a scratch copy, so each output row is one loop over
+// three input rows with no padding tests; slices are cut to the exact
+// length the loop reads, which lets the compiler drop the bounds checks.
+
+// dwScratch holds padded planes between calls; layers run one after
+// another, so a handful of buffers serve a whole network.
+var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+func getPlane(n int) *[]float32 {
+	p := dwScratch.Get().(*[]float32)
+	*p = grow(*p, n)
+	return p
+}
+
+// padPlane writes the h x w plane src into dst, which is (top+h+bottom)
+// rows of (left+w+right) values, with the border set to v.
+func padPlane(dst, src []float32, h, w, left, right, top, bottom int, v float32) {
+	ow := left + w + right
+	fill(dst[:top*ow], v)
+	for y := 0; y < h; y++ {
+		row := dst[(top+y)*ow : (top+y+1)*ow]
+		fill(row[:left], v)
+		copy(row[left:left+w], src[y*w:(y+1)*w])
+		fill(row[left+w:], v)
+	}
+	fill(dst[(top+h)*ow:(top+h+bottom)*ow], v)
+}
+
+// dilatePlane writes the h x w plane src into dst (hp rows of wp values)
+// with a zero between neighbours and zeros around, the first value at
+// (top, left): the input of the stride-1 convolution whose output is a
+// stride-2 convolution's input gradient.
+func dilatePlane(dst, src []float32, h, w, top, left, hp, wp int) {
+	dst = dst[:hp*wp]
+	clear(dst)
+	for y := 0; y < h; y++ {
+		row := dst[(top+2*y)*wp+left:]
+		row = row[:2*w-1]
+		for x, v := range src[y*w : (y+1)*w] {
+			row[2*x] = v
+		}
+	}
+}
+
+// dw3Plane is Forward for one plane with a 3x3 kernel at stride 1 or 2:
+// xp is the padded input (wp values a row), dst the ho x wo output.
+func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int) {
+	for oy := 0; oy < ho; oy++ {
+		r := xp[oy*stride*wp:]
+		d := dst[oy*wo : (oy+1)*wo]
+		if stride == 1 {
+			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b)
+		} else {
+			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b)
+		}
+	}
+}
+
+// dw3s1Row sets d[i] = b + sum over ki, kj of w[ki*3+kj] * r_ki[i+kj].
+func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
+	n := len(d)
+	r0, r1, r2 = r0[:n+2], r1[:n+2], r2[:n+2]
+	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+	for i := range d {
+		s0 := w0*r0[i] + w1*r0[i+1] + w2*r0[i+2]
+		s1 := w3*r1[i] + w4*r1[i+1] + w5*r1[i+2]
+		s2 := w6*r2[i] + w7*r2[i+1] + w8*r2[i+2]
+		d[i] = b + s0 + s1 + s2
+	}
+}
+
+// dw3s2Row is dw3s1Row at stride 2: the taps of output i are r_ki[2i+kj].
+func dw3s2Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
+	n := len(d)
+	r0, r1, r2 = r0[:2*n+1], r1[:2*n+1], r2[:2*n+1]
+	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+	for i := range d {
+		j := 2 * i
+		s0 := w0*r0[j] + w1*r0[j+1] + w2*r0[j+2]
+		s1 := w3*r1[j] + w4*r1[j+1] + w5*r1[j+2]
+		s2 := w6*r2[j] + w7*r2[j+1] + w8*r2[j+2]
+		d[i] = b + s0 + s1 + s2
+	}
+}
+
+// dw3GradPlane adds to acc the weight gradient of one plane: acc[ki*3+kj]
+// gets the sum over outputs of dy times the padded input tap (ki, kj)
+// read. Each row's nine sums are kept in float32 and added to the float64
+// totals.
+func dw3GradPlane(xp []float32, wp, stride int, dy []float32, ho, wo int, acc *[9]float64) {
+	var s [9]float32
+	for oy := 0; oy < ho; oy++ {
+		r := xp[oy*stride*wp:]
+		g := dy[oy*wo : (oy+1)*wo]
+		if stride == 1 {
+			dw3s1GradRow(g, r, r[wp:], r[2*wp:], &s)
+		} else {
+			dw3s2GradRow(g, r, r[wp:], r[2*wp:], &s)
+		}
+		for k, v := range s {
+			acc[k] += float64(v)
+		}
+	}
+}
+
+// dw3s1GradRow sets s[ki*3+kj] = sum over i of g[i] * r_ki[i+kj].
+func dw3s1GradRow(g, r0, r1, r2 []float32, s *[9]float32) {
+	n := len(g)
+	r0, r1, r2 = r0[:n+2], r1[:n+2], r2[:n+2]
+	var s0, s1, s2, s3, s4, s5, s6, s7, s8 float32
+	for i, v := range g {
+		s0 += v * r0[i]
+		s1 += v * r0[i+1]
+		s2 += v * r0[i+2]
+		s3 += v * r1[i]
+		s4 += v * r1[i+1]
+		s5 += v * r1[i+2]
+		s6 += v * r2[i]
+		s7 += v * r2[i+1]
+		s8 += v * r2[i+2]
+	}
+	*s = [9]float32{s0, s1, s2, s3, s4, s5, s6, s7, s8}
+}
+
+// dw3s2GradRow is dw3s1GradRow at stride 2: g[i] * r_ki[2i+kj].
+func dw3s2GradRow(g, r0, r1, r2 []float32, s *[9]float32) {
+	n := len(g)
+	r0, r1, r2 = r0[:2*n+1], r1[:2*n+1], r2[:2*n+1]
+	var s0, s1, s2, s3, s4, s5, s6, s7, s8 float32
+	for i, v := range g {
+		j := 2 * i
+		s0 += v * r0[j]
+		s1 += v * r0[j+1]
+		s2 += v * r0[j+2]
+		s3 += v * r1[j]
+		s4 += v * r1[j+1]
+		s5 += v * r1[j+2]
+		s6 += v * r2[j]
+		s7 += v * r2[j+1]
+		s8 += v * r2[j+2]
+	}
+	*s = [9]float32{s0, s1, s2, s3, s4, s5, s6, s7, s8}
 }

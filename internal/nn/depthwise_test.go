@@ -85,6 +85,8 @@ var depthwiseCases = []struct{ n, c, h, w, k, s, p int }{
 	{1, 2, 9, 7, 5, 2, 2},
 	{1, 2, 8, 9, 4, 3, 1},
 	{1, 1, 2, 5, 3, 1, 2},
+	{1, 2, 7, 8, 3, 2, 2},
+	{1, 1, 3, 4, 3, 1, 3},
 }
 
 func TestDepthwiseConv2dMatchesDefinition(t *testing.T) {
