@@ -245,7 +245,7 @@ func TestEvalTestSplit(t *testing.T) {
 	if total != r.N {
 		t.Errorf("confusion sums to %d, n = %d", total, r.N)
 	}
-	checkConfusionFiles(t, run, r.Confusion)
+	checkConfusionFilesShape(t, run, 3)
 
 	// The human form: headline numbers and one table row per class.
 	code, out, errOut = runCLI("eval", run)
@@ -363,5 +363,100 @@ func checkConfusionFilesShape(t *testing.T, dir string, classes int) {
 	var cf confusionFile
 	if err := json.Unmarshal(b, &cf); err != nil || len(cf.Confusion) != classes {
 		t.Errorf("confusion.json: %v %+v", err, cf)
+	}
+}
+
+type faceEvalJSON struct {
+	evalJSON
+	Unknown     int      `json:"unknown"`
+	NoFace      int      `json:"no_face"`
+	NoFaceFiles []string `json:"no_face_files"`
+	UnknownRate float64  `json:"unknown_rate"`
+	Threshold   float64  `json:"unknown_threshold"`
+	Strangers   *struct {
+		N            int            `json:"n"`
+		Rejected     int            `json:"rejected"`
+		RejectedRate float64        `json:"rejected_rate"`
+		NamedAs      map[string]int `json:"named_as"`
+	} `json:"strangers"`
+}
+
+// TestEvalFaces: the test split of a face run, photos without a face
+// counted as errors, and the strangers study.
+func TestEvalFaces(t *testing.T) {
+	useFakeFaces(t)
+	photos, run := faceRun(t, facePeople, "--exclude", "Dee,Eve")
+	var split struct{ Test []string }
+	b, _ := os.ReadFile(filepath.Join(run, "split.json"))
+	if err := json.Unmarshal(b, &split); err != nil {
+		t.Fatal(err)
+	}
+	noFace, known := 0, 0
+	for _, f := range split.Test {
+		if f == "Ann/90.png" || f == "Ann/91.png" {
+			noFace++
+		}
+		if !strings.HasPrefix(f, "Dee/") && !strings.HasPrefix(f, "Eve/") {
+			known++
+		}
+	}
+	code, out, errOut := runCLI("eval", run, "--json", "--strangers", "excluded")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r faceEvalJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !reflect.DeepEqual(r.Classes, []string{"Ann", "Bob", "Cid"}) || r.Split != "test" || r.N != known {
+		t.Errorf("classes %v split %q n %d (want %d known test photos)", r.Classes, r.Split, r.N, known)
+	}
+	if r.NoFace != noFace || len(r.NoFaceFiles) != noFace || r.Accuracy != float64(known-noFace)/float64(known) ||
+		r.Unknown != noFace || r.UnknownRate != 0 {
+		t.Errorf("no face %d (want %d), accuracy %v (want %v), unknown %d rate %v", r.NoFace, noFace, r.Accuracy,
+			float64(known-noFace)/float64(known), r.Unknown, r.UnknownRate)
+	}
+	if noFace > 0 && (r.Top5 == 1 || r.Confusion[0][len(r.Confusion[0])-1] != noFace) {
+		t.Errorf("no-face photos not errors in top-5 %v / the unknown column %v", r.Top5, r.Confusion)
+	}
+	if s := r.Strangers; s == nil || s.N != 20 || s.Rejected != 20 || s.RejectedRate != 1 || len(s.NamedAs) != 0 {
+		t.Errorf("strangers %+v", r.Strangers)
+	}
+	checkConfusionFilesShape(t, run, 3)
+
+	// A threshold that accepts everyone names every stranger wrongly; one
+	// that accepts nobody rejects every known face.
+	code, out, _ = runCLI("eval", run, "--json", "--strangers", "Dee", "--threshold", "100")
+	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil || r.Strangers.Rejected != 0 || len(r.Strangers.NamedAs) == 0 {
+		t.Errorf("--threshold 100: exit %d %v %+v", code, err, r.Strangers)
+	}
+	code, out, _ = runCLI("eval", run, "--json", "--threshold", "0")
+	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil || r.UnknownRate != 1 || r.Accuracy != 0 {
+		t.Errorf("--threshold 0: exit %d %v unknown rate %v accuracy %v", code, err, r.UnknownRate, r.Accuracy)
+	}
+	// Human form.
+	code, out, _ = runCLI("eval", run, "--strangers", "excluded")
+	if code != exitOK || !strings.Contains(out, "strangers (excluded): 20 of 20 answered unknown (100.0%") ||
+		!strings.Contains(out, "without a face found (counted as errors)") {
+		t.Errorf("human output:\n%s", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--strangers", "Bob"}, exitUsage, `"Bob" is a person the run knows`},
+		{[]string{"--strangers", "Zed"}, exitUsage, `no class folder "Zed"`},
+		{[]string{"--data", filepath.Join(photos)}, exitInput, "classes the model does not know: Dee, Eve"},
+	} {
+		code, _, errOut := runCLI(append([]string{"eval", run}, tc.args...)...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("eval %v: exit %d, stderr %q; want %d, %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+	// A VGG run has no strangers option.
+	_, vgg := fixture(t)
+	if code, _, errOut := runCLI("eval", vgg, "--strangers", "excluded"); code != exitUsage || !strings.Contains(errOut, "face runs only") {
+		t.Errorf("vgg --strangers: exit %d %q", code, errOut)
 	}
 }

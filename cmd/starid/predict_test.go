@@ -6,8 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"starid/internal/identify/identifytest"
 )
 
 type predictJSON []struct {
@@ -132,5 +135,89 @@ func TestPredictErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(errOut, c.msg) {
 			t.Errorf("starid %v: exit %d, stderr %q; want %d containing %q", c.args, code, errOut, c.code, c.msg)
 		}
+	}
+}
+
+// TestPredictFaces: every face of each photo, largest first, named or
+// "unknown" with the closest person; a photo without a face says so; an
+// unreadable one gets an error entry and exit status 2.
+func TestPredictFaces(t *testing.T) {
+	useFakeFaces(t)
+	_, run := faceRun(t, facePeople)
+	dir := t.TempDir()
+	group := filepath.Join(dir, "group.png")
+	// Bob small on the left, a stranger (person 9) large on the right.
+	if err := identifytest.WritePhoto(group, 64, 48, identifytest.Face{P: 1, X: 2, Y: 2, Size: 10, G: 90, B: 30},
+		identifytest.Face{P: 9, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty.png")
+	if err := identifytest.WritePhoto(empty, 64, 48); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken.jpg")
+	if err := os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("predict", run, group, empty, broken, "--json", "--top", "3")
+	if code != exitInput || !strings.Contains(errOut, "1 of 3 images") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	var p []struct {
+		Image string `json:"image"`
+		Error string `json:"error"`
+		Note  string `json:"note"`
+		Faces []struct {
+			Box        []int    `json:"box"`
+			Name       string   `json:"name"`
+			Confidence float64  `json:"confidence"`
+			Distance   *float64 `json:"distance"`
+			Closest    string   `json:"closest"`
+			Top        []struct {
+				Name        string  `json:"name"`
+				Probability float64 `json:"probability"`
+			} `json:"top"`
+		} `json:"faces"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 3 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(p[0].Faces) != 2 {
+		t.Fatalf("group photo: %+v", p[0])
+	}
+	stranger, bob := p[0].Faces[0], p[0].Faces[1]
+	if stranger.Name != "unknown" || !slices.Equal(stranger.Box, []int{36, 5, 20, 20}) || stranger.Distance == nil ||
+		*stranger.Distance < 0.5 || stranger.Closest == "" || len(stranger.Top) != 3 {
+		t.Errorf("stranger: %+v", stranger)
+	}
+	if bob.Name != "Bob" || !slices.Equal(bob.Box, []int{2, 2, 10, 10}) || bob.Confidence < 0.9 || bob.Top[0].Name != "Bob" ||
+		bob.Top[0].Probability != bob.Confidence || *bob.Distance > 0.3 || bob.Closest != "Bob" {
+		t.Errorf("Bob: %+v", bob)
+	}
+	if p[1].Note != "no face found" || len(p[1].Faces) != 0 || p[1].Error != "" {
+		t.Errorf("empty photo: %+v", p[1])
+	}
+	if p[2].Error == "" || len(p[2].Faces) != 0 {
+		t.Errorf("broken photo: %+v", p[2])
+	}
+
+	// The human form, and --threshold in both directions.
+	code, out, _ = runCLI("predict", run, group, empty, "--top", "2")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) != 3 || !strings.HasPrefix(lines[0], group+": face 1 at [36 5 20 20]: unknown (closest: ") ||
+		!strings.Contains(lines[1], "face 2 at [2 2 10 10]: Bob ") || !strings.Contains(lines[1], "; also ") ||
+		lines[2] != empty+": no face found" {
+		t.Errorf("human output (exit %d):\n%s", code, out)
+	}
+	code, out, _ = runCLI("predict", run, group, "--threshold", "100", "--json")
+	if err := json.Unmarshal([]byte(out), &p); code != exitOK || err != nil || p[0].Faces[0].Name == "unknown" {
+		t.Errorf("--threshold 100 still rejects the stranger: %s", out)
+	}
+	code, out, _ = runCLI("predict", run, group, "--threshold", "0", "--json")
+	if err := json.Unmarshal([]byte(out), &p); code != exitOK || err != nil || p[0].Faces[1].Name != "unknown" {
+		t.Errorf("--threshold 0 still names Bob: %s", out)
+	}
+	if code, _, errOut := runCLI("predict", run, group, "--threshold", "-1"); code != exitUsage || !strings.Contains(errOut, "--threshold") {
+		t.Errorf("negative threshold: exit %d %q", code, errOut)
 	}
 }
