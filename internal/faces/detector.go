@@ -1,0 +1,399 @@
+package faces
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"starid/internal/nn"
+	"starid/internal/tensor"
+)
+
+// The tiny face detector is face-api's TinyFaceDetector: tiny YOLOv2 with
+// depthwise-separable convolutions, one class, five anchors. Every fact
+// below comes from its TypeScript (tinyFaceDetector/, tinyYolov2/,
+// dom/NetInput.ts, ops/nonMaxSuppression.ts):
+//
+//   - input: the photo padded with zeros at the bottom or right to a square
+//     (NetInput.toBatchTensor with isCenterInputs false), resized to
+//     size x size, then (p - mean) / 255 (forwardInput divides by 255);
+//   - conv0: a plain 3x3 convolution with VALID padding (no padding at
+//     all), plus bias, then leaky ReLU with slope 0.1;
+//   - five times: max pool 2x2 stride 2 SAME, then a separable block:
+//     zero pad 1 on every side, depthwise 3x3, pointwise 1x1, plus bias,
+//     leaky ReLU; then max pool 2x2 stride 1 SAME;
+//   - conv8: 1x1 to 25 channels, plus bias, no activation.
+//
+// The 7-entry filter list (3, 16, ... 512) means conv6 and conv7 do not
+// exist. TF's SAME pooling pads only at the bottom and right, and pooling
+// ignores the padding, so here a -Inf ConstantPad2d feeds a padding-free
+// MaxPool2d wherever TF pads.
+
+// detectorManifest names the detector's weights under a models folder.
+const detectorManifest = TinyFaceDetector
+
+// DetectorIoU is face-api's NMS threshold for the tiny face detector: a box
+// whose IoU with a better one exceeds it is dropped.
+const DetectorIoU = 0.4
+
+// DefaultSizes are the input sizes DetectMulti runs when a caller has no
+// reason to choose: see TestDetectCoverage for the measurement behind them.
+var DefaultSizes = []int{416}
+
+// MaxDetectorSize bounds the input size: the first activation of a size-S
+// input holds 16*(S-2)^2 floats (67 MB at 1024), twice over in the net's
+// buffers, per concurrent call.
+const MaxDetectorSize = 1024
+
+// detMean is MEAN_RGB of tinyFaceDetector/const.ts.
+var detMean = [3]float32{117.001, 114.697, 97.404}
+
+// detAnchors are BOX_ANCHORS (width, height in cells) of
+// tinyFaceDetector/const.ts.
+var detAnchors = [5][2]float64{
+	{1.603231, 2.094468},
+	{6.041143, 7.080126},
+	{2.882459, 3.518061},
+	{4.266906, 5.178857},
+	{9.041765, 10.66308},
+}
+
+// leakySlope is the float32 constant face-api's leaky() multiplies by.
+const leakySlope = 0.1
+
+// detChannels are the output channels of conv0..conv5 (filterSizes without
+// the 3 input channels).
+var detChannels = [6]int{16, 32, 64, 128, 256, 512}
+
+// detOutputs is conv8's output: per anchor tx, ty, tw, th and objectness.
+const detOutputs = 5 * len(detAnchors)
+
+// Detector finds faces with face-api's tiny face detector. It is safe for
+// concurrent use: each call borrows a private copy of the network's layers
+// (they own their activation buffers) from a pool of at most GOMAXPROCS
+// copies, all sharing the read-only weights. A call that finds every copy
+// busy waits for one; more copies would not help, since one call already
+// keeps every core busy, and each copy holds tens of MB of activations.
+type Detector struct {
+	// NCHW weights, converted once from the TF layouts.
+	conv0W, conv0B *tensor.Tensor
+	dw, pw, pb     [5]*tensor.Tensor
+	conv8W, conv8B *tensor.Tensor
+
+	pool chan *detNet // idle copies; holds at most cap(pool)
+	made chan struct{}
+}
+
+// detNet is one private copy of the network and its input buffer.
+type detNet struct {
+	seq *nn.Sequential
+	in  *tensor.Tensor
+}
+
+// LoadDetector reads the tiny face detector's weights from modelDir, the
+// folder holding model/ (see ModelDir).
+func LoadDetector(modelDir string) (*Detector, error) {
+	w, err := LoadManifest(ManifestPath(modelDir, detectorManifest))
+	if err != nil {
+		return nil, err
+	}
+	return NewDetector(w)
+}
+
+// detTensorSpec is one tensor the detector needs, with its TF.js shape.
+type detTensorSpec struct {
+	name  string
+	shape []int
+}
+
+// detectorSpecs lists every tensor in the order of face-api's manifest.
+func detectorSpecs() []detTensorSpec {
+	s := []detTensorSpec{
+		{"conv0/filters", []int{3, 3, 3, detChannels[0]}},
+		{"conv0/bias", []int{detChannels[0]}},
+	}
+	for i := 1; i <= 5; i++ {
+		in, out := detChannels[i-1], detChannels[i]
+		p := fmt.Sprintf("conv%d/", i)
+		s = append(s,
+			detTensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
+			detTensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
+			detTensorSpec{p + "bias", []int{out}})
+	}
+	return append(s,
+		detTensorSpec{"conv8/filters", []int{1, 1, detChannels[5], detOutputs}},
+		detTensorSpec{"conv8/bias", []int{detOutputs}})
+}
+
+// NewDetector checks that w holds every tensor of the tiny face detector
+// with its exact shape (extra tensors are ignored, as face-api ignores
+// them) and converts the filters to the engine's layouts.
+func NewDetector(w *Weights) (*Detector, error) {
+	if w == nil {
+		return nil, errors.New("tiny face detector: no weights")
+	}
+	get := map[string]*tensor.Tensor{}
+	var problems []string
+	for _, s := range detectorSpecs() {
+		t := w.Tensors[s.name]
+		switch {
+		case t == nil:
+			problems = append(problems, fmt.Sprintf("tensor %q is missing", s.name))
+		case !tensor.ShapeEq(t.Shape, s.shape) || len(t.Data) != tensor.Numel(s.shape):
+			problems = append(problems, fmt.Sprintf("tensor %q has shape %s, want %s",
+				s.name, tensor.ShapeString(t.Shape), tensor.ShapeString(s.shape)))
+		default:
+			get[s.name] = t
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("tiny face detector weights: %s%s (is this the %s manifest?)",
+			problems[0], more(len(problems)-1), detectorManifest)
+	}
+	d := &Detector{
+		conv0W: hwioToOIHW(get["conv0/filters"]),
+		conv0B: get["conv0/bias"].Clone(),
+		conv8W: hwioToOIHW(get["conv8/filters"]),
+		conv8B: get["conv8/bias"].Clone(),
+	}
+	for i := range 5 {
+		p := fmt.Sprintf("conv%d/", i+1)
+		d.dw[i] = depthwiseToC1HW(get[p+"depthwise_filter"])
+		d.pw[i] = hwioToOIHW(get[p+"pointwise_filter"])
+		d.pb[i] = get[p+"bias"].Clone()
+	}
+	n := max(1, tensor.Workers())
+	d.pool = make(chan *detNet, n)
+	d.made = make(chan struct{}, n)
+	return d, nil
+}
+
+// hwioToOIHW turns a TF convolution filter [K, K, In, Out] into Conv2d's
+// [Out, In, K, K].
+func hwioToOIHW(t *tensor.Tensor) *tensor.Tensor {
+	kh, kw, in, out := t.Shape[0], t.Shape[1], t.Shape[2], t.Shape[3]
+	r := tensor.New(out, in, kh, kw)
+	for y := range kh {
+		for x := range kw {
+			for i := range in {
+				src := t.Data[((y*kw+x)*in+i)*out:]
+				for o := range out {
+					r.Data[((o*in+i)*kh+y)*kw+x] = src[o]
+				}
+			}
+		}
+	}
+	return r
+}
+
+// depthwiseToC1HW turns a TF depthwise filter [K, K, C, 1] into the
+// PyTorch groups=C layout [C, 1, K, K].
+func depthwiseToC1HW(t *tensor.Tensor) *tensor.Tensor {
+	kh, kw, c := t.Shape[0], t.Shape[1], t.Shape[2]
+	r := tensor.New(c, 1, kh, kw)
+	for y := range kh {
+		for x := range kw {
+			for ch := range c {
+				r.Data[(ch*kh+y)*kw+x] = t.Data[(y*kw+x)*c+ch]
+			}
+		}
+	}
+	return r
+}
+
+// newNet builds a private copy of the network whose parameters point at the
+// detector's shared weights (layers only read them in Forward).
+func (d *Detector) newNet() *detNet {
+	rng := rand.New(rand.NewPCG(1, 2)) // the initial values are replaced at once
+	negInf := float32(math.Inf(-1))
+	conv0 := nn.NewConv2d(3, detChannels[0], 3, 1, 0, true, rng)
+	conv0.Weight.Value, conv0.Bias.Value = d.conv0W, d.conv0B
+	layers := []nn.Layer{conv0}
+	for i := range 5 {
+		// TF applies leaky ReLU and then pools. Leaky ReLU is
+		// non-decreasing, so it commutes exactly with max pooling, and
+		// after the pooling it touches a quarter of the values (5 ms of
+		// 65 at 416 saved, measured with BenchmarkDetectLayers).
+		//
+		// For sizes that are multiples of 32 the pooled maps are 32k-2
+		// (even: no padding), then 16k-1 (odd: TF pads one row and
+		// column), then 8k, 4k and 2k (even), so only the second
+		// pooling needs a pad.
+		if i == 1 {
+			layers = append(layers, nn.NewConstantPad2d(0, 1, 0, 1, negInf))
+		}
+		layers = append(layers, nn.NewMaxPool2d(2, 2, 0), nn.NewLeakyReLU(leakySlope, true))
+		in, out := detChannels[i], detChannels[i+1]
+		dw := nn.NewDepthwiseConv2d(in, 3, 1, 1, false, rng)
+		dw.Weight.Value = d.dw[i]
+		pw := nn.NewConv2d(in, out, 1, 1, 0, true, rng)
+		pw.Weight.Value, pw.Bias.Value = d.pw[i], d.pb[i]
+		layers = append(layers, dw, pw)
+	}
+	conv8 := nn.NewConv2d(detChannels[5], detOutputs, 1, 1, 0, true, rng)
+	conv8.Weight.Value, conv8.Bias.Value = d.conv8W, d.conv8B
+	layers = append(layers,
+		nn.NewConstantPad2d(0, 1, 0, 1, negInf), nn.NewMaxPool2d(2, 1, 0), nn.NewLeakyReLU(leakySlope, true),
+		conv8)
+	seq := nn.NewSequential(layers...)
+	seq.NeedInputGrad = false
+	seq.SetTraining(false)
+	return &detNet{seq: seq}
+}
+
+// acquire borrows an idle copy of the network, building one if fewer than
+// the pool's capacity exist, else waiting for one to come back.
+func (d *Detector) acquire() *detNet {
+	select {
+	case n := <-d.pool:
+		return n
+	default:
+	}
+	select {
+	case d.made <- struct{}{}:
+		return d.newNet()
+	case n := <-d.pool:
+		return n
+	}
+}
+
+func (d *Detector) release(n *detNet) { d.pool <- n }
+
+// checkSize validates a detector input size the way face-api's
+// TinyYolov2Options does (a multiple of 32), within MaxDetectorSize.
+func checkSize(size int) error {
+	if size < 32 || size%32 != 0 || size > MaxDetectorSize {
+		return fmt.Errorf("tiny face detector: input size %d must be a multiple of 32 from 32 to %d", size, MaxDetectorSize)
+	}
+	return nil
+}
+
+func checkImage(img *Image) error {
+	if img == nil || img.W < 1 || img.H < 1 || len(img.Pix) != 3*img.W*img.H {
+		if img == nil {
+			return errors.New("tiny face detector: no image")
+		}
+		return fmt.Errorf("tiny face detector: image %dx%d with %d values is not a valid RGB image", img.W, img.H, len(img.Pix))
+	}
+	return nil
+}
+
+// Raw runs the network at one input size and returns a copy of conv8's
+// output, [1, 25, size/32, size/32] (channel = anchor*5 + one of tx, ty, tw,
+// th, objectness). It is what the golden tests compare with TF.js.
+func (d *Detector) Raw(img *Image, size int) (*tensor.Tensor, error) {
+	var out *tensor.Tensor
+	err := d.run(img, size, func(t *tensor.Tensor) { out = t.Clone() })
+	return out, err
+}
+
+// run prepares the input, runs a borrowed copy of the net and hands conv8's
+// output to use before the copy goes back to the pool.
+func (d *Detector) run(img *Image, size int, use func(*tensor.Tensor)) error {
+	if err := checkImage(img); err != nil {
+		return err
+	}
+	if err := checkSize(size); err != nil {
+		return err
+	}
+	net := d.acquire()
+	defer d.release(net)
+	net.in = img.NetInput(net.in, size, false, detMean, 255)
+	out, err := net.seq.Forward(net.in)
+	if err != nil {
+		return fmt.Errorf("tiny face detector: %w", err)
+	}
+	use(out)
+	return nil
+}
+
+// Detect finds the faces in img at one input size: every box whose score
+// exceeds minScore (strictly, as face-api), after non-maximum suppression
+// at DetectorIoU, best first, in image pixels (boxes may reach past the
+// image's edges; see Image.ClipBox). A photo without faces gives an empty
+// slice.
+func (d *Detector) Detect(img *Image, size int, minScore float64) ([]Detection, error) {
+	var cands []Detection
+	err := d.run(img, size, func(out *tensor.Tensor) { cands = decode(out, img.W, img.H, size, minScore) })
+	if err != nil {
+		return nil, err
+	}
+	return NMS(cands, DetectorIoU), nil
+}
+
+// DetectMulti runs Detect at each size and merges the results with
+// non-maximum suppression, so that a face seen at several scales keeps its
+// best-scoring box.
+func (d *Detector) DetectMulti(img *Image, sizes []int, minScore float64) ([]Detection, error) {
+	if len(sizes) == 0 {
+		return nil, errors.New("tiny face detector: no input sizes")
+	}
+	for _, s := range sizes {
+		if err := checkSize(s); err != nil {
+			return nil, err
+		}
+	}
+	var all []Detection
+	for _, s := range sizes {
+		dets, err := d.Detect(img, s, minScore)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, dets...)
+	}
+	return NMS(all, DetectorIoU), nil
+}
+
+// decode is face-api's TinyYolov2Base.extractBoxes followed by the mapping
+// to image pixels (ObjectDetection's rescale by the image size), in float64
+// as the JavaScript computes. The net sees the photo scaled so its longer
+// side is size, with the padding at the bottom/right; face-api expresses a
+// box relative to the scaled photo's rounded width and height, then
+// multiplies by the photo's own.
+//
+// Candidates are returned in reverse scan order (row, column, anchor from
+// the last): face-api sorts ascending and pops the best, so among equal
+// scores it takes the last one scanned, and NMS's stable descending sort
+// reproduces that from the reversed list.
+func decode(out *tensor.Tensor, w, h, size int, minScore float64) []Detection {
+	cells := out.Shape[2]
+	plane := cells * cells
+	scale := float64(size) / float64(max(w, h))
+	rw, rh := math.Round(float64(w)*scale), math.Round(float64(h)*scale)
+	// A side so thin it rounds to 0 pixels would divide by zero in
+	// face-api; the unrounded scale is the limit of the same mapping.
+	fx, fy := float64(w)/rw, float64(h)/rh
+	if rw < 1 {
+		fx = 1 / scale
+	}
+	if rh < 1 {
+		fy = 1 / scale
+	}
+	fx *= float64(size) / float64(cells)
+	fy *= float64(size) / float64(cells)
+	var dets []Detection
+	for row := cells - 1; row >= 0; row-- {
+		for col := cells - 1; col >= 0; col-- {
+			for a := len(detAnchors) - 1; a >= 0; a-- {
+				at := func(k int) float64 { return float64(out.Data[(a*5+k)*plane+row*cells+col]) }
+				score := sigmoid(at(4))
+				if !(score > minScore) {
+					continue
+				}
+				cx := (float64(col) + sigmoid(at(0))) * fx
+				cy := (float64(row) + sigmoid(at(1))) * fy
+				bw := math.Exp(at(2)) * detAnchors[a][0] * fx
+				bh := math.Exp(at(3)) * detAnchors[a][1] * fy
+				dets = append(dets, Detection{
+					Box:   Box{X: cx - bw/2, Y: cy - bh/2, W: bw, H: bh},
+					Score: score,
+					Size:  size,
+				})
+			}
+		}
+	}
+	return dets
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
