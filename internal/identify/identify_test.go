@@ -465,3 +465,30 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestDescribeProgress(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 4 {
+		p := filepath.Join(dir, string(rune('a'+i))+".png")
+		must(t, identifytest.WritePhoto(p, 64, 48, identifytest.Face{P: i, X: 1, Y: 1, Size: 9}))
+		paths = append(paths, p)
+	}
+	var plain, bar strings.Builder
+	if _, _, err := Describe(context.Background(), &identifytest.Fake{}, paths, nil,
+		DescribeOptions{Workers: 1, Progress: &plain, ProgressEvery: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// One line per finished photo but the last (the caller reports the end).
+	if got := plain.String(); strings.Count(got, "\n") != 3 || !strings.Contains(got, "describing faces: 3/4 photos (0 cached)") {
+		t.Errorf("plain progress:\n%s", got)
+	}
+	if _, _, err := Describe(context.Background(), &identifytest.Fake{}, paths, nil,
+		DescribeOptions{Workers: 1, Progress: &bar, Terminal: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := bar.String(); !strings.Contains(got, "\rDescribing faces [==============================] 4/4") ||
+		!strings.HasSuffix(got, "\r\033[K") {
+		t.Errorf("bar progress: %q", got)
+	}
+}
