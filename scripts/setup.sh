@@ -24,6 +24,9 @@ packages=(
 	python3-torch python3-torchvision libopenblas0-pthread
 	# GNU time (/usr/bin/time -v) for peak-memory checks by hand.
 	time
+	# Headless browser for the web page's test (internal/serve, driven with
+	# chromedp; no chromium-driver needed).
+	chromium
 )
 
 # ---- Later additions go here, in this list, with their reason. ------------

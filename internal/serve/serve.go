@@ -1,0 +1,266 @@
+// Package serve is starid's HTTP front end: a web page, embedded in the
+// binary, where a person drops a photo and sees every face boxed and named,
+// and the JSON API behind it that other programs call.
+//
+// The server takes input from strangers, so its defaults are the safe ones:
+// it binds loopback, reads at most MaxBodyBytes of an upload and never writes
+// it to disk, refuses an image whose header declares more than MaxPixels
+// before decoding a pixel, gives each request a deadline, and runs at most
+// MaxConcurrent recognitions with QueueLength more waiting; beyond that it
+// answers 503 with Retry-After at once instead of letting work pile up.
+//
+// The models stay behind the Recognizer interface, so the server neither
+// knows nor cares whether the names come from the face pipeline or from a
+// whole-photo VGG model.
+package serve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"starid/internal/faces"
+)
+
+// Recognizer names the faces in a photo. Implementations must be safe for
+// concurrent use: the server calls Recognize from up to MaxConcurrent
+// goroutines at once.
+type Recognizer interface {
+	// Recognize returns every face in img, largest first; a photo without
+	// faces gives an empty slice. It should return soon after ctx is
+	// done; when it does not, the server answers the client anyway but
+	// keeps the worker slot until Recognize returns, so a slow model can
+	// never run more than MaxConcurrent recognitions at once.
+	Recognize(ctx context.Context, img *faces.Image) ([]Face, error)
+	// Info describes the model for GET /api/v1/model.
+	Info() ModelInfo
+}
+
+// Face is one recognized face, in the shape of `starid predict --json`.
+type Face struct {
+	// Box is [x, y, w, h] in pixels of the upright photo (EXIF applied).
+	Box [4]int `json:"box"`
+	// Name is the best candidate's name, or "unknown" when Unknown (the
+	// server enforces this, so clients can rely on either field).
+	Name string `json:"name"`
+	// Confidence is the best candidate's probability (or similarity), in
+	// [0, 1].
+	Confidence float64 `json:"confidence"`
+	// Unknown is true when the best candidate is below the model's
+	// threshold.
+	Unknown bool `json:"unknown"`
+	// Top lists the best candidates, best first; the page shows three.
+	Top []Candidate `json:"top"`
+}
+
+// Candidate is one name with its probability.
+type Candidate struct {
+	Name        string  `json:"name"`
+	Probability float64 `json:"probability"`
+}
+
+// UnknownName is what Face.Name says for a face below the threshold, the
+// word `starid predict` uses.
+const UnknownName = "unknown"
+
+// ModelInfo describes the model behind a Recognizer.
+type ModelInfo struct {
+	// Classes are the people the model knows, in its output order.
+	Classes []string `json:"classes"`
+	// Kind is the model name: "face" or one of the VGG16 family.
+	Kind string `json:"kind"`
+	// Threshold is the confidence below which a face is "unknown"; 0
+	// means every face gets its best name.
+	Threshold float64 `json:"threshold"`
+}
+
+// Gallery gives a small picture of each known person for the page. It may
+// be nil, and it may lack some people; the page shows initials instead.
+type Gallery interface {
+	// Thumbnail returns an encoded image (JPEG, PNG, ...) of the person,
+	// or ok=false when there is none.
+	Thumbnail(name string) (img []byte, ok bool)
+}
+
+// GalleryMap is a Gallery held in memory: name → encoded image.
+type GalleryMap map[string][]byte
+
+// Thumbnail implements Gallery.
+func (g GalleryMap) Thumbnail(name string) ([]byte, bool) {
+	b, ok := g[name]
+	return b, ok && len(b) > 0
+}
+
+// Options configures a Server. The zero value of each field means its
+// default, so Options{} is a safe, loopback-only configuration.
+type Options struct {
+	// Addr is the listen address (default 127.0.0.1:8080: loopback, so a
+	// laptop does not publish its model to the café's network by accident).
+	Addr string
+	// MaxBodyBytes bounds a request body (default 20 MiB); larger → 413.
+	MaxBodyBytes int64
+	// MaxPixels bounds width×height as the image header declares it
+	// (default 25 MP); larger → 422 before any pixel is decoded. A decoded
+	// photo costs about 16 bytes a pixel here (8-bit RGBA, then float32
+	// RGB for the nets), so 25 MP is ~400 MB per worker.
+	MaxPixels int
+	// RequestTimeout bounds one recognition request, queueing included
+	// (default 30 s).
+	RequestTimeout time.Duration
+	// MaxConcurrent is how many recognitions run at once (default 2). Each
+	// one already spreads over every core, so more mostly costs memory.
+	MaxConcurrent int
+	// QueueLength is how many more requests may wait for a worker (default
+	// 16; negative means none); beyond that the server answers 503.
+	QueueLength int
+	// ShutdownTimeout bounds how long ListenAndServe waits for requests in
+	// flight once its context is cancelled (default RequestTimeout + 5 s).
+	ShutdownTimeout time.Duration
+	// Logger receives one line per request and the server's own messages
+	// (default: text on stderr).
+	Logger *slog.Logger
+	// Gallery supplies thumbnails of the known people (optional).
+	Gallery Gallery
+}
+
+// Defaults for Options.
+const (
+	DefaultAddr           = "127.0.0.1:8080"
+	DefaultMaxBodyBytes   = 20 << 20
+	DefaultMaxPixels      = 25_000_000
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxConcurrent  = 2
+	DefaultQueueLength    = 16
+)
+
+func (o Options) withDefaults() Options {
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent
+	}
+	switch {
+	case o.QueueLength == 0:
+		o.QueueLength = DefaultQueueLength
+	case o.QueueLength < 0:
+		o.QueueLength = 0
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = o.RequestTimeout + 5*time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return o
+}
+
+// Server serves the page and the API for one Recognizer.
+type Server struct {
+	rec     Recognizer
+	opts    Options
+	log     *slog.Logger
+	handler http.Handler
+
+	// admitted holds a token for every request between admission and the
+	// end of its recognition (queued or running): its capacity is
+	// MaxConcurrent+QueueLength, and a full channel means 503 at once.
+	admitted chan struct{}
+	// workers holds a token per running recognition.
+	workers chan struct{}
+	// serviceNanos is a moving average of decode+recognize time, for
+	// Retry-After.
+	serviceNanos atomic.Int64
+	// closing is set once shutdown starts, so /healthz stops saying ok and
+	// a load balancer drains the instance.
+	closing atomic.Bool
+}
+
+// New returns a server for rec. It does not listen yet; see Handler and
+// ListenAndServe.
+func New(rec Recognizer, opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		rec:      rec,
+		opts:     opts,
+		log:      opts.Logger,
+		admitted: make(chan struct{}, opts.MaxConcurrent+opts.QueueLength),
+		workers:  make(chan struct{}, opts.MaxConcurrent),
+	}
+	s.handler = s.logRequests(s.routes())
+	return s
+}
+
+// Options returns the options in effect, defaults filled in.
+func (s *Server) Options() Options { return s.opts }
+
+// Handler is the whole site: page, API and health check, with per-request
+// logging. Use it to mount the server under a test server or another mux.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe listens on Options.Addr and serves until ctx is cancelled,
+// then shuts down gracefully; see Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled. It then stops accepting
+// connections, lets requests in flight finish (up to ShutdownTimeout) and
+// returns nil; it returns an error only when serving or the shutdown fails.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler: s.handler,
+		// Slow clients must not hold connections open for free: headers
+		// promptly, the body within the request's own deadline.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.opts.RequestTimeout,
+		WriteTimeout:      s.opts.RequestTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	s.log.Info("serving", "addr", "http://"+ln.Addr().String(), "max_concurrent", s.opts.MaxConcurrent,
+		"queue", s.opts.QueueLength, "max_body_bytes", s.opts.MaxBodyBytes, "max_pixels", s.opts.MaxPixels,
+		"timeout", s.opts.RequestTimeout.String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.closing.Store(true)
+	s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		// Requests still running after the grace period are cut off.
+		hs.Close()
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
