@@ -32,7 +32,7 @@ func findChromium(t *testing.T) string {
 		}
 	}
 	msg := "chromium is not installed (`apt-get install chromium`, which `make setup` does, or set STARID_CHROMIUM)"
-	if os.Getenv("CI") != "" {
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
 		t.Fatal(msg + "; CI must run the browser test")
 	}
 	t.Skip(msg + "; skipping the browser test")

@@ -177,6 +177,10 @@ func (s *Server) handleGallery(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(img))
 }
 
+// statusClientClosed is logged for a request whose client gave up before
+// the answer (nginx's 499): it was neither served nor refused.
+const statusClientClosed = 499
+
 // recognized is what the recognition goroutine hands back.
 type recognized struct {
 	faces         []Face
@@ -221,7 +225,8 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 	case s.workers <- struct{}{}:
 	case <-ctx.Done():
 		if r.Context().Err() != nil {
-			return // the client left; nobody to answer
+			w.WriteHeader(statusClientClosed) // nobody to answer; the log says why
+			return
 		}
 		s.busy(w, fmt.Sprintf("the server is busy: no worker became free within %v", s.opts.RequestTimeout))
 		return
@@ -253,6 +258,7 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		})
 	case <-ctx.Done():
 		if r.Context().Err() != nil {
+			w.WriteHeader(statusClientClosed)
 			return
 		}
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("recognition took longer than the %v limit", s.opts.RequestTimeout))

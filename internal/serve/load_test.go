@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -122,5 +123,24 @@ func TestLoad(t *testing.T) {
 				t.Error("no request succeeded")
 			}
 		})
+	}
+}
+
+// BenchmarkRecognizeHandler is the server's own cost per photo (upload
+// parsing, decoding a 640×480 JPEG, conversion, JSON) with a recognizer
+// that takes no time, in process.
+func BenchmarkRecognizeHandler(b *testing.B) {
+	s := New(&fakeRecognizer{faces: twoFaces, info: testInfo}, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := s.Handler()
+	body := jpegBytes(b, 640, 480)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, pathRecognize, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "image/jpeg")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
 	}
 }

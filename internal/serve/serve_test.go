@@ -472,6 +472,36 @@ func TestBusyQueueGives503(t *testing.T) {
 	}
 }
 
+func TestClientGivesUpWhileQueued(t *testing.T) {
+	rec := &fakeRecognizer{release: make(chan struct{}), started: make(chan struct{}, 8)}
+	s, ts, logs := newTest(t, rec, Options{MaxConcurrent: 1})
+	body := pngBytes(t, 8, 8)
+	first := make(chan int, 1)
+	go func() { first <- post(t, ts.URL, "image/png", bytes.NewReader(body)).status }()
+	<-rec.started
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+pathRecognize, bytes.NewReader(body))
+	gaveUp := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		gaveUp <- err
+	}()
+	waitFor(t, func() bool { return len(s.admitted) == 2 })
+	cancel()
+	if err := <-gaveUp; err == nil {
+		t.Error("the cancelled request got an answer")
+	}
+	waitFor(t, func() bool { return len(s.admitted) == 1 }) // its slot is free again
+	close(rec.release)
+	if st := <-first; st != 200 {
+		t.Errorf("first request: %d", st)
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), `"status":499`) })
+}
+
 func TestQueueWaitTimesOut(t *testing.T) {
 	// A queued request whose deadline passes before a worker frees up is
 	// told the server is busy, with Retry-After.
