@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"starid/internal/tensor"
 )
 
 // Template says where a face's reference points go in an aligned chip:
@@ -177,9 +179,21 @@ func AlignedChip(img *Image, landmarks []Point, t Template, out *Image) (*Image,
 		n = min(4, int(math.Ceil(inv/1.5)))
 	}
 	w := 1 / float32(n*n)
+	// Rows are independent; a chip is small, so only split it in two
+	// when there are enough samples to pay for a goroutine.
+	tensor.ParallelMin(t.Size, max(1, 16384/(t.Size*n*n)), func(j0, j1 int) {
+		alignRows(img, out, j0, j1, n, w, ia, ib, ox, oy)
+	})
+	return out, nil
+}
+
+// alignRows fills chip rows [j0, j1): each pixel averages n x n bilinear
+// samples (weight w each) of img at p = [ia ib; -ib ia]·q + (ox, oy).
+func alignRows(img, out *Image, j0, j1, n int, w float32, ia, ib, ox, oy float64) {
+	size := out.W
 	var acc [3]float32
-	for j := 0; j < t.Size; j++ {
-		for i := 0; i < t.Size; i++ {
+	for j := j0; j < j1; j++ {
+		for i := 0; i < size; i++ {
 			acc = [3]float32{}
 			for sj := 0; sj < n; sj++ {
 				// Sub-sample offsets centred on the pixel: for n = 1, 0.
@@ -191,11 +205,10 @@ func AlignedChip(img *Image, landmarks []Point, t Template, out *Image) (*Image,
 					img.bilinear(x, y, &acc)
 				}
 			}
-			px := out.Pix[(j*t.Size+i)*3:]
+			px := out.Pix[(j*size+i)*3:]
 			px[0], px[1], px[2] = acc[0]*w, acc[1]*w, acc[2]*w
 		}
 	}
-	return out, nil
 }
 
 // bilinear adds the image's value at pixel index coordinates (x, y) to acc,

@@ -220,26 +220,54 @@ func (b *lmBlock) forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	// The sums keep TF's association (out1 + (out2 + (out3 + out4))), so
 	// the rounding is the same as face-api's.
 	b.in3 = tensor.Reuse(b.in3, o1.Shape...)
-	for i, v := range o1.Data {
-		b.in3.Data[i] = max(v+o2.Data[i], 0)
-	}
+	reluSum(b.in3.Data, o1.Data, o2.Data, nil, nil)
 	o3, err := b.sep[2].forward(b.in3)
 	if err != nil {
 		return nil, err
 	}
 	b.in4 = tensor.Reuse(b.in4, o1.Shape...)
-	for i, v := range o1.Data {
-		b.in4.Data[i] = max(v+(o2.Data[i]+o3.Data[i]), 0)
-	}
+	reluSum(b.in4.Data, o1.Data, o2.Data, o3.Data, nil)
 	o4, err := b.sep[3].forward(b.in4)
 	if err != nil {
 		return nil, err
 	}
 	b.out = tensor.Reuse(b.out, o1.Shape...)
-	for i, v := range o1.Data {
-		b.out.Data[i] = max(v+(o2.Data[i]+(o3.Data[i]+o4.Data[i])), 0)
-	}
+	reluSum(b.out.Data, o1.Data, o2.Data, o3.Data, o4.Data)
 	return b.out, nil
+}
+
+// reluSum sets dst = ReLU(a + (b + (c + d))), where c and d may be nil
+// (then ReLU(a + b) or ReLU(a + (b + c))), in TF's order of additions.
+// Every slice is cut to len(dst) first so the loops run without bounds
+// checks.
+func reluSum(dst, a, b, c, d []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	switch {
+	case c == nil:
+		for i := range n {
+			dst[i] = relu(a[i] + b[i])
+		}
+	case d == nil:
+		c = c[:n]
+		for i := range n {
+			dst[i] = relu(a[i] + (b[i] + c[i]))
+		}
+	default:
+		c, d = c[:n], d[:n]
+		for i := range n {
+			dst[i] = relu(a[i] + (b[i] + (c[i] + d[i])))
+		}
+	}
+}
+
+// relu is max(v, 0) without the builtin's NaN and signed-zero handling,
+// which costs a branch per value here.
+func relu(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	return v
 }
 
 // lmNet is one private copy of the network and its input buffer.
