@@ -276,6 +276,7 @@ type lmNet struct {
 	pool   *nn.AvgPool2d
 	fc     *nn.Linear
 	in     *tensor.Tensor
+	crop   Image // Landmarks' face crop
 }
 
 // newNet builds a copy of the network whose parameters point at the shared
@@ -421,12 +422,20 @@ func (l *Landmarker) Landmarks(img *Image, box Box) ([]Point, error) {
 	if r.Empty() {
 		return nil, fmt.Errorf("landmark net: box %+v does not overlap the %dx%d image", box, img.W, img.H)
 	}
-	crop, err := img.Crop(r)
-	if err != nil {
-		return nil, fmt.Errorf("landmark net: %w", err)
-	}
 	net := l.acquire()
 	defer l.release(net)
+	// The copy's own crop buffer, as Image.Crop would fill a new one: a
+	// face's crop is about a megabyte, garbage on every call otherwise.
+	crop := &net.crop
+	crop.W, crop.H = r.Dx(), r.Dy()
+	if n := 3 * crop.W * crop.H; cap(crop.Pix) >= n {
+		crop.Pix = crop.Pix[:n]
+	} else {
+		crop.Pix = make([]float32, n)
+	}
+	for y := range crop.H {
+		copy(crop.Pix[y*crop.W*3:(y+1)*crop.W*3], img.Pix[((r.Min.Y+y)*img.W+r.Min.X)*3:])
+	}
 	net.in = crop.NetInput(net.in, LandmarkInputSize, true, lmMean, lmDiv)
 	raw, err := net.forward(net.in)
 	if err != nil {
