@@ -1,6 +1,9 @@
 package faces
 
-import "errors"
+import (
+	"fmt"
+	"slices"
+)
 
 // PipelineVersion names everything that decides a descriptor: the weights,
 // the detector sizes and policy, the landmark net and the alignment
@@ -8,17 +11,88 @@ import "errors"
 // any of those does.
 const PipelineVersion = "face-api-1.7.15/starid-1"
 
-// Pipeline finds, aligns and describes every face in a photo.
-type Pipeline struct{}
+// MinScore is the detector confidence a face must reach (face-api's
+// default for the tiny detector).
+const MinScore = 0.5
+
+// Pipeline finds, aligns and describes every face in a photo. It is safe
+// for concurrent use: each net keeps a pool of layer instances.
+type Pipeline struct {
+	Det      *Detector
+	Marks    *Landmarker
+	Rec      *Recognizer
+	Sizes    []int    // detector input sizes, see DetectMulti
+	MinScore float64  // detector threshold
+	Template Template // alignment target
+}
 
 // LoadPipeline loads the three nets from modelDir (the folder holding
 // model/, see ModelDir).
 func LoadPipeline(modelDir string) (*Pipeline, error) {
-	return nil, errors.New("faces: the face pipeline is being assembled (issue 4)")
+	det, err := LoadDetector(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	marks, err := LoadLandmarker(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := LoadRecognizer(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate}, nil
 }
 
 // Faces returns every face in img with its landmarks and descriptor,
 // largest box first. A photo without faces gives an empty slice.
 func (p *Pipeline) Faces(img *Image) ([]Face, error) {
-	return nil, errors.New("faces: the face pipeline is being assembled (issue 4)")
+	dets, err := p.Det.DetectMulti(img, p.Sizes, p.MinScore)
+	if err != nil {
+		return nil, err
+	}
+	// Largest first: the main subject of a portrait, and the face the
+	// training set's one-descriptor-per-photo rule keeps.
+	slices.SortStableFunc(dets, func(a, b Detection) int {
+		switch aa, ba := a.Box.Area(), b.Box.Area(); {
+		case aa > ba:
+			return -1
+		case aa < ba:
+			return 1
+		}
+		return 0
+	})
+	out := make([]Face, 0, len(dets))
+	for _, d := range dets {
+		f, err := p.describe(img, d)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			out = append(out, *f)
+		}
+	}
+	return out, nil
+}
+
+// describe adds landmarks and a descriptor to one detection. A box whose
+// crop is empty (wholly outside the photo) is dropped rather than failing
+// the photo.
+func (p *Pipeline) describe(img *Image, d Detection) (*Face, error) {
+	if img.ClipBox(d.Box).Empty() {
+		return nil, nil
+	}
+	marks, err := p.Marks.Landmarks(img, d.Box)
+	if err != nil {
+		return nil, fmt.Errorf("landmarks: %w", err)
+	}
+	chip, err := AlignedChip(img, marks, p.Template, nil)
+	if err != nil {
+		return nil, fmt.Errorf("alignment: %w", err)
+	}
+	desc, err := p.Rec.Describe(chip)
+	if err != nil {
+		return nil, fmt.Errorf("descriptor: %w", err)
+	}
+	return &Face{Detection: d, Landmarks: marks, Descriptor: desc}, nil
 }

@@ -1,0 +1,140 @@
+package faces
+
+import (
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// realPipeline loads the three nets from the fetched weights, or skips.
+func realPipeline(t testing.TB) (*Pipeline, string) {
+	t.Helper()
+	dir, err := ModelDir()
+	if err != nil {
+		t.Skipf("skipping: needs the face-api weights (run `starid models fetch`): %v", err)
+	}
+	p, err := LoadPipeline(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, dir
+}
+
+// scaled resizes img by f with plain bilinear sampling, a second view of
+// the same faces.
+func scaled(img *Image, f float64) *Image {
+	w, h := int(float64(img.W)*f), int(float64(img.H)*f)
+	out := NewImage(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sx, sy := (float64(x)+0.5)/f-0.5, (float64(y)+0.5)/f-0.5
+			x0, y0 := int(math.Floor(sx)), int(math.Floor(sy))
+			fx, fy := float32(sx-float64(x0)), float32(sy-float64(y0))
+			for c := 0; c < 3; c++ {
+				at := func(x, y int) float32 { return img.At(min(max(x, 0), img.W-1), min(max(y, 0), img.H-1), c) }
+				top := at(x0, y0)*(1-fx) + at(x0+1, y0)*fx
+				bot := at(x0, y0+1)*(1-fx) + at(x0+1, y0+1)*fx
+				out.Pix[(y*w+x)*3+c] = top*(1-fy) + bot*fy
+			}
+		}
+	}
+	return out
+}
+
+func TestPipelineSample1(t *testing.T) {
+	p, dir := realPipeline(t)
+	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
+	found, err := p.Faces(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 3 {
+		t.Fatalf("sample1 has three women, found %d faces", len(found))
+	}
+	for i, f := range found {
+		if i > 0 && f.Box.Area() > found[i-1].Box.Area() {
+			t.Errorf("face %d is larger than face %d: not sorted largest first", i, i-1)
+		}
+		if len(f.Landmarks) != 68 || len(f.Descriptor) != 128 {
+			t.Fatalf("face %d: %d landmarks, %d descriptor values", i, len(f.Landmarks), len(f.Descriptor))
+		}
+		// The nose tip (point 30) lies inside the face box.
+		n := f.Landmarks[30]
+		if n.X < f.Box.X || n.X > f.Box.Right() || n.Y < f.Box.Y || n.Y > f.Box.Bottom() {
+			t.Errorf("face %d: nose tip %v outside box %+v", i, n, f.Box)
+		}
+	}
+	// Three different people: their descriptors are far apart (dlib's
+	// same-person distance is below 0.6).
+	for i := range found {
+		for j := i + 1; j < len(found); j++ {
+			if d := Distance(found[i].Descriptor, found[j].Descriptor); d < 0.6 {
+				t.Errorf("faces %d and %d are different women but only %.3f apart", i, j, d)
+			}
+		}
+	}
+	// The same photo at 80%: the same three faces, each much closer to its
+	// own first descriptor than to anyone else's.
+	small, err := p.Faces(scaled(img, 0.8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(small) != 3 {
+		t.Fatalf("the 80%% photo gives %d faces", len(small))
+	}
+	for i, f := range small {
+		if d := Distance(f.Descriptor, found[i].Descriptor); d > 0.3 {
+			t.Errorf("face %d: descriptor moved %.3f when the photo shrank to 80%%", i, d)
+		}
+	}
+}
+
+func TestPipelineNoFaceAndTiny(t *testing.T) {
+	p, _ := realPipeline(t)
+	for _, img := range []*Image{NewImage(640, 480), NewImage(7, 3), NewImage(1, 1)} {
+		for i := range img.Pix {
+			img.Pix[i] = float32(i % 7 * 30)
+		}
+		found, err := p.Faces(img)
+		if err != nil {
+			t.Errorf("%dx%d: %v", img.W, img.H, err)
+		}
+		if len(found) != 0 {
+			t.Errorf("%dx%d pattern: %d faces found", img.W, img.H, len(found))
+		}
+	}
+}
+
+func TestPipelineConcurrent(t *testing.T) {
+	p, dir := realPipeline(t)
+	img := loadPhoto(t, filepath.Join(dir, "demo", "sample2.jpg"))
+	want, err := p.Faces(img)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("%d faces, %v", len(want), err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := p.Faces(img)
+			if err != nil || len(got) != len(want) {
+				errs <- "wrong face count or error"
+				return
+			}
+			for i := range got {
+				if Distance(got[i].Descriptor, want[i].Descriptor) != 0 || got[i].Box != want[i].Box {
+					errs <- "concurrent calls give different results"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
