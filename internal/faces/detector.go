@@ -37,9 +37,13 @@ const detectorManifest = TinyFaceDetector
 // whose IoU with a better one exceeds it is dropped.
 const DetectorIoU = 0.4
 
-// DefaultSizes are the input sizes DetectMulti runs when a caller has no
-// reason to choose: see TestDetectCoverage for the measurement behind them.
-var DefaultSizes = []int{416}
+// DefaultSizes is the fallback order for DetectFallback: face-api's 416,
+// then the sizes that find faces 416 misses. On the 1,370 photos of
+// celebrity17 (TestDetectCoverage), 416 alone finds a face in 1,286; this
+// order finds one in 1,367 for about 5% more detector time on average,
+// while running all four sizes on every photo (DetectMulti) finds the same
+// 1,367 at 5.6 times the time.
+var DefaultSizes = []int{416, 320, 512, 608}
 
 // MaxDetectorSize bounds the input size: the first activation of a size-S
 // input holds 16*(S-2)^2 floats (67 MB at 1024), twice over in the net's
@@ -343,6 +347,29 @@ func (d *Detector) DetectMulti(img *Image, sizes []int, minScore float64) ([]Det
 		all = append(all, dets...)
 	}
 	return NMS(all, DetectorIoU), nil
+}
+
+// DetectFallback runs Detect at each size in order and returns the first
+// non-empty result: most photos are settled by the first size, and the
+// rest get other scales. A photo no size finds a face in gives an empty
+// slice.
+func (d *Detector) DetectFallback(img *Image, sizes []int, minScore float64) ([]Detection, error) {
+	if len(sizes) == 0 {
+		return nil, errors.New("tiny face detector: no input sizes")
+	}
+	for _, s := range sizes {
+		if err := checkSize(s); err != nil {
+			return nil, err
+		}
+	}
+	var dets []Detection
+	for _, s := range sizes {
+		var err error
+		if dets, err = d.Detect(img, s, minScore); err != nil || len(dets) > 0 {
+			return dets, err
+		}
+	}
+	return dets, nil
 }
 
 // decode is face-api's TinyYolov2Base.extractBoxes followed by the mapping

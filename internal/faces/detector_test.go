@@ -258,6 +258,27 @@ func TestDetectInputChecks(t *testing.T) {
 	if _, err := d.DetectMulti(img, []int{64, 65}, 0.5); err == nil {
 		t.Error("DetectMulti with a bad size succeeded")
 	}
+	if _, err := d.DetectFallback(img, []int{64, 65}, 0.5); err == nil {
+		t.Error("DetectFallback with a bad size succeeded")
+	}
+}
+
+func TestDetectFallback(t *testing.T) {
+	d, err := NewDetector(fakeDetectorWeights(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := randomImage(90, 70, 7)
+	// Every anchor scores above 0: the first size settles it.
+	dets, err := d.DetectFallback(img, []int{96, 64}, 0)
+	if err != nil || len(dets) == 0 || dets[0].Size != 96 {
+		t.Fatalf("threshold 0: %v, %v; want detections from size 96", dets, err)
+	}
+	// No score exceeds 1: every size runs and the result is empty.
+	dets, err = d.DetectFallback(img, []int{96, 64}, 1)
+	if err != nil || dets == nil || len(dets) != 0 {
+		t.Fatalf("threshold 1: %v, %v; want an empty, non-nil slice", dets, err)
+	}
 }
 
 // randomImage fills an image with smooth random colour blobs.
