@@ -21,7 +21,7 @@ type Pipeline struct {
 	Det      *Detector
 	Marks    *Landmarker
 	Rec      *Recognizer
-	Sizes    []int    // detector input sizes, see DetectMulti
+	Sizes    []int    // detector input sizes, tried in order (DetectFallback)
 	MinScore float64  // detector threshold
 	Template Template // alignment target
 }
@@ -47,7 +47,10 @@ func LoadPipeline(modelDir string) (*Pipeline, error) {
 // Faces returns every face in img with its landmarks and descriptor,
 // largest box first. A photo without faces gives an empty slice.
 func (p *Pipeline) Faces(img *Image) ([]Face, error) {
-	dets, err := p.Det.DetectMulti(img, p.Sizes, p.MinScore)
+	// The first size that finds any face settles the photo: the sizes
+	// after 416 rescue the ~6% of photos it misses, at ~5% more time on
+	// average than 416 alone (see DefaultSizes).
+	dets, err := p.Det.DetectFallback(img, p.Sizes, p.MinScore)
 	if err != nil {
 		return nil, err
 	}
