@@ -51,8 +51,9 @@ const recDiv = 255
 
 // recChunk is how many faces one pass through a network copy holds at most:
 // Forward cuts larger batches into chunks of this many, so that memory
-// stays bounded (about 1.3 MB of activations per face) while the late,
-// small layers still get GEMMs wide enough to reuse each weight many times.
+// stays bounded (every layer keeps its own output: 2.8 MB per face, 44 MB
+// per copy at 16) while the late, small layers still get GEMMs wide enough
+// to reuse each weight many times.
 const recChunk = 16
 
 // recBlockSpec is one residual block of the net.
@@ -86,6 +87,9 @@ const (
 	recStemChannels = 32
 	recStemKernel   = 7
 	recFeatures     = 256
+	// recStemOut is the map side after the stem's convolution (150 -> 72)
+	// and max pool (-> 35).
+	recStemOut = ((RecognizerInputSize-recStemKernel)/2+1-3)/2 + 1
 )
 
 // recConvSpec is one conv unit: its weight-name prefix and sizes.
@@ -187,6 +191,23 @@ func NewRecognizer(w *Weights) (*Recognizer, error) {
 		r.units = append(r.units, foldUnit(get[c.prefix+"/conv/filters"], get[c.prefix+"/conv/bias"],
 			get[c.prefix+"/scale/weights"], get[c.prefix+"/scale/biases"]))
 	}
+	// A SAME 3x3 convolution of a 1x1 map sees only its centre tap (the
+	// other eight read padding), so it is the 1x1 convolution with the
+	// centre weights: the same nonzero products, a ninth of the weights to
+	// stream (conv256_down_out/conv2, at batch 1 a matrix-vector product
+	// whose time is all weight traffic).
+	side := recStemOut // the block's input
+	for i, b := range recBlocks {
+		conv2In := side
+		if b.down {
+			// conv1 is a VALID stride-2 3x3; the block's output takes
+			// the shortcut's size, side/2.
+			conv2In, side = (side-3)/2+1, side/2
+		}
+		if conv2In == 1 {
+			r.units[2+2*i] = r.units[2+2*i].centre()
+		}
+	}
 	n := max(1, tensor.Workers())
 	r.pool = make(chan *recNet, n)
 	r.made = make(chan struct{}, n)
@@ -217,6 +238,18 @@ func foldUnit(filters, bias, scale, offset *tensor.Tensor) recUnit {
 	return u
 }
 
+// centre returns the unit's centre tap as a 1x1 convolution.
+func (u recUnit) centre() recUnit {
+	out, in, k := u.w.Shape[0], u.w.Shape[1], u.w.Shape[2]
+	c := recUnit{w: tensor.New(out, in, 1, 1), b: u.b}
+	for o := range out {
+		for i := range in {
+			c.w.Data[o*in+i] = u.w.Data[((o*in+i)*k+k/2)*k+k/2]
+		}
+	}
+	return c
+}
+
 // recNet is one private copy of the network with its buffers.
 type recNet struct {
 	stem    *nn.Conv2d
@@ -239,8 +272,14 @@ type recNetBlock struct {
 // recognizer's shared weights (layers only read them in Forward).
 func (r *Recognizer) newNet() *recNet {
 	rng := rand.New(rand.NewPCG(1, 2)) // the initial values are replaced at once
-	conv := func(u recUnit, stride, pad int) *nn.Conv2d {
+	// same: TF's SAME padding, symmetric for the odd kernels at stride 1
+	// used here; otherwise VALID.
+	conv := func(u recUnit, stride int, same bool) *nn.Conv2d {
 		out, in, k := u.w.Shape[0], u.w.Shape[1], u.w.Shape[2]
+		pad := 0
+		if same {
+			pad = k / 2
+		}
 		c := nn.NewConv2d(in, out, k, stride, pad, true, rng)
 		c.Weight.Value, c.Bias.Value = u.w, u.b
 		c.SetNeedInputGrad(false)
@@ -248,7 +287,7 @@ func (r *Recognizer) newNet() *recNet {
 		return c
 	}
 	n := &recNet{
-		stem:    conv(r.units[0], 2, 0),
+		stem:    conv(r.units[0], 2, false),
 		relu:    nn.NewReLU(true),
 		maxPool: nn.NewMaxPool2d(3, 2, 0),
 	}
@@ -257,13 +296,13 @@ func (r *Recognizer) newNet() *recNet {
 	for i, b := range recBlocks {
 		nb := recNetBlock{spec: b}
 		if b.down {
-			nb.conv1 = conv(r.units[1+2*i], 2, 0)
+			nb.conv1 = conv(r.units[1+2*i], 2, false)
 			nb.avg = nn.NewAvgPool2d(2, 2, 0)
 			nb.avg.SetTraining(false)
 		} else {
-			nb.conv1 = conv(r.units[1+2*i], 1, 1)
+			nb.conv1 = conv(r.units[1+2*i], 1, true)
 		}
-		nb.conv2 = conv(r.units[2+2*i], 1, 1)
+		nb.conv2 = conv(r.units[2+2*i], 1, true)
 		n.blocks = append(n.blocks, nb)
 	}
 	return n
