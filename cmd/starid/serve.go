@@ -18,12 +18,9 @@ func init() {
 	register("serve", "a web page and JSON API that name the faces in uploaded photos", runServe)
 }
 
-// openRecognizer loads the model of a run directory for the server. Tests
-// substitute a fake; the real one (face pipeline + identify head, or a
-// whole-photo VGG model) is wired once those land.
-var openRecognizer = func(runDir string) (serve.Recognizer, error) {
-	return nil, fmt.Errorf("%s: serving a run is not wired yet: the face pipeline and the recognizer for run directories are still being built", runDir)
-}
+// openRecognizer loads the model of a run directory for the server
+// (openRunRecognizer); tests substitute a fake.
+var openRecognizer = openRunRecognizer
 
 // serveListening, when set, is told the bound address once the server
 // listens (tests use --addr 127.0.0.1:0).

@@ -30,9 +30,10 @@ func (fakeServeRecognizer) Info() serve.ModelInfo {
 	return serve.ModelInfo{Classes: []string{"Meryl Streep", "Tom Hanks"}, Kind: "face", Threshold: 0.5}
 }
 
-func TestServeNotWiredYet(t *testing.T) {
-	code, _, errOut := runCLI("serve", t.TempDir())
-	if code != exitInput || !strings.Contains(errOut, "not wired yet") {
+func TestServeNotARun(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCLI("serve", dir)
+	if code != exitInput || !strings.Contains(errOut, "model.json") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"sync"
+
+	"starid/internal/data"
+	"starid/internal/eval"
+	"starid/internal/faces"
+	"starid/internal/identify"
+	"starid/internal/serve"
+	"starid/internal/tensor"
+	"starid/internal/train"
+)
+
+// serveTopK is how many candidates the server lists per face (the page
+// shows three).
+const serveTopK = 5
+
+// openRunRecognizer serves a run directory: a face run names every face the
+// pipeline finds; a whole-photo VGG run names the photo as one "face" whose
+// box is the whole photo, as predict does.
+func openRunRecognizer(dir string) (serve.Recognizer, error) {
+	info, err := train.ReadModelInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	if info.Model == train.ModelFace {
+		run, err := identify.OpenFaceRun(dir)
+		if err != nil {
+			return nil, err
+		}
+		if run.Info.PipelineVersion != faces.PipelineVersion {
+			return nil, fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
+				dir, run.Info.PipelineVersion, faces.PipelineVersion)
+		}
+		// The nets load up front so that a missing model fails at start,
+		// not on the first upload.
+		finder, err := openFaceFinder()
+		if err != nil {
+			return nil, err
+		}
+		return &faceRecognizer{run: run, finder: finder, rule: run.Rule()}, nil
+	}
+	run, err := train.OpenRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCrop(run.Info); err != nil {
+		return nil, err
+	}
+	return &photoRecognizer{run: run, tf: transformFor(run.Info)}, nil
+}
+
+// faceRecognizer names faces with a face run.
+type faceRecognizer struct {
+	run    *identify.FaceRun
+	finder faceFinder
+	rule   identify.Rule
+	mu     sync.Mutex // the head's Linear reuses its output buffer
+}
+
+func (r *faceRecognizer) Info() serve.ModelInfo {
+	return serve.ModelInfo{Classes: r.run.Model.Classes, Kind: train.ModelFace, Threshold: r.rule.MaxDistance}
+}
+
+func (r *faceRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]serve.Face, error) {
+	found, err := r.finder.Faces(img)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]serve.Face, 0, len(found))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range found {
+		a := r.run.Model.Identify(f.Descriptor, r.rule, serveTopK)
+		sf := serve.Face{
+			Box:        [4]int{int(math.Round(f.Box.X)), int(math.Round(f.Box.Y)), int(math.Round(f.Box.W)), int(math.Round(f.Box.H))},
+			Name:       a.Name,
+			Confidence: a.Probability,
+			Unknown:    a.Class == eval.Unknown,
+		}
+		for _, c := range a.Top {
+			sf.Top = append(sf.Top, serve.Candidate{Name: c.Name, Probability: c.Probability})
+		}
+		out = append(out, sf)
+	}
+	return out, nil
+}
+
+// photoRecognizer names the whole photo with a VGG run.
+type photoRecognizer struct {
+	run *train.Run
+	tf  data.Transform
+	mu  sync.Mutex // the network's layers own their buffers
+	x   *tensor.Tensor
+}
+
+func (r *photoRecognizer) Info() serve.ModelInfo {
+	var t float64
+	if r.run.Info.Unknown != nil {
+		t = *r.run.Info.Unknown
+	}
+	return serve.ModelInfo{Classes: r.run.Info.Classes, Kind: r.run.Info.Model, Threshold: t}
+}
+
+func (r *photoRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]serve.Face, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.x = tensor.Reuse(r.x, 1, 3, r.tf.Size, r.tf.Size)
+	if err := r.tf.Apply(toRGBA(img), nil, r.x.Data); err != nil {
+		return nil, err
+	}
+	logits, err := r.run.Model.Forward(r.x)
+	if err != nil {
+		return nil, err
+	}
+	classes := r.run.Info.Classes
+	probs := eval.Softmax(logits.Data)
+	f := serve.Face{Box: [4]int{0, 0, img.W, img.H}}
+	for _, j := range eval.TopK(logits.Data, serveTopK) {
+		f.Top = append(f.Top, serve.Candidate{Name: classes[j], Probability: probs[j]})
+	}
+	f.Name, f.Confidence = f.Top[0].Name, f.Top[0].Probability
+	if t := r.run.Info.Unknown; t != nil && *t > 0 && f.Confidence < *t {
+		f.Unknown = true
+	}
+	return []serve.Face{f}, nil
+}
+
+// toRGBA turns the server's decoded photo back into the image type the
+// whole-photo transform reads.
+func toRGBA(m *faces.Image) *image.RGBA {
+	out := image.NewRGBA(image.Rect(0, 0, m.W, m.H))
+	for i := 0; i < m.W*m.H; i++ {
+		out.Pix[4*i] = uint8(m.Pix[3*i])
+		out.Pix[4*i+1] = uint8(m.Pix[3*i+1])
+		out.Pix[4*i+2] = uint8(m.Pix[3*i+2])
+		out.Pix[4*i+3] = 255
+	}
+	return out
+}
