@@ -59,8 +59,9 @@ compare:
 
 # The main job on a built-in data set (no photos needed): generate coloured
 # shapes, look at them, train the tutorial's best VGG variant from scratch,
-# evaluate it on its test split and predict two images. Everything lands in
-# out/demo (git-ignored); about a minute on 2 cores.
+# evaluate it on its test split and predict two images; then find, outline
+# and landmark the faces in two of the face models' sample photos. Everything
+# lands in out/demo (git-ignored); about a minute on 2 cores.
 DEMO ?= out/demo
 demo: build
 	rm -rf $(DEMO)
@@ -70,7 +71,8 @@ demo: build
 	./bin/starid train $(DEMO)/shapes --model vgg16-bn-dropout-light --size 32 --epochs 8 --batch 8 --out $(DEMO)/run
 	./bin/starid eval $(DEMO)/run
 	./bin/starid predict $(DEMO)/run $(DEMO)/shapes/circle/circle_000.png $(DEMO)/shapes/cross/cross_000.png
-	@echo "demo outputs: $(DEMO)/grid.png, $(DEMO)/run/curves.png, $(DEMO)/run/confusion.png, $(DEMO)/run/train.log"
+	./bin/starid faces $$(./bin/starid models path)/demo/sample1.jpg $$(./bin/starid models path)/demo/sample3.jpg --out $(DEMO)/faces
+	@echo "demo outputs: $(DEMO)/grid.png, $(DEMO)/run/curves.png, $(DEMO)/run/confusion.png, $(DEMO)/run/train.log, $(DEMO)/faces/"
 
 # Machine, Go, OpenBLAS and PyTorch versions (what CI logs and benchmark
 # reports need to be read against).

@@ -12,18 +12,33 @@ import (
 )
 
 func init() {
-	register("models", "get the pretrained face models: models fetch [--dir DIR]", runModels)
+	register("models", "the pretrained face models: models fetch [--dir DIR] | models path", runModels)
 }
+
+const modelsUsage = "usage: starid models fetch [--dir DIR] | starid models path"
 
 // runModels dispatches `starid models SUBCOMMAND`; fetch is the only one so
 // far, and the sub-command keeps room for listing or verifying later.
 func runModels(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "path" {
+		// The folder every other command reads, checked complete, so
+		// scripts can reach the sample photos: $(starid models path)/demo.
+		if len(args) > 1 {
+			return usagef("models path takes no arguments")
+		}
+		dir, err := faces.ModelDir()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, dir)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "fetch" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stderr, "Usage: starid models fetch [--dir DIR]")
+			fmt.Fprintln(stderr, modelsUsage)
 			return nil
 		}
-		return usagef("usage: starid models fetch [--dir DIR]")
+		return usagef(modelsUsage)
 	}
 	fs := newFlagSet("models fetch", "models fetch [--dir DIR]", stderr)
 	dir := fs.String("dir", "", "folder for the models (default $"+faces.EnvModels+", else the user cache folder)")

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"starid/internal/faces"
 )
 
 // TestModelsCommand checks the command's wiring and its messages; fetching
@@ -47,5 +49,17 @@ func TestModelsCommand(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", errb.String(), c.want)
 			}
 		})
+	}
+}
+
+func TestModelsPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(faces.EnvModels, dir)
+	code, _, errOut := runCLI("models", "path")
+	if code != exitInput || !strings.Contains(errOut, "starid models fetch") {
+		t.Errorf("incomplete folder: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runCLI("models", "path", "extra"); code != exitUsage {
+		t.Errorf("extra argument: exit %d", code)
 	}
 }
