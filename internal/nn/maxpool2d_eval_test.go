@@ -1,0 +1,70 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"starid/internal/tensor"
+)
+
+// TestMaxPool2dEvalMatchesDefinition checks the evaluation kernels, which
+// skip the argmax and take other code paths (2x2 stride 2, 2x2 stride 1,
+// general), against the definition on every pooling case, and that a NaN
+// anywhere in a window gives NaN as in training.
+func TestMaxPool2dEvalMatchesDefinition(t *testing.T) {
+	for _, tc := range poolCases {
+		t.Run(fmt.Sprint(tc), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(4, uint64(tc.k)))
+			x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
+			l := NewMaxPool2d(tc.k, tc.s, tc.p)
+			l.SetTraining(false)
+			y, err := l.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := naiveMaxPool(x, tc.k, tc.s, tc.p)
+			if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
+				t.Fatalf("forward differs by %g", d)
+			}
+			// A NaN at each window position in turn of the first
+			// output's window must reach that output.
+			for ky := range tc.k {
+				for kx := range tc.k {
+					iy, ix := ky-tc.p, kx-tc.p
+					if iy < 0 || ix < 0 || iy >= tc.h || ix >= tc.w {
+						continue
+					}
+					xn := x.Clone()
+					xn.Data[iy*tc.w+ix] = float32(math.NaN())
+					y, err := l.Forward(xn)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if v := y.Data[0]; v == v {
+						t.Fatalf("NaN at window position (%d, %d) gave %v", ky, kx, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMaxPool2dEval times the evaluation kernels on the face
+// detector's largest poolings (2x2 stride 2 on 16x414x414, 2x2 stride 1 on
+// 512x14x14) and the recognizer's 3x3 stride 2.
+func BenchmarkMaxPool2dEval(b *testing.B) {
+	for _, bc := range []struct{ c, h, k, s int }{{16, 414, 2, 2}, {512, 14, 2, 1}, {32, 72, 3, 2}} {
+		b.Run(fmt.Sprintf("c=%d,h=%d,k=%d,s=%d", bc.c, bc.h, bc.k, bc.s), func(b *testing.B) {
+			x := randTensor(rand.New(rand.NewPCG(1, 2)), 1, bc.c, bc.h, bc.h)
+			l := NewMaxPool2d(bc.k, bc.s, 0)
+			l.SetTraining(false)
+			for b.Loop() {
+				if _, err := l.Forward(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
