@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# golden.sh — regenerate internal/faces/testdata/golden.json from face-api's
+# own JavaScript (tfjs cpu backend) on the six demo photos, decoded by Go.
+#
+#   bash scripts/dev/faceapi/golden.sh [OUT.json]
+#
+# Takes a few minutes on 2 cores. See README.md for what it computes.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
+
+out=${1:-$repo/internal/faces/testdata/golden.json}
+for i in 1 2 3 4 5 6; do
+	dump "$STARID_MODELS/demo/sample$i.jpg" "$work/sample$i.rgb"
+done
+node "$here/golden.mjs" --rgb "$work" --out "$out"
