@@ -110,47 +110,124 @@ func SquarePad(w, h int, center bool) (side, offX, offY int) {
 // padding read 0, exactly as they would from the padded tensor.
 //
 // The result is written into out when it has the right shape (out may be
-// nil).
+// nil). Rows are split across the workers; each output value is computed
+// with the same operations in the same order whichever path computes it,
+// so the result does not depend on the worker count.
 func (m *Image) NetInput(out *tensor.Tensor, size int, center bool, mean [3]float32, div float32) *tensor.Tensor {
 	out = tensor.Reuse(out, 1, 3, size, size)
 	side, offX, offY := SquarePad(m.W, m.H, center)
+	// Rows of the padded square that lie outside the image read this
+	// row of zeros, so only the columns at the image's left and right
+	// edges need bounds checks.
+	var zeros []float32
+	if m.H < side {
+		zeros = make([]float32, 3*m.W)
+	}
+	row := func(y int) []float32 {
+		if y -= offY; y < 0 || y >= m.H {
+			return zeros
+		}
+		return m.Pix[y*m.W*3 : (y+1)*m.W*3]
+	}
+	// Below ~16 rows a goroutine costs more than it saves.
+	const minRows = 16
 	plane := size * size
 	if side == size {
 		// No resize: TF skips it, so copy (with padding) exactly.
-		for oy := 0; oy < size; oy++ {
-			for ox := 0; ox < size; ox++ {
-				for c := 0; c < 3; c++ {
-					v := m.At(ox-offX, oy-offY, c)
-					out.Data[c*plane+oy*size+ox] = (v - mean[c]) / div
+		tensor.ParallelMin(size, minRows, func(lo, hi int) {
+			for oy := lo; oy < hi; oy++ {
+				src := row(oy)
+				for c := range 3 {
+					dst := out.Data[c*plane+oy*size : c*plane+(oy+1)*size]
+					for ox := range dst {
+						var v float32
+						if x := ox - offX; x >= 0 && x < m.W {
+							v = src[3*x+c]
+						}
+						dst[ox] = (v - mean[c]) / div
+					}
 				}
 			}
-		}
+		})
 		return out
 	}
 	ratio := float64(side) / float64(size)
-	// Per output column: the two source columns and the weight, shared by
-	// every row.
-	x0s, x1s := make([]int, size), make([]int, size)
-	fx := make([]float64, size)
+	// Per output column: the two source columns (as offsets of their red
+	// values in an image row) and the weight, shared by every row. The
+	// columns whose two taps both lie inside the image form one range
+	// [in0, in1), since the taps grow with the column.
+	taps := make([]resizeTap, size)
+	in0, in1 := size, 0
 	for ox := range size {
-		x0s[ox], x1s[ox], fx[ox] = resizeTaps(ox, ratio, side)
-	}
-	for oy := 0; oy < size; oy++ {
-		y0, y1, fy := resizeTaps(oy, ratio, side)
-		for ox := 0; ox < size; ox++ {
-			for c := 0; c < 3; c++ {
-				tl := float64(m.At(x0s[ox]-offX, y0-offY, c))
-				tr := float64(m.At(x1s[ox]-offX, y0-offY, c))
-				bl := float64(m.At(x0s[ox]-offX, y1-offY, c))
-				br := float64(m.At(x1s[ox]-offX, y1-offY, c))
-				top := tl + (tr-tl)*fx[ox]
-				bot := bl + (br-bl)*fx[ox]
-				v := float32(top + (bot-top)*fy)
-				out.Data[c*plane+oy*size+ox] = (v - mean[c]) / div
-			}
+		x0, x1, fx := resizeTaps(ox, ratio, side)
+		x0, x1 = x0-offX, x1-offX
+		taps[ox] = resizeTap{3 * x0, 3 * x1, fx}
+		if x0 >= 0 && x1 < m.W {
+			in0, in1 = min(in0, ox), ox+1
 		}
 	}
+	if in1 < in0 {
+		in0, in1 = 0, 0
+	}
+	// edge computes the three channels of one output pixel whose taps may
+	// fall in the padding; dst starts at its red value.
+	edge := func(dst []float32, plane int, r0, r1 []float32, t resizeTap, fy float64) {
+		for c := range 3 {
+			at := func(r []float32, x int) float32 {
+				if x < 0 || x >= 3*m.W {
+					return 0
+				}
+				return r[x+c]
+			}
+			v := lerp2(at(r0, t.x0), at(r0, t.x1), at(r1, t.x0), at(r1, t.x1), t.fx, fy)
+			dst[c*plane] = (v - mean[c]) / div
+		}
+	}
+	tensor.ParallelMin(size, minRows, func(lo, hi int) {
+		for oy := lo; oy < hi; oy++ {
+			y0, y1, fy := resizeTaps(oy, ratio, side)
+			r0, r1 := row(y0), row(y1)
+			d0 := out.Data[oy*size : (oy+1)*size]
+			d1 := out.Data[plane+oy*size : plane+(oy+1)*size]
+			d2 := out.Data[2*plane+oy*size : 2*plane+(oy+1)*size]
+			for ox := in0; ox < in1; ox++ {
+				t := taps[ox]
+				a0, a1 := r0[t.x0:t.x0+3:t.x0+3], r0[t.x1:t.x1+3:t.x1+3]
+				b0, b1 := r1[t.x0:t.x0+3:t.x0+3], r1[t.x1:t.x1+3:t.x1+3]
+				d0[ox] = (lerp2(a0[0], a1[0], b0[0], b1[0], t.fx, fy) - mean[0]) / div
+				d1[ox] = (lerp2(a0[1], a1[1], b0[1], b1[1], t.fx, fy) - mean[1]) / div
+				d2[ox] = (lerp2(a0[2], a1[2], b0[2], b1[2], t.fx, fy) - mean[2]) / div
+			}
+			// The columns at the edges, where a tap may fall in the
+			// padding.
+			for ox := range in0 {
+				edge(out.Data[oy*size+ox:], plane, r0, r1, taps[ox], fy)
+			}
+			for ox := in1; ox < size; ox++ {
+				edge(out.Data[oy*size+ox:], plane, r0, r1, taps[ox], fy)
+			}
+		}
+	})
 	return out
+}
+
+// resizeTap is one output column's bilinear taps: the offsets of the red
+// values of its two source pixels in an image row (negative or past the
+// row in the padding) and the weight of the second.
+type resizeTap struct {
+	x0, x1 int
+	fx     float64
+}
+
+// lerp2 is TF's legacy bilinear interpolation of one value from the top
+// left, top right, bottom left and bottom right samples, in float64 as the
+// JavaScript computes it.
+func lerp2(tl, tr, bl, br float32, fx, fy float64) float32 {
+	t0, t1 := float64(tl), float64(tr)
+	b0, b1 := float64(bl), float64(br)
+	top := t0 + (t1-t0)*fx
+	bot := b0 + (b1-b0)*fx
+	return float32(top + (bot-top)*fy)
 }
 
 // resizeTaps is TF.js's legacy bilinear sampling position for output index
