@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,6 +41,16 @@ type evalResult struct {
 	Skipped []data.Skipped `json:"skipped,omitempty"` // images that could not be used
 	Out     string         `json:"out"`               // folder holding confusion.png and confusion.json
 	*faceEval
+	FaceCrop *faceCropEval `json:"face_crop,omitempty"` // crop=face VGG runs
+}
+
+// faceCropEval is what `eval` adds for VGG runs trained on face crops.
+type faceCropEval struct {
+	Margin float64 `json:"margin"`
+	// NoFace counts photos without a face found: like training, eval
+	// shows the model the whole photo (so they are not errors by rule).
+	NoFace      int      `json:"no_face"`
+	NoFaceFiles []string `json:"no_face_files,omitempty"`
 }
 
 // faceEval is what `eval` adds for face runs.
@@ -95,7 +106,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
 	strangers := fs.String("strangers", "", "face runs: people the run does not know: \"excluded\" (train --exclude), class folders of the training data (NAME,NAME) or a folder of photos")
-	cacheDir := fs.String("cache", "", "face runs: "+cacheHelp)
+	cacheDir := fs.String("cache", "", "face runs and --crop face runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -126,7 +137,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *strangers != "" {
 		return usagef("--strangers applies to face runs only")
 	}
-	if err := checkCrop(run.Info); err != nil {
+	if err := checkRunCrop(run.Info); err != nil {
 		return err
 	}
 	res := evalResult{Out: *outDir}
@@ -174,7 +185,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if thresholdSet {
 		acc.Threshold = *threshold
 	}
-	loader := data.NewLoader(ds, indices, transformFor(run.Info), *batch, data.LoaderOptions{Workers: *workers})
+	lo := data.LoaderOptions{Workers: *workers}
+	if run.Info.Crop == "face" {
+		if lo.Crop, res.FaceCrop, err = evalFaceCrops(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
+			return err
+		}
+	}
+	loader := data.NewLoader(ds, indices, transformFor(run.Info), *batch, lo)
 	labels := make([]int, 0, *batch)
 	for b, err := range loader.Epoch(false, nil) {
 		if err != nil {
@@ -498,12 +515,38 @@ func transformFor(info train.ModelInfo) data.Transform {
 	return data.Transform{Size: info.Size, Mean: info.Mean, Std: info.Std}
 }
 
-// checkCrop refuses runs that need preprocessing starid cannot do yet.
+// checkCrop refuses runs trained on crops, for commands that only feed
+// whole photos (serve); eval and predict cut face crops (checkRunCrop).
 func checkCrop(info train.ModelInfo) error {
 	if info.Crop != "" && info.Crop != "none" {
-		return fmt.Errorf("the run was trained on %q crops, which this starid cannot make yet", info.Crop)
+		return fmt.Errorf("the run was trained on %q crops, which this command cannot make yet (starid predict and eval can)", info.Crop)
 	}
 	return nil
+}
+
+// evalFaceCrops finds the faces of the samples to evaluate and returns the
+// loader's crop, which cuts them as training did, and the count of photos
+// without a face (shown whole, as in training).
+func evalFaceCrops(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
+	stderr io.Writer) (func(int, *image.RGBA) (image.Rectangle, error), *faceCropEval, error) {
+	paths, keys := make([]string, len(indices)), make([]string, len(indices))
+	for r, i := range indices {
+		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
+	}
+	finds, err := cropFaceFinder(cache, workers, stderr)(context.Background(), paths, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &faceCropEval{Margin: info.CropMargin}
+	found := make(map[int]train.FaceFind, len(indices))
+	for r, i := range indices {
+		found[i] = finds[r]
+		if finds[r].Err == nil && !finds[r].Found {
+			res.NoFace++
+			res.NoFaceFiles = append(res.NoFaceFiles, paths[r])
+		}
+	}
+	return train.FaceCropper(found, info.CropMargin), res, nil
 }
 
 func skippedFrom(err error) data.Skipped {
@@ -542,6 +585,9 @@ func printMetrics(w io.Writer, r evalResult) {
 		fmt.Fprintf(w, "%-*s  %8.1f%%  %5.1f%%  %5.1f%%  %7d  %9d\n", width, c, 100*m.Precision, 100*m.Recall, 100*m.F1, m.Support, m.Predicted)
 	}
 	fmt.Fprintf(w, "%-*s  %8.1f%%  %5.1f%%  %5.1f%%  %7d\n", width, "macro average", 100*r.Macro.Precision, 100*r.Macro.Recall, 100*r.Macro.F1, r.N)
+	if c := r.FaceCrop; c != nil {
+		fmt.Fprintf(w, "\nface crops (margin %g): %d photo(s) without a face found were shown whole, as in training\n", c.Margin, c.NoFace)
+	}
 	if f := r.faceEval; f != nil {
 		fmt.Fprintf(w, "\nface run: %d photo(s) without a face found (counted as errors); known faces answered unknown: %.1f%% (threshold %.3f)\n",
 			f.NoFace, 100*f.UnknownRate, f.Threshold)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"strings"
@@ -27,7 +28,7 @@ type prediction struct {
 	Image string     `json:"image"`
 	Faces []faceName `json:"faces,omitempty"`
 	Error string     `json:"error,omitempty"`
-	Note  string     `json:"note,omitempty"` // face runs: "no face found"
+	Note  string     `json:"note,omitempty"` // face runs: "no face found"; crop=face runs: the whole photo was used
 }
 
 // faceName is one recognized region. Whole-photo models give one whose box
@@ -57,7 +58,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	top := fs.Int("top", 5, "how many names to list per photo, best first")
 	asJSON := fs.Bool("json", false, "print JSON")
 	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
-	cacheDir := fs.String("cache", "", "face runs: "+cacheHelp)
+	cacheDir := fs.String("cache", "", "face runs and --crop face runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -80,7 +81,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if run.Info.Model == train.ModelFace {
 		return predictFaces(pos[0], pos[1:], *top, *asJSON, thresholdSet, *threshold, *cacheDir, stdout, stderr)
 	}
-	if err := checkCrop(run.Info); err != nil {
+	if err := checkRunCrop(run.Info); err != nil {
 		return err
 	}
 	var thr float64
@@ -92,6 +93,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	tf := transformFor(run.Info)
 	x := tensor.New(1, 3, tf.Size, tf.Size)
+	if run.Info.Crop == "face" {
+		return predictCrops(run, tf, x, pos[1:], *top, thr, *asJSON, *cacheDir, stdout, stderr)
+	}
 	out := make([]prediction, 0, len(pos)-1)
 	failed := 0
 	for _, path := range pos[1:] {
@@ -223,8 +227,107 @@ func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string
 	if err != nil {
 		return faceName{}, err
 	}
-	if err := tf.Apply(img, nil, x.Data); err != nil {
+	f, err := predictRegion(run, tf, x, img, img.Bounds(), k, threshold)
+	if err != nil {
 		return faceName{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// predictCrops names every face of each photo with a VGG run trained on
+// face crops: each face is cut as in training (train.CropAround with the
+// run's margin) and named on its own, so a group photo gets one answer
+// per face, largest first, each with its face box. A photo without a face
+// is named whole, as training treated such photos, with a note saying so.
+func predictCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, images []string, k int, threshold float64,
+	asJSON bool, cacheDir string, stdout, stderr io.Writer) error {
+	photos, err := describePhotos(context.Background(), descriptorCache(cacheDir, stderr), 0, images, nil, stderr)
+	if err != nil {
+		return err
+	}
+	out := make([]prediction, 0, len(images))
+	failed := 0
+	for _, ph := range photos {
+		p := prediction{Image: ph.Path}
+		if err := predictPhotoCrops(run, tf, x, ph, k, threshold, &p); err != nil {
+			p.Error = err.Error()
+			if ie := (*data.ImageError)(nil); errors.As(err, &ie) {
+				p.Error = ie.Reason
+			}
+			p.Faces = nil
+			failed++
+		}
+		out = append(out, p)
+		if !asJSON {
+			printCropPrediction(stdout, stderr, p)
+		}
+	}
+	return finishPredict(out, failed, asJSON, stdout)
+}
+
+// predictPhotoCrops fills p with the answers for one described photo.
+func predictPhotoCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, ph identify.Photo, k int, threshold float64, p *prediction) error {
+	if ph.Err != nil {
+		return ph.Err
+	}
+	img, err := data.DecodeFile(ph.Path, data.DefaultMaxPixels)
+	if err != nil {
+		return err
+	}
+	if len(ph.Faces) == 0 {
+		p.Note = "no face found; the whole photo was used"
+		f, err := predictRegion(run, tf, x, img, img.Bounds(), k, threshold)
+		if err != nil {
+			return err
+		}
+		p.Faces = []faceName{f}
+		return nil
+	}
+	for _, face := range ph.Faces {
+		b := face.Box
+		r := train.CropAround(faceBox(b.X, b.Y, b.W, b.H), img.Bounds(), run.Info.CropMargin)
+		f, err := predictRegion(run, tf, x, img, r, k, threshold)
+		if err != nil {
+			return err
+		}
+		f.Box = roundBox(b.X, b.Y, b.W, b.H)
+		p.Faces = append(p.Faces, f)
+	}
+	return nil
+}
+
+// printCropPrediction is the human form for crop=face runs: one line per
+// face, e.g.
+//
+//	group.jpg: face 1 at [120 80 96 96]: Tom Hanks 97.1%, Meg Ryan 1.2%
+//	beach.jpg: no face found, whole photo: Meg Ryan 41.0%, Tom Hanks 30.2%
+func printCropPrediction(stdout, stderr io.Writer, p prediction) {
+	if p.Error != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", p.Image, p.Error)
+		return
+	}
+	for i, f := range p.Faces {
+		parts := make([]string, len(f.Top))
+		for j, c := range f.Top {
+			parts[j] = fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability)
+		}
+		where := fmt.Sprintf("face %d at %v", i+1, f.Box)
+		if p.Note != "" {
+			where = "no face found, whole photo"
+		}
+		prefix := ""
+		if f.Name == eval.UnknownName {
+			prefix = "unknown; "
+		}
+		fmt.Fprintf(stdout, "%s: %s: %s%s\n", p.Image, where, prefix, strings.Join(parts, ", "))
+	}
+}
+
+// predictRegion names the region r of img (the whole photo, or a face
+// crop) with a VGG run; the answer's box is r.
+func predictRegion(run *train.Run, tf data.Transform, x *tensor.Tensor, img *image.RGBA, r image.Rectangle, k int, threshold float64) (faceName, error) {
+	if err := tf.Apply(img.SubImage(r), nil, x.Data); err != nil {
+		return faceName{}, err
 	}
 	logits, err := run.Model.Forward(x)
 	if err != nil {
@@ -235,8 +338,7 @@ func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string
 		return faceName{}, fmt.Errorf("the model gives %d scores for %d classes", logits.Numel(), len(classes))
 	}
 	probs := eval.Softmax(logits.Data)
-	b := img.Bounds()
-	f := faceName{Box: [4]int{0, 0, b.Dx(), b.Dy()}}
+	f := faceName{Box: [4]int{r.Min.X, r.Min.Y, r.Dx(), r.Dy()}}
 	for _, j := range eval.TopK(logits.Data, k) {
 		f.Top = append(f.Top, candidate{Name: classes[j], Probability: probs[j]})
 	}

@@ -23,7 +23,7 @@ func init() {
 
 const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--epochs 40] [--batch 32] [--optimizer adam|sgd]\n" +
 	"             [--lr 1e-4] [--schedule step:0.92:4] [--weight-decay 0] [--l1 0] [--l2 0] [--train-frac 0.8]\n" +
-	"             [--seed 1] [--augment] [--crop face|none] [--resume] [--workers N]"
+	"             [--seed 1] [--augment] [--crop face|none] [--crop-margin 0.25] [--cache DIR] [--resume] [--workers N]"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	d := train.DefaultConfig()
@@ -43,11 +43,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("train-frac", d.TrainFrac, "share of each class used for training; the rest is the test split")
 	seed := fs.Uint64("seed", d.Seed, "seed for the split, the initial weights, batch order, augmentation and dropout")
 	augment := fs.Bool("augment", false, "random resized crop, flip and colour jitter on training images")
-	crop := fs.String("crop", d.Crop, "face (needs the face models) or none")
+	crop := fs.String("crop", d.Crop, "face (train on the largest face of each photo plus a margin; needs the face models) or none (the whole photo)")
+	margin := fs.Float64("crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side")
 	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
 	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
 	exclude := fs.String("exclude", "", "face runs: comma-separated class folders to leave out of training, as strangers for eval --strangers")
-	cacheDir := fs.String("cache", "", "face runs: "+cacheHelp)
+	cacheDir := fs.String("cache", "", "face runs and --crop face: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -69,19 +70,29 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	var given []string
 	fs.Visit(func(f *flag.Flag) { given = append(given, f.Name) })
-	if *model != train.ModelFace && (*exclude != "" || *cacheDir != "") {
-		return usagef("--exclude and --cache apply to --model face only")
+	if *model != train.ModelFace && *exclude != "" {
+		return usagef("--exclude applies to --model face only")
+	}
+	// A resumed run takes its crop from model.json, so only an explicit
+	// --crop none makes --crop-margin meaningless.
+	if slices.Contains(given, "crop-margin") && (*model == train.ModelFace || (*crop != "face" && !*resume)) {
+		return usagef("--crop-margin applies to --crop face only")
 	}
 	cfg := train.Config{
 		Data: pos[0], Out: *out, Model: *model, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
 		LR: *lr, Momentum: *momentum, Schedule: *sched, WeightDecay: *wd, L1: *l1, L2: *l2, TrainFrac: *frac,
-		Seed: *seed, Augment: *augment, Crop: *crop, Resume: *resume, Workers: *workers, Given: given,
+		Seed: *seed, Augment: *augment, Crop: *crop, CropMargin: *margin, Resume: *resume, Workers: *workers, Given: given,
 	}
 	if *model == train.ModelFace {
 		return trainFace(cfg, given, *exclude, *cacheDir, stdout, stderr)
 	}
 	if err := train.CheckConfig(cfg); err != nil {
 		return usagef("%v", err)
+	}
+	// Always set: a resumed run may be a crop=face one without saying so.
+	// The face models load only when a photo is not in the cache.
+	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string) ([]train.FaceFind, error) {
+		return cropFaceFinder(descriptorCache(*cacheDir, stderr), *workers, stderr)(ctx, paths, keys)
 	}
 
 	// Ctrl-C (or a polite kill) ends the epoch in progress without writing

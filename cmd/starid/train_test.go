@@ -24,11 +24,11 @@ func TestTrainRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		{"face crop", []string{data, "--model", "vgg16", "--out", "r", "--crop", "face"}, exitUsage, "needs the face models (issue 4)"},
+		{"bad crop", []string{data, "--model", "vgg16", "--out", "r", "--crop", "hair"}, exitUsage, `--crop "hair": want face or none`},
 		{"face resume", []string{data, "--model", "face", "--out", "r", "--resume"}, exitUsage, "--resume"},
 		{"face size", []string{data, "--model", "face", "--out", "r", "--size", "64"}, exitUsage, "--size does not apply"},
 		{"face augment", []string{data, "--model", "face", "--out", "r", "--augment"}, exitUsage, "--augment"},
-		{"exclude on vgg", []string{data, "--model", "vgg16", "--out", "r", "--exclude", "a"}, exitUsage, "--model face only"},
+		{"exclude on vgg", []string{data, "--model", "vgg16", "--out", "r", "--exclude", "a"}, exitUsage, "--exclude applies to --model face only"},
 		{"no out", []string{data, "--model", "vgg16"}, exitUsage, "--out is required"},
 		{"no model", []string{data, "--out", "r"}, exitUsage, "--model is required"},
 		{"no data", []string{"--model", "vgg16", "--out", "r"}, exitUsage, "one data folder"},

@@ -1,8 +1,10 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"path/filepath"
 	"slices"
@@ -33,7 +35,17 @@ type Config struct {
 	TrainFrac   float64 `json:"train_frac"`
 	Seed        uint64  `json:"seed"`
 	Augment     bool    `json:"augment"`
-	Crop        string  `json:"crop"` // "none" (later "face")
+	Crop        string  `json:"crop"` // "none" or "face"
+	// CropMargin is, for Crop "face", how much of the face box's longer
+	// side is added on each side of the face (see CropAround); 0 for
+	// whole-photo runs.
+	CropMargin float64 `json:"crop_margin,omitempty"`
+
+	// FaceBoxes finds the faces for Crop "face". It is a hook rather than
+	// a setting because finding faces needs the face pipeline, which is
+	// built on this package; the command line fills it with the cached
+	// face describer. It is not stored: a resumed run is given it again.
+	FaceBoxes FaceFinder `json:"-"`
 
 	// Resume continues the run in Out instead of starting a new one.
 	Resume bool `json:"-"`
@@ -51,9 +63,18 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Size: 224, Epochs: 40, Batch: 32, Optimizer: "adam", LR: 1e-4, Momentum: 0.9,
-		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: "none",
+		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: "none", CropMargin: DefaultCropMargin,
 	}
 }
+
+// DefaultCropMargin is the margin of face crops: a quarter of the face
+// box's longer side on each side keeps the hair line, ears and chin that
+// the detector's tight box cuts off, yet leaves little background.
+const DefaultCropMargin = 0.25
+
+// maxCropMargin bounds --crop-margin: beyond it a crop of a portrait is
+// mostly the whole photo again.
+const maxCropMargin = 2.0
 
 // errFaceModels is the answer for settings that need the face pipeline.
 var errFaceModels = errors.New("needs the face models (issue 4), which starid does not have yet")
@@ -70,10 +91,10 @@ func (c *Config) validate() error {
 		return errors.New("no model given (--model)")
 	case c.Model == "face":
 		return fmt.Errorf("--model face %w", errFaceModels)
-	case c.Crop == "face":
-		return fmt.Errorf("--crop face %w", errFaceModels)
-	case c.Crop != "none" && c.Crop != "":
+	case c.Crop != "none" && c.Crop != "" && c.Crop != "face":
 		return fmt.Errorf("--crop %q: want face or none", c.Crop)
+	case c.Crop == "face" && !(c.CropMargin >= 0 && c.CropMargin <= maxCropMargin):
+		return fmt.Errorf("--crop-margin %v: must be between 0 and %v", c.CropMargin, maxCropMargin)
 	case c.Size < 8:
 		return fmt.Errorf("--size %d: must be at least 8 pixels", c.Size)
 	case c.Epochs < 1:
@@ -88,6 +109,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--workers %d: must be 0 (one per core) or more", c.Workers)
 	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
 		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
+	}
+	if c.Crop != "face" {
+		// A margin means nothing without face crops; keeping it out of
+		// model.json leaves whole-photo runs as they always were.
+		c.Crop, c.CropMargin = "none", 0
 	}
 	if _, err := lookupSpec(c.Model, 2); err != nil {
 		return err
@@ -148,6 +174,9 @@ func (c *Config) settings() []setting {
 	if c.Optimizer == "sgd" {
 		s = append(s, setting{"momentum", f(c.Momentum)})
 	}
+	if c.Crop == "face" {
+		s = append(s, setting{"crop-margin", f(c.CropMargin)})
+	}
 	return s
 }
 
@@ -177,6 +206,7 @@ func mergeForResume(stored, req Config) (Config, error) {
 	}
 	out := stored
 	out.Out, out.Resume, out.Workers, out.Given = req.Out, true, req.Workers, req.Given
+	out.FaceBoxes = req.FaceBoxes
 	if given("epochs") {
 		out.Epochs = req.Epochs
 	}
@@ -187,3 +217,64 @@ func mergeForResume(stored, req Config) (Config, error) {
 // touches the disk, so a command line can tell a usage error from an input
 // that cannot be used.
 func CheckConfig(c Config) error { return c.validate() }
+
+// FaceBox is a face's box in pixels of the upright photo (EXIF orientation
+// applied), relative to the photo's top-left corner.
+type FaceBox struct{ X, Y, W, H float64 }
+
+// FaceFind is what a FaceFinder reports for one photo.
+type FaceFind struct {
+	Box   FaceBox // the largest face, when Found
+	Found bool    // false: no face was found (the whole photo is used)
+	Err   error   // the photo could not be searched (it is skipped)
+}
+
+// FaceFinder finds the largest face of each photo: one FaceFind per path,
+// in order. keys[i] is the SHA-256 (hex) of paths[i] as the scan computed
+// it, which lets a cache answer without reading the photo; keys may be
+// nil. A returned error stops the run (no face models, cancellation);
+// problems with single photos belong in FaceFind.Err.
+type FaceFinder func(ctx context.Context, paths, keys []string) ([]FaceFind, error)
+
+// CropAround is the region of a photo with bounds b that crop=face runs
+// see for a face: a square centred on the face box whose side is the box's
+// longer side plus margin times that side on each side. A square that
+// sticks out of the photo is moved back inside rather than cut, so that the
+// resize to the network's square input does not stretch the face; only a
+// square larger than the photo is clipped to it.
+func CropAround(face FaceBox, b image.Rectangle, margin float64) image.Rectangle {
+	side := math.Max(face.W, face.H) * (1 + 2*margin)
+	s := max(int(math.Round(side)), 1)
+	place := func(center float64, lo, hi int) (int, int) {
+		start := lo + int(math.Round(center-side/2))
+		if s <= hi-lo {
+			start = min(max(start, lo), hi-s)
+		}
+		return max(start, lo), min(start+s, hi)
+	}
+	x0, x1 := place(face.X+face.W/2, b.Min.X, b.Max.X)
+	y0, y1 := place(face.Y+face.H/2, b.Min.Y, b.Max.Y)
+	if r := image.Rect(x0, y0, x1, y1); !r.Empty() {
+		return r
+	}
+	return b // only for an empty photo
+}
+
+// FaceCropper is the data.LoaderOptions.Crop of a crop=face run: sample i
+// is cut to CropAround of found[i] with margin, a sample without a face is
+// used whole (as training did), and a sample whose search failed fails
+// with that error, so the loader skips it.
+func FaceCropper(found map[int]FaceFind, margin float64) func(sample int, img *image.RGBA) (image.Rectangle, error) {
+	return func(i int, img *image.RGBA) (image.Rectangle, error) {
+		f, ok := found[i]
+		switch {
+		case !ok:
+			return image.Rectangle{}, fmt.Errorf("no face search was made for sample %d", i)
+		case f.Err != nil:
+			return image.Rectangle{}, f.Err
+		case !f.Found:
+			return img.Rect, nil
+		}
+		return CropAround(f.Box, img.Rect, margin), nil
+	}
+}

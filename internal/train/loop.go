@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"io/fs"
 	"os"
@@ -112,7 +113,7 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	lg.setFile(logFile)
 	t.reportSkipped()
 
-	if err := t.setUp(); err != nil {
+	if err := t.setUp(ctx); err != nil {
 		lg.logf("error: %v", err)
 		if !cfg.Resume {
 			logFile.Close()
@@ -197,7 +198,7 @@ func (t *trainer) path(name string) string { return filepath.Join(t.cfg.Out, nam
 
 // setUp scans and splits the data, builds the model and optimizer and, on
 // resume, restores the last completed epoch.
-func (t *trainer) setUp() error {
+func (t *trainer) setUp(ctx context.Context) error {
 	cfg, ds, lg := &t.cfg, t.ds, t.lg
 	var split *data.Split
 	var err error
@@ -256,10 +257,18 @@ func (t *trainer) setUp() error {
 	}
 	t.step = &Stepper{Model: t.net, Opt: t.opt, L1: cfg.L1, L2: cfg.L2}
 
+	// Faces are found before anything is written, so that missing face
+	// models fail the run without touching model.json.
+	var crop func(int, *image.RGBA) (image.Rectangle, error)
+	if cfg.Crop == "face" {
+		if crop, err = t.faceCrops(ctx); err != nil {
+			return err
+		}
+	}
 	if t.info == nil {
 		t.info = &ModelInfo{
 			Version: ModelInfoVersion, Model: cfg.Model, Spec: &spec, Classes: ds.Classes, Size: cfg.Size,
-			Mean: data.DefaultMean, Std: data.DefaultStd, Crop: cfg.Crop, Data: cfg.Data, Seed: cfg.Seed,
+			Mean: data.DefaultMean, Std: data.DefaultStd, Crop: cfg.Crop, CropMargin: cfg.CropMargin, Data: cfg.Data, Seed: cfg.Seed,
 			TrainFrac: cfg.TrainFrac, Config: *cfg, Created: time.Now().UTC().Format(time.RFC3339),
 			StaridVersion: staridVersion(),
 		}
@@ -291,12 +300,64 @@ func (t *trainer) setUp() error {
 
 	tr := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std, Augment: cfg.Augment}
 	te := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std}
-	lo := data.LoaderOptions{Workers: cfg.Workers}
+	lo := data.LoaderOptions{Workers: cfg.Workers, Crop: crop}
 	t.trainL = data.NewLoader(ds, t.trainIdx, tr, cfg.Batch, lo)
 	t.testL = data.NewLoader(ds, t.testIdx, te, cfg.Batch, lo)
 	t.trainB = (len(t.trainIdx) + cfg.Batch - 1) / cfg.Batch
 	t.testB = (len(t.testIdx) + cfg.Batch - 1) / cfg.Batch
 	return nil
+}
+
+// faceCrops finds the face of every training and test photo with
+// cfg.FaceBoxes and returns the loader's crop for them. Photos without a
+// face are counted and listed: they are used whole, which is all a model
+// can be shown of them, and what eval and predict do with such photos too.
+func (t *trainer) faceCrops(ctx context.Context) (func(int, *image.RGBA) (image.Rectangle, error), error) {
+	cfg, ds := &t.cfg, t.ds
+	if cfg.FaceBoxes == nil {
+		return nil, errors.New("--crop face: no face finder was given (train.Config.FaceBoxes)")
+	}
+	idx := slices.Concat(t.trainIdx, t.testIdx)
+	paths, keys := make([]string, len(idx)), make([]string, len(idx))
+	for r, i := range idx {
+		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
+	}
+	finds, err := cfg.FaceBoxes(ctx, paths, keys)
+	if err != nil {
+		return nil, fmt.Errorf("--crop face: %w", err)
+	}
+	if len(finds) != len(idx) {
+		return nil, fmt.Errorf("--crop face: the face finder answered %d of %d photos", len(finds), len(idx))
+	}
+	found := make(map[int]FaceFind, len(idx))
+	var missing []string
+	noFace := [2]int{} // training, test
+	failed := 0
+	for r, i := range idx {
+		f := finds[r]
+		found[i] = f
+		switch {
+		case f.Err != nil:
+			failed++
+			missing = append(missing, fmt.Sprintf("%s: cannot look for faces (the photo is skipped): %v", paths[r], f.Err))
+		case !f.Found:
+			noFace[min(r/len(t.trainIdx), 1)]++
+			missing = append(missing, paths[r]+": no face found, the whole photo is used")
+		}
+	}
+	t.lg.notef("face crops (margin %g): a face in %d of %d photos; %d without one (%d training, %d test) use the whole photo",
+		cfg.CropMargin, len(idx)-noFace[0]-noFace[1]-failed, len(idx), noFace[0]+noFace[1], noFace[0], noFace[1])
+	for k, m := range missing {
+		if k < maxListed {
+			t.lg.notef("  %s", m)
+		} else {
+			t.lg.logf("  %s", m)
+		}
+	}
+	if len(missing) > maxListed {
+		t.lg.notef("  ... and %d more (all listed in %s)", len(missing)-maxListed, t.path(LogFile))
+	}
+	return FaceCropper(found, cfg.CropMargin), nil
 }
 
 // sameSpec compares two specs by their JSON form.

@@ -56,13 +56,14 @@ type ModelInfo struct {
 	Classes []string     `json:"classes"`
 	// Preprocessing: images are resized to Size x Size and normalized
 	// per channel with Mean and Std.
-	Size      int        `json:"size"`
-	Mean      [3]float32 `json:"mean"`
-	Std       [3]float32 `json:"std"`
-	Crop      string     `json:"crop"`
-	Data      string     `json:"data"` // absolute path of the training folder
-	Seed      uint64     `json:"seed"` // split and training seed
-	TrainFrac float64    `json:"train_frac"`
+	Size       int        `json:"size"`
+	Mean       [3]float32 `json:"mean"`
+	Std        [3]float32 `json:"std"`
+	Crop       string     `json:"crop"`
+	CropMargin float64    `json:"crop_margin,omitempty"` // crop=face: CropAround's margin, for eval and predict
+	Data       string     `json:"data"`                  // absolute path of the training folder
+	Seed       uint64     `json:"seed"`                  // split and training seed
+	TrainFrac  float64    `json:"train_frac"`
 	// Unknown is the open-set threshold (issue 4); nil until calibrated.
 	// Whole-photo models compare it with the top softmax probability; face
 	// runs with the descriptor's distance to the predicted class's centroid

@@ -532,14 +532,33 @@ func TestOpenRunErrors(t *testing.T) {
 }
 
 func TestConfigRefusesFaceForNow(t *testing.T) {
-	for _, edit := range []func(*Config){
-		func(c *Config) { c.Crop = "face" },
-		func(c *Config) { c.Model = "face" },
+	// Face runs are package identify's; train.Train cannot make one.
+	c := tinyConfig("data", "out", 1)
+	c.Model = "face"
+	if err := CheckConfig(c); err == nil || !strings.Contains(err.Error(), "needs the face models (issue 4)") {
+		t.Errorf("--model face: err = %v", err)
+	}
+}
+
+func TestConfigCrop(t *testing.T) {
+	for _, tc := range []struct {
+		crop   string
+		margin float64
+		want   string // "" = accepted
+	}{
+		{"face", 0.25, ""},
+		{"face", 0, ""},
+		{"face", 2, ""},
+		{"none", -1, ""}, // the margin is ignored without face crops
+		{"face", -0.1, "--crop-margin -0.1: must be between 0 and 2"},
+		{"face", 2.5, "--crop-margin 2.5"},
+		{"hair", 0.25, `--crop "hair": want face or none`},
 	} {
 		c := tinyConfig("data", "out", 1)
-		edit(&c)
-		if err := CheckConfig(c); err == nil || !strings.Contains(err.Error(), "needs the face models (issue 4)") {
-			t.Errorf("err = %v", err)
+		c.Crop, c.CropMargin = tc.crop, tc.margin
+		err := CheckConfig(c)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("crop %s margin %v: err = %v, want %q", tc.crop, tc.margin, err, tc.want)
 		}
 	}
 }

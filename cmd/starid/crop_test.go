@@ -1,0 +1,223 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"starid/internal/data"
+	"starid/internal/eval"
+	"starid/internal/faces"
+	"starid/internal/identify"
+	"starid/internal/identify/identifytest"
+	"starid/internal/tensor"
+	"starid/internal/train"
+)
+
+// TestCropFace trains a VGG run on face crops through the command line
+// with the fake describer, then checks that eval repeats the training's
+// test accuracy (so it cut the same crops), that the faces are described
+// once for all three commands (the cache), and that predict names each
+// face of a photo on its crop and a photo without a face whole.
+func TestCropFace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a network for two epochs")
+	}
+	fake := useFakeFaces(t)
+	dir := t.TempDir()
+	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
+	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	noFace := filepath.Join(photos, "Bob", "90.png")
+	if err := identifytest.WritePhoto(noFace, 64, 48); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "face", "--crop-margin", "0.5",
+		"--size", "32", "--epochs", "2", "--batch", "4", "--train-frac", "0.5", "--out", run)
+	if code != exitOK {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"faces: 13 photos, 13 computed, 0 from the cache", "a face in 12 of 13 photos; 1 without one",
+		noFace + ": no face found, the whole photo is used"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	r, err := train.OpenRun(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Info.Crop != "face" || r.Info.CropMargin != 0.5 {
+		t.Fatalf("model.json: crop %q margin %v", r.Info.Crop, r.Info.CropMargin)
+	}
+
+	code, out, errOut := runCLI("eval", run, "--json")
+	if code != exitOK {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var ev struct {
+		N        int     `json:"n"`
+		Accuracy float64 `json:"accuracy"`
+		FaceCrop *struct {
+			Margin      float64  `json:"margin"`
+			NoFace      int      `json:"no_face"`
+			NoFaceFiles []string `json:"no_face_files"`
+		} `json:"face_crop"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if ev.N == 0 || ev.Accuracy != r.Info.BestTestAcc || ev.FaceCrop == nil || ev.FaceCrop.Margin != 0.5 {
+		t.Errorf("eval: n %d accuracy %v (training's best %v), face_crop %+v", ev.N, ev.Accuracy, r.Info.BestTestAcc, ev.FaceCrop)
+	}
+	if fake.Calls() != 13 || !strings.Contains(errOut, fmt.Sprintf("0 computed, %d from the cache", ev.N)) {
+		t.Errorf("eval described again: %d describer calls, stderr:\n%s", fake.Calls(), errOut)
+	}
+
+	// The loader crop eval builds cuts what train.CropAround gives for
+	// the describer's box, and a photo without a face whole.
+	ds, err := data.Scan(photos, data.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int, len(ds.Samples))
+	for i := range all {
+		all[i] = i
+	}
+	crop, res, err := evalFaceCrops(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NoFace != 1 || len(res.NoFaceFiles) != 1 || res.NoFaceFiles[0] != noFace {
+		t.Errorf("photos without a face: %+v", res)
+	}
+	for _, i := range all {
+		img, err := data.DecodeFile(ds.Samples[i].Path, data.DefaultMaxPixels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := img.Rect
+		if found, _ := fake.Faces(faces.FromImage(img)); len(found) > 0 {
+			b := found[0].Box
+			want = train.CropAround(train.FaceBox{X: b.X, Y: b.Y, W: b.W, H: b.H}, img.Rect, 0.5)
+		}
+		if got, err := crop(i, img); err != nil || got != want {
+			t.Errorf("%s: crop %v (%v), want %v", ds.Samples[i].Path, got, err, want)
+		}
+	}
+
+	// Two faces (Ann left, larger; Cid right) and a photo without one.
+	group := filepath.Join(dir, "group.png")
+	faces := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
+	if err := identifytest.WritePhoto(group, 64, 48, faces...); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI("predict", run, group, noFace, "--json", "--top", "3")
+	if code != exitOK {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	var p []prediction
+	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(p[0].Faces) != 2 || p[0].Note != "" {
+		t.Fatalf("group photo: %+v", p[0])
+	}
+	img, err := data.DecodeFile(group, data.DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probs := func(box train.FaceBox, whole bool) []float64 {
+		region := train.CropAround(box, img.Rect, 0.5)
+		if whole {
+			region = img.Rect
+		}
+		tf := transformFor(r.Info)
+		x := tensor.New(1, 3, tf.Size, tf.Size)
+		if err := tf.Apply(img.SubImage(region), nil, x.Data); err != nil {
+			t.Fatal(err)
+		}
+		logits, err := r.Model.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eval.Softmax(logits.Data)
+	}
+	wholeP := probs(train.FaceBox{}, true)
+	for i, f := range faces {
+		got := p[0].Faces[i]
+		if want := [4]int{f.X, f.Y, f.Size, f.Size}; got.Box != want {
+			t.Errorf("face %d: box %v, want %v", i+1, got.Box, want)
+		}
+		want := probs(train.FaceBox{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}, false)
+		for _, c := range got.Top {
+			k := slices.Index(r.Info.Classes, c.Name)
+			// The same pixels through the same network: equal to the bit.
+			if c.Probability != want[k] {
+				t.Errorf("face %d: %s %.6f, on its crop %.6f", i+1, c.Name, c.Probability, want[k])
+			}
+			if c.Probability == wholeP[k] {
+				t.Errorf("face %d: %s %.6f is the whole photo's answer", i+1, c.Name, c.Probability)
+			}
+		}
+	}
+	if e := p[1]; len(e.Faces) != 1 || e.Faces[0].Box != [4]int{0, 0, 64, 48} || !strings.Contains(e.Note, "no face found") {
+		t.Errorf("photo without a face: %+v", e)
+	}
+
+	code, out, _ = runCLI("predict", run, group, noFace)
+	for _, want := range []string{group + ": face 1 at [4 10 20 20]: ", group + ": face 2 at [40 20 12 12]: ", noFace + ": no face found, whole photo: "} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("predict: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+}
+
+// TestCropFaceSettings: the margin flag needs face crops, and the face
+// models' absence stops a crop=face run before it leaves a folder behind.
+func TestCropFaceSettings(t *testing.T) {
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"margin without crop", []string{"--crop-margin", "0.3"}, "--crop-margin applies to --crop face only"},
+		{"margin on face runs", []string{"--model", "face", "--crop-margin", "0.3"}, "--crop-margin applies to --crop face only"},
+		{"bad margin", []string{"--crop", "face", "--crop-margin", "5"}, "--crop-margin 5: must be between 0 and 2"},
+		{"exclude on vgg", []string{"--exclude", "Ann"}, "--exclude applies to --model face only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
+			code, _, errOut := runCLI(args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
+			}
+		})
+	}
+
+	useFakeFaces(t)
+	newDescriber = func() identify.Describer {
+		return identify.Lazy(func() (identify.Describer, error) {
+			return nil, errors.New("the pretrained face models are missing; run `starid models fetch`")
+		})
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "face", "--size", "32", "--out", out)
+	if code != exitInput || !strings.Contains(errOut, "starid models fetch") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("failed crop=face run left its folder behind")
+	}
+}

@@ -1,0 +1,239 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestCropAround(t *testing.T) {
+	photo := image.Rect(0, 0, 100, 80)
+	for _, tc := range []struct {
+		name   string
+		face   FaceBox
+		bounds image.Rectangle
+		margin float64
+		want   image.Rectangle
+	}{
+		// Side 20*1.5 = 30 around the centre (50, 40).
+		{"centred", FaceBox{40, 30, 20, 20}, photo, 0.25, image.Rect(35, 25, 65, 55)},
+		{"no margin", FaceBox{40, 30, 20, 20}, photo, 0, image.Rect(40, 30, 60, 50)},
+		// The longer side decides: a tall box gives a square of 40*1.5.
+		{"tall box made square", FaceBox{40, 20, 20, 40}, photo, 0.25, image.Rect(20, 10, 80, 70)},
+		// Sticking out left and top: moved inside, still square.
+		{"moved in at the corner", FaceBox{0, 0, 20, 20}, photo, 0.25, image.Rect(0, 0, 30, 30)},
+		{"moved in at the bottom right", FaceBox{85, 70, 15, 10}, photo, 0.5, image.Rect(70, 50, 100, 80)},
+		// Side 60*2 = 120 > both sides: clipped to the photo.
+		{"larger than the photo", FaceBox{20, 10, 60, 60}, photo, 0.5, photo},
+		// Side 70*1.5 = 105 > width 100 but < height 120: clipped across, moved down.
+		{"wider than the photo", FaceBox{15, 0, 70, 70}, image.Rect(0, 0, 100, 120), 0.25, image.Rect(0, 0, 100, 105)},
+		// Boxes are relative to the photo's corner, wherever its bounds start.
+		{"offset bounds", FaceBox{40, 30, 20, 20}, image.Rect(10, 5, 110, 85), 0.25, image.Rect(45, 30, 75, 60)},
+		// Fractional boxes round once, at the end.
+		{"fractional", FaceBox{40.3, 30.3, 19.6, 19.6}, photo, 0.25, image.Rect(35, 25, 64, 54)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CropAround(tc.face, tc.bounds, tc.margin); got != tc.want {
+				t.Errorf("CropAround(%+v, %v, %v) = %v, want %v", tc.face, tc.bounds, tc.margin, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFaceCropper(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 100, 80))
+	bad := errors.New("unreadable")
+	crop := FaceCropper(map[int]FaceFind{
+		0: {Box: FaceBox{40, 30, 20, 20}, Found: true},
+		1: {},
+		2: {Err: bad},
+	}, 0.25)
+	for _, tc := range []struct {
+		sample  int
+		want    image.Rectangle
+		wantErr string
+	}{
+		{0, image.Rect(35, 25, 65, 55), ""},
+		{1, img.Rect, ""}, // no face: the whole photo
+		{2, image.Rectangle{}, "unreadable"},
+		{3, image.Rectangle{}, "no face search"},
+	} {
+		got, err := crop(tc.sample, img)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("sample %d: err %v, want %q", tc.sample, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("sample %d: %v, %v; want %v", tc.sample, got, err, tc.want)
+		}
+	}
+}
+
+// fakeFinder answers from a table by file name (class/NN.png); photos not
+// in it have a face at box, or none with noFaces. It records the photos it
+// was asked about.
+type fakeFinder struct {
+	box     FaceBox
+	noFaces bool
+	table   map[string]FaceFind
+	mu      sync.Mutex
+	asked   []string
+}
+
+func (f *fakeFinder) find(_ context.Context, paths, keys []string) ([]FaceFind, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]FaceFind, len(paths))
+	for i, p := range paths {
+		if len(keys[i]) != 64 {
+			return nil, errors.New("no scan key for " + p)
+		}
+		f.asked = append(f.asked, p)
+		name := filepath.ToSlash(filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p)))
+		if r, ok := f.table[name]; ok {
+			out[i] = r
+		} else if !f.noFaces {
+			out[i] = FaceFind{Box: f.box, Found: true}
+		}
+	}
+	return out, nil
+}
+
+func faceCropConfig(dataDir, out string, f *fakeFinder) Config {
+	c := tinyConfig(dataDir, out, 2)
+	c.Crop, c.CropMargin, c.FaceBoxes = "face", 0.25, f.find
+	return c
+}
+
+// TestTrainFaceCrop: a crop=face run asks the finder about every photo,
+// lists those without a face, skips those that could not be searched,
+// records the margin in model.json, trains on the crops (different weights
+// from whole photos), and with no face anywhere trains exactly like a
+// crop=none run.
+func TestTrainFaceCrop(t *testing.T) {
+	dataDir := makeShapes(t, 2, 8)
+	finder := &fakeFinder{box: FaceBox{4, 4, 6, 6}, table: map[string]FaceFind{
+		"classA/01.png": {},
+		"classB/02.png": {},
+		"classB/03.png": {Err: errors.New("the describer broke")},
+	}}
+	out := filepath.Join(t.TempDir(), "crop")
+	sum, o := mustTrain(t, faceCropConfig(dataDir, out, finder), nil)
+	if len(finder.asked) != 16 {
+		t.Errorf("finder asked about %d photos, want all 16", len(finder.asked))
+	}
+	if sum.History[0].Skipped != 1 || sum.History[1].Skipped != 0 {
+		t.Errorf("skipped per epoch %d, %d; want the unsearchable photo once", sum.History[0].Skipped, sum.History[1].Skipped)
+	}
+	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	for _, want := range []string{
+		"face crops (margin 0.25): a face in 13 of 16 photos; 2 without one (",
+		filepath.Join(dataDir, "classA", "01.png") + ": no face found, the whole photo is used",
+		filepath.Join(dataDir, "classB", "02.png") + ": no face found, the whole photo is used",
+		filepath.Join(dataDir, "classB", "03.png") + ": cannot look for faces (the photo is skipped): the describer broke",
+	} {
+		for what, text := range map[string]string{"stderr": o.stderr.String(), "train.log": string(log)} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q:\n%s", what, want, text)
+			}
+		}
+	}
+	if !strings.Contains(string(log), "--crop face --crop-margin 0.25") {
+		t.Errorf("train.log's command line lacks the crop:\n%s", log)
+	}
+	info, err := ReadModelInfo(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Crop != "face" || info.CropMargin != 0.25 || info.Config.CropMargin != 0.25 {
+		t.Errorf("model.json: crop %q, margin %v, config margin %v", info.Crop, info.CropMargin, info.Config.CropMargin)
+	}
+
+	none := filepath.Join(t.TempDir(), "none")
+	mustTrain(t, tinyConfig(dataDir, none, 2), nil)
+	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); ok {
+		t.Error("training on face crops gave the same weights as training on whole photos")
+	}
+	if info, err := ReadModelInfo(none); err != nil || info.Crop != "none" || info.CropMargin != 0 || info.Config.CropMargin != 0 {
+		t.Errorf("crop=none model.json: %+v, %v", info, err)
+	}
+
+	nobody := &fakeFinder{noFaces: true}
+	fallback := filepath.Join(t.TempDir(), "fallback")
+	mustTrain(t, faceCropConfig(dataDir, fallback, nobody), nil)
+	if ok, where := sameTensors(tensorBits(t, filepath.Join(fallback, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); !ok {
+		t.Errorf("a crop=face run without faces differs from a whole-photo run at %s", where)
+	}
+}
+
+// TestResumeFaceCrop: a crop=face run resumes from flags that do not
+// mention the crop (model.json has it) and ends as an uninterrupted run;
+// a different margin is refused, and so is a resume without a finder.
+func TestResumeFaceCrop(t *testing.T) {
+	dataDir := makeShapes(t, 2, 6)
+	finder := &fakeFinder{box: FaceBox{3, 3, 8, 8}}
+	straight := filepath.Join(t.TempDir(), "straight")
+	mustTrain(t, faceCropConfig(dataDir, straight, finder), nil)
+
+	out := filepath.Join(t.TempDir(), "run")
+	var o runOutput
+	kill := &hooks{committed: func(r EpochRecord) error { return errKilled }}
+	if _, err := Train(context.Background(), faceCropConfig(dataDir, out, finder), o.output(kill)); !errors.Is(err, errKilled) {
+		t.Fatalf("first part: %v", err)
+	}
+	resume := func(edit func(*Config)) (*Summary, error) {
+		r := withDefaults(Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}})
+		r.Workers = 2
+		r.FaceBoxes = finder.find
+		edit(&r)
+		var o runOutput
+		return Train(context.Background(), r, o.output(nil))
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"other margin", func(c *Config) {
+			c.Crop, c.CropMargin, c.Given = "face", 0.5, append(c.Given, "crop", "crop-margin")
+		}, `--crop-margin: run has "0.25", flags say "0.5"`},
+		{"no finder", func(c *Config) { c.FaceBoxes = nil }, "no face finder"},
+	} {
+		if _, err := resume(tc.edit); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	sum, err := resume(func(*Config) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Epochs != 2 {
+		t.Fatalf("resumed run ended at epoch %d", sum.Epochs)
+	}
+	if ok, where := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(straight, LastFile))); !ok {
+		t.Errorf("resumed crop=face run differs from the uninterrupted one at %s", where)
+	}
+}
+
+// TestFaceCropNeedsFinder: a new crop=face run without a finder fails
+// before leaving a run folder behind.
+func TestFaceCropNeedsFinder(t *testing.T) {
+	dataDir := makeShapes(t, 2, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	c := faceCropConfig(dataDir, out, &fakeFinder{})
+	c.FaceBoxes = nil
+	var o runOutput
+	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), "no face finder") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the failed run left its folder")
+	}
+}
