@@ -418,6 +418,9 @@ func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []flo
 
 // dw3s1Row sets d[i] = b + sum over ki, kj of w[ki*3+kj] * r_ki[i+kj].
 func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
+	if v := dw3s1RowVector(d, r0, r1, r2, w, b); v > 0 {
+		d, r0, r1, r2 = d[v:], r0[v:], r1[v:], r2[v:]
+	}
 	n := len(d)
 	r0, r1, r2 = r0[:n+2], r1[:n+2], r2[:n+2]
 	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]

@@ -155,7 +155,8 @@ func maxPool2x2Values(src []float32, w, ho, wo int, dst []float32) {
 		r0 := src[2*oy*w : 2*oy*w+2*wo]
 		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*wo]
 		d := dst[oy*wo : oy*wo+wo]
-		for ox := range d {
+		v := maxPool2x2RowVector(d, r0, r1)
+		for ox := v; ox < len(d); ox++ {
 			j := 2 * ox
 			d[ox] = max(max(r0[j], r0[j+1]), max(r1[j], r1[j+1]))
 		}

@@ -1,0 +1,125 @@
+#include "textflag.h"
+
+// func dw3s1RowAVX2(d, r0, r1, r2 *float32, n int, w *[9]float32, b float32)
+//
+// dw3s1Row on 8 outputs per iteration; n must be a multiple of 8 and each
+// r_k must hold n+2 values. Each sum is formed with separate multiplies and
+// adds in dw3s1Row's order (no FMA), so the results equal the Go kernel's
+// bit for bit.
+TEXT ·dw3s1RowAVX2(SB), NOSPLIT, $0-52
+	MOVQ d+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), R8
+	MOVQ r2+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ w+40(FP), AX
+	VBROADCASTSS b+48(FP), Y15
+	VBROADCASTSS 0(AX), Y6
+	VBROADCASTSS 4(AX), Y7
+	VBROADCASTSS 8(AX), Y8
+	VBROADCASTSS 12(AX), Y9
+	VBROADCASTSS 16(AX), Y10
+	VBROADCASTSS 20(AX), Y11
+	VBROADCASTSS 24(AX), Y12
+	VBROADCASTSS 28(AX), Y13
+	VBROADCASTSS 32(AX), Y14
+	XORQ BX, BX
+
+dwloop:
+	CMPQ BX, CX
+	JGE  dwdone
+	// s0 = w0*r0[i] + w1*r0[i+1] + w2*r0[i+2]
+	VMULPS (SI)(BX*4), Y6, Y0
+	VMULPS 4(SI)(BX*4), Y7, Y1
+	VADDPS Y1, Y0, Y0
+	VMULPS 8(SI)(BX*4), Y8, Y1
+	VADDPS Y1, Y0, Y0
+	// s1 from r1
+	VMULPS (R8)(BX*4), Y9, Y2
+	VMULPS 4(R8)(BX*4), Y10, Y1
+	VADDPS Y1, Y2, Y2
+	VMULPS 8(R8)(BX*4), Y11, Y1
+	VADDPS Y1, Y2, Y2
+	// s2 from r2
+	VMULPS (R9)(BX*4), Y12, Y3
+	VMULPS 4(R9)(BX*4), Y13, Y1
+	VADDPS Y1, Y3, Y3
+	VMULPS 8(R9)(BX*4), Y14, Y1
+	VADDPS Y1, Y3, Y3
+	// d = b + s0 + s1 + s2
+	VADDPS Y0, Y15, Y4
+	VADDPS Y2, Y4, Y4
+	VADDPS Y3, Y4, Y4
+	VMOVUPS Y4, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  dwloop
+
+dwdone:
+	VZEROUPPER
+	RET
+
+// func maxPool2x2RowAVX2(d, r0, r1 *float32, n int)
+//
+// d[i] = max of r0[2i], r0[2i+1], r1[2i], r1[2i+1] for 8 outputs per
+// iteration; n must be a multiple of 8. A NaN in a window gives NaN, as
+// the Go kernel's builtin max does: VMAXPS returns its second operand when
+// either is NaN, so a NaN first operand is blended back in.
+TEXT ·maxPool2x2RowAVX2(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), R8
+	MOVQ n+24(FP), CX
+	XORQ BX, BX
+
+mploop:
+	CMPQ BX, CX
+	JGE  mpdone
+	VMOVUPS (SI)(BX*8), Y0    // r0[2i .. 2i+7]
+	VMOVUPS 32(SI)(BX*8), Y1  // r0[2i+8 .. 2i+15]
+	VMOVUPS (R8)(BX*8), Y2
+	VMOVUPS 32(R8)(BX*8), Y3
+
+	// Column maxima: Y0 = max(Y0, Y2), Y1 = max(Y1, Y3), NaN-propagating.
+	VMAXPS    Y2, Y0, Y4
+	VCMPPS    $3, Y0, Y0, Y5
+	VBLENDVPS Y5, Y0, Y4, Y0
+	VMAXPS    Y3, Y1, Y4
+	VCMPPS    $3, Y1, Y1, Y5
+	VBLENDVPS Y5, Y1, Y4, Y1
+
+	// Even and odd columns, lane by lane: [0 2 8 10 | 4 6 12 14] and
+	// [1 3 9 11 | 5 7 13 15].
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VMAXPS    Y3, Y2, Y4
+	VCMPPS    $3, Y2, Y2, Y5
+	VBLENDVPS Y5, Y2, Y4, Y2
+
+	// Outputs are in the order 0 1 4 5 2 3 6 7 by pairs; swap the middle
+	// 64-bit pairs.
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)(BX*4)
+	ADDQ    $8, BX
+	JMP     mploop
+
+mpdone:
+	VZEROUPPER
+	RET
+
+// func nnCPUID(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·nnCPUID(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func nnXgetbv0() (eax uint32)
+TEXT ·nnXgetbv0(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	RET

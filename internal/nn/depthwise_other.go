@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package nn
+
+// Without the amd64 kernels every row runs in Go.
+
+var useSIMD = false
+
+func dw3s1RowVector(d, r0, r1, r2 []float32, w *[9]float32, b float32) int { return 0 }
+
+func maxPool2x2RowVector(d, r0, r1 []float32) int { return 0 }
+
+func hasSIMD() bool { return false }
