@@ -221,3 +221,17 @@ func TestCropFaceSettings(t *testing.T) {
 		t.Error("failed crop=face run left its folder behind")
 	}
 }
+
+// TestFaceRunHasNoCropMargin: face runs pick their own crops, so their
+// model.json carries no VGG crop margin.
+func TestFaceRunHasNoCropMargin(t *testing.T) {
+	useFakeFaces(t)
+	_, run := faceRun(t, facePeople[:2])
+	b, err := os.ReadFile(filepath.Join(run, "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "crop_margin") {
+		t.Errorf("face run model.json has a crop margin:\n%s", b)
+	}
+}

@@ -123,7 +123,7 @@ func trainFace(cfg train.Config, given []string, exclude, cacheDir string, stdou
 	if slices.Contains(given, "size") {
 		return usagef("--size does not apply to --model face (the face pipeline chooses its own crops)")
 	}
-	cfg.Size = 0
+	cfg.Size, cfg.CropMargin = 0, 0 // the pipeline picks the crops
 	fc := identify.TrainConfig{Config: cfg, PipelineVersion: faces.PipelineVersion}
 	if exclude != "" {
 		fc.Exclude = strings.Split(exclude, ",")
