@@ -139,3 +139,21 @@ func TestNetInputMatchesPaddedResize(t *testing.T) {
 		}
 	}
 }
+
+func TestMainFace(t *testing.T) {
+	f := func(score, w float64) Face { return Face{Detection: Detection{Box: Box{W: w, H: w}, Score: score}} }
+	cases := []struct {
+		fs   []Face
+		want int
+	}{
+		{nil, -1},
+		{[]Face{f(0.7, 10)}, 0},
+		{[]Face{f(0.6, 40), f(0.95, 20)}, 1},             // a loose low-score box loses
+		{[]Face{f(0.9, 20), f(0.85, 40), f(0.55, 80)}, 1}, // largest of the confident ones
+	}
+	for i, c := range cases {
+		if got := MainFace(c.fs); got != c.want {
+			t.Errorf("case %d: MainFace = %d, want %d", i, got, c.want)
+		}
+	}
+}

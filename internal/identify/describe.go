@@ -27,12 +27,14 @@ type Photo struct {
 	Err   error        // the photo could not be read or described
 }
 
-// Largest is the photo's largest face, or nil.
+// Largest is the photo's main face (faces.MainFace: the largest of the
+// faces the detector is nearly sure of), or nil.
 func (p *Photo) Largest() *faces.Face {
-	if len(p.Faces) == 0 {
+	i := faces.MainFace(p.Faces)
+	if i < 0 {
 		return nil
 	}
-	return &p.Faces[0]
+	return &p.Faces[i]
 }
 
 // Stats counts where Describe's answers came from.
