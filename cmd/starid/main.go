@@ -124,11 +124,8 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 
 // parse wraps parseInterleaved and shows usage on -h.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-	}
-	return pos, err
+	// flag.FlagSet prints the usage itself on -h/--help.
+	return parseInterleaved(fs, args)
 }
 
 func oneOf(v string, allowed ...string) bool {

@@ -95,3 +95,13 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A sub-command's --help prints its usage once and exits 0.
+func TestSubcommandHelpOnce(t *testing.T) {
+	for _, cmd := range []string{"train", "predict", "faces", "serve", "enroll"} {
+		code, _, errOut := runCLI(cmd, "--help")
+		if code != exitOK || strings.Count(errOut, "Usage:") != 1 {
+			t.Errorf("starid %s --help: exit %d, %d usage blocks:\n%s", cmd, code, strings.Count(errOut, "Usage:"), errOut)
+		}
+	}
+}
