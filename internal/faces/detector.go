@@ -211,9 +211,7 @@ func depthwiseToC1HW(t *tensor.Tensor) *tensor.Tensor {
 func (d *Detector) newNet() *detNet {
 	rng := rand.New(rand.NewPCG(1, 2)) // the initial values are replaced at once
 	negInf := float32(math.Inf(-1))
-	conv0 := nn.NewConv2d(3, detChannels[0], 3, 1, 0, true, rng)
-	conv0.Weight.Value, conv0.Bias.Value = d.conv0W, d.conv0B
-	layers := []nn.Layer{conv0}
+	layers := []nn.Layer{&convPool{weight: d.conv0W, bias: d.conv0B}}
 	for i := range 5 {
 		// TF applies leaky ReLU and then pools. Leaky ReLU is
 		// non-decreasing, so it commutes exactly with max pooling, and
@@ -224,10 +222,15 @@ func (d *Detector) newNet() *detNet {
 		// (even: no padding), then 16k-1 (odd: TF pads one row and
 		// column), then 8k, 4k and 2k (even), so only the second
 		// pooling needs a pad.
-		if i == 1 {
+		switch i {
+		case 0: // convPool has pooled
+		case 1:
 			layers = append(layers, nn.NewConstantPad2d(0, 1, 0, 1, negInf))
+			fallthrough
+		default:
+			layers = append(layers, nn.NewMaxPool2d(2, 2, 0))
 		}
-		layers = append(layers, nn.NewMaxPool2d(2, 2, 0), nn.NewLeakyReLU(leakySlope, true))
+		layers = append(layers, nn.NewLeakyReLU(leakySlope, true))
 		in, out := detChannels[i], detChannels[i+1]
 		dw := nn.NewDepthwiseConv2d(in, 3, 1, 1, false, rng)
 		dw.Weight.Value = d.dw[i]
@@ -244,6 +247,105 @@ func (d *Detector) newNet() *detNet {
 	seq.NeedInputGrad = false
 	seq.SetTraining(false)
 	return &detNet{seq: seq}
+}
+
+// convPool is conv0 (3x3, VALID, 3 to 16 channels, plus bias) followed by
+// the first 2x2 stride-2 max pool, run one pooled row at a time: each
+// worker convolves the four input rows behind two convolution rows and
+// pools them at once, while they are in its cache. Run as two layers, the
+// convolution's 11 MB output at 416 (16 x 414 x 414) went to memory and
+// came back for the pooling, and filling it with the bias before the GEMM
+// was a fifth of the detector's time. The GEMM calls are those nn.Conv2d
+// makes on the whole input (it cuts a 414-wide map into bands of two rows
+// too), so the result is the same.
+type convPool struct {
+	nn.Base
+	weight, bias *tensor.Tensor // [16, 3, 3, 3] and [16], shared
+	workers      []convPoolWorker
+	out          *tensor.Tensor
+}
+
+// convPoolWorker is one worker's layers and input band.
+type convPoolWorker struct {
+	conv *nn.Conv2d
+	pool *nn.MaxPool2d
+	in   *tensor.Tensor
+	err  error
+}
+
+func (l *convPool) String() string {
+	return "Conv2dMaxPool2d(3, 16, kernel_size=3; kernel_size=2, stride=2)"
+}
+
+// OutputShape implements nn.Layer.
+func (l *convPool) OutputShape(in []int) ([]int, error) {
+	if len(in) != 4 || in[0] != 1 || in[1] != 3 || in[2] < 4 || in[3] < 4 {
+		return nil, &nn.ShapeError{Layer: l.String(), Got: append([]int(nil), in...),
+			Expected: "[1, 3, H, W] with H and W at least 4"}
+	}
+	c := l.weight.Shape[0]
+	return []int{1, c, (in[2] - 2) / 2, (in[3] - 2) / 2}, nil
+}
+
+// Backward implements nn.Layer; the detector only runs forward.
+func (l *convPool) Backward(*tensor.Tensor) (*tensor.Tensor, error) {
+	return nil, errors.New("tiny face detector: conv0 runs forward only")
+}
+
+// Forward implements nn.Layer.
+func (l *convPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	shape, err := l.OutputShape(x.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if n := tensor.Workers(); len(l.workers) < n {
+		rng := rand.New(rand.NewPCG(1, 2)) // the initial values are replaced at once
+		for len(l.workers) < n {
+			conv := nn.NewConv2d(3, shape[1], 3, 1, 0, true, rng)
+			conv.Weight.Value, conv.Bias.Value = l.weight, l.bias
+			conv.SetTraining(false)
+			conv.SetNeedInputGrad(false)
+			pool := nn.NewMaxPool2d(2, 2, 0)
+			pool.SetTraining(false)
+			l.workers = append(l.workers, convPoolWorker{conv: conv, pool: pool})
+		}
+	}
+	h, w := x.Shape[2], x.Shape[3]
+	c, ph, pw := shape[1], shape[2], shape[3]
+	l.out = tensor.Reuse(l.out, shape...)
+	out := l.out
+	for i := range l.workers {
+		l.workers[i].err = nil
+	}
+	tensor.ForEach(ph, func(worker, r int) {
+		k := &l.workers[worker]
+		if k.err != nil {
+			return
+		}
+		// Pooled row r needs convolution rows 2r and 2r+1, which read
+		// input rows 2r to 2r+3.
+		k.in = tensor.Reuse(k.in, 1, 3, 4, w)
+		for ch := range 3 {
+			copy(k.in.Data[ch*4*w:(ch+1)*4*w], x.Data[(ch*h+2*r)*w:(ch*h+2*r+4)*w])
+		}
+		y, err := k.conv.Forward(k.in)
+		if err == nil {
+			y, err = k.pool.Forward(y)
+		}
+		if err != nil {
+			k.err = err
+			return
+		}
+		for ch := range c {
+			copy(out.Data[(ch*ph+r)*pw:(ch*ph+r+1)*pw], y.Data[ch*pw:(ch+1)*pw])
+		}
+	})
+	for i := range l.workers {
+		if err := l.workers[i].err; err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // acquire borrows an idle copy of the network, building one if fewer than

@@ -1,0 +1,73 @@
+package faces
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"starid/internal/nn"
+	"starid/internal/tensor"
+)
+
+// TestConvPoolMatchesLayers holds the detector's banded conv0 and pooling
+// to nn.Conv2d followed by nn.MaxPool2d on the whole input, at the
+// detector's sizes and at sizes whose convolution rows are odd (the last
+// one is dropped by the pooling's floor). Where nn.Conv2d also cuts the
+// map into bands of two rows (maps 342 to 1022 wide: the sizes 416, 512
+// and 608) the GEMMs are the same and so is every bit; elsewhere OpenBLAS
+// sums in blocks of other widths and the results agree to rounding.
+func TestConvPoolMatchesLayers(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	w, b := tensor.New(16, 3, 3, 3), tensor.New(16)
+	for i := range w.Data {
+		w.Data[i] = float32(r.NormFloat64() * 0.3)
+	}
+	for i := range b.Data {
+		b.Data[i] = float32(r.NormFloat64())
+	}
+	conv := nn.NewConv2d(3, 16, 3, 1, 0, true, r)
+	conv.Weight.Value, conv.Bias.Value = w, b
+	conv.SetTraining(false)
+	pool := nn.NewMaxPool2d(2, 2, 0)
+	pool.SetTraining(false)
+	cp := &convPool{weight: w, bias: b}
+	for _, c := range []struct {
+		h, w  int
+		exact bool
+	}{{416, 416, true}, {512, 512, true}, {608, 608, true}, {320, 320, false}, {37, 52, false}, {4, 4, false}, {5, 9, false}} {
+		t.Run(fmt.Sprint(c.h, "x", c.w), func(t *testing.T) {
+			x := tensor.New(1, 3, c.h, c.w)
+			for i := range x.Data {
+				x.Data[i] = float32(r.Float64()*2 - 1)
+			}
+			y, err := conv.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pool.Forward(y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cp.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.ShapeEq(got.Shape, want.Shape) {
+				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+			}
+			for i, v := range want.Data {
+				g := got.Data[i]
+				if math.Float32bits(g) != math.Float32bits(v) && (c.exact || math.Abs(float64(g-v)) > 1e-6*(1+math.Abs(float64(v)))) {
+					t.Fatalf("element %d = %v, want %v", i, g, v)
+				}
+			}
+		})
+	}
+	if _, err := cp.Forward(tensor.New(2, 3, 8, 8)); err == nil {
+		t.Error("a batch of 2 was accepted")
+	}
+	if _, err := cp.Forward(tensor.New(1, 3, 3, 8)); err == nil {
+		t.Error("an input of 3 rows was accepted")
+	}
+}
