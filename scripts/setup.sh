@@ -30,9 +30,6 @@ packages=(
 )
 
 # ---- Later additions go here, in this list, with their reason. ------------
-# Browser tests of `starid serve` (chromium, chromium-driver) are planned;
-# add their Debian packages to `packages` above when that issue lands.
-#
 # Pretrained face weights: `starid models fetch` (run at the end) gets them
 # with `npm pack`. Debian's npm only when no npm is on PATH: a Node.js from
 # elsewhere (e.g. NodeSource) bundles its own npm and conflicts with Debian's.
