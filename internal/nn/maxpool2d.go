@@ -82,6 +82,7 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	g := m.geom(x.Shape)
 	fast := m.Kernel == 2 && m.Stride == 2 && m.Padding == 0
 	slide := m.Kernel == 2 && m.Stride == 1 && m.Padding == 0 && argmax == nil
+	k3s2 := m.Kernel == 3 && m.Stride == 2 && m.Padding == 0 && argmax == nil
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x.Data[p*hw : (p+1)*hw]
@@ -95,6 +96,8 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 				maxPool2x2(src, g.W, shape[2], shape[3], dst, idx)
 			case slide:
 				maxPool2x2Slide(src, g.W, shape[2], shape[3], dst)
+			case k3s2:
+				maxPool3x3s2Values(src, g.W, shape[2], shape[3], dst)
 			case idx == nil:
 				maxPoolPlaneValues(g, src, shape[2], shape[3], dst)
 			default:
@@ -177,6 +180,27 @@ func maxPool2x2Slide(src []float32, w, ho, wo int, dst []float32) {
 			next := max(r0[ox+1], r1[ox+1])
 			d[ox] = max(prev, next)
 			prev = next
+		}
+	}
+}
+
+// maxPool3x3s2Values is the kernel-3, stride-2 case without the argmax
+// (the stem of dlib's face recognition ResNet): neighbouring windows share
+// a column, whose maximum is carried over, so an output costs six max
+// operations instead of eight and no window clipping.
+func maxPool3x3s2Values(src []float32, w, ho, wo int, dst []float32) {
+	for oy := 0; oy < ho; oy++ {
+		r0 := src[2*oy*w : 2*oy*w+2*wo+1]
+		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*wo+1]
+		r2 := src[(2*oy+2)*w : (2*oy+2)*w+2*wo+1]
+		d := dst[oy*wo : oy*wo+wo]
+		prev := max(r0[0], r1[0], r2[0])
+		for ox := range d {
+			j := 2 * ox
+			c1 := max(r0[j+1], r1[j+1], r2[j+1])
+			c2 := max(r0[j+2], r1[j+2], r2[j+2])
+			d[ox] = max(prev, c1, c2)
+			prev = c2
 		}
 	}
 }

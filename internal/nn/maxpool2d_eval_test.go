@@ -14,7 +14,12 @@ import (
 // general), against the definition on every pooling case, and that a NaN
 // anywhere in a window gives NaN as in training.
 func TestMaxPool2dEvalMatchesDefinition(t *testing.T) {
-	for _, tc := range poolCases {
+	// poolCases plus the 3x3 stride-2 kernel at odd and even sizes.
+	cases := append(poolCases[:len(poolCases):len(poolCases)],
+		struct{ n, c, h, w, k, s, p int }{1, 2, 9, 11, 3, 2, 0},
+		struct{ n, c, h, w, k, s, p int }{2, 1, 8, 10, 3, 2, 0},
+		struct{ n, c, h, w, k, s, p int }{1, 1, 3, 3, 3, 2, 0})
+	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(4, uint64(tc.k)))
 			x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
