@@ -238,9 +238,23 @@ func (b *lmBlock) forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 
 // reluSum sets dst = ReLU(a + (b + (c + d))), where c and d may be nil
 // (then ReLU(a + b) or ReLU(a + (b + c))), in TF's order of additions.
-// Every slice is cut to len(dst) first so the loops run without bounds
-// checks.
+// The first block's sums (100k values) are split across the workers.
 func reluSum(dst, a, b, c, d []float32) {
+	tensor.ParallelMin(len(dst), 32768, func(lo, hi int) {
+		var cs, ds []float32
+		if c != nil {
+			cs = c[lo:hi]
+		}
+		if d != nil {
+			ds = d[lo:hi]
+		}
+		reluSumRange(dst[lo:hi], a[lo:hi], b[lo:hi], cs, ds)
+	})
+}
+
+// reluSumRange is reluSum on one range. Every slice is cut to len(dst)
+// first so the loops run without bounds checks.
+func reluSumRange(dst, a, b, c, d []float32) {
 	n := len(dst)
 	a, b = a[:n], b[:n]
 	switch {
