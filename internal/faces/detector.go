@@ -225,8 +225,7 @@ func (d *Detector) newNet() *detNet {
 		switch i {
 		case 0: // convPool has pooled
 		case 1:
-			layers = append(layers, nn.NewConstantPad2d(0, 1, 0, 1, negInf))
-			fallthrough
+			layers = append(layers, &samePool{pool: nn.NewMaxPool2d(2, 2, 0)})
 		default:
 			layers = append(layers, nn.NewMaxPool2d(2, 2, 0))
 		}
@@ -345,6 +344,79 @@ func (l *convPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			return nil, err
 		}
 	}
+	return out, nil
+}
+
+// samePool is TF's 2x2 stride-2 SAME max pool, which on an odd map pads
+// one -Inf row and column at the bottom and right: nn.MaxPool2d pools the
+// even part and the windows that would reach into the padding are taken
+// over the one row or column they hold. A -Inf ConstantPad2d before the
+// pool gives the same values, but copies the whole 32x207x207 map (5.5 MB
+// at 416) to add one row and column.
+type samePool struct {
+	nn.Base
+	pool *nn.MaxPool2d // 2x2 stride 2, evaluation
+	out  *tensor.Tensor
+}
+
+func (l *samePool) String() string { return "MaxPool2dSame(kernel_size=2, stride=2)" }
+
+// OutputShape implements nn.Layer.
+func (l *samePool) OutputShape(in []int) ([]int, error) {
+	if len(in) != 4 || in[0] < 1 || in[1] < 1 || in[2] < 1 || in[3] < 1 {
+		return nil, &nn.ShapeError{Layer: l.String(), Got: append([]int(nil), in...), Expected: "[N, C, H, W]"}
+	}
+	return []int{in[0], in[1], (in[2] + 1) / 2, (in[3] + 1) / 2}, nil
+}
+
+// Backward implements nn.Layer; the detector only runs forward.
+func (l *samePool) Backward(*tensor.Tensor) (*tensor.Tensor, error) {
+	return nil, errors.New("tiny face detector: pooling runs forward only")
+}
+
+// Forward implements nn.Layer.
+func (l *samePool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	shape, err := l.OutputShape(x.Shape)
+	if err != nil {
+		return nil, err
+	}
+	h, w := x.Shape[2], x.Shape[3]
+	ho, wo := shape[2], shape[3]
+	eh, ew := h/2, w/2 // the windows inside the map
+	var even *tensor.Tensor
+	if eh > 0 && ew > 0 {
+		l.pool.SetTraining(false)
+		if even, err = l.pool.Forward(x); err != nil {
+			return nil, err
+		}
+	}
+	l.out = tensor.Reuse(l.out, shape...)
+	out := l.out
+	tensor.ParallelMin(shape[0]*shape[1], 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := x.Data[p*h*w : (p+1)*h*w]
+			dst := out.Data[p*ho*wo : (p+1)*ho*wo]
+			for oy := range eh {
+				row := dst[oy*wo : (oy+1)*wo]
+				if even != nil {
+					copy(row, even.Data[(p*eh+oy)*ew:(p*eh+oy+1)*ew])
+				}
+				if wo > ew { // the last column's windows are one wide
+					row[ew] = max(src[2*oy*w+w-1], src[(2*oy+1)*w+w-1])
+				}
+			}
+			if ho > eh { // the last row's windows are one tall
+				last := src[(h-1)*w : h*w]
+				row := dst[eh*wo : (eh+1)*wo]
+				for ox := range ew {
+					row[ox] = max(last[2*ox], last[2*ox+1])
+				}
+				if wo > ew {
+					row[ew] = last[w-1]
+				}
+			}
+		}
+	})
 	return out, nil
 }
 

@@ -71,3 +71,42 @@ func TestConvPoolMatchesLayers(t *testing.T) {
 		t.Error("an input of 3 rows was accepted")
 	}
 }
+
+// TestSamePoolMatchesPadThenPool holds samePool to a -Inf ConstantPad2d at
+// the bottom and right followed by nn.MaxPool2d, on odd and even maps
+// (even ones need no padding) and on maps of one row or column, where no
+// window lies wholly inside.
+func TestSamePoolMatchesPadThenPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][4]int{{1, 32, 207, 207}, {1, 3, 8, 10}, {2, 2, 7, 4}, {1, 2, 1, 5}, {1, 1, 5, 1}, {1, 1, 1, 1}} {
+		t.Run(fmt.Sprint(sz), func(t *testing.T) {
+			x := tensor.New(sz[0], sz[1], sz[2], sz[3])
+			for i := range x.Data {
+				x.Data[i] = float32(r.NormFloat64())
+			}
+			pad := nn.NewConstantPad2d(0, sz[3]%2, 0, sz[2]%2, float32(math.Inf(-1)))
+			pool := nn.NewMaxPool2d(2, 2, 0)
+			pool.SetTraining(false)
+			xp, err := pad.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pool.Forward(xp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := (&samePool{pool: nn.NewMaxPool2d(2, 2, 0)}).Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.ShapeEq(got.Shape, want.Shape) {
+				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
+			}
+			for i, v := range want.Data {
+				if got.Data[i] != v {
+					t.Fatalf("element %d = %v, want %v", i, got.Data[i], v)
+				}
+			}
+		})
+	}
+}
