@@ -148,7 +148,7 @@ func TestMainFace(t *testing.T) {
 	}{
 		{nil, -1},
 		{[]Face{f(0.7, 10)}, 0},
-		{[]Face{f(0.6, 40), f(0.95, 20)}, 1},             // a loose low-score box loses
+		{[]Face{f(0.6, 40), f(0.95, 20)}, 1}, // a loose low-score box loses
 		{[]Face{f(0.9, 20), f(0.85, 40), f(0.55, 80)}, 1}, // largest of the confident ones
 	}
 	for i, c := range cases {
