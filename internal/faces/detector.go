@@ -37,13 +37,16 @@ const detectorManifest = TinyFaceDetector
 // whose IoU with a better one exceeds it is dropped.
 const DetectorIoU = 0.4
 
-// DefaultSizes is the fallback order for DetectFallback: face-api's 416,
-// then the sizes that find faces 416 misses. On the 1,370 photos of
-// celebrity17 (TestDetectCoverage), 416 alone finds a face in 1,286; this
-// order finds one in 1,367 for about 5% more detector time on average,
-// while running all four sizes on every photo (DetectMulti) finds the same
-// 1,367 at 5.6 times the time.
-var DefaultSizes = []int{416, 320, 512, 608}
+// DefaultSizes is the fallback order for DetectFallback: 320 first, then
+// 416 (face-api's default) and the larger sizes only for photos the
+// smaller ones find nothing in. On the 1,370 photos of celebrity17
+// (TestDetectCoverage) 320 alone finds a face in 1,284 and 416 alone in
+// 1,286; any fallback order over the four sizes finds one in 1,367, as many
+// as running all four on every photo (DetectMulti) at 5.6 times the time.
+// Starting at 320 rather than 416 cut the whole pipeline from 41-44 to
+// 27-33 ms per photo (bench --faces, same run) with test accuracy within
+// one photo (docs/EXPERIMENTS.md).
+var DefaultSizes = []int{320, 416, 512, 608}
 
 // MaxDetectorSize bounds the input size: the first activation of a size-S
 // input holds 16*(S-2)^2 floats (67 MB at 1024), twice over in the net's
