@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/train"
 )
@@ -65,6 +66,16 @@ func faceBox(x, y, w, h float64) train.FaceBox { return train.FaceBox{X: x, Y: y
 // roundBox is a box as whole pixels [x, y, w, h], as predict prints it.
 func roundBox(x, y, w, h float64) [4]int {
 	return [4]int{int(math.Round(x)), int(math.Round(y)), int(math.Round(w)), int(math.Round(h))}
+}
+
+// warnPipeline tells when a crop=face run's faces were found by another
+// face pipeline than this starid's: its boxes, and so the crops, may then
+// differ a little from the ones the run was trained and tested on.
+func warnPipeline(info train.ModelInfo, stderr io.Writer) {
+	if info.Crop == "face" && info.PipelineVersion != faces.PipelineVersion {
+		fmt.Fprintf(stderr, "warning: the run's face crops came from face pipeline %q, this starid has %q; crops may differ slightly from training's\n",
+			info.PipelineVersion, faces.PipelineVersion)
+	}
 }
 
 // checkRunCrop refuses runs whose preprocessing eval and predict cannot

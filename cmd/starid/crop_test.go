@@ -54,12 +54,12 @@ func TestCropFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Info.Crop != "face" || r.Info.CropMargin != 0.5 {
-		t.Fatalf("model.json: crop %q margin %v", r.Info.Crop, r.Info.CropMargin)
+	if r.Info.Crop != "face" || r.Info.CropMargin != 0.5 || r.Info.PipelineVersion != faces.PipelineVersion {
+		t.Fatalf("model.json: crop %q margin %v pipeline %q", r.Info.Crop, r.Info.CropMargin, r.Info.PipelineVersion)
 	}
 
 	code, out, errOut := runCLI("eval", run, "--json")
-	if code != exitOK {
+	if code != exitOK || strings.Contains(errOut, "warning") {
 		t.Fatalf("eval: exit %d: %s", code, errOut)
 	}
 	var ev struct {
@@ -177,6 +177,25 @@ func TestCropFace(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, want) {
 			t.Errorf("predict: exit %d, output lacks %q:\n%s", code, want, out)
 		}
+	}
+}
+
+// TestCropFacePipelineWarning: a run whose crops came from another face
+// pipeline still predicts, with a warning that the crops may differ.
+func TestCropFacePipelineWarning(t *testing.T) {
+	info := train.ModelInfo{Crop: "face", PipelineVersion: "face-api-1.7.15/starid-0"}
+	var b strings.Builder
+	warnPipeline(info, &b)
+	if !strings.Contains(b.String(), `from face pipeline "face-api-1.7.15/starid-0"`) {
+		t.Errorf("warning %q", b.String())
+	}
+	b.Reset()
+	info.PipelineVersion = faces.PipelineVersion
+	warnPipeline(info, &b)
+	info.Crop, info.PipelineVersion = "none", ""
+	warnPipeline(info, &b)
+	if b.Len() != 0 {
+		t.Errorf("unexpected warning %q", b.String())
 	}
 }
 

@@ -140,6 +140,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkRunCrop(run.Info); err != nil {
 		return err
 	}
+	warnPipeline(run.Info, stderr)
 	res := evalResult{Out: *outDir}
 	var ds *data.Dataset
 	var indices []int

@@ -84,6 +84,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err := checkRunCrop(run.Info); err != nil {
 		return err
 	}
+	warnPipeline(run.Info, stderr)
 	var thr float64
 	if run.Info.Unknown != nil {
 		thr = *run.Info.Unknown

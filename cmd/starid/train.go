@@ -91,6 +91,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	// Always set: a resumed run may be a crop=face one without saying so.
 	// The face models load only when a photo is not in the cache.
+	cfg.FacePipeline = faces.PipelineVersion
 	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string) ([]train.FaceFind, error) {
 		return cropFaceFinder(descriptorCache(*cacheDir, stderr), *workers, stderr)(ctx, paths, keys)
 	}

@@ -46,6 +46,10 @@ type Config struct {
 	// built on this package; the command line fills it with the cached
 	// face describer. It is not stored: a resumed run is given it again.
 	FaceBoxes FaceFinder `json:"-"`
+	// FacePipeline names the face pipeline behind FaceBoxes; crop=face runs
+	// record it in model.json (PipelineVersion), so that eval and predict
+	// can tell when their boxes may differ from the ones trained on.
+	FacePipeline string `json:"-"`
 
 	// Resume continues the run in Out instead of starting a new one.
 	Resume bool `json:"-"`

@@ -272,6 +272,9 @@ func (t *trainer) setUp(ctx context.Context) error {
 			TrainFrac: cfg.TrainFrac, Config: *cfg, Created: time.Now().UTC().Format(time.RFC3339),
 			StaridVersion: staridVersion(),
 		}
+		if cfg.Crop == "face" {
+			t.info.PipelineVersion = cfg.FacePipeline
+		}
 	} else {
 		t.info.Config = *cfg // the epoch count may have grown
 	}
