@@ -60,8 +60,14 @@ async function loadModel() {
   }
   limits = info;
   const n = info.classes.length;
-  $("model-line").textContent = "Model " + info.kind + ", knows " + n + (n === 1 ? " person" : " people") +
-    (info.threshold > 0 ? "; faces below " + percent(info.threshold) + " confidence are marked unknown." : ".");
+  // Face runs threshold a descriptor distance; whole-photo runs a probability.
+  let rule = ".";
+  if (info.kind === "face" && info.threshold > 0) {
+    rule = "; a face farther than " + info.threshold.toFixed(2) + " (descriptor distance) from the person it looks most like is marked unknown.";
+  } else if (info.threshold > 0) {
+    rule = "; faces below " + percent(info.threshold) + " confidence are marked unknown.";
+  }
+  $("model-line").textContent = "Model " + info.kind + ", knows " + n + (n === 1 ? " person" : " people") + rule;
   if (info.max_upload_bytes) {
     $("limit-hint").textContent = ", up to " + megabytes(info.max_upload_bytes);
   }
@@ -165,7 +171,7 @@ function show(file, res) {
     name.className = "name";
     name.textContent = f.name;
     li.append(name, f.unknown
-      ? " (best guess " + percent(f.confidence) + ", below the threshold)"
+      ? " (best guess " + percent(f.confidence) + ", not close enough to be sure)"
       : " (" + percent(f.confidence) + ")");
     const table = document.createElement("table");
     const caption = document.createElement("caption");
