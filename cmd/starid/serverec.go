@@ -49,10 +49,18 @@ func openRunRecognizer(dir string) (serve.Recognizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkCrop(run.Info); err != nil {
-		return nil, err
+	r := &photoRecognizer{run: run, tf: transformFor(run.Info)}
+	switch run.Info.Crop {
+	case "", "none":
+	case "face":
+		// Trained on face crops: cut each face found the way training did.
+		if r.finder, err = openFaceFinder(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, checkCrop(run.Info)
 	}
-	return &photoRecognizer{run: run, tf: transformFor(run.Info)}, nil
+	return r, nil
 }
 
 // faceRecognizer names faces with a face run.
@@ -94,12 +102,14 @@ func (r *faceRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]ser
 	return out, nil
 }
 
-// photoRecognizer names the whole photo with a VGG run.
+// photoRecognizer names photos with a VGG run: the whole photo as one
+// "face", or, for a run trained with --crop face, each face's crop.
 type photoRecognizer struct {
-	run *train.Run
-	tf  data.Transform
-	mu  sync.Mutex // the network's layers own their buffers
-	x   *tensor.Tensor
+	run    *train.Run
+	tf     data.Transform
+	finder faceFinder // nil unless the run was trained on face crops
+	mu     sync.Mutex // the network's layers own their buffers
+	x      *tensor.Tensor
 }
 
 func (r *photoRecognizer) Info() serve.ModelInfo {
@@ -111,30 +121,52 @@ func (r *photoRecognizer) Info() serve.ModelInfo {
 }
 
 func (r *photoRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]serve.Face, error) {
+	var found []faces.Face
+	if r.finder != nil {
+		var err error
+		if found, err = r.finder.Faces(img); err != nil {
+			return nil, err
+		}
+	}
+	rgba := toRGBA(img)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var threshold float64
+	if t := r.run.Info.Unknown; t != nil {
+		threshold = *t
+	}
 	r.x = tensor.Reuse(r.x, 1, 3, r.tf.Size, r.tf.Size)
-	if err := r.tf.Apply(toRGBA(img), nil, r.x.Data); err != nil {
-		return nil, err
+	if len(found) == 0 {
+		// No face (or a whole-photo model): the photo is the answer's box.
+		f, err := predictRegion(r.run, r.tf, r.x, rgba, rgba.Rect, serveTopK, threshold)
+		if err != nil {
+			return nil, err
+		}
+		return []serve.Face{toServeFace(f)}, nil
 	}
-	logits, err := r.run.Model.Forward(r.x)
-	if err != nil {
-		return nil, err
+	out := make([]serve.Face, 0, len(found))
+	for _, face := range found {
+		b := face.Box
+		crop := train.CropAround(faceBox(b.X, b.Y, b.W, b.H), rgba.Rect, r.run.Info.CropMargin)
+		f, err := predictRegion(r.run, r.tf, r.x, rgba, crop, serveTopK, threshold)
+		if err != nil {
+			return nil, err
+		}
+		f.Box = roundBox(b.X, b.Y, b.W, b.H)
+		out = append(out, toServeFace(f))
 	}
-	classes := r.run.Info.Classes
-	probs := eval.Softmax(logits.Data)
-	f := serve.Face{Box: [4]int{0, 0, img.W, img.H}}
-	for _, j := range eval.TopK(logits.Data, serveTopK) {
-		f.Top = append(f.Top, serve.Candidate{Name: classes[j], Probability: probs[j]})
+	return out, nil
+}
+
+func toServeFace(f faceName) serve.Face {
+	sf := serve.Face{Box: f.Box, Name: f.Name, Confidence: f.Confidence, Unknown: f.Name == eval.UnknownName}
+	for _, c := range f.Top {
+		sf.Top = append(sf.Top, serve.Candidate{Name: c.Name, Probability: c.Probability})
 	}
-	f.Name, f.Confidence = f.Top[0].Name, f.Top[0].Probability
-	if t := r.run.Info.Unknown; t != nil && *t > 0 && f.Confidence < *t {
-		f.Unknown = true
-	}
-	return []serve.Face{f}, nil
+	return sf
 }
 
 // toRGBA turns the server's decoded photo back into the image type the

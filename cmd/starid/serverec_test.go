@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -68,5 +69,56 @@ func TestServeRecognizerFace(t *testing.T) {
 	}
 	if !got[0].Unknown || got[1].Name != "Bob" || got[1].Unknown || got[1].Box[2] != 10 {
 		t.Errorf("answers %+v", got)
+	}
+}
+
+// A VGG run trained on face crops is served face by face, with the same
+// answers predict gives.
+func TestServeRecognizerCropFace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a network for one epoch")
+	}
+	fake := useFakeFaces(t)
+	old := openFaceFinder
+	openFaceFinder = func() (faceFinder, error) { return fake, nil }
+	t.Cleanup(func() { openFaceFinder = old })
+	dir := t.TempDir()
+	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
+	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "face",
+		"--size", "32", "--epochs", "1", "--batch", "4", "--out", run); code != exitOK {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	group := filepath.Join(dir, "group.png")
+	if err := identifytest.WritePhoto(group, 64, 48, identifytest.Face{P: 1, X: 2, Y: 2, Size: 10, G: 90, B: 30},
+		identifytest.Face{P: 2, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := openRunRecognizer(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rec.Recognize(context.Background(), decodeForServe(t, group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("predict", run, group, "--json")
+	if code != exitOK {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	var want predictJSON
+	if err := json.Unmarshal([]byte(out), &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(want) != 1 || len(want[0].Faces) != 2 {
+		t.Fatalf("serve %d faces, predict %+v", len(got), want)
+	}
+	for i, f := range got {
+		w := want[0].Faces[i]
+		if f.Name != w.Name || f.Confidence != w.Confidence || f.Box[0] != w.Box[0] || f.Box[2] != w.Box[2] {
+			t.Errorf("face %d: serve %+v, predict %+v", i, f, w)
+		}
 	}
 }
