@@ -108,15 +108,9 @@ func LoadDetector(modelDir string) (*Detector, error) {
 	return NewDetector(w)
 }
 
-// detTensorSpec is one tensor the detector needs, with its TF.js shape.
-type detTensorSpec struct {
-	name  string
-	shape []int
-}
-
 // detectorSpecs lists every tensor in the order of face-api's manifest.
-func detectorSpecs() []detTensorSpec {
-	s := []detTensorSpec{
+func detectorSpecs() []tensorSpec {
+	s := []tensorSpec{
 		{"conv0/filters", []int{3, 3, 3, detChannels[0]}},
 		{"conv0/bias", []int{detChannels[0]}},
 	}
@@ -124,39 +118,22 @@ func detectorSpecs() []detTensorSpec {
 		in, out := detChannels[i-1], detChannels[i]
 		p := fmt.Sprintf("conv%d/", i)
 		s = append(s,
-			detTensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
-			detTensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
-			detTensorSpec{p + "bias", []int{out}})
+			tensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
+			tensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
+			tensorSpec{p + "bias", []int{out}})
 	}
 	return append(s,
-		detTensorSpec{"conv8/filters", []int{1, 1, detChannels[5], detOutputs}},
-		detTensorSpec{"conv8/bias", []int{detOutputs}})
+		tensorSpec{"conv8/filters", []int{1, 1, detChannels[5], detOutputs}},
+		tensorSpec{"conv8/bias", []int{detOutputs}})
 }
 
 // NewDetector checks that w holds every tensor of the tiny face detector
 // with its exact shape (extra tensors are ignored, as face-api ignores
 // them) and converts the filters to the engine's layouts.
 func NewDetector(w *Weights) (*Detector, error) {
-	if w == nil {
-		return nil, errors.New("tiny face detector: no weights")
-	}
-	get := map[string]*tensor.Tensor{}
-	var problems []string
-	for _, s := range detectorSpecs() {
-		t := w.Tensors[s.name]
-		switch {
-		case t == nil:
-			problems = append(problems, fmt.Sprintf("tensor %q is missing", s.name))
-		case !tensor.ShapeEq(t.Shape, s.shape) || len(t.Data) != tensor.Numel(s.shape):
-			problems = append(problems, fmt.Sprintf("tensor %q has shape %s, want %s",
-				s.name, tensor.ShapeString(t.Shape), tensor.ShapeString(s.shape)))
-		default:
-			get[s.name] = t
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("tiny face detector weights: %s%s (is this the %s manifest?)",
-			problems[0], more(len(problems)-1), detectorManifest)
+	get, err := w.pick("tiny face detector", detectorManifest, detectorSpecs())
+	if err != nil {
+		return nil, err
 	}
 	d := &Detector{
 		conv0W: hwioToOIHW(get["conv0/filters"]),

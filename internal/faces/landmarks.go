@@ -75,14 +75,9 @@ func LoadLandmarker(modelDir string) (*Landmarker, error) {
 	return NewLandmarker(w)
 }
 
-type lmTensorSpec struct {
-	name  string
-	shape []int
-}
-
 // landmarkSpecs lists every tensor of the net in face-api's manifest order.
-func landmarkSpecs() []lmTensorSpec {
-	s := []lmTensorSpec{
+func landmarkSpecs() []tensorSpec {
+	s := []tensorSpec{
 		{"dense0/conv0/filters", []int{3, 3, 3, lmChannels[0]}},
 		{"dense0/conv0/bias", []int{lmChannels[0]}},
 	}
@@ -94,41 +89,24 @@ func landmarkSpecs() []lmTensorSpec {
 			}
 			p := fmt.Sprintf("dense%d/conv%d/", b, c)
 			s = append(s,
-				lmTensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
-				lmTensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
-				lmTensorSpec{p + "bias", []int{out}})
+				tensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
+				tensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
+				tensorSpec{p + "bias", []int{out}})
 			in = out
 		}
 	}
 	return append(s,
-		lmTensorSpec{"fc/weights", []int{lmChannels[3], lmOutputs}},
-		lmTensorSpec{"fc/bias", []int{lmOutputs}})
+		tensorSpec{"fc/weights", []int{lmChannels[3], lmOutputs}},
+		tensorSpec{"fc/bias", []int{lmOutputs}})
 }
 
 // NewLandmarker checks that w holds every tensor of face_landmark_68_model
 // with its exact shape (extra tensors are ignored, as face-api ignores
 // them) and converts the filters to the engine's layouts.
 func NewLandmarker(w *Weights) (*Landmarker, error) {
-	if w == nil {
-		return nil, errors.New("landmark net: no weights")
-	}
-	get := map[string]*tensor.Tensor{}
-	var problems []string
-	for _, s := range landmarkSpecs() {
-		t := w.Tensors[s.name]
-		switch {
-		case t == nil:
-			problems = append(problems, fmt.Sprintf("tensor %q is missing", s.name))
-		case !tensor.ShapeEq(t.Shape, s.shape) || len(t.Data) != tensor.Numel(s.shape):
-			problems = append(problems, fmt.Sprintf("tensor %q has shape %s, want %s",
-				s.name, tensor.ShapeString(t.Shape), tensor.ShapeString(s.shape)))
-		default:
-			get[s.name] = t
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("landmark net weights: %s%s (is this the %s manifest?)",
-			problems[0], more(len(problems)-1), FaceLandmark68)
+	get, err := w.pick("landmark net", FaceLandmark68, landmarkSpecs())
+	if err != nil {
+		return nil, err
 	}
 	l := &Landmarker{
 		conv0W: hwioToOIHW(get["dense0/conv0/filters"]),

@@ -219,3 +219,38 @@ func (ws weightSpec) decode(b []byte) *tensor.Tensor {
 	}
 	return tensor.FromData(out, ws.Shape...)
 }
+
+// tensorSpec is one tensor a net reads, with its TF.js shape.
+type tensorSpec struct {
+	name  string
+	shape []int
+}
+
+// pick checks that w holds every tensor of specs with its exact shape
+// (extra tensors are ignored, as face-api ignores them) and returns them by
+// name. The error, for the net called net, names the first problem, counts
+// the others and the manifest the weights should have come from.
+func (w *Weights) pick(net, manifest string, specs []tensorSpec) (map[string]*tensor.Tensor, error) {
+	if w == nil {
+		return nil, fmt.Errorf("%s: no weights", net)
+	}
+	get := make(map[string]*tensor.Tensor, len(specs))
+	var problems []string
+	for _, s := range specs {
+		t := w.Tensors[s.name]
+		switch {
+		case t == nil:
+			problems = append(problems, fmt.Sprintf("tensor %q is missing", s.name))
+		case !tensor.ShapeEq(t.Shape, s.shape) || len(t.Data) != tensor.Numel(s.shape):
+			problems = append(problems, fmt.Sprintf("tensor %q has shape %s, want %s",
+				s.name, tensor.ShapeString(t.Shape), tensor.ShapeString(s.shape)))
+		default:
+			get[s.name] = t
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s weights: %s%s (is this the %s manifest?)",
+			net, problems[0], more(len(problems)-1), manifest)
+	}
+	return get, nil
+}

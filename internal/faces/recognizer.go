@@ -110,23 +110,17 @@ func recConvSpecs() []recConvSpec {
 	return s
 }
 
-// recTensorSpec is one tensor of the model with its TF.js shape.
-type recTensorSpec struct {
-	name  string
-	shape []int
-}
-
 // recognizerSpecs lists every tensor the net reads.
-func recognizerSpecs() []recTensorSpec {
-	var s []recTensorSpec
+func recognizerSpecs() []tensorSpec {
+	var s []tensorSpec
 	for _, c := range recConvSpecs() {
 		s = append(s,
-			recTensorSpec{c.prefix + "/conv/filters", []int{c.kernel, c.kernel, c.in, c.out}},
-			recTensorSpec{c.prefix + "/conv/bias", []int{c.out}},
-			recTensorSpec{c.prefix + "/scale/weights", []int{c.out}},
-			recTensorSpec{c.prefix + "/scale/biases", []int{c.out}})
+			tensorSpec{c.prefix + "/conv/filters", []int{c.kernel, c.kernel, c.in, c.out}},
+			tensorSpec{c.prefix + "/conv/bias", []int{c.out}},
+			tensorSpec{c.prefix + "/scale/weights", []int{c.out}},
+			tensorSpec{c.prefix + "/scale/biases", []int{c.out}})
 	}
-	return append(s, recTensorSpec{"fc", []int{recFeatures, DescriptorSize}})
+	return append(s, tensorSpec{"fc", []int{recFeatures, DescriptorSize}})
 }
 
 // recUnit is a conv unit with its scale and offset folded in.
@@ -165,26 +159,9 @@ func LoadRecognizer(modelDir string) (*Recognizer, error) {
 // as face-api ignores them) and folds each unit's scale and offset into its
 // convolution.
 func NewRecognizer(w *Weights) (*Recognizer, error) {
-	if w == nil {
-		return nil, errors.New("face recognition net: no weights")
-	}
-	get := map[string]*tensor.Tensor{}
-	var problems []string
-	for _, s := range recognizerSpecs() {
-		t := w.Tensors[s.name]
-		switch {
-		case t == nil:
-			problems = append(problems, fmt.Sprintf("tensor %q is missing", s.name))
-		case !tensor.ShapeEq(t.Shape, s.shape) || len(t.Data) != tensor.Numel(s.shape):
-			problems = append(problems, fmt.Sprintf("tensor %q has shape %s, want %s",
-				s.name, tensor.ShapeString(t.Shape), tensor.ShapeString(s.shape)))
-		default:
-			get[s.name] = t
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("face recognition net weights: %s%s (is this the %s manifest?)",
-			problems[0], more(len(problems)-1), FaceRecognition)
+	get, err := w.pick("face recognition net", FaceRecognition, recognizerSpecs())
+	if err != nil {
+		return nil, err
 	}
 	r := &Recognizer{fc: get["fc"].Clone()}
 	for _, c := range recConvSpecs() {
