@@ -2,8 +2,6 @@ package faces
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,7 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"starid/internal/data"
 	"starid/internal/tensor"
 )
 
@@ -472,24 +469,12 @@ for size in map(int, sys.argv[2:]):
 // realDetector loads the detector from the fetched weights, or skips.
 func realDetector(t testing.TB) (*Detector, string) {
 	t.Helper()
-	dir, err := ModelDir()
-	if err != nil {
-		t.Skipf("skipping: needs the face-api weights (run `starid models fetch`): %v", err)
-	}
+	dir := modelDirOrSkip(t)
 	d, err := LoadDetector(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d, dir
-}
-
-func loadPhoto(t testing.TB, path string) *Image {
-	t.Helper()
-	rgba, err := data.DecodeFile(path, data.DefaultMaxPixels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return FromImage(rgba)
 }
 
 func TestDetectRealEdgeCases(t *testing.T) {
@@ -570,31 +555,9 @@ type golden struct {
 
 func loadGolden(t *testing.T) *golden {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "golden.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("skipping: testdata/golden.json is not there yet (scripts/dev/faceapi/golden.mjs makes it)")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatalf("testdata/golden.json: %v", err)
-	}
+	readGolden(t, &g)
 	return &g
-}
-
-// syntheticPattern is the golden file's generated input.
-func syntheticPattern(s int) *Image {
-	m := NewImage(s, s)
-	for y := range s {
-		for x := range s {
-			for c := range 3 {
-				m.Pix[(y*s+x)*3+c] = float32((x*7 + y*13 + c*29) % 256)
-			}
-		}
-	}
-	return m
 }
 
 func TestDetectorGoldenRaw(t *testing.T) {
@@ -604,7 +567,7 @@ func TestDetectorGoldenRaw(t *testing.T) {
 	if sd.Size == 0 || len(sd.RawFirst) == 0 {
 		t.Fatal("golden.json has no synthetic detector output")
 	}
-	raw, err := d.Raw(syntheticPattern(sd.Size), sd.Size)
+	raw, err := d.Raw(goldenPattern(sd.Size), sd.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 //	go test ./internal/faces -run '^$' -bench 'Landmark|AlignedChip' -benchmem
 func BenchmarkLandmarks(b *testing.B) {
 	l, dir := realLandmarker(b)
-	img := lmLoadPhoto(b, filepath.Join(dir, "demo", "sample1.jpg"))
+	img := loadPhoto(b, filepath.Join(dir, "demo", "sample1.jpg"))
 	box := sample1Boxes[0]
 	if _, err := l.Landmarks(img, box); err != nil {
 		b.Fatal(err)
@@ -31,7 +31,7 @@ func BenchmarkLandmarkNet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := lmPattern(112).NetInput(nil, LandmarkInputSize, true, lmMean, lmDiv)
+	in := goldenPattern(112).NetInput(nil, LandmarkInputSize, true, lmMean, lmDiv)
 	if _, err := l.Raw(in); err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func BenchmarkLandmarkNet(b *testing.B) {
 // BenchmarkAlignedChip cuts a 150x150 chip from a face about twice the
 // chip's scale, so every chip pixel averages 2x2 samples (a typical case).
 func BenchmarkAlignedChip(b *testing.B) {
-	img := lmPattern(1000)
+	img := goldenPattern(1000)
 	lm := templateLandmarks(Point{400, 420}, Point{520, 430}, Point{455, 560})
 	out := NewImage(DefaultTemplate.Size, DefaultTemplate.Size)
 	b.ReportAllocs()

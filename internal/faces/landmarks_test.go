@@ -1,18 +1,15 @@
 package faces
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"starid/internal/data"
 	"starid/internal/tensor"
 )
 
@@ -89,7 +86,7 @@ func TestLandmarkerRawShapes(t *testing.T) {
 	if _, err := l.Raw(nil); err == nil {
 		t.Error("Raw(nil) gave no error")
 	}
-	out, err := l.Raw(lmPattern(112).NetInput(nil, 112, true, lmMean, lmDiv))
+	out, err := l.Raw(goldenPattern(112).NetInput(nil, 112, true, lmMean, lmDiv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +111,7 @@ func TestLandmarkerConcurrent(t *testing.T) {
 	inputs := make([]*tensor.Tensor, n)
 	want := make([][]float32, n)
 	for i := range inputs {
-		img := lmPattern(112 + 9*i) // resized: a different input each
+		img := goldenPattern(112 + 9*i) // resized: a different input each
 		inputs[i] = img.NetInput(nil, 112, true, lmMean, lmDiv)
 		if want[i], err = l.Raw(inputs[i]); err != nil {
 			t.Fatal(err)
@@ -194,7 +191,7 @@ func TestLandmarksFollowTheCrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	face := lmPattern(90)
+	face := goldenPattern(90)
 	place := func(w, h, x0, y0 int) *Image {
 		img := NewImage(w, h)
 		for y := range face.H {
@@ -232,7 +229,7 @@ func TestLandmarksRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := lmPattern(64)
+	img := goldenPattern(64)
 	for _, tc := range []struct {
 		name string
 		img  *Image
@@ -253,40 +250,15 @@ func TestLandmarksRefusesBadInput(t *testing.T) {
 	}
 }
 
-// lmPattern is the golden file's generated input.
-func lmPattern(s int) *Image {
-	m := NewImage(s, s)
-	for y := range s {
-		for x := range s {
-			for c := range 3 {
-				m.Pix[(y*s+x)*3+c] = float32((x*7 + y*13 + c*29) % 256)
-			}
-		}
-	}
-	return m
-}
-
 // realLandmarker loads the net from the fetched weights, or skips.
 func realLandmarker(t testing.TB) (*Landmarker, string) {
 	t.Helper()
-	dir, err := ModelDir()
-	if err != nil {
-		t.Skipf("skipping: needs the face-api weights (run `starid models fetch`): %v", err)
-	}
+	dir := modelDirOrSkip(t)
 	l, err := LoadLandmarker(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l, dir
-}
-
-func lmLoadPhoto(t testing.TB, path string) *Image {
-	t.Helper()
-	rgba, err := data.DecodeFile(path, data.DefaultMaxPixels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return FromImage(rgba)
 }
 
 // sample1Boxes are the tiny face detector's 416 boxes on the demo photo
@@ -303,7 +275,7 @@ var sample1Boxes = []Box{
 // nose tip above the mouth above the chin.
 func TestLandmarksAnatomy(t *testing.T) {
 	l, dir := realLandmarker(t)
-	img := lmLoadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
+	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
 	for i, box := range sample1Boxes {
 		pts, err := l.Landmarks(img, box)
 		if err != nil {
@@ -350,17 +322,8 @@ type lmGolden struct {
 
 func loadLmGolden(t *testing.T) *lmGolden {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "golden.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("skipping: testdata/golden.json is not there yet (scripts/dev/faceapi/golden.mjs makes it)")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g lmGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatalf("testdata/golden.json: %v", err)
-	}
+	readGolden(t, &g)
 	return &g
 }
 
@@ -389,7 +352,7 @@ func TestLandmarksGoldenSynthetic(t *testing.T) {
 		t.Fatalf("golden synthetic landmarks: size %d with %d values, want %d and %d",
 			s.Size, len(s.Raw), LandmarkInputSize, lmOutputs)
 	}
-	raw, err := l.Raw(lmPattern(s.Size).NetInput(nil, LandmarkInputSize, true, lmMean, lmDiv))
+	raw, err := l.Raw(goldenPattern(s.Size).NetInput(nil, LandmarkInputSize, true, lmMean, lmDiv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +368,7 @@ func TestLandmarksGoldenFaces(t *testing.T) {
 	l, dir := realLandmarker(t)
 	faces := 0
 	for _, gi := range g.Images {
-		img := lmLoadPhoto(t, filepath.Join(dir, "demo", gi.File))
+		img := loadPhoto(t, filepath.Join(dir, "demo", gi.File))
 		if img.W != gi.Width || img.H != gi.Height {
 			t.Fatalf("%s: decoded %dx%d, golden %dx%d", gi.File, img.W, img.H, gi.Width, gi.Height)
 		}

@@ -10,10 +10,7 @@ import (
 // realPipeline loads the three nets from the fetched weights, or skips.
 func realPipeline(t testing.TB) (*Pipeline, string) {
 	t.Helper()
-	dir, err := ModelDir()
-	if err != nil {
-		t.Skipf("skipping: needs the face-api weights (run `starid models fetch`): %v", err)
-	}
+	dir := modelDirOrSkip(t)
 	p, err := LoadPipeline(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	"starid/internal/data"
 	"starid/internal/nn"
 	"starid/internal/tensor"
 )
@@ -100,10 +99,7 @@ func recRandomImage(w, h int, seed uint64) *Image {
 // realRecognizer loads the recognizer from the fetched weights, or skips.
 func realRecognizer(t testing.TB) (*Recognizer, string) {
 	t.Helper()
-	dir, err := ModelDir()
-	if err != nil {
-		t.Skipf("skipping: needs the face-api weights (run `starid models fetch`): %v", err)
-	}
+	dir := modelDirOrSkip(t)
 	r, err := LoadRecognizer(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -542,42 +538,9 @@ type recGolden struct {
 
 func loadRecGolden(t *testing.T) *recGolden {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "golden.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("skipping: testdata/golden.json is not there yet (scripts/dev/faceapi/golden.mjs makes it)")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g recGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatalf("testdata/golden.json: %v", err)
-	}
+	readGolden(t, &g)
 	return &g
-}
-
-// recPattern is the golden file's generated input.
-func recPattern(s int) *Image {
-	m := NewImage(s, s)
-	for y := range s {
-		for x := range s {
-			for c := range 3 {
-				m.Pix[(y*s+x)*3+c] = float32((x*7 + y*13 + c*29) % 256)
-			}
-		}
-	}
-	return m
-}
-
-// recLoadPhoto decodes a photo the way the golden generator's pixels were
-// produced (data.DecodeFile, EXIF applied).
-func recLoadPhoto(t testing.TB, path string) *Image {
-	t.Helper()
-	rgba, err := data.DecodeFile(path, data.DefaultMaxPixels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return FromImage(rgba)
 }
 
 func recCompare(t *testing.T, what string, got []float32, want []float64) {
@@ -603,7 +566,7 @@ func TestRecognizerGoldenSynthetic(t *testing.T) {
 	if sr.Size == 0 || len(sr.Descriptor) == 0 {
 		t.Fatal("golden.json has no synthetic recognition descriptor")
 	}
-	d, err := r.Describe(recPattern(sr.Size))
+	d, err := r.Describe(goldenPattern(sr.Size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +581,7 @@ func TestRecognizerGoldenPhotos(t *testing.T) {
 		if len(gi.Faces) == 0 {
 			continue
 		}
-		img := recLoadPhoto(t, filepath.Join(dir, "demo", gi.File))
+		img := loadPhoto(t, filepath.Join(dir, "demo", gi.File))
 		for k, f := range gi.Faces {
 			for _, c := range []struct {
 				what string

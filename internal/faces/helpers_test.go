@@ -1,0 +1,63 @@
+package faces
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"starid/internal/data"
+)
+
+// modelDirOrSkip is the fetched models folder, or skips the test with how
+// to get it.
+func modelDirOrSkip(t testing.TB) string {
+	t.Helper()
+	dir, err := ModelDir()
+	if err != nil {
+		t.Skipf("skipping: needs the face-api weights (run `starid models fetch`): %v", err)
+	}
+	return dir
+}
+
+// loadPhoto decodes a photo the way the golden generator's pixels were
+// produced (data.DecodeFile, EXIF applied).
+func loadPhoto(t testing.TB, path string) *Image {
+	t.Helper()
+	rgba, err := data.DecodeFile(path, data.DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromImage(rgba)
+}
+
+// readGolden decodes testdata/golden.json (face-api's own outputs, made by
+// scripts/dev/faceapi/golden.sh) into v, which names the part a test needs.
+func readGolden(t *testing.T, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "golden.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("skipping: testdata/golden.json is not there yet (scripts/dev/faceapi/golden.mjs makes it)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("testdata/golden.json: %v", err)
+	}
+}
+
+// goldenPattern is the golden file's generated input: an S x S image with
+// v(x, y, c) = (7x + 13y + 29c) mod 256.
+func goldenPattern(s int) *Image {
+	m := NewImage(s, s)
+	for y := range s {
+		for x := range s {
+			for c := range 3 {
+				m.Pix[(y*s+x)*3+c] = float32((x*7 + y*13 + c*29) % 256)
+			}
+		}
+	}
+	return m
+}
