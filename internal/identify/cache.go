@@ -54,11 +54,14 @@ func VersionDir(version string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// cachedFace is one face of an entry.
+// cachedFace is one face of an entry. Landmarks came later than the
+// rest: they are left out of the JSON when absent, so that entries written
+// before them keep their exact bytes and so their check sums.
 type cachedFace struct {
-	Box        [4]float64 `json:"box"` // x, y, w, h
-	Score      float64    `json:"score"`
-	Descriptor []float32  `json:"descriptor"`
+	Box        [4]float64   `json:"box"` // x, y, w, h
+	Score      float64      `json:"score"`
+	Descriptor []float32    `json:"descriptor"`
+	Landmarks  [][2]float64 `json:"landmarks,omitempty"` // 68 points (x, y), or none in older entries
 }
 
 // cacheEntry is one photo's file. Check is the SHA-256 of the JSON of
@@ -77,8 +80,10 @@ func (c *Cache) path(key string) string {
 // errCorrupt marks an entry that exists but cannot be trusted.
 var errCorrupt = errors.New("corrupt cache entry")
 
-// Get returns the faces cached for key (the photo's SHA-256 in hex). ok is
-// false when there is no entry; err (wrapping errCorrupt) when the entry is
+// Get returns the faces cached for key (the photo's SHA-256 in hex), with
+// their landmarks when the entry has them (entries written before
+// landmarks were cached have none: see HasLandmarks). ok is false when
+// there is no entry; err (wrapping errCorrupt) when the entry is
 // unreadable or fails its checks, in which case the caller recomputes and
 // Put replaces it.
 func (c *Cache) Get(key string) (found []faces.Face, ok bool, err error) {
@@ -111,12 +116,38 @@ func (c *Cache) Get(key string) (found []faces.Face, ok bool, err error) {
 			Detection:  faces.Detection{Box: faces.Box{X: f.Box[0], Y: f.Box[1], W: f.Box[2], H: f.Box[3]}, Score: f.Score},
 			Descriptor: f.Descriptor,
 		}
+		if len(f.Landmarks) == 0 {
+			continue
+		}
+		if len(f.Landmarks) != faces.NumLandmarks {
+			return nil, false, fmt.Errorf("%s: %w: face %d has %d landmarks", c.path(key), errCorrupt, i, len(f.Landmarks))
+		}
+		out[i].Landmarks = make([]faces.Point, len(f.Landmarks))
+		for j, p := range f.Landmarks {
+			if math.IsNaN(p[0]) || math.IsInf(p[0], 0) || math.IsNaN(p[1]) || math.IsInf(p[1], 0) {
+				return nil, false, fmt.Errorf("%s: %w: face %d has a bad landmark", c.path(key), errCorrupt, i)
+			}
+			out[i].Landmarks[j] = faces.Point{X: p[0], Y: p[1]}
+		}
 	}
 	return out, true, nil
 }
 
-// Put stores the faces of key atomically. Only the box, score and
-// descriptor are kept.
+// HasLandmarks reports whether every face in found has its 68 landmarks
+// (true for no faces): what aligning the faces needs.
+func HasLandmarks(found []faces.Face) bool {
+	for _, f := range found {
+		if len(f.Landmarks) != faces.NumLandmarks {
+			return false
+		}
+	}
+	return true
+}
+
+// Put stores the faces of key atomically: the box, score, descriptor and,
+// when the face has them, the landmarks. Landmarks are stored at full
+// precision (JSON numbers round-trip float64 exactly), so a face aligned
+// from the cache is aligned exactly as when it was found.
 func (c *Cache) Put(key string, found []faces.Face) error {
 	if c == nil || len(key) < 2 {
 		return nil
@@ -124,6 +155,12 @@ func (c *Cache) Put(key string, found []faces.Face) error {
 	e := cacheEntry{Version: c.Version, Key: key, Faces: make([]cachedFace, len(found))}
 	for i, f := range found {
 		e.Faces[i] = cachedFace{Box: [4]float64{f.Box.X, f.Box.Y, f.Box.W, f.Box.H}, Score: f.Score, Descriptor: f.Descriptor}
+		if len(f.Landmarks) == faces.NumLandmarks { // anything else could not be read back
+			e.Faces[i].Landmarks = make([][2]float64, len(f.Landmarks))
+			for j, p := range f.Landmarks {
+				e.Faces[i].Landmarks[j] = [2]float64{p.X, p.Y}
+			}
+		}
 	}
 	sum, err := facesSum(e.Faces)
 	if err != nil {

@@ -39,9 +39,13 @@ func (p *Photo) Largest() *faces.Face {
 
 // Stats counts where Describe's answers came from.
 type Stats struct {
-	Cached    int // answered from the cache
-	Computed  int // described by the Describer
-	Corrupt   int // cache entries found damaged and recomputed
+	Cached   int // answered from the cache
+	Computed int // described by the Describer
+	Corrupt  int // cache entries found damaged and recomputed
+	// Unmarked counts cache entries described again because they lack
+	// the landmarks DescribeOptions.Landmarks asked for (also counted in
+	// Computed when that succeeded).
+	Unmarked  int
 	Unusable  int // photos that could not be read or described
 	CacheErrs int // entries that could not be written (the answer is still used)
 }
@@ -59,6 +63,11 @@ type DescribeOptions struct {
 	// Note, when not nil, is told about damaged cache entries and cache
 	// write failures, which do not stop the work.
 	Note func(msg string)
+	// Landmarks asks for every face's 68 landmarks (to align the faces).
+	// Cache entries written before landmarks were cached have none: such
+	// a photo is described again and its entry rewritten with them.
+	// Without it those entries answer as they are.
+	Landmarks bool
 }
 
 // Describe finds the faces of every photo. keys, when not nil, holds the
@@ -98,7 +107,7 @@ func Describe(ctx context.Context, d Describer, paths, keys []string, opt Descri
 				if keys != nil {
 					key = keys[i]
 				}
-				p, how := describeOne(d, opt.Cache, paths[i], key)
+				p, how := describeOne(d, opt.Cache, paths[i], key, opt.Landmarks)
 				out[i] = p
 				mu.Lock()
 				switch how.source {
@@ -109,6 +118,9 @@ func Describe(ctx context.Context, d Describer, paths, keys []string, opt Descri
 				}
 				if p.Err != nil {
 					st.Unusable++
+				}
+				if how.unmarked {
+					st.Unmarked++
 				}
 				if how.corrupt != nil {
 					st.Corrupt++
@@ -149,25 +161,35 @@ const (
 )
 
 type outcome struct {
-	source  source
-	corrupt error
-	putErr  error
+	source   source
+	corrupt  error
+	putErr   error
+	unmarked bool // the cached entry lacked the landmarks asked for
 }
 
-// describeOne answers one photo from the cache or the describer.
-func describeOne(d Describer, c *Cache, path, key string) (Photo, outcome) {
+// describeOne answers one photo from the cache or the describer; with
+// marks, an entry without landmarks counts as a miss.
+func describeOne(d Describer, c *Cache, path, key string, marks bool) (Photo, outcome) {
 	p := Photo{Path: path, Key: key}
 	var how outcome
-	if key != "" {
+	get := func(key string) ([]faces.Face, bool) {
 		// A cache that cannot be read is a miss: the photo is described
 		// again and Put reports the cache's trouble if it persists.
 		found, ok, err := c.Get(key)
 		if errors.Is(err, errCorrupt) {
 			how.corrupt = err
 		}
-		if ok {
+		if ok && marks && !HasLandmarks(found) {
+			how.unmarked = true
+			return nil, false
+		}
+		return found, ok
+	}
+	if key != "" {
+		if found, ok := get(key); ok {
 			p.Faces = found
-			return p, outcome{source: fromCache}
+			how.source = fromCache
+			return p, how
 		}
 	}
 	b, err := os.ReadFile(path)
@@ -179,11 +201,7 @@ func describeOne(d Describer, c *Cache, path, key string) (Photo, outcome) {
 	p.Key = hex.EncodeToString(sum[:])
 	if p.Key != key {
 		// No key given, or the file changed since it was scanned.
-		found, ok, err := c.Get(p.Key)
-		if errors.Is(err, errCorrupt) {
-			how.corrupt = err
-		}
-		if ok {
+		if found, ok := get(p.Key); ok {
 			p.Faces = found
 			how.source = fromCache
 			return p, how
