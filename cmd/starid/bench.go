@@ -22,9 +22,10 @@ func init() {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench --model NAME --size S --batch B [--mode train|infer] [--steps N] [--warmup 1] [--json]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]", stderr)
+	fs := newFlagSet("bench", "bench --model NAME --size S [--width 1] --batch B [--mode train|infer] [--steps N] [--warmup 1] [--json]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]", stderr)
 	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
 	size := fs.Int("size", 224, "input height and width")
+	width := fs.Float64("width", 1, "scale every convolution's channel count (as train --width)")
 	batch := fs.Int("batch", 32, "batch size")
 	mode := fs.String("mode", "train", "train (forward, backward, Adam update) or infer (forward in eval mode)")
 	steps := fs.Int("steps", 3, "timed steps")
@@ -58,7 +59,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *warmup < 0 {
 		return usagef("--warmup %d: must be 0 or more", *warmup)
 	}
-	spec, err := models.ByName(*model, *classes)
+	spec, err := models.ByNameWidth(*model, *classes, *width)
 	if err != nil {
 		return usagef("%v", err)
 	}

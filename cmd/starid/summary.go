@@ -14,10 +14,11 @@ func init() {
 }
 
 func runSummary(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("summary", "summary --model NAME [--classes 17] [--size 224] [--batch 1] [--json]", stderr)
+	fs := newFlagSet("summary", "summary --model NAME [--classes 17] [--size 224] [--width 1] [--batch 1] [--json]", stderr)
 	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
 	classes := fs.Int("classes", 17, "number of output classes")
 	size := fs.Int("size", 224, "input height and width in pixels")
+	width := fs.Float64("width", 1, "scale every convolution's channel count (as train --width)")
 	batch := fs.Int("batch", 1, "batch size shown in the output shapes")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	pos, err := parse(fs, args)
@@ -33,7 +34,7 @@ func runSummary(args []string, stdout, stderr io.Writer) error {
 	if *size < 1 || *batch < 1 {
 		return usagef("--size and --batch must be positive")
 	}
-	spec, err := models.ByName(*model, *classes)
+	spec, err := models.ByNameWidth(*model, *classes, *width)
 	if err != nil {
 		return usagef("%v", err)
 	}

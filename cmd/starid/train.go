@@ -21,7 +21,7 @@ func init() {
 	register("train", "train a model on a folder of photos, one sub-folder per person", runTrain)
 }
 
-const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--epochs 40] [--batch 32] [--optimizer adam|sgd]\n" +
+const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--width 1] [--epochs 40] [--batch 32] [--optimizer adam|sgd]\n" +
 	"             [--lr 1e-4] [--schedule step:0.92:4] [--weight-decay 0] [--l1 0] [--l2 0] [--train-frac 0.8]\n" +
 	"             [--seed 1] [--augment] [--crop face|none] [--crop-margin 0.25] [--cache DIR] [--resume] [--workers N]"
 
@@ -31,6 +31,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "", "model name: "+joinNames(models.Names())+", or face")
 	out := fs.String("out", "", "run directory to create (or continue with --resume)")
 	size := fs.Int("size", d.Size, "input height and width in pixels")
+	width := fs.Float64("width", d.Width, "VGG models: scale every convolution's channel count (0.5: half as many, about a quarter of the work)")
 	epochs := fs.Int("epochs", d.Epochs, "number of epochs (with --resume: the new total)")
 	batch := fs.Int("batch", d.Batch, "batch size")
 	opt := fs.String("optimizer", d.Optimizer, "optimizer: adam, adamw or sgd")
@@ -73,13 +74,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *model != train.ModelFace && *exclude != "" {
 		return usagef("--exclude applies to --model face only")
 	}
+	if slices.Contains(given, "width") && *model == train.ModelFace {
+		return usagef("--width applies to the VGG models only")
+	}
 	// A resumed run takes its crop from model.json, so only an explicit
 	// --crop none makes --crop-margin meaningless.
 	if slices.Contains(given, "crop-margin") && (*model == train.ModelFace || (*crop != "face" && !*resume)) {
 		return usagef("--crop-margin applies to --crop face only")
 	}
 	cfg := train.Config{
-		Data: pos[0], Out: *out, Model: *model, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
+		Data: pos[0], Out: *out, Model: *model, Width: *width, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
 		LR: *lr, Momentum: *momentum, Schedule: *sched, WeightDecay: *wd, L1: *l1, L2: *l2, TrainFrac: *frac,
 		Seed: *seed, Augment: *augment, Crop: *crop, CropMargin: *margin, Resume: *resume, Workers: *workers, Given: given,
 	}

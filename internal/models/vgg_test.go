@@ -67,6 +67,45 @@ func TestVGGStateDictNames(t *testing.T) {
 	}
 }
 
+// Half width: every convolution's channels halved and the head fed 256x7x7.
+// 3,894,897 is the sum by hand: convolutions 3,680,160 (3*32*9+32 up to five
+// 256->256), five batch norms 2*(32+64+128+256+256), head 256*49*17+17.
+func TestVGGWidth(t *testing.T) {
+	spec, err := ByNameWidth("vgg16-bn-dropout-light", 17, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := Build(spec, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, _ := nn.CountParams(net); total != 3894897 {
+		t.Errorf("half width: %d params, want 3894897", total)
+	}
+	if s, err := nn.Summarize(net, []int{1, 3, 64, 64}); err != nil || s.OutputShape[1] != 17 {
+		t.Errorf("half width at 64: %v %v", s, err)
+	}
+	full, _ := ByName("vgg16", 17)
+	same, _ := ByNameWidth("vgg16", 17, 1)
+	if a, b := mustJSON(t, full), mustJSON(t, same); a != b {
+		t.Error("width 1 differs from the tutorial's network")
+	}
+	for _, w := range []float64{0, -1, 2.5} {
+		if _, err := ByNameWidth("vgg16", 17, w); err == nil || !strings.Contains(err.Error(), "width") {
+			t.Errorf("width %v: error %v", w, err)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, s Spec) string {
+	t.Helper()
+	b, err := s.MarshalIndent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestByNameErrors(t *testing.T) {
 	if _, err := ByName("vgg19", 17); err == nil || !strings.Contains(err.Error(), "vgg16-bn") {
 		t.Errorf("unknown model error should list known names, got %v", err)

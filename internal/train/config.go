@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,9 +20,12 @@ import (
 // `starid train`. Every field that changes the trained weights is stored in
 // model.json, and --resume refuses flags that disagree with it.
 type Config struct {
-	Data        string  `json:"data"`      // image folder, one sub-folder per class
-	Out         string  `json:"out"`       // run directory
-	Model       string  `json:"model"`     // models.ByName name
+	Data  string `json:"data"`  // image folder, one sub-folder per class
+	Out   string `json:"out"`   // run directory
+	Model string `json:"model"` // models.ByName name
+	// Width scales the VGG's convolution widths (models.VGGOptions.Width);
+	// 1 is the tutorial's network, and old runs without it were that.
+	Width       float64 `json:"width,omitempty"`
 	Size        int     `json:"size"`      // input height and width
 	Epochs      int     `json:"epochs"`    // total epochs (a resumed run may raise it)
 	Batch       int     `json:"batch"`     // batch size for training and evaluation
@@ -66,7 +70,7 @@ type Config struct {
 // recipe (Adam 1e-4, 0.92 every 4 epochs, batch 32, 40 epochs, 80/20).
 func DefaultConfig() Config {
 	return Config{
-		Size: 224, Epochs: 40, Batch: 32, Optimizer: "adam", LR: 1e-4, Momentum: 0.9,
+		Size: 224, Width: 1, Epochs: 40, Batch: 32, Optimizer: "adam", LR: 1e-4, Momentum: 0.9,
 		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: "none", CropMargin: DefaultCropMargin,
 	}
 }
@@ -119,7 +123,13 @@ func (c *Config) validate() error {
 		// model.json leaves whole-photo runs as they always were.
 		c.Crop, c.CropMargin = "none", 0
 	}
-	if _, err := lookupSpec(c.Model, 2); err != nil {
+	if c.Width == 0 {
+		c.Width = 1
+	}
+	if !(c.Width > 0 && c.Width <= models.MaxWidth) {
+		return fmt.Errorf("--width %v: must be above 0 and at most %v", c.Width, models.MaxWidth)
+	}
+	if _, err := lookupSpec(c.Model, 2, c.Width); err != nil {
 		return err
 	}
 	s, err := optim.ParseSchedule(c.Schedule)
@@ -144,12 +154,13 @@ func (c *Config) validate() error {
 // can train a network small enough to take milliseconds per epoch.
 var testModels = map[string]func(classes int) models.Spec{}
 
-// lookupSpec finds a model by name among the real and the test models.
-func lookupSpec(name string, classes int) (models.Spec, error) {
+// lookupSpec finds a model by name among the real and the test models;
+// width scales the real ones.
+func lookupSpec(name string, classes int, width float64) (models.Spec, error) {
 	if f, ok := testModels[name]; ok {
 		return f(classes), nil
 	}
-	return models.ByName(name, classes)
+	return models.ByNameWidth(name, classes, cmp.Or(width, 1)) // 0: a run from before --width
 }
 
 // setting is one compared field: its flag name and its value as text.
@@ -160,6 +171,7 @@ func (c *Config) settings() []setting {
 	s := []setting{
 		{"data", filepath.Clean(c.Data)},
 		{"model", c.Model},
+		{"width", f(cmp.Or(c.Width, 1))}, // runs from before --width were full width and lack it
 		{"size", strconv.Itoa(c.Size)},
 		{"batch", strconv.Itoa(c.Batch)},
 		{"optimizer", c.Optimizer},

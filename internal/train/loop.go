@@ -228,7 +228,7 @@ func (t *trainer) setUp(ctx context.Context) error {
 	lg.notef("%d classes, %d images: %d for training, %d for testing", len(ds.Classes), len(ds.Samples),
 		len(t.trainIdx), len(t.testIdx))
 
-	spec, err := lookupSpec(cfg.Model, len(ds.Classes))
+	spec, err := lookupSpec(cfg.Model, len(ds.Classes), cfg.Width)
 	if err != nil {
 		return err
 	}

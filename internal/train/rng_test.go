@@ -13,7 +13,7 @@ import (
 // (seed, epoch) only, so an epoch replayed after a resume draws the same
 // masks, and other epochs or seeds draw others.
 func TestDropoutReseed(t *testing.T) {
-	spec, _ := lookupSpec(tinyModel, 3)
+	spec, _ := lookupSpec(tinyModel, 3, 1)
 	net, err := models.Build(spec, streamRNG(1, streamInit))
 	if err != nil {
 		t.Fatal(err)

@@ -327,6 +327,7 @@ func TestResumeRefusesOtherSettings(t *testing.T) {
 		{"lr and seed", func(c *Config) { c.LR, c.Seed = 0.1, 9 }, []string{"lr", "seed"},
 			[]string{`--lr: run has "0.003", flags say "0.1"`, `--seed: run has "1", flags say "9"`}},
 		{"size", func(c *Config) { c.Size = 32 }, []string{"size"}, []string{"--size"}},
+		{"width", func(c *Config) { c.Width = 0.5 }, []string{"width"}, []string{`--width: run has "1", flags say "0.5"`}},
 		{"other data", func(c *Config) { c.Data = t.TempDir() }, nil, []string{"--data"}},
 		{"not given is taken from the run", func(c *Config) { c.LR, c.Size = 0.5, 99 }, []string{}, nil},
 	} {
@@ -559,6 +560,32 @@ func TestConfigCrop(t *testing.T) {
 		err := CheckConfig(c)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("crop %s margin %v: err = %v, want %q", tc.crop, tc.margin, err, tc.want)
+		}
+	}
+}
+
+// --width reaches the network: a VGG at 1/16 width trains, and model.json
+// holds the narrow spec and the width, so OpenRun rebuilds the same net.
+func TestTrainWidth(t *testing.T) {
+	dataDir := makeShapes(t, 3, 4)
+	out := filepath.Join(t.TempDir(), "run")
+	c := tinyConfig(dataDir, out, 1)
+	c.Model, c.Width, c.Size = "vgg16-bn-dropout-light", 1.0/16, 32
+	mustTrain(t, c, nil)
+	run, err := OpenRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Info.Config.Width != 1.0/16 {
+		t.Errorf("model.json width %v", run.Info.Config.Width)
+	}
+	if got := run.Info.Spec.Layers[0].Children[0].Out; got != 4 {
+		t.Errorf("block1 conv has %d channels, want 64/16 = 4", got)
+	}
+	for _, w := range []float64{-1, 3} {
+		c.Width = w
+		if err := CheckConfig(c); err == nil || !strings.Contains(err.Error(), "--width") {
+			t.Errorf("width %v: %v", w, err)
 		}
 	}
 }
