@@ -33,6 +33,11 @@ type LoaderOptions struct {
 	// face box with a margin, later); it runs before the resize and its
 	// result is what gets cached.
 	Crop func(sample int, img *image.RGBA) (image.Rectangle, error)
+	// Warp, when set, is used instead of Crop: it makes a new image from
+	// each decoded photo (an aligned face chip: turned and scaled, which
+	// no rectangle can express). Like Crop it runs before the resize, its
+	// result is what gets cached, and augmentation applies after it.
+	Warp func(sample int, img *image.RGBA) (*image.RGBA, error)
 }
 
 // SampleError is a sample the loader had to drop from its batch.
@@ -278,11 +283,21 @@ func (l *Loader) sample(i int, epochSeed uint64, dst []float32) error {
 	return l.t.Finish(r, rng, dst)
 }
 
-// load decodes, crops and resizes sample i.
+// load decodes, crops (or warps) and resizes sample i.
 func (l *Loader) load(i int) (*RGB, error) {
 	img, err := DecodeFile(l.ds.Samples[i].Path, l.opts.MaxPixels)
 	if err != nil {
 		return nil, err
+	}
+	if l.opts.Warp != nil {
+		w, err := l.opts.Warp(i, img)
+		if err != nil {
+			return nil, fmt.Errorf("%s: warp: %w", l.ds.Samples[i].Path, err)
+		}
+		if w == nil || w.Rect.Empty() {
+			return nil, fmt.Errorf("%s: warp gave an empty image", l.ds.Samples[i].Path)
+		}
+		return l.t.Resize(w)
 	}
 	if l.opts.Crop != nil {
 		box, err := l.opts.Crop(i, img)

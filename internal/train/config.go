@@ -39,9 +39,11 @@ type Config struct {
 	TrainFrac   float64 `json:"train_frac"`
 	Seed        uint64  `json:"seed"`
 	Augment     bool    `json:"augment"`
-	Crop        string  `json:"crop"` // "none" or "face"
+	Crop        string  `json:"crop"` // "none", "face" or "aligned"
 	// CropMargin is, for Crop "face", how much of the face box's longer
-	// side is added on each side of the face (see CropAround); 0 for
+	// side is added on each side of the face (see CropAround); for Crop
+	// "aligned" the chip template's padding (faces.ChipTemplate: room
+	// around the mean face shape, in units of its size); 0 for
 	// whole-photo runs.
 	CropMargin float64 `json:"crop_margin,omitempty"`
 
@@ -50,6 +52,9 @@ type Config struct {
 	// built on this package; the command line fills it with the cached
 	// face describer. It is not stored: a resumed run is given it again.
 	FaceBoxes FaceFinder `json:"-"`
+	// AlignChip cuts the aligned chips of Crop "aligned", a hook for the
+	// same reason as FaceBoxes (the alignment is the face pipeline's).
+	AlignChip ChipMaker `json:"-"`
 	// FacePipeline names the face pipeline behind FaceBoxes; crop=face runs
 	// record it in model.json (PipelineVersion), so that eval and predict
 	// can tell when their boxes may differ from the ones trained on.
@@ -80,6 +85,11 @@ func DefaultConfig() Config {
 // the detector's tight box cuts off, yet leaves little background.
 const DefaultCropMargin = 0.25
 
+// DefaultAlignPadding is the chip padding of aligned runs: half the mean
+// face's size on each side keeps the hair line, ears and chin in the chip
+// (dlib's 0.25, the recognition net's, cuts through the forehead).
+const DefaultAlignPadding = 0.5
+
 // maxCropMargin bounds --crop-margin: beyond it a crop of a portrait is
 // mostly the whole photo again.
 const maxCropMargin = 2.0
@@ -99,9 +109,9 @@ func (c *Config) validate() error {
 		return errors.New("no model given (--model)")
 	case c.Model == "face":
 		return fmt.Errorf("--model face %w", errFaceModels)
-	case c.Crop != "none" && c.Crop != "" && c.Crop != "face":
-		return fmt.Errorf("--crop %q: want face or none", c.Crop)
-	case c.Crop == "face" && !(c.CropMargin >= 0 && c.CropMargin <= maxCropMargin):
+	case c.Crop != "none" && c.Crop != "" && c.Crop != "face" && c.Crop != "aligned":
+		return fmt.Errorf("--crop %q: want face, aligned or none", c.Crop)
+	case (c.Crop == "face" || c.Crop == "aligned") && !(c.CropMargin >= 0 && c.CropMargin <= maxCropMargin):
 		return fmt.Errorf("--crop-margin %v: must be between 0 and %v", c.CropMargin, maxCropMargin)
 	case c.Size < 8:
 		return fmt.Errorf("--size %d: must be at least 8 pixels", c.Size)
@@ -118,7 +128,7 @@ func (c *Config) validate() error {
 	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
 		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
 	}
-	if c.Crop != "face" {
+	if c.Crop != "face" && c.Crop != "aligned" {
 		// A margin means nothing without face crops; keeping it out of
 		// model.json leaves whole-photo runs as they always were.
 		c.Crop, c.CropMargin = "none", 0
@@ -190,7 +200,7 @@ func (c *Config) settings() []setting {
 	if c.Optimizer == "sgd" {
 		s = append(s, setting{"momentum", f(c.Momentum)})
 	}
-	if c.Crop == "face" {
+	if c.Crop == "face" || c.Crop == "aligned" {
 		s = append(s, setting{"crop-margin", f(c.CropMargin)})
 	}
 	return s
@@ -222,7 +232,7 @@ func mergeForResume(stored, req Config) (Config, error) {
 	}
 	out := stored
 	out.Out, out.Resume, out.Workers, out.Given = req.Out, true, req.Workers, req.Given
-	out.FaceBoxes = req.FaceBoxes
+	out.FaceBoxes, out.AlignChip = req.FaceBoxes, req.AlignChip
 	if given("epochs") {
 		out.Epochs = req.Epochs
 	}
@@ -238,19 +248,43 @@ func CheckConfig(c Config) error { return c.validate() }
 // applied), relative to the photo's top-left corner.
 type FaceBox struct{ X, Y, W, H float64 }
 
+// FacePoint is a face landmark in pixels of the upright photo, with the
+// origin at the top-left corner of the top-left pixel.
+type FacePoint struct{ X, Y float64 }
+
 // FaceFind is what a FaceFinder reports for one photo.
 type FaceFind struct {
 	Box   FaceBox // the largest face, when Found
 	Found bool    // false: no face was found (the whole photo is used)
 	Err   error   // the photo could not be searched (it is skipped)
+	// Landmarks are the face's 68 landmarks (iBUG 300-W order) when they
+	// were asked for.
+	Landmarks []FacePoint
 }
 
 // FaceFinder finds the largest face of each photo: one FaceFind per path,
 // in order. keys[i] is the SHA-256 (hex) of paths[i] as the scan computed
 // it, which lets a cache answer without reading the photo; keys may be
-// nil. A returned error stops the run (no face models, cancellation);
-// problems with single photos belong in FaceFind.Err.
-type FaceFinder func(ctx context.Context, paths, keys []string) ([]FaceFind, error)
+// nil. With landmarks, every face found comes with its 68 landmarks (a
+// face whose landmarks cannot be had is an Err), which crop=aligned runs
+// need and crop=face runs do not: asking for them may describe photos
+// again whose cached answer lacks them. A returned error stops the run (no
+// face models, cancellation); problems with single photos belong in
+// FaceFind.Err.
+type FaceFinder func(ctx context.Context, paths, keys []string, landmarks bool) ([]FaceFind, error)
+
+// ChipMaker cuts the aligned chip of one face out of img: side x side
+// pixels, the face turned, scaled and moved so that its landmarks fit the
+// chip template with the given padding (faces.AlignedChip with
+// faces.ChipTemplate(side, padding)).
+type ChipMaker func(img *image.RGBA, landmarks []FacePoint, padding float64, side int) (*image.RGBA, error)
+
+// AlignedChipSide is the side of the chips an aligned run cuts for input
+// size size: twice the input, so that the loader's resize to size still
+// averages over the warp's bilinear samples, but at most 224 (the chip
+// then holds more detail than a 64..112 pixel input can use, and a larger
+// one costs memory in the loader's cache), and never below size.
+func AlignedChipSide(size int) int { return max(size, min(2*size, 224)) }
 
 // CropAround is the region of a photo with bounds b that crop=face runs
 // see for a face: a square centred on the face box whose side is the box's
@@ -274,6 +308,25 @@ func CropAround(face FaceBox, b image.Rectangle, margin float64) image.Rectangle
 		return r
 	}
 	return b // only for an empty photo
+}
+
+// FaceWarper is the data.LoaderOptions.Warp of a crop=aligned run: sample
+// i becomes chip(img, found[i].Landmarks), a sample without a face is used
+// whole (as with FaceCropper), and a sample whose search failed fails with
+// that error, so the loader skips it.
+func FaceWarper(found map[int]FaceFind, chip func(img *image.RGBA, landmarks []FacePoint) (*image.RGBA, error)) func(sample int, img *image.RGBA) (*image.RGBA, error) {
+	return func(i int, img *image.RGBA) (*image.RGBA, error) {
+		f, ok := found[i]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("no face search was made for sample %d", i)
+		case f.Err != nil:
+			return nil, f.Err
+		case !f.Found:
+			return img, nil
+		}
+		return chip(img, f.Landmarks)
+	}
 }
 
 // FaceCropper is the data.LoaderOptions.Crop of a crop=face run: sample i

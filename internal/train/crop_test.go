@@ -6,6 +6,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,11 +86,13 @@ type fakeFinder struct {
 	table   map[string]FaceFind
 	mu      sync.Mutex
 	asked   []string
+	marks   []bool // the landmarks argument of each call
 }
 
-func (f *fakeFinder) find(_ context.Context, paths, keys []string) ([]FaceFind, error) {
+func (f *fakeFinder) find(_ context.Context, paths, keys []string, landmarks bool) ([]FaceFind, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.marks = append(f.marks, landmarks)
 	out := make([]FaceFind, len(paths))
 	for i, p := range paths {
 		if len(keys[i]) != 64 {
@@ -101,6 +104,9 @@ func (f *fakeFinder) find(_ context.Context, paths, keys []string) ([]FaceFind, 
 			out[i] = r
 		} else if !f.noFaces {
 			out[i] = FaceFind{Box: f.box, Found: true}
+			if landmarks {
+				out[i].Landmarks = boxLandmarks(f.box)
+			}
 		}
 	}
 	return out, nil
@@ -126,8 +132,8 @@ func TestTrainFaceCrop(t *testing.T) {
 	}}
 	out := filepath.Join(t.TempDir(), "crop")
 	sum, o := mustTrain(t, faceCropConfig(dataDir, out, finder), nil)
-	if len(finder.asked) != 16 {
-		t.Errorf("finder asked about %d photos, want all 16", len(finder.asked))
+	if len(finder.asked) != 16 || !slices.Equal(finder.marks, []bool{false}) {
+		t.Errorf("finder asked about %d photos (landmarks %v), want all 16 in one call without landmarks", len(finder.asked), finder.marks)
 	}
 	if sum.History[0].Skipped != 1 || sum.History[1].Skipped != 0 {
 		t.Errorf("skipped per epoch %d, %d; want the unsearchable photo once", sum.History[0].Skipped, sum.History[1].Skipped)

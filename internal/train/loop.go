@@ -259,9 +259,13 @@ func (t *trainer) setUp(ctx context.Context) error {
 
 	// Faces are found before anything is written, so that missing face
 	// models fail the run without touching model.json.
-	var crop func(int, *image.RGBA) (image.Rectangle, error)
-	if cfg.Crop == "face" {
-		if crop, err = t.faceCrops(ctx); err != nil {
+	var lo data.LoaderOptions
+	chipSide := AlignedChipSide(cfg.Size)
+	if t.info != nil && t.info.ChipSize > 0 {
+		chipSide = t.info.ChipSize // a resumed run cuts the chips it started with
+	}
+	if cfg.Crop == "face" || cfg.Crop == "aligned" {
+		if lo, err = t.faceCrops(ctx, chipSide); err != nil {
 			return err
 		}
 	}
@@ -272,8 +276,11 @@ func (t *trainer) setUp(ctx context.Context) error {
 			TrainFrac: cfg.TrainFrac, Config: *cfg, Created: time.Now().UTC().Format(time.RFC3339),
 			StaridVersion: staridVersion(),
 		}
-		if cfg.Crop == "face" {
+		if cfg.Crop == "face" || cfg.Crop == "aligned" {
 			t.info.PipelineVersion = cfg.FacePipeline
+		}
+		if cfg.Crop == "aligned" {
+			t.info.ChipSize = chipSide
 		}
 	} else {
 		t.info.Config = *cfg // the epoch count may have grown
@@ -303,7 +310,7 @@ func (t *trainer) setUp(ctx context.Context) error {
 
 	tr := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std, Augment: cfg.Augment}
 	te := data.Transform{Size: cfg.Size, Mean: t.info.Mean, Std: t.info.Std}
-	lo := data.LoaderOptions{Workers: cfg.Workers, Crop: crop}
+	lo.Workers = cfg.Workers
 	t.trainL = data.NewLoader(ds, t.trainIdx, tr, cfg.Batch, lo)
 	t.testL = data.NewLoader(ds, t.testIdx, te, cfg.Batch, lo)
 	t.trainB = (len(t.trainIdx) + cfg.Batch - 1) / cfg.Batch
@@ -312,25 +319,32 @@ func (t *trainer) setUp(ctx context.Context) error {
 }
 
 // faceCrops finds the face of every training and test photo with
-// cfg.FaceBoxes and returns the loader's crop for them. Photos without a
-// face are counted and listed: they are used whole, which is all a model
-// can be shown of them, and what eval and predict do with such photos too.
-func (t *trainer) faceCrops(ctx context.Context) (func(int, *image.RGBA) (image.Rectangle, error), error) {
+// cfg.FaceBoxes and returns the loader's crop (crop=face) or warp
+// (crop=aligned: chipSide-pixel chips) for them. Photos without a face are
+// counted and listed: they are used whole, which is all a model can be
+// shown of them, and what eval and predict do with such photos too.
+func (t *trainer) faceCrops(ctx context.Context, chipSide int) (data.LoaderOptions, error) {
 	cfg, ds := &t.cfg, t.ds
+	aligned := cfg.Crop == "aligned"
+	flag := "--crop " + cfg.Crop
+	var lo data.LoaderOptions
 	if cfg.FaceBoxes == nil {
-		return nil, errors.New("--crop face: no face finder was given (train.Config.FaceBoxes)")
+		return lo, fmt.Errorf("%s: no face finder was given (train.Config.FaceBoxes)", flag)
+	}
+	if aligned && cfg.AlignChip == nil {
+		return lo, fmt.Errorf("%s: no chip maker was given (train.Config.AlignChip)", flag)
 	}
 	idx := slices.Concat(t.trainIdx, t.testIdx)
 	paths, keys := make([]string, len(idx)), make([]string, len(idx))
 	for r, i := range idx {
 		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
 	}
-	finds, err := cfg.FaceBoxes(ctx, paths, keys)
+	finds, err := cfg.FaceBoxes(ctx, paths, keys, aligned)
 	if err != nil {
-		return nil, fmt.Errorf("--crop face: %w", err)
+		return lo, fmt.Errorf("%s: %w", flag, err)
 	}
 	if len(finds) != len(idx) {
-		return nil, fmt.Errorf("--crop face: the face finder answered %d of %d photos", len(finds), len(idx))
+		return lo, fmt.Errorf("%s: the face finder answered %d of %d photos", flag, len(finds), len(idx))
 	}
 	found := make(map[int]FaceFind, len(idx))
 	var missing []string
@@ -346,10 +360,21 @@ func (t *trainer) faceCrops(ctx context.Context) (func(int, *image.RGBA) (image.
 		case !f.Found:
 			noFace[min(r/len(t.trainIdx), 1)]++
 			missing = append(missing, paths[r]+": no face found, the whole photo is used")
+		case aligned && len(f.Landmarks) == 0:
+			// The finder broke its promise; the chip maker would fail on
+			// every epoch, so say it once here.
+			f.Err = errors.New("the face finder gave no landmarks")
+			found[i] = f
+			failed++
+			missing = append(missing, fmt.Sprintf("%s: cannot align the face (the photo is skipped): %v", paths[r], f.Err))
 		}
 	}
-	t.lg.notef("face crops (margin %g): a face in %d of %d photos; %d without one (%d training, %d test) use the whole photo",
-		cfg.CropMargin, len(idx)-noFace[0]-noFace[1]-failed, len(idx), noFace[0]+noFace[1], noFace[0], noFace[1])
+	what := fmt.Sprintf("face crops (margin %g)", cfg.CropMargin)
+	if aligned {
+		what = fmt.Sprintf("aligned faces (padding %g, %dx%d chips)", cfg.CropMargin, chipSide, chipSide)
+	}
+	t.lg.notef("%s: a face in %d of %d photos; %d without one (%d training, %d test) use the whole photo",
+		what, len(idx)-noFace[0]-noFace[1]-failed, len(idx), noFace[0]+noFace[1], noFace[0], noFace[1])
 	for k, m := range missing {
 		if k < maxListed {
 			t.lg.notef("  %s", m)
@@ -360,7 +385,15 @@ func (t *trainer) faceCrops(ctx context.Context) (func(int, *image.RGBA) (image.
 	if len(missing) > maxListed {
 		t.lg.notef("  ... and %d more (all listed in %s)", len(missing)-maxListed, t.path(LogFile))
 	}
-	return FaceCropper(found, cfg.CropMargin), nil
+	if aligned {
+		align, margin := cfg.AlignChip, cfg.CropMargin
+		lo.Warp = FaceWarper(found, func(img *image.RGBA, lm []FacePoint) (*image.RGBA, error) {
+			return align(img, lm, margin, chipSide)
+		})
+	} else {
+		lo.Crop = FaceCropper(found, cfg.CropMargin)
+	}
+	return lo, nil
 }
 
 // sameSpec compares two specs by their JSON form.

@@ -60,7 +60,11 @@ type ModelInfo struct {
 	Mean       [3]float32 `json:"mean"`
 	Std        [3]float32 `json:"std"`
 	Crop       string     `json:"crop"`
-	CropMargin float64    `json:"crop_margin,omitempty"` // crop=face: CropAround's margin, for eval and predict
+	CropMargin float64    `json:"crop_margin,omitempty"` // crop=face: CropAround's margin; crop=aligned: the chip padding
+	// ChipSize is, for crop=aligned, the side of the aligned chips, which
+	// are then resized to Size (AlignedChipSide when the run was made;
+	// stored so that eval and predict cut the same chips if it changes).
+	ChipSize int `json:"chip_size,omitempty"`
 	Data       string     `json:"data"`                  // absolute path of the training folder
 	Seed       uint64     `json:"seed"`                  // split and training seed
 	TrainFrac  float64    `json:"train_frac"`

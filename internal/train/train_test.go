@@ -553,7 +553,11 @@ func TestConfigCrop(t *testing.T) {
 		{"none", -1, ""}, // the margin is ignored without face crops
 		{"face", -0.1, "--crop-margin -0.1: must be between 0 and 2"},
 		{"face", 2.5, "--crop-margin 2.5"},
-		{"hair", 0.25, `--crop "hair": want face or none`},
+		{"hair", 0.25, `--crop "hair": want face, aligned or none`},
+		{"aligned", 0.5, ""},
+		{"aligned", 0, ""},
+		{"aligned", -0.5, "--crop-margin -0.5: must be between 0 and 2"},
+		{"aligned", 3, "--crop-margin 3: must be between 0 and 2"},
 	} {
 		c := tinyConfig("data", "out", 1)
 		c.Crop, c.CropMargin = tc.crop, tc.margin
