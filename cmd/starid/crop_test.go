@@ -211,8 +211,8 @@ func TestCropFaceSettings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"margin without crop", []string{"--crop-margin", "0.3"}, "--crop-margin applies to --crop face only"},
-		{"margin on face runs", []string{"--model", "face", "--crop-margin", "0.3"}, "--crop-margin applies to --crop face only"},
+		{"margin without crop", []string{"--crop-margin", "0.3"}, "--crop-margin applies to --crop face and --crop aligned only"},
+		{"margin on face runs", []string{"--model", "face", "--crop-margin", "0.3"}, "--crop-margin applies to --crop face and --crop aligned only"},
 		{"bad margin", []string{"--crop", "face", "--crop-margin", "5"}, "--crop-margin 5: must be between 0 and 2"},
 		{"exclude on vgg", []string{"--exclude", "Ann"}, "--exclude applies to --model face only"},
 	} {

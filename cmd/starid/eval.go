@@ -41,12 +41,15 @@ type evalResult struct {
 	Skipped []data.Skipped `json:"skipped,omitempty"` // images that could not be used
 	Out     string         `json:"out"`               // folder holding confusion.png and confusion.json
 	*faceEval
-	FaceCrop *faceCropEval `json:"face_crop,omitempty"` // crop=face VGG runs
+	FaceCrop *faceCropEval `json:"face_crop,omitempty"` // crop=face and crop=aligned VGG runs
 }
 
 // faceCropEval is what `eval` adds for VGG runs trained on face crops.
 type faceCropEval struct {
-	Margin float64 `json:"margin"`
+	Margin float64 `json:"margin"` // crop=aligned: the chip padding
+	// Aligned and ChipSize describe crop=aligned runs' chips.
+	Aligned  bool `json:"aligned,omitempty"`
+	ChipSize int  `json:"chip_size,omitempty"`
 	// NoFace counts photos without a face found: like training, eval
 	// shows the model the whole photo (so they are not errors by rule).
 	NoFace      int      `json:"no_face"`
@@ -187,8 +190,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		acc.Threshold = *threshold
 	}
 	lo := data.LoaderOptions{Workers: *workers}
-	if run.Info.Crop == "face" {
+	switch run.Info.Crop {
+	case "face":
 		if lo.Crop, res.FaceCrop, err = evalFaceCrops(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
+			return err
+		}
+	case "aligned":
+		if lo.Warp, res.FaceCrop, err = evalAlignedChips(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
 			return err
 		}
 	}
@@ -517,7 +525,7 @@ func transformFor(info train.ModelInfo) data.Transform {
 }
 
 // checkCrop refuses runs trained on crops, for commands that only feed
-// whole photos (serve); eval and predict cut face crops (checkRunCrop).
+// whole photos; eval, predict and serve cut face crops (checkRunCrop).
 func checkCrop(info train.ModelInfo) error {
 	if info.Crop != "" && info.Crop != "none" {
 		return fmt.Errorf("the run was trained on %q crops, which this command cannot make yet (starid predict and eval can)", info.Crop)
@@ -530,11 +538,38 @@ func checkCrop(info train.ModelInfo) error {
 // without a face (shown whole, as in training).
 func evalFaceCrops(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
 	stderr io.Writer) (func(int, *image.RGBA) (image.Rectangle, error), *faceCropEval, error) {
+	found, res, err := findEvalFaces(info, ds, indices, cache, workers, false, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return train.FaceCropper(found, info.CropMargin), res, nil
+}
+
+// evalAlignedChips is evalFaceCrops for crop=aligned runs: the loader's
+// warp cuts each photo's main face into the chip training cut (same
+// landmarks, padding and chip side), a photo without a face stays whole.
+func evalAlignedChips(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
+	stderr io.Writer) (func(int, *image.RGBA) (*image.RGBA, error), *faceCropEval, error) {
+	found, res, err := findEvalFaces(info, ds, indices, cache, workers, true, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	side, padding := runChipSide(info), info.CropMargin
+	res.Aligned, res.ChipSize = true, side
+	return train.FaceWarper(found, func(img *image.RGBA, lm []train.FacePoint) (*image.RGBA, error) {
+		return alignedChip(img, lm, padding, side)
+	}), res, nil
+}
+
+// findEvalFaces finds the main face of each sample (with its landmarks
+// when asked) and counts the photos without one.
+func findEvalFaces(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int, landmarks bool,
+	stderr io.Writer) (map[int]train.FaceFind, *faceCropEval, error) {
 	paths, keys := make([]string, len(indices)), make([]string, len(indices))
 	for r, i := range indices {
 		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
 	}
-	finds, err := cropFaceFinder(cache, workers, stderr)(context.Background(), paths, keys)
+	finds, err := cropFaceFinder(cache, workers, stderr)(context.Background(), paths, keys, landmarks)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -547,7 +582,7 @@ func evalFaceCrops(info train.ModelInfo, ds *data.Dataset, indices []int, cache 
 			res.NoFaceFiles = append(res.NoFaceFiles, paths[r])
 		}
 	}
-	return train.FaceCropper(found, info.CropMargin), res, nil
+	return found, res, nil
 }
 
 func skippedFrom(err error) data.Skipped {
@@ -587,7 +622,11 @@ func printMetrics(w io.Writer, r evalResult) {
 	}
 	fmt.Fprintf(w, "%-*s  %8.1f%%  %5.1f%%  %5.1f%%  %7d\n", width, "macro average", 100*r.Macro.Precision, 100*r.Macro.Recall, 100*r.Macro.F1, r.N)
 	if c := r.FaceCrop; c != nil {
-		fmt.Fprintf(w, "\nface crops (margin %g): %d photo(s) without a face found were shown whole, as in training\n", c.Margin, c.NoFace)
+		what := fmt.Sprintf("face crops (margin %g)", c.Margin)
+		if c.Aligned {
+			what = fmt.Sprintf("aligned faces (padding %g, %dx%d chips)", c.Margin, c.ChipSize, c.ChipSize)
+		}
+		fmt.Fprintf(w, "\n%s: %d photo(s) without a face found were shown whole, as in training\n", what, c.NoFace)
 	}
 	if f := r.faceEval; f != nil {
 		fmt.Fprintf(w, "\nface run: %d photo(s) without a face found (counted as errors); known faces answered unknown: %.1f%% (threshold %.3f)\n",

@@ -94,7 +94,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	tf := transformFor(run.Info)
 	x := tensor.New(1, 3, tf.Size, tf.Size)
-	if run.Info.Crop == "face" {
+	if faceCropped(run.Info) {
 		return predictCrops(run, tf, x, pos[1:], *top, thr, *asJSON, *cacheDir, stdout, stderr)
 	}
 	out := make([]prediction, 0, len(pos)-1)
@@ -237,12 +237,14 @@ func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string
 
 // predictCrops names every face of each photo with a VGG run trained on
 // face crops: each face is cut as in training (train.CropAround with the
-// run's margin) and named on its own, so a group photo gets one answer
+// run's margin, or for crop=aligned runs the chip aligned on that face's
+// own landmarks) and named on its own, so a group photo gets one answer
 // per face, largest first, each with its face box. A photo without a face
 // is named whole, as training treated such photos, with a note saying so.
 func predictCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, images []string, k int, threshold float64,
 	asJSON bool, cacheDir string, stdout, stderr io.Writer) error {
-	photos, err := describePhotos(context.Background(), descriptorCache(cacheDir, stderr), 0, images, nil, stderr)
+	aligned := run.Info.Crop == "aligned"
+	photos, err := describePhotos(context.Background(), descriptorCache(cacheDir, stderr), 0, images, nil, aligned, stderr)
 	if err != nil {
 		return err
 	}
@@ -286,8 +288,14 @@ func predictPhotoCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, ph i
 	}
 	for _, face := range ph.Faces {
 		b := face.Box
-		r := train.CropAround(faceBox(b.X, b.Y, b.W, b.H), img.Bounds(), run.Info.CropMargin)
-		f, err := predictRegion(run, tf, x, img, r, k, threshold)
+		src, r := img, train.CropAround(faceBox(b.X, b.Y, b.W, b.H), img.Bounds(), run.Info.CropMargin)
+		if run.Info.Crop == "aligned" {
+			if src, err = alignedChip(img, facePoints(face.Landmarks), run.Info.CropMargin, runChipSide(run.Info)); err != nil {
+				return err
+			}
+			r = src.Rect
+		}
+		f, err := predictRegion(run, tf, x, src, r, k, threshold)
 		if err != nil {
 			return err
 		}

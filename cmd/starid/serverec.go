@@ -52,8 +52,9 @@ func openRunRecognizer(dir string) (serve.Recognizer, error) {
 	r := &photoRecognizer{run: run, tf: transformFor(run.Info)}
 	switch run.Info.Crop {
 	case "", "none":
-	case "face":
-		// Trained on face crops: cut each face found the way training did.
+	case "face", "aligned":
+		// Trained on face crops: cut (or align) each face found the way
+		// training did.
 		if r.finder, err = openFaceFinder(); err != nil {
 			return nil, err
 		}
@@ -103,7 +104,8 @@ func (r *faceRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]ser
 }
 
 // photoRecognizer names photos with a VGG run: the whole photo as one
-// "face", or, for a run trained with --crop face, each face's crop.
+// "face", or, for a run trained with --crop face or aligned, each face's
+// crop or aligned chip.
 type photoRecognizer struct {
 	run    *train.Run
 	tf     data.Transform
@@ -150,8 +152,15 @@ func (r *photoRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]se
 	out := make([]serve.Face, 0, len(found))
 	for _, face := range found {
 		b := face.Box
-		crop := train.CropAround(faceBox(b.X, b.Y, b.W, b.H), rgba.Rect, r.run.Info.CropMargin)
-		f, err := predictRegion(r.run, r.tf, r.x, rgba, crop, serveTopK, threshold)
+		src, crop := rgba, train.CropAround(faceBox(b.X, b.Y, b.W, b.H), rgba.Rect, r.run.Info.CropMargin)
+		if r.run.Info.Crop == "aligned" {
+			chip, err := alignedChipOf(img, facePoints(face.Landmarks), r.run.Info.CropMargin, runChipSide(r.run.Info))
+			if err != nil {
+				return nil, err
+			}
+			src, crop = chip, chip.Rect
+		}
+		f, err := predictRegion(r.run, r.tf, r.x, src, crop, serveTopK, threshold)
 		if err != nil {
 			return nil, err
 		}

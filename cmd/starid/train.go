@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -23,7 +24,7 @@ func init() {
 
 const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--width 1] [--epochs 40] [--batch 32] [--optimizer adam|sgd]\n" +
 	"             [--lr 1e-4] [--schedule step:0.92:4] [--weight-decay 0] [--l1 0] [--l2 0] [--train-frac 0.8]\n" +
-	"             [--seed 1] [--augment] [--crop face|none] [--crop-margin 0.25] [--cache DIR] [--resume] [--workers N]"
+	"             [--seed 1] [--augment] [--crop face|aligned|none] [--crop-margin 0.25|0.5] [--cache DIR] [--resume] [--workers N]"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	d := train.DefaultConfig()
@@ -44,12 +45,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("train-frac", d.TrainFrac, "share of each class used for training; the rest is the test split")
 	seed := fs.Uint64("seed", d.Seed, "seed for the split, the initial weights, batch order, augmentation and dropout")
 	augment := fs.Bool("augment", false, "random resized crop, flip and colour jitter on training images")
-	crop := fs.String("crop", d.Crop, "face (train on the largest face of each photo plus a margin; needs the face models) or none (the whole photo)")
-	margin := fs.Float64("crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side")
+	crop := fs.String("crop", d.Crop, "face (train on the largest face of each photo plus a margin; needs the face models), "+
+		"aligned (on that face turned and scaled so its eyes and mouth sit in fixed places) or none (the whole photo)")
+	margin := fs.Float64("crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side; "+
+		fmt.Sprintf("--crop aligned: room around the face in units of its size (default %g)", train.DefaultAlignPadding))
 	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
 	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
 	exclude := fs.String("exclude", "", "face runs: comma-separated class folders to leave out of training, as strangers for eval --strangers")
-	cacheDir := fs.String("cache", "", "face runs and --crop face: "+cacheHelp)
+	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -63,8 +66,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *model == "" {
 		return usagef("--model is required (one of %s, or face)", joinNames(models.Names()))
 	}
-	if !oneOf(*crop, "face", "none") {
-		return usagef("--crop %q: want face or none", *crop)
+	if !oneOf(*crop, "face", "aligned", "none") {
+		return usagef("--crop %q: want face, aligned or none", *crop)
 	}
 	if !oneOf(*opt, "adam", "adamw", "sgd") {
 		return usagef("--optimizer %q: want adam, adamw or sgd", *opt)
@@ -77,10 +80,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if slices.Contains(given, "width") && *model == train.ModelFace {
 		return usagef("--width applies to the VGG models only")
 	}
+	if *model == train.ModelFace && *crop != "none" {
+		return usagef("--crop %s applies to the VGG models: --model face always finds and aligns the faces itself", *crop)
+	}
 	// A resumed run takes its crop from model.json, so only an explicit
 	// --crop none makes --crop-margin meaningless.
-	if slices.Contains(given, "crop-margin") && (*model == train.ModelFace || (*crop != "face" && !*resume)) {
-		return usagef("--crop-margin applies to --crop face only")
+	if slices.Contains(given, "crop-margin") && (*model == train.ModelFace || (!oneOf(*crop, "face", "aligned") && !*resume)) {
+		return usagef("--crop-margin applies to --crop face and --crop aligned only")
+	}
+	// The two crops' margins mean different things, so each has its own
+	// default; a resumed run keeps its own unless the flag is given.
+	if *crop == "aligned" && !slices.Contains(given, "crop-margin") {
+		*margin = train.DefaultAlignPadding
 	}
 	cfg := train.Config{
 		Data: pos[0], Out: *out, Model: *model, Width: *width, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
@@ -93,12 +104,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := train.CheckConfig(cfg); err != nil {
 		return usagef("%v", err)
 	}
-	// Always set: a resumed run may be a crop=face one without saying so.
-	// The face models load only when a photo is not in the cache.
+	// Always set: a resumed run may be a crop=face or aligned one without
+	// saying so. The face models load only when a photo is not in the
+	// cache.
 	cfg.FacePipeline = faces.PipelineVersion
-	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string) ([]train.FaceFind, error) {
-		return cropFaceFinder(descriptorCache(*cacheDir, stderr), *workers, stderr)(ctx, paths, keys)
+	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
+		return cropFaceFinder(descriptorCache(*cacheDir, stderr), *workers, stderr)(ctx, paths, keys, landmarks)
 	}
+	cfg.AlignChip = alignedChip
 
 	// Ctrl-C (or a polite kill) ends the epoch in progress without writing
 	// it; the run stays resumable from the last completed one.

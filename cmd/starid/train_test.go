@@ -24,7 +24,7 @@ func TestTrainRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		{"bad crop", []string{data, "--model", "vgg16", "--out", "r", "--crop", "hair"}, exitUsage, `--crop "hair": want face or none`},
+		{"bad crop", []string{data, "--model", "vgg16", "--out", "r", "--crop", "hair"}, exitUsage, `--crop "hair": want face, aligned or none`},
 		{"face resume", []string{data, "--model", "face", "--out", "r", "--resume"}, exitUsage, "--resume"},
 		{"face size", []string{data, "--model", "face", "--out", "r", "--size", "64"}, exitUsage, "--size does not apply"},
 		{"face augment", []string{data, "--model", "face", "--out", "r", "--augment"}, exitUsage, "--augment"},

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"starid/internal/data"
+	"starid/internal/eval"
+	"starid/internal/faces"
+	"starid/internal/identify"
+	"starid/internal/identify/identifytest"
+	"starid/internal/tensor"
+	"starid/internal/train"
+)
+
+// markedFake is the fake describer with landmarks, as the real pipeline
+// gives them: the eyes in the upper part of the square "face", the right
+// one a little lower (so the alignment turns the face), the rest on the
+// mouth.
+type markedFake struct{ identifytest.Fake }
+
+func (m *markedFake) Faces(img *faces.Image) ([]faces.Face, error) {
+	found, err := m.Fake.Faces(img)
+	for i := range found {
+		found[i].Landmarks = squareLandmarks(found[i].Box)
+	}
+	return found, err
+}
+
+func squareLandmarks(b faces.Box) []faces.Point {
+	lm := make([]faces.Point, faces.NumLandmarks)
+	for i := range lm {
+		switch {
+		case i >= 36 && i < 42:
+			lm[i] = faces.Point{X: b.X + 0.3*b.W, Y: b.Y + 0.35*b.H}
+		case i >= 42 && i < 48:
+			lm[i] = faces.Point{X: b.X + 0.7*b.W, Y: b.Y + 0.4*b.H}
+		default:
+			lm[i] = faces.Point{X: b.X + 0.5*b.W, Y: b.Y + 0.75*b.H}
+		}
+	}
+	return lm
+}
+
+// useMarkedFaces is useFakeFaces with landmarks, for the commands and
+// for serve.
+func useMarkedFaces(t *testing.T) *markedFake {
+	t.Helper()
+	fake := &markedFake{}
+	oldD, oldF := newDescriber, openFaceFinder
+	newDescriber = func() identify.Describer { return fake }
+	openFaceFinder = func() (faceFinder, error) { return fake, nil }
+	t.Cleanup(func() { newDescriber, openFaceFinder = oldD, oldF })
+	t.Setenv(identify.EnvCache, filepath.Join(t.TempDir(), "cache"))
+	return fake
+}
+
+// TestCropAligned trains a VGG run on aligned chips through the command
+// line, over a cache written before landmarks were cached (so every photo
+// with a face is described again), then checks that eval feeds the network
+// the very tensors training's warp makes (and repeats its accuracy), that
+// predict and serve name each face of a group photo on the chip aligned on
+// its own landmarks, and a photo without a face whole.
+func TestCropAligned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a network for two epochs")
+	}
+	fake := useMarkedFaces(t)
+	dir := t.TempDir()
+	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
+	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	noFace := filepath.Join(photos, "Bob", "90.png")
+	if err := identifytest.WritePhoto(noFace, 64, 48); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Scan(photos, data.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, paths := make([]int, len(ds.Samples)), make([]string, len(ds.Samples))
+	for i := range all {
+		all[i], paths[i] = i, ds.Samples[i].Path
+	}
+	// Entries as a face run or a crop=face run wrote them: no landmarks.
+	if _, _, err := identify.Describe(context.Background(), &identifytest.Fake{}, paths, nil,
+		identify.DescribeOptions{Cache: descriptorCache("", io.Discard)}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "aligned",
+		"--size", "32", "--epochs", "2", "--batch", "4", "--train-frac", "0.5", "--out", run)
+	if code != exitOK {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"faces: 13 photos, 12 computed, 1 from the cache (12 described again: their cache entries had no landmarks)",
+		"aligned faces (padding 0.5, 64x64 chips): a face in 12 of 13 photos; 1 without one",
+		noFace + ": no face found, the whole photo is used"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	r, err := train.OpenRun(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := r.Info; i.Crop != "aligned" || i.CropMargin != train.DefaultAlignPadding || i.ChipSize != 64 || i.PipelineVersion != faces.PipelineVersion {
+		t.Fatalf("model.json: crop %q padding %v chip %d pipeline %q", i.Crop, i.CropMargin, i.ChipSize, i.PipelineVersion)
+	}
+
+	calls := fake.Calls()
+	code, out, errOut := runCLI("eval", run, "--json")
+	if code != exitOK || strings.Contains(errOut, "warning") {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var ev struct {
+		N        int     `json:"n"`
+		Accuracy float64 `json:"accuracy"`
+		FaceCrop *struct {
+			Margin   float64 `json:"margin"`
+			Aligned  bool    `json:"aligned"`
+			ChipSize int     `json:"chip_size"`
+			NoFace   int     `json:"no_face"`
+		} `json:"face_crop"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if ev.N == 0 || ev.Accuracy != r.Info.BestTestAcc || ev.FaceCrop == nil || !ev.FaceCrop.Aligned || ev.FaceCrop.ChipSize != 64 ||
+		ev.FaceCrop.Margin != 0.5 {
+		t.Errorf("eval: n %d accuracy %v (training's best %v), face_crop %+v", ev.N, ev.Accuracy, r.Info.BestTestAcc, ev.FaceCrop)
+	}
+	if fake.Calls() != calls || !strings.Contains(errOut, fmt.Sprintf("0 computed, %d from the cache", ev.N)) {
+		t.Errorf("eval described again: %d describer calls, stderr:\n%s", fake.Calls()-calls, errOut)
+	}
+
+	// Eval's loader against training's: train.FaceWarper over the faces
+	// the describer finds, cut by the chip maker train was given, at the
+	// padding and side in model.json. Equal to the bit, and not the
+	// crop=face crop.
+	warp, res, err := evalAlignedChips(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NoFace != 1 || len(res.NoFaceFiles) != 1 || res.NoFaceFiles[0] != noFace {
+		t.Errorf("photos without a face: %+v", res)
+	}
+	found := map[int]train.FaceFind{}
+	for _, i := range all {
+		img, err := data.DecodeFile(ds.Samples[i].Path, data.DefaultMaxPixels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found[i] = train.FaceFind{}
+		if fs, _ := fake.Faces(faces.FromImage(img)); len(fs) > 0 {
+			b := fs[0].Box
+			found[i] = train.FaceFind{Box: faceBox(b.X, b.Y, b.W, b.H), Found: true, Landmarks: facePoints(fs[0].Landmarks)}
+		}
+	}
+	trainWarp := train.FaceWarper(found, func(img *image.RGBA, lm []train.FacePoint) (*image.RGBA, error) {
+		return alignedChip(img, lm, train.DefaultAlignPadding, train.AlignedChipSide(32))
+	})
+	tf := transformFor(r.Info)
+	batches := func(lo data.LoaderOptions) []float32 {
+		var x []float32
+		for b, err := range data.NewLoader(ds, all, tf, len(all), lo).Epoch(false, nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = append(x, b.X.Data...)
+		}
+		return x
+	}
+	evalX, trainX := batches(data.LoaderOptions{Warp: warp}), batches(data.LoaderOptions{Warp: trainWarp})
+	if len(evalX) != len(all)*3*32*32 || !slices.Equal(evalX, trainX) {
+		t.Error("eval's aligned chips differ from training's")
+	}
+	cropF, _, err := evalFaceCrops(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(evalX, batches(data.LoaderOptions{Crop: cropF})) {
+		t.Error("aligned chips are the same as face-box crops")
+	}
+
+	// Two faces (Ann left, larger; Cid right) and a photo without one.
+	group := filepath.Join(dir, "group.png")
+	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
+	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI("predict", run, group, noFace, "--json", "--top", "3")
+	if code != exitOK {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	var p []prediction
+	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 || len(p[0].Faces) != 2 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	img, err := data.DecodeFile(group, data.DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(1, 3, tf.Size, tf.Size)
+	for i, f := range drawn {
+		box := faces.Box{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}
+		chip, err := alignedChip(img, facePoints(squareLandmarks(box)), 0.5, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tf.Apply(chip, nil, x.Data); err != nil {
+			t.Fatal(err)
+		}
+		logits, err := r.Model.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := eval.Softmax(logits.Data)
+		got := p[0].Faces[i]
+		if got.Box != [4]int{f.X, f.Y, f.Size, f.Size} {
+			t.Errorf("face %d: box %v", i+1, got.Box)
+		}
+		for _, c := range got.Top {
+			// The same chip through the same network: equal to the bit.
+			if k := slices.Index(r.Info.Classes, c.Name); c.Probability != want[k] {
+				t.Errorf("face %d: %s %.6f, on its chip %.6f", i+1, c.Name, c.Probability, want[k])
+			}
+		}
+	}
+	if e := p[1]; len(e.Faces) != 1 || e.Faces[0].Box != [4]int{0, 0, 64, 48} || !strings.Contains(e.Note, "no face found") {
+		t.Errorf("photo without a face: %+v", e)
+	}
+
+	// serve answers as predict does.
+	rec, err := openRunRecognizer(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, err := rec.Recognize(context.Background(), decodeForServe(t, group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(served) != 2 {
+		t.Fatalf("serve: %d faces", len(served))
+	}
+	for i, f := range served {
+		if w := p[0].Faces[i]; f.Name != w.Name || f.Confidence != w.Confidence || f.Box != w.Box {
+			t.Errorf("face %d: serve %+v, predict %+v", i+1, f, w)
+		}
+	}
+}
+
+// TestCropAlignedSettings: the padding's range, and the face model's
+// refusal of the VGG crops.
+func TestCropAlignedSettings(t *testing.T) {
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"padding too large", []string{"--crop", "aligned", "--crop-margin", "5"}, "--crop-margin 5: must be between 0 and 2"},
+		{"negative padding", []string{"--crop", "aligned", "--crop-margin", "-0.1"}, "--crop-margin -0.1: must be between 0 and 2"},
+		{"face model", []string{"--model", "face", "--crop", "aligned"},
+			"--crop aligned applies to the VGG models: --model face always finds and aligns the faces itself"},
+		{"unknown crop", []string{"--crop", "warped"}, `--crop "warped": want face, aligned or none`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
+			code, _, errOut := runCLI(args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
+			}
+		})
+	}
+}
+
+// TestAlignedChipRounds: the chip comes back as 8-bit RGB rounded, not
+// truncated, from the float warp, and fails without 68 landmarks.
+func TestAlignedChipRounds(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 40, 40))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	box := faces.Box{X: 8, Y: 6, W: 24, H: 26}
+	lm := facePoints(squareLandmarks(box))
+	chip, err := alignedChip(img, lm, 0.5, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := make([]faces.Point, len(lm))
+	for i, p := range lm {
+		pts[i] = faces.Point{X: p.X, Y: p.Y}
+	}
+	want, err := faces.AlignedChip(faces.FromImage(img), pts, faces.ChipTemplate(24, 0.5), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chip.Rect != image.Rect(0, 0, 24, 24) {
+		t.Fatalf("chip %v", chip.Rect)
+	}
+	for i := range 24 * 24 {
+		for c := range 3 {
+			v := want.Pix[3*i+c]
+			if got := float32(chip.Pix[4*i+c]); got < v-0.5 || got > v+0.5 {
+				t.Fatalf("pixel %d channel %d: %v, float chip %v", i, c, got, v)
+			}
+		}
+		if chip.Pix[4*i+3] != 255 {
+			t.Fatalf("pixel %d: alpha %d", i, chip.Pix[4*i+3])
+		}
+	}
+	if _, err := alignedChip(img, lm[:10], 0.5, 24); err == nil {
+		t.Error("10 landmarks accepted")
+	}
+}
