@@ -2,6 +2,7 @@ package models
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,8 @@ func TestVGGParameterCounts(t *testing.T) {
 		"vgg16-bn":               134333137,
 		"vgg16-bn-dropout":       134333137,
 		"vgg16-bn-dropout-light": 15144145,
+		// 14,714,688 conv + 2*4,224 for thirteen norms + 426,513 head.
+		"vgg16-convbn-dropout-light": 15149649,
 	}
 	for name, n := range want {
 		spec, err := ByName(name, 17)
@@ -104,6 +107,23 @@ func mustJSON(t *testing.T, s Spec) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A norm sits between each convolution and its ReLU, and no block ends
+// with a second one.
+func TestVGGConvBNOrder(t *testing.T) {
+	spec, err := ByName("vgg16-convbn-dropout-light", 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, l := range spec.Layers[0].Children {
+		kinds = append(kinds, l.Kind)
+	}
+	want := []string{KindConv2d, KindBatchNorm2d, KindReLU, KindConv2d, KindBatchNorm2d, KindReLU, KindMaxPool2d}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("block1 is %v, want %v", kinds, want)
+	}
 }
 
 func TestByNameErrors(t *testing.T) {

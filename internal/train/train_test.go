@@ -574,7 +574,7 @@ func TestTrainWidth(t *testing.T) {
 	dataDir := makeShapes(t, 3, 4)
 	out := filepath.Join(t.TempDir(), "run")
 	c := tinyConfig(dataDir, out, 1)
-	c.Model, c.Width, c.Size = "vgg16-bn-dropout-light", 1.0/16, 32
+	c.Model, c.Width, c.Size = "vgg16-convbn-dropout-light", 1.0/16, 32
 	mustTrain(t, c, nil)
 	run, err := OpenRun(out)
 	if err != nil {
