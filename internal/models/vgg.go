@@ -20,9 +20,9 @@ type VGGOptions struct {
 	// instead (torchvision's vgg16_bn). With a norm only every two or three
 	// convolutions, as the tutorial has it, Adam above 1e-4 diverges from
 	// scratch; normalising every layer trains at 1e-3.
-	ConvBN bool
-	Dropout   bool // Dropout(0.5) after block 5, before the pooling
-	Light     bool // a single Linear(25088, classes) instead of 25088-4096-4096-classes
+	ConvBN  bool
+	Dropout bool // Dropout(0.5) after block 5, before the pooling
+	Light   bool // a single Linear(25088, classes) instead of 25088-4096-4096-classes
 	// Width scales every convolution's channel count (0 means 1): VGG16's
 	// 15 million convolution weights were sized for 1.2 million ImageNet
 	// photos, and a narrower net trains several times faster and overfits
