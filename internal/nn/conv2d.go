@@ -125,7 +125,24 @@ func (c *Conv2d) OutputShape(in []int) ([]int, error) {
 type convPlan struct {
 	n, group, band, items int
 	ho, wo                int
+	// split: the images run one after another, each as one GEMM whose
+	// output channels are divided among the workers (Forward only).
+	split bool
 }
+
+// convSplitRows is the fewest output channels a worker takes when a
+// forward GEMM is split by channels: a multiple of the GEMM kernels'
+// register block, and enough work to pay for the hand-off.
+const convSplitRows = 16
+
+// Below convInlineMACs multiply-adds (about 25 µs on one core), with
+// fewer than convInlineWeights weights to stream, a forward pass on one
+// image runs on the calling goroutine: waking another costs about as much
+// as it would save. GemmParallel draws its line at the same work.
+const (
+	convInlineMACs    = 1 << 20
+	convInlineWeights = 1 << 16
+)
 
 func (c *Conv2d) plan(n, ho, wo int) convPlan {
 	p := convPlan{n: n, group: 1, band: ho, ho: ho, wo: wo}
@@ -217,6 +234,14 @@ func runItems(items int, fn func(worker, item int, gemm gemmFunc)) {
 	tensor.ForEach(items, func(worker, i int) { fn(worker, i, tensor.Gemm) })
 }
 
+// runInline executes the items one after another on the calling
+// goroutine, each with a single-threaded GEMM.
+func runInline(items int, fn func(worker, item int, gemm gemmFunc)) {
+	for i := 0; i < items; i++ {
+		fn(0, i, tensor.Gemm)
+	}
+}
+
 // runItemsFixed is runItems with a fixed assignment: worker k takes the
 // k-th contiguous range of items. Backward needs it because each worker
 // sums its items' weight gradients before the sums are combined, and a
@@ -270,7 +295,26 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if p.group > 1 {
 		colLen, tmpLen = rows*p.group*ohw, c.Out*p.group*ohw
 	}
-	if g.Pointwise() && p.group == 1 {
+	if w := tensor.Workers(); n < w && w > 1 && c.Out > ohw && c.Out >= 2*convSplitRows {
+		// Fewer images than workers on a map with fewer pixels than
+		// output channels (the late layers of a net at batch 1): bands
+		// of rows would each pack the whole weight matrix, the larger
+		// operand, into the GEMM's buffers; splitting the channels packs
+		// each weight once and shares the small column matrix.
+		p.split = true
+		colLen = rows * ohw
+	}
+	inline := false
+	if n == 1 && c.Out*rows*ohw < convInlineMACs && c.Out*rows < convInlineWeights {
+		// Too little work to hand to another goroutine: one GEMM on the
+		// caller's. The face detector's first layer calls this once per
+		// pair of output rows from its own workers, where cutting each
+		// call in two again only added goroutine hand-offs.
+		inline, p.split = true, false
+		p.band, p.items = ho, 1
+		colLen = rows * ohw
+	}
+	if g.Pointwise() && (p.group == 1 || p.split) {
 		colLen = 0
 	}
 	ws := getScratch(colLen, tmpLen)
@@ -282,7 +326,34 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	bands := ceilDivInt(ho, p.band)
 
-	runItems(p.items, func(worker, item int, gemm gemmFunc) {
+	if p.split {
+		for img := 0; img < n; img++ {
+			src, ldb := ws[0].col, ohw
+			if g.Pointwise() {
+				src = x.Data[img*c.In*hw:]
+			} else {
+				tensor.Im2col(g, x.Data[img*c.In*hw:], 0, ho, src, ohw)
+			}
+			dst := out.Data[img*c.Out*ohw:]
+			tensor.ParallelMin(c.Out, convSplitRows, func(lo, hi int) {
+				beta := float32(0)
+				if bias != nil {
+					for o := lo; o < hi; o++ {
+						fill(dst[o*ohw:(o+1)*ohw], bias[o])
+					}
+					beta = 1
+				}
+				tensor.Gemm(false, false, hi-lo, ohw, rows, 1, wt[lo*rows:], rows, src, ldb, beta, dst[lo*ohw:], ohw)
+			})
+		}
+		return out, nil
+	}
+
+	run := runItems
+	if inline {
+		run = runInline
+	}
+	run(p.items, func(worker, item int, gemm gemmFunc) {
 		s := &ws[worker]
 		if p.group > 1 {
 			n0 := item * p.group

@@ -114,6 +114,14 @@ var convExactCases = []convCase{
 	{n: 2, in: 3, out: 2, h: 6, w: 5, k: 1, s: 1, p: 1, bias: true},
 	{n: 1, in: 1, out: 3, h: 12, w: 10, k: 5, s: 1, p: 2, bias: true},
 	{n: 2, in: 3, out: 4, h: 6, w: 6, k: 3, s: 1, p: 0, bias: false},
+	// One image: too small to leave the caller's goroutine, split by
+	// output channels (more channels than pixels, a 3x3 and a 1x1 whose
+	// channel count is no multiple of the workers' share), and bands.
+	{n: 1, in: 4, out: 6, h: 9, w: 8, k: 3, s: 1, p: 1, bias: true},
+	{n: 1, in: 128, out: 64, h: 5, w: 5, k: 3, s: 1, p: 1, bias: true},
+	{n: 1, in: 256, out: 300, h: 3, w: 3, k: 1, s: 1, p: 0, bias: true},
+	{n: 1, in: 128, out: 72, h: 4, w: 4, k: 3, s: 2, p: 0, bias: false},
+	{n: 1, in: 16, out: 8, h: 40, w: 36, k: 3, s: 1, p: 1, bias: true},
 }
 
 // TestConv2dMatchesDirect holds Forward and Backward to the float64

@@ -123,3 +123,39 @@ func cpuSeconds() float64 {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
+
+// BenchmarkConv2dBatch1 times single-image inference on the face
+// recognizer's shapes (dlib's ResNet on a 150x150 chip): the stem, the
+// 3x3 SAME convolutions of each stage and the stride-2 ones that start
+// them. At batch 1 these maps are small (35x35 down to 4x4), so how a
+// layer splits one image across the workers decides its speed.
+func BenchmarkConv2dBatch1(b *testing.B) {
+	for _, s := range []struct {
+		in, out, k, stride, pad, hw int
+	}{
+		{3, 32, 7, 2, 0, 150},
+		{32, 32, 3, 1, 1, 35}, {32, 64, 3, 2, 0, 35}, {64, 64, 3, 1, 1, 17},
+		{64, 128, 3, 2, 0, 17}, {128, 128, 3, 1, 1, 8}, {128, 256, 3, 2, 0, 8},
+		{256, 256, 3, 1, 1, 4}, {256, 256, 3, 2, 0, 4},
+	} {
+		r := rand.New(rand.NewPCG(1, 2))
+		l := NewConv2d(s.in, s.out, s.k, s.stride, s.pad, true, r)
+		l.SetTraining(false)
+		l.SetNeedInputGrad(false)
+		x := randTensor(r, 1, s.in, s.hw, s.hw)
+		g := l.geom(s.hw, s.hw)
+		flop := 2 * float64(s.out*g.Rows()*g.OutH()*g.OutW())
+		b.Run(fmt.Sprintf("k%ds%d/%dto%d@%d", s.k, s.stride, s.in, s.out, s.hw), func(b *testing.B) {
+			if _, err := l.Forward(x); err != nil {
+				b.Fatal(err)
+			}
+			cpu0 := cpuSeconds()
+			for b.Loop() {
+				if _, err := l.Forward(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportFlops(b, flop*float64(b.N), cpu0)
+		})
+	}
+}
