@@ -64,10 +64,10 @@ type ModelInfo struct {
 	// ChipSize is, for crop=aligned, the side of the aligned chips, which
 	// are then resized to Size (AlignedChipSide when the run was made;
 	// stored so that eval and predict cut the same chips if it changes).
-	ChipSize int `json:"chip_size,omitempty"`
-	Data       string     `json:"data"`                  // absolute path of the training folder
-	Seed       uint64     `json:"seed"`                  // split and training seed
-	TrainFrac  float64    `json:"train_frac"`
+	ChipSize  int     `json:"chip_size,omitempty"`
+	Data      string  `json:"data"` // absolute path of the training folder
+	Seed      uint64  `json:"seed"` // split and training seed
+	TrainFrac float64 `json:"train_frac"`
 	// Unknown is the open-set threshold (issue 4); nil until calibrated.
 	// Whole-photo models compare it with the top softmax probability; face
 	// runs with the descriptor's distance to the predicted class's centroid
