@@ -32,6 +32,11 @@ type Conv2d struct {
 	x        *tensor.Tensor // input of the last training Forward
 	outShape []int
 	out, dx  *tensor.Tensor // own buffers, used without an arena
+
+	// The direct algorithm's regrouped weights, bias and window offsets
+	// (conv_taps.go).
+	tapW, tapB []float32
+	tapOff     []int
 }
 
 // convScratch is one worker's buffers, kept between steps.
@@ -287,6 +292,11 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		c.x = x
 	} else {
 		c.x = nil
+	}
+
+	if c.useTaps(wo) {
+		c.forwardTaps(x, out)
+		return out, nil
 	}
 
 	p := c.plan(n, ho, wo)

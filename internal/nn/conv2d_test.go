@@ -122,6 +122,15 @@ var convExactCases = []convCase{
 	{n: 1, in: 256, out: 300, h: 3, w: 3, k: 1, s: 1, p: 0, bias: true},
 	{n: 1, in: 128, out: 72, h: 4, w: 4, k: 3, s: 2, p: 0, bias: false},
 	{n: 1, in: 16, out: 8, h: 40, w: 36, k: 3, s: 1, p: 1, bias: true},
+	// The direct algorithm (conv_taps.go) on CPUs with AVX2: a 3x3 and
+	// 1x1 ones, each on the caller's goroutine and split over workers,
+	// with rows of 16s, an 8 and a tail; and a kernel that takes too many
+	// window values for it.
+	{n: 2, in: 3, out: 16, h: 7, w: 29, k: 3, s: 1, p: 0, bias: true},
+	{n: 1, in: 3, out: 32, h: 50, w: 45, k: 3, s: 1, p: 0, bias: true},
+	{n: 2, in: 16, out: 8, h: 30, w: 30, k: 1, s: 1, p: 0, bias: false},
+	{n: 1, in: 32, out: 12, h: 60, w: 50, k: 1, s: 1, p: 0, bias: true},
+	{n: 1, in: 4, out: 8, h: 12, w: 20, k: 3, s: 1, p: 0, bias: true},
 }
 
 // TestConv2dMatchesDirect holds Forward and Backward to the float64
@@ -388,5 +397,49 @@ func TestConv2dConcurrentLayers(t *testing.T) {
 				t.Errorf("%s %s: concurrent run differs from serial by %g", cases[i], name, d)
 			}
 		}
+	}
+}
+
+// TestConv2dTapsPath checks that the direct algorithm is taken where it is
+// meant to be, and that it agrees with the GEMM lowering of the same layer.
+func TestConv2dTapsPath(t *testing.T) {
+	if !tapsSIMD() {
+		t.Skip("skipping: the direct algorithm needs AVX2")
+	}
+	for _, tc := range []struct {
+		c    convCase
+		taps bool
+	}{
+		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 0, bias: true}, true},
+		{convCase{n: 3, in: 32, out: 64, h: 9, w: 9, k: 1, s: 1, p: 0, bias: true}, true},
+		{convCase{n: 1, in: 4, out: 8, h: 12, w: 20, k: 3, s: 1, p: 0, bias: true}, false}, // 36 taps
+		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 1, bias: true}, false},
+		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 2, p: 0, bias: true}, false},
+		{convCase{n: 1, in: 3, out: 18, h: 10, w: 100, k: 3, s: 1, p: 0, bias: true}, false},
+		{convCase{n: 1, in: 3, out: 16, h: 10, w: 9, k: 3, s: 1, p: 0, bias: true}, false}, // rows of 7
+	} {
+		t.Run(tc.c.String(), func(t *testing.T) {
+			l := tc.c.layer(5)
+			g := l.geom(tc.c.h, tc.c.w)
+			if got := l.useTaps(g.OutW()); got != tc.taps {
+				t.Fatalf("useTaps = %v, want %v", got, tc.taps)
+			}
+			x := randTensor(rand.New(rand.NewPCG(7, 7)), tc.c.n, tc.c.in, tc.c.h, tc.c.w)
+			y, err := l.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			direct := y.Clone()
+			defer func() { useSIMD = true }()
+			useSIMD = false
+			if y, err = l.Forward(x); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range y.Data {
+				if d := math.Abs(float64(v - direct.Data[i])); d > 1e-5*(1+math.Abs(float64(v))) {
+					t.Fatalf("value %d: direct %g, GEMM %g", i, direct.Data[i], v)
+				}
+			}
+		})
 	}
 }
