@@ -48,7 +48,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	crop := fs.String("crop", d.Crop, "face (train on the largest face of each photo plus a margin; needs the face models), "+
 		"aligned (on that face turned and scaled so its eyes and mouth sit in fixed places) or none (the whole photo)")
 	margin := fs.Float64("crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side; "+
-		fmt.Sprintf("--crop aligned: room around the face in units of its size (default %g)", train.DefaultAlignPadding))
+		fmt.Sprintf("--crop aligned: room around the face in units of its size, %g unless given", train.DefaultAlignPadding))
 	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
 	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
 	exclude := fs.String("exclude", "", "face runs: comma-separated class folders to leave out of training, as strangers for eval --strangers")
