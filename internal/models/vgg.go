@@ -23,6 +23,13 @@ type VGGOptions struct {
 	ConvBN  bool
 	Dropout bool // Dropout(0.5) after block 5, before the pooling
 	Light   bool // a single Linear(25088, classes) instead of 25088-4096-4096-classes
+	// GAP averages the last block's map to one value per channel and feeds
+	// a single Linear(512, classes), instead of the 7x7 pooling. Below 224
+	// pixels that pooling repeats the last map's few cells (2x2 at 64) to
+	// fill 7x7, so the light head sees 25,088 inputs with 12 copies of
+	// each; a step of Adam or SGD moves every one of them and the logits
+	// jump, which is why that head needs the tutorial's 1e-4.
+	GAP bool
 	// Width scales every convolution's channel count (0 means 1): VGG16's
 	// 15 million convolution weights were sized for 1.2 million ImageNet
 	// photos, and a narrower net trains several times faster and overfits
@@ -75,11 +82,17 @@ func VGG16(name string, classes int, o VGGOptions) Spec {
 	}
 	// AdaptiveAvgPool(7,7) is the identity at 224x224 and is what lets 112
 	// and 64 pixel inputs reach the 512*7*7 classifier.
+	pool := 7
+	if o.GAP {
+		pool = 1
+	}
 	layers = append(layers,
-		LayerSpec{Name: "avgpool", Kind: KindAdaptiveAvgPool2d, OutH: 7, OutW: 7},
+		LayerSpec{Name: "avgpool", Kind: KindAdaptiveAvgPool2d, OutH: pool, OutW: pool},
 		LayerSpec{Name: "flatten", Kind: KindFlatten})
 	var head []LayerSpec
-	if o.Light {
+	if o.GAP {
+		head = []LayerSpec{{Name: "0", Kind: KindLinear, In: in, Out: classes}}
+	} else if o.Light {
 		head = []LayerSpec{{Name: "0", Kind: KindLinear, In: in * 7 * 7, Out: classes}}
 	} else {
 		head = []LayerSpec{
@@ -103,6 +116,8 @@ var registry = map[string]VGGOptions{
 	// Beyond the tutorial's ladder: its best model with a norm after every
 	// convolution, for training from scratch at higher learning rates.
 	"vgg16-convbn-dropout-light": {ConvBN: true, Dropout: true, Light: true},
+	// ... and with a global-average-pooled head for small inputs.
+	"vgg16-convbn-dropout-gap": {ConvBN: true, Dropout: true, GAP: true},
 }
 
 // Names lists the image-model names ByName accepts, sorted.

@@ -18,6 +18,8 @@ func TestVGGParameterCounts(t *testing.T) {
 		"vgg16-bn-dropout-light": 15144145,
 		// 14,714,688 conv + 2*4,224 for thirteen norms + 426,513 head.
 		"vgg16-convbn-dropout-light": 15149649,
+		// The same body and a 512*17+17 head.
+		"vgg16-convbn-dropout-gap": 14714688 + 8448 + 8721,
 	}
 	for name, n := range want {
 		spec, err := ByName(name, 17)
