@@ -37,6 +37,7 @@ type Conv2d struct {
 	// (conv_taps.go).
 	tapW, tapB []float32
 	tapOff     []int
+	tapIn      []float32 // phase planes of a stride-2 input
 }
 
 // convScratch is one worker's buffers, kept between steps.

@@ -131,6 +131,10 @@ var convExactCases = []convCase{
 	{n: 2, in: 16, out: 8, h: 30, w: 30, k: 1, s: 1, p: 0, bias: false},
 	{n: 1, in: 32, out: 12, h: 60, w: 50, k: 1, s: 1, p: 0, bias: true},
 	{n: 1, in: 4, out: 8, h: 12, w: 20, k: 3, s: 1, p: 0, bias: true},
+	// Stride 2 through phase planes: odd and even sides, both workers.
+	{n: 1, in: 3, out: 8, h: 21, w: 40, k: 7, s: 2, p: 0, bias: true},
+	{n: 2, in: 3, out: 4, h: 20, w: 37, k: 5, s: 2, p: 0, bias: false},
+	{n: 1, in: 3, out: 32, h: 80, w: 79, k: 7, s: 2, p: 0, bias: true},
 }
 
 // TestConv2dMatchesDirect holds Forward and Backward to the float64
@@ -414,7 +418,11 @@ func TestConv2dTapsPath(t *testing.T) {
 		{convCase{n: 3, in: 32, out: 64, h: 9, w: 9, k: 1, s: 1, p: 0, bias: true}, true},
 		{convCase{n: 1, in: 4, out: 8, h: 12, w: 20, k: 3, s: 1, p: 0, bias: true}, false}, // 36 taps
 		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 1, bias: true}, false},
+		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 5, s: 2, p: 0, bias: true}, true},
 		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 2, p: 0, bias: true}, false},
+		{convCase{n: 2, in: 3, out: 32, h: 31, w: 40, k: 7, s: 2, p: 0, bias: true}, true},
+		{convCase{n: 1, in: 32, out: 16, h: 21, w: 21, k: 3, s: 2, p: 0, bias: true}, false}, // 288 taps
+		{convCase{n: 1, in: 3, out: 16, h: 30, w: 30, k: 3, s: 3, p: 0, bias: true}, false},
 		{convCase{n: 1, in: 3, out: 18, h: 10, w: 100, k: 3, s: 1, p: 0, bias: true}, false},
 		{convCase{n: 1, in: 3, out: 16, h: 10, w: 9, k: 3, s: 1, p: 0, bias: true}, false}, // rows of 7
 	} {

@@ -2,10 +2,10 @@ package nn
 
 import "starid/internal/tensor"
 
-// The direct ("taps") algorithm of Conv2d's forward pass, for stride-1
-// convolutions without padding whose kernel window holds few values (the
-// face detector's first layer, 3 channels x 3x3, and 1x1 convolutions of
-// a few channels). Such a GEMM has an inner dimension of 27 or 16: it
+// The direct ("taps") algorithm of Conv2d's forward pass, for unpadded
+// convolutions of stride 1 or 2 whose kernel window holds few values (the
+// face detector's first layer, 3 channels x 3x3, 1x1 convolutions of a
+// few channels, the recognizer's 7x7 stride-2 RGB stem). Such a GEMM has an inner dimension of 27 or 16: it
 // spends more time writing the column matrix, packing it and reloading
 // the output than multiplying. Here each output row is the bias plus the
 // input row at each of the In*K*K window offsets times that tap's weight,
@@ -21,9 +21,26 @@ const convTapsMax = 32
 // useTaps reports whether Forward takes the direct algorithm for an
 // output row width of wo.
 func (c *Conv2d) useTaps(wo int) bool {
-	return tapsSIMD() && c.Stride == 1 && c.Padding == 0 && c.Out%4 == 0 &&
-		c.In*c.Kernel*c.Kernel <= convTapsMax && wo >= 8
+	if !tapsSIMD() || c.Padding != 0 || c.Out%4 != 0 || wo < 8 {
+		return false
+	}
+	taps := c.In * c.Kernel * c.Kernel
+	switch c.Stride {
+	case 1:
+		return taps <= convTapsMax
+	case 2:
+		// A stride-2 GEMM also pays a strided gather per column value;
+		// up to the face recognizer's 7x7 RGB stem (147 window values)
+		// the direct algorithm on phase planes wins, 1.7x there. For a
+		// 3x3 window splitting the phases costs about what it saves
+		// (BenchmarkConv2dTaps).
+		return taps <= convTapsMaxStride2 && c.Kernel >= 5
+	}
+	return false
 }
+
+// convTapsMaxStride2 is convTapsMax for stride 2.
+const convTapsMaxStride2 = 160
 
 // forwardTaps is Forward's direct algorithm on x [N, In, H, W] into out
 // [N, Out, Ho, Wo].
@@ -53,10 +70,46 @@ func (c *Conv2d) forwardTaps(x, out *tensor.Tensor) {
 		c.tapOff = make([]int, taps)
 	}
 	offs := c.tapOff[:taps]
-	for ci := range c.In {
-		for ky := range k {
-			for kx := range k {
-				offs[(ci*k+ky)*k+kx] = ci*hw + ky*w + kx
+	src := x.Data
+	if c.Stride == 2 {
+		// Split each input plane into its four phases (even or odd row,
+		// even or odd column), each ph x pw: output (y, x) reads tap
+		// (ky, kx) at phase (ky%2, kx%2), position (y+ky/2, x+kx/2), so
+		// an output row reads contiguous runs again.
+		ph, pw := (h+1)/2, (w+1)/2
+		c.tapIn = grow(c.tapIn, n*c.In*4*ph*pw)
+		src = c.tapIn
+		tensor.ParallelMin(n*c.In, max(1, 16384/hw), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				plane := x.Data[p*hw : (p+1)*hw]
+				dst := src[p*4*ph*pw : (p+1)*4*ph*pw]
+				for y := range h {
+					row := plane[y*w : (y+1)*w]
+					even := dst[((y%2)*2)*ph*pw+(y/2)*pw:]
+					odd := dst[((y%2)*2+1)*ph*pw+(y/2)*pw:]
+					for xx := 0; xx+1 < w; xx += 2 {
+						even[xx/2], odd[xx/2] = row[xx], row[xx+1]
+					}
+					if w%2 == 1 {
+						even[w/2] = row[w-1]
+					}
+				}
+			}
+		})
+		hw, w = 4*ph*pw, pw // per image plane size and row stride below
+		for ci := range c.In {
+			for ky := range k {
+				for kx := range k {
+					offs[(ci*k+ky)*k+kx] = ci*hw + ((ky%2)*2+kx%2)*ph*pw + (ky/2)*pw + kx/2
+				}
+			}
+		}
+	} else {
+		for ci := range c.In {
+			for ky := range k {
+				for kx := range k {
+					offs[(ci*k+ky)*k+kx] = ci*hw + ky*w + kx
+				}
 			}
 		}
 	}
@@ -64,26 +117,26 @@ func (c *Conv2d) forwardTaps(x, out *tensor.Tensor) {
 	// are contiguous in both input and output, a chunk of the flattened
 	// plane.
 	rows, width := ho, wo
-	if k == 1 {
+	if k == 1 && c.Stride == 1 {
 		width = min(ohw, convColTarget)
 		rows = ceilDivInt(ohw, width)
 	}
 	wq, bq := c.tapW, c.tapB
 	unit := func(item int) {
 		img, r := item/rows, item%rows
-		var src, dst []float32
+		var in, dst []float32
 		cols := width
-		if k == 1 {
+		if k == 1 && c.Stride == 1 {
 			x0 := r * width
 			cols = min(width, ohw-x0)
-			src = x.Data[img*c.In*hw+x0:]
+			in = src[img*c.In*hw+x0:]
 			dst = out.Data[img*c.Out*ohw+x0:]
 		} else {
-			src = x.Data[img*c.In*hw+r*w:]
+			in = src[img*c.In*hw+r*w:]
 			dst = out.Data[img*c.Out*ohw+r*wo:]
 		}
 		for g := 0; g < c.Out/4; g++ {
-			convTapsRows(dst[g*4*ohw:], ohw, cols, src, offs, wq[g*taps*4:(g+1)*taps*4], bq[g*4:g*4+4])
+			convTapsRows(dst[g*4*ohw:], ohw, cols, in, offs, wq[g*taps*4:(g+1)*taps*4], bq[g*4:g*4+4])
 		}
 	}
 	items := n * rows
@@ -105,6 +158,13 @@ func convTapsRows(d []float32, ldd, cols int, src []float32, offs []int, w, b []
 	_ = d[3*ldd+cols-1]
 	_ = w[4*taps-1]
 	done := convTapsVector(d, ldd, cols, src, offs, w, b)
+	if done < cols && cols >= 8 {
+		// The last eight columns again rather than a tail in Go: the
+		// overlap is recomputed with the same arithmetic, so it is
+		// rewritten with the same values.
+		convTapsVector(d[cols-8:], ldd, 8, src[cols-8:], offs, w, b)
+		return
+	}
 	for o := range 4 {
 		row := d[o*ldd : o*ldd+cols]
 		for x := done; x < cols; x++ {
