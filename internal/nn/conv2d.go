@@ -33,11 +33,10 @@ type Conv2d struct {
 	outShape []int
 	out, dx  *tensor.Tensor // own buffers, used without an arena
 
-	// The direct algorithm's regrouped weights, bias and window offsets
-	// (conv_taps.go).
-	tapW, tapB []float32
-	tapOff     []int
-	tapIn      []float32 // phase planes of a stride-2 input
+	// The direct algorithm's buffers (conv_taps.go): zero bias, window
+	// offsets, padded or phase-split input and wide output.
+	tapB, tapIn, tapOut []float32
+	tapOff              []int
 }
 
 // convScratch is one worker's buffers, kept between steps.
@@ -295,7 +294,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		c.x = nil
 	}
 
-	if c.useTaps(wo) {
+	if c.useTaps(n, wo) {
 		c.forwardTaps(x, out)
 		return out, nil
 	}

@@ -122,18 +122,26 @@ var convExactCases = []convCase{
 	{n: 1, in: 256, out: 300, h: 3, w: 3, k: 1, s: 1, p: 0, bias: true},
 	{n: 1, in: 128, out: 72, h: 4, w: 4, k: 3, s: 2, p: 0, bias: false},
 	{n: 1, in: 16, out: 8, h: 40, w: 36, k: 3, s: 1, p: 1, bias: true},
-	// The direct algorithm (conv_taps.go) on CPUs with AVX2: a 3x3 and
-	// 1x1 ones, each on the caller's goroutine and split over workers,
-	// with rows of 16s, an 8 and a tail; and a kernel that takes too many
-	// window values for it.
-	{n: 2, in: 3, out: 16, h: 7, w: 29, k: 3, s: 1, p: 0, bias: true},
+	// The direct algorithm (conv_taps.go) in evaluation on CPUs with
+	// AVX2, one image: 3x3 and 1x1 ones, each on the caller's goroutine
+	// and split over workers, with rows of 24s, an 8 and a tail; and a
+	// kernel that takes too many window values for it.
+	{n: 1, in: 3, out: 16, h: 7, w: 29, k: 3, s: 1, p: 0, bias: true},
 	{n: 1, in: 3, out: 32, h: 50, w: 45, k: 3, s: 1, p: 0, bias: true},
-	{n: 2, in: 16, out: 8, h: 30, w: 30, k: 1, s: 1, p: 0, bias: false},
+	{n: 1, in: 16, out: 8, h: 30, w: 30, k: 1, s: 1, p: 0, bias: false},
 	{n: 1, in: 32, out: 12, h: 60, w: 50, k: 1, s: 1, p: 0, bias: true},
 	{n: 1, in: 4, out: 8, h: 12, w: 20, k: 3, s: 1, p: 0, bias: true},
+	// Padded stride 1 through a padded copy and wide rows (on the
+	// caller's goroutine and split), a 1x1 with padding, a 5x5; and a
+	// case past convTapsMax.
+	{n: 1, in: 3, out: 8, h: 9, w: 13, k: 3, s: 1, p: 1, bias: true},
+	{n: 1, in: 3, out: 16, h: 47, w: 47, k: 3, s: 1, p: 1, bias: true},
+	{n: 1, in: 8, out: 4, h: 10, w: 9, k: 1, s: 1, p: 1, bias: true},
+	{n: 1, in: 1, out: 12, h: 11, w: 12, k: 5, s: 1, p: 2, bias: false},
+	{n: 1, in: 130, out: 8, h: 9, w: 9, k: 3, s: 1, p: 1, bias: true},
 	// Stride 2 through phase planes: odd and even sides, both workers.
 	{n: 1, in: 3, out: 8, h: 21, w: 40, k: 7, s: 2, p: 0, bias: true},
-	{n: 2, in: 3, out: 4, h: 20, w: 37, k: 5, s: 2, p: 0, bias: false},
+	{n: 1, in: 3, out: 4, h: 20, w: 37, k: 5, s: 2, p: 0, bias: false},
 	{n: 1, in: 3, out: 32, h: 80, w: 79, k: 7, s: 2, p: 0, bias: true},
 }
 
@@ -162,6 +170,17 @@ func TestConv2dMatchesDirect(t *testing.T) {
 				if d, sc := maxDiff64(y.Data, want); d > 1e-5*(1+sc) {
 					t.Fatalf("forward: max diff %g (scale %g)", d, sc)
 				}
+				// Evaluation may take the direct algorithm instead.
+				l.SetTraining(false)
+				ye, err := l.Forward(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d, sc := maxDiff64(ye.Data, want); d > 1e-5*(1+sc) {
+					t.Fatalf("evaluation forward (direct algorithm %v): max diff %g (scale %g)",
+						l.useTaps(tc.n, ye.Shape[3]), d, sc)
+				}
+				l.SetTraining(true)
 				dy := randTensor(r, y.Shape...)
 				wdx, wdW, wdb := directConvGrad(l, x, dy)
 				// Gradients accumulate: two backward passes give twice the
@@ -415,12 +434,14 @@ func TestConv2dTapsPath(t *testing.T) {
 		taps bool
 	}{
 		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 0, bias: true}, true},
-		{convCase{n: 3, in: 32, out: 64, h: 9, w: 9, k: 1, s: 1, p: 0, bias: true}, true},
+		{convCase{n: 1, in: 32, out: 64, h: 9, w: 9, k: 1, s: 1, p: 0, bias: true}, true},
 		{convCase{n: 1, in: 4, out: 8, h: 12, w: 20, k: 3, s: 1, p: 0, bias: true}, false}, // 36 taps
-		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 1, bias: true}, false},
+		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 1, bias: true}, true},
+		{convCase{n: 2, in: 3, out: 16, h: 10, w: 100, k: 3, s: 1, p: 0, bias: true}, false}, // a batch
+		{convCase{n: 1, in: 32, out: 32, h: 35, w: 35, k: 3, s: 1, p: 1, bias: true}, false},
 		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 5, s: 2, p: 0, bias: true}, true},
 		{convCase{n: 1, in: 3, out: 16, h: 10, w: 100, k: 3, s: 2, p: 0, bias: true}, false},
-		{convCase{n: 2, in: 3, out: 32, h: 31, w: 40, k: 7, s: 2, p: 0, bias: true}, true},
+		{convCase{n: 1, in: 3, out: 32, h: 31, w: 40, k: 7, s: 2, p: 0, bias: true}, true},
 		{convCase{n: 1, in: 32, out: 16, h: 21, w: 21, k: 3, s: 2, p: 0, bias: true}, false}, // 288 taps
 		{convCase{n: 1, in: 3, out: 16, h: 30, w: 30, k: 3, s: 3, p: 0, bias: true}, false},
 		{convCase{n: 1, in: 3, out: 18, h: 10, w: 100, k: 3, s: 1, p: 0, bias: true}, false},
@@ -429,7 +450,12 @@ func TestConv2dTapsPath(t *testing.T) {
 		t.Run(tc.c.String(), func(t *testing.T) {
 			l := tc.c.layer(5)
 			g := l.geom(tc.c.h, tc.c.w)
-			if got := l.useTaps(g.OutW()); got != tc.taps {
+			l.SetTraining(true)
+			if l.useTaps(tc.c.n, g.OutW()) {
+				t.Fatal("useTaps in training mode")
+			}
+			l.SetTraining(false)
+			if got := l.useTaps(tc.c.n, g.OutW()); got != tc.taps {
 				t.Fatalf("useTaps = %v, want %v", got, tc.taps)
 			}
 			x := randTensor(rand.New(rand.NewPCG(7, 7)), tc.c.n, tc.c.in, tc.c.h, tc.c.w)

@@ -165,27 +165,33 @@ func BenchmarkConv2dBatch1(b *testing.B) {
 // on the four-row bands its fused pooling feeds it, and the 1x1
 // convolutions of its first blocks, with 16 to 64 input channels (the
 // last is beyond convTapsMax and shows why), and the stride-2 first layers
-// of the recognizer (7x7) and the landmark net (3x3).
+// of the recognizer (7x7) and the landmark net (3x3), and the recognizer's
+// 3x3 SAME convolutions from 35x35 down to 4x4 (the last is past
+// convTapsMax).
 func BenchmarkConv2dTaps(b *testing.B) {
 	if !tapsSIMD() {
 		b.Skip("skipping: the direct algorithm needs AVX2")
 	}
 	for _, s := range []struct {
-		in, out, k, stride, h, w int
+		in, out, k, stride, pad, h, w int
 	}{
-		{3, 16, 3, 1, 4, 322}, {3, 16, 3, 1, 4, 418}, {16, 32, 1, 1, 159, 159}, {32, 64, 1, 1, 80, 80},
-		{64, 128, 1, 1, 40, 40}, {3, 32, 7, 2, 150, 150}, {3, 32, 3, 2, 113, 113},
+		{3, 16, 3, 1, 0, 4, 322}, {3, 16, 3, 1, 0, 4, 418}, {16, 32, 1, 1, 0, 159, 159}, {32, 64, 1, 1, 0, 80, 80},
+		{64, 128, 1, 1, 0, 40, 40}, {3, 32, 7, 2, 0, 150, 150}, {3, 32, 3, 2, 0, 113, 113},
+		{32, 32, 3, 1, 1, 35, 35}, {64, 64, 3, 1, 1, 17, 17}, {128, 128, 3, 1, 1, 8, 8}, {256, 256, 3, 1, 1, 4, 4},
 	} {
 		r := rand.New(rand.NewPCG(1, 2))
-		l := NewConv2d(s.in, s.out, s.k, s.stride, 0, true, r)
+		l := NewConv2d(s.in, s.out, s.k, s.stride, s.pad, true, r)
 		l.SetTraining(false)
 		x := randTensor(r, 1, s.in, s.h, s.w)
 		g := l.geom(s.h, s.w)
 		flop := 2 * float64(s.out*g.Rows()*g.OutH()*g.OutW())
 		for _, algo := range []string{"taps", "gemm"} {
-			b.Run(fmt.Sprintf("k%ds%d/%dto%d@%dx%d/%s", s.k, s.stride, s.in, s.out, s.h, s.w, algo), func(b *testing.B) {
+			b.Run(fmt.Sprintf("k%ds%dp%d/%dto%d@%dx%d/%s", s.k, s.stride, s.pad, s.in, s.out, s.h, s.w, algo), func(b *testing.B) {
 				defer func() { useSIMD = true }()
 				useSIMD = algo == "taps"
+				if useSIMD && !l.useTaps(1, g.OutW()) {
+					b.Skip("not taken by the direct algorithm")
+				}
 				if _, err := l.Forward(x); err != nil {
 					b.Fatal(err)
 				}

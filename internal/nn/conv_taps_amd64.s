@@ -5,7 +5,7 @@
 // For four output channels o (rows of d, ldd values apart) and x in
 // [0, n), n a multiple of 8:
 //
-//	d[o*ldd+x] = b[o] + sum over t of w[4t+o] * src[offs[t]+x]
+//	d[o*ldd+x] = b[o] + sum over t of w[o*taps+t] * src[offs[t]+x]
 //
 // summed in tap order with fused multiply-adds. Twenty-four outputs per
 // channel at a time (twelve accumulators, enough to hide the FMA latency
@@ -17,9 +17,9 @@ TEXT ·convTapsAVX2(SB), NOSPLIT, $0-64
 	MOVQ n+16(FP), CX
 	MOVQ src+24(FP), SI
 	MOVQ offs+32(FP), R11
-	MOVQ taps+40(FP), R12
-	MOVQ w+48(FP), R13
-	MOVQ b+56(FP), R14
+	MOVQ taps+40(FP), R14
+	MOVQ R14, R12
+	SHLQ $2, R12 // bytes between the weights of two output channels
 	XORQ BX, BX
 
 ct24:
@@ -27,20 +27,22 @@ ct24:
 	SUBQ BX, DX
 	CMPQ DX, $24
 	JLT  ct8
-	VBROADCASTSS 0(R14), Y0
+	MOVQ         b+56(FP), AX
+	VBROADCASTSS 0(AX), Y0
 	VMOVAPS      Y0, Y1
 	VMOVAPS      Y0, Y2
-	VBROADCASTSS 4(R14), Y3
+	VBROADCASTSS 4(AX), Y3
 	VMOVAPS      Y3, Y4
 	VMOVAPS      Y3, Y5
-	VBROADCASTSS 8(R14), Y6
+	VBROADCASTSS 8(AX), Y6
 	VMOVAPS      Y6, Y7
 	VMOVAPS      Y6, Y8
-	VBROADCASTSS 12(R14), Y9
+	VBROADCASTSS 12(AX), Y9
 	VMOVAPS      Y9, Y10
 	VMOVAPS      Y9, Y11
 	XORQ         R8, R8         // tap
-	MOVQ         R13, R9        // its four weights
+	MOVQ         w+48(FP), R9   // its weight for channel 0
+	LEAQ         (R9)(R12*2), R13 // and for channel 2
 	LEAQ         (SI)(BX*4), DX // src + x
 
 ct24tap:
@@ -48,25 +50,26 @@ ct24tap:
 	VMOVUPS      (DX)(AX*4), Y12
 	VMOVUPS      32(DX)(AX*4), Y13
 	VMOVUPS      64(DX)(AX*4), Y14
-	VBROADCASTSS 0(R9), Y15
+	VBROADCASTSS (R9), Y15
 	VFMADD231PS  Y12, Y15, Y0
 	VFMADD231PS  Y13, Y15, Y1
 	VFMADD231PS  Y14, Y15, Y2
-	VBROADCASTSS 4(R9), Y15
+	VBROADCASTSS (R9)(R12*1), Y15
 	VFMADD231PS  Y12, Y15, Y3
 	VFMADD231PS  Y13, Y15, Y4
 	VFMADD231PS  Y14, Y15, Y5
-	VBROADCASTSS 8(R9), Y15
+	VBROADCASTSS (R13), Y15
 	VFMADD231PS  Y12, Y15, Y6
 	VFMADD231PS  Y13, Y15, Y7
 	VFMADD231PS  Y14, Y15, Y8
-	VBROADCASTSS 12(R9), Y15
+	VBROADCASTSS (R13)(R12*1), Y15
 	VFMADD231PS  Y12, Y15, Y9
 	VFMADD231PS  Y13, Y15, Y10
 	VFMADD231PS  Y14, Y15, Y11
-	ADDQ         $16, R9
+	ADDQ         $4, R9
+	ADDQ         $4, R13
 	INCQ         R8
-	CMPQ         R8, R12
+	CMPQ         R8, R14
 	JLT          ct24tap
 
 	VMOVUPS Y0, (DI)(BX*4)
@@ -92,28 +95,31 @@ ct8:
 	SUBQ BX, DX
 	CMPQ DX, $8
 	JLT  ctdone
-	VBROADCASTSS 0(R14), Y0
-	VBROADCASTSS 4(R14), Y3
-	VBROADCASTSS 8(R14), Y6
-	VBROADCASTSS 12(R14), Y9
+	MOVQ         b+56(FP), AX
+	VBROADCASTSS 0(AX), Y0
+	VBROADCASTSS 4(AX), Y3
+	VBROADCASTSS 8(AX), Y6
+	VBROADCASTSS 12(AX), Y9
 	XORQ         R8, R8
-	MOVQ         R13, R9
+	MOVQ         w+48(FP), R9
+	LEAQ         (R9)(R12*2), R13
 	LEAQ         (SI)(BX*4), DX
 
 ct8tap:
 	MOVQ         (R11)(R8*8), AX
 	VMOVUPS      (DX)(AX*4), Y12
-	VBROADCASTSS 0(R9), Y15
+	VBROADCASTSS (R9), Y15
 	VFMADD231PS  Y12, Y15, Y0
-	VBROADCASTSS 4(R9), Y15
+	VBROADCASTSS (R9)(R12*1), Y15
 	VFMADD231PS  Y12, Y15, Y3
-	VBROADCASTSS 8(R9), Y15
+	VBROADCASTSS (R13), Y15
 	VFMADD231PS  Y12, Y15, Y6
-	VBROADCASTSS 12(R9), Y15
+	VBROADCASTSS (R13)(R12*1), Y15
 	VFMADD231PS  Y12, Y15, Y9
-	ADDQ         $16, R9
+	ADDQ         $4, R9
+	ADDQ         $4, R13
 	INCQ         R8
-	CMPQ         R8, R12
+	CMPQ         R8, R14
 	JLT          ct8tap
 
 	VMOVUPS Y0, (DI)(BX*4)
