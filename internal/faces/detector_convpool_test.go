@@ -10,8 +10,8 @@ import (
 	"starid/internal/tensor"
 )
 
-// TestConvPoolMatchesLayers holds the detector's banded conv0 and pooling
-// to nn.Conv2d followed by nn.MaxPool2d on the whole input, at the
+// TestConvPoolMatchesLayers holds the detector's banded conv0, pooling and
+// leaky ReLU to nn.Conv2d, nn.MaxPool2d and nn.LeakyReLU on the whole input, at the
 // detector's sizes and at sizes whose convolution rows are odd (the last
 // one is dropped by the pooling's floor). nn.Conv2d cuts a single image
 // into bands of its own choosing, and OpenBLAS sums GEMMs of other widths
@@ -30,6 +30,8 @@ func TestConvPoolMatchesLayers(t *testing.T) {
 	conv.SetTraining(false)
 	pool := nn.NewMaxPool2d(2, 2, 0)
 	pool.SetTraining(false)
+	leaky := nn.NewLeakyReLU(leakySlope, false)
+	leaky.SetTraining(false)
 	cp := &convPool{weight: w, bias: b}
 	for _, c := range []struct{ h, w int }{{416, 416}, {512, 512}, {608, 608}, {320, 320}, {37, 52}, {4, 4}, {5, 9}} {
 		t.Run(fmt.Sprint(c.h, "x", c.w), func(t *testing.T) {
@@ -41,7 +43,10 @@ func TestConvPoolMatchesLayers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := pool.Forward(y)
+			if y, err = pool.Forward(y); err != nil {
+				t.Fatal(err)
+			}
+			want, err := leaky.Forward(y)
 			if err != nil {
 				t.Fatal(err)
 			}
