@@ -410,3 +410,55 @@ func TestLandmarksGoldenFaces(t *testing.T) {
 		t.Fatal("golden.json has no faces")
 	}
 }
+
+// TestReluSumKernelMatchesGo holds the AVX2 relu-sum kernel to the Go
+// loop bit for bit (a NaN only as a NaN), for two, three and four terms,
+// lengths with and without a tail, and the values where a ReLU can go
+// wrong: -0 (Go's max gives +0), NaN (kept), infinities and sums that
+// cancel.
+func TestReluSumKernelMatchesGo(t *testing.T) {
+	if !useReluSumSIMD {
+		t.Skip("skipping: no AVX2 kernel on this machine")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), 1, -1, 1e-30, -1e-30}
+	for _, n := range []int{8, 13, 64, 1001} {
+		for terms := 2; terms <= 4; terms++ {
+			t.Run(fmt.Sprintf("n%d/terms%d", n, terms), func(t *testing.T) {
+				in := make([][]float32, 4)
+				for k := range in {
+					in[k] = make([]float32, n)
+					for i := range in[k] {
+						if r.IntN(4) == 0 {
+							in[k][i] = special[r.IntN(len(special))]
+						} else {
+							in[k][i] = float32(r.NormFloat64())
+						}
+					}
+				}
+				c, d := in[2], in[3]
+				if terms < 4 {
+					d = nil
+				}
+				if terms < 3 {
+					c = nil
+				}
+				got, want := make([]float32, n), make([]float32, n)
+				reluSumRange(got, in[0], in[1], c, d)
+				useReluSumSIMD = false
+				reluSumRange(want, in[0], in[1], c, d)
+				useReluSumSIMD = true
+				for i := range want {
+					if got[i] != got[i] && want[i] != want[i] {
+						continue // both NaN; the payload's sign may differ
+					}
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("value %d: kernel %v (%#x), Go %v (%#x)", i, got[i], math.Float32bits(got[i]),
+							want[i], math.Float32bits(want[i]))
+					}
+				}
+			})
+		}
+	}
+}

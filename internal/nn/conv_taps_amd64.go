@@ -19,3 +19,8 @@ func convTapsVector(d []float32, ldd, cols int, src []float32, offs []int, w, b 
 	convTapsAVX2(&d[0], ldd, n, &src[0], &offs[0], len(offs), &w[0], &b[0])
 	return n
 }
+
+// HasAVX2 reports whether the CPU and OS run AVX2 code, for packages
+// with kernels of their own (the face landmark net's sums), so that the
+// check lives in one place.
+func HasAVX2() bool { return hasAVX2 }

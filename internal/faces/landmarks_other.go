@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package faces
+
+var useReluSumSIMD = false
+
+func reluSumVector(dst, a, b, c, d []float32) int { return 0 }
