@@ -447,12 +447,11 @@ func (b *recNetBlock) forward(relu *nn.ReLU, x *tensor.Tensor) (*tensor.Tensor, 
 			return nil, fmt.Errorf("residual output %s does not match input %s",
 				tensor.ShapeString(h.Shape), tensor.ShapeString(x.Shape))
 		}
-		// h = ReLU(h + x), in conv2's own buffer.
+		// h = ReLU(h + x), in conv2's own buffer (the landmark net's
+		// kernel: AVX2 where there is one).
 		hd, xd := h.Data, x.Data[:len(h.Data)]
 		tensor.ParallelMin(len(hd), 1<<15, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				hd[i] = max(hd[i]+xd[i], 0)
-			}
+			reluSumRange(hd[lo:hi], hd[lo:hi], xd[lo:hi], nil, nil)
 		})
 		return h, nil
 	}
