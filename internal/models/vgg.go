@@ -19,7 +19,8 @@ type VGGOptions struct {
 	// ConvBN puts a BatchNorm2d between every convolution and its ReLU
 	// instead (torchvision's vgg16_bn). With a norm only every two or three
 	// convolutions, as the tutorial has it, Adam above 1e-4 diverges from
-	// scratch; normalising every layer trains at 1e-3.
+	// scratch; normalising every layer trained at 3e-4, and at 1e-3 with
+	// the GAP head (docs/EXPERIMENTS.md).
 	ConvBN  bool
 	Dropout bool // Dropout(0.5) after block 5, before the pooling
 	Light   bool // a single Linear(25088, classes) instead of 25088-4096-4096-classes
