@@ -316,20 +316,27 @@ func printCropPrediction(stdout, stderr io.Writer, p prediction) {
 		return
 	}
 	for i, f := range p.Faces {
-		parts := make([]string, len(f.Top))
-		for j, c := range f.Top {
-			parts[j] = fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability)
-		}
 		where := fmt.Sprintf("face %d at %v", i+1, f.Box)
 		if p.Note != "" {
 			where = "no face found, whole photo"
 		}
-		prefix := ""
-		if f.Name == eval.UnknownName {
-			prefix = "unknown; "
-		}
-		fmt.Fprintf(stdout, "%s: %s: %s%s\n", p.Image, where, prefix, strings.Join(parts, ", "))
+		fmt.Fprintf(stdout, "%s: %s: %s\n", p.Image, where, topText(f))
 	}
+}
+
+// topText is a VGG answer's candidates as a person reads them, e.g.
+// "Tom Hanks 97.1%, Meg Ryan 1.2%", after "unknown; " when the answer fell
+// below the threshold.
+func topText(f faceName) string {
+	parts := make([]string, len(f.Top))
+	for i, c := range f.Top {
+		parts[i] = fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability)
+	}
+	prefix := ""
+	if f.Name == eval.UnknownName {
+		prefix = "unknown; "
+	}
+	return prefix + strings.Join(parts, ", ")
 }
 
 // predictRegion names the region r of img (the whole photo, or a face
@@ -365,14 +372,6 @@ func printPrediction(stdout, stderr io.Writer, p prediction) {
 		return
 	}
 	for _, f := range p.Faces {
-		parts := make([]string, len(f.Top))
-		for i, c := range f.Top {
-			parts[i] = fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability)
-		}
-		prefix := ""
-		if f.Name == eval.UnknownName {
-			prefix = "unknown; "
-		}
-		fmt.Fprintf(stdout, "%s: %s%s\n", p.Image, prefix, strings.Join(parts, ", "))
+		fmt.Fprintf(stdout, "%s: %s\n", p.Image, topText(f))
 	}
 }
