@@ -73,15 +73,7 @@ func TestCropAligned(t *testing.T) {
 		t.Skip("trains a network for two epochs")
 	}
 	fake := useMarkedFaces(t)
-	dir := t.TempDir()
-	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
-	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
-		t.Fatal(err)
-	}
-	noFace := filepath.Join(photos, "Bob", "90.png")
-	if err := identifytest.WritePhoto(noFace, 64, 48); err != nil {
-		t.Fatal(err)
-	}
+	dir, photos, run, noFace := cropFixture(t)
 	ds, err := data.Scan(photos, data.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)

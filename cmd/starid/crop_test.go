@@ -30,15 +30,7 @@ func TestCropFace(t *testing.T) {
 		t.Skip("trains a network for two epochs")
 	}
 	fake := useFakeFaces(t)
-	dir := t.TempDir()
-	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
-	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
-		t.Fatal(err)
-	}
-	noFace := filepath.Join(photos, "Bob", "90.png")
-	if err := identifytest.WritePhoto(noFace, 64, 48); err != nil {
-		t.Fatal(err)
-	}
+	dir, photos, run, noFace := cropFixture(t)
 	code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "face", "--crop-margin", "0.5",
 		"--size", "32", "--epochs", "2", "--batch", "4", "--train-frac", "0.5", "--out", run)
 	if code != exitOK {
@@ -253,4 +245,22 @@ func TestFaceRunHasNoCropMargin(t *testing.T) {
 	if strings.Contains(string(b), "crop_margin") {
 		t.Errorf("face run model.json has a crop margin:\n%s", b)
 	}
+}
+
+// cropFixture is the photo folder of the crop tests: three people with four
+// photos of faces each, and Bob's 90.png without a face. It returns the
+// temporary folder, the photo folder, the run folder to create and the
+// no-face photo.
+func cropFixture(t *testing.T) (dir, photos, run, noFace string) {
+	t.Helper()
+	dir = t.TempDir()
+	photos, run = filepath.Join(dir, "photos"), filepath.Join(dir, "run")
+	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	noFace = filepath.Join(photos, "Bob", "90.png")
+	if err := identifytest.WritePhoto(noFace, 64, 48); err != nil {
+		t.Fatal(err)
+	}
+	return dir, photos, run, noFace
 }

@@ -146,16 +146,7 @@ func BenchmarkConv2dBatch1(b *testing.B) {
 		g := l.geom(s.hw, s.hw)
 		flop := 2 * float64(s.out*g.Rows()*g.OutH()*g.OutW())
 		b.Run(fmt.Sprintf("k%ds%d/%dto%d@%d", s.k, s.stride, s.in, s.out, s.hw), func(b *testing.B) {
-			if _, err := l.Forward(x); err != nil {
-				b.Fatal(err)
-			}
-			cpu0 := cpuSeconds()
-			for b.Loop() {
-				if _, err := l.Forward(x); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportFlops(b, flop*float64(b.N), cpu0)
+			benchForward(b, l, x, flop)
 		})
 	}
 }
@@ -192,17 +183,24 @@ func BenchmarkConv2dTaps(b *testing.B) {
 				if useSIMD && !l.useTaps(1, g.OutW()) {
 					b.Skip("not taken by the direct algorithm")
 				}
-				if _, err := l.Forward(x); err != nil {
-					b.Fatal(err)
-				}
-				cpu0 := cpuSeconds()
-				for b.Loop() {
-					if _, err := l.Forward(x); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportFlops(b, flop*float64(b.N), cpu0)
+				benchForward(b, l, x, flop)
 			})
 		}
 	}
+}
+
+// benchForward times l.Forward(x) after one untimed call (which sizes the
+// layer's buffers) and reports flop floating-point operations per call as GFLOP/s.
+func benchForward(b *testing.B, l *Conv2d, x *tensor.Tensor, flop float64) {
+	b.Helper()
+	if _, err := l.Forward(x); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		if _, err := l.Forward(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportFlops(b, flop*float64(b.N), cpu0)
 }
