@@ -1,5 +1,6 @@
-# starid — common tasks. The README's two commands are `make setup` (install
-# what the machine needs) and `make test`; CI (.ci/run) runs exactly those.
+# starid — common tasks. The README's two commands are `bash scripts/setup.sh &&
+# make demo` (install what the machine needs, then the main job) and `make test`;
+# CI (.ci/run) runs the set-up and `make test`.
 
 # Go sits in /usr/local/go on our machines, which is not on every PATH (CI,
 # sudo); appending keeps a user's own Go first.

@@ -22,7 +22,7 @@ func init() {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench --model NAME --size S [--width 1] --batch B [--mode train|infer] [--steps N] [--warmup 1] [--json]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]", stderr)
+	fs := newFlagSet("bench", "bench --model NAME --size S [--width 1] --batch B [--mode train|infer] [--steps N] [--warmup 1] [--classes 17] [--json] [--cpuprofile FILE]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]", stderr)
 	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
 	size := fs.Int("size", 224, "input height and width")
 	width := fs.Float64("width", 1, "scale every convolution's channel count (as train --width)")

@@ -11,10 +11,10 @@ import (
 )
 
 func init() {
-	register("data", "look at an image folder: stats (counts, sizes, broken files, duplicates) or grid", runData)
+	register("data", "look at an image folder: stats (counts, sizes, broken files, duplicates), grid, or synth (a generated folder)", runData)
 }
 
-const dataUsage = "data stats DIR [--json] [--verify] | data grid DIR [--class NAME] --out F.png | data synth DIR [--classes 4] [--per-class 40] [--size 64] [--seed 1]"
+const dataUsage = "data stats DIR [--json] [--verify] [--max-mp 50] | data grid DIR [--class NAME] [--out grid.png] [--cols 4] [--rows 3] | data synth DIR [--classes 4] [--per-class 40] [--size 64] [--seed 1]"
 
 // runData dispatches `starid data SUB ...`; the grid lives in datagrid.go.
 func runData(args []string, stdout, stderr io.Writer) error {

@@ -47,7 +47,7 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 const cacheHelp = "descriptor cache folder (default $" + identify.EnvCache + ", else starid/descriptors in the user cache folder)"
 
 func runEnroll(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("enroll", "enroll RUN NAME PHOTO... [--cache DIR]", stderr)
+	fs := newFlagSet("enroll", "enroll RUN NAME PHOTO... [--cache DIR] [--workers N]", stderr)
 	cacheDir := fs.String("cache", "", cacheHelp)
 	workers := fs.Int("workers", 0, "face-describing goroutines (0: one per core)")
 	pos, err := parse(fs, args)

@@ -101,7 +101,7 @@ type confusionFile struct {
 // test-split results are not overwritten. --out overrides the folder in
 // both cases.
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "eval RUN [--data DIR] [--out DIR] [--batch 32] [--json] [--threshold T] [--strangers excluded|NAME,...|DIR] [--cache DIR]", stderr)
+	fs := newFlagSet("eval", "eval RUN [--data DIR] [--out DIR] [--batch 32] [--json] [--threshold T] [--strangers excluded|NAME,...|DIR] [--cache DIR] [--workers N]", stderr)
 	dataDir := fs.String("data", "", "evaluate on this image folder instead of the run's test split")
 	outDir := fs.String("out", "", "folder for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")
 	batch := fs.Int("batch", 32, "images per forward pass")
@@ -109,7 +109,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
 	strangers := fs.String("strangers", "", "face runs: people the run does not know: \"excluded\" (train --exclude), class folders of the training data (NAME,NAME) or a folder of photos")
-	cacheDir := fs.String("cache", "", "face runs and --crop face runs: "+cacheHelp)
+	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

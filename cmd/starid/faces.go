@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register("faces", "find faces: boxes, scores and 68 landmarks (faces IMAGE... [--out F.png] [--json])", runFaces)
+	register("faces", "find faces: boxes, scores and 68 landmarks (faces IMAGE... [--out F.png] [--json] [--descriptors])", runFaces)
 }
 
 // faceFinder is what `faces` needs from the pipeline; tests substitute a

@@ -1,6 +1,6 @@
 // Command starid recognizes Hollywood stars in photos: it trains the
-// tutorial's VGG16 family from scratch, and (later) names faces with a
-// pretrained face network. Each sub-command lives in its own file; this one
+// tutorial's VGG16 family from scratch, and names faces with a pretrained
+// face network. Each sub-command lives in its own file; this one
 // only dispatches.
 package main
 

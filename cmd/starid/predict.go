@@ -58,7 +58,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	top := fs.Int("top", 5, "how many names to list per photo, best first")
 	asJSON := fs.Bool("json", false, "print JSON")
 	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
-	cacheDir := fs.String("cache", "", "face runs and --crop face runs: "+cacheHelp)
+	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned runs: "+cacheHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -22,9 +22,10 @@ func init() {
 	register("train", "train a model on a folder of photos, one sub-folder per person", runTrain)
 }
 
-const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--width 1] [--epochs 40] [--batch 32] [--optimizer adam|sgd]\n" +
-	"             [--lr 1e-4] [--schedule step:0.92:4] [--weight-decay 0] [--l1 0] [--l2 0] [--train-frac 0.8]\n" +
-	"             [--seed 1] [--augment] [--crop face|aligned|none] [--crop-margin 0.25|0.5] [--cache DIR] [--resume] [--workers N]"
+const trainUsage = "train DIR --model NAME --out RUN [--size 224] [--width 1] [--epochs 40] [--batch 32] [--optimizer adam|adamw|sgd]\n" +
+	"             [--lr 1e-4] [--momentum 0.9] [--schedule step:0.92:4] [--weight-decay 0] [--l1 0] [--l2 0] [--train-frac 0.8]\n" +
+	"             [--seed 1] [--augment] [--crop face|aligned|none] [--crop-margin 0.25|0.5] [--cache DIR] [--resume] [--workers N]\n" +
+	"             [--exclude NAME,...]"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	d := train.DefaultConfig()
@@ -33,12 +34,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "run directory to create (or continue with --resume)")
 	size := fs.Int("size", d.Size, "input height and width in pixels")
 	width := fs.Float64("width", d.Width, "VGG models: scale every convolution's channel count (0.5: half as many, about a quarter of the work)")
-	epochs := fs.Int("epochs", d.Epochs, "number of epochs (with --resume: the new total)")
+	epochs := fs.Int("epochs", d.Epochs, fmt.Sprintf("number of epochs (with --resume: the new total; --model face: %d unless given)", identify.DefaultEpochs))
 	batch := fs.Int("batch", d.Batch, "batch size")
 	opt := fs.String("optimizer", d.Optimizer, "optimizer: adam, adamw or sgd")
-	lr := fs.Float64("lr", d.LR, "base learning rate")
+	lr := fs.Float64("lr", d.LR, fmt.Sprintf("base learning rate (--model face: %g unless given)", identify.DefaultLR))
 	momentum := fs.Float64("momentum", d.Momentum, "SGD momentum")
-	sched := fs.String("schedule", d.Schedule, `learning-rate schedule per epoch: step:GAMMA:EVERY, steplr:SIZE:GAMMA, cosine:TMAX[:MIN] or none`)
+	sched := fs.String("schedule", d.Schedule, `learning-rate schedule per epoch: step:GAMMA:EVERY, steplr:SIZE:GAMMA, cosine:TMAX[:MIN] or none (--model face: `+identify.DefaultSchedule+` unless given)`)
 	wd := fs.Float64("weight-decay", d.WeightDecay, "optimizer weight decay")
 	l1 := fs.Float64("l1", d.L1, "L1 penalty weight added to the loss")
 	l2 := fs.Float64("l2", d.L2, "L2 penalty weight added to the loss")

@@ -94,8 +94,10 @@ const DefaultAlignPadding = 0.5
 // mostly the whole photo again.
 const maxCropMargin = 2.0
 
-// errFaceModels is the answer for settings that need the face pipeline.
-var errFaceModels = errors.New("needs the face models (issue 4), which starid does not have yet")
+// errFaceModels is the answer for face settings that reach the VGG trainer:
+// face runs are trained by internal/identify, which the command line calls
+// instead.
+var errFaceModels = errors.New("is trained by the face pipeline (internal/identify), not by train.Train")
 
 // validate checks the settings before anything touches the disk.
 func (c *Config) validate() error {

@@ -532,11 +532,11 @@ func TestOpenRunErrors(t *testing.T) {
 	}
 }
 
-func TestConfigRefusesFaceForNow(t *testing.T) {
+func TestConfigRefusesFace(t *testing.T) {
 	// Face runs are package identify's; train.Train cannot make one.
 	c := tinyConfig("data", "out", 1)
 	c.Model = "face"
-	if err := CheckConfig(c); err == nil || !strings.Contains(err.Error(), "needs the face models (issue 4)") {
+	if err := CheckConfig(c); err == nil || !strings.Contains(err.Error(), "internal/identify") {
 		t.Errorf("--model face: err = %v", err)
 	}
 }
