@@ -28,7 +28,7 @@ var serveListening func(addr net.Addr)
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve RUN [--addr 127.0.0.1:8080] [--max-body-mb 20] [--max-megapixels 25] "+
-		"[--max-concurrent 2] [--queue 16] [--timeout 30s] [--log text|json]", stderr)
+		"[--max-concurrent 2] [--queue 16] [--timeout 30s] [--log text|json] [--gallery DIR]", stderr)
 	addr := fs.String("addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
 	maxBodyMB := fs.Float64("max-body-mb", serve.DefaultMaxBodyBytes>>20, "largest upload in MB (larger: 413)")
 	maxMP := fs.Float64("max-megapixels", serve.DefaultMaxPixels/1e6, "largest image in megapixels, from its header (larger: 422)")
@@ -36,6 +36,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	queue := fs.Int("queue", serve.DefaultQueueLength, "requests that may wait for a worker; beyond that 503 + Retry-After")
 	timeout := fs.Duration("timeout", serve.DefaultRequestTimeout, "limit per recognition request, queueing included")
 	logFormat := fs.String("log", "text", "request log format on stderr: text or json")
+	gallery := fs.String("gallery", "", "photo folder laid out as for training (DIR/NAME/*.jpg): the page shows a thumbnail of each known person's face from it")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +67,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var thumbs serve.Gallery
+	if *gallery != "" {
+		finder, err := openFaceFinder()
+		if err != nil {
+			fmt.Fprintf(stderr, "gallery: no face pipeline (%v); thumbnails show the top-middle of each photo\n", err)
+			finder = nil
+		}
+		g, err := loadGallery(*gallery, rec.Info().Classes, finder, stderr)
+		if err != nil {
+			return err
+		}
+		thumbs = g
+	}
 	q := *queue
 	if q == 0 {
 		q = -1 // Options reads 0 as "default"; the flag's 0 means no queue
@@ -78,6 +92,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		MaxConcurrent:  *maxConc,
 		QueueLength:    q,
 		Logger:         logger,
+		Gallery:        thumbs,
 	})
 
 	// Signals first, so a SIGTERM that arrives as soon as the port is open

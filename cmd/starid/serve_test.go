@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,11 +60,18 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 }
 
-// TestServeCommand runs `starid serve` with a fake recognizer on a random
-// loopback port, checks that the flags reach the server, and stops it with
-// SIGTERM as a service manager would.
-func TestServeCommand(t *testing.T) {
-	var opened string
+// serveResult is how a `starid serve` run ended.
+type serveResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// startServe runs `starid serve args...` with a fake recognizer on a random
+// loopback port. It returns the base URL, the run directory the command
+// opened, and a stop function that sends SIGTERM, as a service manager
+// would, and waits for the command to end.
+func startServe(t *testing.T, args ...string) (base, opened string, stop func() serveResult) {
+	t.Helper()
 	oldOpen, oldListen := openRecognizer, serveListening
 	t.Cleanup(func() { openRecognizer, serveListening = oldOpen, oldListen })
 	openRecognizer = func(runDir string) (serve.Recognizer, error) {
@@ -70,19 +80,11 @@ func TestServeCommand(t *testing.T) {
 	}
 	addrs := make(chan net.Addr, 1)
 	serveListening = func(a net.Addr) { addrs <- a }
-
-	runDir := t.TempDir()
-	type result struct {
-		code           int
-		stdout, stderr string
-	}
-	done := make(chan result, 1)
+	done := make(chan serveResult, 1)
 	go func() {
-		code, o, e := runCLI("serve", runDir, "--addr", "127.0.0.1:0", "--max-body-mb", "0.5",
-			"--max-megapixels", "0.001", "--log", "json", "--timeout", "5s")
-		done <- result{code, o, e}
+		code, o, e := runCLI(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+		done <- serveResult{code, o, e}
 	}()
-	var base string
 	select {
 	case a := <-addrs:
 		base = "http://" + a.String()
@@ -91,6 +93,28 @@ func TestServeCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start listening")
 	}
+	stop = func() serveResult {
+		t.Helper()
+		if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not stop on SIGTERM")
+		}
+		return serveResult{}
+	}
+	return base, opened, stop
+}
+
+// TestServeCommand checks that the flags reach the server and that SIGTERM
+// stops it.
+func TestServeCommand(t *testing.T) {
+	runDir := t.TempDir()
+	base, opened, stop := startServe(t, runDir, "--max-body-mb", "0.5",
+		"--max-megapixels", "0.001", "--log", "json", "--timeout", "5s")
 	if opened != runDir {
 		t.Errorf("opened %q, want %q", opened, runDir)
 	}
@@ -138,15 +162,7 @@ func TestServeCommand(t *testing.T) {
 		}
 	}
 
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
-	}
+	r := stop()
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -154,5 +170,49 @@ func TestServeCommand(t *testing.T) {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %s:\n%s", want, r.stderr)
 		}
+	}
+}
+
+// TestServeGallery: --gallery makes the page's thumbnails from a photo
+// folder (here without face models: the fake pipeline is refused), and a
+// known person without a photo is named at start.
+func TestServeGallery(t *testing.T) {
+	old := openFaceFinder
+	openFaceFinder = func() (faceFinder, error) { return nil, errors.New("no models here") }
+	t.Cleanup(func() { openFaceFinder = old })
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "Tom Hanks", "1.png"), 30, 20, color.RGBA{200, 100, 50, 255}, 1)
+
+	base, _, stop := startServe(t, t.TempDir(), "--gallery", dir)
+	resp, err := http.Get(base + "/api/v1/gallery/Tom%20Hanks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Errorf("Tom Hanks: status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if c := thumbCentre(t, "Tom Hanks", b); !near(c, color.RGBA{210, 110, 60, 255}) {
+		t.Errorf("thumbnail centre %v", c)
+	}
+	if resp, err := http.Get(base + "/api/v1/gallery/Meryl%20Streep"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("Meryl Streep (no photo): %v %v", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	r := stop()
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"no models here", "1 of 2 people: Meryl Streep"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	if code, _, errOut := runCLI("serve", t.TempDir(), "--gallery", filepath.Join(dir, "missing")); code != exitInput ||
+		!strings.Contains(errOut, "missing") {
+		t.Errorf("a missing --gallery folder: exit %d, stderr %q", code, errOut)
 	}
 }
