@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"starid/internal/faces"
@@ -64,9 +65,30 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(res.Installed) == 0 {
 		fmt.Fprintf(stdout, "face models: all %d files already in %s\n", len(res.Present), res.Dir)
-		return nil
+	} else {
+		fmt.Fprintf(stdout, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
+			len(res.Installed), len(res.Present), faces.PackageSpec, res.Dir, time.Since(start).Seconds())
 	}
-	fmt.Fprintf(stdout, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
-		len(res.Installed), len(res.Present), faces.PackageSpec, res.Dir, time.Since(start).Seconds())
+	if hint := modelsDirHint(res.Dir); hint != "" {
+		fmt.Fprintln(stderr, hint)
+	}
 	return nil
+}
+
+// modelsDirHint is the note for a `models fetch --dir` that installed
+// where the other commands will not look, or "" when they will.
+func modelsDirHint(dir string) string {
+	def, err := faces.DefaultDir()
+	if err == nil && sameFolder(def, dir) {
+		return ""
+	}
+	return fmt.Sprintf("note: the other commands look for the models in $%s, else the user cache folder; "+
+		"set %s=%s for them to use this folder", faces.EnvModels, faces.EnvModels, dir)
+}
+
+// sameFolder compares two folder names after making them absolute and clean.
+func sameFolder(a, b string) bool {
+	aa, errA := filepath.Abs(a)
+	bb, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && aa == bb
 }

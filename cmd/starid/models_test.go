@@ -63,3 +63,15 @@ func TestModelsPath(t *testing.T) {
 		t.Errorf("extra argument: exit %d", code)
 	}
 }
+
+func TestModelsDirHint(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(faces.EnvModels, dir)
+	if h := modelsDirHint(dir + string(filepath.Separator)); h != "" {
+		t.Errorf("the folder the commands use: hint %q", h)
+	}
+	other := filepath.Join(dir, "other")
+	if h := modelsDirHint(other); !strings.Contains(h, faces.EnvModels+"="+other) {
+		t.Errorf("another folder: hint %q does not say how to use it", h)
+	}
+}
