@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image/png"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +77,14 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 		{Box: [4]int{300, 80, 90, 110}, Name: "Meryl Streep", Confidence: 0.41, Unknown: true,
 			Top: []Candidate{{"Meryl Streep", 0.41}, {"Tom Hanks", 0.39}, {"Denzel Washington", 0.2}}},
 	}}
-	s := New(rec, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var thumb bytes.Buffer
+	if err := png.Encode(&thumb, testImage(64, 64)); err != nil {
+		t.Fatal(err)
+	}
+	// Tom Hanks has a picture; Meryl Streep's is not an image (404) and
+	// Denzel Washington has none: both must fall back to initials.
+	s := New(rec, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Gallery: GalleryMap{"Tom Hanks": thumb.Bytes(), "Meryl Streep": []byte("not an image")}})
 	ts := httptest.NewServer(s.Handler()) // random loopback port
 	defer ts.Close()
 
@@ -112,14 +121,24 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("opening the page: %v", err)
 	}
+	// The pictures load lazily; wait until the two that cannot load have
+	// been replaced and the one that can has arrived.
+	_, err = chromedp.Run(bctx, chromedp.Poll[bool](
+		`document.querySelectorAll("#gallery img").length === 1 &&`+
+			` document.querySelector('#gallery li[data-name="Tom Hanks"] img')?.naturalWidth === 64`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("waiting for the gallery's pictures: %v", err)
+	}
 	gallery, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
 		`[...document.querySelectorAll("#gallery li")].map(li => li.textContent.trim())`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each entry is the initials, then the name.
-	if len(gallery) != 3 || !strings.HasSuffix(gallery[0], "Denzel Washington") || !strings.HasSuffix(gallery[2], "Tom Hanks") {
-		t.Errorf("gallery %q", gallery)
+	// Each entry is the initials (or the picture, which has no text), then
+	// the name.
+	if want := []string{"DWDenzel Washington", "MSMeryl Streep", "Tom Hanks"}; !slices.Equal(gallery, want) {
+		t.Errorf("gallery %q, want %q", gallery, want)
 	}
 
 	// Setting the input's files fires its change event, as a person
