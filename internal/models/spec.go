@@ -69,10 +69,37 @@ func Build(s Spec, rng *rand.Rand) (*nn.Sequential, error) {
 	return seq, nil
 }
 
+// maxLayerElems bounds any one weight tensor a spec may ask for (1 GB of
+// float32; VGG16's largest, its first classifier layer, has 103M), so a
+// damaged or hand-edited model.json gets an error instead of an allocation
+// that kills the process.
+const maxLayerElems = 1 << 28
+
+// maxPoolOut bounds an adaptive pool's output side.
+const maxPoolOut = 1 << 12
+
 func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 	positive := func(what string, v int) error {
 		if v <= 0 {
 			return fmt.Errorf("layer %q (%s): %s must be positive, got %d", ls.Name, ls.Kind, what, v)
+		}
+		return nil
+	}
+	// elems refuses weight tensors beyond maxLayerElems (dims positive).
+	elems := func(dims ...int) error {
+		n := 1.0
+		for _, d := range dims {
+			n *= float64(d)
+		}
+		if n > maxLayerElems {
+			return fmt.Errorf("layer %q (%s): %v weights is more than this starid allows (%d)", ls.Name, ls.Kind, dims, maxLayerElems)
+		}
+		return nil
+	}
+	// poolPadding is PyTorch's rule: padding at most half the kernel.
+	poolPadding := func() error {
+		if ls.Padding < 0 || ls.Padding > ls.Kernel/2 {
+			return fmt.Errorf("layer %q (%s): padding must be between 0 and half the kernel (%d), got %d", ls.Name, ls.Kind, ls.Kernel, ls.Padding)
 		}
 		return nil
 	}
@@ -94,9 +121,18 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 				return nil, e
 			}
 		}
+		if ls.Padding < 0 {
+			return nil, fmt.Errorf("layer %q (conv2d): padding must not be negative, got %d", ls.Name, ls.Padding)
+		}
+		if err := elems(ls.Out, ls.In, ls.Kernel, ls.Kernel); err != nil {
+			return nil, err
+		}
 		return nn.NewConv2d(ls.In, ls.Out, ls.Kernel, ls.Stride, ls.Padding, !ls.NoBias, rng), nil
 	case KindBatchNorm2d:
 		if err := positive("channels", ls.In); err != nil {
+			return nil, err
+		}
+		if err := elems(ls.In); err != nil {
 			return nil, err
 		}
 		return nn.NewBatchNorm2d(ls.In), nil
@@ -108,9 +144,15 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 		if err := positive("kernel", ls.Kernel); err != nil {
 			return nil, err
 		}
+		if err := poolPadding(); err != nil {
+			return nil, err
+		}
 		return nn.NewMaxPool2d(ls.Kernel, max(ls.Stride, 1), ls.Padding), nil
 	case KindAvgPool2d:
 		if err := positive("kernel", ls.Kernel); err != nil {
+			return nil, err
+		}
+		if err := poolPadding(); err != nil {
 			return nil, err
 		}
 		return nn.NewAvgPool2d(ls.Kernel, max(ls.Stride, 1), ls.Padding), nil
@@ -121,9 +163,12 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 		if err := positive("out_w", ls.OutW); err != nil {
 			return nil, err
 		}
+		if ls.OutH > maxPoolOut || ls.OutW > maxPoolOut {
+			return nil, fmt.Errorf("layer %q (adaptiveavgpool2d): output %dx%d is larger than this starid allows (%d)", ls.Name, ls.OutH, ls.OutW, maxPoolOut)
+		}
 		return nn.NewAdaptiveAvgPool2d(ls.OutH, ls.OutW), nil
 	case KindDropout:
-		if ls.P < 0 || ls.P >= 1 {
+		if !(ls.P >= 0 && ls.P < 1) { // NaN too
 			return nil, fmt.Errorf("layer %q (dropout): p must be in [0, 1), got %g", ls.Name, ls.P)
 		}
 		// Each dropout layer gets its own stream so adding a layer elsewhere
@@ -136,6 +181,9 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 			return nil, err
 		}
 		if err := positive("out", ls.Out); err != nil {
+			return nil, err
+		}
+		if err := elems(ls.Out, ls.In); err != nil {
 			return nil, err
 		}
 		return nn.NewLinear(ls.In, ls.Out, !ls.NoBias, rng), nil
