@@ -94,6 +94,15 @@ const DefaultAlignPadding = 0.5
 // mostly the whole photo again.
 const maxCropMargin = 2.0
 
+// MaxSize and MaxBatch bound --size and --batch (and the same settings read
+// back from a model.json): far beyond any use on a CPU (the tutorial trains
+// at 224 in batches of 32), they keep a typo or a damaged file from asking
+// for more memory than any machine has.
+const (
+	MaxSize  = 1024
+	MaxBatch = 4096
+)
+
 // errFaceModels is the answer for face settings that reach the VGG trainer:
 // face runs are trained by internal/identify, which the command line calls
 // instead.
@@ -115,12 +124,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--crop %q: want face, aligned or none", c.Crop)
 	case (c.Crop == "face" || c.Crop == "aligned") && !(c.CropMargin >= 0 && c.CropMargin <= maxCropMargin):
 		return fmt.Errorf("--crop-margin %v: must be between 0 and %v", c.CropMargin, maxCropMargin)
-	case c.Size < 8:
-		return fmt.Errorf("--size %d: must be at least 8 pixels", c.Size)
+	case c.Size < 8 || c.Size > MaxSize:
+		return fmt.Errorf("--size %d: must be between 8 and %d pixels", c.Size, MaxSize)
 	case c.Epochs < 1:
 		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
-	case c.Batch < 1:
-		return fmt.Errorf("--batch %d: must be at least 1", c.Batch)
+	case c.Batch < 1 || c.Batch > MaxBatch:
+		return fmt.Errorf("--batch %d: must be between 1 and %d", c.Batch, MaxBatch)
 	case !finite(c.LR) || c.LR <= 0:
 		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
 	case !finite(c.L1) || c.L1 < 0, !finite(c.L2) || c.L2 < 0:

@@ -84,6 +84,11 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 		if cfg, err = mergeForResume(info.Config, cfg); err != nil {
 			return nil, err
 		}
+		// The merged settings come from model.json, which the flags'
+		// check never saw.
+		if err := cfg.validate(); err != nil {
+			return nil, fmt.Errorf("%s: the run's stored settings: %w", filepath.Join(cfg.Out, ModelInfoFile), err)
+		}
 	} else if err := checkNewRun(cfg.Out); err != nil {
 		return nil, err
 	}

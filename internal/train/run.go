@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -116,9 +117,20 @@ func OpenRun(dir string) (*Run, error) {
 	if info.Spec == nil {
 		return nil, fmt.Errorf("%s: no network description (spec)", filepath.Join(dir, ModelInfoFile))
 	}
+	mj := filepath.Join(dir, ModelInfoFile)
 	net, err := models.Build(*info.Spec, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ModelInfoFile), err)
+		return nil, fmt.Errorf("%s: %w", mj, err)
+	}
+	// The network must take the recorded input and give one score per
+	// class, or every photo would fail later with a less useful message.
+	in := []int{1, info.Spec.InChannels, info.Size, info.Size}
+	sum, err := nn.Summarize(net, in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the network does not take %dx%d images: %w", mj, info.Size, info.Size, err)
+	}
+	if want := []int{1, len(info.Classes)}; info.Spec.InChannels != 3 || !slices.Equal(sum.OutputShape, want) {
+		return nil, fmt.Errorf("%s: corrupt: the network maps %v to %v, want %d classes from RGB images", mj, in, sum.OutputShape, len(info.Classes))
 	}
 	best := filepath.Join(dir, BestFile)
 	if _, err := os.Stat(best); errors.Is(err, fs.ErrNotExist) {
@@ -156,7 +168,46 @@ func readModelInfo(dir string) (*ModelInfo, error) {
 	if len(info.Classes) == 0 || (info.Size < 1 && info.Model != ModelFace) {
 		return nil, fmt.Errorf("%s: corrupt: no classes or no input size", path)
 	}
+	if info.Size > MaxSize {
+		return nil, fmt.Errorf("%s: corrupt: input size %d is beyond this starid's %d", path, info.Size, MaxSize)
+	}
+	if err := CheckClassNames(info.Classes); err != nil {
+		return nil, fmt.Errorf("%s: corrupt: %w", path, err)
+	}
+	if info.Model != ModelFace {
+		for c, s := range info.Std {
+			if !(s > 0) || math.IsInf(float64(s), 0) || math.IsNaN(float64(info.Mean[c])) || math.IsInf(float64(info.Mean[c]), 0) {
+				return nil, fmt.Errorf("%s: corrupt: normalization mean %v / std %v (std must be positive and finite)", path, info.Mean, info.Std)
+			}
+		}
+	}
 	return &info, nil
+}
+
+// MaxClasses bounds a run's class list: eval's confusion matrix grows with
+// its square.
+const MaxClasses = 5000
+
+// CheckClassNames refuses class lists that no training folder gives: too
+// long, empty or repeated names, or names that are not a single folder name
+// (eval --data and serve --gallery join them to paths).
+func CheckClassNames(names []string) error {
+	if len(names) > MaxClasses {
+		return fmt.Errorf("%d classes, more than this starid allows (%d)", len(names), MaxClasses)
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		switch {
+		case n == "" || n == "." || n == "..":
+			return fmt.Errorf("class name %q", n)
+		case strings.ContainsAny(n, `/\`+"\x00"):
+			return fmt.Errorf("class name %q holds a path separator", n)
+		case seen[n]:
+			return fmt.Errorf("class %q appears twice", n)
+		}
+		seen[n] = true
+	}
+	return nil
 }
 
 // ReadModelInfo reads and checks dir/model.json (for face runs, whose

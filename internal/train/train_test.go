@@ -313,6 +313,38 @@ func TestRefusesToOverwrite(t *testing.T) {
 	}
 }
 
+// TestResumeChecksStoredSettings: --resume continues with model.json's
+// settings, so those get the same checks as flags.
+func TestResumeChecksStoredSettings(t *testing.T) {
+	dataDir := makeShapes(t, 3, 4)
+	good := filepath.Join(t.TempDir(), "run")
+	mustTrain(t, tinyConfig(dataDir, good, 1), nil)
+	for _, tc := range []struct {
+		name, key string
+		value     any
+		want      string
+	}{
+		{"schedule", "schedule", "bogus", "bogus"},
+		{"batch", "batch", 0.0, "--batch 0"},
+		{"optimizer", "optimizer", "rmsprop", `--optimizer "rmsprop"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			if err := os.CopyFS(out, os.DirFS(good)); err != nil {
+				t.Fatal(err)
+			}
+			editInfo(func(info map[string]any) { info["config"].(map[string]any)[tc.key] = tc.value })(out)
+			c := tinyConfig(dataDir, out, 2)
+			c.Resume, c.Given = true, []string{"epochs"}
+			_, err := Train(context.Background(), c, Output{})
+			if err == nil || !strings.Contains(err.Error(), ModelInfoFile+": the run's stored settings") ||
+				!strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want the stored settings named with %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestResumeRefusesOtherSettings(t *testing.T) {
 	dataDir := makeShapes(t, 3, 4)
 	out := filepath.Join(t.TempDir(), "run")
@@ -484,6 +516,23 @@ func TestCheckpointSurvivesFailedWrite(t *testing.T) {
 	}
 }
 
+// editInfo returns an edit of a run folder's model.json, made through a
+// generic JSON tree as a person with an editor would.
+func editInfo(edit func(info map[string]any)) func(dir string) {
+	return func(d string) {
+		var info map[string]any
+		b, _ := os.ReadFile(filepath.Join(d, ModelInfoFile))
+		json.Unmarshal(b, &info)
+		edit(info)
+		b, _ = json.Marshal(info)
+		os.WriteFile(filepath.Join(d, ModelInfoFile), b, 0o644)
+	}
+}
+
+func firstLayer(info map[string]any) map[string]any {
+	return info["spec"].(map[string]any)["layers"].([]any)[0].(map[string]any)
+}
+
 func TestOpenRunErrors(t *testing.T) {
 	dataDir := makeShapes(t, 3, 4)
 	good := filepath.Join(t.TempDir(), "run")
@@ -510,15 +559,29 @@ func TestOpenRunErrors(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(d, BestFile))
 			os.WriteFile(filepath.Join(d, BestFile), b[:len(b)-10], 0o644)
 		}, BestFile},
-		{"other architecture", func(d string) {
-			var info map[string]any
-			b, _ := os.ReadFile(filepath.Join(d, ModelInfoFile))
-			json.Unmarshal(b, &info)
-			layers := info["spec"].(map[string]any)["layers"].([]any)
-			layers[0].(map[string]any)["out"] = 4.0
-			b, _ = json.Marshal(info)
-			os.WriteFile(filepath.Join(d, ModelInfoFile), b, 0o644)
-		}, BestFile},
+		{"weights of another architecture", editInfo(func(info map[string]any) {
+			firstLayer(info)["kernel"], firstLayer(info)["padding"] = 5.0, 2.0
+		}), BestFile},
+		{"layers that do not fit together", editInfo(func(info map[string]any) { firstLayer(info)["out"] = 4.0 }),
+			ModelInfoFile + ": the network does not take 16x16 images"},
+		// Hand-edited or damaged model.json files: refused with the file
+		// named, before anything is allocated from them.
+		{"negative padding", editInfo(func(info map[string]any) { firstLayer(info)["padding"] = -1.0 }),
+			`: layer "0" (conv2d): padding must not be negative`},
+		{"huge layer", editInfo(func(info map[string]any) { firstLayer(info)["out"] = 2e9 }), "more than this starid allows"},
+		{"one class more than the network has", editInfo(func(info map[string]any) {
+			info["classes"] = append(info["classes"].([]any), "extra")
+		}), ModelInfoFile + ": corrupt: the network maps"},
+		{"input too small for the network", editInfo(func(info map[string]any) { info["size"] = 1.0 }),
+			ModelInfoFile + ": the network does not take 1x1 images"},
+		{"huge input size", editInfo(func(info map[string]any) { info["size"] = 1e8 }), "input size 100000000 is beyond"},
+		{"zero std", editInfo(func(info map[string]any) { info["std"] = []any{0.0, 0.2, 0.2} }), "std must be positive"},
+		{"repeated class", editInfo(func(info map[string]any) {
+			cl := info["classes"].([]any)
+			cl[1] = cl[0]
+		}), "appears twice"},
+		{"class name with a path", editInfo(func(info map[string]any) { info["classes"].([]any)[0] = "../up" }),
+			`class name "../up" holds a path separator`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := OpenRun(copyRun(t, tc.edit))
