@@ -127,7 +127,7 @@ func Enroll(ctx context.Context, dir, name string, photos []string, d Describer,
 	}
 	hc := HeadConfig{Epochs: c.Epochs, Batch: c.Batch, Optimizer: c.Optimizer, LR: c.LR, Momentum: c.Momentum,
 		WeightDecay: c.WeightDecay, Schedule: sched, Seed: c.Seed}
-	if hc.Epochs < 1 || hc.Batch < 1 || !(hc.LR > 0) {
+	if hc.Epochs < 1 || hc.Batch < 1 || hc.Batch > train.MaxBatch || !(hc.LR > 0) {
 		hc = HeadConfig{Epochs: DefaultEpochs, Batch: 32, Optimizer: "adam", LR: DefaultLR, Seed: c.Seed}
 	}
 	nm, err := Fit(ctx, classes, x, y, hc, nil)

@@ -101,7 +101,7 @@ func Fit(ctx context.Context, classes []string, x [][]float32, y []int, cfg Head
 		order[i] = i
 	}
 	bx := tensor.New(min(cfg.Batch, len(x)), DescriptorLen)
-	labels := make([]int, 0, cfg.Batch)
+	labels := make([]int, 0, min(cfg.Batch, len(x)))
 	for e := range cfg.Epochs {
 		if err := ctx.Err(); err != nil {
 			return nil, err

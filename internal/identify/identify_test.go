@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
+	"starid/internal/safetensors"
 	"starid/internal/train"
 )
 
@@ -265,6 +268,7 @@ func TestTrainRefusals(t *testing.T) {
 		{"exclude leaves one", func(c *TrainConfig) { c.Exclude = []string{"Bob"} }, nil, "leaves 1 class"},
 		{"resume", func(c *TrainConfig) { c.Resume = true }, nil, "--resume"},
 		{"l2", func(c *TrainConfig) { c.L2 = 0.1 }, nil, "--l1/--l2"},
+		{"huge batch", func(c *TrainConfig) { c.Batch = 1e14 }, nil, "--batch 100000000000000: must be between 1 and"},
 		{"not empty", func(c *TrainConfig) { c.Out = full }, nil, "not empty"},
 		{"describer fails", nil, &identifytest.Fake{Fail: errors.New("boom")}, "no face was found in any"},
 	} {
@@ -410,7 +414,7 @@ func TestEnroll(t *testing.T) {
 	noFace := filepath.Join(dir, "empty.png")
 	must(t, identifytest.WritePhoto(noFace, 64, 48))
 	vgg := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(vgg, "model.json"), []byte(`{"version":1,"model":"vgg16","classes":["a"],"size":32}`), 0o644))
+	must(t, os.WriteFile(filepath.Join(vgg, "model.json"), []byte(`{"version":1,"model":"vgg16","classes":["a"],"size":32,"std":[0.2,0.2,0.2]}`), 0o644))
 	snapshot, _ := os.ReadFile(filepath.Join(run, train.BestFile))
 	for _, tc := range []struct {
 		name, run, who string
@@ -456,6 +460,52 @@ func TestLoadModelRefusesDamage(t *testing.T) {
 	must(t, os.WriteFile(path, b[:len(b)-100], 0o644))
 	if _, _, err := LoadModel(path); err == nil {
 		t.Error("truncated head loaded")
+	}
+
+	// The class list in the metadata must agree with the weights and be
+	// usable as folder names.
+	many := make([]string, train.MaxClasses)
+	for i := range many {
+		many[i] = fmt.Sprint("p", i)
+	}
+	for _, c := range []struct {
+		name    string
+		classes []string
+		want    string
+	}{
+		{"more classes than weight rows", many, fmt.Sprintf("has shape [2 128], want [%d 128]", train.MaxClasses)},
+		{"more classes than starid allows", append(many, "one more"), "more than this starid allows"},
+		{"repeated class", []string{"a", "a"}, `class "a" appears twice`},
+		{"class with a path", []string{"a", "../b"}, "path separator"},
+	} {
+		cl, _ := json.Marshal(c.classes)
+		f, err := os.Create(path)
+		must(t, err)
+		must(t, safetensors.Write(f, []safetensors.Tensor{
+			{Name: tHeadW, Shape: []int{2, DescriptorLen}, F32: m.Head.Weight.Value.Data},
+			{Name: tHeadB, Shape: []int{2}, F32: m.Head.Bias.Value.Data},
+		}, map[string]string{mClasses: string(cl), mVersion: "v"}))
+		must(t, f.Close())
+		if _, _, err := LoadModel(path); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: err = %v, want %q with the file named", c.name, err, c.want)
+		}
+	}
+}
+
+// TestFitAndIdentifyOddInputs: a batch far larger than the data, and a
+// descriptor with NaNs, which is near no one and so unknown.
+func TestFitAndIdentifyOddInputs(t *testing.T) {
+	x := [][]float32{identifytest.Descriptor(0, 1, 1), identifytest.Descriptor(1, 1, 1)}
+	m, err := Fit(context.Background(), []string{"a", "b"}, x, []int{0, 1}, HeadConfig{Epochs: 1, Batch: 1 << 50, LR: 1e-3}, nil)
+	must(t, err)
+	bad := slices.Clone(x[0])
+	bad[3] = float32(math.NaN())
+	a := m.Identify(bad, Rule{MaxDistance: 0.6}, 2)
+	if a.Name != eval.UnknownName || a.Closest < 0 || a.Closest >= 2 {
+		t.Errorf("NaN descriptor: name %q, closest %d", a.Name, a.Closest)
+	}
+	if a := m.Identify(x[1], Rule{MaxDistance: math.Inf(1)}, 2); a.Name != "b" {
+		t.Errorf("b's own descriptor named %q", a.Name)
 	}
 }
 

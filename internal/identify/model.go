@@ -14,6 +14,7 @@ import (
 	"starid/internal/nn"
 	"starid/internal/safetensors"
 	"starid/internal/tensor"
+	"starid/internal/train"
 )
 
 // Rule is the open-set decision: a face is "unknown" when its descriptor
@@ -93,7 +94,11 @@ func (m *Model) Identify(desc []float32, rule Rule, k int) Answer {
 		a.Top = append(a.Top, Candidate{Name: m.Classes[j], Probability: probs[j]})
 	}
 	a.Class, a.Name = a.Best, m.Classes[a.Best]
-	if a.Distance > rule.MaxDistance || a.Probability < rule.MinProbability {
+	if a.Closest < 0 { // a descriptor with NaNs is near nothing
+		a.Closest = a.Best
+	}
+	// Written so that NaN distances and probabilities also mean unknown.
+	if !(a.Distance <= rule.MaxDistance) || !(a.Probability >= rule.MinProbability) {
 		a.Class, a.Name = eval.Unknown, eval.UnknownName
 	}
 	return a
@@ -196,6 +201,9 @@ func LoadModel(path string) (*Model, string, error) {
 	if err := json.Unmarshal([]byte(f.Metadata[mClasses]), &m.Classes); err != nil || len(m.Classes) == 0 {
 		return nil, "", bad("no class list in the metadata")
 	}
+	if err := train.CheckClassNames(m.Classes); err != nil {
+		return nil, "", bad("%v", err)
+	}
 	k := len(m.Classes)
 	get := func(name string, shape ...int) ([]float32, error) {
 		info, ok := f.Info(name)
@@ -214,12 +222,14 @@ func LoadModel(path string) (*Model, string, error) {
 		}
 		return v, nil
 	}
-	m.Head = nn.NewLinear(DescriptorLen, k, true, rand.New(rand.NewPCG(0, 0)))
-	m.Head.SetTraining(false)
+	// The weights' shape is checked before the head is made: the class
+	// list alone could ask for any size.
 	w, err := get(tHeadW, k, DescriptorLen)
 	if err != nil {
 		return nil, "", err
 	}
+	m.Head = nn.NewLinear(DescriptorLen, k, true, rand.New(rand.NewPCG(0, 0)))
+	m.Head.SetTraining(false)
 	b, err := get(tHeadB, k)
 	if err != nil {
 		return nil, "", err

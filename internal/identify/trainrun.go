@@ -66,8 +66,8 @@ func (c *TrainConfig) Check() error {
 		return errors.New("--crop does not apply to --model face: it always finds and aligns the faces")
 	case c.Epochs < 1:
 		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
-	case c.Batch < 1:
-		return fmt.Errorf("--batch %d: must be at least 1", c.Batch)
+	case c.Batch < 1 || c.Batch > train.MaxBatch:
+		return fmt.Errorf("--batch %d: must be between 1 and %d", c.Batch, train.MaxBatch)
 	case !finite(c.LR) || c.LR <= 0:
 		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
 	case c.Workers < 0:
