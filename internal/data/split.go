@@ -114,6 +114,19 @@ func ReadSplit(path string) (*Split, error) {
 	if len(s.Train) == 0 {
 		return nil, fmt.Errorf("%s: no training samples", path)
 	}
+	// A photo on both sides would be tested on after being trained on.
+	side := make(map[string]string, len(s.Train)+len(s.Test))
+	for _, l := range []struct {
+		name  string
+		paths []string
+	}{{"train", s.Train}, {"test", s.Test}} {
+		for _, p := range l.paths {
+			if was, ok := side[p]; ok {
+				return nil, fmt.Errorf("%s: %s is listed twice (in %s and in %s)", path, p, was, l.name)
+			}
+			side[p] = l.name
+		}
+	}
 	return &s, nil
 }
 

@@ -175,3 +175,20 @@ func mustGetwd(t *testing.T) string {
 	}
 	return wd
 }
+
+// TestReadSplitRefusesOverlap: a split.json edited so that a photo is on
+// both sides (or twice on one) would test on training photos.
+func TestReadSplitRefusesOverlap(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "split.json")
+	for _, c := range []struct{ body, want string }{
+		{`{"classes":["a"],"train":["a/1.png","a/2.png"],"test":["a/2.png"]}`, "a/2.png is listed twice (in train and in test)"},
+		{`{"classes":["a"],"train":["a/1.png","a/1.png"],"test":[]}`, "a/1.png is listed twice (in train and in train)"},
+	} {
+		if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadSplit(path); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: err = %v, want %q with the file named", c.body, err, c.want)
+		}
+	}
+}
