@@ -19,6 +19,9 @@ import (
 // it shows the first photo of each class, captioned with the class name, so
 // one picture introduces every person; classes beyond cols*rows are left
 // out and a note says how many.
+// maxGridSide bounds --cols and --rows: a grid is for looking at.
+const maxGridSide = 64
+
 func runDataGrid(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data grid", "data grid DIR [--class NAME] [--out grid.png] [--cols 4] [--rows 3]", stderr)
 	class := fs.String("class", "", "show this class's first photos (default: the first photo of each class)")
@@ -32,8 +35,8 @@ func runDataGrid(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one image folder, got %d arguments", len(pos))
 	}
-	if *cols < 1 || *rows < 1 {
-		return usagef("--cols and --rows must be positive")
+	if *cols < 1 || *rows < 1 || *cols > maxGridSide || *rows > maxGridSide {
+		return usagef("--cols and --rows must be between 1 and %d", maxGridSide)
 	}
 	if *out == "" {
 		return usagef("--out must name a file")
@@ -89,6 +92,11 @@ func runDataGrid(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(imgs) == 0 {
 		return fmt.Errorf("no photo in %s could be decoded", ds.Root)
+	}
+	for _, s := range ds.Samples {
+		if sameFile(*out, s.Path) {
+			return usagef("--out %s would overwrite a photo of the folder", *out)
+		}
 	}
 	if err := report.Grid(imgs, labels, *cols, *out); err != nil {
 		return err

@@ -69,7 +69,7 @@ func TestDataGridErrors(t *testing.T) {
 	if _, serr := os.Stat(filepath.Join(dir, "g.png")); !os.IsNotExist(serr) {
 		t.Error("a failed grid left a file")
 	}
-	for _, args := range [][]string{{}, {photos, "--cols", "0"}, {photos, photos}} {
+	for _, args := range [][]string{{}, {photos, "--cols", "0"}, {photos, "--rows", "65"}, {photos, photos}} {
 		if _, _, err := gridCLI(args...); err == nil {
 			t.Errorf("%v: no error", args)
 		} else if _, ok := err.(usageError); !ok {
@@ -78,6 +78,19 @@ func TestDataGridErrors(t *testing.T) {
 	}
 	if _, _, err := gridCLI(filepath.Join(dir, "none")); err == nil {
 		t.Error("missing folder: no error")
+	}
+	// An --out that is one of the photos is refused, and the photo kept.
+	ents, err := os.ReadDir(filepath.Join(photos, "red"))
+	if err != nil || len(ents) == 0 {
+		t.Fatal(ents, err)
+	}
+	photo := filepath.Join(photos, "red", ents[0].Name())
+	before, _ := os.ReadFile(photo)
+	if _, _, err := gridCLI(photos, "--out", photo); err == nil || !strings.Contains(err.Error(), "would overwrite a photo") {
+		t.Errorf("--out onto a photo: %v", err)
+	}
+	if after, _ := os.ReadFile(photo); !bytes.Equal(before, after) {
+		t.Error("the photo changed")
 	}
 }
 
