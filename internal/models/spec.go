@@ -59,7 +59,13 @@ type Spec struct {
 // Build creates the layers with PyTorch's default initialization drawn from
 // rng, so the same seed gives the same initial weights.
 func Build(s Spec, rng *rand.Rand) (*nn.Sequential, error) {
-	l, err := buildLayer(LayerSpec{Kind: KindSequential, Children: s.Layers}, rng)
+	root := LayerSpec{Kind: KindSequential, Children: s.Layers}
+	// Counted before anything is allocated: each layer may fit and all
+	// together not.
+	if n := paramCount(root); n > maxModelElems {
+		return nil, fmt.Errorf("model %s: %.0f parameters, more than the %d this starid allows", s.Name, n, maxModelElems)
+	}
+	l, err := buildLayer(root, rng)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", s.Name, err)
 	}
@@ -69,30 +75,46 @@ func Build(s Spec, rng *rand.Rand) (*nn.Sequential, error) {
 	return seq, nil
 }
 
-// maxLayerElems bounds any one weight tensor a spec may ask for (1 GB of
-// float32; VGG16's largest, its first classifier layer, has 103M), so a
-// damaged or hand-edited model.json gets an error instead of an allocation
-// that kills the process.
-const maxLayerElems = 1 << 28
+// maxModelElems bounds the parameters a spec may ask for, all layers
+// together (1 GB of float32; VGG16 has 138M), so a damaged or hand-edited
+// model.json gets an error instead of an allocation that kills the process.
+const maxModelElems = 1 << 28
 
 // maxPoolOut bounds an adaptive pool's output side.
 const maxPoolOut = 1 << 12
+
+// paramCount is the number of parameters a spec asks for, in float64 so
+// that no product overflows (negative sizes count as nothing; buildLayer
+// refuses them).
+func paramCount(ls LayerSpec) float64 {
+	p := func(dims ...int) float64 {
+		n := 1.0
+		for _, d := range dims {
+			n *= float64(max(d, 0))
+		}
+		return n
+	}
+	switch ls.Kind {
+	case KindSequential:
+		n := 0.0
+		for _, c := range ls.Children {
+			n += paramCount(c)
+		}
+		return n
+	case KindConv2d:
+		return p(ls.Out, ls.In, ls.Kernel, ls.Kernel) + p(ls.Out)
+	case KindBatchNorm2d:
+		return 4 * p(ls.In) // weight, bias and the two running statistics
+	case KindLinear:
+		return p(ls.Out, ls.In) + p(ls.Out)
+	}
+	return 0
+}
 
 func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 	positive := func(what string, v int) error {
 		if v <= 0 {
 			return fmt.Errorf("layer %q (%s): %s must be positive, got %d", ls.Name, ls.Kind, what, v)
-		}
-		return nil
-	}
-	// elems refuses weight tensors beyond maxLayerElems (dims positive).
-	elems := func(dims ...int) error {
-		n := 1.0
-		for _, d := range dims {
-			n *= float64(d)
-		}
-		if n > maxLayerElems {
-			return fmt.Errorf("layer %q (%s): %v weights is more than this starid allows (%d)", ls.Name, ls.Kind, dims, maxLayerElems)
 		}
 		return nil
 	}
@@ -124,15 +146,9 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 		if ls.Padding < 0 {
 			return nil, fmt.Errorf("layer %q (conv2d): padding must not be negative, got %d", ls.Name, ls.Padding)
 		}
-		if err := elems(ls.Out, ls.In, ls.Kernel, ls.Kernel); err != nil {
-			return nil, err
-		}
 		return nn.NewConv2d(ls.In, ls.Out, ls.Kernel, ls.Stride, ls.Padding, !ls.NoBias, rng), nil
 	case KindBatchNorm2d:
 		if err := positive("channels", ls.In); err != nil {
-			return nil, err
-		}
-		if err := elems(ls.In); err != nil {
 			return nil, err
 		}
 		return nn.NewBatchNorm2d(ls.In), nil
@@ -181,9 +197,6 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 			return nil, err
 		}
 		if err := positive("out", ls.Out); err != nil {
-			return nil, err
-		}
-		if err := elems(ls.Out, ls.In); err != nil {
 			return nil, err
 		}
 		return nn.NewLinear(ls.In, ls.Out, !ls.NoBias, rng), nil

@@ -568,7 +568,7 @@ func TestOpenRunErrors(t *testing.T) {
 		// named, before anything is allocated from them.
 		{"negative padding", editInfo(func(info map[string]any) { firstLayer(info)["padding"] = -1.0 }),
 			`: layer "0" (conv2d): padding must not be negative`},
-		{"huge layer", editInfo(func(info map[string]any) { firstLayer(info)["out"] = 2e9 }), "more than this starid allows"},
+		{"huge layer", editInfo(func(info map[string]any) { firstLayer(info)["out"] = 2e9 }), "this starid allows"},
 		{"one class more than the network has", editInfo(func(info map[string]any) {
 			info["classes"] = append(info["classes"].([]any), "extra")
 		}), ModelInfoFile + ": corrupt: the network maps"},
