@@ -300,15 +300,8 @@ func DecodeFile(path string, maxPixels int) (*image.RGBA, error) {
 	return decodeBytes(data, path, maxPixels)
 }
 
-// readFile reads a whole file with the MaxFileBytes bound.
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &ImageError{Path: path, Reason: "unreadable: " + unwrapPathError(err), Err: err}
-	}
-	defer f.Close()
-	return readAll(f, path)
-}
+// readFile reads a whole regular file with the MaxFileBytes bound.
+func readFile(path string) ([]byte, error) { return ReadFile(path, 0) }
 
 func unwrapPathError(err error) string {
 	var pe *os.PathError

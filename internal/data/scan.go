@@ -62,9 +62,12 @@ var ErrNoImages = errors.New("no usable images")
 // non-hidden file below it, in sorted path order, is a candidate photo.
 // Files directly in root are ignored, as torchvision does.
 //
-// Symbolic links: a class folder may be a link (it is followed), and so may a
-// file; linked directories inside a class are not descended, which rules out
-// cycles.
+// Symbolic links: a class folder may be a link (it is followed) unless it
+// leads back inside the data folder or to a folder another class already
+// is (data/zz -> data would make a class of every other class's photos):
+// such a class is left out and listed in Skipped. A file may be a link too;
+// linked directories inside a class are not descended, which rules out
+// cycles. FIFOs, devices and sockets are listed in Skipped, never opened.
 //
 // Each file is read once, hashed (SHA-256) and its header checked: size,
 // pixel limit (refused before decoding), format. Files whose ending looks
@@ -92,12 +95,17 @@ func Scan(root string, opts ScanOptions) (*Dataset, error) {
 		class int
 	}
 	var files []file
+	classDirs := classFolders{root: root}
 	for _, e := range entries {
 		if hidden(e.Name()) {
 			continue
 		}
 		dir := filepath.Join(root, e.Name())
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			continue
+		}
+		if reason := classDirs.admit(e.Name(), e.Type()&fs.ModeSymlink != 0); reason != "" {
+			ds.Skipped = append(ds.Skipped, Skipped{dir, reason})
 			continue
 		}
 		class := len(ds.Classes)
@@ -198,9 +206,15 @@ func listFiles(dir string) (paths []string, skipped []Skipped) {
 					skipped = append(skipped, Skipped{p, "broken symbolic link"})
 				} else if st.Mode().IsRegular() {
 					paths = append(paths, p)
+				} else if !st.IsDir() {
+					skipped = append(skipped, Skipped{p, "symbolic link to a " + FileKind(st.Mode()) + ", not a photo"})
 				}
 			case e.Type().IsRegular():
 				paths = append(paths, p)
+			default:
+				// Listed, not silently dropped: a FIFO or device among the
+				// photos is worth knowing about (and must never be opened).
+				skipped = append(skipped, Skipped{p, "not a regular file (" + FileKind(e.Type()) + ")"})
 			}
 		}
 	}
@@ -256,4 +270,38 @@ func endsWell(f Format, data []byte) bool {
 		return len(data) >= 8 && uint64(binary.LittleEndian.Uint32(data[4:]))+8 <= uint64(len(data))
 	}
 	return false
+}
+
+// classFolders decides which class folders Scan admits, by where they
+// really are.
+type classFolders struct {
+	root     string
+	realRoot string
+	seen     map[string]string // resolved folder -> class name
+}
+
+// admit returns why the class folder name must be left out, or "".
+func (c *classFolders) admit(name string, link bool) string {
+	dir := filepath.Join(c.root, name)
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "class folder cannot be resolved: " + unwrapErr(err).Error()
+	}
+	if c.seen == nil {
+		c.seen = map[string]string{}
+		if c.realRoot, err = filepath.EvalSymlinks(c.root); err != nil {
+			c.realRoot = c.root
+		}
+	}
+	if other, ok := c.seen[real]; ok {
+		return fmt.Sprintf("class folder is a symbolic link to the same folder as class %s; left out", other)
+	}
+	if link {
+		rel, err := filepath.Rel(c.realRoot, real)
+		if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Sprintf("class folder is a symbolic link to %s, inside the data folder; left out (it would repeat other classes' photos)", real)
+		}
+	}
+	c.seen[real] = name
+	return ""
 }

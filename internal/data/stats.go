@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Stats summarizes a Dataset for `starid data stats`. The JSON field names are
@@ -17,6 +20,9 @@ type Stats struct {
 	Height     Spread       `json:"height"`
 	Skipped    []Skipped    `json:"skipped"`
 	Duplicates [][]string   `json:"duplicates"` // groups of paths with identical bytes
+	// CrossClass are the duplicate groups that span classes (a photo
+	// labelled as two people).
+	CrossClass [][]string `json:"cross_class_duplicates"`
 }
 
 // ClassCount is one class and its number of usable images.
@@ -35,7 +41,7 @@ type Spread struct {
 // Summarize computes ds's statistics.
 func Summarize(ds *Dataset) *Stats {
 	st := &Stats{Root: ds.Root, Images: len(ds.Samples), Classes: make([]ClassCount, len(ds.Classes)),
-		Skipped: append([]Skipped{}, ds.Skipped...), Duplicates: [][]string{}}
+		Skipped: append([]Skipped{}, ds.Skipped...), Duplicates: [][]string{}, CrossClass: [][]string{}}
 	for i, c := range ds.Classes {
 		st.Classes[i].Name = c
 	}
@@ -46,12 +52,18 @@ func Summarize(ds *Dataset) *Stats {
 		hs = append(hs, s.Height)
 	}
 	st.Width, st.Height = spread(ws), spread(hs)
-	for _, g := range ds.Duplicates {
-		paths := make([]string, len(g))
+	paths := func(g []int) []string {
+		p := make([]string, len(g))
 		for k, i := range g {
-			paths[k] = ds.Samples[i].Path
+			p[k] = ds.Samples[i].Path
 		}
-		st.Duplicates = append(st.Duplicates, paths)
+		return p
+	}
+	for _, g := range ds.Duplicates {
+		st.Duplicates = append(st.Duplicates, paths(g))
+	}
+	for _, g := range ds.CrossClassDuplicates() {
+		st.CrossClass = append(st.CrossClass, paths(g))
 	}
 	return st
 }
@@ -69,20 +81,86 @@ func spread(v []int) Spread {
 
 // WriteText prints the statistics for people.
 func (st *Stats) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "%s: %d images in %d classes\n\n", st.Root, st.Images, len(st.Classes))
+	fmt.Fprintf(w, "%s: %d images in %d classes\n\n", ShowPath(st.Root), st.Images, len(st.Classes))
 	fmt.Fprintf(w, "%7s  %s\n", "images", "class")
 	for _, c := range st.Classes {
-		fmt.Fprintf(w, "%7d  %s\n", c.Count, c.Name)
+		fmt.Fprintf(w, "%7d  %s\n", c.Count, ShowPath(c.Name))
 	}
 	fmt.Fprintf(w, "\n%-7s min %5d  median %5d  max %5d\n", "width", st.Width.Min, st.Width.Median, st.Width.Max)
 	fmt.Fprintf(w, "%-7s min %5d  median %5d  max %5d\n", "height", st.Height.Min, st.Height.Median, st.Height.Max)
 	fmt.Fprintf(w, "\nskipped: %d\n", len(st.Skipped))
 	for _, s := range st.Skipped {
-		fmt.Fprintf(w, "  %s: %s\n", s.Path, s.Reason)
+		fmt.Fprintf(w, "  %s: %s\n", ShowPath(s.Path), s.Reason)
 	}
 	fmt.Fprintf(w, "duplicate groups (identical bytes): %d\n", len(st.Duplicates))
 	for _, g := range st.Duplicates {
-		fmt.Fprintln(w, "  "+strings.Join(g, "  =  "))
+		fmt.Fprintln(w, "  "+showGroup(g))
+	}
+	if len(st.CrossClass) > 0 {
+		fmt.Fprintf(w, "warning: %d of them put the same photo in different classes:\n", len(st.CrossClass))
+		for _, g := range st.CrossClass {
+			fmt.Fprintln(w, "  "+showGroup(g))
+		}
 	}
 	return nil
+}
+
+func showGroup(g []string) string {
+	shown := make([]string, len(g))
+	for i, p := range g {
+		shown[i] = ShowPath(p)
+	}
+	return strings.Join(shown, "  =  ")
+}
+
+// CrossClassDuplicates returns the duplicate groups whose identical photos
+// sit in more than one class: the same picture labelled as two people,
+// which no training can fit and which usually means a misplaced file or a
+// linked folder.
+func (ds *Dataset) CrossClassDuplicates() [][]int {
+	var out [][]int
+	for _, g := range ds.Duplicates {
+		for _, i := range g[1:] {
+			if ds.Samples[i].Class != ds.Samples[g[0]].Class {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// ShowPath is a file or class name as messages print it: as it is when
+// that is unambiguous, else Go-quoted, so that a newline, a control or
+// invisible character or bytes that are not UTF-8 in a name cannot break a
+// listing into false lines or hide what the name really is.
+func ShowPath(s string) string {
+	if !utf8.ValidString(s) || strings.HasPrefix(s, `"`) || strings.TrimSpace(s) != s {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || (unicode.IsSpace(r) && r != ' ') {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// CrossClassNote is the warning training prints about CrossClassDuplicates:
+// a header line, then one line per group (nil when there are none).
+func (ds *Dataset) CrossClassNote() []string {
+	groups := ds.CrossClassDuplicates()
+	if len(groups) == 0 {
+		return nil
+	}
+	lines := []string{fmt.Sprintf("warning: %d photo(s) appear, byte for byte, in more than one class of %s (the same picture labelled as different people; remove the wrong copies):",
+		len(groups), ShowPath(ds.Root))}
+	for _, g := range groups {
+		paths := make([]string, len(g))
+		for k, i := range g {
+			paths[k] = ds.Samples[i].Path
+		}
+		lines = append(lines, "  "+showGroup(paths))
+	}
+	return lines
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -192,9 +191,9 @@ func describeOne(d Describer, c *Cache, path, key string, marks bool) (Photo, ou
 			return p, how
 		}
 	}
-	b, err := os.ReadFile(path)
+	b, err := data.ReadFile(path, 0)
 	if err != nil {
-		p.Err = &data.ImageError{Path: path, Reason: readReason(err), Err: err}
+		p.Err = err
 		return p, how
 	}
 	sum := sha256.Sum256(b)
@@ -242,14 +241,6 @@ func describeOne(d Describer, c *Cache, path, key string, marks bool) (Photo, ou
 	return p, how
 }
 
-// readReason is the short reason a file could not be read.
-func readReason(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
 
 // progressLine shows how far Describe has got.
 type progressLine struct {

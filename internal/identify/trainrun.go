@@ -270,6 +270,9 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 	lg.logf("starid train %s --model face --out %s --epochs %d --batch %d --optimizer %s --lr %g --schedule %s --weight-decay %g --train-frac %g --seed %d --exclude %q (starid %s, pipeline %s)",
 		cfg.Data, cfg.Out, cfg.Epochs, cfg.Batch, cfg.Optimizer, cfg.LR, cfg.Schedule, cfg.WeightDecay, cfg.TrainFrac, cfg.Seed,
 		strings.Join(cfg.Exclude, ","), train.StaridVersion(), cfg.PipelineVersion)
+	for _, line := range ds.CrossClassNote() {
+		lg.notef("%s", line)
+	}
 	listProblems(lg, fmt.Sprintf("skipping %d unusable file(s) in %s:", len(ds.Skipped), cfg.Data), ds.Skipped, cfg.Out)
 	if err := split.WriteFile(filepath.Join(cfg.Out, train.SplitFile)); err != nil {
 		return nil, err
@@ -456,9 +459,9 @@ func listProblems(lg *runLog, header string, sk []data.Skipped, out string) {
 	lg.notef("%s", header)
 	for i, s := range sk {
 		if i < maxListed {
-			lg.notef("  %s: %s", s.Path, s.Reason)
+			lg.notef("  %s: %s", data.ShowPath(s.Path), s.Reason)
 		} else {
-			lg.logf("  %s: %s", s.Path, s.Reason)
+			lg.logf("  %s: %s", data.ShowPath(s.Path), s.Reason)
 		}
 	}
 	if len(sk) > maxListed {

@@ -413,6 +413,13 @@ func sameSpec(a, b *models.Spec) bool {
 
 // reportSkipped lists the files the scan could not use, with reasons.
 func (t *trainer) reportSkipped() {
+	for i, line := range t.ds.CrossClassNote() {
+		if i <= maxListed {
+			t.lg.notef("%s", line)
+		} else {
+			t.lg.logf("%s", line)
+		}
+	}
 	sk := t.ds.Skipped
 	if len(sk) == 0 {
 		return
@@ -420,9 +427,9 @@ func (t *trainer) reportSkipped() {
 	t.lg.notef("skipping %d unusable file(s) in %s:", len(sk), t.cfg.Data)
 	for i, s := range sk {
 		if i < maxListed {
-			t.lg.notef("  %s: %s", s.Path, s.Reason)
+			t.lg.notef("  %s: %s", data.ShowPath(s.Path), s.Reason)
 		} else {
-			t.lg.logf("  %s: %s", s.Path, s.Reason)
+			t.lg.logf("  %s: %s", data.ShowPath(s.Path), s.Reason)
 		}
 	}
 	if len(sk) > maxListed {
