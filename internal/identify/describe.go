@@ -241,7 +241,6 @@ func describeOne(d Describer, c *Cache, path, key string, marks bool) (Photo, ou
 	return p, how
 }
 
-
 // progressLine shows how far Describe has got.
 type progressLine struct {
 	w           io.Writer
