@@ -64,6 +64,7 @@ func TestDataStatsJSON(t *testing.T) {
 		Height     struct{ Min, Median, Max int }  `json:"height"`
 		Skipped    []struct{ Path, Reason string } `json:"skipped"`
 		Duplicates [][]string                      `json:"duplicates"`
+		CrossClass [][]string                      `json:"cross_class_duplicates"`
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -76,6 +77,9 @@ func TestDataStatsJSON(t *testing.T) {
 	}
 	if st.Width.Min != 10 || st.Width.Median != 10 || st.Width.Max != 30 || st.Height.Min != 6 || st.Height.Median != 6 || st.Height.Max != 40 {
 		t.Errorf("sizes %+v %+v", st.Width, st.Height)
+	}
+	if len(st.CrossClass) != len(st.Duplicates) {
+		t.Errorf("cross-class duplicates %v, want the %d groups that span a and b", st.CrossClass, len(st.Duplicates))
 	}
 	if len(st.Skipped) != 1 || !strings.HasSuffix(st.Skipped[0].Path, "empty.jpg") || st.Skipped[0].Reason != "zero-byte file" {
 		t.Errorf("skipped %+v", st.Skipped)

@@ -63,8 +63,12 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	if *workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
 	}
+	waiting := func(holder string) {
+		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", pos[0], holder, identify.DefaultLockWait)
+	}
 	res, err := identify.Enroll(context.Background(), pos[0], pos[1], pos[2:], newDescriber(),
-		identify.EnrollOptions{Cache: descriptorCache(*cacheDir, stderr), Workers: *workers, PipelineVersion: faces.PipelineVersion})
+		identify.EnrollOptions{Cache: descriptorCache(*cacheDir, stderr), Workers: *workers, PipelineVersion: faces.PipelineVersion,
+			Waiting: waiting})
 	if err != nil {
 		return err
 	}

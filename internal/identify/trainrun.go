@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,7 +56,8 @@ func (c *TrainConfig) Check() error {
 	case c.Out == "":
 		return errors.New("no run directory given (--out)")
 	case c.Resume:
-		return errors.New("--resume: a face run trains in seconds once its descriptors are cached; start a new run instead")
+		return errors.New("--resume: a face run trains in seconds once its descriptors are cached; run the same command without --resume " +
+			"(a folder left by an interrupted face run is taken over)")
 	case c.Augment:
 		return errors.New("--augment does not apply to --model face (descriptors come from the fixed face pipeline)")
 	case c.L1 != 0 || c.L2 != 0:
@@ -199,7 +199,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 	if lg.stderr == nil {
 		lg.stderr = io.Discard
 	}
-	if err := checkNewRun(cfg.Out); err != nil {
+	if err := train.CheckNewRun(cfg.Out, "choose another --out"); err != nil {
 		return nil, err
 	}
 	ds, err := data.Scan(cfg.Data, data.ScanOptions{Workers: cfg.Workers})
@@ -250,22 +250,35 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 			cfg.Data, len(trainIdx), len(testIdx))
 	}
 
-	// From here on the run folder exists; a failure removes what was made.
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+	// From here on the run folder exists and is ours alone; a failure
+	// removes what was made.
+	var taken []string
+	lock, err := train.StartNewRun(cfg.Out, "starid train --model face", "choose another --out", func(msg string) { taken = append(taken, msg) })
+	if err != nil {
 		return nil, err
 	}
+	defer lock.Unlock()
 	logFile, err := os.OpenFile(filepath.Join(cfg.Out, train.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		train.DiscardNewRun(cfg.Out, lock)
 		return nil, err
 	}
 	defer logFile.Close()
 	lg.file = logFile
+	for _, msg := range taken {
+		lg.notef("%s", msg)
+	}
 	defer func() {
-		if err != nil {
-			lg.logf("error: %v", err)
-			logFile.Close()
-			discardNewRun(cfg.Out)
+		if err == nil {
+			return
 		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("interrupted (%w): the unfinished run in %s was removed; run the same command again: "+
+				"the faces described so far are in the descriptor cache, so it picks up about where it stopped", err, cfg.Out)
+		}
+		lg.logf("error: %v", err)
+		logFile.Close()
+		train.DiscardNewRun(cfg.Out, lock)
 	}()
 	lg.logf("starid train %s --model face --out %s --epochs %d --batch %d --optimizer %s --lr %g --schedule %s --weight-decay %g --train-frac %g --seed %d --exclude %q (starid %s, pipeline %s)",
 		cfg.Data, cfg.Out, cfg.Epochs, cfg.Batch, cfg.Optimizer, cfg.LR, cfg.Schedule, cfg.WeightDecay, cfg.TrainFrac, cfg.Seed,
@@ -358,8 +371,14 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 	}
 	epochStart := time.Now()
 	model, err := Fit(ctx, classes, trainX, trainY, hc, func(m *Model, s EpochStats) error {
+		if err := train.Diverged(s.Epoch, "training", s.TrainLoss, cfg.LR); err != nil {
+			return err
+		}
 		rec := train.EpochRecord{Epoch: s.Epoch, TrainAcc: s.TrainAcc, TrainLoss: s.TrainLoss, LR: s.LR}
 		rec.TestAcc, rec.TestLoss, _ = testScores(m, testX, testY, Rule{MaxDistance: math.Inf(1)})
+		if err := train.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
+			return err
+		}
 		rec.Best = s.Epoch == cfg.Epochs
 		rec.DurationMS = time.Since(epochStart).Milliseconds()
 		epochStart = time.Now()
@@ -467,28 +486,4 @@ func listProblems(lg *runLog, header string, sk []data.Skipped, out string) {
 	if len(sk) > maxListed {
 		lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, filepath.Join(out, train.LogFile))
 	}
-}
-
-// checkNewRun refuses a run folder that already holds files.
-func checkNewRun(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("run directory %s: %w", dir, err)
-	case len(entries) > 0:
-		return fmt.Errorf("run directory %s exists and is not empty (it has %s); choose another --out", dir, entries[0].Name())
-	}
-	return nil
-}
-
-// discardNewRun removes what a failed new run wrote (the folder was empty
-// or absent when it started), so the same --out can be used again.
-func discardNewRun(dir string) {
-	for _, name := range []string{train.SplitFile, train.ModelInfoFile, train.LogFile, train.BestFile, train.LastFile,
-		train.HistoryFile, train.CurvesFile} {
-		os.Remove(filepath.Join(dir, name))
-	}
-	os.Remove(dir)
 }

@@ -2,8 +2,10 @@ package train
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 )
 
@@ -49,4 +51,20 @@ func writeHistory(w io.Writer, h []EpochRecord) error {
 			g(r.TestAcc), g(r.TestLoss), g(r.LR), r.Best)
 	}
 	return bw.Flush()
+}
+
+// ErrDiverged is returned (wrapped) when training's loss stops being a
+// number: the learning rate is too high for the model.
+var ErrDiverged = errors.New("training diverged")
+
+// Diverged is the error for an epoch whose loss (training or test) is NaN
+// or infinite, or nil. Such an epoch is never written: its weights are
+// garbage, and model.json and the checkpoint's history are JSON, which has
+// no NaN.
+func Diverged(epoch int, what string, loss, baseLR float64) error {
+	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+		return nil
+	}
+	return fmt.Errorf("%w at epoch %d: the %s loss is %v; lower --lr (it was %g) and train again",
+		ErrDiverged, epoch, what, loss, baseLR)
 }

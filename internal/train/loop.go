@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"starid/internal/atomicfile"
 	"starid/internal/data"
 	"starid/internal/models"
 	"starid/internal/nn"
@@ -77,8 +78,21 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	lg := newLogger(out)
 
 	var info *ModelInfo
+	var lock *RunLock
+	defer func() { lock.Unlock() }()
 	if cfg.Resume {
+		if _, serr := os.Stat(cfg.Out); serr == nil {
+			if lock, err = LockRun(cfg.Out, "starid train --resume", 0, nil); err != nil {
+				return nil, err
+			}
+			// Under the lock no one else writes here: any temporary
+			// file is a kill -9's leftover.
+			atomicfile.CleanStale(cfg.Out, 0)
+		}
 		if info, err = readModelInfo(cfg.Out); err != nil {
+			if CheckNewRun(cfg.Out, "") == nil {
+				return nil, fmt.Errorf("nothing to resume: %w; no epoch was completed, so run the same command without --resume to start afresh", err)
+			}
 			return nil, fmt.Errorf("nothing to resume: %w", err)
 		}
 		if cfg, err = mergeForResume(info.Config, cfg); err != nil {
@@ -89,7 +103,7 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 		if err := cfg.validate(); err != nil {
 			return nil, fmt.Errorf("%s: the run's stored settings: %w", filepath.Join(cfg.Out, ModelInfoFile), err)
 		}
-	} else if err := checkNewRun(cfg.Out); err != nil {
+	} else if err := CheckNewRun(cfg.Out, resumeHint); err != nil {
 		return nil, err
 	}
 	t := &trainer{cfg: cfg, lg: lg, hooks: out.hooks, info: info}
@@ -106,8 +120,11 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 		return nil, fmt.Errorf("data folder %s has only one class (%s); training needs at least two sub-folders of photos",
 			cfg.Data, strings.Join(t.ds.Classes, ""))
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, err
+	if !cfg.Resume {
+		note := func(msg string) { lg.notef("%s", msg) }
+		if lock, err = StartNewRun(cfg.Out, "starid train", resumeHint, note); err != nil {
+			return nil, err
+		}
 	}
 	logFile, err := os.OpenFile(filepath.Join(cfg.Out, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -122,7 +139,7 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 		lg.logf("error: %v", err)
 		if !cfg.Resume {
 			logFile.Close()
-			discardNewRun(cfg.Out)
+			DiscardNewRun(cfg.Out, lock)
 		}
 		return nil, err
 	}
@@ -133,33 +150,8 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	return t.summary(), err
 }
 
-// checkNewRun refuses a run directory that already holds files, so a
-// typo in --out cannot overwrite another run.
-func checkNewRun(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("run directory %s: %w", dir, err)
-	case len(entries) > 0:
-		return fmt.Errorf("run directory %s exists and is not empty (it has %s); use --resume to continue it or choose another --out",
-			dir, entries[0].Name())
-	}
-	return nil
-}
-
-// discardNewRun removes what a new run's failed setUp wrote, so that the
-// user can fix the cause and rerun with the same --out instead of being
-// told the folder is taken (and to --resume a run that never started).
-// checkNewRun saw the folder empty, so these files are ours; the folder
-// itself goes only if nothing else has appeared in it.
-func discardNewRun(dir string) {
-	for _, name := range []string{SplitFile, ModelInfoFile, LogFile} {
-		os.Remove(filepath.Join(dir, name))
-	}
-	os.Remove(dir)
-}
+// resumeHint is what to do about an --out that holds a run.
+const resumeHint = "use --resume to continue it or choose another --out"
 
 // describe is the run's settings in command-line form, for the log.
 func describe(c Config) string {
@@ -454,6 +446,14 @@ func (t *trainer) interrupted(ctx context.Context, epoch int) error {
 	return fmt.Errorf("interrupted during epoch %d (%w): %s", epoch, ctx.Err(), where)
 }
 
+// diverged adds to a divergence what is left on disk.
+func (t *trainer) diverged(err error) error {
+	if t.done == 0 {
+		return fmt.Errorf("%w; nothing was saved, and the same --out can be used again", err)
+	}
+	return fmt.Errorf("%w; %s still holds epoch %d", err, t.path(LastFile), t.done)
+}
+
 func (t *trainer) run(ctx context.Context) error {
 	cfg := &t.cfg
 	if t.done >= cfg.Epochs {
@@ -518,6 +518,10 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
 		if err != nil {
 			return rec, fmt.Errorf("epoch %d, batch %d: %w", e+1, batches+1, err)
 		}
+		// Stop at the first bad batch: every later one would be NaN too.
+		if err := Diverged(e+1, "training", r.Loss, cfg.LR); err != nil {
+			return rec, t.diverged(err)
+		}
 		lossSum += r.Loss
 		correct += r.Correct
 		seen += len(b.Labels)
@@ -566,6 +570,9 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
 	}
 	// Like the tutorial: the mean of the per-batch mean losses.
 	rec.TestAcc, rec.TestLoss = float64(correct)/float64(seen), lossSum/float64(testBatches)
+	if err := Diverged(e+1, "test", rec.TestLoss, cfg.LR); err != nil {
+		return rec, t.diverged(err)
+	}
 	rec.LR = t.sched.LR(cfg.LR, e+1)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	return rec, nil

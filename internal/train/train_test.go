@@ -76,8 +76,8 @@ func TestTrainWritesRun(t *testing.T) {
 		}
 	}
 	entries, _ := os.ReadDir(out)
-	if len(entries) != 7 {
-		t.Errorf("run directory has %d entries, want exactly the 7 run files (no temporaries)", len(entries))
+	if len(entries) != 8 {
+		t.Errorf("run directory has %d entries, want exactly the 7 run files and the lock (no temporaries)", len(entries))
 	}
 
 	info, err := readModelInfo(out)
