@@ -5,23 +5,96 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"starid/internal/atomicfile"
 	"strings"
+	"unicode/utf8"
+
+	"starid/internal/atomicfile"
 )
 
 // Split is a train/test partition of a Dataset, as stored in RUN/split.json.
 // Paths are relative to the data folder, with forward slashes
 // ("Brad Pitt/001.jpg"), so a run still matches its data after the folder is
 // moved or given as a different (relative or absolute) path.
+//
+// A name that is not valid UTF-8 (a photo copied from an old Latin-1 disk,
+// "caf\xe9.jpg") cannot be a JSON string without losing bytes, so it is
+// stored as {"escaped": "caf%E9.jpg"} instead: see NameList.
 type Split struct {
 	Seed      uint64   `json:"seed"`
 	TrainFrac float64  `json:"train_frac"`
-	Classes   []string `json:"classes"`
-	Train     []string `json:"train"` // sample paths, in Dataset order
-	Test      []string `json:"test"`
+	Classes   NameList `json:"classes"`
+	Train     NameList `json:"train"` // sample paths, in Dataset order
+	Test      NameList `json:"test"`
+}
+
+// NameList is a list of file or folder names that survives JSON byte for
+// byte. A name that is valid UTF-8 is a plain JSON string, as before; any
+// other is an object {"escaped": E} where E is the name with every '%' and
+// every byte that is not part of valid UTF-8 written as %XX (two upper-case
+// hex digits). Plain strings are never unescaped, so the two forms cannot be
+// confused, and files of older starid versions read unchanged.
+type NameList []string
+
+type escapedName struct {
+	Escaped string `json:"escaped"`
+}
+
+// MarshalJSON writes each name in the form described at NameList.
+func (l NameList) MarshalJSON() ([]byte, error) {
+	out := make([]any, len(l))
+	for i, n := range l {
+		if utf8.ValidString(n) {
+			out[i] = n
+		} else {
+			out[i] = escapedName{escapeName(n)}
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads both forms.
+func (l *NameList) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	names := make(NameList, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &names[i]); err == nil {
+			continue
+		}
+		var e escapedName
+		if err := json.Unmarshal(r, &e); err != nil || e.Escaped == "" {
+			return fmt.Errorf("name %d: want a string or {\"escaped\": ...}, got %s", i+1, r)
+		}
+		n, err := url.PathUnescape(e.Escaped)
+		if err != nil {
+			return fmt.Errorf("name %d: %q: %w", i+1, e.Escaped, err)
+		}
+		names[i] = n
+	}
+	*l = names
+	return nil
+}
+
+// escapeName is NameList's escaping: '%' and bytes outside valid UTF-8
+// sequences become %XX.
+func escapeName(n string) string {
+	var b strings.Builder
+	for i := 0; i < len(n); {
+		r, size := utf8.DecodeRuneInString(n[i:])
+		if (r == utf8.RuneError && size == 1) || r == '%' {
+			fmt.Fprintf(&b, "%%%02X", n[i])
+		} else {
+			b.WriteString(n[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // StratifiedSplit partitions ds per class: each class's samples are shuffled
@@ -64,7 +137,7 @@ func StratifiedSplit(ds *Dataset, trainFrac float64, seed uint64) (*Split, error
 			train[i] = train[g[0]]
 		}
 	}
-	sp := &Split{Seed: seed, TrainFrac: trainFrac, Classes: slices.Clone(ds.Classes), Train: []string{}, Test: []string{}}
+	sp := &Split{Seed: seed, TrainFrac: trainFrac, Classes: slices.Clone(ds.Classes), Train: NameList{}, Test: NameList{}}
 	for i, s := range ds.Samples {
 		rel, err := relPath(ds.Root, s.Path)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"starid/internal/data"
 	"starid/internal/train"
 )
 
@@ -26,7 +27,7 @@ type FaceInfo struct {
 	Excluded []string `json:"excluded,omitempty"`
 	// NoFace lists training-folder photos (relative paths) in which no face
 	// was found: left out of training, errors in the test accuracy.
-	NoFace []string `json:"no_face,omitempty"`
+	NoFace data.NameList `json:"no_face,omitempty"`
 	// TestAccOpenSet is the test-split accuracy with the unknown rule
 	// applied (BestTestAcc is the head's closed-set accuracy).
 	TestAccOpenSet float64      `json:"test_acc_open_set"`

@@ -206,6 +206,9 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 	if err != nil {
 		return nil, err
 	}
+	if err := train.CheckClassNames(ds.Classes); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.Data, err)
+	}
 	keep := make([]bool, len(ds.Classes))
 	for i := range keep {
 		keep[i] = true

@@ -115,6 +115,9 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	if t.ds, err = data.Scan(cfg.Data, data.ScanOptions{Workers: cfg.Workers}); err != nil {
 		return nil, err
 	}
+	if err := CheckClassNames(t.ds.Classes); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.Data, err)
+	}
 	// One class would "train" to 100% accuracy and name everyone the same.
 	if len(t.ds.Classes) < 2 {
 		return nil, fmt.Errorf("data folder %s has only one class (%s); training needs at least two sub-folders of photos",
@@ -206,6 +209,13 @@ func (t *trainer) setUp(ctx context.Context) error {
 		if !slices.Equal(split.Classes, ds.Classes) {
 			return fmt.Errorf("cannot resume: %s has classes %v, %s now has %v",
 				t.path(SplitFile), split.Classes, cfg.Data, ds.Classes)
+		}
+		// The checkpoint's outputs are in split.json's class order; a
+		// model.json that says otherwise was edited, and would name every
+		// answer wrongly or fail in predict.
+		if !slices.Equal(t.info.Classes, split.Classes) {
+			return fmt.Errorf("cannot resume: %s lists the classes %v, but the run was started with %v (%s): "+
+				"model.json was changed by hand; put its class list back", t.path(ModelInfoFile), t.info.Classes, split.Classes, t.path(SplitFile))
 		}
 	} else {
 		if split, err = data.StratifiedSplit(ds, cfg.TrainFrac, cfg.Seed); err != nil {

@@ -15,7 +15,9 @@ import (
 	"starid/internal/atomicfile"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"starid/internal/data"
 	"starid/internal/models"
 	"starid/internal/nn"
 	"starid/internal/optim"
@@ -118,6 +120,13 @@ func OpenRun(dir string) (*Run, error) {
 		return nil, fmt.Errorf("%s: no network description (spec)", filepath.Join(dir, ModelInfoFile))
 	}
 	mj := filepath.Join(dir, ModelInfoFile)
+	// The network's outputs follow split.json's class order, which nothing
+	// rewrites; a renamed class in model.json would be named silently on
+	// every answer. (A run copied without split.json cannot be checked.)
+	if sp, err := data.ReadSplit(filepath.Join(dir, SplitFile)); err == nil && !slices.Equal(sp.Classes, info.Classes) {
+		return nil, fmt.Errorf("%s: corrupt: it lists the classes %v, but the run was trained on %v (%s); put the class list back",
+			mj, info.Classes, []string(sp.Classes), filepath.Join(dir, SplitFile))
+	}
 	net, err := models.Build(*info.Spec, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mj, err)
@@ -202,6 +211,9 @@ func CheckClassNames(names []string) error {
 			return fmt.Errorf("class name %q", n)
 		case strings.ContainsAny(n, `/\`+"\x00"):
 			return fmt.Errorf("class name %q holds a path separator", n)
+		case !utf8.ValidString(n):
+			// model.json, predictions and the API are JSON text.
+			return fmt.Errorf("class name %q is not valid UTF-8 text; rename the folder", n)
 		case seen[n]:
 			return fmt.Errorf("class %q appears twice", n)
 		}
