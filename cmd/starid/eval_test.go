@@ -326,12 +326,24 @@ func TestTrainedRun(t *testing.T) {
 	dir := t.TempDir()
 	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
 	photoFolder(t, photos)
+	// A photo named in Latin-1, not UTF-8: split.json must keep its bytes
+	// for eval and resume to find it (issue 17, row 7).
+	odd := filepath.Join(photos, "blue", "caf\xe9.png")
+	if err := os.Rename(filepath.Join(photos, "blue", "01.png"), odd); err != nil {
+		t.Fatal(err)
+	}
 	cfg := train.DefaultConfig()
 	cfg.Data, cfg.Out, cfg.Model = photos, run, "vgg16-bn-dropout-light"
 	cfg.Size, cfg.Epochs, cfg.Batch, cfg.TrainFrac = 32, 1, 4, 0.5
 	if _, err := train.Train(t.Context(), cfg, train.Output{}); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		code, _, errOut := runCLI("train", photos, "--model", cfg.Model, "--out", run, "--resume", "--epochs", "2", "--size", "32", "--batch", "4")
+		if code != exitOK {
+			t.Errorf("resume of a run with a non-UTF-8 file name: exit %d: %s", code, errOut)
+		}
+	}()
 	code, out, errOut := runCLI("eval", run, "--json")
 	if code != exitOK {
 		t.Fatalf("eval: exit %d: %s", code, errOut)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"starid/internal/atomicfile"
 	"starid/internal/faces"
@@ -175,6 +176,28 @@ func (c *Cache) Put(key string, found []faces.Face) error {
 		return err
 	}
 	return atomicfile.WriteBytes(c.path(key), b)
+}
+
+// staleAge is how old a temporary file in the cache must be to count as a
+// killed writer's leftover: writers share the cache without a lock, and a
+// live one finishes its entry in milliseconds.
+const staleAge = time.Hour
+
+// cleanStale removes the temporary files that processes killed while
+// writing an entry left in the cache's sub-folders.
+func (c *Cache) cleanStale() {
+	if c == nil {
+		return
+	}
+	entries, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == 2 {
+			atomicfile.CleanStale(filepath.Join(c.Dir, e.Name()), staleAge)
+		}
+	}
 }
 
 func facesSum(cf []cachedFace) (string, error) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"starid/internal/data"
@@ -95,6 +96,8 @@ func Describe(ctx context.Context, d Describer, paths, keys []string, opt Descri
 			opt.Note(fmt.Sprintf(format, args...))
 		}
 	}
+	var firstPutErr error
+	opt.Cache.cleanStale()
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range min(workers, max(len(paths), 1)) {
@@ -126,8 +129,12 @@ func Describe(ctx context.Context, d Describer, paths, keys []string, opt Descri
 					note("warning: %v; described the photo again", how.corrupt)
 				}
 				if how.putErr != nil {
+					// Summed up once at the end: a full disk fails every
+					// photo alike.
+					if st.CacheErrs == 0 {
+						firstPutErr = how.putErr
+					}
 					st.CacheErrs++
-					note("warning: descriptor cache not written: %v", how.putErr)
 				}
 				done++
 				prog.show(done, len(paths), st.Cached)
@@ -148,6 +155,10 @@ feed:
 	close(jobs)
 	wg.Wait()
 	prog.finish()
+	if st.CacheErrs > 0 {
+		note("warning: %d of %d descriptors could not be written to the cache in %s (%s); they were used, but will be computed again next time",
+			st.CacheErrs, len(paths), opt.Cache.Dir, rootCause(firstPutErr))
+	}
 	return out, st, err
 }
 
@@ -289,5 +300,21 @@ func (p *progressLine) show(done, total, cached int) {
 func (p *progressLine) finish() {
 	if p.w != nil && p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// rootCause is the innermost reason of err ("no space left on device"),
+// without the paths each layer added.
+func rootCause(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
 	}
 }

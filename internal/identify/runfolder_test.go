@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,5 +182,65 @@ func TestFaceRunInterrupted(t *testing.T) {
 	}
 	if _, serr := os.Stat(run); serr == nil {
 		t.Errorf("the interrupted run left %s", run)
+	}
+}
+
+// A cache that cannot be written (a full disk) gives one summary line, not
+// one long warning per photo; a killed writer's temporary file is cleaned.
+func TestCacheTroubleIsSummedUp(t *testing.T) {
+	photos := enrollShots(t, 1, 5)
+	blocker := filepath.Join(t.TempDir(), "file")
+	must(t, os.WriteFile(blocker, nil, 0o644))
+	c := &Cache{Dir: filepath.Join(blocker, "cache"), Version: "test-1"} // under a file: every write fails
+	var notes []string
+	_, st, err := Describe(context.Background(), &identifytest.Fake{}, photos, nil,
+		DescribeOptions{Cache: c, Note: func(m string) { notes = append(notes, m) }})
+	must(t, err)
+	if st.CacheErrs != 5 || len(notes) != 1 || !strings.Contains(notes[0], "5 of 5 descriptors could not be written") ||
+		strings.Contains(notes[0], ".tmp-") || len(notes[0]) > 250 {
+		t.Errorf("cache errors %d, notes %q", st.CacheErrs, notes)
+	}
+
+	good := testCache(t)
+	sub := filepath.Join(good.Dir, "ab")
+	must(t, os.MkdirAll(sub, 0o755))
+	stale := filepath.Join(sub, ".abcd.json.tmp-77")
+	must(t, os.WriteFile(stale, []byte("{"), 0o644))
+	old := time.Now().Add(-2 * time.Hour)
+	must(t, os.Chtimes(stale, old, old))
+	fresh := filepath.Join(sub, ".abce.json.tmp-78")
+	must(t, os.WriteFile(fresh, []byte("{"), 0o644))
+	if _, _, err := Describe(context.Background(), &identifytest.Fake{}, photos[:1], nil, DescribeOptions{Cache: good}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("an hours-old temporary file is still in the cache")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a fresh temporary file (a live writer's) was removed")
+	}
+}
+
+// A face run's commands read photos through the bounded reader: a device
+// or a FIFO is an error naming it, not 24 GB or a hang (row 4).
+func TestDescribeRefusesDevicesAndFIFOs(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "x.jpg")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no named pipes:", err)
+	}
+	done := make(chan []Photo)
+	go func() {
+		got, _, _ := Describe(context.Background(), &identifytest.Fake{}, []string{"/dev/zero", fifo}, nil, DescribeOptions{})
+		done <- got
+	}()
+	select {
+	case got := <-done:
+		for i, want := range []string{"/dev/zero: not a regular file (character device)", fifo + ": not a regular file (named pipe)"} {
+			if got[i].Err == nil || got[i].Err.Error() != want {
+				t.Errorf("%s: %v, want %q", got[i].Path, got[i].Err, want)
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Describe blocks on a device or FIFO")
 	}
 }
