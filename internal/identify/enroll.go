@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"starid/internal/atomicfile"
 	"starid/internal/data"
 	"starid/internal/eval"
 	"starid/internal/optim"
@@ -148,6 +149,9 @@ func Enroll(ctx context.Context, dir, name string, photos []string, d Describer,
 		return nil, err
 	}
 	defer lock.Unlock()
+	// Under the lock no one else writes here: a temporary file is what a
+	// killed writer left.
+	atomicfile.CleanStale(dir, 0)
 	if run, err = openForEnroll(dir, name, opt); err != nil {
 		return nil, err
 	}
