@@ -282,14 +282,15 @@ type classFolders struct {
 
 // admit returns why the class folder name must be left out, or "".
 func (c *classFolders) admit(name string, link bool) string {
-	dir := filepath.Join(c.root, name)
-	real, err := filepath.EvalSymlinks(dir)
+	// Absolute, both: a relative root would not compare with a link's
+	// absolute target.
+	real, err := realPath(filepath.Join(c.root, name))
 	if err != nil {
 		return "class folder cannot be resolved: " + unwrapErr(err).Error()
 	}
 	if c.seen == nil {
 		c.seen = map[string]string{}
-		if c.realRoot, err = filepath.EvalSymlinks(c.root); err != nil {
+		if c.realRoot, err = realPath(c.root); err != nil {
 			c.realRoot = c.root
 		}
 	}
@@ -304,4 +305,13 @@ func (c *classFolders) admit(name string, link bool) string {
 	}
 	c.seen[real] = name
 	return ""
+}
+
+// realPath is path absolute, with every symbolic link resolved.
+func realPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }

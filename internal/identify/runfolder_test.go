@@ -2,6 +2,7 @@ package identify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -177,7 +178,8 @@ func TestFaceRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := Train(ctx, trainConfig(photos, run, nil), &identifytest.Fake{}, train.Output{})
-	if err == nil || !strings.HasPrefix(err.Error(), "interrupted") || !strings.Contains(err.Error(), "run the same command again") {
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted") || strings.Contains(err.Error(), "context canceled") ||
+		!strings.Contains(err.Error(), "run the same command again") {
 		t.Errorf("interrupted face run: %v", err)
 	}
 	if _, serr := os.Stat(run); serr == nil {

@@ -276,8 +276,8 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 			return
 		}
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			err = fmt.Errorf("interrupted (%w): the unfinished run in %s was removed; run the same command again: "+
-				"the faces described so far are in the descriptor cache, so it picks up about where it stopped", err, cfg.Out)
+			err = train.Interrupted(err, "interrupted: the unfinished run in %s was removed; run the same command again: "+
+				"the faces described so far are in the descriptor cache, so it picks up about where it stopped", cfg.Out)
 		}
 		lg.logf("error: %v", err)
 		logFile.Close()

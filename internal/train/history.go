@@ -68,3 +68,20 @@ func Diverged(epoch int, what string, loss, baseLR float64) error {
 	return fmt.Errorf("%w at epoch %d: the %s loss is %v; lower --lr (it was %g) and train again",
 		ErrDiverged, epoch, what, loss, baseLR)
 }
+
+// interruptedError reads as its message alone but still matches
+// errors.Is(err, context.Canceled): "context canceled" means nothing to
+// someone who pressed Ctrl-C.
+type interruptedError struct {
+	msg   string
+	cause error
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return e.cause }
+
+// Interrupted is the error for a run stopped by cause (its context's
+// error), worded by format and args.
+func Interrupted(cause error, format string, args ...any) error {
+	return &interruptedError{msg: fmt.Sprintf(format, args...), cause: cause}
+}

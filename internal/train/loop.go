@@ -453,7 +453,7 @@ func (t *trainer) interrupted(ctx context.Context, epoch int) error {
 	if t.done > 0 {
 		where = fmt.Sprintf("%s holds epoch %d; continue with --resume", t.path(LastFile), t.done)
 	}
-	return fmt.Errorf("interrupted during epoch %d (%w): %s", epoch, ctx.Err(), where)
+	return Interrupted(ctx.Err(), "interrupted during epoch %d: %s", epoch, where)
 }
 
 // diverged adds to a divergence what is left on disk.
