@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -174,9 +173,12 @@ func (s *Split) WriteFile(path string) error {
 // content, never a torn file (see package atomicfile).
 func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteBytes(path, data) }
 
+// maxSplitBytes bounds split.json: about 50 bytes per photo.
+const maxSplitBytes = 256 << 20
+
 // ReadSplit reads a split.json written by WriteFile.
 func ReadSplit(path string) (*Split, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path, maxSplitBytes)
 	if err != nil {
 		return nil, err
 	}

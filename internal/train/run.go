@@ -155,7 +155,9 @@ func OpenRun(dir string) (*Run, error) {
 // readModelInfo reads and checks dir/model.json.
 func readModelInfo(dir string) (*ModelInfo, error) {
 	path := filepath.Join(dir, ModelInfoFile)
-	b, err := os.ReadFile(path)
+	// Bounded and regular files only, like every input: a FIFO or a huge
+	// file named model.json must not hang or exhaust predict or serve.
+	b, err := data.ReadFile(path, maxModelInfoBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, derr := os.Stat(dir); derr != nil {
 			return nil, fmt.Errorf("%s: no such run directory", dir)
@@ -192,6 +194,10 @@ func readModelInfo(dir string) (*ModelInfo, error) {
 	}
 	return &info, nil
 }
+
+// maxModelInfoBytes bounds model.json: a face run's enrollment history
+// and 5,000 class names take well under a megabyte.
+const maxModelInfoBytes = 64 << 20
 
 // MaxClasses bounds a run's class list: eval's confusion matrix grows with
 // its square.
