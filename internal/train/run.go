@@ -37,6 +37,7 @@ import (
 //	curves.png        accuracy and loss, train against test
 //	split.json        which file went to training and which to test (data.Split)
 //	train.log         everything the run printed, time-stamped, including every skipped file
+//	.starid.lock      the one-writer lock (LockFile), naming its holder
 const (
 	ModelInfoFile = "model.json"
 	BestFile      = "best.safetensors"
