@@ -200,37 +200,8 @@ func (t *trainer) path(name string) string { return filepath.Join(t.cfg.Out, nam
 // resume, restores the last completed epoch.
 func (t *trainer) setUp(ctx context.Context) error {
 	cfg, ds, lg := &t.cfg, t.ds, t.lg
-	var split *data.Split
-	var err error
-	if cfg.Resume {
-		if split, err = data.ReadSplit(t.path(SplitFile)); err != nil {
-			return fmt.Errorf("cannot resume: %w", err)
-		}
-		if !slices.Equal(split.Classes, ds.Classes) {
-			return fmt.Errorf("cannot resume: %s has classes %v, %s now has %v",
-				t.path(SplitFile), split.Classes, cfg.Data, ds.Classes)
-		}
-		// The checkpoint's outputs are in split.json's class order; a
-		// model.json that says otherwise was edited, and would name every
-		// answer wrongly or fail in predict.
-		if !slices.Equal(t.info.Classes, split.Classes) {
-			return fmt.Errorf("cannot resume: %s lists the classes %v, but the run was started with %v (%s): "+
-				"model.json was changed by hand; put its class list back", t.path(ModelInfoFile), t.info.Classes, split.Classes, t.path(SplitFile))
-		}
-	} else {
-		if split, err = data.StratifiedSplit(ds, cfg.TrainFrac, cfg.Seed); err != nil {
-			return err
-		}
-		if err := split.WriteFile(t.path(SplitFile)); err != nil {
-			return err
-		}
-	}
-	if t.trainIdx, t.testIdx, err = split.Indices(ds); err != nil {
-		return fmt.Errorf("%s no longer matches %s: %w", t.path(SplitFile), cfg.Data, err)
-	}
-	if len(t.trainIdx) == 0 || len(t.testIdx) == 0 {
-		return fmt.Errorf("%s: the split left %d training and %d test images; need some of each",
-			cfg.Data, len(t.trainIdx), len(t.testIdx))
+	if err := t.loadSplit(); err != nil {
+		return err
 	}
 	lg.notef("%d classes, %d images: %d for training, %d for testing", len(ds.Classes), len(ds.Samples),
 		len(t.trainIdx), len(t.testIdx))
@@ -322,6 +293,45 @@ func (t *trainer) setUp(ctx context.Context) error {
 	t.testL = data.NewLoader(ds, t.testIdx, te, cfg.Batch, lo)
 	t.trainB = (len(t.trainIdx) + cfg.Batch - 1) / cfg.Batch
 	t.testB = (len(t.testIdx) + cfg.Batch - 1) / cfg.Batch
+	return nil
+}
+
+// loadSplit makes (or, on resume, reads and checks) the run's split and
+// sets the training and test indices.
+func (t *trainer) loadSplit() error {
+	cfg, ds := &t.cfg, t.ds
+	var split *data.Split
+	var err error
+	if cfg.Resume {
+		if split, err = data.ReadSplit(t.path(SplitFile)); err != nil {
+			return fmt.Errorf("cannot resume: %w", err)
+		}
+		if !slices.Equal(split.Classes, ds.Classes) {
+			return fmt.Errorf("cannot resume: %s has classes %v, %s now has %v",
+				t.path(SplitFile), split.Classes, cfg.Data, ds.Classes)
+		}
+		// The checkpoint's outputs are in split.json's class order; a
+		// model.json that says otherwise was edited, and would name every
+		// answer wrongly or fail in predict.
+		if !slices.Equal(t.info.Classes, split.Classes) {
+			return fmt.Errorf("cannot resume: %s lists the classes %v, but the run was started with %v (%s): "+
+				"model.json was changed by hand; put its class list back", t.path(ModelInfoFile), t.info.Classes, split.Classes, t.path(SplitFile))
+		}
+	} else {
+		if split, err = data.StratifiedSplit(ds, cfg.TrainFrac, cfg.Seed); err != nil {
+			return err
+		}
+		if err := split.WriteFile(t.path(SplitFile)); err != nil {
+			return err
+		}
+	}
+	if t.trainIdx, t.testIdx, err = split.Indices(ds); err != nil {
+		return fmt.Errorf("%s no longer matches %s: %w", t.path(SplitFile), cfg.Data, err)
+	}
+	if len(t.trainIdx) == 0 || len(t.testIdx) == 0 {
+		return fmt.Errorf("%s: the split left %d training and %d test images; need some of each",
+			cfg.Data, len(t.trainIdx), len(t.testIdx))
+	}
 	return nil
 }
 
