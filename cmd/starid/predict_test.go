@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"starid/internal/identify/identifytest"
@@ -129,6 +130,16 @@ func TestPredictErrors(t *testing.T) {
 		{[]string{"predict", run, img, "--top", "0"}, exitUsage, "--top"},
 		{[]string{"predict", filepath.Join(photos, "norun"), img}, exitInput, "no such run directory"},
 		{[]string{"predict", run, missing}, exitInput, "nope.png"},
+		// Issue 17, row 4: an endless device and a FIFO are refused by
+		// type, never read (they grew to 24 GB or hung).
+		{[]string{"predict", run, "/dev/zero"}, exitInput, "/dev/zero: not a regular file (character device)"},
+	}
+	if fifo := filepath.Join(t.TempDir(), "x.jpg"); syscall.Mkfifo(fifo, 0o644) == nil {
+		cases = append(cases, struct {
+			args []string
+			code int
+			msg  string
+		}{[]string{"predict", run, fifo}, exitInput, "x.jpg: not a regular file (named pipe)"})
 	}
 	for _, c := range cases {
 		code, _, errOut := runCLI(c.args...)
@@ -219,5 +230,16 @@ func TestPredictFaces(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("predict", run, group, "--threshold", "-1"); code != exitUsage || !strings.Contains(errOut, "--threshold") {
 		t.Errorf("negative threshold: exit %d %q", code, errOut)
+	}
+}
+
+// A face run reads photos through the same bounded reader (issue 17, row
+// 4: `predict FACE_RUN /dev/zero` grew to 24 GB).
+func TestPredictFaceRunRefusesDevices(t *testing.T) {
+	useFakeFaces(t)
+	_, run := faceRun(t, facePeople)
+	code, out, errOut := runCLI("predict", run, "/dev/zero", "--json")
+	if code != exitInput || !strings.Contains(out, "not a regular file (character device)") {
+		t.Errorf("exit %d, stdout %s, stderr %q", code, out, errOut)
 	}
 }
