@@ -471,7 +471,8 @@ func (t *trainer) diverged(err error) error {
 	if t.done == 0 {
 		return fmt.Errorf("%w; nothing was saved, and the same --out can be used again", err)
 	}
-	return fmt.Errorf("%w; %s still holds epoch %d", err, t.path(LastFile), t.done)
+	return fmt.Errorf("%w; %s still holds epoch %d, but --resume keeps the run's --lr, so start a new run (another --out)",
+		err, t.path(LastFile), t.done)
 }
 
 func (t *trainer) run(ctx context.Context) error {
