@@ -120,7 +120,7 @@ type blasVerdict struct {
 }
 
 // judgeCore compares the core OpenBLAS actually runs with the CPU. A core
-// below the CPU's level means OpenBLAS guessed wrong (a model newer than
+// above the CPU's level would crash; one below the CPU's level means OpenBLAS guessed wrong (a model newer than
 // the library) or ignored OPENBLAS_CORETYPE (a build without DYNAMIC_ARCH):
 // starid's own kernels are then the faster choice, unless the user asked
 // for that core, in which case they get it and one line saying so.
@@ -136,7 +136,16 @@ func judgeCore(core string, p blasPlan, detected, goLevel cpu.Level, goName stri
 
 func judgeLevel(core string, p blasPlan, detected, goLevel cpu.Level, goName string) blasVerdict {
 	lv := coreLevel(core)
-	if lv >= detected {
+	if lv > detected {
+		// Kernels the CPU cannot run: 0.3.21 answers an OPENBLAS_CORETYPE it
+		// does not know with Haswell's, and a build for one CPU runs its own
+		// anywhere. The first GEMM would die on an illegal instruction.
+		return blasVerdict{useGo: true, level: goLevel,
+			family: fmt.Sprintf("%s (OpenBLAS loaded %s, which needs %s; using starid's kernels)", goName, core, lv),
+			warning: fmt.Sprintf("starid: OpenBLAS loaded %s kernels, which need %s, on a CPU with %s; using starid's own GEMM",
+				core, lv, detected)}
+	}
+	if lv == detected {
 		return blasVerdict{family: fmt.Sprintf("openblas %s (%s)", core, lv), level: lv}
 	}
 	if p.userSet {
