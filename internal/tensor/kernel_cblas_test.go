@@ -133,3 +133,18 @@ func TestDefaultChoiceInFreshProcess(t *testing.T) {
 		t.Errorf("%s=%s left in the environment after loading", envCoretype, after)
 	}
 }
+
+func TestMissingOpenBLASFallsBackToGoKernels(t *testing.T) {
+	// Loading is retried here under names no system has; blasOnce, which
+	// the process's GEMM uses, is left alone.
+	saved := openblasNames
+	openblasNames = []string{"libstarid-no-such-blas.so.0"}
+	defer func() { openblasNames = saved }()
+	st := loadOpenBLAS()
+	if st.loaded || !st.verdict.useGo || st.verdict.level != cpu.Current() {
+		t.Fatalf("without OpenBLAS: %+v, want starid's kernels at %v", st, cpu.Current())
+	}
+	if !strings.Contains(st.verdict.family, "OpenBLAS not found") || !strings.Contains(st.config, "libstarid-no-such-blas.so.0") {
+		t.Fatalf("family %q, config %q: want both to say OpenBLAS was not found, naming the file", st.verdict.family, st.config)
+	}
+}
