@@ -75,9 +75,11 @@ demo: build
 	./bin/starid faces $$(./bin/starid models path)/demo/sample1.jpg $$(./bin/starid models path)/demo/sample3.jpg --out $(DEMO)/faces
 	@echo "demo outputs: $(DEMO)/grid.png, $(DEMO)/run/curves.png, $(DEMO)/run/confusion.png, $(DEMO)/run/train.log, $(DEMO)/faces/"
 
-# Machine, Go, OpenBLAS and PyTorch versions (what CI logs and benchmark
-# reports need to be read against).
+# Machine, Go, OpenBLAS and PyTorch versions, and the GEMM kernels starid and
+# PyTorch's OpenBLAS run here (what CI logs and benchmark reports need to be
+# read against). starid is built first: its kernels are its own answer.
 info:
+	@$(GO) build -o bin/starid ./cmd/starid
 	@bash bench/compare.sh --info
 
 clean:

@@ -25,7 +25,8 @@ Options:
   --add-rows LIST  add cases after the default ones (same format)
   --starid PATH    starid binary to time (default: build bin/starid first)
   --out DIR        where to keep raw outputs (default out/compare-<UTC time>)
-  --info           print only the machine description and exit
+  --info           print only the machine description (with the GEMM kernels
+                   each side runs) and exit
   -h, --help       this text
 
 Default cases: train vgg16-bn 224 b32, train vgg16-bn-dropout-light 64 b32,
@@ -33,7 +34,10 @@ infer vgg16 224 b32. Model names are starid's; the PyTorch variant is derived
 from them (vgg16-bn-dropout-light -> vgg16_bn_do_light).
 
 Environment: STARID_SHARED (default ../shared beside the repository) locates
-the PyTorch reference script.
+the PyTorch reference script. OPENBLAS_CORETYPE and STARID_OPENBLAS_SIMULATE
+reach starid (and OPENBLAS_CORETYPE PyTorch too), so the table can be made
+with OpenBLAS's kernels forced or its wrong guess simulated; the kernels each
+side ran are listed under the table.
 
 Exit status: 0 when every case ran on both sides, 1 when some case failed
 (its cells say so and the table is still printed), 2 on a usage error.
@@ -100,8 +104,31 @@ lib.openblas_get_config.restype = ctypes.c_char_p
 print(lib.openblas_get_config().decode())' 2>/dev/null || echo "not found (run make setup)"
 }
 
+# The OpenBLAS core (kernel family) PyTorch runs its matrix products on:
+# asked of the library torch itself loaded, in torch's environment, since
+# OpenBLAS picks the core once when it loads (its convolutions go through
+# oneDNN, which detects the CPU by itself).
+torch_openblas_core() {
+	env "${torch_env[@]}" "$torch_python" -c '
+import ctypes, torch
+lib = ctypes.CDLL("libopenblas.so.0")  # the copy torch loaded
+lib.openblas_get_corename.restype = ctypes.c_char_p
+print("OpenBLAS", lib.openblas_get_corename().decode())' 2>/dev/null || echo "unknown (torch or OpenBLAS missing)"
+}
+
+# The GEMM kernels the starid binary runs here (`starid bench --kernel`),
+# when there is a binary to ask.
+starid_kernel() {
+	local bin=${starid:-$root/bin/starid}
+	if [ -x "$bin" ]; then
+		"$bin" bench --kernel 2>/dev/null || echo "unknown ($bin bench --kernel failed)"
+	else
+		echo "unknown (no $bin; run make build)"
+	fi
+}
+
 machine_info() {
-	local cpu mem avx load torch go_v blas_go blas_torch commit
+	local cpu mem avx load torch go_v blas_go blas_torch commit k_starid k_torch
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	mem=$(awk '/^MemTotal:/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 	avx="AVX2 $(grep -qw avx2 /proc/cpuinfo && echo yes || echo no)"
@@ -112,6 +139,8 @@ machine_info() {
 		2>/dev/null || echo "not installed (run make setup)")
 	blas_go=$(openblas_config) # starid runs in the caller's environment
 	blas_torch=$(openblas_config "${torch_env[@]}")
+	k_starid=${kernel:-$(starid_kernel)} # what the timed runs reported, when there were any
+	k_torch=$(torch_openblas_core)
 	commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 		commit+=" (with uncommitted changes)"
@@ -129,9 +158,11 @@ machine_info() {
 		echo "- OpenBLAS (starid): $blas_go"
 		echo "- OpenBLAS (torch, openblas-pthread): $blas_torch"
 	fi
+	echo "- GEMM kernels: starid $k_starid; torch $k_torch"
 }
 
 backend=
+kernel=
 load_start=
 busy_pct=0
 if [ "$info_only" = 1 ]; then
@@ -208,14 +239,16 @@ mkdir -p "$outdir"
 
 # ---------------------------------------------------------------- parsing
 
-# starid bench --json: prints "median min rss backend", or fails with a reason.
+# starid bench --json: prints "median min rss backend kernel" (the kernel
+# family last, as it holds spaces), or fails with a reason.
 parse_starid() {
 	"$torch_python" - "$1" <<'PY'
 import json, sys
 try:
     with open(sys.argv[1]) as f:
         d = json.load(f)
-    print(float(d["median_ms"]), float(d["min_ms"]), float(d["peak_rss_mb"]), d.get("gemm_backend", "?"))
+    print(float(d["median_ms"]), float(d["min_ms"]), float(d["peak_rss_mb"]), d.get("gemm_backend", "?"),
+          d.get("gemm_kernel", "?"))
 except (OSError, ValueError, KeyError, TypeError) as e:
     sys.exit(f"bad starid output: {type(e).__name__}: {e}")
 PY
@@ -284,7 +317,7 @@ for c in "${cases[@]}"; do
 	if "$starid" bench --model "$model" --size "$size" --batch "$batch" --mode "$mode" \
 		--steps "$steps" --json >"$base.starid.json" 2>"$base.starid.log" &&
 		parsed=$(parse_starid "$base.starid.json" 2>>"$base.starid.log"); then
-		read -r s_med s_min s_rss backend <<<"$parsed"
+		read -r s_med s_min s_rss backend kernel <<<"$parsed"
 		echo "    starid: median $(fmt_ms "$s_med") ms, min $(fmt_ms "$s_min") ms, peak RSS $(fmt_ms "$s_rss") MB" >&2
 	else
 		failed=1

@@ -14,9 +14,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages, each with the reason it is here. Keep this list the single
 # source of truth: CI and a newcomer's machine both come from it.
 packages=(
-	# Build: cgo links the GEMM against OpenBLAS; without it starid falls back
-	# to the pure-Go GEMM, correct but many times slower. cgo needs libc's
-	# headers too, which gcc only recommends (and recommends are skipped).
+	# Build: cgo, which needs libc's headers too (gcc only recommends them,
+	# and recommends are skipped). GEMM: starid loads OpenBLAS (libopenblas.so.0)
+	# at run time, choosing its kernels from the CPU; without it starid runs
+	# its own Go kernels. The -dev package brings the runtime library.
 	gcc libc6-dev make git ca-certificates
 	libopenblas-dev
 	# PyTorch reference (the cross-check tests and bench/compare.sh). The

@@ -22,7 +22,7 @@ func init() {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench --model NAME --size S [--width 1] --batch B [--mode train|infer] [--steps N] [--warmup 1] [--classes 17] [--json] [--cpuprofile FILE]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]", stderr)
+	fs := newFlagSet("bench", "bench --model NAME --size S [--width 1] --batch B [--mode train|infer] [--steps N] [--warmup 1] [--classes 17] [--json] [--cpuprofile FILE]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]\n       starid bench --kernel", stderr)
 	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
 	size := fs.Int("size", 224, "input height and width")
 	width := fs.Float64("width", 1, "scale every convolution's channel count (as train --width)")
@@ -34,9 +34,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
 	facesMode := fs.Bool("faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
+	kernelOnly := fs.Bool("kernel", false, "print the GEMM kernels this binary runs on this machine, and exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *kernelOnly {
+		// What make info and bench/compare.sh report for starid: the answer
+		// of this binary in this environment, not a guess made beside it.
+		fmt.Fprintln(stdout, tensor.KernelFamily())
+		return nil
 	}
 	if *facesMode {
 		if *steps < 1 || *warmup < 0 {
@@ -106,12 +113,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		Threads int    `json:"threads"`
 		Params  int    `json:"params"`
 		Backend string `json:"gemm_backend"`
-	}{res, *model, *mode, *size, *batch, runtime.GOMAXPROCS(0), total, tensor.Backend}
+		Kernel  string `json:"gemm_kernel"`
+	}{res, *model, *mode, *size, *batch, runtime.GOMAXPROCS(0), total, tensor.Backend, tensor.KernelFamily()}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(out)
 	}
 	fmt.Fprintf(stdout, "%s %s size=%d batch=%d threads=%d gemm=%s: median %.0f ms, min %.0f ms per step (%d steps), peak RSS %.0f MB\n",
-		*mode, *model, *size, *batch, out.Threads, tensor.Backend, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
+		*mode, *model, *size, *batch, out.Threads, out.Kernel, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
 	return nil
 }
 

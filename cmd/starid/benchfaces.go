@@ -34,6 +34,7 @@ type benchFacesResult struct {
 	PeakRSSMB    float64          `json:"peak_rss_mb"`
 	Threads      int              `json:"threads"`
 	Backend      string           `json:"gemm_backend"`
+	Kernel       string           `json:"gemm_kernel"`
 	Pipeline     string           `json:"pipeline"`
 	PerPhoto     []benchFacePhoto `json:"per_photo"`
 	DecodeMedian float64          `json:"decode_median_ms"` // not part of the timed step
@@ -63,7 +64,7 @@ func runBenchFaces(paths []string, steps, warmup int, asJSON bool, stdout, stder
 	if err != nil {
 		return err
 	}
-	res := benchFacesResult{Steps: steps, Threads: runtime.GOMAXPROCS(0), Backend: tensor.Backend, Pipeline: faces.PipelineVersion}
+	res := benchFacesResult{Steps: steps, Threads: runtime.GOMAXPROCS(0), Backend: tensor.Backend, Kernel: tensor.KernelFamily(), Pipeline: faces.PipelineVersion}
 	var medians, decodes []float64
 	for i, path := range files {
 		t0 := time.Now()
@@ -114,7 +115,7 @@ func runBenchFaces(paths []string, steps, warmup int, asJSON bool, stdout, stder
 	}
 	fmt.Fprintf(stdout, "faces %s threads=%d gemm=%s: %d photos, median %.1f ms, p90 %.1f ms, min %.1f ms per photo (%d steps each); "+
 		"one pass %.1f s; %d faces, %d photos without a face; decode median %.1f ms (not timed above); peak RSS %.0f MB\n",
-		res.Pipeline, res.Threads, res.Backend, res.Photos, res.MedianMS, res.P90MS, res.MinMS, steps,
+		res.Pipeline, res.Threads, res.Kernel, res.Photos, res.MedianMS, res.P90MS, res.MinMS, steps,
 		res.PassSeconds, res.Faces, res.NoFace, res.DecodeMedian, res.PeakRSSMB)
 	return nil
 }

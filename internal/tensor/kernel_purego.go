@@ -1,0 +1,12 @@
+//go:build !cgo
+
+package tensor
+
+import "starid/internal/cpu"
+
+// KernelFamily names the GEMM kernels this process runs: without cgo,
+// always starid's own.
+func KernelFamily() string { return goFamily() }
+
+// KernelLevel is the vector level of the GEMM kernels this process runs.
+func KernelLevel() cpu.Level { return cpu.Current() }
