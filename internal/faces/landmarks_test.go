@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -417,7 +418,7 @@ func TestLandmarksGoldenFaces(t *testing.T) {
 // wrong: -0 (Go's max gives +0), NaN (kept), infinities and sums that
 // cancel.
 func TestReluSumKernelMatchesGo(t *testing.T) {
-	if !useReluSumSIMD {
+	if !cpu.HasAVX2FMA() {
 		t.Skip("skipping: no AVX2 kernel on this machine")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -446,9 +447,9 @@ func TestReluSumKernelMatchesGo(t *testing.T) {
 				}
 				got, want := make([]float32, n), make([]float32, n)
 				reluSumRange(got, in[0], in[1], c, d)
-				useReluSumSIMD = false
+				restore := cpu.SetLevel(cpu.Generic)
 				reluSumRange(want, in[0], in[1], c, d)
-				useReluSumSIMD = true
+				restore()
 				for i := range want {
 					if got[i] != got[i] && want[i] != want[i] {
 						continue // both NaN; the payload's sign may differ

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -142,6 +143,7 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		bias = d.Bias.Value.Data
 	}
 	fast := d.fast3()
+	vec := cpu.HasAVX2FMA()
 	hp, wp := h+2*d.Padding, w+2*d.Padding
 	tensor.ParallelMin(n*c, max(1, minPlaneWork/max(ohw*kk, 1)), func(lo, hi int) {
 		var scratch *[]float32
@@ -164,7 +166,7 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 				padPlane(*scratch, src, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
 				src = *scratch
 			}
-			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo)
+			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo, vec)
 		}
 	})
 	return out, nil
@@ -213,99 +215,117 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	x := d.x
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	ho, wo := d.outShape[2], d.outShape[3]
-	g := d.plane(h, w, ho, wo)
-	kk := d.Kernel * d.Kernel
-	hw, ohw := h*w, ho*wo
-	needDW := !d.Weight.Frozen
-	needDB := d.Bias != nil && !d.Bias.Frozen
 	d.Weight.EnsureGrad()
 	if d.Bias != nil {
 		d.Bias.EnsureGrad()
 	}
-	var dx *tensor.Tensor
+	b := dwBackward{d: d, x: x, dy: dy, g: d.plane(h, w, ho, wo),
+		needDW: !d.Weight.Frozen, needDB: d.Bias != nil && !d.Bias.Frozen,
+		fast: d.fast3(), vec: cpu.HasAVX2FMA(), q: 2 - d.Padding}
 	if !d.noInputGrad {
-		dx = d.inputGrad(&d.dx, dy, x, x.Shape...)
+		b.dx = d.inputGrad(&d.dx, dy, x, x.Shape...)
 	}
-	wt := d.Weight.Value.Data
-	fast := d.fast3()
-	// For the fast path, dL/dx is a stride-1 3x3 convolution of dy, padded
-	// by q = 2-P (and, at stride 2, dilated by zeros) with the kernel
-	// rotated by 180 degrees; the padded dy needs hq x wq values so that
-	// the convolution's output is exactly H x W.
-	q := 2 - d.Padding
+	kk := d.Kernel * d.Kernel
 	hp, wp, hq, wq := h+2*d.Padding, w+2*d.Padding, h+2, w+2
-	tensor.ParallelMin(c, max(1, minPlaneWork/max(n*ohw*kk, 1)), func(lo, hi int) {
+	tensor.ParallelMin(c, max(1, minPlaneWork/max(n*ho*wo*kk, 1)), func(lo, hi int) {
 		acc := make([]float64, kk)
 		var xs, ds *[]float32
-		if fast && needDW && d.Padding > 0 {
+		if b.fast && b.needDW && d.Padding > 0 {
 			xs = getPlane(hp * wp)
 			defer dwScratch.Put(xs)
 		}
-		if fast && dx != nil {
+		if b.fast && b.dx != nil {
 			ds = getPlane(hq * wq)
 			defer dwScratch.Put(ds)
 		}
 		for ch := lo; ch < hi; ch++ {
-			clear(acc)
-			var db float64
-			var rot [9]float32
-			if fast {
-				for i, v := range wt[ch*9 : ch*9+9] {
-					rot[8-i] = v
-				}
-			}
-			for img := 0; img < n; img++ {
-				p := img*c + ch
-				xp, dyp := x.Data[p*hw:(p+1)*hw], dy.Data[p*ohw:(p+1)*ohw]
-				if needDB {
-					for _, v := range dyp {
-						db += float64(v)
-					}
-				}
-				var dxp []float32
-				if dx != nil {
-					dxp = dx.Data[p*hw : (p+1)*hw]
-				}
-				if !fast {
-					if needDW {
-						dwWeightGradPlane(&g, xp, dyp, acc)
-					}
-					if dx != nil {
-						dwInputGradPlane(&g, dyp, wt[ch*kk:(ch+1)*kk], dxp)
-					}
-					continue
-				}
-				if needDW {
-					if xs != nil {
-						padPlane(*xs, xp, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
-						xp = *xs
-					}
-					dw3GradPlane(xp, wp, d.Stride, dyp, ho, wo, (*[9]float64)(acc))
-				}
-				if dx != nil {
-					if d.Stride == 1 {
-						padPlane(*ds, dyp, ho, wo, q, q, q, q, 0)
-					} else {
-						dilatePlane(*ds, dyp, ho, wo, q, q, hq, wq)
-					}
-					dw3Plane(*ds, wq, 1, &rot, 0, dxp, h, w)
-				}
-			}
-			if needDW {
-				gw := d.Weight.Grad.Data[ch*kk : (ch+1)*kk]
-				for i, v := range acc {
-					gw[i] += float32(v)
-				}
-			}
-			if needDB {
-				d.Bias.Grad.Data[ch] += float32(db)
-			}
+			b.channel(ch, acc, xs, ds)
 		}
 	})
-	if dx == nil {
+	if b.dx == nil {
 		return nil, nil
 	}
-	return dx, nil
+	return b.dx, nil
+}
+
+// dwBackward is what one Backward call's workers share.
+type dwBackward struct {
+	d              *DepthwiseConv2d
+	x, dy, dx      *tensor.Tensor // dx nil without an input gradient
+	g              dwGeom
+	needDW, needDB bool
+	fast, vec      bool // the 3x3 kernels apply; they may use AVX2
+	// For the fast path, dL/dx is a stride-1 3x3 convolution of dy, padded
+	// by q = 2-P (and, at stride 2, dilated by zeros) with the kernel
+	// rotated by 180 degrees; the padded dy needs (H+2) x (W+2) values so
+	// that the convolution's output is exactly H x W.
+	q int
+}
+
+// channel adds channel ch's weight and bias gradients over every image and
+// writes its input gradient. acc (K*K values) is the worker's float64
+// accumulator; xs and ds are its padded-plane scratch for the fast path
+// (nil where not needed).
+func (b *dwBackward) channel(ch int, acc []float64, xs, ds *[]float32) {
+	d, g := b.d, &b.g
+	n, c, h, w := b.x.Shape[0], b.x.Shape[1], b.x.Shape[2], b.x.Shape[3]
+	kk, hw, ohw := d.Kernel*d.Kernel, h*w, g.ho*g.wo
+	wt := d.Weight.Value.Data
+	clear(acc)
+	var db float64
+	var rot [9]float32
+	if b.fast {
+		for i, v := range wt[ch*9 : ch*9+9] {
+			rot[8-i] = v
+		}
+	}
+	for img := 0; img < n; img++ {
+		p := img*c + ch
+		xp, dyp := b.x.Data[p*hw:(p+1)*hw], b.dy.Data[p*ohw:(p+1)*ohw]
+		if b.needDB {
+			for _, v := range dyp {
+				db += float64(v)
+			}
+		}
+		var dxp []float32
+		if b.dx != nil {
+			dxp = b.dx.Data[p*hw : (p+1)*hw]
+		}
+		if !b.fast {
+			if b.needDW {
+				dwWeightGradPlane(g, xp, dyp, acc)
+			}
+			if dxp != nil {
+				dwInputGradPlane(g, dyp, wt[ch*kk:(ch+1)*kk], dxp)
+			}
+			continue
+		}
+		if b.needDW {
+			if xs != nil {
+				padPlane(*xs, xp, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
+				xp = *xs
+			}
+			dw3GradPlane(xp, w+2*d.Padding, d.Stride, dyp, g.ho, g.wo, (*[9]float64)(acc))
+		}
+		if dxp != nil {
+			q := b.q
+			if d.Stride == 1 {
+				padPlane(*ds, dyp, g.ho, g.wo, q, q, q, q, 0)
+			} else {
+				dilatePlane(*ds, dyp, g.ho, g.wo, q, q, h+2, w+2)
+			}
+			dw3Plane(*ds, w+2, 1, &rot, 0, dxp, h, w, b.vec)
+		}
+	}
+	if b.needDW {
+		gw := d.Weight.Grad.Data[ch*kk : (ch+1)*kk]
+		for i, v := range acc {
+			gw[i] += float32(v)
+		}
+	}
+	if b.needDB {
+		d.Bias.Grad.Data[ch] += float32(db)
+	}
 }
 
 // dwWeightGradPlane adds to acc[ki*K+kj] the sum over output pixels of
@@ -403,22 +423,24 @@ func dilatePlane(dst, src []float32, h, w, top, left, hp, wp int) {
 }
 
 // dw3Plane is Forward for one plane with a 3x3 kernel at stride 1 or 2:
-// xp is the padded input (wp values a row), dst the ho x wo output.
-func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int) {
+// xp is the padded input (wp values a row), dst the ho x wo output; vec
+// lets the stride-1 rows use the AVX2 kernel.
+func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int, vec bool) {
 	for oy := 0; oy < ho; oy++ {
 		r := xp[oy*stride*wp:]
 		d := dst[oy*wo : (oy+1)*wo]
 		if stride == 1 {
-			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b)
+			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b, vec)
 		} else {
 			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b)
 		}
 	}
 }
 
-// dw3s1Row sets d[i] = b + sum over ki, kj of w[ki*3+kj] * r_ki[i+kj].
-func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
-	if v := dw3s1RowVector(d, r0, r1, r2, w, b); v > 0 {
+// dw3s1Row sets d[i] = b + sum over ki, kj of w[ki*3+kj] * r_ki[i+kj],
+// with the AVX2 kernel doing what it can when vec is set.
+func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) {
+	if v := dw3s1RowVector(d, r0, r1, r2, w, b, vec); v > 0 {
 		d, r0, r1, r2 = d[v:], r0[v:], r1[v:], r2[v:]
 	}
 	n := len(d)
