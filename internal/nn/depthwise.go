@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
 	"starid/internal/cpu"
 	"starid/internal/tensor"
@@ -149,7 +148,7 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		var scratch *[]float32
 		if fast && d.Padding > 0 {
 			scratch = getPlane(hp * wp)
-			defer dwScratch.Put(scratch)
+			defer putPlane(scratch)
 		}
 		for p := lo; p < hi; p++ {
 			ch := p % c
@@ -232,11 +231,11 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		var xs, ds *[]float32
 		if b.fast && b.needDW && d.Padding > 0 {
 			xs = getPlane(hp * wp)
-			defer dwScratch.Put(xs)
+			defer putPlane(xs)
 		}
 		if b.fast && b.dx != nil {
 			ds = getPlane(hq * wq)
-			defer dwScratch.Put(ds)
+			defer putPlane(ds)
 		}
 		for ch := lo; ch < hi; ch++ {
 			b.channel(ch, acc, xs, ds)
@@ -381,16 +380,6 @@ func dwInputGradPlane(g *dwGeom, dy, wt, dx []float32) {
 // made explicit in a scratch copy, so each output row is one loop over
 // three input rows with no padding tests; slices are cut to the exact
 // length the loop reads, which lets the compiler drop the bounds checks.
-
-// dwScratch holds padded planes between calls; layers run one after
-// another, so a handful of buffers serve a whole network.
-var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
-
-func getPlane(n int) *[]float32 {
-	p := dwScratch.Get().(*[]float32)
-	*p = grow(*p, n)
-	return p
-}
 
 // padPlane writes the h x w plane src into dst, which is (top+h+bottom)
 // rows of (left+w+right) values, with the border set to v.
