@@ -313,10 +313,7 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		b.item(&ws[worker], worker, item, gemm)
 	})
 	b.fold(ws)
-	if b.dx == nil {
-		return nil, nil
-	}
-	return b.dx, nil
+	return b.dx, nil // nil without an input gradient
 }
 
 // convBackward is what one Backward call's workers share.

@@ -241,10 +241,7 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			b.channel(ch, acc, xs, ds)
 		}
 	})
-	if b.dx == nil {
-		return nil, nil
-	}
-	return b.dx, nil
+	return b.dx, nil // nil without an input gradient
 }
 
 // dwBackward is what one Backward call's workers share.

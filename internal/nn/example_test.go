@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"fmt"
+	"log"
 	"math/rand/v2"
 
 	"starid/internal/nn"
@@ -25,51 +26,40 @@ func ExampleSequential() {
 		fc, // 64 features -> 3 classes
 	)
 	net.SetTraining(true)
-	// NoArena keeps each layer's buffers its own, so the repeated
-	// forward passes below cannot overwrite what Backward left.
-	net.NoArena = true
 
 	x := tensor.New(2, 1, 8, 8) // two 8x8 grey images
 	for i := range x.Data {
 		x.Data[i] = float32(rng.NormFloat64())
 	}
 	labels := []int{2, 0}
-	lossOf := func() float64 {
+	// lossOf runs the net forward and returns the loss and its gradient
+	// with respect to the logits.
+	lossOf := func() (float64, *tensor.Tensor) {
 		logits, err := net.Forward(x)
 		if err != nil {
-			panic(err)
+			log.Fatal(err)
 		}
-		loss, _, err := nn.CrossEntropy(logits, labels)
+		loss, dlogits, err := nn.CrossEntropy(logits, labels)
 		if err != nil {
-			panic(err)
+			log.Fatal(err)
 		}
-		return loss
+		return loss, dlogits
 	}
 
 	nn.ZeroGrad(net)
-	logits, err := net.Forward(x)
-	if err != nil {
-		fmt.Println(err)
-		return
+	loss, dlogits := lossOf()
+	if _, err := net.Backward(dlogits); err != nil { // fills every Param's Grad
+		log.Fatal(err)
 	}
-	loss, dlogits, err := nn.CrossEntropy(logits, labels)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	if _, err := net.Backward(dlogits); err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Printf("logits %v, loss %.3f\n", logits.Shape, loss)
+	fmt.Printf("logits %v, loss %.3f\n", dlogits.Shape, loss)
 
 	w := fc.Weight.Value.Data
 	const h = 1e-2
 	for _, i := range []int{0, 100, 150} {
 		w[i] += h
-		up := lossOf()
+		up, _ := lossOf()
 		w[i] -= 2 * h
-		down := lossOf()
+		down, _ := lossOf()
 		w[i] += h
 		fmt.Printf("dL/dw[%d]: backward %.3f, central difference %.3f\n", i, fc.Weight.Grad.Data[i], (up-down)/(2*h))
 	}
