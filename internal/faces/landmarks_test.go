@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"starid/internal/cpu"
@@ -121,28 +120,13 @@ func TestLandmarkerConcurrent(t *testing.T) {
 	if tensor.SameBits(want[0], want[1]) {
 		t.Fatal("different inputs gave the same output: the test could not see a mix-up")
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 3*n)
-	for range 3 {
-		for i := range inputs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got, err := l.Raw(inputs[i])
-				if err == nil && !tensor.SameBits(got, want[i]) {
-					err = errors.New("concurrent result differs from the sequential one")
-				}
-				if err != nil {
-					errs <- err
-				}
-			}()
+	concurrently(t, 3*n, func(k int) error {
+		got, err := l.Raw(inputs[k%n])
+		if err == nil && !tensor.SameBits(got, want[k%n]) {
+			err = errors.New("concurrent result differs from the sequential one")
 		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+		return err
+	})
 }
 
 // TestCropLandmarks pins face-api's mapping from the padded square back to
