@@ -18,7 +18,9 @@ import (
 // at a time, each with a single-threaded GEMM and its own scratch. Bands
 // keep the column matrix small enough to stay in cache between im2col
 // writing it and the GEMM reading it; groups give the late, small layers
-// GEMMs wide enough to run at full speed.
+// GEMMs wide enough to run at full speed. conv_schedule.go decides the
+// items and who runs them, scratch.go lends the buffers, and conv_taps.go
+// holds the direct algorithm that evaluation on one image takes instead.
 type Conv2d struct {
 	Base
 	In, Out, Kernel, Stride, Padding int
