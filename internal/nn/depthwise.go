@@ -180,21 +180,26 @@ func (d *DepthwiseConv2d) fast3() bool {
 
 // dwForwardPlane sets dst = src ⋆ wt + b for one plane, any kernel size.
 func dwForwardPlane(g *dwGeom, src, wt []float32, b float32, dst []float32) {
-	for oy := 0; oy < g.ho; oy++ {
-		orow := dst[oy*g.wo : (oy+1)*g.wo]
-		fill(orow, b)
-		for ki := 0; ki < g.k; ki++ {
-			iy := oy*g.s - g.p + ki
-			if iy < 0 || iy >= g.h {
-				continue
+	fill(dst[:g.ho*g.wo], b)
+	g.eachRowPair(func(oy, ki, iy int) {
+		orow, irow := dst[oy*g.wo:(oy+1)*g.wo], src[iy*g.w:(iy+1)*g.w]
+		for kj, wv := range wt[ki*g.k : (ki+1)*g.k] {
+			off := kj - g.p
+			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
+				orow[ox] += wv * irow[ox*g.s+off]
 			}
-			irow := src[iy*g.w : (iy+1)*g.w]
-			for kj := 0; kj < g.k; kj++ {
-				wv := wt[ki*g.k+kj]
-				off := kj - g.p
-				for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
-					orow[ox] += wv * irow[ox*g.s+off]
-				}
+		}
+	})
+}
+
+// eachRowPair calls fn for every output row oy and kernel row ki, in that
+// order, whose input row iy = oy*S - P + ki lies inside the plane: the
+// row loops that the general (any kernel size) plane kernels share.
+func (g *dwGeom) eachRowPair(fn func(oy, ki, iy int)) {
+	for oy := 0; oy < g.ho; oy++ {
+		for ki := 0; ki < g.k; ki++ {
+			if iy := oy*g.s - g.p + ki; iy >= 0 && iy < g.h {
+				fn(oy, ki, iy)
 			}
 		}
 	}
@@ -329,47 +334,32 @@ func (b *dwBackward) channel(ch int, acc []float64, xs, ds *[]float32) {
 // in float32 and added to the float64 totals, which keeps a 200x200 plane's
 // 40000 terms accurate.
 func dwWeightGradPlane(g *dwGeom, src, dy []float32, acc []float64) {
-	for oy := 0; oy < g.ho; oy++ {
-		dyrow := dy[oy*g.wo : (oy+1)*g.wo]
-		for ki := 0; ki < g.k; ki++ {
-			iy := oy*g.s - g.p + ki
-			if iy < 0 || iy >= g.h {
-				continue
+	g.eachRowPair(func(oy, ki, iy int) {
+		dyrow, irow := dy[oy*g.wo:(oy+1)*g.wo], src[iy*g.w:(iy+1)*g.w]
+		for kj := 0; kj < g.k; kj++ {
+			off := kj - g.p
+			var s float32
+			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
+				s += dyrow[ox] * irow[ox*g.s+off]
 			}
-			irow := src[iy*g.w : (iy+1)*g.w]
-			for kj := 0; kj < g.k; kj++ {
-				off := kj - g.p
-				var s float32
-				for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
-					s += dyrow[ox] * irow[ox*g.s+off]
-				}
-				acc[ki*g.k+kj] += float64(s)
-			}
+			acc[ki*g.k+kj] += float64(s)
 		}
-	}
+	})
 }
 
 // dwInputGradPlane sets dx to the input gradient of one plane: every
 // output's gradient times each tap's weight, added where the tap read.
 func dwInputGradPlane(g *dwGeom, dy, wt, dx []float32) {
 	clear(dx)
-	for oy := 0; oy < g.ho; oy++ {
-		dyrow := dy[oy*g.wo : (oy+1)*g.wo]
-		for ki := 0; ki < g.k; ki++ {
-			iy := oy*g.s - g.p + ki
-			if iy < 0 || iy >= g.h {
-				continue
-			}
-			drow := dx[iy*g.w : (iy+1)*g.w]
-			for kj := 0; kj < g.k; kj++ {
-				wv := wt[ki*g.k+kj]
-				off := kj - g.p
-				for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
-					drow[ox*g.s+off] += wv * dyrow[ox]
-				}
+	g.eachRowPair(func(oy, ki, iy int) {
+		dyrow, drow := dy[oy*g.wo:(oy+1)*g.wo], dx[iy*g.w:(iy+1)*g.w]
+		for kj, wv := range wt[ki*g.k : (ki+1)*g.k] {
+			off := kj - g.p
+			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
+				drow[ox*g.s+off] += wv * dyrow[ox]
 			}
 		}
-	}
+	})
 }
 
 // The 3x3 kernels below are what face-api's nets run (every depthwise layer
