@@ -88,8 +88,7 @@ type Detector struct {
 	dw, pw, pb     [5]*tensor.Tensor
 	conv8W, conv8B *tensor.Tensor
 
-	pool chan *detNet // idle copies; holds at most cap(pool)
-	made chan struct{}
+	nets netPool[*detNet]
 }
 
 // detNet is one private copy of the network and its input buffer.
@@ -147,9 +146,7 @@ func NewDetector(w *Weights) (*Detector, error) {
 		d.pw[i] = hwioToOIHW(get[p+"pointwise_filter"])
 		d.pb[i] = get[p+"bias"].Clone()
 	}
-	n := max(1, tensor.Workers())
-	d.pool = make(chan *detNet, n)
-	d.made = make(chan struct{}, n)
+	d.nets = newNetPool(d.newNet)
 	return d, nil
 }
 
@@ -418,24 +415,6 @@ func (l *samePool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	return out, nil
 }
 
-// acquire borrows an idle copy of the network, building one if fewer than
-// the pool's capacity exist, else waiting for one to come back.
-func (d *Detector) acquire() *detNet {
-	select {
-	case n := <-d.pool:
-		return n
-	default:
-	}
-	select {
-	case d.made <- struct{}{}:
-		return d.newNet()
-	case n := <-d.pool:
-		return n
-	}
-}
-
-func (d *Detector) release(n *detNet) { d.pool <- n }
-
 // checkSize validates a detector input size the way face-api's
 // TinyYolov2Options does (a multiple of 32), within MaxDetectorSize.
 func checkSize(size int) error {
@@ -473,8 +452,8 @@ func (d *Detector) run(img *Image, size int, use func(*tensor.Tensor)) error {
 	if err := checkSize(size); err != nil {
 		return err
 	}
-	net := d.acquire()
-	defer d.release(net)
+	net := d.nets.acquire()
+	defer d.nets.release(net)
 	net.in = img.NetInput(net.in, size, false, detMean, 255)
 	out, err := net.seq.Forward(net.in)
 	if err != nil {

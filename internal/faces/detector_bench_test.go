@@ -181,8 +181,8 @@ func decodeForCoverage(p string) (*Image, error) {
 func BenchmarkDetectLayers(b *testing.B) {
 	d, dir := realDetector(b)
 	img := loadPhoto(b, SamplePhotos(dir)[0])
-	net := d.acquire()
-	defer d.release(net)
+	net := d.nets.acquire()
+	defer d.nets.release(net)
 	const size = 416
 	spent := make([]time.Duration, len(net.seq.Layers)+1)
 	var x *tensor.Tensor

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"starid/internal/tensor"
@@ -345,27 +344,14 @@ func TestDetectorConcurrent(t *testing.T) {
 		}
 		want[i] = raw.Data
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 24)
-	for g := range 24 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			i := g % len(imgs)
-			raw, err := d.Raw(imgs[i], sizes[i])
-			if err == nil && !tensor.SameBits(raw.Data, want[i]) {
-				err = fmt.Errorf("goroutine %d: image %d differs from the sequential run", g, i)
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concurrently(t, 24, func(g int) error {
+		i := g % len(imgs)
+		raw, err := d.Raw(imgs[i], sizes[i])
+		if err == nil && !tensor.SameBits(raw.Data, want[i]) {
+			err = fmt.Errorf("goroutine %d: image %d differs from the sequential run", g, i)
+		}
+		return err
+	})
 }
 
 // TestDetectorMatchesTorch runs the net on random weights in starid and in

@@ -1,5 +1,7 @@
 package faces
 
+import "slices"
+
 // Types shared by the detector, the landmark net, alignment and the
 // recognition net. Coordinates are pixels of the upright photo (EXIF
 // orientation applied), x to the right and y down, origin at the top-left
@@ -41,6 +43,28 @@ type Detection struct {
 	Box   Box
 	Score float64 // detector confidence in [0, 1]
 	Size  int     // detector input size that found it (320, 416, ...)
+}
+
+// FaceBox is the detection's box; through it a Face, which embeds its
+// Detection, is Boxed too.
+func (d Detection) FaceBox() Box { return d.Box }
+
+// Boxed is what SortLargestFirst orders: a Detection or a Face.
+type Boxed interface{ FaceBox() Box }
+
+// SortLargestFirst orders s by box area, largest first: the main subject
+// of a portrait comes first. Boxes of equal area keep their order, so the
+// answer is repeatable.
+func SortLargestFirst[T Boxed](s []T) {
+	slices.SortStableFunc(s, func(a, b T) int {
+		switch aa, ba := a.FaceBox().Area(), b.FaceBox().Area(); {
+		case aa > ba:
+			return -1
+		case aa < ba:
+			return 1
+		}
+		return 0
+	})
 }
 
 // Face is a detected face with everything the pipeline knows about it.

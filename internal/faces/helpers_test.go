@@ -5,10 +5,33 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"starid/internal/data"
 )
+
+// concurrently calls fn(0), ..., fn(n-1) on n goroutines at once and
+// reports every error: the nets lend private copies from a pool, and a
+// copy handed to two calls would mix their activations.
+func concurrently(t *testing.T, n int, fn func(k int) error) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = fn(k)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
 
 // modelDirOrSkip is the fetched models folder, or skips the test with how
 // to get it.

@@ -157,3 +157,28 @@ func TestMainFace(t *testing.T) {
 		}
 	}
 }
+
+// TestSortLargestFirst orders faces and detections alike, keeps boxes of
+// equal area (an empty box counts as area 0) in their order.
+func TestSortLargestFirst(t *testing.T) {
+	fs := []Face{
+		{Detection: Detection{Box: Box{W: 10, H: 10}, Score: 0.1}},
+		{Detection: Detection{Box: Box{W: 30, H: 30}, Score: 0.2}},
+		{Detection: Detection{Box: Box{W: -5, H: 40}, Score: 0.3}},
+		{Detection: Detection{Box: Box{W: 20, H: 6}, Score: 0.4}},
+		{Detection: Detection{Box: Box{W: 30, H: 30}, Score: 0.5}},
+		{Detection: Detection{Box: Box{W: 0, H: 0}, Score: 0.6}},
+	}
+	dets := make([]Detection, len(fs))
+	for i, f := range fs {
+		dets[i] = f.Detection
+	}
+	SortLargestFirst(fs)
+	SortLargestFirst(dets)
+	want := []float64{0.2, 0.5, 0.4, 0.1, 0.3, 0.6}
+	for i, w := range want {
+		if fs[i].Score != w || dets[i].Score != w {
+			t.Fatalf("position %d: face score %v, detection score %v, want %v", i, fs[i].Score, dets[i].Score, w)
+		}
+	}
+}

@@ -61,8 +61,7 @@ type Landmarker struct {
 	dw, pw, pb     [4][4]*tensor.Tensor // [block][conv]; dense0/conv0 unused
 	fcW, fcB       *tensor.Tensor       // [136, 256] (nn.Linear's layout), [136]
 
-	pool chan *lmNet
-	made chan struct{}
+	nets netPool[*lmNet]
 }
 
 // LoadLandmarker reads the landmark net's weights from modelDir, the folder
@@ -134,9 +133,7 @@ func NewLandmarker(w *Weights) (*Landmarker, error) {
 		}
 	}
 	l.fcB = get["fc/bias"].Clone()
-	n := max(1, tensor.Workers())
-	l.pool = make(chan *lmNet, n)
-	l.made = make(chan struct{}, n)
+	l.nets = newNetPool(l.newNet)
 	return l, nil
 }
 
@@ -372,22 +369,6 @@ func (n *lmNet) forward(x *tensor.Tensor) ([]float32, error) {
 	return y.Data, nil
 }
 
-func (l *Landmarker) acquire() *lmNet {
-	select {
-	case n := <-l.pool:
-		return n
-	default:
-	}
-	select {
-	case l.made <- struct{}{}:
-		return l.newNet()
-	case n := <-l.pool:
-		return n
-	}
-}
-
-func (l *Landmarker) release(n *lmNet) { l.pool <- n }
-
 // Raw runs the net on a prepared [1, 3, 112, 112] input (see
 // Image.NetInput) and returns a copy of its 136 outputs: x0, y0, x1, y1, ...
 // as fractions of the padded square's side. The golden tests compare it
@@ -401,8 +382,8 @@ func (l *Landmarker) Raw(x *tensor.Tensor) ([]float32, error) {
 		}
 		return nil, fmt.Errorf("landmark net: input shape %s, want %s", got, tensor.ShapeString(want))
 	}
-	net := l.acquire()
-	defer l.release(net)
+	net := l.nets.acquire()
+	defer l.nets.release(net)
 	out, err := net.forward(x)
 	if err != nil {
 		return nil, err
@@ -430,8 +411,8 @@ func (l *Landmarker) Landmarks(img *Image, box Box) ([]Point, error) {
 	if r.Empty() {
 		return nil, fmt.Errorf("landmark net: box %+v does not overlap the %dx%d image", box, img.W, img.H)
 	}
-	net := l.acquire()
-	defer l.release(net)
+	net := l.nets.acquire()
+	defer l.nets.release(net)
 	// The copy's own crop buffer, as Image.Crop would fill a new one: a
 	// face's crop is about a megabyte, garbage on every call otherwise.
 	crop := &net.crop

@@ -2,6 +2,4 @@
 
 package faces
 
-var useReluSumSIMD = false
-
 func reluSumVector(dst, a, b, c, d []float32) int { return 0 }

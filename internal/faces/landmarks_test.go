@@ -7,9 +7,9 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -120,28 +120,13 @@ func TestLandmarkerConcurrent(t *testing.T) {
 	if tensor.SameBits(want[0], want[1]) {
 		t.Fatal("different inputs gave the same output: the test could not see a mix-up")
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 3*n)
-	for range 3 {
-		for i := range inputs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got, err := l.Raw(inputs[i])
-				if err == nil && !tensor.SameBits(got, want[i]) {
-					err = errors.New("concurrent result differs from the sequential one")
-				}
-				if err != nil {
-					errs <- err
-				}
-			}()
+	concurrently(t, 3*n, func(k int) error {
+		got, err := l.Raw(inputs[k%n])
+		if err == nil && !tensor.SameBits(got, want[k%n]) {
+			err = errors.New("concurrent result differs from the sequential one")
 		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+		return err
+	})
 }
 
 // TestCropLandmarks pins face-api's mapping from the padded square back to
@@ -417,7 +402,7 @@ func TestLandmarksGoldenFaces(t *testing.T) {
 // wrong: -0 (Go's max gives +0), NaN (kept), infinities and sums that
 // cancel.
 func TestReluSumKernelMatchesGo(t *testing.T) {
-	if !useReluSumSIMD {
+	if !cpu.HasAVX2FMA() {
 		t.Skip("skipping: no AVX2 kernel on this machine")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -446,9 +431,9 @@ func TestReluSumKernelMatchesGo(t *testing.T) {
 				}
 				got, want := make([]float32, n), make([]float32, n)
 				reluSumRange(got, in[0], in[1], c, d)
-				useReluSumSIMD = false
+				restore := cpu.SetLevel(cpu.Generic)
 				reluSumRange(want, in[0], in[1], c, d)
-				useReluSumSIMD = true
+				restore()
 				for i := range want {
 					if got[i] != got[i] && want[i] != want[i] {
 						continue // both NaN; the payload's sign may differ

@@ -1,9 +1,6 @@
 package faces
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // PipelineVersion names everything that decides a descriptor: the weights,
 // the detector sizes and policy, the landmark net and the alignment
@@ -55,15 +52,7 @@ func (p *Pipeline) Faces(img *Image) ([]Face, error) {
 	}
 	// Largest first: the main subject of a portrait, and the face the
 	// training set's one-descriptor-per-photo rule keeps.
-	slices.SortStableFunc(dets, func(a, b Detection) int {
-		switch aa, ba := a.Box.Area(), b.Box.Area(); {
-		case aa > ba:
-			return -1
-		case aa < ba:
-			return 1
-		}
-		return 0
-	})
+	SortLargestFirst(dets)
 	out := make([]Face, 0, len(dets))
 	for _, d := range dets {
 		f, err := p.describe(img, d)

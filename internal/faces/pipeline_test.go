@@ -1,9 +1,10 @@
 package faces
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
-	"sync"
 	"testing"
 )
 
@@ -118,28 +119,16 @@ func TestPipelineConcurrent(t *testing.T) {
 	if err != nil || len(want) == 0 {
 		t.Fatalf("%d faces, %v", len(want), err)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan string, 4)
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, err := p.Faces(img)
-			if err != nil || len(got) != len(want) {
-				errs <- "wrong face count or error"
-				return
+	concurrently(t, 4, func(int) error {
+		got, err := p.Faces(img)
+		if err != nil || len(got) != len(want) {
+			return fmt.Errorf("%d faces, %v; want %d faces", len(got), err, len(want))
+		}
+		for i := range got {
+			if Distance(got[i].Descriptor, want[i].Descriptor) != 0 || got[i].Box != want[i].Box {
+				return errors.New("concurrent calls give different results")
 			}
-			for i := range got {
-				if Distance(got[i].Descriptor, want[i].Descriptor) != 0 || got[i].Box != want[i].Box {
-					errs <- "concurrent calls give different results"
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
+		}
+		return nil
+	})
 }

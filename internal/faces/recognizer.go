@@ -140,8 +140,7 @@ type Recognizer struct {
 	units []recUnit      // stem, then conv1 and conv2 of each block
 	fc    *tensor.Tensor // [256, 128], features x descriptor
 
-	pool chan *recNet // idle copies
-	made chan struct{}
+	nets netPool[*recNet]
 }
 
 // LoadRecognizer reads the recognition net's weights from modelDir, the
@@ -185,9 +184,7 @@ func NewRecognizer(w *Weights) (*Recognizer, error) {
 			r.units[2+2*i] = r.units[2+2*i].centre()
 		}
 	}
-	n := max(1, tensor.Workers())
-	r.pool = make(chan *recNet, n)
-	r.made = make(chan struct{}, n)
+	r.nets = newNetPool(r.newNet)
 	return r, nil
 }
 
@@ -285,22 +282,6 @@ func (r *Recognizer) newNet() *recNet {
 	return n
 }
 
-func (r *Recognizer) acquire() *recNet {
-	select {
-	case n := <-r.pool:
-		return n
-	default:
-	}
-	select {
-	case r.made <- struct{}{}:
-		return r.newNet()
-	case n := <-r.pool:
-		return n
-	}
-}
-
-func (r *Recognizer) release(n *recNet) { r.pool <- n }
-
 // Describe is face-api's computeFaceDescriptor for one face image already
 // cut out of its photo (see Image.ClipBox and Image.Crop): the face padded
 // to a centred square, resized to 150x150, normalized and run through the
@@ -314,8 +295,8 @@ func (r *Recognizer) Describe(face *Image) ([]float32, error) {
 		return nil, fmt.Errorf("face recognition net: image %dx%d with %d values is not a valid RGB image",
 			face.W, face.H, len(face.Pix))
 	}
-	net := r.acquire()
-	defer r.release(net)
+	net := r.nets.acquire()
+	defer r.nets.release(net)
 	net.in = face.NetInput(net.in, RecognizerInputSize, true, recMean, recDiv)
 	d := make([]float32, DescriptorSize)
 	if err := r.forward(net, net.in, d); err != nil {
@@ -380,8 +361,8 @@ func (r *Recognizer) Forward(x *tensor.Tensor) ([]float32, error) {
 // faces and writes the descriptors to out.
 func (r *Recognizer) run(x *tensor.Tensor, out []float32) error {
 	n, per := x.Shape[0], 3*RecognizerInputSize*RecognizerInputSize
-	net := r.acquire()
-	defer r.release(net)
+	net := r.nets.acquire()
+	defer r.nets.release(net)
 	for lo := 0; lo < n; lo += recChunk {
 		hi := min(lo+recChunk, n)
 		xs := tensor.FromData(x.Data[lo*per:hi*per], hi-lo, 3, RecognizerInputSize, RecognizerInputSize)

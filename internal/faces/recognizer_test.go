@@ -477,25 +477,13 @@ func TestRecognizerConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, n*3)
-	for k := range n * 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, err := r.Describe(faces[k%n])
-			if err == nil && !tensor.SameBits(got, want[k%n]) {
-				err = fmt.Errorf("face %d: concurrent descriptor differs by %g", k%n, tensor.MaxAbsDiff(got, want[k%n]))
-			}
-			errs[k] = err
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Error(err)
+	concurrently(t, 3*n, func(k int) error {
+		got, err := r.Describe(faces[k%n])
+		if err == nil && !tensor.SameBits(got, want[k%n]) {
+			err = fmt.Errorf("face %d: concurrent descriptor differs by %g", k%n, tensor.MaxAbsDiff(got, want[k%n]))
 		}
-	}
+		return err
+	})
 }
 
 func TestDistance(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -464,8 +465,7 @@ func TestConv2dTapsPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			direct := y.Clone()
-			defer func() { useSIMD = true }()
-			useSIMD = false
+			defer cpu.SetLevel(cpu.Generic)() // the GEMM lowering
 			if y, err = l.Forward(x); err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -152,7 +153,7 @@ func BenchmarkConv2dBatch1(b *testing.B) {
 }
 
 // BenchmarkConv2dTaps sets Conv2d's direct algorithm against its GEMM
-// lowering (useSIMD off) at batch 1 on the face detector's shapes: conv0
+// lowering (cpu.SetLevel(cpu.Generic)) at batch 1 on the face detector's shapes: conv0
 // on the four-row bands its fused pooling feeds it, and the 1x1
 // convolutions of its first blocks, with 16 to 64 input channels (the
 // last is beyond convTapsMax and shows why), and the stride-2 first layers
@@ -178,9 +179,9 @@ func BenchmarkConv2dTaps(b *testing.B) {
 		flop := 2 * float64(s.out*g.Rows()*g.OutH()*g.OutW())
 		for _, algo := range []string{"taps", "gemm"} {
 			b.Run(fmt.Sprintf("k%ds%dp%d/%dto%d@%dx%d/%s", s.k, s.stride, s.pad, s.in, s.out, s.h, s.w, algo), func(b *testing.B) {
-				defer func() { useSIMD = true }()
-				useSIMD = algo == "taps"
-				if useSIMD && !l.useTaps(1, g.OutW()) {
+				if algo == "gemm" {
+					defer cpu.SetLevel(cpu.Generic)()
+				} else if !l.useTaps(1, g.OutW()) {
 					b.Skip("not taken by the direct algorithm")
 				}
 				benchForward(b, l, x, flop)

@@ -53,55 +53,11 @@ func (c *Conv2d) useTaps(n, wo int) bool {
 // forwardTaps is Forward's direct algorithm on x [N, In, H, W] into out
 // [N, Out, Ho, Wo].
 func (c *Conv2d) forwardTaps(x, out *tensor.Tensor) {
-	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	n := x.Shape[0]
 	ho, wo := out.Shape[2], out.Shape[3]
-	k, p, taps := c.Kernel, c.Padding, c.In*c.Kernel*c.Kernel
-	hw, ohw := h*w, ho*wo
-	if cap(c.tapOff) < taps {
-		c.tapOff = make([]int, taps)
-	}
+	taps, ohw := c.In*c.Kernel*c.Kernel, ho*wo
+	src, cs, pitch := c.tapsInput(x)
 	offs := c.tapOff[:taps]
-	// src holds the images as the kernel reads them: per image img, per
-	// channel cs values, rows pitch apart.
-	src, cs, pitch := x.Data, hw, w
-	switch {
-	case c.Stride == 2:
-		ph, pw := (h+1)/2, (w+1)/2
-		cs, pitch = 4*ph*pw, pw
-		c.tapIn = grow(c.tapIn, n*c.In*cs)
-		src = c.tapIn
-		tensor.ParallelMin(n*c.In, max(1, 16384/hw), func(lo, hi int) {
-			for q := lo; q < hi; q++ {
-				phases(src[q*cs:(q+1)*cs], x.Data[q*hw:(q+1)*hw], h, w)
-			}
-		})
-		for ci := range c.In {
-			for ky := range k {
-				for kx := range k {
-					offs[(ci*k+ky)*k+kx] = ci*cs + ((ky%2)*2+kx%2)*ph*pw + (ky/2)*pw + kx/2
-				}
-			}
-		}
-	default:
-		if p > 0 {
-			hp, wp := h+2*p, w+2*p
-			cs, pitch = hp*wp, wp
-			c.tapIn = grow(c.tapIn, n*c.In*cs)
-			src = c.tapIn
-			tensor.ParallelMin(n*c.In, max(1, 16384/hw), func(lo, hi int) {
-				for q := lo; q < hi; q++ {
-					padPlaneInto(src[q*cs:(q+1)*cs], x.Data[q*hw:(q+1)*hw], h, w, p)
-				}
-			})
-		}
-		for ci := range c.In {
-			for ky := range k {
-				for kx := range k {
-					offs[(ci*k+ky)*k+kx] = ci*cs + ky*pitch + kx
-				}
-			}
-		}
-	}
 	bias := c.tapB
 	if c.Bias != nil {
 		bias = c.Bias.Value.Data
@@ -157,6 +113,60 @@ func (c *Conv2d) forwardTaps(x, out *tensor.Tensor) {
 			})
 		}
 	}
+}
+
+// tapsInput lays x out as the kernel reads it and sets c.tapOff to each
+// tap's offset in one image: src holds per image In channels of cs values,
+// rows pitch apart (the input itself, or its zero-padded or phase-split
+// copy in c.tapIn).
+func (c *Conv2d) tapsInput(x *tensor.Tensor) (src []float32, cs, pitch int) {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	k, p, taps := c.Kernel, c.Padding, c.In*c.Kernel*c.Kernel
+	hw := h * w
+	if cap(c.tapOff) < taps {
+		c.tapOff = make([]int, taps)
+	}
+	offs := c.tapOff[:taps]
+	src, cs, pitch = x.Data, hw, w
+	switch {
+	case c.Stride == 2:
+		ph, pw := (h+1)/2, (w+1)/2
+		cs, pitch = 4*ph*pw, pw
+		c.tapIn = grow(c.tapIn, n*c.In*cs)
+		src = c.tapIn
+		tensor.ParallelMin(n*c.In, max(1, 16384/hw), func(lo, hi int) {
+			for q := lo; q < hi; q++ {
+				phases(src[q*cs:(q+1)*cs], x.Data[q*hw:(q+1)*hw], h, w)
+			}
+		})
+		for ci := range c.In {
+			for ky := range k {
+				for kx := range k {
+					offs[(ci*k+ky)*k+kx] = ci*cs + ((ky%2)*2+kx%2)*ph*pw + (ky/2)*pw + kx/2
+				}
+			}
+		}
+	default:
+		if p > 0 {
+			hp, wp := h+2*p, w+2*p
+			cs, pitch = hp*wp, wp
+			c.tapIn = grow(c.tapIn, n*c.In*cs)
+			src = c.tapIn
+			tensor.ParallelMin(n*c.In, max(1, 16384/hw), func(lo, hi int) {
+				for q := lo; q < hi; q++ {
+					padPlaneInto(src[q*cs:(q+1)*cs], x.Data[q*hw:(q+1)*hw], h, w, p)
+				}
+			})
+		}
+		for ci := range c.In {
+			for ky := range k {
+				for kx := range k {
+					offs[(ci*k+ky)*k+kx] = ci*cs + ky*pitch + kx
+				}
+			}
+		}
+	}
+	return src, cs, pitch
 }
 
 // phases writes the four phase planes of an h x w plane to dst: rows of

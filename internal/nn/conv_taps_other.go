@@ -9,6 +9,3 @@ func tapsSIMD() bool { return false }
 func convTapsVector(d []float32, ldd, cols int, src []float32, offs []int, w, b []float32) int {
 	return 0
 }
-
-// HasAVX2 reports whether the CPU and OS run AVX2 code; off amd64, never.
-func HasAVX2() bool { return false }

@@ -3,8 +3,8 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -142,12 +142,13 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		bias = d.Bias.Value.Data
 	}
 	fast := d.fast3()
+	vec := cpu.HasAVX2FMA()
 	hp, wp := h+2*d.Padding, w+2*d.Padding
 	tensor.ParallelMin(n*c, max(1, minPlaneWork/max(ohw*kk, 1)), func(lo, hi int) {
 		var scratch *[]float32
 		if fast && d.Padding > 0 {
 			scratch = getPlane(hp * wp)
-			defer dwScratch.Put(scratch)
+			defer putPlane(scratch)
 		}
 		for p := lo; p < hi; p++ {
 			ch := p % c
@@ -164,7 +165,7 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 				padPlane(*scratch, src, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
 				src = *scratch
 			}
-			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo)
+			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo, vec)
 		}
 	})
 	return out, nil
@@ -179,21 +180,26 @@ func (d *DepthwiseConv2d) fast3() bool {
 
 // dwForwardPlane sets dst = src ⋆ wt + b for one plane, any kernel size.
 func dwForwardPlane(g *dwGeom, src, wt []float32, b float32, dst []float32) {
-	for oy := 0; oy < g.ho; oy++ {
-		orow := dst[oy*g.wo : (oy+1)*g.wo]
-		fill(orow, b)
-		for ki := 0; ki < g.k; ki++ {
-			iy := oy*g.s - g.p + ki
-			if iy < 0 || iy >= g.h {
-				continue
+	fill(dst[:g.ho*g.wo], b)
+	g.eachRowPair(func(oy, ki, iy int) {
+		orow, irow := dst[oy*g.wo:(oy+1)*g.wo], src[iy*g.w:(iy+1)*g.w]
+		for kj, wv := range wt[ki*g.k : (ki+1)*g.k] {
+			off := kj - g.p
+			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
+				orow[ox] += wv * irow[ox*g.s+off]
 			}
-			irow := src[iy*g.w : (iy+1)*g.w]
-			for kj := 0; kj < g.k; kj++ {
-				wv := wt[ki*g.k+kj]
-				off := kj - g.p
-				for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
-					orow[ox] += wv * irow[ox*g.s+off]
-				}
+		}
+	})
+}
+
+// eachRowPair calls fn for every output row oy and kernel row ki, in that
+// order, whose input row iy = oy*S - P + ki lies inside the plane: the
+// row loops that the general (any kernel size) plane kernels share.
+func (g *dwGeom) eachRowPair(fn func(oy, ki, iy int)) {
+	for oy := 0; oy < g.ho; oy++ {
+		for ki := 0; ki < g.k; ki++ {
+			if iy := oy*g.s - g.p + ki; iy >= 0 && iy < g.h {
+				fn(oy, ki, iy)
 			}
 		}
 	}
@@ -213,99 +219,114 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	x := d.x
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	ho, wo := d.outShape[2], d.outShape[3]
-	g := d.plane(h, w, ho, wo)
-	kk := d.Kernel * d.Kernel
-	hw, ohw := h*w, ho*wo
-	needDW := !d.Weight.Frozen
-	needDB := d.Bias != nil && !d.Bias.Frozen
 	d.Weight.EnsureGrad()
 	if d.Bias != nil {
 		d.Bias.EnsureGrad()
 	}
-	var dx *tensor.Tensor
+	b := dwBackward{d: d, x: x, dy: dy, g: d.plane(h, w, ho, wo),
+		needDW: !d.Weight.Frozen, needDB: d.Bias != nil && !d.Bias.Frozen,
+		fast: d.fast3(), vec: cpu.HasAVX2FMA(), q: 2 - d.Padding}
 	if !d.noInputGrad {
-		dx = d.inputGrad(&d.dx, dy, x, x.Shape...)
+		b.dx = d.inputGrad(&d.dx, dy, x, x.Shape...)
 	}
-	wt := d.Weight.Value.Data
-	fast := d.fast3()
-	// For the fast path, dL/dx is a stride-1 3x3 convolution of dy, padded
-	// by q = 2-P (and, at stride 2, dilated by zeros) with the kernel
-	// rotated by 180 degrees; the padded dy needs hq x wq values so that
-	// the convolution's output is exactly H x W.
-	q := 2 - d.Padding
+	kk := d.Kernel * d.Kernel
 	hp, wp, hq, wq := h+2*d.Padding, w+2*d.Padding, h+2, w+2
-	tensor.ParallelMin(c, max(1, minPlaneWork/max(n*ohw*kk, 1)), func(lo, hi int) {
+	tensor.ParallelMin(c, max(1, minPlaneWork/max(n*ho*wo*kk, 1)), func(lo, hi int) {
 		acc := make([]float64, kk)
 		var xs, ds *[]float32
-		if fast && needDW && d.Padding > 0 {
+		if b.fast && b.needDW && d.Padding > 0 {
 			xs = getPlane(hp * wp)
-			defer dwScratch.Put(xs)
+			defer putPlane(xs)
 		}
-		if fast && dx != nil {
+		if b.fast && b.dx != nil {
 			ds = getPlane(hq * wq)
-			defer dwScratch.Put(ds)
+			defer putPlane(ds)
 		}
 		for ch := lo; ch < hi; ch++ {
-			clear(acc)
-			var db float64
-			var rot [9]float32
-			if fast {
-				for i, v := range wt[ch*9 : ch*9+9] {
-					rot[8-i] = v
-				}
-			}
-			for img := 0; img < n; img++ {
-				p := img*c + ch
-				xp, dyp := x.Data[p*hw:(p+1)*hw], dy.Data[p*ohw:(p+1)*ohw]
-				if needDB {
-					for _, v := range dyp {
-						db += float64(v)
-					}
-				}
-				var dxp []float32
-				if dx != nil {
-					dxp = dx.Data[p*hw : (p+1)*hw]
-				}
-				if !fast {
-					if needDW {
-						dwWeightGradPlane(&g, xp, dyp, acc)
-					}
-					if dx != nil {
-						dwInputGradPlane(&g, dyp, wt[ch*kk:(ch+1)*kk], dxp)
-					}
-					continue
-				}
-				if needDW {
-					if xs != nil {
-						padPlane(*xs, xp, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
-						xp = *xs
-					}
-					dw3GradPlane(xp, wp, d.Stride, dyp, ho, wo, (*[9]float64)(acc))
-				}
-				if dx != nil {
-					if d.Stride == 1 {
-						padPlane(*ds, dyp, ho, wo, q, q, q, q, 0)
-					} else {
-						dilatePlane(*ds, dyp, ho, wo, q, q, hq, wq)
-					}
-					dw3Plane(*ds, wq, 1, &rot, 0, dxp, h, w)
-				}
-			}
-			if needDW {
-				gw := d.Weight.Grad.Data[ch*kk : (ch+1)*kk]
-				for i, v := range acc {
-					gw[i] += float32(v)
-				}
-			}
-			if needDB {
-				d.Bias.Grad.Data[ch] += float32(db)
-			}
+			b.channel(ch, acc, xs, ds)
 		}
 	})
-	if dx == nil {
-		return nil, nil
+	return b.dx, nil // nil without an input gradient
+}
+
+// dwBackward is what one Backward call's workers share.
+type dwBackward struct {
+	d              *DepthwiseConv2d
+	x, dy, dx      *tensor.Tensor // dx nil without an input gradient
+	g              dwGeom
+	needDW, needDB bool
+	fast, vec      bool // the 3x3 kernels apply; they may use AVX2
+	// For the fast path, dL/dx is a stride-1 3x3 convolution of dy, padded
+	// by q = 2-P (and, at stride 2, dilated by zeros) with the kernel
+	// rotated by 180 degrees; the padded dy needs (H+2) x (W+2) values so
+	// that the convolution's output is exactly H x W.
+	q int
+}
+
+// channel adds channel ch's weight and bias gradients over every image and
+// writes its input gradient. acc (K*K values) is the worker's float64
+// accumulator; xs and ds are its padded-plane scratch for the fast path
+// (nil where not needed).
+func (b *dwBackward) channel(ch int, acc []float64, xs, ds *[]float32) {
+	d, g := b.d, &b.g
+	n, c, h, w := b.x.Shape[0], b.x.Shape[1], b.x.Shape[2], b.x.Shape[3]
+	kk, hw, ohw := d.Kernel*d.Kernel, h*w, g.ho*g.wo
+	wt := d.Weight.Value.Data
+	clear(acc)
+	var db float64
+	var rot [9]float32
+	if b.fast {
+		for i, v := range wt[ch*9 : ch*9+9] {
+			rot[8-i] = v
+		}
 	}
-	return dx, nil
+	for img := 0; img < n; img++ {
+		p := img*c + ch
+		xp, dyp := b.x.Data[p*hw:(p+1)*hw], b.dy.Data[p*ohw:(p+1)*ohw]
+		if b.needDB {
+			for _, v := range dyp {
+				db += float64(v)
+			}
+		}
+		var dxp []float32
+		if b.dx != nil {
+			dxp = b.dx.Data[p*hw : (p+1)*hw]
+		}
+		if !b.fast {
+			if b.needDW {
+				dwWeightGradPlane(g, xp, dyp, acc)
+			}
+			if dxp != nil {
+				dwInputGradPlane(g, dyp, wt[ch*kk:(ch+1)*kk], dxp)
+			}
+			continue
+		}
+		if b.needDW {
+			if xs != nil {
+				padPlane(*xs, xp, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
+				xp = *xs
+			}
+			dw3GradPlane(xp, w+2*d.Padding, d.Stride, dyp, g.ho, g.wo, (*[9]float64)(acc))
+		}
+		if dxp != nil {
+			q := b.q
+			if d.Stride == 1 {
+				padPlane(*ds, dyp, g.ho, g.wo, q, q, q, q, 0)
+			} else {
+				dilatePlane(*ds, dyp, g.ho, g.wo, q, q, h+2, w+2)
+			}
+			dw3Plane(*ds, w+2, 1, &rot, 0, dxp, h, w, b.vec)
+		}
+	}
+	if b.needDW {
+		gw := d.Weight.Grad.Data[ch*kk : (ch+1)*kk]
+		for i, v := range acc {
+			gw[i] += float32(v)
+		}
+	}
+	if b.needDB {
+		d.Bias.Grad.Data[ch] += float32(db)
+	}
 }
 
 // dwWeightGradPlane adds to acc[ki*K+kj] the sum over output pixels of
@@ -313,47 +334,32 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 // in float32 and added to the float64 totals, which keeps a 200x200 plane's
 // 40000 terms accurate.
 func dwWeightGradPlane(g *dwGeom, src, dy []float32, acc []float64) {
-	for oy := 0; oy < g.ho; oy++ {
-		dyrow := dy[oy*g.wo : (oy+1)*g.wo]
-		for ki := 0; ki < g.k; ki++ {
-			iy := oy*g.s - g.p + ki
-			if iy < 0 || iy >= g.h {
-				continue
+	g.eachRowPair(func(oy, ki, iy int) {
+		dyrow, irow := dy[oy*g.wo:(oy+1)*g.wo], src[iy*g.w:(iy+1)*g.w]
+		for kj := 0; kj < g.k; kj++ {
+			off := kj - g.p
+			var s float32
+			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
+				s += dyrow[ox] * irow[ox*g.s+off]
 			}
-			irow := src[iy*g.w : (iy+1)*g.w]
-			for kj := 0; kj < g.k; kj++ {
-				off := kj - g.p
-				var s float32
-				for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
-					s += dyrow[ox] * irow[ox*g.s+off]
-				}
-				acc[ki*g.k+kj] += float64(s)
-			}
+			acc[ki*g.k+kj] += float64(s)
 		}
-	}
+	})
 }
 
 // dwInputGradPlane sets dx to the input gradient of one plane: every
 // output's gradient times each tap's weight, added where the tap read.
 func dwInputGradPlane(g *dwGeom, dy, wt, dx []float32) {
 	clear(dx)
-	for oy := 0; oy < g.ho; oy++ {
-		dyrow := dy[oy*g.wo : (oy+1)*g.wo]
-		for ki := 0; ki < g.k; ki++ {
-			iy := oy*g.s - g.p + ki
-			if iy < 0 || iy >= g.h {
-				continue
-			}
-			drow := dx[iy*g.w : (iy+1)*g.w]
-			for kj := 0; kj < g.k; kj++ {
-				wv := wt[ki*g.k+kj]
-				off := kj - g.p
-				for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
-					drow[ox*g.s+off] += wv * dyrow[ox]
-				}
+	g.eachRowPair(func(oy, ki, iy int) {
+		dyrow, drow := dy[oy*g.wo:(oy+1)*g.wo], dx[iy*g.w:(iy+1)*g.w]
+		for kj, wv := range wt[ki*g.k : (ki+1)*g.k] {
+			off := kj - g.p
+			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
+				drow[ox*g.s+off] += wv * dyrow[ox]
 			}
 		}
-	}
+	})
 }
 
 // The 3x3 kernels below are what face-api's nets run (every depthwise layer
@@ -361,16 +367,6 @@ func dwInputGradPlane(g *dwGeom, dy, wt, dx []float32) {
 // made explicit in a scratch copy, so each output row is one loop over
 // three input rows with no padding tests; slices are cut to the exact
 // length the loop reads, which lets the compiler drop the bounds checks.
-
-// dwScratch holds padded planes between calls; layers run one after
-// another, so a handful of buffers serve a whole network.
-var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
-
-func getPlane(n int) *[]float32 {
-	p := dwScratch.Get().(*[]float32)
-	*p = grow(*p, n)
-	return p
-}
 
 // padPlane writes the h x w plane src into dst, which is (top+h+bottom)
 // rows of (left+w+right) values, with the border set to v.
@@ -403,22 +399,24 @@ func dilatePlane(dst, src []float32, h, w, top, left, hp, wp int) {
 }
 
 // dw3Plane is Forward for one plane with a 3x3 kernel at stride 1 or 2:
-// xp is the padded input (wp values a row), dst the ho x wo output.
-func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int) {
+// xp is the padded input (wp values a row), dst the ho x wo output; vec
+// lets the stride-1 rows use the AVX2 kernel.
+func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int, vec bool) {
 	for oy := 0; oy < ho; oy++ {
 		r := xp[oy*stride*wp:]
 		d := dst[oy*wo : (oy+1)*wo]
 		if stride == 1 {
-			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b)
+			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b, vec)
 		} else {
 			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b)
 		}
 	}
 }
 
-// dw3s1Row sets d[i] = b + sum over ki, kj of w[ki*3+kj] * r_ki[i+kj].
-func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
-	if v := dw3s1RowVector(d, r0, r1, r2, w, b); v > 0 {
+// dw3s1Row sets d[i] = b + sum over ki, kj of w[ki*3+kj] * r_ki[i+kj],
+// with the AVX2 kernel doing what it can when vec is set.
+func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) {
+	if v := dw3s1RowVector(d, r0, r1, r2, w, b, vec); v > 0 {
 		d, r0, r1, r2 = d[v:], r0[v:], r1[v:], r2[v:]
 	}
 	n := len(d)

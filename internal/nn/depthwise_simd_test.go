@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"starid/internal/cpu"
 )
 
 // simdRows returns k rows of n random values in [-2, 2), some of them
@@ -43,10 +45,9 @@ func sameValue(a, b float32, signedZero bool) bool {
 // at lengths around the 8-value vectors: the depthwise row bit for bit,
 // the max-pool row up to the sign of a zero maximum, NaN for NaN.
 func TestSIMDRowKernelsMatchGo(t *testing.T) {
-	if !useSIMD || !hasSIMD() {
+	if !cpu.HasAVX2FMA() {
 		t.Skip("skipping: no SIMD row kernels on this CPU or architecture")
 	}
-	defer func() { useSIMD = true }()
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 64, 207, 414} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -57,10 +58,8 @@ func TestSIMDRowKernelsMatchGo(t *testing.T) {
 			}
 			b := r.Float32()
 			got, want := make([]float32, n), make([]float32, n)
-			useSIMD = true
-			dw3s1Row(got, in[0], in[1], in[2], &w, b)
-			useSIMD = false
-			dw3s1Row(want, in[0], in[1], in[2], &w, b)
+			dw3s1Row(got, in[0], in[1], in[2], &w, b, true)
+			dw3s1Row(want, in[0], in[1], in[2], &w, b, false)
 			for i := range want {
 				if !sameValue(got[i], want[i], true) {
 					t.Fatalf("dw3s1Row[%d] = %v, Go gives %v", i, got[i], want[i])
@@ -68,10 +67,8 @@ func TestSIMDRowKernelsMatchGo(t *testing.T) {
 			}
 
 			pool := simdRows(r, 2, 2*n, true)
-			useSIMD = true
-			maxPool2x2Values(append(pool[0], pool[1]...), 2*n, 1, n, got)
-			useSIMD = false
-			maxPool2x2Values(append(pool[0], pool[1]...), 2*n, 1, n, want)
+			maxPool2x2Values(append(pool[0], pool[1]...), 2*n, 1, n, got, true)
+			maxPool2x2Values(append(pool[0], pool[1]...), 2*n, 1, n, want, false)
 			for i := range want {
 				if !sameValue(got[i], want[i], false) {
 					t.Fatalf("maxPool2x2 row[%d] = %v, Go gives %v (window %v %v / %v %v)", i, got[i], want[i],
@@ -93,7 +90,7 @@ func TestSIMDMaxPoolNaNEachPosition(t *testing.T) {
 	for p := range base {
 		x := append([]float32(nil), base...)
 		x[p] = float32(math.NaN())
-		maxPool2x2Values(x, 2*n, 1, n, out)
+		maxPool2x2Values(x, 2*n, 1, n, out, cpu.HasAVX2FMA())
 		win := (p % (2 * n)) / 2
 		for i, v := range out {
 			if (v != v) != (i == win) {
@@ -110,7 +107,8 @@ func BenchmarkDepthwiseRow(b *testing.B) {
 	in := simdRows(r, 3, 209, false)
 	var w [9]float32
 	d := make([]float32, 207)
+	vec := cpu.HasAVX2FMA()
 	for b.Loop() {
-		dw3s1Row(d, in[0], in[1], in[2], &w, 1)
+		dw3s1Row(d, in[0], in[1], in[2], &w, 1, vec)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -83,6 +84,7 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	fast := m.Kernel == 2 && m.Stride == 2 && m.Padding == 0
 	slide := m.Kernel == 2 && m.Stride == 1 && m.Padding == 0 && argmax == nil
 	k3s2 := m.Kernel == 3 && m.Stride == 2 && m.Padding == 0 && argmax == nil
+	vec := cpu.HasAVX2FMA()
 	tensor.ParallelMin(planes, max(1, 4096/max(ohw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x.Data[p*hw : (p+1)*hw]
@@ -93,7 +95,7 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 			switch {
 			case fast:
-				maxPool2x2(src, g.W, shape[2], shape[3], dst, idx)
+				maxPool2x2(src, g.W, shape[2], shape[3], dst, idx, vec)
 			case slide:
 				maxPool2x2Slide(src, g.W, shape[2], shape[3], dst)
 			case k3s2:
@@ -119,10 +121,11 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 func better(v, best float32) bool { return v > best || v != v }
 
 // maxPool2x2 is the kernel-2, stride-2 case that VGG uses after every
-// block: four loads and three comparisons per output. idx may be nil.
-func maxPool2x2(src []float32, w, ho, wo int, dst []float32, idx []int32) {
+// block: four loads and three comparisons per output. idx may be nil; vec
+// lets the evaluation path use the AVX2 row kernel.
+func maxPool2x2(src []float32, w, ho, wo int, dst []float32, idx []int32, vec bool) {
 	if idx == nil {
-		maxPool2x2Values(src, w, ho, wo, dst)
+		maxPool2x2Values(src, w, ho, wo, dst, vec)
 		return
 	}
 	for oy := 0; oy < ho; oy++ {
@@ -153,12 +156,12 @@ func maxPool2x2(src []float32, w, ho, wo int, dst []float32, idx []int32) {
 // amd64): a compare-and-branch per value mispredicts about half the time
 // on activations. Like better, it lets a NaN win; it differs only in that
 // max(-0, +0) is +0 where the training path keeps the first of the two.
-func maxPool2x2Values(src []float32, w, ho, wo int, dst []float32) {
+func maxPool2x2Values(src []float32, w, ho, wo int, dst []float32, vec bool) {
 	for oy := 0; oy < ho; oy++ {
 		r0 := src[2*oy*w : 2*oy*w+2*wo]
 		r1 := src[(2*oy+1)*w : (2*oy+1)*w+2*wo]
 		d := dst[oy*wo : oy*wo+wo]
-		v := maxPool2x2RowVector(d, r0, r1)
+		v := maxPool2x2RowVector(d, r0, r1, vec)
 		for ox := v; ox < len(d); ox++ {
 			j := 2 * ox
 			d[ox] = max(max(r0[j], r0[j+1]), max(r1[j], r1[j+1]))

@@ -123,9 +123,6 @@ func (o *Adam) SetLR(lr float64) {
 // ZeroGrad implements Optimizer.
 func (o *Adam) ZeroGrad() { zeroGrads(o.params) }
 
-// useVector lets tests run the pure-Go kernel where the AVX2 one exists.
-var useVector = true
-
 // adamScalars are the per-step constants, rounded to float32 where PyTorch
 // hands them to a float32 kernel. kernels_amd64.s reads the fields by offset:
 // keep their order.

@@ -3,15 +3,17 @@ package optim
 import (
 	"math"
 	"math/rand/v2"
-	"starid/internal/tensor"
 	"testing"
+
+	"starid/internal/cpu"
+	"starid/internal/tensor"
 )
 
 // TestAdamVectorMatchesGo holds the AVX2 kernel to the pure-Go one (which
 // the golden tests tie to PyTorch) bit for bit, on values from tiny to huge,
 // zeros of both signs, and every combination of the optional terms.
 func TestAdamVectorMatchesGo(t *testing.T) {
-	if !hasAVX2FMA {
+	if !cpu.HasAVX2FMA() {
 		t.Skip("no AVX2+FMA on this CPU: only the pure-Go kernel runs")
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -60,7 +62,6 @@ func TestAdamVectorMatchesGo(t *testing.T) {
 // TestAdamGoldenWithoutVector runs the golden comparison on the pure-Go
 // kernel alone, which is what non-AVX2 machines use.
 func TestAdamGoldenWithoutVector(t *testing.T) {
-	useVector = false
-	defer func() { useVector = true }()
+	defer cpu.SetLevel(cpu.Generic)()
 	TestGoldenPyTorch(t)
 }

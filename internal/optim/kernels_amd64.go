@@ -1,9 +1,12 @@
 package optim
 
+import "starid/internal/cpu"
+
 // AVX2 kernels for Adam and SGD, implemented in kernels_amd64.s. They run
 // the instructions PyTorch's AVX2 kernels run, so their results equal the
 // pure-Go kernels' (which emulate them) bit for bit; the Go kernels handle
-// the last len%8 elements and CPUs without AVX2.
+// the last len%8 elements and CPUs without AVX2 and FMA. cpu.HasAVX2FMA is
+// asked once per chunk of a tensor, where its cost (a lock) is negligible.
 
 //go:noescape
 func adamAVX2(wp, gp, mp, vp *float32, n int, s *adamScalars, useDecay, useWD bool)
@@ -11,35 +14,11 @@ func adamAVX2(wp, gp, mp, vp *float32, n int, s *adamScalars, useDecay, useWD bo
 //go:noescape
 func sgdAVX2(wp, gp, bp *float32, n int, wd, mom, keep, negLR float32, useWD, useMom, first, nesterov bool)
 
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-func xgetbv0() (eax uint32)
-
-// hasAVX2FMA reports whether the CPU has AVX2 and FMA and the OS saves
-// the YMM registers (the checks golang.org/x/sys/cpu makes, done here to
-// keep the module's dependencies to gonum).
-var hasAVX2FMA = func() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
-	}
-	if xgetbv0()&6 != 6 { // XMM and YMM state enabled
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	return ebx7&(1<<5) != 0 // AVX2
-}()
-
 // adamVector runs the AVX2 kernel on the longest multiple-of-8 prefix and
 // returns how many elements it did.
 func adamVector(w, g, m, v []float32, s *adamScalars) int {
 	n := len(w) &^ 7
-	if !hasAVX2FMA || n == 0 || !useVector {
+	if n == 0 || !cpu.HasAVX2FMA() {
 		return 0
 	}
 	g, m, v = g[:n], m[:n], v[:n]
@@ -51,7 +30,7 @@ func adamVector(w, g, m, v []float32, s *adamScalars) int {
 // and returns how many elements it did; b is nil without momentum.
 func sgdVector(w, g, b []float32, first, nesterov bool, wd, mom, keep, negLR float32, useMom bool) int {
 	n := len(w) &^ 7
-	if !hasAVX2FMA || n == 0 || !useVector {
+	if n == 0 || !cpu.HasAVX2FMA() {
 		return 0
 	}
 	g = g[:n]

@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -230,10 +231,7 @@ func (f *File) parseHeader(hdr []byte, bufLen int64) error {
 	// Files are written in offset order, but the format does not require
 	// it; the stable sort keeps header order among zero-size tensors.
 	slices.SortStableFunc(f.Tensors, func(a, b Info) int {
-		if a.Begin != b.Begin {
-			return cmpInt64(a.Begin, b.Begin)
-		}
-		return cmpInt64(a.End, b.End)
+		return cmp.Or(cmp.Compare(a.Begin, b.Begin), cmp.Compare(a.End, b.End))
 	})
 	var pos int64
 	for i, t := range f.Tensors {
@@ -251,16 +249,6 @@ func (f *File) parseHeader(hdr []byte, bufLen int64) error {
 		return fmt.Errorf("bytes %d to %d of the data buffer belong to no tensor", pos, bufLen)
 	}
 	return nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkEntry validates one tensor against itself and the buffer length.
