@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	xcpu "golang.org/x/sys/cpu"
 )
@@ -46,11 +47,9 @@ func (l Level) String() string {
 // override lets tests and the STARID_CPU environment variable lower the
 // level, so the narrower kernels are exercised on a wider machine. It can
 // never raise it: a kernel the CPU cannot run would crash with SIGILL.
-var override = struct {
-	sync.Mutex
-	level Level
-	set   bool
-}{}
+// Kernels ask Current on every call, so it is one atomic load: the level
+// plus one when set, 0 when not.
+var override atomic.Int32
 
 // Detected is the level the hardware and OS support, ignoring overrides.
 func Detected() Level {
@@ -81,10 +80,8 @@ var envLevel = sync.OnceValue(func() Level {
 // Current is the level kernels should use: Detected, lowered by STARID_CPU
 // (generic or avx2) or by SetLevel.
 func Current() Level {
-	override.Lock()
-	defer override.Unlock()
-	if override.set {
-		return override.level
+	if v := override.Load(); v > 0 {
+		return Level(v - 1)
 	}
 	return envLevel()
 }
@@ -92,17 +89,12 @@ func Current() Level {
 // SetLevel lowers the level for the rest of the process (tests use it to
 // run the AVX2 or pure-Go paths on a machine with more) and returns a
 // function that restores the previous state. A level above Detected is
-// clamped to Detected.
+// clamped to Detected. Calls that overlap in time from several goroutines
+// restore in any order only if each restores what it saw, so tests that
+// change the level must not run in parallel with each other.
 func SetLevel(l Level) (restore func()) {
-	override.Lock()
-	defer override.Unlock()
-	prevLevel, prevSet := override.level, override.set
-	override.level, override.set = min(l, Detected()), true
-	return func() {
-		override.Lock()
-		defer override.Unlock()
-		override.level, override.set = prevLevel, prevSet
-	}
+	prev := override.Swap(int32(min(l, Detected())) + 1)
+	return func() { override.Store(prev) }
 }
 
 // HasAVX2FMA reports whether AVX2 and FMA kernels may run (Current >= AVX2).
