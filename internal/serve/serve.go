@@ -192,6 +192,18 @@ func CheckOrigin(o string) error { return checkOrigin(o) }
 // float32 RGB image the nets read (12).
 func WorkerBytes(maxPixels int) int64 { return int64(maxPixels) * 20 }
 
+// baseBytes is the server's memory before any upload: the face models,
+// the page and the runtime.
+const baseBytes = 256 << 20
+
+// MemoryBudget is what a server with options o may hold at once: its base,
+// every upload in memory, and each worker's image. starid serve makes it
+// the runtime's soft memory limit.
+func MemoryBudget(o Options) int64 {
+	o = o.withDefaults()
+	return baseBytes + o.UploadMemory + int64(o.MaxConcurrent)*WorkerBytes(o.MaxPixels)
+}
+
 func (o Options) withDefaults() Options {
 	if o.Addr == "" {
 		o.Addr = DefaultAddr
