@@ -77,16 +77,9 @@ func DecodeBudget(ctx context.Context, data []byte, name string, b Budget) (*ima
 	if err := ctx.Err(); err != nil {
 		return nil, fail(name, err, err, "not decoded: %v", err)
 	}
-	h, err := readHeader(data, name, b.MaxPixels)
+	h, err := checkBudget(data, name, b)
 	if err != nil {
 		return nil, err
-	}
-	if b.MaxDecodedBytes > 0 {
-		need := decodedBytes(h.model, h.width, h.height)
-		if need > b.MaxDecodedBytes {
-			return nil, fail(name, ErrTooCostly, nil, "a %dx%d %s decodes to %s, over the %s decoding budget",
-				h.width, h.height, modelName(h.model), mebibytes(need), mebibytes(b.MaxDecodedBytes))
-		}
 	}
 	var r io.Reader = bytes.NewReader(data)
 	if ctx.Done() != nil {
@@ -100,6 +93,31 @@ func DecodeBudget(ctx context.Context, data []byte, name string, b Budget) (*ima
 		return nil, classify(name, h.codec.format, data, err)
 	}
 	return orient(img, h.orientation), nil
+}
+
+// CheckBudget reads only the header and the markers of an image held in
+// memory and says whether DecodeBudget would refuse it under b before
+// decoding: the wrong format, over the pixel limit, too many scans, too
+// many bytes. It costs microseconds, so a server runs it before the upload
+// waits for a worker.
+func CheckBudget(data []byte, name string, b Budget) error {
+	_, err := checkBudget(data, name, b)
+	return err
+}
+
+func checkBudget(data []byte, name string, b Budget) (header, error) {
+	h, err := readHeader(data, name, b.MaxPixels)
+	if err != nil {
+		return header{}, err
+	}
+	if b.MaxDecodedBytes > 0 {
+		need := decodedBytes(h.model, h.width, h.height)
+		if need > b.MaxDecodedBytes {
+			return header{}, fail(name, ErrTooCostly, nil, "a %dx%d %s decodes to %s, over the %s decoding budget",
+				h.width, h.height, modelName(h.model), mebibytes(need), mebibytes(b.MaxDecodedBytes))
+		}
+	}
+	return h, nil
 }
 
 // ctxChunk is the most bytes ctxReader hands over per Read: the decoder

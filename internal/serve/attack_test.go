@@ -23,18 +23,24 @@ import (
 
 func TestScanBombIsRefusedBeforeDecoding(t *testing.T) {
 	// Issue 17 row 1: 5,000 empty scans over a 5000×5000 image held a
-	// worker for minutes. Now the marker walk refuses it, the worker is
-	// free for the next photo at once.
-	rec := &fakeRecognizer{faces: twoFaces}
+	// worker for minutes. Now the marker walk refuses it before it waits
+	// for a worker: even with the only worker busy and no queue, the
+	// answer is 422, not 503, and the worker is free for the next photo.
+	rec := &fakeRecognizer{faces: twoFaces, release: make(chan struct{}), started: make(chan struct{}, 1)}
 	s, ts, _ := newTest(t, rec, Options{MaxConcurrent: 1, QueueLength: -1})
+	first := make(chan int, 1)
+	go func() { first <- post(t, ts.URL, "image/png", bytes.NewReader(pngBytes(t, 8, 8))).status }()
+	<-rec.started
 	bomb := data.ScanBombJPEG(5000, 5000, 5000)
 	r := post(t, ts.URL, "image/jpeg", bytes.NewReader(bomb))
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(decodeJSON[errorResponse](t, r).Error, "scans") {
 		t.Fatalf("scan bomb: status %d: %s", r.status, r.body)
 	}
-	if len(s.workers) != 0 || len(s.admitted) != 0 {
-		t.Fatalf("slots held after the refusal: %d workers, %d admitted", len(s.workers), len(s.admitted))
+	close(rec.release)
+	if st := <-first; st != 200 {
+		t.Errorf("the photo in progress: %d", st)
 	}
+	waitFor(t, func() bool { return len(s.workers) == 0 && len(s.admitted) == 0 })
 	if r := post(t, ts.URL, "image/png", bytes.NewReader(pngBytes(t, 8, 8))); r.status != 200 {
 		t.Errorf("a photo after the bomb: %d %s", r.status, r.body)
 	}

@@ -219,6 +219,13 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, msg)
 		return
 	}
+	// What the header and markers alone can refuse is refused now, before
+	// the upload waits for a worker behind real photos.
+	if err := data.CheckBudget(upload, "upload", s.budget()); err != nil {
+		status, msg := imageErrorStatus(err)
+		writeError(w, status, msg)
+		return
+	}
 	// The answer may be written long after the request began for a large
 	// upload on a slow line; the write deadline counts from here.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.RequestTimeout + 10*time.Second))
@@ -294,10 +301,7 @@ func (s *Server) recognizeSafely(ctx context.Context, upload []byte) (res recogn
 
 // recognize decodes the upload in memory and runs the recognizer.
 func (s *Server) recognize(ctx context.Context, upload []byte) recognized {
-	rgba, err := data.DecodeBudget(ctx, upload, "upload", data.Budget{
-		MaxPixels:       s.opts.MaxPixels,
-		MaxDecodedBytes: int64(s.opts.MaxPixels) * 4,
-	})
+	rgba, err := data.DecodeBudget(ctx, upload, "upload", s.budget())
 	if ctx.Err() != nil {
 		// Timed out while decoding: do not start the expensive part.
 		return recognized{status: http.StatusServiceUnavailable, msg: "timed out"}
@@ -318,6 +322,12 @@ func (s *Server) recognize(ctx context.Context, upload []byte) recognized {
 		return recognized{status: http.StatusInternalServerError, msg: "recognition failed: " + err.Error()}
 	}
 	return recognized{faces: normalize(found), width: b.Dx(), height: b.Dy(), pixels: b.Dx() * b.Dy()}
+}
+
+// budget is what decoding one upload may cost: MaxPixels, and for the
+// decoder's own image as many bytes as MaxPixels 8-bit RGBA pixels.
+func (s *Server) budget() data.Budget {
+	return data.Budget{MaxPixels: s.opts.MaxPixels, MaxDecodedBytes: int64(s.opts.MaxPixels) * 4}
 }
 
 // normalize makes the recognizer's answer keep the API's promises whatever
