@@ -31,8 +31,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"starid/internal/faces"
 )
 
@@ -140,9 +138,10 @@ type Options struct {
 	// being received, queued or recognized (default the larger of 256 MiB
 	// and 2×MaxBodyBytes); beyond it → 503.
 	UploadMemory int64
-	// MaxConns caps the open connections (default 1024); beyond it new
-	// connections wait in the kernel's accept queue and cost no file
-	// descriptor.
+	// MaxConns caps the open connections (default 1024). At the cap the
+	// connection that has waited longest without a request in progress is
+	// closed to make room, so idle connections can neither exhaust the file
+	// descriptors nor lock new clients out.
 	MaxConns int
 	// AllowHosts are Host names answered besides loopback names and IP
 	// addresses ("*": any). Others get 403, which stops DNS rebinding.
@@ -337,7 +336,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // connections, lets requests in flight finish (up to ShutdownTimeout) and
 // returns nil; it returns an error only when serving or the shutdown fails.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	lim := newConnLimiter(ln, s.opts.MaxConns)
+	ln = lim
 	hs := &http.Server{
+		ConnState: lim.track,
 		Handler: s.handler,
 		// Slow clients must not hold connections open for free: headers
 		// promptly, bodies at MinBodyRate (the recognize handler moves
@@ -354,9 +356,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("serving", "addr", "http://"+ln.Addr().String(), "max_concurrent", s.opts.MaxConcurrent,
 		"queue", s.opts.QueueLength, "max_body_bytes", s.opts.MaxBodyBytes, "max_pixels", s.opts.MaxPixels,
 		"timeout", s.opts.RequestTimeout.String(), "max_conns", s.opts.MaxConns)
-	// Past MaxConns, connections wait unaccepted in the kernel's queue
-	// instead of each taking a file descriptor.
-	ln = netutil.LimitListener(ln, s.opts.MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
