@@ -340,7 +340,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ln = lim
 	hs := &http.Server{
 		ConnState: lim.track,
-		Handler: s.handler,
+		Handler:   s.handler,
 		// Slow clients must not hold connections open for free: headers
 		// promptly, bodies at MinBodyRate (the recognize handler moves
 		// the read deadline as its upload arrives; other routes read no
