@@ -82,18 +82,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var thumbs serve.Gallery
-	if *gallery != "" {
-		finder, err := openFaceFinder()
-		if err != nil {
-			fmt.Fprintf(stderr, "gallery: no face pipeline (%v); thumbnails show the top-middle of each photo\n", err)
-			finder = nil
-		}
-		g, err := loadGallery(*gallery, rec.Info().Classes, finder, stderr)
-		if err != nil {
-			return err
-		}
-		thumbs = g
+	thumbs, err := openServeGallery(*gallery, rec, stderr)
+	if err != nil {
+		return err
 	}
 	q := *queue
 	if q == 0 {
@@ -209,4 +200,21 @@ func (l *stringList) Set(v string) error {
 	}
 	*l = append(*l, v)
 	return nil
+}
+
+// openServeGallery loads --gallery's thumbnails (nil without the flag).
+func openServeGallery(dir string, rec serve.Recognizer, stderr io.Writer) (serve.Gallery, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	finder, err := openFaceFinder()
+	if err != nil {
+		fmt.Fprintf(stderr, "gallery: no face pipeline (%v); thumbnails show the top-middle of each photo\n", err)
+		finder = nil
+	}
+	g, err := loadGallery(dir, rec.Info().Classes, finder, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
 }

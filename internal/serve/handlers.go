@@ -197,8 +197,6 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, s.tooBigMsg())
 		return
 	}
-	// The body first, under its own deadline and memory budget: a request
-	// takes capacity only once its photo is here.
 	body := s.newUploadBody(w, r)
 	handedOff := false
 	defer func() {
@@ -206,24 +204,8 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 			body.release()
 		}
 	}()
-	upload, status, msg := readUpload(r, body)
-	body.done()
-	if status != 0 {
-		if status == http.StatusRequestTimeout {
-			w.Header().Set("Connection", "close") // the rest of the body may never come
-		}
-		if status == http.StatusServiceUnavailable {
-			s.busy(w, msg)
-			return
-		}
-		writeError(w, status, msg)
-		return
-	}
-	// What the header and markers alone can refuse is refused now, before
-	// the upload waits for a worker behind real photos.
-	if err := data.CheckBudget(upload, "upload", s.budget()); err != nil {
-		status, msg := imageErrorStatus(err)
-		writeError(w, status, msg)
+	upload, ok := s.receive(w, r, body)
+	if !ok {
 		return
 	}
 	// The answer may be written long after the request began for a large
@@ -285,6 +267,33 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("recognition took longer than the %v limit", s.opts.RequestTimeout))
 	}
+}
+
+// receive reads the upload, first and under its own deadline and memory
+// budget (a request takes capacity only once its photo is here), then
+// refuses what its header and markers alone can refuse before it waits for
+// a worker behind real photos. On false the refusal has been written.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, body *uploadBody) ([]byte, bool) {
+	upload, status, msg := readUpload(r, body)
+	body.done()
+	switch status {
+	case 0:
+	case http.StatusServiceUnavailable:
+		s.busy(w, msg)
+		return nil, false
+	case http.StatusRequestTimeout:
+		w.Header().Set("Connection", "close") // the rest of the body may never come
+		fallthrough
+	default:
+		writeError(w, status, msg)
+		return nil, false
+	}
+	if err := data.CheckBudget(upload, "upload", s.budget()); err != nil {
+		status, msg := imageErrorStatus(err)
+		writeError(w, status, msg)
+		return nil, false
+	}
+	return upload, true
 }
 
 // recognizeSafely is recognize with a recognizer's panic turned into a 500:
