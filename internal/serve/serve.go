@@ -117,8 +117,9 @@ type Options struct {
 	// image (8 bytes a pixel) may have half as many pixels. See
 	// WorkerBytes for what a worker holds.
 	MaxPixels int
-	// RequestTimeout bounds one recognition request, queueing included
-	// (default 30 s).
+	// RequestTimeout bounds one recognition request from its upload's
+	// last byte, queueing included (default 30 s); the upload itself is
+	// bounded by BodyTimeout and MinBodyRate.
 	RequestTimeout time.Duration
 	// MaxConcurrent is how many recognitions run at once (default 2). Each
 	// one already spreads over every core, so more mostly costs memory.
