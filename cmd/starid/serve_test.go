@@ -60,6 +60,87 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 }
 
+func TestServeFlagRanges(t *testing.T) {
+	// Issue 17 row 11: these were silently replaced by the defaults, and
+	// the last one panicked. Each must be refused naming the flag and its
+	// range, before the run is opened.
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-body-mb", "0.0000001"}, "--max-body-mb must be between 0.001 and 1024"},
+		{[]string{"--max-body-mb", "1e14"}, "--max-body-mb must be between 0.001 and 1024"},
+		{[]string{"--max-body-mb", "NaN"}, "--max-body-mb must be between"},
+		{[]string{"--max-megapixels", "1e-9"}, "--max-megapixels must be between 0.0001 and 250"},
+		{[]string{"--max-megapixels", "+Inf"}, "--max-megapixels must be between"},
+		{[]string{"--queue", "9223372036854775807"}, "--queue must be between 0 and 100000"},
+		{[]string{"--max-concurrent", "100000"}, "--max-concurrent must be between 1 and 1024"},
+		{[]string{"--timeout", "1000h"}, "--timeout must be"},
+		{[]string{"--body-timeout", "0s"}, "--body-timeout must be"},
+		{[]string{"--max-conns", "0"}, "--max-conns must be between 1 and"},
+		{[]string{"--cors", "https://app.example/page"}, "--cors"},
+		{[]string{"--allow-host", ""}, "allow-host"},
+	} {
+		code, _, errOut := runCLI(append([]string{"serve", dir}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// blockingRecognizer never returns until released, whatever its context
+// says: a model stuck in a long computation.
+type blockingRecognizer struct {
+	fakeServeRecognizer
+	started, release chan struct{}
+}
+
+func (b blockingRecognizer) Recognize(context.Context, *faces.Image) ([]serve.Face, error) {
+	b.started <- struct{}{}
+	<-b.release
+	return nil, nil
+}
+
+func TestServeSecondSignalStopsNow(t *testing.T) {
+	// Issue 17 row 13: during the drain after Ctrl-C, a second Ctrl-C
+	// must stop the server instead of waiting for the request in flight.
+	rec := blockingRecognizer{started: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(rec.release)
+	base, _, stop := startServeWith(t, rec, t.TempDir(), "--timeout", "1h")
+	go func() {
+		if resp, err := http.Post(base+"/api/v1/recognize", "image/png", bytes.NewReader(tinyPNG())); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-rec.started
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Once draining (healthz says so), the second signal.
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil || resp.StatusCode == http.StatusServiceUnavailable {
+			if err == nil {
+				resp.Body.Close()
+			}
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := stop() // SIGTERM again; fails the test unless serve ends within 10 s
+	if r.code != exitOK || !strings.Contains(r.stderr, "Ctrl-C again to stop now") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func tinyPNG() []byte {
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)))
+	return b.Bytes()
+}
+
 // serveResult is how a `starid serve` run ended.
 type serveResult struct {
 	code           int
@@ -72,11 +153,17 @@ type serveResult struct {
 // would, and waits for the command to end.
 func startServe(t *testing.T, args ...string) (base, opened string, stop func() serveResult) {
 	t.Helper()
+	return startServeWith(t, fakeServeRecognizer{}, args...)
+}
+
+// startServeWith is startServe with the recognizer rec.
+func startServeWith(t *testing.T, rec serve.Recognizer, args ...string) (base, opened string, stop func() serveResult) {
+	t.Helper()
 	oldOpen, oldListen := openRecognizer, serveListening
 	t.Cleanup(func() { openRecognizer, serveListening = oldOpen, oldListen })
 	openRecognizer = func(runDir string) (serve.Recognizer, error) {
 		opened = runDir
-		return fakeServeRecognizer{}, nil
+		return rec, nil
 	}
 	addrs := make(chan net.Addr, 1)
 	serveListening = func(a net.Addr) { addrs <- a }

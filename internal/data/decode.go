@@ -11,6 +11,7 @@ package data
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -167,6 +168,7 @@ type header struct {
 	width       int // stored size, before EXIF orientation
 	height      int
 	orientation int // EXIF orientation 1-8 (JPEG and TIFF; 1 otherwise)
+	model       color.Model
 }
 
 // displaySize is the size after EXIF orientation.
@@ -204,12 +206,14 @@ func readHeader(data []byte, name string, maxPixels int) (header, error) {
 	}
 	px := int64(cfg.Width) * int64(cfg.Height)
 	if px > int64(maxPixels) {
-		return header{}, fail(name, ErrTooLarge, nil, "declares %dx%d = %s, over the %s limit",
-			cfg.Width, cfg.Height, megapixels(px), megapixels(int64(maxPixels)))
+		return header{}, fail(name, ErrTooLarge, nil, "declares %s", overLimit(cfg.Width, cfg.Height, px, int64(maxPixels)))
 	}
-	h.width, h.height = cfg.Width, cfg.Height
+	h.width, h.height, h.model = cfg.Width, cfg.Height, cfg.ColorModel
 	switch c.format {
 	case JPEG:
+		if err := checkScans(data, name, cfg.Width, cfg.Height); err != nil {
+			return header{}, err
+		}
 		h.orientation = jpegOrientation(data)
 	case TIFF:
 		// A TIFF file is itself the structure EXIF borrows: the tag sits
@@ -243,13 +247,6 @@ func readAll(r io.Reader, name string) ([]byte, error) {
 		return nil, fail(name, ErrTooLarge, nil, "file larger than %d MB", MaxFileBytes>>20)
 	}
 	return data, nil
-}
-
-func megapixels(px int64) string {
-	if px >= 1_000_000 {
-		return fmt.Sprintf("%.0f MP", float64(px)/1e6)
-	}
-	return fmt.Sprintf("%d pixels", px)
 }
 
 func printable(b []byte) string {
@@ -329,26 +326,24 @@ func Decode(r io.Reader, name string, maxPixels int) (*image.RGBA, error) {
 // decodeBytes is Decode for a file already in memory (Scan hashes the same
 // bytes it decodes).
 func decodeBytes(data []byte, name string, maxPixels int) (*image.RGBA, error) {
-	h, err := readHeader(data, name, maxPixels)
-	if err != nil {
-		return nil, err
-	}
-	img, err := decodeBody(data, h)
-	if err != nil {
-		return nil, classify(name, h.codec.format, data, err)
-	}
-	return orient(img, h.orientation), nil
+	return DecodeBudget(context.Background(), data, name, Budget{MaxPixels: maxPixels})
 }
 
 // decodeBody runs the decoder, turning a panic from hostile bytes into an
 // error: a training run must not die on one file.
 func decodeBody(data []byte, h header) (img *image.RGBA, err error) {
+	return decodeBodyFrom(bytes.NewReader(data), h)
+}
+
+// decodeBodyFrom is decodeBody reading through r (DecodeBudget's reader
+// that gives up with its context).
+func decodeBodyFrom(r io.Reader, h header) (img *image.RGBA, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("decoder failed: %v", p)
 		}
 	}()
-	m, err := h.codec.decode(bytes.NewReader(data))
+	m, err := h.codec.decode(r)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +423,10 @@ func toRGB(m image.Image) *image.RGBA {
 			}
 		}
 	default:
-		// Gray16, RGBA64, NRGBA64, CMYK, NYCbCrA and anything else. NRGBA64
+		if rgb16(m, out) {
+			break
+		}
+		// CMYK, NYCbCrA and anything else. NRGBA64
 		// keeps 16-bit precision until the final >>8 and un-premultiplies.
 		for y := 0; y < h; y++ {
 			row := out.Pix[y*out.Stride:]

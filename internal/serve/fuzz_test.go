@@ -45,7 +45,7 @@ func FuzzRecognizeHandler(f *testing.F) {
 	h := s.Handler()
 	f.Add(pngBytes(f, 3, 2), "image/png")
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		req := httptest.NewRequest(http.MethodPost, pathRecognize, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "http://localhost"+pathRecognize, bytes.NewReader(body))
 		req.Header.Set("Content-Type", contentType)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -187,6 +185,7 @@ type recognized struct {
 	width, height int
 	status        int // 0 on success
 	msg           string
+	pixels        int // decoded size, for afterWork
 }
 
 func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
@@ -194,36 +193,37 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 	if !allow(w, r, http.MethodPost) {
 		return
 	}
-	// Admission first, before reading a byte: under overload the cheapest
-	// answer is the best one.
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, s.tooBigMsg())
+		return
+	}
+	body := s.newUploadBody(w, r)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			body.release()
+		}
+	}()
+	upload, ok := s.receive(w, r, body)
+	if !ok {
+		return
+	}
+	// The answer may be written long after the request began for a large
+	// upload on a slow line; the write deadline counts from here.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.RequestTimeout + 10*time.Second))
+
 	select {
 	case s.admitted <- struct{}{}:
 	default:
 		s.busy(w, "the server is busy; try again shortly")
 		return
 	}
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			<-s.admitted
-		}
-	}()
-	if r.ContentLength > s.opts.MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, s.tooBigMsg())
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-
-	upload, status, msg := s.readUpload(w, r)
-	if status != 0 {
-		writeError(w, status, msg)
-		return
-	}
-
 	select {
 	case s.workers <- struct{}{}:
 	case <-ctx.Done():
+		<-s.admitted
 		if r.Context().Err() != nil {
 			w.WriteHeader(statusClientClosed) // nobody to answer; the log says why
 			return
@@ -231,19 +231,23 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		s.busy(w, fmt.Sprintf("the server is busy: no worker became free within %v", s.opts.RequestTimeout))
 		return
 	}
-	// From here the goroutine owns both tokens: it gives them back when
-	// the recognizer really returns, even if this request has timed out.
+	// From here the goroutine owns both tokens and the upload's bytes: it
+	// gives them back when the recognizer really returns, which the
+	// decoding budget and ctx make soon after this request ends.
 	handedOff = true
 	done := make(chan recognized, 1)
 	go func() {
 		began := time.Now()
 		res := s.recognizeSafely(ctx, upload)
+		upload = nil
 		s.observe(time.Since(began))
 		// Free the slots before answering, so a client that sends its
 		// next photo the moment it has this answer finds room.
+		body.release()
 		<-s.workers
 		<-s.admitted
 		done <- res
+		s.afterWork(res)
 	}()
 
 	select {
@@ -265,6 +269,33 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// receive reads the upload, first and under its own deadline and memory
+// budget (a request takes capacity only once its photo is here), then
+// refuses what its header and markers alone can refuse before it waits for
+// a worker behind real photos. On false the refusal has been written.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, body *uploadBody) ([]byte, bool) {
+	upload, status, msg := readUpload(r, body)
+	body.done()
+	switch status {
+	case 0:
+	case http.StatusServiceUnavailable:
+		s.busy(w, msg)
+		return nil, false
+	case http.StatusRequestTimeout:
+		w.Header().Set("Connection", "close") // the rest of the body may never come
+		fallthrough
+	default:
+		writeError(w, status, msg)
+		return nil, false
+	}
+	if err := data.CheckBudget(upload, "upload", s.budget()); err != nil {
+		status, msg := imageErrorStatus(err)
+		writeError(w, status, msg)
+		return nil, false
+	}
+	return upload, true
+}
+
 // recognizeSafely is recognize with a recognizer's panic turned into a 500:
 // one bad photo must not take the server down.
 func (s *Server) recognizeSafely(ctx context.Context, upload []byte) (res recognized) {
@@ -279,14 +310,14 @@ func (s *Server) recognizeSafely(ctx context.Context, upload []byte) (res recogn
 
 // recognize decodes the upload in memory and runs the recognizer.
 func (s *Server) recognize(ctx context.Context, upload []byte) recognized {
-	rgba, err := data.Decode(bytes.NewReader(upload), "upload", s.opts.MaxPixels)
-	if err != nil {
-		status, msg := imageErrorStatus(err)
-		return recognized{status: status, msg: msg}
-	}
+	rgba, err := data.DecodeBudget(ctx, upload, "upload", s.budget())
 	if ctx.Err() != nil {
 		// Timed out while decoding: do not start the expensive part.
 		return recognized{status: http.StatusServiceUnavailable, msg: "timed out"}
+	}
+	if err != nil {
+		status, msg := imageErrorStatus(err)
+		return recognized{status: status, msg: msg}
 	}
 	b := rgba.Bounds()
 	img := faces.FromImage(rgba)
@@ -299,7 +330,13 @@ func (s *Server) recognize(ctx context.Context, upload []byte) recognized {
 		s.log.Error("recognizer failed", "err", err)
 		return recognized{status: http.StatusInternalServerError, msg: "recognition failed: " + err.Error()}
 	}
-	return recognized{faces: normalize(found), width: b.Dx(), height: b.Dy()}
+	return recognized{faces: normalize(found), width: b.Dx(), height: b.Dy(), pixels: b.Dx() * b.Dy()}
+}
+
+// budget is what decoding one upload may cost: MaxPixels, and for the
+// decoder's own image as many bytes as MaxPixels 8-bit RGBA pixels.
+func (s *Server) budget() data.Budget {
+	return data.Budget{MaxPixels: s.opts.MaxPixels, MaxDecodedBytes: int64(s.opts.MaxPixels) * 4}
 }
 
 // normalize makes the recognizer's answer keep the API's promises whatever
@@ -331,78 +368,6 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// readUpload reads the photo from a multipart field "image" or from the raw
-// body, into memory only: ParseMultipartForm would spill large parts to
-// temporary files, so the parts are streamed by hand. A non-zero status
-// means the request is refused with msg.
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (upload []byte, status int, msg string) {
-	body := &limitedBody{r: http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)}
-	r.Body = body
-	readErr := func(err error) (int, string) {
-		if body.tooBig || errors.As(err, new(*http.MaxBytesError)) {
-			return http.StatusRequestEntityTooLarge, s.tooBigMsg()
-		}
-		return http.StatusBadRequest, "could not read the upload: " + err.Error()
-	}
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType == "multipart/form-data" {
-		mr, err := r.MultipartReader()
-		if err != nil {
-			return nil, http.StatusBadRequest, "malformed multipart upload: " + err.Error()
-		}
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
-				return nil, http.StatusBadRequest, `the multipart upload has no field "image"`
-			}
-			if err != nil {
-				status, msg := readErr(err)
-				if status == http.StatusBadRequest {
-					msg = "malformed multipart upload: " + err.Error()
-				}
-				return nil, status, msg
-			}
-			if part.FormName() != "image" {
-				continue
-			}
-			upload, err = io.ReadAll(part)
-			if err != nil {
-				status, msg := readErr(err)
-				return nil, status, msg
-			}
-			break
-		}
-	} else {
-		var err error
-		upload, err = io.ReadAll(body)
-		if err != nil {
-			status, msg := readErr(err)
-			return nil, status, msg
-		}
-	}
-	if len(upload) == 0 {
-		return nil, http.StatusBadRequest, `empty upload: send the photo as the request body or as the multipart field "image"`
-	}
-	return upload, 0, ""
-}
-
-// limitedBody remembers that the body limit was hit, because the multipart
-// reader does not always keep the *http.MaxBytesError in its error chain.
-type limitedBody struct {
-	r      io.ReadCloser
-	tooBig bool
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && errors.As(err, new(*http.MaxBytesError)) {
-		b.tooBig = true
-	}
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.r.Close() }
-
 func (s *Server) tooBigMsg() string {
 	return fmt.Sprintf("the upload is larger than the %s limit", humanBytes(s.opts.MaxBodyBytes))
 }
@@ -429,6 +394,8 @@ func imageErrorStatus(err error) (int, string) {
 	switch {
 	case errors.Is(err, data.ErrTooLarge):
 		return http.StatusUnprocessableEntity, "the image is too large: " + msg
+	case errors.Is(err, data.ErrTooCostly):
+		return http.StatusUnprocessableEntity, "the image would cost too much to decode: " + msg
 	case errors.Is(err, data.ErrUnsupported):
 		return http.StatusUnsupportedMediaType, msg + "; send JPEG, PNG, GIF, BMP, TIFF or WebP"
 	case errors.Is(err, data.ErrNotImage) && strings.HasPrefix(msg, "not an image"):

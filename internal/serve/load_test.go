@@ -135,7 +135,7 @@ func BenchmarkRecognizeHandler(b *testing.B) {
 	body := jpegBytes(b, 640, 480)
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, pathRecognize, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "http://localhost"+pathRecognize, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "image/jpeg")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)

@@ -3,11 +3,16 @@
 // and the JSON API behind it that other programs call.
 //
 // The server takes input from strangers, so its defaults are the safe ones:
-// it binds loopback, reads at most MaxBodyBytes of an upload and never writes
-// it to disk, refuses an image whose header declares more than MaxPixels
-// before decoding a pixel, gives each request a deadline, and runs at most
-// MaxConcurrent recognitions with QueueLength more waiting; beyond that it
-// answers 503 with Retry-After at once instead of letting work pile up.
+// it binds loopback and answers only loopback names and IP addresses (no DNS
+// rebinding), refuses cross-origin posts unless told to trust an origin,
+// caps its open connections, reads at most MaxBodyBytes of an upload, in
+// memory only and at a minimum rate, before the upload may take a queue slot,
+// refuses an image whose header declares more than MaxPixels (or whose
+// decoding would cost more than that many 8-bit pixels, or more scans than a
+// photo has) before decoding a pixel, abandons a decode whose request is
+// over, and runs at most MaxConcurrent recognitions with QueueLength more
+// waiting; beyond that it answers 503 with Retry-After at once instead of
+// letting work pile up.
 //
 // The models stay behind the Recognizer interface, so the server neither
 // knows nor cares whether the names come from the face pipeline or from a
@@ -21,6 +26,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,19 +112,44 @@ type Options struct {
 	// MaxBodyBytes bounds a request body (default 20 MiB); larger → 413.
 	MaxBodyBytes int64
 	// MaxPixels bounds width×height as the image header declares it
-	// (default 25 MP); larger → 422 before any pixel is decoded. A decoded
-	// photo costs about 16 bytes a pixel here (8-bit RGBA, then float32
-	// RGB for the nets), so 25 MP is ~400 MB per worker.
+	// (default 25 MP); larger → 422 before any pixel is decoded. The
+	// decoder's own image is held to MaxPixels×4 bytes too, so a 16-bit
+	// image (8 bytes a pixel) may have half as many pixels. See
+	// WorkerBytes for what a worker holds.
 	MaxPixels int
-	// RequestTimeout bounds one recognition request, queueing included
-	// (default 30 s).
+	// RequestTimeout bounds one recognition request from its upload's
+	// last byte, queueing included (default 30 s); the upload itself is
+	// bounded by BodyTimeout and MinBodyRate.
 	RequestTimeout time.Duration
 	// MaxConcurrent is how many recognitions run at once (default 2). Each
 	// one already spreads over every core, so more mostly costs memory.
 	MaxConcurrent int
 	// QueueLength is how many more requests may wait for a worker (default
-	// 16; negative means none); beyond that the server answers 503.
+	// 16; negative means none); beyond that the server answers 503. Only a
+	// request whose upload is wholly in memory waits here.
 	QueueLength int
+	// BodyTimeout is how long an upload may take beyond the time its size
+	// needs at MinBodyRate (default 10 s); slower → 408, and the request
+	// never held a queue slot or a worker.
+	BodyTimeout time.Duration
+	// MinBodyRate is the slowest steady upload accepted, in bytes a second
+	// (default 64 KiB/s: a 20 MB photo may take 5 minutes).
+	MinBodyRate int64
+	// UploadMemory bounds the bytes of all uploads in memory at once,
+	// being received, queued or recognized (default the larger of 256 MiB
+	// and 2×MaxBodyBytes); beyond it → 503.
+	UploadMemory int64
+	// MaxConns caps the open connections (default 1024). At the cap the
+	// connection that has waited longest without a request in progress is
+	// closed to make room, so idle connections can neither exhaust the file
+	// descriptors nor lock new clients out.
+	MaxConns int
+	// AllowHosts are Host names answered besides loopback names and IP
+	// addresses ("*": any). Others get 403, which stops DNS rebinding.
+	AllowHosts []string
+	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
+	// call the API; others' cross-origin posts get 403. See CheckOrigin.
+	CORSOrigins []string
 	// ShutdownTimeout bounds how long ListenAndServe waits for requests in
 	// flight once its context is cancelled (default RequestTimeout + 5 s).
 	ShutdownTimeout time.Duration
@@ -136,7 +168,41 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultMaxConcurrent  = 2
 	DefaultQueueLength    = 16
+	DefaultBodyTimeout    = 10 * time.Second
+	DefaultMinBodyRate    = 64 << 10
+	DefaultMaxConns       = 1024
 )
+
+// Upper bounds of Options, above which a value is a mistake rather than a
+// configuration (and, for the queue, would overflow a channel's size).
+const (
+	MaxMaxConcurrent = 1024
+	MaxQueueLength   = 100_000
+	MaxMaxConns      = 1 << 20
+)
+
+// CheckOrigin reports whether o can be one of Options.CORSOrigins. New
+// panics on an origin it refuses.
+func CheckOrigin(o string) error { return checkOrigin(o) }
+
+// WorkerBytes is the memory one recognition may hold for an image of
+// maxPixels pixels, measured with the face pipeline (see the RELIABILITY
+// section of docs/BENCHMARKS.md): the decoder's image (at most 4 bytes a
+// pixel under the decoding budget), the 8-bit RGBA copy (4) and the
+// float32 RGB image the nets read (12).
+func WorkerBytes(maxPixels int) int64 { return int64(maxPixels) * 20 }
+
+// baseBytes is the server's memory before any upload: the face models,
+// the page and the runtime.
+const baseBytes = 256 << 20
+
+// MemoryBudget is what a server with options o may hold at once: its base,
+// every upload in memory, and each worker's image. starid serve makes it
+// the runtime's soft memory limit.
+func MemoryBudget(o Options) int64 {
+	o = o.withDefaults()
+	return baseBytes + o.UploadMemory + int64(o.MaxConcurrent)*WorkerBytes(o.MaxPixels)
+}
 
 func (o Options) withDefaults() Options {
 	if o.Addr == "" {
@@ -154,12 +220,27 @@ func (o Options) withDefaults() Options {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = DefaultMaxConcurrent
 	}
+	o.MaxConcurrent = min(o.MaxConcurrent, MaxMaxConcurrent)
 	switch {
 	case o.QueueLength == 0:
 		o.QueueLength = DefaultQueueLength
 	case o.QueueLength < 0:
 		o.QueueLength = 0
 	}
+	o.QueueLength = min(o.QueueLength, MaxQueueLength)
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.MinBodyRate <= 0 {
+		o.MinBodyRate = DefaultMinBodyRate
+	}
+	if o.UploadMemory <= 0 {
+		o.UploadMemory = max(256<<20, 2*o.MaxBodyBytes)
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	o.MaxConns = min(o.MaxConns, MaxMaxConns)
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = o.RequestTimeout + 5*time.Second
 	}
@@ -188,6 +269,14 @@ type Server struct {
 	// closing is set once shutdown starts, so /healthz stops saying ok and
 	// a load balancer drains the instance.
 	closing atomic.Bool
+	// uploadBytes counts the upload bytes in memory (UploadMemory).
+	uploadBytes atomic.Int64
+	// bigSinceRelease is set when a large image was decoded since memory
+	// was last handed back to the system (afterWork).
+	bigSinceRelease atomic.Bool
+	// force, closed by Close, cuts a graceful shutdown short.
+	force     chan struct{}
+	forceOnce sync.Once
 }
 
 // New returns a server for rec. It does not listen yet; see Handler and
@@ -200,9 +289,31 @@ func New(rec Recognizer, opts Options) *Server {
 		log:      opts.Logger,
 		admitted: make(chan struct{}, opts.MaxConcurrent+opts.QueueLength),
 		workers:  make(chan struct{}, opts.MaxConcurrent),
+		force:    make(chan struct{}),
 	}
-	s.handler = s.logRequests(s.routes())
+	s.handler = s.logRequests(s.guard(s.routes()))
 	return s
+}
+
+// Close makes a Serve that is draining (or about to) stop at once, cutting
+// off the requests still in flight: a second Ctrl-C.
+func (s *Server) Close() { s.forceOnce.Do(func() { close(s.force) }) }
+
+// releaseAbove is the decoded size from which a recognition's memory is
+// handed back to the system as soon as no other recognition runs.
+const releaseAbove = 4_000_000
+
+// afterWork hands freed memory back to the system after a large image once
+// the server is idle. Without it the Go runtime keeps the pages of a 25 MP
+// decode (hundreds of MB) until its next periodic collection, minutes
+// later; with work still running, the next image reuses them anyway.
+func (s *Server) afterWork(res recognized) {
+	if res.pixels >= releaseAbove {
+		s.bigSinceRelease.Store(true)
+	}
+	if len(s.workers) == 0 && s.bigSinceRelease.Swap(false) {
+		debug.FreeOSMemory()
+	}
 }
 
 // Options returns the options in effect, defaults filled in.
@@ -226,21 +337,26 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // connections, lets requests in flight finish (up to ShutdownTimeout) and
 // returns nil; it returns an error only when serving or the shutdown fails.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	lim := newConnLimiter(ln, s.opts.MaxConns)
+	ln = lim
 	hs := &http.Server{
-		Handler: s.handler,
+		ConnState: lim.track,
+		Handler:   s.handler,
 		// Slow clients must not hold connections open for free: headers
-		// promptly, the body within the request's own deadline.
+		// promptly, bodies at MinBodyRate (the recognize handler moves
+		// the read deadline as its upload arrives; other routes read no
+		// body and keep ReadTimeout).
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       s.opts.RequestTimeout,
+		ReadTimeout:       10*time.Second + s.opts.BodyTimeout,
 		WriteTimeout:      s.opts.RequestTimeout + 10*time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	s.log.Info("serving", "addr", "http://"+ln.Addr().String(), "max_concurrent", s.opts.MaxConcurrent,
 		"queue", s.opts.QueueLength, "max_body_bytes", s.opts.MaxBodyBytes, "max_pixels", s.opts.MaxPixels,
-		"timeout", s.opts.RequestTimeout.String())
+		"timeout", s.opts.RequestTimeout.String(), "max_conns", s.opts.MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -252,9 +368,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-s.force:
+			s.log.Warn("stopping now: requests in flight are cut off")
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	err := hs.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
+	}
+	select {
+	case <-s.force:
+		hs.Close()
+		s.log.Info("stopped")
+		return nil // asked for: not an error
+	default:
 	}
 	if err != nil {
 		// Requests still running after the grace period are cut off.
