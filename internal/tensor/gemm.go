@@ -3,8 +3,7 @@ package tensor
 import (
 	"fmt"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+	"starid/internal/tensor/gogemm"
 )
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
@@ -93,20 +92,16 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	}
 }
 
-var goBLAS gonum.Implementation
-
-// gemmGo is the pure-Go GEMM (gonum's blocked, parallel sgemm). It is the
-// backend when cgo is off, and the reference the OpenBLAS path is tested
-// against when it is on.
+// gemmGo is our own GEMM (package gogemm: packed panels, cache blocking,
+// AVX2/FMA micro-kernels or plain Go, chosen at run time from
+// internal/cpu). It is the backend when cgo is off, the cgo build's
+// fallback when OpenBLAS would run kernels below the CPU, and the
+// reference the OpenBLAS path is tested against.
 func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
-	}
-	if transB {
-		tb = blas.Trans
-	}
-	// gonum checks slice lengths against the exact extents; trim to them.
-	goBLAS.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gogemm.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// goKernelName names the micro-kernel gemmGo runs ("go-avx2",
+// "go-generic"), for reports.
+func goKernelName() string { return gogemm.KernelName() }
