@@ -29,6 +29,13 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // it when a single product is the whole job (a batch of one, a Linear layer).
 func GemmParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmParallel(Gemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmParallel splits one product over Workers() calls of gemm (Gemm, or
+// a backend directly in benchmarks).
+func gemmParallel(gemm gemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -36,25 +43,42 @@ func GemmParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	// Below ~2 MFLOP the goroutine hand-off costs more than it saves; split
 	// along whichever of m and n is larger so each block stays GEMM-shaped.
 	if Workers() == 1 || 2*m*n*k < 2<<20 {
-		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if n >= m {
-		ParallelMin(n, 64, func(lo, hi int) {
+		// Blocks of whole 64-column multiples keep the cut on a boundary
+		// of our kernels' 16-column panels, so no worker ends in an
+		// edge tile that another worker's block would have filled.
+		splitAligned(n, 64, func(lo, hi int) {
 			boff := lo // column lo of op(B)
 			if transB {
 				boff = lo * ldb
 			}
-			Gemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[boff:], ldb, beta, c[lo:], ldc)
+			gemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[boff:], ldb, beta, c[lo:], ldc)
 		})
 		return
 	}
-	ParallelMin(m, 16, func(lo, hi int) {
+	splitAligned(m, 24, func(lo, hi int) {
 		aoff := lo * lda // row lo of op(A)
 		if transA {
 			aoff = lo
 		}
-		Gemm(transA, transB, hi-lo, n, k, alpha, a[aoff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+		gemm(transA, transB, hi-lo, n, k, alpha, a[aoff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+	})
+}
+
+// gemmFunc is the signature Gemm and its backends share.
+type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// splitAligned is ParallelMin over [0, n) with chunk boundaries at
+// multiples of unit (except the last), so every worker but one gets whole
+// tiles.
+func splitAligned(n, unit int, fn func(lo, hi int)) {
+	units := (n + unit - 1) / unit
+	ParallelMin(units, 1, func(lo, hi int) {
+		fn(lo*unit, min(hi*unit, n))
 	})
 }
 

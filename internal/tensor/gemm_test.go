@@ -40,12 +40,9 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-type gemmFn func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
-	b []float32, ldb int, beta float32, c []float32, ldc int)
-
 func TestGemmBackendsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	impls := map[string]gemmFn{"Gemm(" + Backend + ")": Gemm, "GemmParallel": GemmParallel, "gemmGo": gemmGo}
+	impls := map[string]gemmFunc{"Gemm(" + Backend + ")": Gemm, "GemmParallel": GemmParallel, "gemmGo": gemmGo}
 	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 300, 27}, {130, 70, 576}, {5, 2000, 64}, {600, 3, 40}}
 	for _, sz := range sizes {
 		m, n, k := sz[0], sz[1], sz[2]
@@ -108,18 +105,47 @@ func TestGemmBadSizesPanic(t *testing.T) {
 	Gemm(false, false, 4, 4, 4, 1, make([]float32, 15), 4, make([]float32, 16), 4, 0, make([]float32, 16), 4)
 }
 
+// gemmBenchShapes are m x n x k of products starid runs: VGG16 layers at
+// 224x224 (conv1_2: 64 x 50176 x 576; conv4: 512 x 784 x 4608), a square
+// reference, and the face descriptor's convolutions at 150x150 (stem,
+// conv32 at 36x36, conv64 at 18x18, conv128 at 9x9, conv256 at 5x5).
+var gemmBenchShapes = [][3]int{
+	{64, 50176, 576}, {512, 784, 4608}, {1024, 1024, 1024},
+	{32, 5184, 147}, {32, 1296, 288}, {64, 324, 576}, {128, 81, 1152}, {256, 25, 2304},
+}
+
+// gemmBenchBackends are the GEMMs compiled in: OpenBLAS (cgo build) and
+// ours, so one run of the cgo build measures both side by side.
+func gemmBenchBackends() map[string]gemmFunc {
+	bk := map[string]gemmFunc{"go": gemmGo}
+	if Backend != "go" {
+		bk[Backend] = gemmBackend
+	}
+	return bk
+}
+
+// BenchmarkGemm reports GFLOP/s per shape, backend, and mode: "single" is
+// one call on one goroutine (how convolutions call Gemm from each
+// worker), "parallel" the product split over Workers() (GemmParallel).
 func BenchmarkGemm(b *testing.B) {
-	for _, sz := range [][3]int{{64, 50176, 576}, {512, 784, 4608}, {1024, 1024, 1024}} {
+	for _, sz := range gemmBenchShapes {
 		m, n, k := sz[0], sz[1], sz[2]
 		r := rand.New(rand.NewPCG(1, 2))
 		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-		name := Backend + "/" + itoa(m) + "x" + itoa(n) + "x" + itoa(k)
-		b.Run(name+"/parallel", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				GemmParallel(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+		for name, f := range gemmBenchBackends() {
+			for _, mode := range []string{"single", "parallel"} {
+				b.Run(name+"/"+itoa(m)+"x"+itoa(n)+"x"+itoa(k)+"/"+mode, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						if mode == "single" {
+							f(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+						} else {
+							gemmParallel(f, false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+						}
+					}
+					b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			}
-			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		}
 	}
 }
 
