@@ -46,3 +46,27 @@ func archKernel() *microKernel {
 	}
 	return nil
 }
+
+// transpose8 packs by 8x8 AVX transposes (see avx2_amd64.s); only the
+// AVX2 kernel's packing (mr 6, nr 16) calls it.
+//
+//go:noescape
+func transpose8(dst, src *float32, ld, rows, dstStride, blocks int)
+
+// packTransposed packs rows (6 or 8) runs of kb floats, src rows ld apart,
+// as kb groups of rows floats dstStride apart: the transposes of packing a
+// row-major A panel or a transposed B panel. dst needs two floats of slack
+// after the last group when rows is 6 (see transpose8).
+func packTransposed(dst []float32, dstStride int, src []float32, ld, rows, kb int) {
+	blocks := kb / 8
+	if blocks > 0 {
+		// Index expressions: Go checks the extents the assembly touches.
+		_, _ = src[(rows-1)*ld+blocks*8-1], dst[(blocks*8-1)*dstStride+7]
+		transpose8(&dst[0], &src[0], ld, rows, dstStride, blocks)
+	}
+	for i := 0; i < rows; i++ {
+		for p := blocks * 8; p < kb; p++ {
+			dst[p*dstStride+i] = src[i*ld+p]
+		}
+	}
+}

@@ -137,3 +137,97 @@ store0:
 	ROWSET(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// func transpose8(dst, src *float32, ld, rows, dstStride, blocks int)
+//
+// Packs by 8x8 transposes: for each block b < blocks and column q < 8,
+// the 8 floats src[r*ld + b*8+q] for rows r < 8 go to dst[(b*8+q)*dstStride
+// ...+8]. rows is 8, or 6 for an A panel: rows 6 and 7 then repeat row 5
+// (never read past the panel), and with dstStride 6 each store's two extra
+// floats are overwritten by the next column's store, so the caller leaves
+// two floats of slack after the last one. Uses AVX only.
+TEXT ·transpose8(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dstStride+32(FP), DX
+	SHLQ $2, DX
+	MOVQ blocks+40(FP), CX
+	LEAQ (R8)(R8*2), R9  // 3 rows
+	LEAQ (SI)(R8*4), R10 // row 4
+	MOVQ R8, R12         // row 6 - row 4, or row 5 - row 4 for 6 rows
+	MOVQ R8, R13
+	MOVQ rows+24(FP), AX
+	CMPQ AX, $8
+	JNE  start
+	LEAQ (R8)(R8*1), R12
+	MOVQ R9, R13
+
+start:
+	TESTQ CX, CX
+	JZ    tdone
+
+tloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R12*1), Y6
+	VMOVUPS (R10)(R13*1), Y7
+
+	// Pairs of rows interleaved, then pairs of pairs, then the 128-bit
+	// halves swapped: the standard 8x8 transpose in 24 shuffles.
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS   $0x44, Y10, Y8, Y0
+	VSHUFPS   $0xEE, Y10, Y8, Y1
+	VSHUFPS   $0x44, Y11, Y9, Y2
+	VSHUFPS   $0xEE, Y11, Y9, Y3
+	VSHUFPS   $0x44, Y14, Y12, Y4
+	VSHUFPS   $0xEE, Y14, Y12, Y5
+	VSHUFPS   $0x44, Y15, Y13, Y6
+	VSHUFPS   $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	MOVQ    DI, BX
+	VMOVUPS Y8, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y9, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y10, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y11, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y12, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y13, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y14, (BX)
+	ADDQ    DX, BX
+	VMOVUPS Y15, (BX)
+
+	ADDQ $32, SI
+	ADDQ $32, R10
+	LEAQ (DI)(DX*8), DI
+	DECQ CX
+	JNZ  tloop
+
+tdone:
+	VZEROUPPER
+	RET

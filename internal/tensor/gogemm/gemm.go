@@ -97,7 +97,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	nc := blockSize(n, kern.nc, kern.nr)
 	bufs := packPool.Get().(*packBufs)
 	defer packPool.Put(bufs)
-	bufs.a = growTo(bufs.a, roundUp(mc, kern.mr)*kc)
+	bufs.a = growTo(bufs.a, roundUp(mc, kern.mr)*kc+8) // +8: packTransposed's slack
 	bufs.b = growTo(bufs.b, roundUp(nc, kern.nr)*kc)
 	bufs.tile = growTo(bufs.tile, kern.mr*kern.nr)
 	for jc := 0; jc < n; jc += nc {
@@ -194,6 +194,13 @@ func packA(mr int, trans bool, a []float32, lda, ic, pc, mb, kb int, dst []float
 			packRows(panel, mr, mrr, a[pc*lda+ic+ir:], lda, kb)
 			continue
 		}
+		if mrr == 6 && mr == 6 {
+			// dst[ir*kb:] rather than panel: the transposes' two floats
+			// of slack run into the next panel (packed after this one)
+			// or the buffer's tail.
+			packTransposed(dst[ir*kb:], 6, a[(ic+ir)*lda+pc:], lda, 6, kb)
+			continue
+		}
 		for i := 0; i < mrr; i++ {
 			src := a[(ic+ir+i)*lda+pc:]
 			src = src[:kb]
@@ -228,6 +235,12 @@ func packB(nr int, trans bool, b []float32, ldb, pc, jc, kb, nb int, dst []float
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb+p]: read each source row once, contiguously.
+		if nrr == 16 && nr == 16 {
+			src := b[(jc+jr)*ldb+pc:]
+			packTransposed(panel, 16, src, ldb, 8, kb)
+			packTransposed(panel[8:], 16, src[8*ldb:], ldb, 8, kb)
+			continue
+		}
 		for j := 0; j < nrr; j++ {
 			src := b[(jc+jr+j)*ldb+pc:]
 			src = src[:kb]
