@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 
+	"starid/internal/cpu"
 	"starid/internal/tensor/gogemm"
 )
 
@@ -22,7 +23,23 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	if goFaster(transA, transB, m, n, k) {
+		gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	gemmBackend(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// goFaster picks the shapes where our kernels beat OpenBLAS 0.3.21 in the
+// cgo build: a transposed A with k <= 512 (a convolution's input
+// gradient, W^T·dY, k being the output channels). BenchmarkGemm on the
+// AMD EPYC (Zen 3) of docs/BENCHMARKS.md, four interleaved runs, GFLOP per
+// CPU second: 576x4096x64 TN ours 46-55, OpenBLAS 34-47; 2304x256x256 TN
+// 63-66 vs 52-55. Every other shape measured was even or OpenBLAS's, so
+// it stays there. Only at the AVX2 level: on an AVX-512 CPU OpenBLAS's
+// wider kernels were not measured against ours.
+func goFaster(transA, transB bool, m, n, k int) bool {
+	return Backend != "go" && transA && !transB && k <= 512 && m >= 64 && n >= 64 && cpu.Current() == cpu.AVX2
 }
 
 // GemmParallel is Gemm split into column blocks of C, one per worker. Use

@@ -105,13 +105,22 @@ func TestGemmBadSizesPanic(t *testing.T) {
 	Gemm(false, false, 4, 4, 4, 1, make([]float32, 15), 4, make([]float32, 16), 4, 0, make([]float32, 16), 4)
 }
 
-// gemmBenchShapes are m x n x k of products starid runs: VGG16 layers at
-// 224x224 (conv1_2: 64 x 50176 x 576; conv4: 512 x 784 x 4608), a square
-// reference, and the face descriptor's convolutions at 150x150 (stem,
-// conv32 at 36x36, conv64 at 18x18, conv128 at 9x9, conv256 at 5x5).
-var gemmBenchShapes = [][3]int{
-	{64, 50176, 576}, {512, 784, 4608}, {1024, 1024, 1024},
-	{32, 5184, 147}, {32, 1296, 288}, {64, 324, 576}, {128, 81, 1152}, {256, 25, 2304},
+// gemmBenchShapes are products starid runs (m x n x k, then transA and
+// transB): VGG16 layers at 224x224 (conv1_2 64 x 50176 x 576; conv4 512 x
+// 784 x 4608), a square reference, the face descriptor's convolutions at
+// 150x150 (stem, conv32 at 36x36, conv64 at 18x18, conv128 at 9x9,
+// conv256 at 5x5), and the backward products of a vgg16-bn-dropout-light
+// training step at 64x64: the input gradient (transposed A, k = output
+// channels) of conv1_2 and of a 256-channel layer, and conv1_2's weight
+// gradient (transposed B).
+var gemmBenchShapes = []struct {
+	m, n, k        int
+	transA, transB bool
+}{
+	{64, 50176, 576, false, false}, {512, 784, 4608, false, false}, {1024, 1024, 1024, false, false},
+	{32, 5184, 147, false, false}, {32, 1296, 288, false, false}, {64, 324, 576, false, false},
+	{128, 81, 1152, false, false}, {256, 25, 2304, false, false},
+	{576, 4096, 64, true, false}, {2304, 256, 256, true, false}, {64, 576, 4096, false, true},
 }
 
 // gemmBenchBackends are the GEMMs compiled in: OpenBLAS (cgo build) and
@@ -124,25 +133,39 @@ func gemmBenchBackends() map[string]gemmFunc {
 	return bk
 }
 
-// BenchmarkGemm reports GFLOP/s per shape, backend, and mode: "single" is
+// BenchmarkGemm reports GFLOP/s (wall and per CPU second) per shape,
+// backend, and mode: "single" is
 // one call on one goroutine (how convolutions call Gemm from each
 // worker), "parallel" the product split over Workers() (GemmParallel).
 func BenchmarkGemm(b *testing.B) {
-	for _, sz := range gemmBenchShapes {
-		m, n, k := sz[0], sz[1], sz[2]
+	for _, sh := range gemmBenchShapes {
+		m, n, k, ta, tb := sh.m, sh.n, sh.k, sh.transA, sh.transB
+		lda, ldb := k, n
+		if ta {
+			lda = m
+		}
+		if tb {
+			ldb = k
+		}
 		r := rand.New(rand.NewPCG(1, 2))
 		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+		shape := itoa(m) + "x" + itoa(n) + "x" + itoa(k) + map[[2]bool]string{{true, false}: "TN", {false, true}: "NT"}[[2]bool{ta, tb}]
 		for name, f := range gemmBenchBackends() {
 			for _, mode := range []string{"single", "parallel"} {
-				b.Run(name+"/"+itoa(m)+"x"+itoa(n)+"x"+itoa(k)+"/"+mode, func(b *testing.B) {
+				b.Run(name+"/"+shape+"/"+mode, func(b *testing.B) {
+					cpu0 := processCPU()
 					for i := 0; i < b.N; i++ {
 						if mode == "single" {
-							f(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+							f(ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 						} else {
-							gemmParallel(f, false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+							gemmParallel(f, ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
 						}
 					}
-					b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					// Per CPU second: on a shared machine other jobs stretch
+					// wall time far more than the CPU time we use.
+					b.ReportMetric(flops/(processCPU()-cpu0).Seconds()/1e9, "GFLOP/cpu-s")
 				})
 			}
 		}
