@@ -42,7 +42,7 @@ func randSlice(r *rand.Rand, n int) []float32 {
 
 func TestGemmBackendsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	impls := map[string]gemmFunc{"Gemm(" + Backend + ")": Gemm, "GemmParallel": GemmParallel, "gemmGo": gemmGo}
+	impls := map[string]gemmFunc{"Gemm(" + Backend + ")": Gemm, "GemmParallel": GemmParallel, "gemmGo": gemmGo, "gemmBackend": gemmBackend}
 	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 300, 27}, {130, 70, 576}, {5, 2000, 64}, {600, 3, 40}}
 	for _, sz := range sizes {
 		m, n, k := sz[0], sz[1], sz[2]
