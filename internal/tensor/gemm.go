@@ -19,11 +19,9 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if k == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	if goFaster(transA, transB, m, n, k) {
+	// k == 0 only scales C, which gemmGo does without touching the
+	// (possibly empty) A and B that the C call would take pointers into.
+	if k == 0 || goFaster(transA, transB, m, n, k) {
 		gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -97,19 +95,6 @@ func splitAligned(n, unit int, fn func(lo, hi int)) {
 	ParallelMin(units, 1, func(lo, hi int) {
 		fn(lo*unit, min(hi*unit, n))
 	})
-}
-
-func scaleC(m, n int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(row)
-			continue
-		}
-		for j := range row {
-			row[j] *= beta
-		}
-	}
 }
 
 // checkGemm panics with a readable message on inconsistent sizes: these are
