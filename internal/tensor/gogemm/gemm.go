@@ -31,7 +31,7 @@ type microKernel struct {
 
 // genericName is what runs when no kernel of ours fits the CPU: gonum's
 // sgemm, whose inner loops are SSE assembly on every amd64 CPU. Measured
-// on the machine of docs/BENCHMARKS.md it was 1.2-4x faster than our own
+// on the machine of docs/BENCHMARKS.md it was 1.6-4x faster than our own
 // packing driver with a 4x4 plain-Go micro-kernel, which the Go compiler
 // could not keep in registers. (gonum splits large products over
 // goroutines itself; the Go scheduler keeps that within GOMAXPROCS.)
@@ -137,7 +137,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // packChunk is how many B micro-panels are packed at a time on the first
 // pass: enough contiguous bytes per source row for the prefetchers, few
 // enough that the chunk is still in L1/L2 when the kernel reads it.
-var packChunk = 16
+const packChunk = 16
 
 func roundUp(x, unit int) int { return (x + unit - 1) / unit * unit }
 
