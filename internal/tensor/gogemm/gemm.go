@@ -46,14 +46,45 @@ func KernelName() string {
 	return genericName
 }
 
-// packBufs are one call's packed blocks; pooled because a 4 MiB B block
-// per call would otherwise be garbage for every layer of every step.
+// packBufs are one call's packed blocks, reused across calls because a
+// 4 MiB B block per call would otherwise be garbage for every layer of
+// every step.
 type packBufs struct {
 	a, b []float32
 	tile []float32 // an edge tile's product before it is merged into C
 }
 
-var packPool = sync.Pool{New: func() any { return new(packBufs) }}
+// packFree holds idle packBufs. Not a sync.Pool: that one is emptied at
+// every GC and is per-P, so concurrent callers kept allocating fresh
+// blocks (a training step then allocated more than nn's arena test
+// allows). There are at most as many in use as goroutines calling GEMM at
+// once; maxFreeBufs bounds what stays held after a burst.
+var packFree struct {
+	sync.Mutex
+	list []*packBufs
+}
+
+const maxFreeBufs = 64
+
+func getBufs() *packBufs {
+	packFree.Lock()
+	defer packFree.Unlock()
+	n := len(packFree.list)
+	if n == 0 {
+		return new(packBufs)
+	}
+	b := packFree.list[n-1]
+	packFree.list = packFree.list[:n-1]
+	return b
+}
+
+func putBufs(b *packBufs) {
+	packFree.Lock()
+	defer packFree.Unlock()
+	if len(packFree.list) < maxFreeBufs {
+		packFree.list = append(packFree.list, b)
+	}
+}
 
 func growTo(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -95,8 +126,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	kc := blockSize(k, kern.kc, 1)
 	mc := blockSize(m, kern.mc, kern.mr)
 	nc := blockSize(n, kern.nc, kern.nr)
-	bufs := packPool.Get().(*packBufs)
-	defer packPool.Put(bufs)
+	bufs := getBufs()
+	defer putBufs(bufs)
 	bufs.a = growTo(bufs.a, roundUp(mc, kern.mr)*kc+8) // +8: packTransposed's slack
 	bufs.b = growTo(bufs.b, roundUp(nc, kern.nr)*kc)
 	bufs.tile = growTo(bufs.tile, kern.mr*kern.nr)
