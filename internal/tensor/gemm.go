@@ -3,8 +3,8 @@ package tensor
 import (
 	"fmt"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+	"starid/internal/cpu"
+	"starid/internal/tensor/gogemm"
 )
 
 // Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
@@ -19,16 +19,37 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if k == 0 {
-		scaleC(m, n, beta, c, ldc)
+	// k == 0 only scales C, which gemmGo does without touching the
+	// (possibly empty) A and B that the C call would take pointers into.
+	if k == 0 || goFaster(transA, transB, m, n, k) {
+		gemmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	gemmBackend(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// goFaster picks the shapes where our kernels beat OpenBLAS 0.3.21 in the
+// cgo build: a transposed A with k <= 512 (a convolution's input
+// gradient, W^T·dY, k being the output channels). BenchmarkGemm on the
+// AMD EPYC (Zen 3) of docs/BENCHMARKS.md, four interleaved runs, GFLOP per
+// CPU second: 576x4096x64 TN ours 46-55, OpenBLAS 34-47; 2304x256x256 TN
+// 63-66 vs 52-55. Every other shape measured was even or OpenBLAS's, so
+// it stays there. Only at the AVX2 level: on an AVX-512 CPU OpenBLAS's
+// wider kernels were not measured against ours.
+func goFaster(transA, transB bool, m, n, k int) bool {
+	return Backend != "go" && transA && !transB && k <= 512 && m >= 64 && n >= 64 && cpu.Current() == cpu.AVX2
+}
+
 // GemmParallel is Gemm split into column blocks of C, one per worker. Use
 // it when a single product is the whole job (a batch of one, a Linear layer).
 func GemmParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmParallel(Gemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmParallel splits one product over Workers() calls of gemm (Gemm, or
+// a backend directly in benchmarks).
+func gemmParallel(gemm gemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -37,39 +58,43 @@ func GemmParallel(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	// Below ~2 MFLOP the goroutine hand-off costs more than it saves; split
 	// along whichever of m and n is larger so each block stays GEMM-shaped.
 	if Workers() == 1 || 2*m*n*k < 2<<20 {
-		Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if n >= m {
-		ParallelMin(n, 64, func(lo, hi int) {
+		// Blocks of whole 64-column multiples keep the cut on a boundary
+		// of our kernels' 16-column panels, so no worker ends in an
+		// edge tile that another worker's block would have filled.
+		splitAligned(n, 64, func(lo, hi int) {
 			boff := lo // column lo of op(B)
 			if transB {
 				boff = lo * ldb
 			}
-			Gemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[boff:], ldb, beta, c[lo:], ldc)
+			gemm(transA, transB, m, hi-lo, k, alpha, a, lda, b[boff:], ldb, beta, c[lo:], ldc)
 		})
 		return
 	}
-	ParallelMin(m, 16, func(lo, hi int) {
+	splitAligned(m, 24, func(lo, hi int) {
 		aoff := lo * lda // row lo of op(A)
 		if transA {
 			aoff = lo
 		}
-		Gemm(transA, transB, hi-lo, n, k, alpha, a[aoff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+		gemm(transA, transB, hi-lo, n, k, alpha, a[aoff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
 	})
 }
 
-func scaleC(m, n int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(row)
-			continue
-		}
-		for j := range row {
-			row[j] *= beta
-		}
-	}
+// gemmFunc is the signature Gemm and its backends share.
+type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// splitAligned is ParallelMin over [0, n) with chunk boundaries at
+// multiples of unit (except the last), so every worker but one gets whole
+// tiles.
+func splitAligned(n, unit int, fn func(lo, hi int)) {
+	units := (n + unit - 1) / unit
+	ParallelMin(units, 1, func(lo, hi int) {
+		fn(lo*unit, min(hi*unit, n))
+	})
 }
 
 // checkGemm panics with a readable message on inconsistent sizes: these are
@@ -93,20 +118,16 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	}
 }
 
-var goBLAS gonum.Implementation
-
-// gemmGo is the pure-Go GEMM (gonum's blocked, parallel sgemm). It is the
-// backend when cgo is off, and the reference the OpenBLAS path is tested
-// against when it is on.
+// gemmGo is our own GEMM (package gogemm: packed panels, cache blocking,
+// AVX2/FMA micro-kernels or plain Go, chosen at run time from
+// internal/cpu). It is the backend when cgo is off, the cgo build's
+// fallback when OpenBLAS would run kernels below the CPU, and the
+// reference the OpenBLAS path is tested against.
 func gemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
-	}
-	if transB {
-		tb = blas.Trans
-	}
-	// gonum checks slice lengths against the exact extents; trim to them.
-	goBLAS.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gogemm.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// goKernelName names the micro-kernel gemmGo runs ("go-avx2",
+// "go-generic"), for reports.
+func goKernelName() string { return gogemm.KernelName() }

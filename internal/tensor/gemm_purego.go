@@ -2,12 +2,15 @@
 
 package tensor
 
+import "starid/internal/cpu"
+
 // Backend names the GEMM implementation compiled in.
 const Backend = "go"
 
-// BackendConfig describes the pure-Go backend.
+// BackendConfig describes the pure-Go backend: our kernel family and the
+// CPU level that chose it.
 func BackendConfig() string {
-	return "gonum sgemm (pure Go; build with cgo and libopenblas-dev for full speed)"
+	return "starid gogemm, kernel " + goKernelName() + " (cpu level " + cpu.Current().String() + "; pure Go, no OpenBLAS)"
 }
 
 func gemmBackend(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,

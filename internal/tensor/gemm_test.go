@@ -40,12 +40,9 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	return s
 }
 
-type gemmFn func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
-	b []float32, ldb int, beta float32, c []float32, ldc int)
-
 func TestGemmBackendsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	impls := map[string]gemmFn{"Gemm(" + Backend + ")": Gemm, "GemmParallel": GemmParallel, "gemmGo": gemmGo}
+	impls := map[string]gemmFunc{"Gemm(" + Backend + ")": Gemm, "GemmParallel": GemmParallel, "gemmGo": gemmGo, "gemmBackend": gemmBackend}
 	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 300, 27}, {130, 70, 576}, {5, 2000, 64}, {600, 3, 40}}
 	for _, sz := range sizes {
 		m, n, k := sz[0], sz[1], sz[2]
@@ -108,18 +105,70 @@ func TestGemmBadSizesPanic(t *testing.T) {
 	Gemm(false, false, 4, 4, 4, 1, make([]float32, 15), 4, make([]float32, 16), 4, 0, make([]float32, 16), 4)
 }
 
+// gemmBenchShapes are products starid runs (m x n x k, then transA and
+// transB): VGG16 layers at 224x224 (conv1_2 64 x 50176 x 576; conv4 512 x
+// 784 x 4608), a square reference, the face descriptor's convolutions at
+// 150x150 (stem, conv32 at 36x36, conv64 at 18x18, conv128 at 9x9,
+// conv256 at 5x5), and the backward products of a vgg16-bn-dropout-light
+// training step at 64x64: the input gradient (transposed A, k = output
+// channels) of conv1_2 and of a 256-channel layer, and conv1_2's weight
+// gradient (transposed B).
+var gemmBenchShapes = []struct {
+	m, n, k        int
+	transA, transB bool
+}{
+	{64, 50176, 576, false, false}, {512, 784, 4608, false, false}, {1024, 1024, 1024, false, false},
+	{32, 5184, 147, false, false}, {32, 1296, 288, false, false}, {64, 324, 576, false, false},
+	{128, 81, 1152, false, false}, {256, 25, 2304, false, false},
+	{576, 4096, 64, true, false}, {2304, 256, 256, true, false}, {64, 576, 4096, false, true},
+}
+
+// gemmBenchBackends are the GEMMs compiled in: OpenBLAS (cgo build) and
+// ours, so one run of the cgo build measures both side by side.
+func gemmBenchBackends() map[string]gemmFunc {
+	bk := map[string]gemmFunc{"go": gemmGo}
+	if Backend != "go" {
+		bk[Backend] = gemmBackend
+	}
+	return bk
+}
+
+// BenchmarkGemm reports GFLOP/s (wall and per CPU second) per shape,
+// backend, and mode: "single" is
+// one call on one goroutine (how convolutions call Gemm from each
+// worker), "parallel" the product split over Workers() (GemmParallel).
 func BenchmarkGemm(b *testing.B) {
-	for _, sz := range [][3]int{{64, 50176, 576}, {512, 784, 4608}, {1024, 1024, 1024}} {
-		m, n, k := sz[0], sz[1], sz[2]
+	for _, sh := range gemmBenchShapes {
+		m, n, k, ta, tb := sh.m, sh.n, sh.k, sh.transA, sh.transB
+		lda, ldb := k, n
+		if ta {
+			lda = m
+		}
+		if tb {
+			ldb = k
+		}
 		r := rand.New(rand.NewPCG(1, 2))
 		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-		name := Backend + "/" + itoa(m) + "x" + itoa(n) + "x" + itoa(k)
-		b.Run(name+"/parallel", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				GemmParallel(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+		shape := itoa(m) + "x" + itoa(n) + "x" + itoa(k) + map[[2]bool]string{{true, false}: "TN", {false, true}: "NT"}[[2]bool{ta, tb}]
+		for name, f := range gemmBenchBackends() {
+			for _, mode := range []string{"single", "parallel"} {
+				b.Run(name+"/"+shape+"/"+mode, func(b *testing.B) {
+					cpu0 := processCPU()
+					for i := 0; i < b.N; i++ {
+						if mode == "single" {
+							f(ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+						} else {
+							gemmParallel(f, ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+						}
+					}
+					flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					// Per CPU second: on a shared machine other jobs stretch
+					// wall time far more than the CPU time we use.
+					b.ReportMetric(flops/(processCPU()-cpu0).Seconds()/1e9, "GFLOP/cpu-s")
+				})
 			}
-			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		}
 	}
 }
 
