@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"starid/internal/cpu"
 	"starid/internal/tensor"
 )
 
@@ -153,7 +152,7 @@ func BenchmarkConv2dBatch1(b *testing.B) {
 }
 
 // BenchmarkConv2dTaps sets Conv2d's direct algorithm against its GEMM
-// lowering (cpu.SetLevel(cpu.Generic)) at batch 1 on the face detector's shapes: conv0
+// lowering (tapsOff) at batch 1 on the face detector's shapes: conv0
 // on the four-row bands its fused pooling feeds it, and the 1x1
 // convolutions of its first blocks, with 16 to 64 input channels (the
 // last is beyond convTapsMax and shows why), and the stride-2 first layers
@@ -180,7 +179,8 @@ func BenchmarkConv2dTaps(b *testing.B) {
 		for _, algo := range []string{"taps", "gemm"} {
 			b.Run(fmt.Sprintf("k%ds%dp%d/%dto%d@%dx%d/%s", s.k, s.stride, s.pad, s.in, s.out, s.h, s.w, algo), func(b *testing.B) {
 				if algo == "gemm" {
-					defer cpu.SetLevel(cpu.Generic)()
+					tapsOff = true
+					defer func() { tapsOff = false }()
 				} else if !l.useTaps(1, g.OutW()) {
 					b.Skip("not taken by the direct algorithm")
 				}

@@ -32,12 +32,17 @@ const convTapsMax = 32
 // phases costs about what it saves.
 const convTapsMaxStride2 = 160
 
+// tapsOff turns the direct algorithm off, for benchmarks that set it
+// against the GEMM lowering without lowering the GEMM's own kernels too
+// (cpu.SetLevel would).
+var tapsOff bool
+
 // useTaps reports whether Forward takes the direct algorithm for n
 // images with output rows of wo. Batches of several images, in training
 // or evaluation, keep the GEMM, which then multiplies wide enough to run
 // at full speed.
 func (c *Conv2d) useTaps(n, wo int) bool {
-	if !tapsSIMD() || c.Training || n >= tensor.Workers() || c.Out%4 != 0 || wo < 8 {
+	if tapsOff || !tapsSIMD() || c.Training || n >= tensor.Workers() || c.Out%4 != 0 || wo < 8 {
 		return false
 	}
 	taps := c.In * c.Kernel * c.Kernel

@@ -72,6 +72,7 @@ import (
 	"unsafe"
 
 	"starid/internal/cpu"
+	"starid/internal/tensor/gogemm"
 )
 
 const (
@@ -127,7 +128,7 @@ func loadOpenBLAS() blasState {
 	})
 	if errs != nil {
 		why := "OpenBLAS not found: " + strings.Join(errs, "; ")
-		return blasState{config: why, verdict: blasVerdict{useGo: true, level: cpu.Current(),
+		return blasState{config: why, verdict: blasVerdict{useGo: true, level: gogemm.Level(),
 			family: goFamily() + " (OpenBLAS not found; using starid's kernels)"}}
 	}
 	// One OpenBLAS thread: parallelism is ours (goroutines over images or
@@ -135,7 +136,7 @@ func loadOpenBLAS() blasState {
 	C.starid_set_threads(1)
 	core := C.GoString(C.starid_corename())
 	return blasState{loaded: true, config: C.GoString(C.starid_config()),
-		verdict: judgeCore(core, p, detected, cpu.Current(), goFamily())}
+		verdict: judgeCore(core, p, detected, gogemm.Level(), goFamily())}
 }
 
 // withCoretype runs load with OPENBLAS_CORETYPE as the plan says, then puts

@@ -160,6 +160,5 @@ func judgeLevel(core string, p blasPlan, detected, goLevel cpu.Level, goName str
 		family: fmt.Sprintf("%s (OpenBLAS ran %s; using starid's kernels)", goName, core)}
 }
 
-// goFamily names starid's own GEMM kernels.
-// TODO(merge): return goKernelName() once the Go-assembly kernels land.
-func goFamily() string { return "go-" + cpu.Current().String() }
+// goFamily names starid's own GEMM kernels, for KernelFamily.
+func goFamily() string { return goKernelName() }

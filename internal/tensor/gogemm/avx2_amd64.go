@@ -27,7 +27,7 @@ func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32, 
 // nc=4080 makes the packed B block 4 MiB, a share of L3 that every core
 // of a modern server CPU can hold, and a multiple of 16.
 var avx2Kernel = &microKernel{
-	name: "go-avx2", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080,
+	name: "go-avx2", level: cpu.AVX2, mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080,
 	fn: func(k int, a, b, c []float32, ldc int, alpha, beta float32, load bool) {
 		l := 0
 		if load {

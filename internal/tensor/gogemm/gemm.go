@@ -15,6 +15,8 @@ package gogemm
 import (
 	"sync"
 
+	"starid/internal/cpu"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -24,6 +26,7 @@ import (
 // when load; with load false it must not read C.
 type microKernel struct {
 	name       string
+	level      cpu.Level // the instructions it needs
 	mr, nr     int
 	kc, mc, nc int
 	fn         func(k int, a, b, c []float32, ldc int, alpha, beta float32, load bool)
@@ -44,6 +47,16 @@ func KernelName() string {
 		return k.name
 	}
 	return genericName
+}
+
+// Level is the vector level of the kernel Sgemm runs now: AVX2 for the
+// assembly kernel (also on AVX-512 CPUs, until an AVX-512 kernel is
+// added), Generic for gonum's.
+func Level() cpu.Level {
+	if k := archKernel(); k != nil {
+		return k.level
+	}
+	return cpu.Generic
 }
 
 // packBufs are one call's packed blocks, reused across calls because a
