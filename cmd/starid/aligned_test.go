@@ -16,6 +16,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
 )
@@ -100,7 +101,7 @@ func TestCropAligned(t *testing.T) {
 			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	r, err := train.OpenRun(run)
+	r, err := runs.OpenRun(run)
 	if err != nil {
 		t.Fatal(err)
 	}

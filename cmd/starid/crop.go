@@ -10,6 +10,7 @@ import (
 
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/runs"
 	"starid/internal/train"
 )
 
@@ -116,7 +117,7 @@ func alignedChipOf(img *faces.Image, lm []train.FacePoint, padding float64, side
 
 // runChipSide is the chip side of an aligned run: the one its model.json
 // records (runs always record it; the fallback is the rule they used).
-func runChipSide(info train.ModelInfo) int {
+func runChipSide(info runs.ModelInfo) int {
 	if info.ChipSize > 0 {
 		return info.ChipSize
 	}
@@ -125,7 +126,7 @@ func runChipSide(info train.ModelInfo) int {
 
 // faceCropped says whether a VGG run was trained on faces found by the
 // face pipeline (cut or aligned), so that its photos must be described.
-func faceCropped(info train.ModelInfo) bool { return info.Crop == "face" || info.Crop == "aligned" }
+func faceCropped(info runs.ModelInfo) bool { return info.Crop == "face" || info.Crop == "aligned" }
 
 func faceBox(x, y, w, h float64) train.FaceBox { return train.FaceBox{X: x, Y: y, W: w, H: h} }
 
@@ -137,7 +138,7 @@ func roundBox(x, y, w, h float64) [4]int {
 // warnPipeline tells when a crop=face run's faces were found by another
 // face pipeline than this starid's: its boxes, and so the crops, may then
 // differ a little from the ones the run was trained and tested on.
-func warnPipeline(info train.ModelInfo, stderr io.Writer) {
+func warnPipeline(info runs.ModelInfo, stderr io.Writer) {
 	if faceCropped(info) && info.PipelineVersion != faces.PipelineVersion {
 		fmt.Fprintf(stderr, "warning: the run's face crops came from face pipeline %q, this starid has %q; crops may differ slightly from training's\n",
 			info.PipelineVersion, faces.PipelineVersion)
@@ -146,7 +147,7 @@ func warnPipeline(info train.ModelInfo, stderr io.Writer) {
 
 // checkRunCrop refuses runs whose preprocessing eval and predict cannot
 // repeat.
-func checkRunCrop(info train.ModelInfo) error {
+func checkRunCrop(info runs.ModelInfo) error {
 	switch info.Crop {
 	case "", "none", "face", "aligned":
 		return nil

@@ -16,6 +16,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
 )
@@ -42,7 +43,7 @@ func TestCropFace(t *testing.T) {
 			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	r, err := train.OpenRun(run)
+	r, err := runs.OpenRun(run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestCropFace(t *testing.T) {
 // TestCropFacePipelineWarning: a run whose crops came from another face
 // pipeline still predicts, with a warning that the crops may differ.
 func TestCropFacePipelineWarning(t *testing.T) {
-	info := train.ModelInfo{Crop: "face", PipelineVersion: "face-api-1.7.15/starid-0"}
+	info := runs.ModelInfo{Crop: "face", PipelineVersion: "face-api-1.7.15/starid-0"}
 	var b strings.Builder
 	warnPipeline(info, &b)
 	if !strings.Contains(b.String(), `from face pipeline "face-api-1.7.15/starid-0"`) {

@@ -19,6 +19,7 @@ import (
 	"starid/internal/identify"
 	"starid/internal/nn"
 	"starid/internal/report"
+	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
 )
@@ -128,11 +129,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if thresholdSet && !(*threshold >= 0) {
 		return usagef("--threshold %v: must be 0 or more", *threshold)
 	}
-	run, err := train.OpenRun(pos[0])
+	run, err := runs.OpenRun(pos[0])
 	if err != nil {
 		return err
 	}
-	if run.Info.Model == train.ModelFace {
+	if run.Info.Model == runs.ModelFace {
 		opt := faceEvalOptions{data: *dataDir, out: *outDir, workers: *workers, asJSON: *asJSON, thresholdSet: thresholdSet,
 			threshold: *threshold, strangers: *strangers, cache: descriptorCache(*cacheDir, stderr)}
 		return evalFaces(pos[0], opt, stdout, stderr)
@@ -287,7 +288,7 @@ func evalFaces(dir string, opt faceEvalOptions, stdout, stderr io.Writer) error 
 	var ds *data.Dataset
 	var indices []int
 	if opt.data == "" {
-		split, err := data.ReadSplit(filepath.Join(run.Dir, train.SplitFile))
+		split, err := data.ReadSplit(filepath.Join(run.Dir, runs.SplitFile))
 		if err != nil {
 			return err
 		}
@@ -296,7 +297,7 @@ func evalFaces(dir string, opt faceEvalOptions, stdout, stderr io.Writer) error 
 		}
 		_, test, err := split.Indices(ds)
 		if err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(run.Dir, train.SplitFile), err)
+			return fmt.Errorf("%s: %w", filepath.Join(run.Dir, runs.SplitFile), err)
 		}
 		// Test photos of classes left out with --exclude are strangers,
 		// not errors; --strangers excluded evaluates them.
@@ -479,8 +480,8 @@ func evalStrangers(run *identify.FaceRun, rule identify.Rule, opt faceEvalOption
 }
 
 // testSplit maps RUN/split.json's test files back onto the training folder.
-func testSplit(run *train.Run) (*data.Dataset, []int, error) {
-	splitPath := filepath.Join(run.Dir, train.SplitFile)
+func testSplit(run *runs.Run) (*data.Dataset, []int, error) {
+	splitPath := filepath.Join(run.Dir, runs.SplitFile)
 	split, err := data.ReadSplit(splitPath)
 	if err != nil {
 		return nil, nil, err
@@ -520,13 +521,13 @@ func checkSubset(folder, model []string, dir string) error {
 }
 
 // transformFor is the evaluation preprocessing a run was trained with.
-func transformFor(info train.ModelInfo) data.Transform {
+func transformFor(info runs.ModelInfo) data.Transform {
 	return data.Transform{Size: info.Size, Mean: info.Mean, Std: info.Std}
 }
 
 // checkCrop refuses runs trained on crops, for commands that only feed
 // whole photos; eval, predict and serve cut face crops (checkRunCrop).
-func checkCrop(info train.ModelInfo) error {
+func checkCrop(info runs.ModelInfo) error {
 	if info.Crop != "" && info.Crop != "none" {
 		return fmt.Errorf("the run was trained on %q crops, which this command cannot make yet (starid predict and eval can)", info.Crop)
 	}
@@ -536,7 +537,7 @@ func checkCrop(info train.ModelInfo) error {
 // evalFaceCrops finds the faces of the samples to evaluate and returns the
 // loader's crop, which cuts them as training did, and the count of photos
 // without a face (shown whole, as in training).
-func evalFaceCrops(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
+func evalFaceCrops(info runs.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
 	stderr io.Writer) (func(int, *image.RGBA) (image.Rectangle, error), *faceCropEval, error) {
 	found, res, err := findEvalFaces(info, ds, indices, cache, workers, false, stderr)
 	if err != nil {
@@ -548,7 +549,7 @@ func evalFaceCrops(info train.ModelInfo, ds *data.Dataset, indices []int, cache 
 // evalAlignedChips is evalFaceCrops for crop=aligned runs: the loader's
 // warp cuts each photo's main face into the chip training cut (same
 // landmarks, padding and chip side), a photo without a face stays whole.
-func evalAlignedChips(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
+func evalAlignedChips(info runs.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
 	stderr io.Writer) (func(int, *image.RGBA) (*image.RGBA, error), *faceCropEval, error) {
 	found, res, err := findEvalFaces(info, ds, indices, cache, workers, true, stderr)
 	if err != nil {
@@ -563,7 +564,7 @@ func evalAlignedChips(info train.ModelInfo, ds *data.Dataset, indices []int, cac
 
 // findEvalFaces finds the main face of each sample (with its landmarks
 // when asked) and counts the photos without one.
-func findEvalFaces(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int, landmarks bool,
+func findEvalFaces(info runs.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int, landmarks bool,
 	stderr io.Writer) (map[int]train.FaceFind, *faceCropEval, error) {
 	paths, keys := make([]string, len(indices)), make([]string, len(indices))
 	for r, i := range indices {

@@ -15,6 +15,7 @@ import (
 	"starid/internal/data"
 	"starid/internal/models"
 	"starid/internal/nn"
+	"starid/internal/runs"
 	"starid/internal/train"
 )
 
@@ -99,11 +100,11 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := nn.SaveStateDict(filepath.Join(runDir, train.BestFile), net, nil); err != nil {
+	if err := nn.SaveStateDict(filepath.Join(runDir, runs.BestFile), net, nil); err != nil {
 		t.Fatal(err)
 	}
 	abs, _ := filepath.Abs(dataDir)
-	info := train.ModelInfo{Version: train.ModelInfoVersion, Model: "colour", Spec: &spec, Classes: colourClasses,
+	info := runs.ModelInfo{Version: runs.ModelInfoVersion, Model: "colour", Spec: &spec, Classes: colourClasses,
 		Size: 8, Mean: data.DefaultMean, Std: data.DefaultStd, Crop: "none", Data: abs, Seed: 1, TrainFrac: 0.5}
 	if threshold > 0 {
 		info.Unknown = &threshold
@@ -112,7 +113,7 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(runDir, train.ModelInfoFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(runDir, runs.ModelInfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := data.Scan(dataDir, data.ScanOptions{})
@@ -123,7 +124,7 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := split.WriteFile(filepath.Join(runDir, train.SplitFile)); err != nil {
+	if err := split.WriteFile(filepath.Join(runDir, runs.SplitFile)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -213,7 +214,7 @@ func checkConfusionFiles(t *testing.T, dir string, want [][]int) {
 
 func TestEvalTestSplit(t *testing.T) {
 	_, run := fixture(t)
-	split, err := data.ReadSplit(filepath.Join(run, train.SplitFile))
+	split, err := data.ReadSplit(filepath.Join(run, runs.SplitFile))
 	if err != nil {
 		t.Fatal(err)
 	}

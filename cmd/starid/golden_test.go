@@ -13,6 +13,7 @@ import (
 
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 	"starid/internal/train"
 )
 
@@ -76,12 +77,12 @@ func golden(t *testing.T, name string, args ...string) {
 func cropRun(t *testing.T, run, photos, crop string) {
 	t.Helper()
 	makeRun(t, run, photos, 10, 0)
-	path := filepath.Join(run, train.ModelInfoFile)
+	path := filepath.Join(run, runs.ModelInfoFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info train.ModelInfo
+	var info runs.ModelInfo
 	if err := json.Unmarshal(b, &info); err != nil {
 		t.Fatal(err)
 	}

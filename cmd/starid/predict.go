@@ -15,6 +15,7 @@ import (
 	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
 )
@@ -74,11 +75,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if thresholdSet && !(*threshold >= 0) {
 		return usagef("--threshold %v: must be 0 or more", *threshold)
 	}
-	run, err := train.OpenRun(pos[0])
+	run, err := runs.OpenRun(pos[0])
 	if err != nil {
 		return err
 	}
-	if run.Info.Model == train.ModelFace {
+	if run.Info.Model == runs.ModelFace {
 		return predictFaces(pos[0], pos[1:], *top, *asJSON, thresholdSet, *threshold, *cacheDir, stdout, stderr)
 	}
 	if err := checkRunCrop(run.Info); err != nil {
@@ -223,7 +224,7 @@ func printFacePrediction(stdout, stderr io.Writer, p prediction) {
 	}
 }
 
-func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string, k int, threshold float64) (faceName, error) {
+func predictOne(run *runs.Run, tf data.Transform, x *tensor.Tensor, path string, k int, threshold float64) (faceName, error) {
 	img, err := data.DecodeFile(path, data.DefaultMaxPixels)
 	if err != nil {
 		return faceName{}, err
@@ -241,7 +242,7 @@ func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string
 // own landmarks) and named on its own, so a group photo gets one answer
 // per face, largest first, each with its face box. A photo without a face
 // is named whole, as training treated such photos, with a note saying so.
-func predictCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, images []string, k int, threshold float64,
+func predictCrops(run *runs.Run, tf data.Transform, x *tensor.Tensor, images []string, k int, threshold float64,
 	asJSON bool, cacheDir string, stdout, stderr io.Writer) error {
 	aligned := run.Info.Crop == "aligned"
 	photos, err := describePhotos(context.Background(), descriptorCache(cacheDir, stderr), 0, images, nil, aligned, stderr)
@@ -269,7 +270,7 @@ func predictCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, images []
 }
 
 // predictPhotoCrops fills p with the answers for one described photo.
-func predictPhotoCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, ph identify.Photo, k int, threshold float64, p *prediction) error {
+func predictPhotoCrops(run *runs.Run, tf data.Transform, x *tensor.Tensor, ph identify.Photo, k int, threshold float64, p *prediction) error {
 	if ph.Err != nil {
 		return ph.Err
 	}
@@ -341,7 +342,7 @@ func topText(f faceName) string {
 
 // predictRegion names the region r of img (the whole photo, or a face
 // crop) with a VGG run; the answer's box is r.
-func predictRegion(run *train.Run, tf data.Transform, x *tensor.Tensor, img *image.RGBA, r image.Rectangle, k int, threshold float64) (faceName, error) {
+func predictRegion(run *runs.Run, tf data.Transform, x *tensor.Tensor, img *image.RGBA, r image.Rectangle, k int, threshold float64) (faceName, error) {
 	if err := tf.Apply(img.SubImage(r), nil, x.Data); err != nil {
 		return faceName{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/runs"
 	"starid/internal/serve"
 	"starid/internal/tensor"
 	"starid/internal/train"
@@ -24,11 +25,11 @@ const serveTopK = 5
 // pipeline finds; a whole-photo VGG run names the photo as one "face" whose
 // box is the whole photo, as predict does.
 func openRunRecognizer(dir string) (serve.Recognizer, error) {
-	info, err := train.ReadModelInfo(dir)
+	info, err := runs.ReadModelInfo(dir)
 	if err != nil {
 		return nil, err
 	}
-	if info.Model == train.ModelFace {
+	if info.Model == runs.ModelFace {
 		run, err := identify.OpenFaceRun(dir)
 		if err != nil {
 			return nil, err
@@ -45,7 +46,7 @@ func openRunRecognizer(dir string) (serve.Recognizer, error) {
 		}
 		return &faceRecognizer{run: run, finder: finder, rule: run.Rule()}, nil
 	}
-	run, err := train.OpenRun(dir)
+	run, err := runs.OpenRun(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ type faceRecognizer struct {
 }
 
 func (r *faceRecognizer) Info() serve.ModelInfo {
-	return serve.ModelInfo{Classes: r.run.Model.Classes, Kind: train.ModelFace, Threshold: r.rule.MaxDistance}
+	return serve.ModelInfo{Classes: r.run.Model.Classes, Kind: runs.ModelFace, Threshold: r.rule.MaxDistance}
 }
 
 func (r *faceRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]serve.Face, error) {
@@ -107,7 +108,7 @@ func (r *faceRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]ser
 // "face", or, for a run trained with --crop face or aligned, each face's
 // crop or aligned chip.
 type photoRecognizer struct {
-	run    *train.Run
+	run    *runs.Run
 	tf     data.Transform
 	finder faceFinder // nil unless the run was trained on face crops
 	mu     sync.Mutex // the network's layers own their buffers

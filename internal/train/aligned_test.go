@@ -7,6 +7,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
@@ -141,7 +142,7 @@ func TestTrainAligned(t *testing.T) {
 			t.Errorf("chip cut with padding %v side %d, want 0.5 and %d", c.padding, c.side, side)
 		}
 	}
-	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
 	for _, want := range []string{
 		"aligned faces (padding 0.5, 32x32 chips): a face in 9 of 12 photos; 1 without one (",
 		filepath.Join(dataDir, "classA", "01.png") + ": no face found, the whole photo is used",
@@ -154,7 +155,7 @@ func TestTrainAligned(t *testing.T) {
 	if !strings.Contains(string(log), "--crop aligned --crop-margin 0.5") {
 		t.Errorf("train.log's command line lacks the crop:\n%s", log)
 	}
-	info, err := ReadModelInfo(out)
+	info, err := runs.ReadModelInfo(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestTrainAligned(t *testing.T) {
 	}
 	none := filepath.Join(t.TempDir(), "none")
 	mustTrain(t, tinyConfig(dataDir, none, 2), nil)
-	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); ok {
+	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), tensorBits(t, filepath.Join(none, runs.LastFile))); ok {
 		t.Error("training on aligned chips gave the same weights as training on whole photos")
 	}
 }
@@ -176,12 +177,12 @@ func TestResumeAligned(t *testing.T) {
 	finder, chips := &fakeFinder{box: FaceBox{3, 3, 8, 8}}, &fakeChips{}
 	out := filepath.Join(t.TempDir(), "run")
 	var o runOutput
-	kill := &hooks{committed: func(r EpochRecord) error { return errKilled }}
+	kill := &hooks{committed: func(r runs.EpochRecord) error { return errKilled }}
 	if _, err := Train(context.Background(), alignedConfig(dataDir, out, finder, chips), o.output(kill)); !errors.Is(err, errKilled) {
 		t.Fatalf("first part: %v", err)
 	}
 	// As if the run had been made when chips were 24 pixels.
-	b, err := os.ReadFile(filepath.Join(out, ModelInfoFile))
+	b, err := os.ReadFile(filepath.Join(out, runs.ModelInfoFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +194,11 @@ func TestResumeAligned(t *testing.T) {
 	if b, err = json.Marshal(m); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, ModelInfoFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, runs.ModelInfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	resume := func(edit func(*Config)) (*Summary, error) {
-		r := withDefaults(Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}})
+		r := withDefaults(Config{Settings: runs.Settings{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}})
 		r.Workers, r.FaceBoxes, r.AlignChip = 2, finder.find, chips.chip
 		edit(&r)
 		var o runOutput
@@ -218,7 +219,7 @@ func TestResumeAligned(t *testing.T) {
 			t.Errorf("resumed run cut a chip of side %d, padding %v; want model.json's 24 and 0.5", c.side, c.padding)
 		}
 	}
-	if info, err := ReadModelInfo(out); err != nil || info.ChipSize != 24 {
+	if info, err := runs.ReadModelInfo(out); err != nil || info.ChipSize != 24 {
 		t.Errorf("model.json chip size after the resume: %v", err)
 	}
 }

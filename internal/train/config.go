@@ -13,39 +13,13 @@ import (
 	"strings"
 
 	"starid/internal/models"
-	"starid/internal/optim"
+	"starid/internal/runs"
 )
 
-// Config is one training run's settings: the command line of
-// `starid train`. Every field that changes the trained weights is stored in
-// model.json, and --resume refuses flags that disagree with it.
+// Config is a VGG run's settings (runs.Settings, stored in model.json)
+// plus the face hooks that crop runs need and that cannot be stored.
 type Config struct {
-	Data  string `json:"data"`  // image folder, one sub-folder per class
-	Out   string `json:"out"`   // run directory
-	Model string `json:"model"` // models.ByName name
-	// Width scales the VGG's convolution widths (models.VGGOptions.Width);
-	// 1 is the tutorial's network, and old runs without it were that.
-	Width       float64 `json:"width,omitempty"`
-	Size        int     `json:"size"`      // input height and width
-	Epochs      int     `json:"epochs"`    // total epochs (a resumed run may raise it)
-	Batch       int     `json:"batch"`     // batch size for training and evaluation
-	Optimizer   string  `json:"optimizer"` // "adam", "adamw" or "sgd"
-	LR          float64 `json:"lr"`        // base learning rate
-	Momentum    float64 `json:"momentum"`  // SGD only
-	Schedule    string  `json:"schedule"`  // optim.ParseSchedule form
-	WeightDecay float64 `json:"weight_decay"`
-	L1          float64 `json:"l1"` // tutorial's L1 penalty weight
-	L2          float64 `json:"l2"` // tutorial's L2 penalty weight
-	TrainFrac   float64 `json:"train_frac"`
-	Seed        uint64  `json:"seed"`
-	Augment     bool    `json:"augment"`
-	Crop        string  `json:"crop"` // "none", "face" or "aligned"
-	// CropMargin is, for Crop "face", how much of the face box's longer
-	// side is added on each side of the face (see CropAround); for Crop
-	// "aligned" the chip template's padding (faces.ChipTemplate: room
-	// around the mean face shape, in units of its size); 0 for
-	// whole-photo runs.
-	CropMargin float64 `json:"crop_margin,omitempty"`
+	runs.Settings
 
 	// FaceBoxes finds the faces for Crop "face". It is a hook rather than
 	// a setting because finding faces needs the face pipeline, which is
@@ -59,25 +33,15 @@ type Config struct {
 	// record it in model.json (PipelineVersion), so that eval and predict
 	// can tell when their boxes may differ from the ones trained on.
 	FacePipeline string `json:"-"`
-
-	// Resume continues the run in Out instead of starting a new one.
-	Resume bool `json:"-"`
-	// Workers is the number of image-decoding goroutines (0: one per
-	// core). It does not change the results, so it is not compared.
-	Workers int `json:"-"`
-	// Given lists the settings the user gave explicitly, by flag name
-	// ("lr", "weight-decay"); on resume only these are compared with the
-	// stored run and the others are taken from it. Nil compares them all.
-	Given []string `json:"-"`
 }
 
 // DefaultConfig is the command-line contract's defaults: the tutorial's
 // recipe (Adam 1e-4, 0.92 every 4 epochs, batch 32, 40 epochs, 80/20).
 func DefaultConfig() Config {
-	return Config{
+	return Config{Settings: runs.Settings{
 		Size: 224, Width: 1, Epochs: 40, Batch: 32, Optimizer: "adam", LR: 1e-4, Momentum: 0.9,
 		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: "none", CropMargin: DefaultCropMargin,
-	}
+	}}
 }
 
 // DefaultCropMargin is the margin of face crops: a quarter of the face
@@ -94,28 +58,19 @@ const DefaultAlignPadding = 0.5
 // mostly the whole photo again.
 const maxCropMargin = 2.0
 
-// MaxSize and MaxBatch bound --size and --batch (and the same settings read
-// back from a model.json): far beyond any use on a CPU (the tutorial trains
-// at 224 in batches of 32), they keep a typo or a damaged file from asking
-// for more memory than any machine has.
-const (
-	MaxSize  = 1024
-	MaxBatch = 4096
-)
-
 // errFaceModels is the answer for face settings that reach the VGG trainer:
 // face runs are trained by internal/identify, which the command line calls
 // instead.
 var errFaceModels = errors.New("is trained by the face pipeline (internal/identify), not by train.Train")
 
-// validate checks the settings before anything touches the disk.
+// validate checks the settings before anything touches the disk: the
+// VGG's own (model, crop, size, penalties, width), then those every
+// trainer shares (runs.Settings.CheckTraining).
 func (c *Config) validate() error {
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if err := c.CheckPaths(); err != nil {
+		return err
+	}
 	switch {
-	case c.Data == "":
-		return errors.New("no data folder given")
-	case c.Out == "":
-		return errors.New("no run directory given (--out)")
 	case c.Model == "":
 		return errors.New("no model given (--model)")
 	case c.Model == "face":
@@ -124,20 +79,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--crop %q: want face, aligned or none", c.Crop)
 	case (c.Crop == "face" || c.Crop == "aligned") && !(c.CropMargin >= 0 && c.CropMargin <= maxCropMargin):
 		return fmt.Errorf("--crop-margin %v: must be between 0 and %v", c.CropMargin, maxCropMargin)
-	case c.Size < 8 || c.Size > MaxSize:
-		return fmt.Errorf("--size %d: must be between 8 and %d pixels", c.Size, MaxSize)
-	case c.Epochs < 1:
-		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
-	case c.Batch < 1 || c.Batch > MaxBatch:
-		return fmt.Errorf("--batch %d: must be between 1 and %d", c.Batch, MaxBatch)
-	case !finite(c.LR) || c.LR <= 0:
-		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
-	case !finite(c.L1) || c.L1 < 0, !finite(c.L2) || c.L2 < 0:
+	case c.Size < 8 || c.Size > runs.MaxSize:
+		return fmt.Errorf("--size %d: must be between 8 and %d pixels", c.Size, runs.MaxSize)
+	case !(c.L1 >= 0 && c.L2 >= 0) || math.IsInf(c.L1, 0) || math.IsInf(c.L2, 0):
 		return fmt.Errorf("--l1 %v / --l2 %v: must be >= 0", c.L1, c.L2)
-	case c.Workers < 0:
-		return fmt.Errorf("--workers %d: must be 0 (one per core) or more", c.Workers)
-	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
-		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
 	}
 	if c.Crop != "face" && c.Crop != "aligned" {
 		// A margin means nothing without face crops; keeping it out of
@@ -153,22 +98,7 @@ func (c *Config) validate() error {
 	if _, err := lookupSpec(c.Model, 2, c.Width); err != nil {
 		return err
 	}
-	s, err := optim.ParseSchedule(c.Schedule)
-	if err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	c.Schedule = s.String()
-	c.Optimizer = strings.ToLower(c.Optimizer)
-	switch c.Optimizer {
-	case "adam", "adamw":
-		return optim.AdamConfig{LR: c.LR, WeightDecay: c.WeightDecay}.Validate()
-	case "sgd":
-		return optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}.Validate()
-	}
-	return fmt.Errorf("--optimizer %q: want adam, adamw or sgd", c.Optimizer)
+	return c.CheckTraining()
 }
 
 // testModels holds specs that only tests can ask for by name, so the suite

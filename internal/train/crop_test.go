@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
@@ -138,7 +139,7 @@ func TestTrainFaceCrop(t *testing.T) {
 	if sum.History[0].Skipped != 1 || sum.History[1].Skipped != 0 {
 		t.Errorf("skipped per epoch %d, %d; want the unsearchable photo once", sum.History[0].Skipped, sum.History[1].Skipped)
 	}
-	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
 	for _, want := range []string{
 		"face crops (margin 0.25): a face in 13 of 16 photos; 2 without one (",
 		filepath.Join(dataDir, "classA", "01.png") + ": no face found, the whole photo is used",
@@ -154,7 +155,7 @@ func TestTrainFaceCrop(t *testing.T) {
 	if !strings.Contains(string(log), "--crop face --crop-margin 0.25") {
 		t.Errorf("train.log's command line lacks the crop:\n%s", log)
 	}
-	info, err := ReadModelInfo(out)
+	info, err := runs.ReadModelInfo(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,17 +165,17 @@ func TestTrainFaceCrop(t *testing.T) {
 
 	none := filepath.Join(t.TempDir(), "none")
 	mustTrain(t, tinyConfig(dataDir, none, 2), nil)
-	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); ok {
+	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), tensorBits(t, filepath.Join(none, runs.LastFile))); ok {
 		t.Error("training on face crops gave the same weights as training on whole photos")
 	}
-	if info, err := ReadModelInfo(none); err != nil || info.Crop != "none" || info.CropMargin != 0 || info.Config.CropMargin != 0 {
+	if info, err := runs.ReadModelInfo(none); err != nil || info.Crop != "none" || info.CropMargin != 0 || info.Config.CropMargin != 0 {
 		t.Errorf("crop=none model.json: %+v, %v", info, err)
 	}
 
 	nobody := &fakeFinder{noFaces: true}
 	fallback := filepath.Join(t.TempDir(), "fallback")
 	mustTrain(t, faceCropConfig(dataDir, fallback, nobody), nil)
-	if ok, where := sameTensors(tensorBits(t, filepath.Join(fallback, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); !ok {
+	if ok, where := sameTensors(tensorBits(t, filepath.Join(fallback, runs.LastFile)), tensorBits(t, filepath.Join(none, runs.LastFile))); !ok {
 		t.Errorf("a crop=face run without faces differs from a whole-photo run at %s", where)
 	}
 }
@@ -190,12 +191,12 @@ func TestResumeFaceCrop(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "run")
 	var o runOutput
-	kill := &hooks{committed: func(r EpochRecord) error { return errKilled }}
+	kill := &hooks{committed: func(r runs.EpochRecord) error { return errKilled }}
 	if _, err := Train(context.Background(), faceCropConfig(dataDir, out, finder), o.output(kill)); !errors.Is(err, errKilled) {
 		t.Fatalf("first part: %v", err)
 	}
 	resume := func(edit func(*Config)) (*Summary, error) {
-		r := withDefaults(Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}})
+		r := withDefaults(Config{Settings: runs.Settings{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}})
 		r.Workers = 2
 		r.FaceBoxes = finder.find
 		edit(&r)
@@ -223,7 +224,7 @@ func TestResumeFaceCrop(t *testing.T) {
 	if sum.Epochs != 2 {
 		t.Fatalf("resumed run ended at epoch %d", sum.Epochs)
 	}
-	if ok, where := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(straight, LastFile))); !ok {
+	if ok, where := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), tensorBits(t, filepath.Join(straight, runs.LastFile))); !ok {
 		t.Errorf("resumed crop=face run differs from the uninterrupted one at %s", where)
 	}
 }
