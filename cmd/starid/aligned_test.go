@@ -13,9 +13,11 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/recognize"
 	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
@@ -105,7 +107,7 @@ func TestCropAligned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := r.Info; i.Crop != "aligned" || i.CropMargin != train.DefaultAlignPadding || i.ChipSize != 64 || i.PipelineVersion != faces.PipelineVersion {
+	if i := r.Info; i.Crop != "aligned" || i.CropMargin != facecrop.DefaultAlignPadding || i.ChipSize != 64 || i.PipelineVersion != faces.PipelineVersion {
 		t.Fatalf("model.json: crop %q padding %v chip %d pipeline %q", i.Crop, i.CropMargin, i.ChipSize, i.PipelineVersion)
 	}
 
@@ -154,14 +156,13 @@ func TestCropAligned(t *testing.T) {
 		}
 		found[i] = train.FaceFind{}
 		if fs, _ := fake.Faces(faces.FromImage(img)); len(fs) > 0 {
-			b := fs[0].Box
-			found[i] = train.FaceFind{Box: faceBox(b.X, b.Y, b.W, b.H), Found: true, Landmarks: facePoints(fs[0].Landmarks)}
+			found[i] = train.FaceFind{Box: fs[0].Box, Found: true, Landmarks: fs[0].Landmarks}
 		}
 	}
-	trainWarp := train.FaceWarper(found, func(img *image.RGBA, lm []train.FacePoint) (*image.RGBA, error) {
-		return alignedChip(img, lm, train.DefaultAlignPadding, train.AlignedChipSide(32))
+	trainWarp := train.FaceWarper(found, func(img *image.RGBA, lm []faces.Point) (*image.RGBA, error) {
+		return alignedChip(img, lm, facecrop.DefaultAlignPadding, facecrop.ChipSide(32))
 	})
-	tf := transformFor(r.Info)
+	tf := recognize.Transform(r.Info)
 	batches := func(lo data.LoaderOptions) []float32 {
 		var x []float32
 		for b, err := range data.NewLoader(ds, all, tf, len(all), lo).Epoch(false, nil) {
@@ -205,7 +206,7 @@ func TestCropAligned(t *testing.T) {
 	x := tensor.New(1, 3, tf.Size, tf.Size)
 	for i, f := range drawn {
 		box := faces.Box{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}
-		chip, err := alignedChip(img, facePoints(squareLandmarks(box)), 0.5, 64)
+		chip, err := alignedChip(img, squareLandmarks(box), 0.5, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +288,7 @@ func TestAlignedChipRounds(t *testing.T) {
 		img.Pix[i] = uint8(i * 7)
 	}
 	box := faces.Box{X: 8, Y: 6, W: 24, H: 26}
-	lm := facePoints(squareLandmarks(box))
+	lm := squareLandmarks(box)
 	chip, err := alignedChip(img, lm, 0.5, 24)
 	if err != nil {
 		t.Fatal(err)

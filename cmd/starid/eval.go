@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"image"
 	"io"
@@ -15,9 +14,11 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/nn"
+	"starid/internal/recognize"
 	"starid/internal/report"
 	"starid/internal/runs"
 	"starid/internal/tensor"
@@ -124,8 +125,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
 	}
-	thresholdSet := false
-	fs.Visit(func(f *flag.Flag) { thresholdSet = thresholdSet || f.Name == "threshold" })
+	thresholdSet := flagGiven(fs, "threshold")
 	if thresholdSet && !(*threshold >= 0) {
 		return usagef("--threshold %v: must be 0 or more", *threshold)
 	}
@@ -192,16 +192,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	lo := data.LoaderOptions{Workers: *workers}
 	switch run.Info.Crop {
-	case "face":
+	case facecrop.Face:
 		if lo.Crop, res.FaceCrop, err = evalFaceCrops(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
 			return err
 		}
-	case "aligned":
+	case facecrop.Aligned:
 		if lo.Warp, res.FaceCrop, err = evalAlignedChips(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
 			return err
 		}
 	}
-	loader := data.NewLoader(ds, indices, transformFor(run.Info), *batch, lo)
+	loader := data.NewLoader(ds, indices, recognize.Transform(run.Info), *batch, lo)
 	labels := make([]int, 0, *batch)
 	for b, err := range loader.Epoch(false, nil) {
 		if err != nil {
@@ -520,20 +520,6 @@ func checkSubset(folder, model []string, dir string) error {
 	return nil
 }
 
-// transformFor is the evaluation preprocessing a run was trained with.
-func transformFor(info runs.ModelInfo) data.Transform {
-	return data.Transform{Size: info.Size, Mean: info.Mean, Std: info.Std}
-}
-
-// checkCrop refuses runs trained on crops, for commands that only feed
-// whole photos; eval, predict and serve cut face crops (checkRunCrop).
-func checkCrop(info runs.ModelInfo) error {
-	if info.Crop != "" && info.Crop != "none" {
-		return fmt.Errorf("the run was trained on %q crops, which this command cannot make yet (starid predict and eval can)", info.Crop)
-	}
-	return nil
-}
-
 // evalFaceCrops finds the faces of the samples to evaluate and returns the
 // loader's crop, which cuts them as training did, and the count of photos
 // without a face (shown whole, as in training).
@@ -555,9 +541,9 @@ func evalAlignedChips(info runs.ModelInfo, ds *data.Dataset, indices []int, cach
 	if err != nil {
 		return nil, nil, err
 	}
-	side, padding := runChipSide(info), info.CropMargin
+	side, padding := recognize.ChipSide(info), info.CropMargin
 	res.Aligned, res.ChipSize = true, side
-	return train.FaceWarper(found, func(img *image.RGBA, lm []train.FacePoint) (*image.RGBA, error) {
+	return train.FaceWarper(found, func(img *image.RGBA, lm []faces.Point) (*image.RGBA, error) {
 		return alignedChip(img, lm, padding, side)
 	}), res, nil
 }

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
-	"starid/internal/train"
 )
 
 // The golden tests pin what the commands print today (predict, eval and
@@ -86,7 +86,7 @@ func cropRun(t *testing.T, run, photos, crop string) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		t.Fatal(err)
 	}
-	info.Crop, info.CropMargin, info.PipelineVersion = crop, train.DefaultCropMargin, faces.PipelineVersion
+	info.Crop, info.CropMargin, info.PipelineVersion = facecrop.Mode(crop), facecrop.DefaultMargin, faces.PipelineVersion
 	if b, err = json.Marshal(info); err != nil {
 		t.Fatal(err)
 	}

@@ -136,3 +136,11 @@ func oneOf(v string, allowed ...string) bool {
 	}
 	return false
 }
+
+// flagGiven says whether the command line set the flag name (as opposed
+// to its default).
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}

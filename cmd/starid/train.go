@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/runs"
@@ -47,10 +48,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("train-frac", d.TrainFrac, "share of each class used for training; the rest is the test split")
 	seed := fs.Uint64("seed", d.Seed, "seed for the split, the initial weights, batch order, augmentation and dropout")
 	augment := fs.Bool("augment", false, "random resized crop, flip and colour jitter on training images")
-	crop := fs.String("crop", d.Crop, "face (train on the largest face of each photo plus a margin; needs the face models), "+
+	crop := fs.String("crop", string(d.Crop), "face (train on the largest face of each photo plus a margin; needs the face models), "+
 		"aligned (on that face turned and scaled so its eyes and mouth sit in fixed places) or none (the whole photo)")
 	margin := fs.Float64("crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side; "+
-		fmt.Sprintf("--crop aligned: room around the face in units of its size, %g unless given", train.DefaultAlignPadding))
+		fmt.Sprintf("--crop aligned: room around the face in units of its size, %g unless given", facecrop.DefaultAlignPadding))
 	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
 	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
 	exclude := fs.String("exclude", "", "face runs: comma-separated class folders to leave out of training, as strangers for eval --strangers")
@@ -68,7 +69,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *model == "" {
 		return usagef("--model is required (one of %s, or face)", joinNames(models.Names()))
 	}
-	if !oneOf(*crop, "face", "aligned", "none") {
+	if _, err := facecrop.ParseMode(*crop); err != nil || *crop == "" {
 		return usagef("--crop %q: want face, aligned or none", *crop)
 	}
 	if !oneOf(*opt, "adam", "adamw", "sgd") {
@@ -87,18 +88,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	// A resumed run takes its crop from model.json, so only an explicit
 	// --crop none makes --crop-margin meaningless.
-	if slices.Contains(given, "crop-margin") && (*model == runs.ModelFace || (!oneOf(*crop, "face", "aligned") && !*resume)) {
+	if slices.Contains(given, "crop-margin") && (*model == runs.ModelFace || (!facecrop.Mode(*crop).FindsFaces() && !*resume)) {
 		return usagef("--crop-margin applies to --crop face and --crop aligned only")
 	}
 	// The two crops' margins mean different things, so each has its own
 	// default; a resumed run keeps its own unless the flag is given.
-	if *crop == "aligned" && !slices.Contains(given, "crop-margin") {
-		*margin = train.DefaultAlignPadding
+	if facecrop.Mode(*crop) == facecrop.Aligned && !slices.Contains(given, "crop-margin") {
+		*margin = facecrop.DefaultAlignPadding
 	}
 	cfg := train.Config{Settings: runs.Settings{
 		Data: pos[0], Out: *out, Model: *model, Width: *width, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
 		LR: *lr, Momentum: *momentum, Schedule: *sched, WeightDecay: *wd, L1: *l1, L2: *l2, TrainFrac: *frac,
-		Seed: *seed, Augment: *augment, Crop: *crop, CropMargin: *margin, Resume: *resume, Workers: *workers, Given: given,
+		Seed: *seed, Augment: *augment, Crop: facecrop.Mode(*crop), CropMargin: *margin, Resume: *resume, Workers: *workers, Given: given,
 	}}
 	if *model == runs.ModelFace {
 		return trainFace(cfg.Settings, given, *exclude, *cacheDir, stdout, stderr)

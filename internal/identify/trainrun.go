@@ -15,6 +15,7 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/nn"
 	"starid/internal/optim"
@@ -62,7 +63,7 @@ func (c *TrainConfig) Check() error {
 		return errors.New("--augment does not apply to --model face (descriptors come from the fixed face pipeline)")
 	case c.L1 != 0 || c.L2 != 0:
 		return errors.New("--l1/--l2 do not apply to --model face; use --weight-decay")
-	case c.Crop != "" && c.Crop != "none":
+	case c.Crop != "" && c.Crop != facecrop.None:
 		return errors.New("--crop does not apply to --model face: it always finds and aligns the faces")
 	case !(c.TargetFRR >= 0 && c.TargetFRR < 0.5):
 		return fmt.Errorf("target false rejection %v: must be in [0, 0.5)", c.TargetFRR)

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"starid/internal/atomicfile"
+	"starid/internal/facecrop"
 	"strings"
 	"unicode/utf8"
 
@@ -56,11 +57,11 @@ type ModelInfo struct {
 	Classes []string     `json:"classes"`
 	// Preprocessing: images are resized to Size x Size and normalized
 	// per channel with Mean and Std.
-	Size       int        `json:"size"`
-	Mean       [3]float32 `json:"mean"`
-	Std        [3]float32 `json:"std"`
-	Crop       string     `json:"crop"`
-	CropMargin float64    `json:"crop_margin,omitempty"` // crop=face: CropAround's margin; crop=aligned: the chip padding
+	Size       int           `json:"size"`
+	Mean       [3]float32    `json:"mean"`
+	Std        [3]float32    `json:"std"`
+	Crop       facecrop.Mode `json:"crop"`
+	CropMargin float64       `json:"crop_margin,omitempty"` // crop=face: CropAround's margin; crop=aligned: the chip padding
 	// ChipSize is, for crop=aligned, the side of the aligned chips, which
 	// are then resized to Size (AlignedChipSide when the run was made;
 	// stored so that eval and predict cut the same chips if it changes).

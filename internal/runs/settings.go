@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"starid/internal/facecrop"
 	"starid/internal/optim"
 	"strings"
 )
@@ -18,23 +19,23 @@ type Settings struct {
 	Model string `json:"model"` // models.ByName name
 	// Width scales the VGG's convolution widths (models.VGGOptions.Width);
 	// 1 is the tutorial's network, and old runs without it were that.
-	Width       float64 `json:"width,omitempty"`
-	Size        int     `json:"size"`      // input height and width
-	Epochs      int     `json:"epochs"`    // total epochs (a resumed run may raise it)
-	Batch       int     `json:"batch"`     // batch size for training and evaluation
-	Optimizer   string  `json:"optimizer"` // "adam", "adamw" or "sgd"
-	LR          float64 `json:"lr"`        // base learning rate
-	Momentum    float64 `json:"momentum"`  // SGD only
-	Schedule    string  `json:"schedule"`  // optim.ParseSchedule form
-	WeightDecay float64 `json:"weight_decay"`
-	L1          float64 `json:"l1"` // tutorial's L1 penalty weight
-	L2          float64 `json:"l2"` // tutorial's L2 penalty weight
-	TrainFrac   float64 `json:"train_frac"`
-	Seed        uint64  `json:"seed"`
-	Augment     bool    `json:"augment"`
-	Crop        string  `json:"crop"` // "none", "face" or "aligned"
+	Width       float64       `json:"width,omitempty"`
+	Size        int           `json:"size"`      // input height and width
+	Epochs      int           `json:"epochs"`    // total epochs (a resumed run may raise it)
+	Batch       int           `json:"batch"`     // batch size for training and evaluation
+	Optimizer   string        `json:"optimizer"` // "adam", "adamw" or "sgd"
+	LR          float64       `json:"lr"`        // base learning rate
+	Momentum    float64       `json:"momentum"`  // SGD only
+	Schedule    string        `json:"schedule"`  // optim.ParseSchedule form
+	WeightDecay float64       `json:"weight_decay"`
+	L1          float64       `json:"l1"` // tutorial's L1 penalty weight
+	L2          float64       `json:"l2"` // tutorial's L2 penalty weight
+	TrainFrac   float64       `json:"train_frac"`
+	Seed        uint64        `json:"seed"`
+	Augment     bool          `json:"augment"`
+	Crop        facecrop.Mode `json:"crop"` // "none", "face" or "aligned"
 	// CropMargin is, for Crop "face", how much of the face box's longer
-	// side is added on each side of the face (see train.CropAround); for Crop
+	// side is added on each side of the face (see facecrop.Around); for Crop
 	// "aligned" the chip template's padding (faces.ChipTemplate: room
 	// around the mean face shape, in units of its size); 0 for
 	// whole-photo runs.

@@ -7,51 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"starid/internal/faces"
 	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
 )
 
-func TestCropAround(t *testing.T) {
-	photo := image.Rect(0, 0, 100, 80)
-	for _, tc := range []struct {
-		name   string
-		face   FaceBox
-		bounds image.Rectangle
-		margin float64
-		want   image.Rectangle
-	}{
-		// Side 20*1.5 = 30 around the centre (50, 40).
-		{"centred", FaceBox{40, 30, 20, 20}, photo, 0.25, image.Rect(35, 25, 65, 55)},
-		{"no margin", FaceBox{40, 30, 20, 20}, photo, 0, image.Rect(40, 30, 60, 50)},
-		// The longer side decides: a tall box gives a square of 40*1.5.
-		{"tall box made square", FaceBox{40, 20, 20, 40}, photo, 0.25, image.Rect(20, 10, 80, 70)},
-		// Sticking out left and top: moved inside, still square.
-		{"moved in at the corner", FaceBox{0, 0, 20, 20}, photo, 0.25, image.Rect(0, 0, 30, 30)},
-		{"moved in at the bottom right", FaceBox{85, 70, 15, 10}, photo, 0.5, image.Rect(70, 50, 100, 80)},
-		// Side 60*2 = 120 > both sides: clipped to the photo.
-		{"larger than the photo", FaceBox{20, 10, 60, 60}, photo, 0.5, photo},
-		// Side 70*1.5 = 105 > width 100 but < height 120: clipped across, moved down.
-		{"wider than the photo", FaceBox{15, 0, 70, 70}, image.Rect(0, 0, 100, 120), 0.25, image.Rect(0, 0, 100, 105)},
-		// Boxes are relative to the photo's corner, wherever its bounds start.
-		{"offset bounds", FaceBox{40, 30, 20, 20}, image.Rect(10, 5, 110, 85), 0.25, image.Rect(45, 30, 75, 60)},
-		// Fractional boxes round once, at the end.
-		{"fractional", FaceBox{40.3, 30.3, 19.6, 19.6}, photo, 0.25, image.Rect(35, 25, 64, 54)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := CropAround(tc.face, tc.bounds, tc.margin); got != tc.want {
-				t.Errorf("CropAround(%+v, %v, %v) = %v, want %v", tc.face, tc.bounds, tc.margin, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestFaceCropper(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 100, 80))
 	bad := errors.New("unreadable")
 	crop := FaceCropper(map[int]FaceFind{
-		0: {Box: FaceBox{40, 30, 20, 20}, Found: true},
+		0: {Box: faces.Box{X: 40, Y: 30, W: 20, H: 20}, Found: true},
 		1: {},
 		2: {Err: bad},
 	}, 0.25)
@@ -82,7 +49,7 @@ func TestFaceCropper(t *testing.T) {
 // in it have a face at box, or none with noFaces. It records the photos it
 // was asked about.
 type fakeFinder struct {
-	box     FaceBox
+	box     faces.Box
 	noFaces bool
 	table   map[string]FaceFind
 	mu      sync.Mutex
@@ -126,7 +93,7 @@ func faceCropConfig(dataDir, out string, f *fakeFinder) Config {
 // crop=none run.
 func TestTrainFaceCrop(t *testing.T) {
 	dataDir := makeShapes(t, 2, 8)
-	finder := &fakeFinder{box: FaceBox{4, 4, 6, 6}, table: map[string]FaceFind{
+	finder := &fakeFinder{box: faces.Box{X: 4, Y: 4, W: 6, H: 6}, table: map[string]FaceFind{
 		"classA/01.png": {},
 		"classB/02.png": {},
 		"classB/03.png": {Err: errors.New("the describer broke")},
@@ -185,7 +152,7 @@ func TestTrainFaceCrop(t *testing.T) {
 // a different margin is refused, and so is a resume without a finder.
 func TestResumeFaceCrop(t *testing.T) {
 	dataDir := makeShapes(t, 2, 6)
-	finder := &fakeFinder{box: FaceBox{3, 3, 8, 8}}
+	finder := &fakeFinder{box: faces.Box{X: 3, Y: 3, W: 8, H: 8}}
 	straight := filepath.Join(t.TempDir(), "straight")
 	mustTrain(t, faceCropConfig(dataDir, straight, finder), nil)
 

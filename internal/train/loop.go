@@ -14,6 +14,8 @@ import (
 
 	"starid/internal/atomicfile"
 	"starid/internal/data"
+	"starid/internal/facecrop"
+	"starid/internal/faces"
 	"starid/internal/models"
 	"starid/internal/nn"
 	"starid/internal/optim"
@@ -227,11 +229,11 @@ func (t *trainer) setUp(ctx context.Context) error {
 	// Faces are found before anything is written, so that missing face
 	// models fail the run without touching model.json.
 	var lo data.LoaderOptions
-	chipSide := AlignedChipSide(cfg.Size)
+	chipSide := facecrop.ChipSide(cfg.Size)
 	if t.info != nil && t.info.ChipSize > 0 {
 		chipSide = t.info.ChipSize // a resumed run cuts the chips it started with
 	}
-	if cfg.Crop == "face" || cfg.Crop == "aligned" {
+	if cfg.Crop.FindsFaces() {
 		if lo, err = t.faceCrops(ctx, chipSide); err != nil {
 			return err
 		}
@@ -243,10 +245,10 @@ func (t *trainer) setUp(ctx context.Context) error {
 			TrainFrac: cfg.TrainFrac, Config: cfg.Settings, Created: time.Now().UTC().Format(time.RFC3339),
 			StaridVersion: runs.StaridVersion(),
 		}
-		if cfg.Crop == "face" || cfg.Crop == "aligned" {
+		if cfg.Crop.FindsFaces() {
 			t.info.PipelineVersion = cfg.FacePipeline
 		}
-		if cfg.Crop == "aligned" {
+		if cfg.Crop == facecrop.Aligned {
 			t.info.ChipSize = chipSide
 		}
 	} else {
@@ -331,7 +333,7 @@ func (t *trainer) loadSplit() error {
 // shown of them, and what eval and predict do with such photos too.
 func (t *trainer) faceCrops(ctx context.Context, chipSide int) (data.LoaderOptions, error) {
 	cfg, ds := &t.cfg, t.ds
-	aligned := cfg.Crop == "aligned"
+	aligned := cfg.Crop == facecrop.Aligned
 	flag := "--crop " + cfg.Crop
 	var lo data.LoaderOptions
 	if cfg.FaceBoxes == nil {
@@ -393,7 +395,7 @@ func (t *trainer) faceCrops(ctx context.Context, chipSide int) (data.LoaderOptio
 	}
 	if aligned {
 		align, margin := cfg.AlignChip, cfg.CropMargin
-		lo.Warp = FaceWarper(found, func(img *image.RGBA, lm []FacePoint) (*image.RGBA, error) {
+		lo.Warp = FaceWarper(found, func(img *image.RGBA, lm []faces.Point) (*image.RGBA, error) {
 			return align(img, lm, margin, chipSide)
 		})
 	} else {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/facecrop"
 	"starid/internal/nn"
 	"starid/internal/runs"
 )
@@ -624,7 +625,7 @@ func TestConfigCrop(t *testing.T) {
 		{"aligned", 3, "--crop-margin 3: must be between 0 and 2"},
 	} {
 		c := tinyConfig("data", "out", 1)
-		c.Crop, c.CropMargin = tc.crop, tc.margin
+		c.Crop, c.CropMargin = facecrop.Mode(tc.crop), tc.margin
 		err := CheckConfig(c)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("crop %s margin %v: err = %v, want %q", tc.crop, tc.margin, err, tc.want)
