@@ -13,6 +13,7 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/eval/runeval"
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
@@ -141,7 +142,7 @@ func TestCropAligned(t *testing.T) {
 	// the describer finds, cut by the chip maker train was given, at the
 	// padding and side in model.json. Equal to the bit, and not the
 	// crop=face crop.
-	warp, res, err := evalAlignedChips(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestCropAligned(t *testing.T) {
 	if len(evalX) != len(all)*3*32*32 || !slices.Equal(evalX, trainX) {
 		t.Error("eval's aligned chips differ from training's")
 	}
-	cropF, _, err := evalFaceCrops(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}

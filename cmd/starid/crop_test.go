@@ -13,6 +13,7 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/eval/runeval"
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
@@ -85,7 +86,7 @@ func TestCropFace(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	crop, res, err := evalFaceCrops(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/eval/runeval"
 	"starid/internal/models"
 	"starid/internal/nn"
 	"starid/internal/runs"
@@ -184,25 +185,25 @@ func TestEvalOnFolder(t *testing.T) {
 		t.Errorf("out %q, want %q", r.Out, wantOut)
 	}
 	checkConfusionFiles(t, wantOut, r.Confusion)
-	if _, err := os.Stat(filepath.Join(run, confusionPNG)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(run, runeval.ConfusionPNG)); !os.IsNotExist(err) {
 		t.Errorf("eval --data wrote into the run folder itself: %v", err)
 	}
 }
 
 func checkConfusionFiles(t *testing.T, dir string, want [][]int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, confusionJSON))
+	b, err := os.ReadFile(filepath.Join(dir, runeval.ConfusionJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cf confusionFile
+	var cf runeval.ConfusionFile
 	if err := json.Unmarshal(b, &cf); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(cf.Confusion, want) || !reflect.DeepEqual(cf.Classes, colourClasses) {
 		t.Errorf("confusion.json %+v, want matrix %v", cf, want)
 	}
-	f, err := os.Open(filepath.Join(dir, confusionPNG))
+	f, err := os.Open(filepath.Join(dir, runeval.ConfusionPNG))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestEvalTestSplit(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, s := range []string{"accuracy", "top-5", "loss", "precision", "blue", "green", "red", "macro average", confusionPNG} {
+	for _, s := range []string{"accuracy", "top-5", "loss", "precision", "blue", "green", "red", "macro average", runeval.ConfusionPNG} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
@@ -369,11 +370,11 @@ func TestTrainedRun(t *testing.T) {
 
 func checkConfusionFilesShape(t *testing.T, dir string, classes int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, confusionJSON))
+	b, err := os.ReadFile(filepath.Join(dir, runeval.ConfusionJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cf confusionFile
+	var cf runeval.ConfusionFile
 	if err := json.Unmarshal(b, &cf); err != nil || len(cf.Confusion) != classes {
 		t.Errorf("confusion.json: %v %+v", err, cf)
 	}

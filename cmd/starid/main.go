@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"starid/internal/eval/runeval"
 	"strings"
 )
 
@@ -63,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)), errors.As(err, new(runeval.UsageError)):
 		fmt.Fprintf(stderr, "starid %s: %v\n", args[0], err)
 		return exitUsage
 	default:

@@ -164,9 +164,10 @@ func openForEnroll(dir, name string, opt EnrollOptions) (*FaceRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opt.PipelineVersion != "" && run.Info.PipelineVersion != opt.PipelineVersion {
-		return nil, fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
-			dir, run.Info.PipelineVersion, opt.PipelineVersion)
+	if opt.PipelineVersion != "" {
+		if err := run.CheckPipeline(opt.PipelineVersion); err != nil {
+			return nil, err
+		}
 	}
 	if len(run.Model.Train) == 0 {
 		return nil, fmt.Errorf("%s: the run stores no training descriptors, so its head cannot be refitted", filepath.Join(dir, runs.BestFile))

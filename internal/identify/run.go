@@ -107,3 +107,14 @@ func (r *FaceRun) writeInfo() error {
 	r.Info.Classes = slices.Clone(r.Model.Classes)
 	return runs.WriteModelInfo(r.Dir, &r.Info)
 }
+
+// CheckPipeline refuses a run whose head was trained on descriptors of
+// another face pipeline than version (this starid's faces.PipelineVersion):
+// its answers would be meaningless.
+func (r *FaceRun) CheckPipeline(version string) error {
+	if r.Info.PipelineVersion != version {
+		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
+			r.Dir, r.Info.PipelineVersion, version)
+	}
+	return nil
+}

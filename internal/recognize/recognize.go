@@ -130,9 +130,8 @@ func openFaceRun(dir string, opt Options) (*faceRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if run.Info.PipelineVersion != faces.PipelineVersion {
-		return nil, fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
-			dir, run.Info.PipelineVersion, faces.PipelineVersion)
+	if err := run.CheckPipeline(faces.PipelineVersion); err != nil {
+		return nil, err
 	}
 	r := &faceRun{run: run, rule: run.Rule(), k: opt.TopK}
 	if opt.Threshold != nil {
