@@ -2,9 +2,10 @@ package facecrop
 
 import (
 	"image"
-	"starid/internal/faces"
 	"strings"
 	"testing"
+
+	"starid/internal/faces"
 )
 
 func TestAround(t *testing.T) {

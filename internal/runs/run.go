@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"starid/internal/atomicfile"
-	"starid/internal/facecrop"
 	"strings"
 	"unicode/utf8"
 
+	"starid/internal/atomicfile"
 	"starid/internal/data"
+	"starid/internal/facecrop"
 	"starid/internal/models"
 	"starid/internal/nn"
 )

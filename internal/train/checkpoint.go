@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
+
 	"starid/internal/atomicfile"
 	"starid/internal/nn"
 	"starid/internal/optim"
 	"starid/internal/runs"
 	"starid/internal/safetensors"
 	"starid/internal/tensor"
-	"strconv"
-	"strings"
 )
 
 // wrapWriter lets tests make a write fail part way (a full disk).

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+
 	"starid/internal/data"
 	"starid/internal/eval"
 	"starid/internal/facecrop"
@@ -27,7 +29,6 @@ import (
 	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
-	"strings"
 )
 
 // Options say what to evaluate on and how.
