@@ -5,9 +5,10 @@
 // pipeline's descriptors and a trained head), or a VGG run that sees the
 // whole photo, a square around each face, or each face's aligned chip.
 //
-// A run is read from a folder today; Open's work after reading the folder
-// is done by openInfo, so another source of a model (an embedded default
-// model) only has to supply the same files.
+// Open reads a run from a folder. The recognizers depend only on a run's
+// files (model.json and the weights) and on Options, never on how callers
+// got them, so another source of a model (an embedded default model) can
+// be one more opening function beside Open returning the same interface.
 package recognize
 
 import (
