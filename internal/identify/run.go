@@ -118,3 +118,22 @@ func (r *FaceRun) CheckPipeline(version string) error {
 	}
 	return nil
 }
+
+// OpenForAnswers opens the face run in dir for naming faces: it must have
+// been trained on descriptors of pipeline (this starid's
+// faces.PipelineVersion), and its unknown rule is the stored one with
+// maxDistance, when not nil, in place of the stored threshold.
+func OpenForAnswers(dir, pipeline string, maxDistance *float64) (*FaceRun, Rule, error) {
+	run, err := OpenFaceRun(dir)
+	if err != nil {
+		return nil, Rule{}, err
+	}
+	if err := run.CheckPipeline(pipeline); err != nil {
+		return nil, Rule{}, err
+	}
+	rule := run.Rule()
+	if maxDistance != nil {
+		rule.MaxDistance = *maxDistance
+	}
+	return run, rule, nil
+}

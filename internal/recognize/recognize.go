@@ -127,17 +127,11 @@ type faceRun struct {
 }
 
 func openFaceRun(dir string, opt Options) (*faceRun, error) {
-	run, err := identify.OpenFaceRun(dir)
+	run, rule, err := identify.OpenForAnswers(dir, faces.PipelineVersion, opt.Threshold)
 	if err != nil {
 		return nil, err
 	}
-	if err := run.CheckPipeline(faces.PipelineVersion); err != nil {
-		return nil, err
-	}
-	r := &faceRun{run: run, rule: run.Rule(), k: opt.TopK}
-	if opt.Threshold != nil {
-		r.rule.MaxDistance = *opt.Threshold
-	}
+	r := &faceRun{run: run, rule: rule, k: opt.TopK}
 	if r.finder, err = openFinder(opt, true); err != nil {
 		return nil, err
 	}

@@ -228,16 +228,9 @@ func vggRun(run *runs.Run, opt Options) (*Result, error) {
 // and top-5 are over the photos with a face for the loss and over all
 // photos for top-5 (a photo without a face is a miss).
 func faceRun(dir string, opt Options) (*Result, error) {
-	run, err := identify.OpenFaceRun(dir)
+	run, rule, err := identify.OpenForAnswers(dir, faces.PipelineVersion, opt.Threshold)
 	if err != nil {
 		return nil, err
-	}
-	if err := run.CheckPipeline(faces.PipelineVersion); err != nil {
-		return nil, err
-	}
-	rule := run.Rule()
-	if opt.Threshold != nil {
-		rule.MaxDistance = *opt.Threshold
 	}
 	classes := run.Model.Classes
 	res := Result{Out: opt.Out, FaceResult: &FaceResult{Threshold: rule.MaxDistance, MinProb: rule.MinProbability}}
