@@ -13,9 +13,13 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/eval/runeval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/recognize"
+	"starid/internal/runs"
 	"starid/internal/tensor"
 	"starid/internal/train"
 )
@@ -100,11 +104,11 @@ func TestCropAligned(t *testing.T) {
 			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	r, err := train.OpenRun(run)
+	r, err := runs.OpenRun(run)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := r.Info; i.Crop != "aligned" || i.CropMargin != train.DefaultAlignPadding || i.ChipSize != 64 || i.PipelineVersion != faces.PipelineVersion {
+	if i := r.Info; i.Crop != "aligned" || i.CropMargin != facecrop.DefaultAlignPadding || i.ChipSize != 64 || i.PipelineVersion != faces.PipelineVersion {
 		t.Fatalf("model.json: crop %q padding %v chip %d pipeline %q", i.Crop, i.CropMargin, i.ChipSize, i.PipelineVersion)
 	}
 
@@ -138,7 +142,7 @@ func TestCropAligned(t *testing.T) {
 	// the describer finds, cut by the chip maker train was given, at the
 	// padding and side in model.json. Equal to the bit, and not the
 	// crop=face crop.
-	warp, res, err := evalAlignedChips(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,14 +157,13 @@ func TestCropAligned(t *testing.T) {
 		}
 		found[i] = train.FaceFind{}
 		if fs, _ := fake.Faces(faces.FromImage(img)); len(fs) > 0 {
-			b := fs[0].Box
-			found[i] = train.FaceFind{Box: faceBox(b.X, b.Y, b.W, b.H), Found: true, Landmarks: facePoints(fs[0].Landmarks)}
+			found[i] = train.FaceFind{Box: fs[0].Box, Found: true, Landmarks: fs[0].Landmarks}
 		}
 	}
-	trainWarp := train.FaceWarper(found, func(img *image.RGBA, lm []train.FacePoint) (*image.RGBA, error) {
-		return alignedChip(img, lm, train.DefaultAlignPadding, train.AlignedChipSide(32))
+	trainWarp := train.FaceWarper(found, func(img *image.RGBA, lm []faces.Point) (*image.RGBA, error) {
+		return alignedChip(img, lm, facecrop.DefaultAlignPadding, facecrop.ChipSide(32))
 	})
-	tf := transformFor(r.Info)
+	tf := recognize.Transform(r.Info)
 	batches := func(lo data.LoaderOptions) []float32 {
 		var x []float32
 		for b, err := range data.NewLoader(ds, all, tf, len(all), lo).Epoch(false, nil) {
@@ -175,7 +178,7 @@ func TestCropAligned(t *testing.T) {
 	if len(evalX) != len(all)*3*32*32 || !slices.Equal(evalX, trainX) {
 		t.Error("eval's aligned chips differ from training's")
 	}
-	cropF, _, err := evalFaceCrops(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +207,7 @@ func TestCropAligned(t *testing.T) {
 	x := tensor.New(1, 3, tf.Size, tf.Size)
 	for i, f := range drawn {
 		box := faces.Box{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}
-		chip, err := alignedChip(img, facePoints(squareLandmarks(box)), 0.5, 64)
+		chip, err := alignedChip(img, squareLandmarks(box), 0.5, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +289,7 @@ func TestAlignedChipRounds(t *testing.T) {
 		img.Pix[i] = uint8(i * 7)
 	}
 	box := faces.Box{X: 8, Y: 6, W: 24, H: 26}
-	lm := facePoints(squareLandmarks(box))
+	lm := squareLandmarks(box)
 	chip, err := alignedChip(img, lm, 0.5, 24)
 	if err != nil {
 		t.Fatal(err)

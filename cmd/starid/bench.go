@@ -46,9 +46,6 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if *facesMode {
-		if *steps < 1 || *warmup < 0 {
-			return usagef("--steps must be positive and --warmup 0 or more")
-		}
 		return runBenchFaces(pos, *steps, *warmup, *asJSON, stdout, stderr)
 	}
 	if len(pos) > 0 {

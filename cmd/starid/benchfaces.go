@@ -53,6 +53,9 @@ type benchFacePhoto struct {
 // apart, since it depends on the file format rather than on starid.
 // Folders are searched for photos, so a whole data set can be timed.
 func runBenchFaces(paths []string, steps, warmup int, asJSON bool, stdout, stderr io.Writer) error {
+	if steps < 1 || warmup < 0 {
+		return usagef("--steps must be positive and --warmup 0 or more")
+	}
 	if len(paths) == 0 {
 		return usagef("--faces wants at least one photo or folder")
 	}

@@ -13,11 +13,14 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/eval/runeval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/recognize"
+	"starid/internal/runs"
 	"starid/internal/tensor"
-	"starid/internal/train"
 )
 
 // TestCropFace trains a VGG run on face crops through the command line
@@ -42,7 +45,7 @@ func TestCropFace(t *testing.T) {
 			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	r, err := train.OpenRun(run)
+	r, err := runs.OpenRun(run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func TestCropFace(t *testing.T) {
 		t.Errorf("eval described again: %d describer calls, stderr:\n%s", fake.Calls(), errOut)
 	}
 
-	// The loader crop eval builds cuts what train.CropAround gives for
+	// The loader crop eval builds cuts what facecrop.Around gives for
 	// the describer's box, and a photo without a face whole.
 	ds, err := data.Scan(photos, data.ScanOptions{})
 	if err != nil {
@@ -83,7 +86,7 @@ func TestCropFace(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	crop, res, err := evalFaceCrops(r.Info, ds, all, descriptorCache("", io.Discard), 1, io.Discard)
+	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +101,7 @@ func TestCropFace(t *testing.T) {
 		want := img.Rect
 		if found, _ := fake.Faces(faces.FromImage(img)); len(found) > 0 {
 			b := found[0].Box
-			want = train.CropAround(train.FaceBox{X: b.X, Y: b.Y, W: b.W, H: b.H}, img.Rect, 0.5)
+			want = facecrop.Around(faces.Box{X: b.X, Y: b.Y, W: b.W, H: b.H}, img.Rect, 0.5)
 		}
 		if got, err := crop(i, img); err != nil || got != want {
 			t.Errorf("%s: crop %v (%v), want %v", ds.Samples[i].Path, got, err, want)
@@ -107,8 +110,8 @@ func TestCropFace(t *testing.T) {
 
 	// Two faces (Ann left, larger; Cid right) and a photo without one.
 	group := filepath.Join(dir, "group.png")
-	faces := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
-	if err := identifytest.WritePhoto(group, 64, 48, faces...); err != nil {
+	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
+	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI("predict", run, group, noFace, "--json", "--top", "3")
@@ -126,12 +129,12 @@ func TestCropFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	probs := func(box train.FaceBox, whole bool) []float64 {
-		region := train.CropAround(box, img.Rect, 0.5)
+	probs := func(box faces.Box, whole bool) []float64 {
+		region := facecrop.Around(box, img.Rect, 0.5)
 		if whole {
 			region = img.Rect
 		}
-		tf := transformFor(r.Info)
+		tf := recognize.Transform(r.Info)
 		x := tensor.New(1, 3, tf.Size, tf.Size)
 		if err := tf.Apply(img.SubImage(region), nil, x.Data); err != nil {
 			t.Fatal(err)
@@ -142,13 +145,13 @@ func TestCropFace(t *testing.T) {
 		}
 		return eval.Softmax(logits.Data)
 	}
-	wholeP := probs(train.FaceBox{}, true)
-	for i, f := range faces {
+	wholeP := probs(faces.Box{}, true)
+	for i, f := range drawn {
 		got := p[0].Faces[i]
 		if want := [4]int{f.X, f.Y, f.Size, f.Size}; got.Box != want {
 			t.Errorf("face %d: box %v, want %v", i+1, got.Box, want)
 		}
-		want := probs(train.FaceBox{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}, false)
+		want := probs(faces.Box{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}, false)
 		for _, c := range got.Top {
 			k := slices.Index(r.Info.Classes, c.Name)
 			// The same pixels through the same network: equal to the bit.
@@ -175,7 +178,7 @@ func TestCropFace(t *testing.T) {
 // TestCropFacePipelineWarning: a run whose crops came from another face
 // pipeline still predicts, with a warning that the crops may differ.
 func TestCropFacePipelineWarning(t *testing.T) {
-	info := train.ModelInfo{Crop: "face", PipelineVersion: "face-api-1.7.15/starid-0"}
+	info := runs.ModelInfo{Crop: "face", PipelineVersion: "face-api-1.7.15/starid-0"}
 	var b strings.Builder
 	warnPipeline(info, &b)
 	if !strings.Contains(b.String(), `from face pipeline "face-api-1.7.15/starid-0"`) {

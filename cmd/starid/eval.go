@@ -3,92 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"image"
 	"io"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
-	"starid/internal/data"
-	"starid/internal/eval"
-	"starid/internal/faces"
+	"starid/internal/eval/runeval"
 	"starid/internal/identify"
-	"starid/internal/nn"
-	"starid/internal/report"
-	"starid/internal/tensor"
 	"starid/internal/train"
 )
 
 func init() {
 	register("eval", "accuracy, top-5, loss, per-class scores and confusion matrix of a run", runEval)
-}
-
-// Files eval writes.
-const (
-	confusionPNG  = "confusion.png"
-	confusionJSON = "confusion.json"
-)
-
-// evalResult is `eval --json`: the metrics plus where they came from.
-type evalResult struct {
-	eval.Metrics
-	Data    string         `json:"data"`              // the folder the images came from
-	Split   string         `json:"split,omitempty"`   // "test" when the run's own split was used
-	Skipped []data.Skipped `json:"skipped,omitempty"` // images that could not be used
-	Out     string         `json:"out"`               // folder holding confusion.png and confusion.json
-	*faceEval
-	FaceCrop *faceCropEval `json:"face_crop,omitempty"` // crop=face and crop=aligned VGG runs
-}
-
-// faceCropEval is what `eval` adds for VGG runs trained on face crops.
-type faceCropEval struct {
-	Margin float64 `json:"margin"` // crop=aligned: the chip padding
-	// Aligned and ChipSize describe crop=aligned runs' chips.
-	Aligned  bool `json:"aligned,omitempty"`
-	ChipSize int  `json:"chip_size,omitempty"`
-	// NoFace counts photos without a face found: like training, eval
-	// shows the model the whole photo (so they are not errors by rule).
-	NoFace      int      `json:"no_face"`
-	NoFaceFiles []string `json:"no_face_files,omitempty"`
-}
-
-// faceEval is what `eval` adds for face runs.
-type faceEval struct {
-	// NoFace counts photos in which no face was found: each is an error
-	// (predicted "unknown" in the confusion matrix).
-	NoFace      int      `json:"no_face"`
-	NoFaceFiles []string `json:"no_face_files,omitempty"`
-	// UnknownRate is the share of photos with a face that the rule
-	// answered "unknown": known people wrongly rejected.
-	UnknownRate float64 `json:"unknown_rate"`
-	Threshold   float64 `json:"unknown_threshold"`
-	MinProb     float64 `json:"min_probability"`
-	// Strangers, with --strangers: people the run was not taught.
-	Strangers *strangerResult `json:"strangers,omitempty"`
-}
-
-// strangerResult is how the unknown rule treats people the run does not
-// know. A stranger is rejected when answered "unknown" or when no face is
-// found (either way nobody is misnamed).
-type strangerResult struct {
-	Source       string         `json:"source"`
-	N            int            `json:"n"`
-	Rejected     int            `json:"rejected"`
-	RejectedRate float64        `json:"rejected_rate"`
-	NoFace       int            `json:"no_face"`
-	NamedAs      map[string]int `json:"named_as,omitempty"` // wrong names given to strangers, with counts
-}
-
-// confusionFile is confusion.json: rows are true classes, columns predicted.
-type confusionFile struct {
-	Classes   []string `json:"classes"`
-	Columns   []string `json:"columns"`
-	Confusion [][]int  `json:"confusion"`
-	N         int      `json:"n"`
 }
 
 // runEval evaluates a run's best weights.
@@ -123,131 +48,42 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
 	}
-	thresholdSet := false
-	fs.Visit(func(f *flag.Flag) { thresholdSet = thresholdSet || f.Name == "threshold" })
-	if thresholdSet && !(*threshold >= 0) {
+	if flagGiven(fs, "threshold") && !(*threshold >= 0) {
 		return usagef("--threshold %v: must be 0 or more", *threshold)
 	}
-	run, err := train.OpenRun(pos[0])
+	// The cache is opened only for runs that describe photos.
+	var cache *identify.Cache
+	cacheOpened := false
+	openCache := func() *identify.Cache {
+		if !cacheOpened {
+			cache, cacheOpened = descriptorCache(*cacheDir, stderr), true
+		}
+		return cache
+	}
+	opt := runeval.Options{Data: *dataDir, Out: *outDir, Batch: *batch, Workers: *workers, Strangers: *strangers,
+		Note: func(msg string) { fmt.Fprintln(stderr, msg) }}
+	opt.FindFaces = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
+		return cropFaceFinder(openCache(), *workers, stderr)(ctx, paths, keys, landmarks)
+	}
+	if flagGiven(fs, "threshold") {
+		opt.Threshold = threshold
+	}
+	opt.Describe = func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
+		photos, _, err := identify.Describe(ctx, newDescriber(), paths, keys, identify.DescribeOptions{
+			Cache: openCache(), Workers: *workers, Progress: stderr, Terminal: isTerminal(stderr)})
+		return photos, err
+	}
+	res, err := runeval.Run(pos[0], opt)
 	if err != nil {
 		return err
 	}
-	if run.Info.Model == train.ModelFace {
-		opt := faceEvalOptions{data: *dataDir, out: *outDir, workers: *workers, asJSON: *asJSON, thresholdSet: thresholdSet,
-			threshold: *threshold, strangers: *strangers, cache: descriptorCache(*cacheDir, stderr)}
-		return evalFaces(pos[0], opt, stdout, stderr)
-	}
-	if *strangers != "" {
-		return usagef("--strangers applies to face runs only")
-	}
-	if err := checkRunCrop(run.Info); err != nil {
+	if err := runeval.WriteConfusion(res); err != nil {
 		return err
 	}
-	warnPipeline(run.Info, stderr)
-	res := evalResult{Out: *outDir}
-	var ds *data.Dataset
-	var indices []int
-	if *dataDir == "" {
-		ds, indices, err = testSplit(run)
-		res.Split = "test"
-		if res.Out == "" {
-			res.Out = run.Dir
-		}
-	} else {
-		ds, err = scanFolder(*dataDir)
-		if err == nil {
-			err = checkSubset(ds.Classes, run.Info.Classes, *dataDir)
-		}
-		indices = make([]int, 0)
-		if ds != nil {
-			for i := range ds.Samples {
-				indices = append(indices, i)
-			}
-		}
-		if res.Out == "" {
-			res.Out = filepath.Join(run.Dir, "eval-"+filepath.Base(filepath.Clean(*dataDir)))
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if len(indices) == 0 {
-		return fmt.Errorf("no images to evaluate in %s", ds.Root)
-	}
-	res.Data = ds.Root
-	res.Skipped = append(res.Skipped, ds.Skipped...)
-
-	// Folder class index -> run class index, by name.
-	toRun := make([]int, len(ds.Classes))
-	for i, c := range ds.Classes {
-		toRun[i] = slices.Index(run.Info.Classes, c)
-	}
-	acc := eval.NewAccumulator(run.Info.Classes)
-	if run.Info.Unknown != nil {
-		acc.Threshold = *run.Info.Unknown
-	}
-	if thresholdSet {
-		acc.Threshold = *threshold
-	}
-	lo := data.LoaderOptions{Workers: *workers}
-	switch run.Info.Crop {
-	case "face":
-		if lo.Crop, res.FaceCrop, err = evalFaceCrops(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
-			return err
-		}
-	case "aligned":
-		if lo.Warp, res.FaceCrop, err = evalAlignedChips(run.Info, ds, indices, descriptorCache(*cacheDir, stderr), *workers, stderr); err != nil {
-			return err
-		}
-	}
-	loader := data.NewLoader(ds, indices, transformFor(run.Info), *batch, lo)
-	labels := make([]int, 0, *batch)
-	for b, err := range loader.Epoch(false, nil) {
-		if err != nil {
-			// An image that became unreadable since the scan: note it and
-			// go on, as training does.
-			res.Skipped = append(res.Skipped, skippedFrom(err))
-			continue
-		}
-		logits, err := run.Model.Forward(b.X)
-		if err != nil {
-			return err
-		}
-		labels = labels[:0]
-		for _, y := range b.Labels {
-			labels = append(labels, toRun[y])
-		}
-		if err := acc.Add(logits, labels); err != nil {
-			return err
-		}
-	}
-	if acc.N() == 0 {
-		return fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
-	}
-	res.Metrics = acc.Metrics()
-	return finishEval(res, *asJSON, stdout, stderr)
-}
-
-// finishEval writes the confusion files and prints the results.
-func finishEval(res evalResult, asJSON bool, stdout, stderr io.Writer) error {
-	if err := os.MkdirAll(res.Out, 0o755); err != nil {
-		return err
-	}
-	if err := report.ConfusionPNG(res.Confusion, res.Classes, filepath.Join(res.Out, confusionPNG)); err != nil {
-		return err
-	}
-	cj, err := json.MarshalIndent(confusionFile{res.Classes, res.Columns, res.Confusion, res.N}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := report.WriteFileAtomic(filepath.Join(res.Out, confusionJSON), append(cj, '\n')); err != nil {
-		return err
-	}
-
 	for _, s := range res.Skipped {
 		fmt.Fprintf(stderr, "skipped %s: %s\n", s.Path, s.Reason)
 	}
-	if asJSON {
+	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
@@ -256,348 +92,7 @@ func finishEval(res evalResult, asJSON bool, stdout, stderr io.Writer) error {
 	return nil
 }
 
-type faceEvalOptions struct {
-	data, out, strangers string
-	workers              int
-	asJSON, thresholdSet bool
-	threshold            float64
-	cache                *identify.Cache
-}
-
-// evalFaces evaluates a face run on its test split (or --data): the
-// largest face of each photo is named under the run's unknown rule; a
-// photo with no face found counts as an error (an "unknown" answer). Loss
-// and top-5 are over the photos with a face for the loss and over all
-// photos for top-5 (a photo without a face is a miss).
-func evalFaces(dir string, opt faceEvalOptions, stdout, stderr io.Writer) error {
-	run, err := identify.OpenFaceRun(dir)
-	if err != nil {
-		return err
-	}
-	if run.Info.PipelineVersion != faces.PipelineVersion {
-		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
-			dir, run.Info.PipelineVersion, faces.PipelineVersion)
-	}
-	rule := run.Rule()
-	if opt.thresholdSet {
-		rule.MaxDistance = opt.threshold
-	}
-	classes := run.Model.Classes
-	res := evalResult{Out: opt.out, faceEval: &faceEval{Threshold: rule.MaxDistance, MinProb: rule.MinProbability}}
-	var ds *data.Dataset
-	var indices []int
-	if opt.data == "" {
-		split, err := data.ReadSplit(filepath.Join(run.Dir, train.SplitFile))
-		if err != nil {
-			return err
-		}
-		if ds, err = scanFolder(run.Info.Data); err != nil {
-			return fmt.Errorf("%w (the run's training folder; use --data to evaluate elsewhere)", err)
-		}
-		_, test, err := split.Indices(ds)
-		if err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(run.Dir, train.SplitFile), err)
-		}
-		// Test photos of classes left out with --exclude are strangers,
-		// not errors; --strangers excluded evaluates them.
-		for _, i := range test {
-			if slices.Contains(classes, ds.Classes[ds.Samples[i].Class]) {
-				indices = append(indices, i)
-			}
-		}
-		res.Split = "test"
-		if res.Out == "" {
-			res.Out = run.Dir
-		}
-	} else {
-		if ds, err = scanFolder(opt.data); err != nil {
-			return err
-		}
-		if err := checkSubset(ds.Classes, classes, opt.data); err != nil {
-			return err
-		}
-		for i := range ds.Samples {
-			indices = append(indices, i)
-		}
-		if res.Out == "" {
-			res.Out = filepath.Join(run.Dir, "eval-"+filepath.Base(filepath.Clean(opt.data)))
-		}
-	}
-	if len(indices) == 0 {
-		return fmt.Errorf("no images to evaluate in %s", ds.Root)
-	}
-	res.Data = ds.Root
-	res.Skipped = append(res.Skipped, ds.Skipped...)
-	photos, err := describeSamples(ds, indices, opt, stderr)
-	if err != nil {
-		return err
-	}
-	k := len(classes)
-	acc := eval.NewAccumulator(classes)
-	logits := tensor.New(1, k)
-	prob := make([]float64, k)
-	var lossSum float64
-	described, top5, rejected := 0, 0, 0
-	for r, ph := range photos {
-		if ph.Err != nil {
-			res.Skipped = append(res.Skipped, skippedFrom(ph.Err))
-			continue
-		}
-		y := slices.Index(classes, ds.Classes[ds.Samples[indices[r]].Class])
-		pred := eval.Unknown
-		if f := ph.Largest(); f == nil {
-			res.NoFace++
-			res.NoFaceFiles = append(res.NoFaceFiles, ph.Path)
-			// Any scores will do: the loss and top-5 are recomputed below
-			// without this photo's.
-			logits.Zero()
-		} else {
-			a := run.Model.Identify(f.Descriptor, rule, 1)
-			copy(logits.Data, a.Logits)
-			pred = a.Class
-			lossSum += nn.SoftmaxRow(prob, a.Logits) - float64(a.Logits[y])
-			if eval.Rank(a.Logits, y) < 5 {
-				top5++
-			}
-			if pred == eval.Unknown {
-				rejected++
-			}
-			described++
-		}
-		if err := acc.AddPredicted(logits, []int{y}, []int{pred}); err != nil {
-			return err
-		}
-	}
-	if acc.N() == 0 {
-		return fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
-	}
-	res.Metrics = acc.Metrics()
-	res.Top5 = float64(top5) / float64(res.N)
-	res.Loss = 0
-	if described > 0 {
-		res.Loss = lossSum / float64(described)
-		res.UnknownRate = float64(rejected) / float64(described)
-	}
-	if opt.strangers != "" {
-		if res.Strangers, err = evalStrangers(run, rule, opt, stderr); err != nil {
-			return err
-		}
-	}
-	return finishEval(res, opt.asJSON, stdout, stderr)
-}
-
-// describeSamples describes the listed samples through the cache.
-func describeSamples(ds *data.Dataset, indices []int, opt faceEvalOptions, stderr io.Writer) ([]identify.Photo, error) {
-	paths, keys := make([]string, len(indices)), make([]string, len(indices))
-	for r, i := range indices {
-		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
-	}
-	photos, _, err := identify.Describe(context.Background(), newDescriber(), paths, keys, identify.DescribeOptions{
-		Cache: opt.cache, Workers: opt.workers, Progress: stderr, Terminal: isTerminal(stderr)})
-	if err != nil {
-		return nil, err
-	}
-	for _, ph := range photos {
-		if le := (*identify.LoadError)(nil); errors.As(ph.Err, &le) {
-			return nil, le
-		}
-	}
-	return photos, nil
-}
-
-// evalStrangers answers --strangers: "excluded" (the classes the run left
-// out of training), NAME,NAME (class folders of the run's training data
-// the run does not know) or a folder of class folders.
-func evalStrangers(run *identify.FaceRun, rule identify.Rule, opt faceEvalOptions, stderr io.Writer) (*strangerResult, error) {
-	res := &strangerResult{Source: opt.strangers, NamedAs: map[string]int{}}
-	var ds *data.Dataset
-	var names []string
-	var err error
-	if fi, serr := os.Stat(opt.strangers); serr == nil && fi.IsDir() {
-		if ds, err = scanFolder(opt.strangers); err != nil {
-			return nil, err
-		}
-		names = ds.Classes
-	} else {
-		if opt.strangers == "excluded" {
-			names = run.Face.Excluded
-			if len(names) == 0 {
-				return nil, usagef("--strangers excluded: %s was trained without --exclude; name class folders or give a folder", run.Dir)
-			}
-		} else {
-			names = strings.Split(opt.strangers, ",")
-		}
-		if ds, err = scanFolder(run.Info.Data); err != nil {
-			return nil, fmt.Errorf("--strangers: %w", err)
-		}
-		for _, n := range names {
-			if !slices.Contains(ds.Classes, n) {
-				return nil, usagef("--strangers: %s has no class folder %q", ds.Root, n)
-			}
-		}
-	}
-	for _, n := range names {
-		if slices.Contains(run.Model.Classes, n) {
-			return nil, usagef("--strangers: %q is a person the run knows, not a stranger", n)
-		}
-	}
-	var indices []int
-	for i, smp := range ds.Samples {
-		if slices.Contains(names, ds.Classes[smp.Class]) {
-			indices = append(indices, i)
-		}
-	}
-	if len(indices) == 0 {
-		return nil, fmt.Errorf("--strangers %s: no photos", opt.strangers)
-	}
-	photos, err := describeSamples(ds, indices, opt, stderr)
-	if err != nil {
-		return nil, err
-	}
-	for _, ph := range photos {
-		if ph.Err != nil {
-			fmt.Fprintf(stderr, "skipped stranger photo %s: %v\n", ph.Path, ph.Err)
-			continue
-		}
-		res.N++
-		f := ph.Largest()
-		if f == nil {
-			res.NoFace++
-			res.Rejected++
-			continue
-		}
-		if a := run.Model.Identify(f.Descriptor, rule, 1); a.Class == eval.Unknown {
-			res.Rejected++
-		} else {
-			res.NamedAs[a.Name]++
-		}
-	}
-	if res.N > 0 {
-		res.RejectedRate = float64(res.Rejected) / float64(res.N)
-	}
-	return res, nil
-}
-
-// testSplit maps RUN/split.json's test files back onto the training folder.
-func testSplit(run *train.Run) (*data.Dataset, []int, error) {
-	splitPath := filepath.Join(run.Dir, train.SplitFile)
-	split, err := data.ReadSplit(splitPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	ds, err := scanFolder(run.Info.Data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (the run's training folder; use --data to evaluate elsewhere)", err)
-	}
-	if !slices.Equal(ds.Classes, run.Info.Classes) {
-		return nil, nil, fmt.Errorf("%s now has classes %s, the run was trained on %s",
-			ds.Root, strings.Join(ds.Classes, ", "), strings.Join(run.Info.Classes, ", "))
-	}
-	_, test, err := split.Indices(ds)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", splitPath, err)
-	}
-	return ds, test, nil
-}
-
-func scanFolder(dir string) (*data.Dataset, error) {
-	return data.Scan(dir, data.ScanOptions{})
-}
-
-// checkSubset accepts a folder whose classes are all known to the model.
-func checkSubset(folder, model []string, dir string) error {
-	var unknown []string
-	for _, c := range folder {
-		if !slices.Contains(model, c) {
-			unknown = append(unknown, c)
-		}
-	}
-	if len(unknown) > 0 {
-		return fmt.Errorf("%s has classes the model does not know: %s (the model knows %s)",
-			dir, strings.Join(unknown, ", "), strings.Join(model, ", "))
-	}
-	return nil
-}
-
-// transformFor is the evaluation preprocessing a run was trained with.
-func transformFor(info train.ModelInfo) data.Transform {
-	return data.Transform{Size: info.Size, Mean: info.Mean, Std: info.Std}
-}
-
-// checkCrop refuses runs trained on crops, for commands that only feed
-// whole photos; eval, predict and serve cut face crops (checkRunCrop).
-func checkCrop(info train.ModelInfo) error {
-	if info.Crop != "" && info.Crop != "none" {
-		return fmt.Errorf("the run was trained on %q crops, which this command cannot make yet (starid predict and eval can)", info.Crop)
-	}
-	return nil
-}
-
-// evalFaceCrops finds the faces of the samples to evaluate and returns the
-// loader's crop, which cuts them as training did, and the count of photos
-// without a face (shown whole, as in training).
-func evalFaceCrops(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
-	stderr io.Writer) (func(int, *image.RGBA) (image.Rectangle, error), *faceCropEval, error) {
-	found, res, err := findEvalFaces(info, ds, indices, cache, workers, false, stderr)
-	if err != nil {
-		return nil, nil, err
-	}
-	return train.FaceCropper(found, info.CropMargin), res, nil
-}
-
-// evalAlignedChips is evalFaceCrops for crop=aligned runs: the loader's
-// warp cuts each photo's main face into the chip training cut (same
-// landmarks, padding and chip side), a photo without a face stays whole.
-func evalAlignedChips(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int,
-	stderr io.Writer) (func(int, *image.RGBA) (*image.RGBA, error), *faceCropEval, error) {
-	found, res, err := findEvalFaces(info, ds, indices, cache, workers, true, stderr)
-	if err != nil {
-		return nil, nil, err
-	}
-	side, padding := runChipSide(info), info.CropMargin
-	res.Aligned, res.ChipSize = true, side
-	return train.FaceWarper(found, func(img *image.RGBA, lm []train.FacePoint) (*image.RGBA, error) {
-		return alignedChip(img, lm, padding, side)
-	}), res, nil
-}
-
-// findEvalFaces finds the main face of each sample (with its landmarks
-// when asked) and counts the photos without one.
-func findEvalFaces(info train.ModelInfo, ds *data.Dataset, indices []int, cache *identify.Cache, workers int, landmarks bool,
-	stderr io.Writer) (map[int]train.FaceFind, *faceCropEval, error) {
-	paths, keys := make([]string, len(indices)), make([]string, len(indices))
-	for r, i := range indices {
-		paths[r], keys[r] = ds.Samples[i].Path, ds.Samples[i].SHA256
-	}
-	finds, err := cropFaceFinder(cache, workers, stderr)(context.Background(), paths, keys, landmarks)
-	if err != nil {
-		return nil, nil, err
-	}
-	res := &faceCropEval{Margin: info.CropMargin}
-	found := make(map[int]train.FaceFind, len(indices))
-	for r, i := range indices {
-		found[i] = finds[r]
-		if finds[r].Err == nil && !finds[r].Found {
-			res.NoFace++
-			res.NoFaceFiles = append(res.NoFaceFiles, paths[r])
-		}
-	}
-	return found, res, nil
-}
-
-func skippedFrom(err error) data.Skipped {
-	var ie *data.ImageError
-	var se *data.SampleError
-	switch {
-	case errors.As(err, &ie):
-		return data.Skipped{Path: ie.Path, Reason: ie.Reason}
-	case errors.As(err, &se):
-		return data.Skipped{Path: se.Path, Reason: se.Err.Error()}
-	}
-	return data.Skipped{Reason: err.Error()}
-}
-
-func printMetrics(w io.Writer, r evalResult) {
+func printMetrics(w io.Writer, r *runeval.Result) {
 	where := r.Data
 	if r.Split != "" {
 		where = "the " + r.Split + " split of " + r.Data
@@ -628,7 +123,7 @@ func printMetrics(w io.Writer, r evalResult) {
 		}
 		fmt.Fprintf(w, "\n%s: %d photo(s) without a face found were shown whole, as in training\n", what, c.NoFace)
 	}
-	if f := r.faceEval; f != nil {
+	if f := r.FaceResult; f != nil {
 		fmt.Fprintf(w, "\nface run: %d photo(s) without a face found (counted as errors); known faces answered unknown: %.1f%% (threshold %.3f)\n",
 			f.NoFace, 100*f.UnknownRate, f.Threshold)
 		if s := f.Strangers; s != nil {
@@ -640,5 +135,5 @@ func printMetrics(w io.Writer, r evalResult) {
 			fmt.Fprintln(w)
 		}
 	}
-	fmt.Fprintf(w, "\nconfusion matrix: %s, %s\n", filepath.Join(r.Out, confusionPNG), filepath.Join(r.Out, confusionJSON))
+	fmt.Fprintf(w, "\nconfusion matrix: %s, %s\n", filepath.Join(r.Out, runeval.ConfusionPNG), filepath.Join(r.Out, runeval.ConfusionJSON))
 }

@@ -13,8 +13,10 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/eval/runeval"
 	"starid/internal/models"
 	"starid/internal/nn"
+	"starid/internal/runs"
 	"starid/internal/train"
 )
 
@@ -99,11 +101,11 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := nn.SaveStateDict(filepath.Join(runDir, train.BestFile), net, nil); err != nil {
+	if err := nn.SaveStateDict(filepath.Join(runDir, runs.BestFile), net, nil); err != nil {
 		t.Fatal(err)
 	}
 	abs, _ := filepath.Abs(dataDir)
-	info := train.ModelInfo{Version: train.ModelInfoVersion, Model: "colour", Spec: &spec, Classes: colourClasses,
+	info := runs.ModelInfo{Version: runs.ModelInfoVersion, Model: "colour", Spec: &spec, Classes: colourClasses,
 		Size: 8, Mean: data.DefaultMean, Std: data.DefaultStd, Crop: "none", Data: abs, Seed: 1, TrainFrac: 0.5}
 	if threshold > 0 {
 		info.Unknown = &threshold
@@ -112,7 +114,7 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(runDir, train.ModelInfoFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(runDir, runs.ModelInfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := data.Scan(dataDir, data.ScanOptions{})
@@ -123,7 +125,7 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := split.WriteFile(filepath.Join(runDir, train.SplitFile)); err != nil {
+	if err := split.WriteFile(filepath.Join(runDir, runs.SplitFile)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -183,25 +185,25 @@ func TestEvalOnFolder(t *testing.T) {
 		t.Errorf("out %q, want %q", r.Out, wantOut)
 	}
 	checkConfusionFiles(t, wantOut, r.Confusion)
-	if _, err := os.Stat(filepath.Join(run, confusionPNG)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(run, runeval.ConfusionPNG)); !os.IsNotExist(err) {
 		t.Errorf("eval --data wrote into the run folder itself: %v", err)
 	}
 }
 
 func checkConfusionFiles(t *testing.T, dir string, want [][]int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, confusionJSON))
+	b, err := os.ReadFile(filepath.Join(dir, runeval.ConfusionJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cf confusionFile
+	var cf runeval.ConfusionFile
 	if err := json.Unmarshal(b, &cf); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(cf.Confusion, want) || !reflect.DeepEqual(cf.Classes, colourClasses) {
 		t.Errorf("confusion.json %+v, want matrix %v", cf, want)
 	}
-	f, err := os.Open(filepath.Join(dir, confusionPNG))
+	f, err := os.Open(filepath.Join(dir, runeval.ConfusionPNG))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +215,7 @@ func checkConfusionFiles(t *testing.T, dir string, want [][]int) {
 
 func TestEvalTestSplit(t *testing.T) {
 	_, run := fixture(t)
-	split, err := data.ReadSplit(filepath.Join(run, train.SplitFile))
+	split, err := data.ReadSplit(filepath.Join(run, runs.SplitFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +254,7 @@ func TestEvalTestSplit(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, s := range []string{"accuracy", "top-5", "loss", "precision", "blue", "green", "red", "macro average", confusionPNG} {
+	for _, s := range []string{"accuracy", "top-5", "loss", "precision", "blue", "green", "red", "macro average", runeval.ConfusionPNG} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
@@ -368,11 +370,11 @@ func TestTrainedRun(t *testing.T) {
 
 func checkConfusionFilesShape(t *testing.T, dir string, classes int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, confusionJSON))
+	b, err := os.ReadFile(filepath.Join(dir, runeval.ConfusionJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cf confusionFile
+	var cf runeval.ConfusionFile
 	if err := json.Unmarshal(b, &cf); err != nil || len(cf.Confusion) != classes {
 		t.Errorf("confusion.json: %v %+v", err, cf)
 	}

@@ -13,26 +13,8 @@ import (
 	"testing"
 
 	"starid/internal/faces"
+	"starid/internal/recognize"
 )
-
-func TestThumbRect(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		b    image.Rectangle
-		box  *faces.Box
-		want image.Rectangle
-	}{
-		{"landscape, no face: top-middle square", image.Rect(0, 0, 300, 200), nil, image.Rect(50, 0, 250, 200)},
-		{"portrait, no face: a third down", image.Rect(0, 0, 100, 300), nil, image.Rect(0, 66, 100, 166)},
-		{"face with margin", image.Rect(0, 0, 200, 200), &faces.Box{X: 80, Y: 90, W: 20, H: 40}, image.Rect(58, 78, 122, 142)},
-		{"face at a corner: moved inside", image.Rect(0, 0, 200, 200), &faces.Box{X: 10, Y: 10, W: 20, H: 40}, image.Rect(0, 0, 64, 64)},
-		{"face larger than the photo: shrunk", image.Rect(0, 0, 80, 120), &faces.Box{W: 100, H: 100}, image.Rect(0, 10, 80, 90)},
-	} {
-		if got := thumbRect(c.b, c.box); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-		}
-	}
-}
 
 // greenFaceFinder sees one face, the box red marks, in photos whose
 // top-left pixel is green, and none elsewhere; it counts its calls.
@@ -85,10 +67,10 @@ func thumbCentre(t *testing.T, name string, b []byte) color.RGBA {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if img.Bounds() != image.Rect(0, 0, thumbSide, thumbSide) {
+	if img.Bounds() != image.Rect(0, 0, recognize.ThumbSide, recognize.ThumbSide) {
 		t.Fatalf("%s: thumbnail %v", name, img.Bounds())
 	}
-	return color.RGBAModel.Convert(img.At(thumbSide/2, thumbSide/2)).(color.RGBA)
+	return color.RGBAModel.Convert(img.At(recognize.ThumbSide/2, recognize.ThumbSide/2)).(color.RGBA)
 }
 
 func near(c, want color.RGBA) bool {
@@ -137,8 +119,8 @@ func TestLoadGallery(t *testing.T) {
 	if c := thumbCentre(t, "Bob", g["Bob"]); !near(c, blue) {
 		t.Errorf("Bob's thumbnail centre %v: not his first photo", c)
 	}
-	if want := 2 + thumbTries; finder.calls != want {
-		t.Errorf("face finder ran %d times, want %d (2 for Ann, %d for Bob)", finder.calls, want, thumbTries)
+	if want := 2 + recognize.ThumbTries; finder.calls != want {
+		t.Errorf("face finder ran %d times, want %d (2 for Ann, %d for Bob)", finder.calls, want, recognize.ThumbTries)
 	}
 	if !strings.Contains(stderr.String(), "2 of 4 people: Cy, Di") {
 		t.Errorf("stderr %q does not name the people without a photo", stderr.String())

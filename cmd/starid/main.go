@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"starid/internal/eval/runeval"
 	"strings"
 )
 
@@ -63,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)), errors.As(err, new(runeval.UsageError)):
 		fmt.Fprintf(stderr, "starid %s: %v\n", args[0], err)
 		return exitUsage
 	default:
@@ -135,4 +136,12 @@ func oneOf(v string, allowed ...string) bool {
 		}
 	}
 	return false
+}
+
+// flagGiven says whether the command line set the flag name (as opposed
+// to its default).
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -4,19 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"image"
 	"io"
-	"math"
 	"strings"
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
-	"starid/internal/tensor"
-	"starid/internal/train"
+	"starid/internal/recognize"
+	"starid/internal/runs"
 )
 
 func init() {
@@ -69,55 +67,113 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *top < 1 {
 		return usagef("--top must be at least 1")
 	}
-	thresholdSet := false
-	fs.Visit(func(f *flag.Flag) { thresholdSet = thresholdSet || f.Name == "threshold" })
-	if thresholdSet && !(*threshold >= 0) {
-		return usagef("--threshold %v: must be 0 or more", *threshold)
+	opt := recognize.Options{TopK: *top}
+	if flagGiven(fs, "threshold") {
+		if !(*threshold >= 0) {
+			return usagef("--threshold %v: must be 0 or more", *threshold)
+		}
+		opt.Threshold = threshold
 	}
-	run, err := train.OpenRun(pos[0])
+	// No finder: predict finds faces through the descriptor cache.
+	r, err := recognize.Open(pos[0], opt)
 	if err != nil {
 		return err
 	}
-	if run.Info.Model == train.ModelFace {
-		return predictFaces(pos[0], pos[1:], *top, *asJSON, thresholdSet, *threshold, *cacheDir, stdout, stderr)
+	info := r.Info()
+	if info.Warning != "" {
+		fmt.Fprintln(stderr, info.Warning)
 	}
-	if err := checkRunCrop(run.Info); err != nil {
-		return err
+	var photos []identify.Photo
+	if r.FindsFaces() {
+		// Face runs print no cache count: it is about the crops.
+		count := info.Kind != runs.ModelFace
+		if photos, err = describePhotos(context.Background(), descriptorCache(*cacheDir, stderr), 0, pos[1:], nil,
+			info.Crop == facecrop.Aligned, count, stderr); err != nil {
+			return err
+		}
 	}
-	warnPipeline(run.Info, stderr)
-	var thr float64
-	if run.Info.Unknown != nil {
-		thr = *run.Info.Unknown
-	}
-	if thresholdSet {
-		thr = *threshold
-	}
-	tf := transformFor(run.Info)
-	x := tensor.New(1, 3, tf.Size, tf.Size)
-	if faceCropped(run.Info) {
-		return predictCrops(run, tf, x, pos[1:], *top, thr, *asJSON, *cacheDir, stdout, stderr)
+	print := printPrediction
+	switch {
+	case info.Kind == runs.ModelFace:
+		print = printFacePrediction
+	case info.Crop.FindsFaces():
+		print = printCropPrediction
 	}
 	out := make([]prediction, 0, len(pos)-1)
 	failed := 0
-	for _, path := range pos[1:] {
-		p := prediction{Image: path}
-		face, err := predictOne(run, tf, x, path, *top, thr)
-		if err != nil {
-			p.Error = err.Error()
-			// The entry already names the image.
-			if ie := (*data.ImageError)(nil); errors.As(err, &ie) {
-				p.Error = ie.Reason
-			}
+	for i, path := range pos[1:] {
+		var ph *identify.Photo
+		if photos != nil {
+			ph = &photos[i]
+		}
+		p := predictPhoto(r, path, ph)
+		if p.Error != "" {
 			failed++
-		} else {
-			p.Faces = []faceName{face}
 		}
 		out = append(out, p)
 		if !*asJSON {
-			printPrediction(stdout, stderr, p)
+			print(stdout, stderr, p)
 		}
 	}
 	return finishPredict(out, failed, *asJSON, stdout)
+}
+
+// predictPhoto names the faces of one photo; ph holds the faces the
+// descriptor cache found when the run needs them.
+func predictPhoto(r recognize.Recognizer, path string, ph *identify.Photo) prediction {
+	p := prediction{Image: path}
+	var found []faces.Face
+	if ph != nil {
+		if ph.Err != nil {
+			p.Error = imageErrorText(ph.Err)
+			return p
+		}
+		found = ph.Faces
+	}
+	var photo *recognize.Photo
+	if r.Info().Kind != runs.ModelFace {
+		var err error
+		if photo, err = recognize.Decode(path); err != nil {
+			p.Error = imageErrorText(err)
+			return p
+		}
+	}
+	named, err := r.Name(context.Background(), photo, found)
+	if err != nil {
+		if ph == nil { // a whole-photo run: the error may not say which photo
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		p.Error = imageErrorText(err)
+		return p
+	}
+	switch {
+	case ph != nil && len(found) == 0 && r.Info().Kind == runs.ModelFace:
+		p.Note = "no face found"
+	case ph != nil && len(found) == 0:
+		p.Note = "no face found; the whole photo was used"
+	}
+	for _, f := range named {
+		p.Faces = append(p.Faces, toFaceName(f))
+	}
+	return p
+}
+
+// imageErrorText is an error as a prediction entry says it: the entry
+// already names the image.
+func imageErrorText(err error) string {
+	if ie := (*data.ImageError)(nil); errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return err.Error()
+}
+
+// toFaceName is the JSON form of a recognized face.
+func toFaceName(f recognize.Face) faceName {
+	fn := faceName{Box: recognize.RoundBox(f.Box), Name: f.Name, Confidence: f.Confidence, Distance: f.Distance, Closest: f.Closest}
+	for _, c := range f.Top {
+		fn.Top = append(fn.Top, candidate{Name: c.Name, Probability: c.Probability})
+	}
+	return fn
 }
 
 // finishPredict prints the JSON form and turns unreadable images into the
@@ -134,61 +190,6 @@ func finishPredict(out []prediction, failed int, asJSON bool, stdout io.Writer) 
 		return fmt.Errorf("%d of %d images could not be read", failed, len(out))
 	}
 	return nil
-}
-
-// predictFaces names every face of each photo with a face run.
-func predictFaces(dir string, images []string, k int, asJSON, thresholdSet bool, threshold float64, cacheDir string,
-	stdout, stderr io.Writer) error {
-	run, err := identify.OpenFaceRun(dir)
-	if err != nil {
-		return err
-	}
-	if run.Info.PipelineVersion != faces.PipelineVersion {
-		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
-			dir, run.Info.PipelineVersion, faces.PipelineVersion)
-	}
-	rule := run.Rule()
-	if thresholdSet {
-		rule.MaxDistance = threshold
-	}
-	photos, _, err := identify.Describe(context.Background(), newDescriber(), images, nil,
-		identify.DescribeOptions{Cache: descriptorCache(cacheDir, stderr)})
-	if err != nil {
-		return err
-	}
-	out := make([]prediction, 0, len(images))
-	failed := 0
-	for _, ph := range photos {
-		p := prediction{Image: ph.Path}
-		switch {
-		case ph.Err != nil:
-			if le := (*identify.LoadError)(nil); errors.As(ph.Err, &le) {
-				return le
-			}
-			p.Error = ph.Err.Error()
-			if ie := (*data.ImageError)(nil); errors.As(ph.Err, &ie) {
-				p.Error = ie.Reason
-			}
-			failed++
-		case len(ph.Faces) == 0:
-			p.Note = "no face found"
-		}
-		for _, f := range ph.Faces {
-			a := run.Model.Identify(f.Descriptor, rule, k)
-			d := a.Distance
-			fn := faceName{Name: a.Name, Confidence: a.Probability, Distance: &d, Closest: run.Model.Classes[a.Closest],
-				Box: [4]int{int(math.Round(f.Box.X)), int(math.Round(f.Box.Y)), int(math.Round(f.Box.W)), int(math.Round(f.Box.H))}}
-			for _, c := range a.Top {
-				fn.Top = append(fn.Top, candidate{Name: c.Name, Probability: c.Probability})
-			}
-			p.Faces = append(p.Faces, fn)
-		}
-		out = append(out, p)
-		if !asJSON {
-			printFacePrediction(stdout, stderr, p)
-		}
-	}
-	return finishPredict(out, failed, asJSON, stdout)
 }
 
 // printFacePrediction is the human form for face runs: one line per face,
@@ -223,88 +224,6 @@ func printFacePrediction(stdout, stderr io.Writer, p prediction) {
 	}
 }
 
-func predictOne(run *train.Run, tf data.Transform, x *tensor.Tensor, path string, k int, threshold float64) (faceName, error) {
-	img, err := data.DecodeFile(path, data.DefaultMaxPixels)
-	if err != nil {
-		return faceName{}, err
-	}
-	f, err := predictRegion(run, tf, x, img, img.Bounds(), k, threshold)
-	if err != nil {
-		return faceName{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return f, nil
-}
-
-// predictCrops names every face of each photo with a VGG run trained on
-// face crops: each face is cut as in training (train.CropAround with the
-// run's margin, or for crop=aligned runs the chip aligned on that face's
-// own landmarks) and named on its own, so a group photo gets one answer
-// per face, largest first, each with its face box. A photo without a face
-// is named whole, as training treated such photos, with a note saying so.
-func predictCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, images []string, k int, threshold float64,
-	asJSON bool, cacheDir string, stdout, stderr io.Writer) error {
-	aligned := run.Info.Crop == "aligned"
-	photos, err := describePhotos(context.Background(), descriptorCache(cacheDir, stderr), 0, images, nil, aligned, stderr)
-	if err != nil {
-		return err
-	}
-	out := make([]prediction, 0, len(images))
-	failed := 0
-	for _, ph := range photos {
-		p := prediction{Image: ph.Path}
-		if err := predictPhotoCrops(run, tf, x, ph, k, threshold, &p); err != nil {
-			p.Error = err.Error()
-			if ie := (*data.ImageError)(nil); errors.As(err, &ie) {
-				p.Error = ie.Reason
-			}
-			p.Faces = nil
-			failed++
-		}
-		out = append(out, p)
-		if !asJSON {
-			printCropPrediction(stdout, stderr, p)
-		}
-	}
-	return finishPredict(out, failed, asJSON, stdout)
-}
-
-// predictPhotoCrops fills p with the answers for one described photo.
-func predictPhotoCrops(run *train.Run, tf data.Transform, x *tensor.Tensor, ph identify.Photo, k int, threshold float64, p *prediction) error {
-	if ph.Err != nil {
-		return ph.Err
-	}
-	img, err := data.DecodeFile(ph.Path, data.DefaultMaxPixels)
-	if err != nil {
-		return err
-	}
-	if len(ph.Faces) == 0 {
-		p.Note = "no face found; the whole photo was used"
-		f, err := predictRegion(run, tf, x, img, img.Bounds(), k, threshold)
-		if err != nil {
-			return err
-		}
-		p.Faces = []faceName{f}
-		return nil
-	}
-	for _, face := range ph.Faces {
-		b := face.Box
-		src, r := img, train.CropAround(faceBox(b.X, b.Y, b.W, b.H), img.Bounds(), run.Info.CropMargin)
-		if run.Info.Crop == "aligned" {
-			if src, err = alignedChip(img, facePoints(face.Landmarks), run.Info.CropMargin, runChipSide(run.Info)); err != nil {
-				return err
-			}
-			r = src.Rect
-		}
-		f, err := predictRegion(run, tf, x, src, r, k, threshold)
-		if err != nil {
-			return err
-		}
-		f.Box = roundBox(b.X, b.Y, b.W, b.H)
-		p.Faces = append(p.Faces, f)
-	}
-	return nil
-}
-
 // printCropPrediction is the human form for crop=face runs: one line per
 // face, e.g.
 //
@@ -337,32 +256,6 @@ func topText(f faceName) string {
 		prefix = "unknown; "
 	}
 	return prefix + strings.Join(parts, ", ")
-}
-
-// predictRegion names the region r of img (the whole photo, or a face
-// crop) with a VGG run; the answer's box is r.
-func predictRegion(run *train.Run, tf data.Transform, x *tensor.Tensor, img *image.RGBA, r image.Rectangle, k int, threshold float64) (faceName, error) {
-	if err := tf.Apply(img.SubImage(r), nil, x.Data); err != nil {
-		return faceName{}, err
-	}
-	logits, err := run.Model.Forward(x)
-	if err != nil {
-		return faceName{}, err
-	}
-	classes := run.Info.Classes
-	if logits.Numel() != len(classes) {
-		return faceName{}, fmt.Errorf("the model gives %d scores for %d classes", logits.Numel(), len(classes))
-	}
-	probs := eval.Softmax(logits.Data)
-	f := faceName{Box: [4]int{r.Min.X, r.Min.Y, r.Dx(), r.Dy()}}
-	for _, j := range eval.TopK(logits.Data, k) {
-		f.Top = append(f.Top, candidate{Name: classes[j], Probability: probs[j]})
-	}
-	f.Name, f.Confidence = f.Top[0].Name, f.Top[0].Probability
-	if threshold > 0 && f.Confidence < threshold {
-		f.Name = eval.UnknownName
-	}
-	return f, nil
 }
 
 // printPrediction is the human form: one line per photo.

@@ -9,7 +9,7 @@ import (
 	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
-	"starid/internal/train"
+	"starid/internal/runs"
 )
 
 func decodeForServe(t *testing.T, path string) *faces.Image {
@@ -28,7 +28,7 @@ func TestServeRecognizerVGG(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := rec.Info()
-	if len(info.Classes) != 3 || info.Kind == train.ModelFace {
+	if len(info.Classes) != 3 || info.Kind == runs.ModelFace {
 		t.Errorf("info %+v", info)
 	}
 	img := decodeForServe(t, filepath.Join(photos, "red", "02.png"))
@@ -51,7 +51,7 @@ func TestServeRecognizerFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := rec.Info(); info.Kind != train.ModelFace || len(info.Classes) != len(facePeople) || info.Threshold <= 0 {
+	if info := rec.Info(); info.Kind != runs.ModelFace || len(info.Classes) != len(facePeople) || info.Threshold <= 0 {
 		t.Errorf("info %+v", info)
 	}
 	path := filepath.Join(t.TempDir(), "group.png")

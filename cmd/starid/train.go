@@ -11,8 +11,10 @@ import (
 	"strings"
 	"syscall"
 
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/runs"
 
 	"starid/internal/models"
 	"starid/internal/train"
@@ -46,10 +48,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("train-frac", d.TrainFrac, "share of each class used for training; the rest is the test split")
 	seed := fs.Uint64("seed", d.Seed, "seed for the split, the initial weights, batch order, augmentation and dropout")
 	augment := fs.Bool("augment", false, "random resized crop, flip and colour jitter on training images")
-	crop := fs.String("crop", d.Crop, "face (train on the largest face of each photo plus a margin; needs the face models), "+
+	crop := fs.String("crop", string(d.Crop), "face (train on the largest face of each photo plus a margin; needs the face models), "+
 		"aligned (on that face turned and scaled so its eyes and mouth sit in fixed places) or none (the whole photo)")
 	margin := fs.Float64("crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side; "+
-		fmt.Sprintf("--crop aligned: room around the face in units of its size, %g unless given", train.DefaultAlignPadding))
+		fmt.Sprintf("--crop aligned: room around the face in units of its size, %g unless given", facecrop.DefaultAlignPadding))
 	resume := fs.Bool("resume", false, "continue the interrupted run in --out")
 	workers := fs.Int("workers", 0, "image decoding goroutines (0: one per core)")
 	exclude := fs.String("exclude", "", "face runs: comma-separated class folders to leave out of training, as strangers for eval --strangers")
@@ -67,7 +69,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *model == "" {
 		return usagef("--model is required (one of %s, or face)", joinNames(models.Names()))
 	}
-	if !oneOf(*crop, "face", "aligned", "none") {
+	if _, err := facecrop.ParseMode(*crop); err != nil || *crop == "" {
 		return usagef("--crop %q: want face, aligned or none", *crop)
 	}
 	if !oneOf(*opt, "adam", "adamw", "sgd") {
@@ -75,32 +77,32 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	var given []string
 	fs.Visit(func(f *flag.Flag) { given = append(given, f.Name) })
-	if *model != train.ModelFace && *exclude != "" {
+	if *model != runs.ModelFace && *exclude != "" {
 		return usagef("--exclude applies to --model face only")
 	}
-	if slices.Contains(given, "width") && *model == train.ModelFace {
+	if slices.Contains(given, "width") && *model == runs.ModelFace {
 		return usagef("--width applies to the VGG models only")
 	}
-	if *model == train.ModelFace && *crop != "none" {
+	if *model == runs.ModelFace && *crop != "none" {
 		return usagef("--crop %s applies to the VGG models: --model face always finds and aligns the faces itself", *crop)
 	}
 	// A resumed run takes its crop from model.json, so only an explicit
 	// --crop none makes --crop-margin meaningless.
-	if slices.Contains(given, "crop-margin") && (*model == train.ModelFace || (!oneOf(*crop, "face", "aligned") && !*resume)) {
+	if slices.Contains(given, "crop-margin") && (*model == runs.ModelFace || (!facecrop.Mode(*crop).FindsFaces() && !*resume)) {
 		return usagef("--crop-margin applies to --crop face and --crop aligned only")
 	}
 	// The two crops' margins mean different things, so each has its own
 	// default; a resumed run keeps its own unless the flag is given.
-	if *crop == "aligned" && !slices.Contains(given, "crop-margin") {
-		*margin = train.DefaultAlignPadding
+	if facecrop.Mode(*crop) == facecrop.Aligned && !slices.Contains(given, "crop-margin") {
+		*margin = facecrop.DefaultAlignPadding
 	}
-	cfg := train.Config{
+	cfg := train.Config{Settings: runs.Settings{
 		Data: pos[0], Out: *out, Model: *model, Width: *width, Size: *size, Epochs: *epochs, Batch: *batch, Optimizer: *opt,
 		LR: *lr, Momentum: *momentum, Schedule: *sched, WeightDecay: *wd, L1: *l1, L2: *l2, TrainFrac: *frac,
-		Seed: *seed, Augment: *augment, Crop: *crop, CropMargin: *margin, Resume: *resume, Workers: *workers, Given: given,
-	}
-	if *model == train.ModelFace {
-		return trainFace(cfg, given, *exclude, *cacheDir, stdout, stderr)
+		Seed: *seed, Augment: *augment, Crop: facecrop.Mode(*crop), CropMargin: *margin, Resume: *resume, Workers: *workers, Given: given,
+	}}
+	if *model == runs.ModelFace {
+		return trainFace(cfg.Settings, given, *exclude, *cacheDir, stdout, stderr)
 	}
 	if err := train.CheckConfig(cfg); err != nil {
 		return usagef("%v", err)
@@ -123,13 +125,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		<-ctx.Done()
 		stop()
 	}()
-	_, err = train.Train(ctx, cfg, train.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
+	_, err = train.Train(ctx, cfg, train.Output{Output: trainOutput(stdout, stderr)})
 	return err
 }
 
 // trainFace is `train --model face`: the face settings' own defaults for
 // what the user did not give, then identify.Train.
-func trainFace(cfg train.Config, given []string, exclude, cacheDir string, stdout, stderr io.Writer) error {
+func trainFace(cfg runs.Settings, given []string, exclude, cacheDir string, stdout, stderr io.Writer) error {
 	if !slices.Contains(given, "epochs") {
 		cfg.Epochs = identify.DefaultEpochs
 	}
@@ -143,7 +145,7 @@ func trainFace(cfg train.Config, given []string, exclude, cacheDir string, stdou
 		return usagef("--size does not apply to --model face (the face pipeline chooses its own crops)")
 	}
 	cfg.Size, cfg.CropMargin = 0, 0 // the pipeline picks the crops
-	fc := identify.TrainConfig{Config: cfg, PipelineVersion: faces.PipelineVersion}
+	fc := identify.TrainConfig{Settings: cfg, PipelineVersion: faces.PipelineVersion}
 	if exclude != "" {
 		fc.Exclude = strings.Split(exclude, ",")
 	}
@@ -153,8 +155,12 @@ func trainFace(cfg train.Config, given []string, exclude, cacheDir string, stdou
 	fc.Cache = descriptorCache(cacheDir, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, err := identify.Train(ctx, fc, newDescriber(), train.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
+	_, err := identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr))
 	return err
+}
+
+func trainOutput(stdout, stderr io.Writer) runs.Output {
+	return runs.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)}
 }
 
 // isTerminal reports whether w is a character device such as a terminal

@@ -19,7 +19,7 @@ import (
 	"starid/internal/data"
 	"starid/internal/eval"
 	"starid/internal/optim"
-	"starid/internal/train"
+	"starid/internal/runs"
 )
 
 // CheckName refuses names that cannot be a person's label: empty, padded
@@ -144,7 +144,7 @@ func Enroll(ctx context.Context, dir, name string, photos []string, d Describer,
 	if wait <= 0 {
 		wait = DefaultLockWait
 	}
-	lock, err := train.LockRun(dir, "starid enroll "+strconv.Quote(name), wait, opt.Waiting)
+	lock, err := runs.LockRun(dir, "starid enroll "+strconv.Quote(name), wait, opt.Waiting)
 	if err != nil {
 		return nil, err
 	}
@@ -164,12 +164,13 @@ func openForEnroll(dir, name string, opt EnrollOptions) (*FaceRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opt.PipelineVersion != "" && run.Info.PipelineVersion != opt.PipelineVersion {
-		return nil, fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
-			dir, run.Info.PipelineVersion, opt.PipelineVersion)
+	if opt.PipelineVersion != "" {
+		if err := run.CheckPipeline(opt.PipelineVersion); err != nil {
+			return nil, err
+		}
 	}
 	if len(run.Model.Train) == 0 {
-		return nil, fmt.Errorf("%s: the run stores no training descriptors, so its head cannot be refitted", filepath.Join(dir, train.BestFile))
+		return nil, fmt.Errorf("%s: the run stores no training descriptors, so its head cannot be refitted", filepath.Join(dir, runs.BestFile))
 	}
 	if known := lookAlike(run.Model.Classes, name); known != "" {
 		return nil, fmt.Errorf("name %q: the run already knows %q, which differs only in case or character forms; "+
@@ -228,7 +229,7 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, photos []strin
 	}
 	hc := HeadConfig{Epochs: c.Epochs, Batch: c.Batch, Optimizer: c.Optimizer, LR: c.LR, Momentum: c.Momentum,
 		WeightDecay: c.WeightDecay, Schedule: sched, Seed: c.Seed}
-	if hc.Epochs < 1 || hc.Batch < 1 || hc.Batch > train.MaxBatch || !(hc.LR > 0) {
+	if hc.Epochs < 1 || hc.Batch < 1 || hc.Batch > runs.MaxBatch || !(hc.LR > 0) {
 		hc = HeadConfig{Epochs: DefaultEpochs, Batch: 32, Optimizer: "adam", LR: DefaultLR, Seed: c.Seed}
 	}
 	nm, err := Fit(ctx, classes, x, y, hc, nil)
@@ -241,7 +242,7 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, photos []strin
 		}
 	}
 	res.Classes = len(classes)
-	if err := nm.Save(filepath.Join(dir, train.BestFile), run.Info.PipelineVersion, hc.Epochs); err != nil {
+	if err := nm.Save(filepath.Join(dir, runs.BestFile), run.Info.PipelineVersion, hc.Epochs); err != nil {
 		return nil, err
 	}
 	now := time.Now
@@ -252,9 +253,9 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, photos []strin
 	run.Model = nm
 	run.Face.Enrolled = append(run.Face.Enrolled, Enrollment{Time: t, Name: name, New: res.New, Photos: slices.Clone(photos)})
 	if err := run.writeInfo(); err != nil {
-		return nil, fmt.Errorf("%s holds the new head but model.json was not updated: %w", filepath.Join(dir, train.BestFile), err)
+		return nil, fmt.Errorf("%s holds the new head but model.json was not updated: %w", filepath.Join(dir, runs.BestFile), err)
 	}
-	if f, err := os.OpenFile(filepath.Join(dir, train.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+	if f, err := os.OpenFile(filepath.Join(dir, runs.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
 		shown := make([]string, len(photos))
 		for i, p := range photos {
 			shown[i] = data.ShowPath(p)

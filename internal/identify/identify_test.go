@@ -16,8 +16,8 @@ import (
 	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 	"starid/internal/safetensors"
-	"starid/internal/train"
 )
 
 var people = []string{"Ann", "Bob", "Cid", "Dee"}
@@ -173,9 +173,8 @@ func makeFolder(t *testing.T, names []string, perPerson int) string {
 }
 
 func trainConfig(data, out string, c *Cache) TrainConfig {
-	cfg := TrainConfig{Config: train.DefaultConfig(), Cache: c, PipelineVersion: "test-1"}
-	cfg.Data, cfg.Out, cfg.Epochs, cfg.LR, cfg.Schedule, cfg.Size, cfg.Batch = data, out, 30, 1e-2, "none", 0, 16
-	return cfg
+	return TrainConfig{Settings: runs.Settings{Data: data, Out: out, Epochs: 30, Batch: 16, Optimizer: "adam", LR: 1e-2,
+		Momentum: 0.9, Schedule: "none", TrainFrac: 0.8, Seed: 1, Crop: "none"}, Cache: c, PipelineVersion: "test-1"}
 }
 
 func TestTrainFaceRun(t *testing.T) {
@@ -187,7 +186,7 @@ func TestTrainFaceRun(t *testing.T) {
 	c := testCache(t)
 	out := filepath.Join(t.TempDir(), "run")
 	var so, se strings.Builder
-	res, err := Train(context.Background(), trainConfig(photos, out, c), fake, train.Output{Stdout: &so, Stderr: &se})
+	res, err := Train(context.Background(), trainConfig(photos, out, c), fake, runs.Output{Stdout: &so, Stderr: &se})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, se.String())
 	}
@@ -229,13 +228,13 @@ func TestTrainFaceRun(t *testing.T) {
 	if r := res.Rule.MaxDistance; r < 0.05 || r > 0.5 {
 		t.Errorf("calibrated distance %v, outside what separates the fake's people", r)
 	}
-	if tr, err := train.OpenRun(out); err != nil || tr.Model != nil || tr.Info.Model != "face" {
-		t.Errorf("train.OpenRun of a face run: %v", err)
+	if tr, err := runs.OpenRun(out); err != nil || tr.Model != nil || tr.Info.Model != "face" {
+		t.Errorf("runs.OpenRun of a face run: %v", err)
 	}
 
 	// A second run over the same photos describes nothing.
 	out2 := filepath.Join(t.TempDir(), "run2")
-	res2, err := Train(context.Background(), trainConfig(photos, out2, c), fake, train.Output{})
+	res2, err := Train(context.Background(), trainConfig(photos, out2, c), fake, runs.Output{})
 	if err != nil || fake.Calls() != 41 || res2.Stats.Cached != 41 {
 		t.Errorf("second run: %d calls, stats %+v, %v", fake.Calls(), res2.Stats, err)
 	}
@@ -245,7 +244,7 @@ func TestTrainFaceRun(t *testing.T) {
 }
 
 func readSplitTest(run string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(run, train.SplitFile))
+	b, err := os.ReadFile(filepath.Join(run, runs.SplitFile))
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +282,7 @@ func TestTrainRefusals(t *testing.T) {
 			if fake == nil {
 				fake = &identifytest.Fake{}
 			}
-			_, err := Train(context.Background(), cfg, fake, train.Output{})
+			_, err := Train(context.Background(), cfg, fake, runs.Output{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
@@ -295,7 +294,7 @@ func TestTrainRefusals(t *testing.T) {
 	// A describer that cannot load at all stops the run with its reason.
 	out := filepath.Join(t.TempDir(), "run")
 	_, err := Train(context.Background(), trainConfig(photos, out, nil),
-		Lazy(func() (Describer, error) { return nil, errors.New("run `starid models fetch`") }), train.Output{})
+		Lazy(func() (Describer, error) { return nil, errors.New("run `starid models fetch`") }), runs.Output{})
 	if err == nil || !strings.Contains(err.Error(), "starid models fetch") {
 		t.Errorf("missing weights: %v", err)
 	}
@@ -361,7 +360,7 @@ func TestEnroll(t *testing.T) {
 	photos := makeFolder(t, people[:3], 8)
 	c := testCache(t)
 	run := filepath.Join(t.TempDir(), "run")
-	if _, err := Train(context.Background(), trainConfig(photos, run, c), &identifytest.Fake{}, train.Output{}); err != nil {
+	if _, err := Train(context.Background(), trainConfig(photos, run, c), &identifytest.Fake{}, runs.Output{}); err != nil {
 		t.Fatal(err)
 	}
 	// Three photos of person 3 ("Dee"), whom the run does not know yet.
@@ -406,7 +405,7 @@ func TestEnroll(t *testing.T) {
 	if err != nil || res.New || res.Total != 4 || res.Classes != 4 {
 		t.Errorf("second enroll: %+v %v", res, err)
 	}
-	log, _ := os.ReadFile(filepath.Join(run, train.LogFile))
+	log, _ := os.ReadFile(filepath.Join(run, runs.LogFile))
 	if strings.Count(string(log), `enrolled "Dee"`) != 2 {
 		t.Errorf("train.log:\n%s", log)
 	}
@@ -415,7 +414,7 @@ func TestEnroll(t *testing.T) {
 	must(t, identifytest.WritePhoto(noFace, 64, 48))
 	vgg := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(vgg, "model.json"), []byte(`{"version":1,"model":"vgg16","classes":["a"],"size":32,"std":[0.2,0.2,0.2]}`), 0o644))
-	snapshot, _ := os.ReadFile(filepath.Join(run, train.BestFile))
+	snapshot, _ := os.ReadFile(filepath.Join(run, runs.BestFile))
 	for _, tc := range []struct {
 		name, run, who string
 		photos         []string
@@ -435,7 +434,7 @@ func TestEnroll(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if now, _ := os.ReadFile(filepath.Join(run, train.BestFile)); string(now) != string(snapshot) {
+	if now, _ := os.ReadFile(filepath.Join(run, runs.BestFile)); string(now) != string(snapshot) {
 		t.Error("a refused enroll changed best.safetensors")
 	}
 	opt.PipelineVersion = "test-2"
@@ -464,7 +463,7 @@ func TestLoadModelRefusesDamage(t *testing.T) {
 
 	// The class list in the metadata must agree with the weights and be
 	// usable as folder names.
-	many := make([]string, train.MaxClasses)
+	many := make([]string, runs.MaxClasses)
 	for i := range many {
 		many[i] = fmt.Sprint("p", i)
 	}
@@ -473,7 +472,7 @@ func TestLoadModelRefusesDamage(t *testing.T) {
 		classes []string
 		want    string
 	}{
-		{"more classes than weight rows", many, fmt.Sprintf("has shape [2 128], want [%d 128]", train.MaxClasses)},
+		{"more classes than weight rows", many, fmt.Sprintf("has shape [2 128], want [%d 128]", runs.MaxClasses)},
 		{"more classes than starid allows", append(many, "one more"), "more than this starid allows"},
 		{"repeated class", []string{"a", "a"}, `class "a" appears twice`},
 		{"class with a path", []string{"a", "../b"}, "path separator"},

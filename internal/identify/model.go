@@ -12,9 +12,9 @@ import (
 	"starid/internal/atomicfile"
 	"starid/internal/eval"
 	"starid/internal/nn"
+	"starid/internal/runs"
 	"starid/internal/safetensors"
 	"starid/internal/tensor"
-	"starid/internal/train"
 )
 
 // Rule is the open-set decision: a face is "unknown" when its descriptor
@@ -201,7 +201,7 @@ func LoadModel(path string) (*Model, string, error) {
 	if err := json.Unmarshal([]byte(f.Metadata[mClasses]), &m.Classes); err != nil || len(m.Classes) == 0 {
 		return nil, "", bad("no class list in the metadata")
 	}
-	if err := train.CheckClassNames(m.Classes); err != nil {
+	if err := runs.CheckClassNames(m.Classes); err != nil {
 		return nil, "", bad("%v", err)
 	}
 	k := len(m.Classes)

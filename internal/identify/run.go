@@ -10,11 +10,11 @@ import (
 	"slices"
 
 	"starid/internal/data"
-	"starid/internal/train"
+	"starid/internal/runs"
 )
 
 // FaceInfo is model.json's "face" object: what a face run adds to
-// train.ModelInfo. The distance threshold itself is ModelInfo.Unknown
+// runs.ModelInfo. The distance threshold itself is ModelInfo.Unknown
 // (unknown_threshold), so that every run keeps its threshold in one place.
 type FaceInfo struct {
 	// Normalize is the descriptor preprocessing before the head.
@@ -45,7 +45,7 @@ type Enrollment struct {
 // FaceRun is an opened face run.
 type FaceRun struct {
 	Dir   string
-	Info  train.ModelInfo
+	Info  runs.ModelInfo
 	Face  FaceInfo
 	Model *Model
 }
@@ -68,20 +68,20 @@ var ErrNotFaceRun = errors.New("not a face run")
 // first and model.json second; should a crash fall between the two, the
 // next enroll brings model.json up to date).
 func OpenFaceRun(dir string) (*FaceRun, error) {
-	info, err := train.ReadModelInfo(dir)
+	info, err := runs.ReadModelInfo(dir)
 	if err != nil {
 		return nil, err
 	}
-	if info.Model != train.ModelFace {
+	if info.Model != runs.ModelFace {
 		return nil, fmt.Errorf("%s is a %s run, %w (train one with --model face)", dir, info.Model, ErrNotFaceRun)
 	}
 	r := &FaceRun{Dir: dir, Info: *info}
 	if len(info.Face) > 0 {
 		if err := json.Unmarshal(info.Face, &r.Face); err != nil {
-			return nil, fmt.Errorf("%s: corrupt \"face\" entry: %w", filepath.Join(dir, train.ModelInfoFile), err)
+			return nil, fmt.Errorf("%s: corrupt \"face\" entry: %w", filepath.Join(dir, runs.ModelInfoFile), err)
 		}
 	}
-	best := filepath.Join(dir, train.BestFile)
+	best := filepath.Join(dir, runs.BestFile)
 	if _, err := os.Stat(best); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: missing: the face run did not finish training", best)
 	}
@@ -105,5 +105,35 @@ func (r *FaceRun) writeInfo() error {
 	}
 	r.Info.Face = b
 	r.Info.Classes = slices.Clone(r.Model.Classes)
-	return train.WriteModelInfo(r.Dir, &r.Info)
+	return runs.WriteModelInfo(r.Dir, &r.Info)
+}
+
+// CheckPipeline refuses a run whose head was trained on descriptors of
+// another face pipeline than version (this starid's faces.PipelineVersion):
+// its answers would be meaningless.
+func (r *FaceRun) CheckPipeline(version string) error {
+	if r.Info.PipelineVersion != version {
+		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
+			r.Dir, r.Info.PipelineVersion, version)
+	}
+	return nil
+}
+
+// OpenForAnswers opens the face run in dir for naming faces: it must have
+// been trained on descriptors of pipeline (this starid's
+// faces.PipelineVersion), and its unknown rule is the stored one with
+// maxDistance, when not nil, in place of the stored threshold.
+func OpenForAnswers(dir, pipeline string, maxDistance *float64) (*FaceRun, Rule, error) {
+	run, err := OpenFaceRun(dir)
+	if err != nil {
+		return nil, Rule{}, err
+	}
+	if err := run.CheckPipeline(pipeline); err != nil {
+		return nil, Rule{}, err
+	}
+	rule := run.Rule()
+	if maxDistance != nil {
+		rule.MaxDistance = *maxDistance
+	}
+	return run, rule, nil
 }

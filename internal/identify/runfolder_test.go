@@ -16,7 +16,7 @@ import (
 
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
-	"starid/internal/train"
+	"starid/internal/runs"
 )
 
 // barrier holds every Faces call until calls have been made in all, so
@@ -61,7 +61,7 @@ func enrollShots(t *testing.T, p, n int) []string {
 
 func faceRun(t *testing.T) string {
 	run := filepath.Join(t.TempDir(), "run")
-	if _, err := Train(context.Background(), trainConfig(makeFolder(t, people[:3], 6), run, nil), &identifytest.Fake{}, train.Output{}); err != nil {
+	if _, err := Train(context.Background(), trainConfig(makeFolder(t, people[:3], 6), run, nil), &identifytest.Fake{}, runs.Output{}); err != nil {
 		t.Fatal(err)
 	}
 	return run
@@ -100,7 +100,7 @@ func TestConcurrentEnrollsBothLand(t *testing.T) {
 // refuses at once.
 func TestRunLockNamesItsHolder(t *testing.T) {
 	run := faceRun(t)
-	lock, err := train.LockRun(run, "starid train --resume", 0, nil)
+	lock, err := runs.LockRun(run, "starid train --resume", 0, nil)
 	must(t, err)
 	var told string
 	opt := EnrollOptions{PipelineVersion: "test-1", Wait: 300 * time.Millisecond, Waiting: func(h string) { told = h }}
@@ -148,11 +148,11 @@ func TestFaceRunAfterKillStartsAgain(t *testing.T) {
 	photos := makeFolder(t, people[:3], 6)
 	run := filepath.Join(t.TempDir(), "run")
 	must(t, os.MkdirAll(run, 0o755))
-	for _, f := range []string{train.LogFile, train.SplitFile, train.LockFile, ".best.safetensors.tmp-1234"} {
+	for _, f := range []string{runs.LogFile, runs.SplitFile, runs.LockFile, ".best.safetensors.tmp-1234"} {
 		must(t, os.WriteFile(filepath.Join(run, f), []byte("left by a killed run\n"), 0o644))
 	}
 	var stderr strings.Builder
-	if _, err := Train(context.Background(), trainConfig(photos, run, nil), &identifytest.Fake{}, train.Output{Stderr: &stderr}); err != nil {
+	if _, err := Train(context.Background(), trainConfig(photos, run, nil), &identifytest.Fake{}, runs.Output{Stderr: &stderr}); err != nil {
 		t.Fatalf("rerun after a kill: %v", err)
 	}
 	if !strings.Contains(stderr.String(), "never completed an epoch") {
@@ -165,7 +165,7 @@ func TestFaceRunAfterKillStartsAgain(t *testing.T) {
 		t.Error(err)
 	}
 	// A finished run is not taken over.
-	if _, err := Train(context.Background(), trainConfig(photos, run, nil), &identifytest.Fake{}, train.Output{}); err == nil ||
+	if _, err := Train(context.Background(), trainConfig(photos, run, nil), &identifytest.Fake{}, runs.Output{}); err == nil ||
 		!strings.Contains(err.Error(), "not empty") {
 		t.Errorf("second run over a finished one: %v", err)
 	}
@@ -177,7 +177,7 @@ func TestFaceRunInterrupted(t *testing.T) {
 	run := filepath.Join(t.TempDir(), "run")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Train(ctx, trainConfig(photos, run, nil), &identifytest.Fake{}, train.Output{})
+	_, err := Train(ctx, trainConfig(photos, run, nil), &identifytest.Fake{}, runs.Output{})
 	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted") || strings.Contains(err.Error(), "context canceled") ||
 		!strings.Contains(err.Error(), "run the same command again") {
 		t.Errorf("interrupted face run: %v", err)

@@ -15,10 +15,11 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/eval"
+	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/nn"
 	"starid/internal/optim"
-	"starid/internal/train"
+	"starid/internal/runs"
 )
 
 // Face-run defaults: the head is tiny (128 x K), so many epochs cost
@@ -33,12 +34,12 @@ const (
 	DefaultTargetFRR = 0.02
 )
 
-// TrainConfig is `starid train --model face`. Config's Data, Out, Epochs,
+// TrainConfig is `starid train --model face`. Settings' Data, Out, Epochs,
 // Batch, Optimizer, LR, Momentum, Schedule, WeightDecay, TrainFrac, Seed
 // and Workers are used; the image-model settings (size, augment, crop,
 // L1/L2) do not apply and must be left at their zero or default values.
 type TrainConfig struct {
-	train.Config
+	runs.Settings
 	Exclude   []string // class folders left out, to serve as strangers
 	Cache     *Cache
 	TargetFRR float64 // 0: DefaultTargetFRR
@@ -47,14 +48,14 @@ type TrainConfig struct {
 	PipelineVersion string
 }
 
-// Check validates the settings before anything touches the disk.
+// Check validates the settings before anything touches the disk: what a
+// face run refuses, then what every trainer checks
+// (runs.Settings.CheckTraining).
 func (c *TrainConfig) Check() error {
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if err := c.CheckPaths(); err != nil {
+		return err
+	}
 	switch {
-	case c.Data == "":
-		return errors.New("no data folder given")
-	case c.Out == "":
-		return errors.New("no run directory given (--out)")
 	case c.Resume:
 		return errors.New("--resume: a face run trains in seconds once its descriptors are cached; run the same command without --resume " +
 			"(a folder left by an interrupted face run is taken over)")
@@ -62,48 +63,17 @@ func (c *TrainConfig) Check() error {
 		return errors.New("--augment does not apply to --model face (descriptors come from the fixed face pipeline)")
 	case c.L1 != 0 || c.L2 != 0:
 		return errors.New("--l1/--l2 do not apply to --model face; use --weight-decay")
-	case c.Crop != "" && c.Crop != "none":
+	case c.Crop != "" && c.Crop != facecrop.None:
 		return errors.New("--crop does not apply to --model face: it always finds and aligns the faces")
-	case c.Epochs < 1:
-		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
-	case c.Batch < 1 || c.Batch > train.MaxBatch:
-		return fmt.Errorf("--batch %d: must be between 1 and %d", c.Batch, train.MaxBatch)
-	case !finite(c.LR) || c.LR <= 0:
-		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
-	case c.Workers < 0:
-		return fmt.Errorf("--workers %d: must be 0 (one per core) or more", c.Workers)
-	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
-		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
 	case !(c.TargetFRR >= 0 && c.TargetFRR < 0.5):
 		return fmt.Errorf("target false rejection %v: must be in [0, 0.5)", c.TargetFRR)
 	}
-	c.Optimizer = strings.ToLower(c.Optimizer)
-	switch c.Optimizer {
-	case "adam", "adamw":
-		if err := (optim.AdamConfig{LR: c.LR, WeightDecay: c.WeightDecay}).Validate(); err != nil {
-			return err
-		}
-	case "sgd":
-		if err := (optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}).Validate(); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("--optimizer %q: want adam, adamw or sgd", c.Optimizer)
-	}
-	s, err := optim.ParseSchedule(c.Schedule)
-	if err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	c.Schedule = s.String()
 	for _, e := range c.Exclude {
 		if strings.TrimSpace(e) == "" {
 			return errors.New("--exclude: empty class name")
 		}
 	}
-	return nil
+	return c.CheckTraining()
 }
 
 func (c *TrainConfig) head() HeadConfig {
@@ -123,7 +93,7 @@ type TrainResult struct {
 	Calibration    Calibration
 	TestAcc        float64 // closed set: the head's arg-max, no-face photos wrong
 	TestAccOpenSet float64 // with the unknown rule
-	History        []train.EpochRecord
+	History        []runs.EpochRecord
 }
 
 // runLog writes to the terminal streams and, time-stamped, to train.log.
@@ -178,7 +148,7 @@ const maxListed = 20
 // final head: with no test-based selection, best is the last epoch),
 // history.csv, curves.png and train.log. Test photos in which no face is
 // found count as errors.
-func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) (_ *TrainResult, err error) {
+func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (_ *TrainResult, err error) {
 	if cfg.TargetFRR == 0 {
 		cfg.TargetFRR = DefaultTargetFRR
 	}
@@ -191,7 +161,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 	if cfg.Data, err = filepath.Abs(cfg.Data); err != nil {
 		return nil, err
 	}
-	cfg.Model = train.ModelFace
+	cfg.Model = runs.ModelFace
 	lg := &runLog{stdout: out.Stdout, stderr: out.Stderr}
 	if lg.stdout == nil {
 		lg.stdout = io.Discard
@@ -199,7 +169,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 	if lg.stderr == nil {
 		lg.stderr = io.Discard
 	}
-	if err := train.CheckNewRun(cfg.Out, "choose another --out"); err != nil {
+	if err := runs.CheckNewRun(cfg.Out, "choose another --out"); err != nil {
 		return nil, err
 	}
 	fd, err := prepareFaceData(&cfg)
@@ -220,19 +190,19 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 			return
 		}
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			err = train.Interrupted(err, "interrupted: the unfinished run in %s was removed; run the same command again: "+
+			err = runs.Interrupted(err, "interrupted: the unfinished run in %s was removed; run the same command again: "+
 				"the faces described so far are in the descriptor cache, so it picks up about where it stopped", cfg.Out)
 		}
 		lg.logf("error: %v", err)
 		logFile.Close()
-		train.DiscardNewRun(cfg.Out, lock)
+		runs.DiscardNewRun(cfg.Out, lock)
 	}()
 	ds := fd.ds
 	for _, line := range ds.CrossClassNote() {
 		lg.notef("%s", line)
 	}
 	listProblems(lg, fmt.Sprintf("skipping %d unusable file(s) in %s:", len(ds.Skipped), cfg.Data), ds.Skipped, cfg.Out)
-	if err := fd.split.WriteFile(filepath.Join(cfg.Out, train.SplitFile)); err != nil {
+	if err := fd.split.WriteFile(filepath.Join(cfg.Out, runs.SplitFile)); err != nil {
 		return nil, err
 	}
 	lg.notef("%d classes, %d photos: %d for training, %d for testing", len(fd.classes), len(fd.trainIdx)+len(fd.testIdx),
@@ -256,7 +226,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out train.Output) 
 		return nil, err
 	}
 	lg.notef("test accuracy %.1f%% (%.1f%% with the unknown rule; %d of %d test photos without a usable face count as errors): %s",
-		100*res.TestAcc, 100*res.TestAccOpenSet, countNil(testX), len(testX), filepath.Join(cfg.Out, train.BestFile))
+		100*res.TestAcc, 100*res.TestAccOpenSet, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile))
 	return res, nil
 }
 
@@ -275,7 +245,7 @@ func prepareFaceData(cfg *TrainConfig) (*faceData, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := train.CheckClassNames(ds.Classes); err != nil {
+	if err := runs.CheckClassNames(ds.Classes); err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.Data, err)
 	}
 	fd := &faceData{ds: ds, toKept: make([]int, len(ds.Classes))}
@@ -322,23 +292,23 @@ func prepareFaceData(cfg *TrainConfig) (*faceData, error) {
 	return fd, nil
 }
 
-// openRunFolder takes cfg.Out for a new run (see train.StartNewRun) and
+// openRunFolder takes cfg.Out for a new run (see runs.StartNewRun) and
 // opens its train.log, which lg then writes to.
-func openRunFolder(cfg *TrainConfig, lg *runLog) (*train.RunLock, *os.File, error) {
+func openRunFolder(cfg *TrainConfig, lg *runLog) (*runs.RunLock, *os.File, error) {
 	var taken []string
-	lock, err := train.StartNewRun(cfg.Out, "starid train --model face", "choose another --out", func(msg string) { taken = append(taken, msg) })
+	lock, err := runs.StartNewRun(cfg.Out, "starid train --model face", "choose another --out", func(msg string) { taken = append(taken, msg) })
 	if err != nil {
 		return nil, nil, err
 	}
-	logFile, err := os.OpenFile(filepath.Join(cfg.Out, train.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(cfg.Out, runs.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		train.DiscardNewRun(cfg.Out, lock)
+		runs.DiscardNewRun(cfg.Out, lock)
 		return nil, nil, err
 	}
 	lg.file = logFile
 	lg.logf("starid train %s --model face --out %s --epochs %d --batch %d --optimizer %s --lr %g --schedule %s --weight-decay %g --train-frac %g --seed %d --exclude %q (starid %s, pipeline %s)",
 		cfg.Data, cfg.Out, cfg.Epochs, cfg.Batch, cfg.Optimizer, cfg.LR, cfg.Schedule, cfg.WeightDecay, cfg.TrainFrac, cfg.Seed,
-		strings.Join(cfg.Exclude, ","), train.StaridVersion(), cfg.PipelineVersion)
+		strings.Join(cfg.Exclude, ","), runs.StaridVersion(), cfg.PipelineVersion)
 	for _, msg := range taken {
 		lg.notef("%s", msg)
 	}
@@ -346,7 +316,7 @@ func openRunFolder(cfg *TrainConfig, lg *runLog) (*train.RunLock, *os.File, erro
 }
 
 // describe describes every kept photo, training side first.
-func (fd *faceData) describe(ctx context.Context, cfg *TrainConfig, d Describer, out train.Output, lg *runLog) ([]Photo, Stats, error) {
+func (fd *faceData) describe(ctx context.Context, cfg *TrainConfig, d Describer, out runs.Output, lg *runLog) ([]Photo, Stats, error) {
 	all := append(slices.Clone(fd.trainIdx), fd.testIdx...)
 	paths, keys := make([]string, len(all)), make([]string, len(all))
 	for r, i := range all {
@@ -427,12 +397,12 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 	}
 	epochStart := time.Now()
 	model, err := Fit(ctx, fd.classes, trainX, trainY, hc, func(m *Model, s EpochStats) error {
-		if err := train.Diverged(s.Epoch, "training", s.TrainLoss, cfg.LR); err != nil {
+		if err := runs.Diverged(s.Epoch, "training", s.TrainLoss, cfg.LR); err != nil {
 			return err
 		}
-		rec := train.EpochRecord{Epoch: s.Epoch, TrainAcc: s.TrainAcc, TrainLoss: s.TrainLoss, LR: s.LR}
+		rec := runs.EpochRecord{Epoch: s.Epoch, TrainAcc: s.TrainAcc, TrainLoss: s.TrainLoss, LR: s.LR}
 		rec.TestAcc, rec.TestLoss, _ = testScores(m, testX, testY, Rule{MaxDistance: math.Inf(1)})
-		if err := train.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
+		if err := runs.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
 			return err
 		}
 		rec.Best = s.Epoch == cfg.Epochs
@@ -454,16 +424,16 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 // last), model.json, history.csv and curves.png.
 func writeRun(cfg *TrainConfig, model *Model, res *TrainResult, start time.Time, lg *runLog) error {
 	run := &FaceRun{Dir: cfg.Out, Model: model}
-	abs := cfg.Config
-	abs.Model, abs.Size, abs.Crop = train.ModelFace, 0, ""
+	abs := cfg.Settings
+	abs.Model, abs.Size, abs.Crop = runs.ModelFace, 0, ""
 	thr := res.Rule.MaxDistance
-	run.Info = train.ModelInfo{Version: train.ModelInfoVersion, Model: train.ModelFace, Classes: res.Classes,
+	run.Info = runs.ModelInfo{Version: runs.ModelInfoVersion, Model: runs.ModelFace, Classes: res.Classes,
 		Data: cfg.Data, Seed: cfg.Seed, TrainFrac: cfg.TrainFrac, Unknown: &thr, PipelineVersion: cfg.PipelineVersion,
 		BestEpoch: cfg.Epochs, BestTestAcc: res.TestAcc, Config: abs,
-		Created: start.UTC().Format(time.RFC3339), StaridVersion: train.StaridVersion()}
+		Created: start.UTC().Format(time.RFC3339), StaridVersion: runs.StaridVersion()}
 	run.Face = FaceInfo{Normalize: "standardize", MinProbability: res.Rule.MinProbability, Calibration: res.Calibration,
 		Excluded: cfg.Exclude, NoFace: res.NoFace, TestAccOpenSet: res.TestAccOpenSet}
-	for _, name := range []string{train.BestFile, train.LastFile} {
+	for _, name := range []string{runs.BestFile, runs.LastFile} {
 		if err := model.Save(filepath.Join(cfg.Out, name), cfg.PipelineVersion, cfg.Epochs); err != nil {
 			return err
 		}
@@ -471,12 +441,12 @@ func writeRun(cfg *TrainConfig, model *Model, res *TrainResult, start time.Time,
 	if err := run.writeInfo(); err != nil {
 		return err
 	}
-	plotErr, err := train.WriteHistoryFiles(cfg.Out, res.History)
+	plotErr, err := runs.WriteHistoryFiles(cfg.Out, res.History)
 	if err != nil {
 		return err
 	}
 	if plotErr != nil {
-		lg.notef("warning: %s not drawn: %v", filepath.Join(cfg.Out, train.CurvesFile), plotErr)
+		lg.notef("warning: %s not drawn: %v", filepath.Join(cfg.Out, runs.CurvesFile), plotErr)
 	}
 	return nil
 }
@@ -543,6 +513,6 @@ func listProblems(lg *runLog, header string, sk []data.Skipped, out string) {
 		}
 	}
 	if len(sk) > maxListed {
-		lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, filepath.Join(out, train.LogFile))
+		lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, filepath.Join(out, runs.LogFile))
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"starid/internal/facecrop"
+	"starid/internal/faces"
+	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
@@ -14,15 +17,15 @@ import (
 
 // boxLandmarks are 68 landmarks of a face in box: the eye points at
 // 0.3 and 0.7 across, 0.35 down, all others on the mouth.
-func boxLandmarks(b FaceBox) []FacePoint {
-	lm := make([]FacePoint, 68)
+func boxLandmarks(b faces.Box) []faces.Point {
+	lm := make([]faces.Point, 68)
 	for i := range lm {
-		p := FacePoint{b.X + 0.5*b.W, b.Y + 0.75*b.H}
+		p := faces.Point{X: b.X + 0.5*b.W, Y: b.Y + 0.75*b.H}
 		switch {
 		case i >= 36 && i < 42:
-			p = FacePoint{b.X + 0.3*b.W, b.Y + 0.35*b.H}
+			p = faces.Point{X: b.X + 0.3*b.W, Y: b.Y + 0.35*b.H}
 		case i >= 42 && i < 48:
-			p = FacePoint{b.X + 0.7*b.W, b.Y + 0.35*b.H}
+			p = faces.Point{X: b.X + 0.7*b.W, Y: b.Y + 0.35*b.H}
 		}
 		lm[i] = p
 	}
@@ -40,7 +43,7 @@ type fakeChips struct {
 	}
 }
 
-func (f *fakeChips) chip(img *image.RGBA, lm []FacePoint, padding float64, side int) (*image.RGBA, error) {
+func (f *fakeChips) chip(img *image.RGBA, lm []faces.Point, padding float64, side int) (*image.RGBA, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, struct {
 		padding float64
@@ -72,14 +75,14 @@ func alignedConfig(dataDir, out string, f *fakeFinder, chips *fakeChips) Config 
 func TestFaceWarper(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 30, 20))
 	bad := errors.New("unreadable")
-	lm := boxLandmarks(FaceBox{5, 5, 10, 10})
-	var got [][]FacePoint
+	lm := boxLandmarks(faces.Box{X: 5, Y: 5, W: 10, H: 10})
+	var got [][]faces.Point
 	chip := image.NewRGBA(image.Rect(0, 0, 8, 8))
 	warp := FaceWarper(map[int]FaceFind{
-		0: {Box: FaceBox{5, 5, 10, 10}, Found: true, Landmarks: lm},
+		0: {Box: faces.Box{X: 5, Y: 5, W: 10, H: 10}, Found: true, Landmarks: lm},
 		1: {},
 		2: {Err: bad},
-	}, func(_ *image.RGBA, l []FacePoint) (*image.RGBA, error) {
+	}, func(_ *image.RGBA, l []faces.Point) (*image.RGBA, error) {
 		got = append(got, l)
 		return chip, nil
 	})
@@ -111,15 +114,15 @@ func TestFaceWarper(t *testing.T) {
 
 // TestTrainAligned: a crop=aligned run asks the finder for landmarks, cuts
 // one chip per photo with a face (the loader caches it) with the run's
-// padding and AlignedChipSide, uses photos without a face whole, lists
+// padding and facecrop.ChipSide, uses photos without a face whole, lists
 // them and the photos that cannot be aligned, records crop, padding, chip
 // size and pipeline in model.json, and trains on the chips.
 func TestTrainAligned(t *testing.T) {
 	dataDir := makeShapes(t, 2, 6)
-	finder := &fakeFinder{box: FaceBox{4, 4, 6, 6}, table: map[string]FaceFind{
+	finder := &fakeFinder{box: faces.Box{X: 4, Y: 4, W: 6, H: 6}, table: map[string]FaceFind{
 		"classA/01.png": {},
 		"classB/02.png": {Err: errors.New("the describer broke")},
-		"classB/03.png": {Box: FaceBox{4, 4, 6, 6}, Found: true}, // no landmarks
+		"classB/03.png": {Box: faces.Box{X: 4, Y: 4, W: 6, H: 6}, Found: true}, // no landmarks
 	}}
 	chips := &fakeChips{}
 	out := filepath.Join(t.TempDir(), "aligned")
@@ -127,9 +130,9 @@ func TestTrainAligned(t *testing.T) {
 	if len(finder.marks) != 1 || !finder.marks[0] || len(finder.asked) != 12 {
 		t.Errorf("finder: landmarks asked %v, %d photos", finder.marks, len(finder.asked))
 	}
-	side := AlignedChipSide(16)
+	side := facecrop.ChipSide(16)
 	if side != 32 {
-		t.Fatalf("AlignedChipSide(16) = %d, want 32", side)
+		t.Fatalf("facecrop.ChipSide(16) = %d, want 32", side)
 	}
 	// 12 photos: one without a face, two that cannot be used; each of the
 	// other nine warped once over two epochs.
@@ -141,7 +144,7 @@ func TestTrainAligned(t *testing.T) {
 			t.Errorf("chip cut with padding %v side %d, want 0.5 and %d", c.padding, c.side, side)
 		}
 	}
-	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
 	for _, want := range []string{
 		"aligned faces (padding 0.5, 32x32 chips): a face in 9 of 12 photos; 1 without one (",
 		filepath.Join(dataDir, "classA", "01.png") + ": no face found, the whole photo is used",
@@ -154,7 +157,7 @@ func TestTrainAligned(t *testing.T) {
 	if !strings.Contains(string(log), "--crop aligned --crop-margin 0.5") {
 		t.Errorf("train.log's command line lacks the crop:\n%s", log)
 	}
-	info, err := ReadModelInfo(out)
+	info, err := runs.ReadModelInfo(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,25 +166,25 @@ func TestTrainAligned(t *testing.T) {
 	}
 	none := filepath.Join(t.TempDir(), "none")
 	mustTrain(t, tinyConfig(dataDir, none, 2), nil)
-	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); ok {
+	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), tensorBits(t, filepath.Join(none, runs.LastFile))); ok {
 		t.Error("training on aligned chips gave the same weights as training on whole photos")
 	}
 }
 
 // TestResumeAligned: a resumed aligned run cuts chips of the size in its
-// model.json, not of today's AlignedChipSide, and refuses to go on without
+// model.json, not of today's facecrop.ChipSide, and refuses to go on without
 // a chip maker.
 func TestResumeAligned(t *testing.T) {
 	dataDir := makeShapes(t, 2, 4)
-	finder, chips := &fakeFinder{box: FaceBox{3, 3, 8, 8}}, &fakeChips{}
+	finder, chips := &fakeFinder{box: faces.Box{X: 3, Y: 3, W: 8, H: 8}}, &fakeChips{}
 	out := filepath.Join(t.TempDir(), "run")
 	var o runOutput
-	kill := &hooks{committed: func(r EpochRecord) error { return errKilled }}
+	kill := &hooks{committed: func(r runs.EpochRecord) error { return errKilled }}
 	if _, err := Train(context.Background(), alignedConfig(dataDir, out, finder, chips), o.output(kill)); !errors.Is(err, errKilled) {
 		t.Fatalf("first part: %v", err)
 	}
 	// As if the run had been made when chips were 24 pixels.
-	b, err := os.ReadFile(filepath.Join(out, ModelInfoFile))
+	b, err := os.ReadFile(filepath.Join(out, runs.ModelInfoFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +196,11 @@ func TestResumeAligned(t *testing.T) {
 	if b, err = json.Marshal(m); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, ModelInfoFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, runs.ModelInfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	resume := func(edit func(*Config)) (*Summary, error) {
-		r := withDefaults(Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}})
+		r := withDefaults(Config{Settings: runs.Settings{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}})
 		r.Workers, r.FaceBoxes, r.AlignChip = 2, finder.find, chips.chip
 		edit(&r)
 		var o runOutput
@@ -218,7 +221,7 @@ func TestResumeAligned(t *testing.T) {
 			t.Errorf("resumed run cut a chip of side %d, padding %v; want model.json's 24 and 0.5", c.side, c.padding)
 		}
 	}
-	if info, err := ReadModelInfo(out); err != nil || info.ChipSize != 24 {
+	if info, err := runs.ReadModelInfo(out); err != nil || info.ChipSize != 24 {
 		t.Errorf("model.json chip size after the resume: %v", err)
 	}
 }
@@ -236,13 +239,5 @@ func TestAlignedNeedsChipMaker(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("the failed run left its folder")
-	}
-}
-
-func TestAlignedChipSide(t *testing.T) {
-	for _, tc := range [][2]int{{16, 32}, {64, 128}, {112, 224}, {150, 224}, {224, 224}, {256, 256}} {
-		if got := AlignedChipSide(tc[0]); got != tc[1] {
-			t.Errorf("AlignedChipSide(%d) = %d, want %d", tc[0], got, tc[1])
-		}
 	}
 }

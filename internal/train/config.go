@@ -12,40 +12,16 @@ import (
 	"strconv"
 	"strings"
 
+	"starid/internal/facecrop"
+	"starid/internal/faces"
 	"starid/internal/models"
-	"starid/internal/optim"
+	"starid/internal/runs"
 )
 
-// Config is one training run's settings: the command line of
-// `starid train`. Every field that changes the trained weights is stored in
-// model.json, and --resume refuses flags that disagree with it.
+// Config is a VGG run's settings (runs.Settings, stored in model.json)
+// plus the face hooks that crop runs need and that cannot be stored.
 type Config struct {
-	Data  string `json:"data"`  // image folder, one sub-folder per class
-	Out   string `json:"out"`   // run directory
-	Model string `json:"model"` // models.ByName name
-	// Width scales the VGG's convolution widths (models.VGGOptions.Width);
-	// 1 is the tutorial's network, and old runs without it were that.
-	Width       float64 `json:"width,omitempty"`
-	Size        int     `json:"size"`      // input height and width
-	Epochs      int     `json:"epochs"`    // total epochs (a resumed run may raise it)
-	Batch       int     `json:"batch"`     // batch size for training and evaluation
-	Optimizer   string  `json:"optimizer"` // "adam", "adamw" or "sgd"
-	LR          float64 `json:"lr"`        // base learning rate
-	Momentum    float64 `json:"momentum"`  // SGD only
-	Schedule    string  `json:"schedule"`  // optim.ParseSchedule form
-	WeightDecay float64 `json:"weight_decay"`
-	L1          float64 `json:"l1"` // tutorial's L1 penalty weight
-	L2          float64 `json:"l2"` // tutorial's L2 penalty weight
-	TrainFrac   float64 `json:"train_frac"`
-	Seed        uint64  `json:"seed"`
-	Augment     bool    `json:"augment"`
-	Crop        string  `json:"crop"` // "none", "face" or "aligned"
-	// CropMargin is, for Crop "face", how much of the face box's longer
-	// side is added on each side of the face (see CropAround); for Crop
-	// "aligned" the chip template's padding (faces.ChipTemplate: room
-	// around the mean face shape, in units of its size); 0 for
-	// whole-photo runs.
-	CropMargin float64 `json:"crop_margin,omitempty"`
+	runs.Settings
 
 	// FaceBoxes finds the faces for Crop "face". It is a hook rather than
 	// a setting because finding faces needs the face pipeline, which is
@@ -59,90 +35,50 @@ type Config struct {
 	// record it in model.json (PipelineVersion), so that eval and predict
 	// can tell when their boxes may differ from the ones trained on.
 	FacePipeline string `json:"-"`
-
-	// Resume continues the run in Out instead of starting a new one.
-	Resume bool `json:"-"`
-	// Workers is the number of image-decoding goroutines (0: one per
-	// core). It does not change the results, so it is not compared.
-	Workers int `json:"-"`
-	// Given lists the settings the user gave explicitly, by flag name
-	// ("lr", "weight-decay"); on resume only these are compared with the
-	// stored run and the others are taken from it. Nil compares them all.
-	Given []string `json:"-"`
 }
 
 // DefaultConfig is the command-line contract's defaults: the tutorial's
 // recipe (Adam 1e-4, 0.92 every 4 epochs, batch 32, 40 epochs, 80/20).
 func DefaultConfig() Config {
-	return Config{
+	return Config{Settings: runs.Settings{
 		Size: 224, Width: 1, Epochs: 40, Batch: 32, Optimizer: "adam", LR: 1e-4, Momentum: 0.9,
-		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: "none", CropMargin: DefaultCropMargin,
-	}
+		Schedule: "step:0.92:4", TrainFrac: 0.8, Seed: 1, Crop: facecrop.None, CropMargin: facecrop.DefaultMargin,
+	}}
 }
-
-// DefaultCropMargin is the margin of face crops: a quarter of the face
-// box's longer side on each side keeps the hair line, ears and chin that
-// the detector's tight box cuts off, yet leaves little background.
-const DefaultCropMargin = 0.25
-
-// DefaultAlignPadding is the chip padding of aligned runs: half the mean
-// face's size on each side keeps the hair line, ears and chin in the chip
-// (dlib's 0.25, the recognition net's, cuts through the forehead).
-const DefaultAlignPadding = 0.5
-
-// maxCropMargin bounds --crop-margin: beyond it a crop of a portrait is
-// mostly the whole photo again.
-const maxCropMargin = 2.0
-
-// MaxSize and MaxBatch bound --size and --batch (and the same settings read
-// back from a model.json): far beyond any use on a CPU (the tutorial trains
-// at 224 in batches of 32), they keep a typo or a damaged file from asking
-// for more memory than any machine has.
-const (
-	MaxSize  = 1024
-	MaxBatch = 4096
-)
 
 // errFaceModels is the answer for face settings that reach the VGG trainer:
 // face runs are trained by internal/identify, which the command line calls
 // instead.
 var errFaceModels = errors.New("is trained by the face pipeline (internal/identify), not by train.Train")
 
-// validate checks the settings before anything touches the disk.
+// validate checks the settings before anything touches the disk: the
+// VGG's own (model, crop, size, penalties, width), then those every
+// trainer shares (runs.Settings.CheckTraining).
 func (c *Config) validate() error {
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if err := c.CheckPaths(); err != nil {
+		return err
+	}
+	mode, err := facecrop.ParseMode(string(c.Crop))
+	if err != nil {
+		return err
+	}
+	c.Crop = mode
 	switch {
-	case c.Data == "":
-		return errors.New("no data folder given")
-	case c.Out == "":
-		return errors.New("no run directory given (--out)")
 	case c.Model == "":
 		return errors.New("no model given (--model)")
 	case c.Model == "face":
 		return fmt.Errorf("--model face %w", errFaceModels)
-	case c.Crop != "none" && c.Crop != "" && c.Crop != "face" && c.Crop != "aligned":
-		return fmt.Errorf("--crop %q: want face, aligned or none", c.Crop)
-	case (c.Crop == "face" || c.Crop == "aligned") && !(c.CropMargin >= 0 && c.CropMargin <= maxCropMargin):
-		return fmt.Errorf("--crop-margin %v: must be between 0 and %v", c.CropMargin, maxCropMargin)
-	case c.Size < 8 || c.Size > MaxSize:
-		return fmt.Errorf("--size %d: must be between 8 and %d pixels", c.Size, MaxSize)
-	case c.Epochs < 1:
-		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
-	case c.Batch < 1 || c.Batch > MaxBatch:
-		return fmt.Errorf("--batch %d: must be between 1 and %d", c.Batch, MaxBatch)
-	case !finite(c.LR) || c.LR <= 0:
-		return fmt.Errorf("--lr %v: must be a positive number", c.LR)
-	case !finite(c.L1) || c.L1 < 0, !finite(c.L2) || c.L2 < 0:
+	case c.Crop.FindsFaces() && !(c.CropMargin >= 0 && c.CropMargin <= facecrop.MaxMargin):
+		return fmt.Errorf("--crop-margin %v: must be between 0 and %v", c.CropMargin, facecrop.MaxMargin)
+	case c.Size < 8 || c.Size > runs.MaxSize:
+		return fmt.Errorf("--size %d: must be between 8 and %d pixels", c.Size, runs.MaxSize)
+	case !(c.L1 >= 0 && c.L2 >= 0) || math.IsInf(c.L1, 0) || math.IsInf(c.L2, 0):
 		return fmt.Errorf("--l1 %v / --l2 %v: must be >= 0", c.L1, c.L2)
-	case c.Workers < 0:
-		return fmt.Errorf("--workers %d: must be 0 (one per core) or more", c.Workers)
-	case !(c.TrainFrac > 0 && c.TrainFrac < 1):
-		return fmt.Errorf("--train-frac %v: must be between 0 and 1", c.TrainFrac)
 	}
-	if c.Crop != "face" && c.Crop != "aligned" {
+	if !c.Crop.FindsFaces() {
 		// A margin means nothing without face crops; keeping it out of
 		// model.json leaves whole-photo runs as they always were.
-		c.Crop, c.CropMargin = "none", 0
+		c.CropMargin = 0
 	}
 	if c.Width == 0 {
 		c.Width = 1
@@ -153,22 +89,7 @@ func (c *Config) validate() error {
 	if _, err := lookupSpec(c.Model, 2, c.Width); err != nil {
 		return err
 	}
-	s, err := optim.ParseSchedule(c.Schedule)
-	if err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	c.Schedule = s.String()
-	c.Optimizer = strings.ToLower(c.Optimizer)
-	switch c.Optimizer {
-	case "adam", "adamw":
-		return optim.AdamConfig{LR: c.LR, WeightDecay: c.WeightDecay}.Validate()
-	case "sgd":
-		return optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}.Validate()
-	}
-	return fmt.Errorf("--optimizer %q: want adam, adamw or sgd", c.Optimizer)
+	return c.CheckTraining()
 }
 
 // testModels holds specs that only tests can ask for by name, so the suite
@@ -204,14 +125,14 @@ func (c *Config) settings() []setting {
 		{"train-frac", f(c.TrainFrac)},
 		{"seed", strconv.FormatUint(c.Seed, 10)},
 		{"augment", strconv.FormatBool(c.Augment)},
-		{"crop", c.Crop},
+		{"crop", string(c.Crop)},
 	}
 	// Momentum means nothing to Adam; comparing it would refuse a resume
 	// over a value that cannot change the weights.
 	if c.Optimizer == "sgd" {
 		s = append(s, setting{"momentum", f(c.Momentum)})
 	}
-	if c.Crop == "face" || c.Crop == "aligned" {
+	if c.Crop.FindsFaces() {
 		s = append(s, setting{"crop-margin", f(c.CropMargin)})
 	}
 	return s
@@ -255,22 +176,14 @@ func mergeForResume(stored, req Config) (Config, error) {
 // that cannot be used.
 func CheckConfig(c Config) error { return c.validate() }
 
-// FaceBox is a face's box in pixels of the upright photo (EXIF orientation
-// applied), relative to the photo's top-left corner.
-type FaceBox struct{ X, Y, W, H float64 }
-
-// FacePoint is a face landmark in pixels of the upright photo, with the
-// origin at the top-left corner of the top-left pixel.
-type FacePoint struct{ X, Y float64 }
-
 // FaceFind is what a FaceFinder reports for one photo.
 type FaceFind struct {
-	Box   FaceBox // the largest face, when Found
-	Found bool    // false: no face was found (the whole photo is used)
-	Err   error   // the photo could not be searched (it is skipped)
+	Box   faces.Box // the largest face, when Found
+	Found bool      // false: no face was found (the whole photo is used)
+	Err   error     // the photo could not be searched (it is skipped)
 	// Landmarks are the face's 68 landmarks (iBUG 300-W order) when they
 	// were asked for.
-	Landmarks []FacePoint
+	Landmarks []faces.Point
 }
 
 // FaceFinder finds the largest face of each photo: one FaceFind per path,
@@ -288,44 +201,13 @@ type FaceFinder func(ctx context.Context, paths, keys []string, landmarks bool) 
 // pixels, the face turned, scaled and moved so that its landmarks fit the
 // chip template with the given padding (faces.AlignedChip with
 // faces.ChipTemplate(side, padding)).
-type ChipMaker func(img *image.RGBA, landmarks []FacePoint, padding float64, side int) (*image.RGBA, error)
-
-// AlignedChipSide is the side of the chips an aligned run cuts for input
-// size size: twice the input, so that the loader's resize to size still
-// averages over the warp's bilinear samples, but at most 224 (the chip
-// then holds more detail than a 64..112 pixel input can use, and a larger
-// one costs memory in the loader's cache), and never below size.
-func AlignedChipSide(size int) int { return max(size, min(2*size, 224)) }
-
-// CropAround is the region of a photo with bounds b that crop=face runs
-// see for a face: a square centred on the face box whose side is the box's
-// longer side plus margin times that side on each side. A square that
-// sticks out of the photo is moved back inside rather than cut, so that the
-// resize to the network's square input does not stretch the face; only a
-// square larger than the photo is clipped to it.
-func CropAround(face FaceBox, b image.Rectangle, margin float64) image.Rectangle {
-	side := math.Max(face.W, face.H) * (1 + 2*margin)
-	s := max(int(math.Round(side)), 1)
-	place := func(center float64, lo, hi int) (int, int) {
-		start := lo + int(math.Round(center-side/2))
-		if s <= hi-lo {
-			start = min(max(start, lo), hi-s)
-		}
-		return max(start, lo), min(start+s, hi)
-	}
-	x0, x1 := place(face.X+face.W/2, b.Min.X, b.Max.X)
-	y0, y1 := place(face.Y+face.H/2, b.Min.Y, b.Max.Y)
-	if r := image.Rect(x0, y0, x1, y1); !r.Empty() {
-		return r
-	}
-	return b // only for an empty photo
-}
+type ChipMaker func(img *image.RGBA, landmarks []faces.Point, padding float64, side int) (*image.RGBA, error)
 
 // FaceWarper is the data.LoaderOptions.Warp of a crop=aligned run: sample
 // i becomes chip(img, found[i].Landmarks), a sample without a face is used
 // whole (as with FaceCropper), and a sample whose search failed fails with
 // that error, so the loader skips it.
-func FaceWarper(found map[int]FaceFind, chip func(img *image.RGBA, landmarks []FacePoint) (*image.RGBA, error)) func(sample int, img *image.RGBA) (*image.RGBA, error) {
+func FaceWarper(found map[int]FaceFind, chip func(img *image.RGBA, landmarks []faces.Point) (*image.RGBA, error)) func(sample int, img *image.RGBA) (*image.RGBA, error) {
 	return func(i int, img *image.RGBA) (*image.RGBA, error) {
 		f, ok := found[i]
 		switch {
@@ -341,7 +223,7 @@ func FaceWarper(found map[int]FaceFind, chip func(img *image.RGBA, landmarks []F
 }
 
 // FaceCropper is the data.LoaderOptions.Crop of a crop=face run: sample i
-// is cut to CropAround of found[i] with margin, a sample without a face is
+// is cut to facecrop.Around of found[i] with margin, a sample without a face is
 // used whole (as training did), and a sample whose search failed fails
 // with that error, so the loader skips it.
 func FaceCropper(found map[int]FaceFind, margin float64) func(sample int, img *image.RGBA) (image.Rectangle, error) {
@@ -355,6 +237,6 @@ func FaceCropper(found map[int]FaceFind, margin float64) func(sample int, img *i
 		case !f.Found:
 			return img.Rect, nil
 		}
-		return CropAround(f.Box, img.Rect, margin), nil
+		return facecrop.Around(f.Box, img.Rect, margin), nil
 	}
 }

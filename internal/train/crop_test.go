@@ -7,50 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"starid/internal/faces"
+	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
 )
 
-func TestCropAround(t *testing.T) {
-	photo := image.Rect(0, 0, 100, 80)
-	for _, tc := range []struct {
-		name   string
-		face   FaceBox
-		bounds image.Rectangle
-		margin float64
-		want   image.Rectangle
-	}{
-		// Side 20*1.5 = 30 around the centre (50, 40).
-		{"centred", FaceBox{40, 30, 20, 20}, photo, 0.25, image.Rect(35, 25, 65, 55)},
-		{"no margin", FaceBox{40, 30, 20, 20}, photo, 0, image.Rect(40, 30, 60, 50)},
-		// The longer side decides: a tall box gives a square of 40*1.5.
-		{"tall box made square", FaceBox{40, 20, 20, 40}, photo, 0.25, image.Rect(20, 10, 80, 70)},
-		// Sticking out left and top: moved inside, still square.
-		{"moved in at the corner", FaceBox{0, 0, 20, 20}, photo, 0.25, image.Rect(0, 0, 30, 30)},
-		{"moved in at the bottom right", FaceBox{85, 70, 15, 10}, photo, 0.5, image.Rect(70, 50, 100, 80)},
-		// Side 60*2 = 120 > both sides: clipped to the photo.
-		{"larger than the photo", FaceBox{20, 10, 60, 60}, photo, 0.5, photo},
-		// Side 70*1.5 = 105 > width 100 but < height 120: clipped across, moved down.
-		{"wider than the photo", FaceBox{15, 0, 70, 70}, image.Rect(0, 0, 100, 120), 0.25, image.Rect(0, 0, 100, 105)},
-		// Boxes are relative to the photo's corner, wherever its bounds start.
-		{"offset bounds", FaceBox{40, 30, 20, 20}, image.Rect(10, 5, 110, 85), 0.25, image.Rect(45, 30, 75, 60)},
-		// Fractional boxes round once, at the end.
-		{"fractional", FaceBox{40.3, 30.3, 19.6, 19.6}, photo, 0.25, image.Rect(35, 25, 64, 54)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := CropAround(tc.face, tc.bounds, tc.margin); got != tc.want {
-				t.Errorf("CropAround(%+v, %v, %v) = %v, want %v", tc.face, tc.bounds, tc.margin, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestFaceCropper(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 100, 80))
 	bad := errors.New("unreadable")
 	crop := FaceCropper(map[int]FaceFind{
-		0: {Box: FaceBox{40, 30, 20, 20}, Found: true},
+		0: {Box: faces.Box{X: 40, Y: 30, W: 20, H: 20}, Found: true},
 		1: {},
 		2: {Err: bad},
 	}, 0.25)
@@ -81,7 +49,7 @@ func TestFaceCropper(t *testing.T) {
 // in it have a face at box, or none with noFaces. It records the photos it
 // was asked about.
 type fakeFinder struct {
-	box     FaceBox
+	box     faces.Box
 	noFaces bool
 	table   map[string]FaceFind
 	mu      sync.Mutex
@@ -125,7 +93,7 @@ func faceCropConfig(dataDir, out string, f *fakeFinder) Config {
 // crop=none run.
 func TestTrainFaceCrop(t *testing.T) {
 	dataDir := makeShapes(t, 2, 8)
-	finder := &fakeFinder{box: FaceBox{4, 4, 6, 6}, table: map[string]FaceFind{
+	finder := &fakeFinder{box: faces.Box{X: 4, Y: 4, W: 6, H: 6}, table: map[string]FaceFind{
 		"classA/01.png": {},
 		"classB/02.png": {},
 		"classB/03.png": {Err: errors.New("the describer broke")},
@@ -138,7 +106,7 @@ func TestTrainFaceCrop(t *testing.T) {
 	if sum.History[0].Skipped != 1 || sum.History[1].Skipped != 0 {
 		t.Errorf("skipped per epoch %d, %d; want the unsearchable photo once", sum.History[0].Skipped, sum.History[1].Skipped)
 	}
-	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
 	for _, want := range []string{
 		"face crops (margin 0.25): a face in 13 of 16 photos; 2 without one (",
 		filepath.Join(dataDir, "classA", "01.png") + ": no face found, the whole photo is used",
@@ -154,7 +122,7 @@ func TestTrainFaceCrop(t *testing.T) {
 	if !strings.Contains(string(log), "--crop face --crop-margin 0.25") {
 		t.Errorf("train.log's command line lacks the crop:\n%s", log)
 	}
-	info, err := ReadModelInfo(out)
+	info, err := runs.ReadModelInfo(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,17 +132,17 @@ func TestTrainFaceCrop(t *testing.T) {
 
 	none := filepath.Join(t.TempDir(), "none")
 	mustTrain(t, tinyConfig(dataDir, none, 2), nil)
-	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); ok {
+	if ok, _ := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), tensorBits(t, filepath.Join(none, runs.LastFile))); ok {
 		t.Error("training on face crops gave the same weights as training on whole photos")
 	}
-	if info, err := ReadModelInfo(none); err != nil || info.Crop != "none" || info.CropMargin != 0 || info.Config.CropMargin != 0 {
+	if info, err := runs.ReadModelInfo(none); err != nil || info.Crop != "none" || info.CropMargin != 0 || info.Config.CropMargin != 0 {
 		t.Errorf("crop=none model.json: %+v, %v", info, err)
 	}
 
 	nobody := &fakeFinder{noFaces: true}
 	fallback := filepath.Join(t.TempDir(), "fallback")
 	mustTrain(t, faceCropConfig(dataDir, fallback, nobody), nil)
-	if ok, where := sameTensors(tensorBits(t, filepath.Join(fallback, LastFile)), tensorBits(t, filepath.Join(none, LastFile))); !ok {
+	if ok, where := sameTensors(tensorBits(t, filepath.Join(fallback, runs.LastFile)), tensorBits(t, filepath.Join(none, runs.LastFile))); !ok {
 		t.Errorf("a crop=face run without faces differs from a whole-photo run at %s", where)
 	}
 }
@@ -184,18 +152,18 @@ func TestTrainFaceCrop(t *testing.T) {
 // a different margin is refused, and so is a resume without a finder.
 func TestResumeFaceCrop(t *testing.T) {
 	dataDir := makeShapes(t, 2, 6)
-	finder := &fakeFinder{box: FaceBox{3, 3, 8, 8}}
+	finder := &fakeFinder{box: faces.Box{X: 3, Y: 3, W: 8, H: 8}}
 	straight := filepath.Join(t.TempDir(), "straight")
 	mustTrain(t, faceCropConfig(dataDir, straight, finder), nil)
 
 	out := filepath.Join(t.TempDir(), "run")
 	var o runOutput
-	kill := &hooks{committed: func(r EpochRecord) error { return errKilled }}
+	kill := &hooks{committed: func(r runs.EpochRecord) error { return errKilled }}
 	if _, err := Train(context.Background(), faceCropConfig(dataDir, out, finder), o.output(kill)); !errors.Is(err, errKilled) {
 		t.Fatalf("first part: %v", err)
 	}
 	resume := func(edit func(*Config)) (*Summary, error) {
-		r := withDefaults(Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}})
+		r := withDefaults(Config{Settings: runs.Settings{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}})
 		r.Workers = 2
 		r.FaceBoxes = finder.find
 		edit(&r)
@@ -223,7 +191,7 @@ func TestResumeFaceCrop(t *testing.T) {
 	if sum.Epochs != 2 {
 		t.Fatalf("resumed run ended at epoch %d", sum.Epochs)
 	}
-	if ok, where := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), tensorBits(t, filepath.Join(straight, LastFile))); !ok {
+	if ok, where := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), tensorBits(t, filepath.Join(straight, runs.LastFile))); !ok {
 		t.Errorf("resumed crop=face run differs from the uninterrupted one at %s", where)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"starid/internal/runs"
 	"starid/internal/tensor"
 )
 
@@ -19,11 +20,11 @@ func FuzzOpenRun(f *testing.F) {
 	if _, err := Train(context.Background(), tinyConfig(makeShapes(f, 3, 4), good, 1), Output{}); err != nil {
 		f.Fatal(err)
 	}
-	info, err := os.ReadFile(filepath.Join(good, ModelInfoFile))
+	info, err := os.ReadFile(filepath.Join(good, runs.ModelInfoFile))
 	if err != nil {
 		f.Fatal(err)
 	}
-	best, err := os.ReadFile(filepath.Join(good, BestFile))
+	best, err := os.ReadFile(filepath.Join(good, runs.BestFile))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -32,13 +33,13 @@ func FuzzOpenRun(f *testing.F) {
 	f.Add([]byte(`{"version":1,"model":"face","classes":["a","b"]}`))
 	f.Fuzz(func(t *testing.T, modelJSON []byte) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, ModelInfoFile), modelJSON, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, runs.ModelInfoFile), modelJSON, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, BestFile), best, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, runs.BestFile), best, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run, err := OpenRun(dir)
+		run, err := runs.OpenRun(dir)
 		if err != nil || run.Model == nil {
 			return
 		}

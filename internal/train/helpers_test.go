@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"starid/internal/models"
+	"starid/internal/runs"
 	"starid/internal/safetensors"
 )
 
@@ -105,7 +106,7 @@ type runOutput struct {
 }
 
 func (o *runOutput) output(h *hooks) Output {
-	return Output{Stdout: &o.stdout, Stderr: &o.stderr, hooks: h}
+	return Output{Output: runs.Output{Stdout: &o.stdout, Stderr: &o.stderr}, hooks: h}
 }
 
 func mustTrain(t *testing.T, cfg Config, h *hooks) (*Summary, *runOutput) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,10 +14,12 @@ import (
 
 	"starid/internal/atomicfile"
 	"starid/internal/data"
+	"starid/internal/facecrop"
+	"starid/internal/faces"
 	"starid/internal/models"
 	"starid/internal/nn"
 	"starid/internal/optim"
-	"starid/internal/report"
+	"starid/internal/runs"
 	"starid/internal/tensor"
 )
 
@@ -28,18 +29,8 @@ type Summary struct {
 	Epochs      int // completed epochs, including those before a resume
 	BestEpoch   int // 1-based
 	BestTestAcc float64
-	History     []EpochRecord
+	History     []runs.EpochRecord
 	Skipped     int // files the scan could not use
-}
-
-// curves draws RUN/curves.png; a variable so the plot stays optional.
-var curves = func(h []EpochRecord, path string) error {
-	rs := make([]report.EpochRecord, len(h))
-	for i, r := range h {
-		rs[i] = report.EpochRecord{Epoch: r.Epoch, TrainAcc: r.TrainAcc, TrainLoss: r.TrainLoss,
-			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR}
-	}
-	return report.Curves(rs, path)
 }
 
 // maxListed is how many skipped files are printed on the terminal; the log
@@ -48,7 +39,7 @@ const maxListed = 20
 
 // Train runs (or, with cfg.Resume, continues) a training run: it scans and
 // splits cfg.Data, trains cfg.Model for cfg.Epochs epochs and keeps the run
-// directory cfg.Out current after every epoch (see ModelInfoFile for its
+// directory cfg.Out current after every epoch (see runs.ModelInfoFile for its
 // files). Each epoch uses the learning rate
 // schedule.LR(cfg.LR, epoch), evaluates on the test split in eval mode and
 // writes best.safetensors when the test accuracy improved on every earlier
@@ -75,35 +66,35 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 		return nil, err
 	}
 	cfg.Data = abs
-	lg := newLogger(out)
+	lg := newLogger(out.Output)
 
-	var info *ModelInfo
-	var lock *RunLock
+	var info *runs.ModelInfo
+	var lock *runs.RunLock
 	defer func() { lock.Unlock() }()
 	if cfg.Resume {
 		if _, serr := os.Stat(cfg.Out); serr == nil {
-			if lock, err = LockRun(cfg.Out, "starid train --resume", 0, nil); err != nil {
+			if lock, err = runs.LockRun(cfg.Out, "starid train --resume", 0, nil); err != nil {
 				return nil, err
 			}
 			// Under the lock no one else writes here: any temporary
 			// file is a kill -9's leftover.
 			atomicfile.CleanStale(cfg.Out, 0)
 		}
-		if info, err = readModelInfo(cfg.Out); err != nil {
-			if CheckNewRun(cfg.Out, "") == nil {
+		if info, err = runs.ReadModelInfo(cfg.Out); err != nil {
+			if runs.CheckNewRun(cfg.Out, "") == nil {
 				return nil, fmt.Errorf("nothing to resume: %w; no epoch was completed, so run the same command without --resume to start afresh", err)
 			}
 			return nil, fmt.Errorf("nothing to resume: %w", err)
 		}
-		if cfg, err = mergeForResume(info.Config, cfg); err != nil {
+		if cfg, err = mergeForResume(Config{Settings: info.Config}, cfg); err != nil {
 			return nil, err
 		}
 		// The merged settings come from model.json, which the flags'
 		// check never saw.
 		if err := cfg.validate(); err != nil {
-			return nil, fmt.Errorf("%s: the run's stored settings: %w", filepath.Join(cfg.Out, ModelInfoFile), err)
+			return nil, fmt.Errorf("%s: the run's stored settings: %w", filepath.Join(cfg.Out, runs.ModelInfoFile), err)
 		}
-	} else if err := CheckNewRun(cfg.Out, resumeHint); err != nil {
+	} else if err := runs.CheckNewRun(cfg.Out, resumeHint); err != nil {
 		return nil, err
 	}
 	t := &trainer{cfg: cfg, lg: lg, hooks: out.hooks, info: info}
@@ -115,7 +106,7 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	if t.ds, err = data.Scan(cfg.Data, data.ScanOptions{Workers: cfg.Workers}); err != nil {
 		return nil, err
 	}
-	if err := CheckClassNames(t.ds.Classes); err != nil {
+	if err := runs.CheckClassNames(t.ds.Classes); err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.Data, err)
 	}
 	// One class would "train" to 100% accuracy and name everyone the same.
@@ -125,16 +116,16 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 	}
 	if !cfg.Resume {
 		note := func(msg string) { lg.notef("%s", msg) }
-		if lock, err = StartNewRun(cfg.Out, "starid train", resumeHint, note); err != nil {
+		if lock, err = runs.StartNewRun(cfg.Out, "starid train", resumeHint, note); err != nil {
 			return nil, err
 		}
 	}
-	logFile, err := os.OpenFile(filepath.Join(cfg.Out, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(cfg.Out, runs.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	lg.logf("starid train %s (starid %s)", describe(cfg), staridVersion())
+	lg.logf("starid train %s (starid %s)", describe(cfg), runs.StaridVersion())
 	lg.setFile(logFile)
 	t.reportSkipped()
 
@@ -142,7 +133,7 @@ func Train(ctx context.Context, cfg Config, out Output) (*Summary, error) {
 		lg.logf("error: %v", err)
 		if !cfg.Resume {
 			logFile.Close()
-			DiscardNewRun(cfg.Out, lock)
+			runs.DiscardNewRun(cfg.Out, lock)
 		}
 		return nil, err
 	}
@@ -176,7 +167,7 @@ type trainer struct {
 	cfg   Config
 	lg    *logger
 	hooks *hooks
-	info  *ModelInfo // nil until setUp for a new run
+	info  *runs.ModelInfo // nil until setUp for a new run
 
 	ds            *data.Dataset
 	trainIdx      []int
@@ -190,7 +181,7 @@ type trainer struct {
 	done          int // completed epochs
 	best          int // best epoch, 1-based
 	bestAcc       float64
-	history       []EpochRecord
+	history       []runs.EpochRecord
 	trainB, testB int // batches per epoch
 }
 
@@ -212,7 +203,7 @@ func (t *trainer) setUp(ctx context.Context) error {
 	}
 	if t.info != nil && !sameSpec(t.info.Spec, &spec) {
 		return fmt.Errorf("cannot resume: the network %s in %s differs from this starid's %s",
-			cfg.Model, t.path(ModelInfoFile), cfg.Model)
+			cfg.Model, t.path(runs.ModelInfoFile), cfg.Model)
 	}
 	if t.net, err = models.Build(spec, streamRNG(cfg.Seed, streamInit)); err != nil {
 		return err
@@ -238,33 +229,33 @@ func (t *trainer) setUp(ctx context.Context) error {
 	// Faces are found before anything is written, so that missing face
 	// models fail the run without touching model.json.
 	var lo data.LoaderOptions
-	chipSide := AlignedChipSide(cfg.Size)
+	chipSide := facecrop.ChipSide(cfg.Size)
 	if t.info != nil && t.info.ChipSize > 0 {
 		chipSide = t.info.ChipSize // a resumed run cuts the chips it started with
 	}
-	if cfg.Crop == "face" || cfg.Crop == "aligned" {
+	if cfg.Crop.FindsFaces() {
 		if lo, err = t.faceCrops(ctx, chipSide); err != nil {
 			return err
 		}
 	}
 	if t.info == nil {
-		t.info = &ModelInfo{
-			Version: ModelInfoVersion, Model: cfg.Model, Spec: &spec, Classes: ds.Classes, Size: cfg.Size,
+		t.info = &runs.ModelInfo{
+			Version: runs.ModelInfoVersion, Model: cfg.Model, Spec: &spec, Classes: ds.Classes, Size: cfg.Size,
 			Mean: data.DefaultMean, Std: data.DefaultStd, Crop: cfg.Crop, CropMargin: cfg.CropMargin, Data: cfg.Data, Seed: cfg.Seed,
-			TrainFrac: cfg.TrainFrac, Config: *cfg, Created: time.Now().UTC().Format(time.RFC3339),
-			StaridVersion: staridVersion(),
+			TrainFrac: cfg.TrainFrac, Config: cfg.Settings, Created: time.Now().UTC().Format(time.RFC3339),
+			StaridVersion: runs.StaridVersion(),
 		}
-		if cfg.Crop == "face" || cfg.Crop == "aligned" {
+		if cfg.Crop.FindsFaces() {
 			t.info.PipelineVersion = cfg.FacePipeline
 		}
-		if cfg.Crop == "aligned" {
+		if cfg.Crop == facecrop.Aligned {
 			t.info.ChipSize = chipSide
 		}
 	} else {
-		t.info.Config = *cfg // the epoch count may have grown
+		t.info.Config = cfg.Settings // the epoch count may have grown
 	}
 	if cfg.Resume {
-		st, err := readCheckpoint(t.path(LastFile), t.net, t.opt, cfg)
+		st, err := readCheckpoint(t.path(runs.LastFile), t.net, t.opt, cfg)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			lg.notef("no completed epoch in %s yet: starting at epoch 1", cfg.Out)
@@ -282,7 +273,7 @@ func (t *trainer) setUp(ctx context.Context) error {
 	}
 	// Only now: a resume refused above must leave model.json as it was
 	// (not claiming a new epoch total for a run that did not continue).
-	if err := writeModelInfo(cfg.Out, t.info); err != nil {
+	if err := runs.WriteModelInfo(cfg.Out, t.info); err != nil {
 		return err
 	}
 
@@ -303,30 +294,30 @@ func (t *trainer) loadSplit() error {
 	var split *data.Split
 	var err error
 	if cfg.Resume {
-		if split, err = data.ReadSplit(t.path(SplitFile)); err != nil {
+		if split, err = data.ReadSplit(t.path(runs.SplitFile)); err != nil {
 			return fmt.Errorf("cannot resume: %w", err)
 		}
 		if !slices.Equal(split.Classes, ds.Classes) {
 			return fmt.Errorf("cannot resume: %s has classes %v, %s now has %v",
-				t.path(SplitFile), split.Classes, cfg.Data, ds.Classes)
+				t.path(runs.SplitFile), split.Classes, cfg.Data, ds.Classes)
 		}
 		// The checkpoint's outputs are in split.json's class order; a
 		// model.json that says otherwise was edited, and would name every
 		// answer wrongly or fail in predict.
 		if !slices.Equal(t.info.Classes, split.Classes) {
 			return fmt.Errorf("cannot resume: %s lists the classes %v, but the run was started with %v (%s): "+
-				"model.json was changed by hand; put its class list back", t.path(ModelInfoFile), t.info.Classes, split.Classes, t.path(SplitFile))
+				"model.json was changed by hand; put its class list back", t.path(runs.ModelInfoFile), t.info.Classes, split.Classes, t.path(runs.SplitFile))
 		}
 	} else {
 		if split, err = data.StratifiedSplit(ds, cfg.TrainFrac, cfg.Seed); err != nil {
 			return err
 		}
-		if err := split.WriteFile(t.path(SplitFile)); err != nil {
+		if err := split.WriteFile(t.path(runs.SplitFile)); err != nil {
 			return err
 		}
 	}
 	if t.trainIdx, t.testIdx, err = split.Indices(ds); err != nil {
-		return fmt.Errorf("%s no longer matches %s: %w", t.path(SplitFile), cfg.Data, err)
+		return fmt.Errorf("%s no longer matches %s: %w", t.path(runs.SplitFile), cfg.Data, err)
 	}
 	if len(t.trainIdx) == 0 || len(t.testIdx) == 0 {
 		return fmt.Errorf("%s: the split left %d training and %d test images; need some of each",
@@ -342,7 +333,7 @@ func (t *trainer) loadSplit() error {
 // shown of them, and what eval and predict do with such photos too.
 func (t *trainer) faceCrops(ctx context.Context, chipSide int) (data.LoaderOptions, error) {
 	cfg, ds := &t.cfg, t.ds
-	aligned := cfg.Crop == "aligned"
+	aligned := cfg.Crop == facecrop.Aligned
 	flag := "--crop " + cfg.Crop
 	var lo data.LoaderOptions
 	if cfg.FaceBoxes == nil {
@@ -400,11 +391,11 @@ func (t *trainer) faceCrops(ctx context.Context, chipSide int) (data.LoaderOptio
 		}
 	}
 	if len(missing) > maxListed {
-		t.lg.notef("  ... and %d more (all listed in %s)", len(missing)-maxListed, t.path(LogFile))
+		t.lg.notef("  ... and %d more (all listed in %s)", len(missing)-maxListed, t.path(runs.LogFile))
 	}
 	if aligned {
 		align, margin := cfg.AlignChip, cfg.CropMargin
-		lo.Warp = FaceWarper(found, func(img *image.RGBA, lm []FacePoint) (*image.RGBA, error) {
+		lo.Warp = FaceWarper(found, func(img *image.RGBA, lm []faces.Point) (*image.RGBA, error) {
 			return align(img, lm, margin, chipSide)
 		})
 	} else {
@@ -445,7 +436,7 @@ func (t *trainer) reportSkipped() {
 		}
 	}
 	if len(sk) > maxListed {
-		t.lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, t.path(LogFile))
+		t.lg.notef("  ... and %d more (all listed in %s)", len(sk)-maxListed, t.path(runs.LogFile))
 	}
 }
 
@@ -461,9 +452,9 @@ func (t *trainer) summary() *Summary {
 func (t *trainer) interrupted(ctx context.Context, epoch int) error {
 	where := "no epoch was completed; --resume starts it again at epoch 1"
 	if t.done > 0 {
-		where = fmt.Sprintf("%s holds epoch %d; continue with --resume", t.path(LastFile), t.done)
+		where = fmt.Sprintf("%s holds epoch %d; continue with --resume", t.path(runs.LastFile), t.done)
 	}
-	return Interrupted(ctx.Err(), "interrupted during epoch %d: %s", epoch, where)
+	return runs.Interrupted(ctx.Err(), "interrupted during epoch %d: %s", epoch, where)
 }
 
 // diverged adds to a divergence what is left on disk.
@@ -472,7 +463,7 @@ func (t *trainer) diverged(err error) error {
 		return fmt.Errorf("%w; nothing was saved, and the same --out can be used again", err)
 	}
 	return fmt.Errorf("%w; %s still holds epoch %d, but --resume keeps the run's --lr, so start a new run (another --out)",
-		err, t.path(LastFile), t.done)
+		err, t.path(runs.LastFile), t.done)
 }
 
 func (t *trainer) run(ctx context.Context) error {
@@ -499,7 +490,7 @@ func (t *trainer) run(ctx context.Context) error {
 		}
 		t.lg.result(rec.Line(cfg.Epochs))
 		if rec.Skipped > 0 {
-			t.lg.notef("epoch %d: %d image(s) could not be read and were left out (see %s)", rec.Epoch, rec.Skipped, t.path(LogFile))
+			t.lg.notef("epoch %d: %d image(s) could not be read and were left out (see %s)", rec.Epoch, rec.Skipped, t.path(runs.LogFile))
 		}
 		if h := t.hooks; h.committed != nil {
 			if err := h.committed(rec); err != nil {
@@ -507,14 +498,14 @@ func (t *trainer) run(ctx context.Context) error {
 			}
 		}
 	}
-	t.lg.notef("best test accuracy %.1f%% at epoch %d: %s", 100*t.bestAcc, t.best, t.path(BestFile))
+	t.lg.notef("best test accuracy %.1f%% at epoch %d: %s", 100*t.bestAcc, t.best, t.path(runs.BestFile))
 	return nil
 }
 
 // epoch trains and evaluates epoch e (0-based).
-func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
+func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 	cfg := &t.cfg
-	rec := EpochRecord{Epoch: e + 1}
+	rec := runs.EpochRecord{Epoch: e + 1}
 	start := time.Now()
 	t.opt.SetLR(t.sched.LR(cfg.LR, e))
 	t.drops.Reseed(cfg.Seed, e)
@@ -540,7 +531,7 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
 			return rec, fmt.Errorf("epoch %d, batch %d: %w", e+1, batches+1, err)
 		}
 		// Stop at the first bad batch: every later one would be NaN too.
-		if err := Diverged(e+1, "training", r.Loss, cfg.LR); err != nil {
+		if err := runs.Diverged(e+1, "training", r.Loss, cfg.LR); err != nil {
 			return rec, t.diverged(err)
 		}
 		lossSum += r.Loss
@@ -591,7 +582,7 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
 	}
 	// Like the tutorial: the mean of the per-batch mean losses.
 	rec.TestAcc, rec.TestLoss = float64(correct)/float64(seen), lossSum/float64(testBatches)
-	if err := Diverged(e+1, "test", rec.TestLoss, cfg.LR); err != nil {
+	if err := runs.Diverged(e+1, "test", rec.TestLoss, cfg.LR); err != nil {
 		return rec, t.diverged(err)
 	}
 	rec.LR = t.sched.LR(cfg.LR, e+1)
@@ -603,24 +594,24 @@ func (t *trainer) epoch(ctx context.Context, e int) (EpochRecord, error) {
 // last.safetensors second: the epoch counts as done only once last is
 // renamed into place, so a kill in between repeats the epoch, which
 // rewrites the same best weights.
-func (t *trainer) commit(rec EpochRecord) error {
+func (t *trainer) commit(rec runs.EpochRecord) error {
 	hist := append(slices.Clone(t.history), rec)
 	best, bestAcc := t.best, t.bestAcc
 	if rec.Best {
 		best, bestAcc = rec.Epoch, rec.TestAcc
 		st := progressState{Epoch: rec.Epoch, BestEpoch: best, BestTestAcc: bestAcc, History: hist}
-		if err := writeCheckpoint(t.path(BestFile), t.net, nil, &t.cfg, st); err != nil {
+		if err := writeCheckpoint(t.path(runs.BestFile), t.net, nil, &t.cfg, st); err != nil {
 			return err
 		}
 	}
 	st := progressState{Epoch: rec.Epoch, BestEpoch: best, BestTestAcc: bestAcc, History: hist}
-	if err := writeCheckpoint(t.path(LastFile), t.net, t.opt, &t.cfg, st); err != nil {
+	if err := writeCheckpoint(t.path(runs.LastFile), t.net, t.opt, &t.cfg, st); err != nil {
 		return err
 	}
 	t.done, t.best, t.bestAcc, t.history = rec.Epoch, best, bestAcc, hist
 	if rec.Best {
 		t.info.BestEpoch, t.info.BestTestAcc = best, bestAcc
-		if err := writeModelInfo(t.cfg.Out, t.info); err != nil {
+		if err := runs.WriteModelInfo(t.cfg.Out, t.info); err != nil {
 			return err
 		}
 	}
@@ -630,15 +621,11 @@ func (t *trainer) commit(rec EpochRecord) error {
 // writeHistoryFiles rewrites history.csv and curves.png from t.history. A
 // failed plot is a warning: the numbers are in history.csv.
 func (t *trainer) writeHistoryFiles() error {
-	if err := writeFileAtomic(t.path(HistoryFile), func(w io.Writer) error { return writeHistory(w, t.history) }); err != nil {
-		return err
+	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.history)
+	if plotErr != nil {
+		t.lg.notef("warning: %s not drawn: %v", t.path(runs.CurvesFile), plotErr)
 	}
-	if curves != nil {
-		if err := curves(t.history, t.path(CurvesFile)); err != nil {
-			t.lg.notef("warning: %s not drawn: %v", t.path(CurvesFile), err)
-		}
-	}
-	return nil
+	return err
 }
 
 // compile-time check that the loader's batches are what Stepper takes.

@@ -3,21 +3,17 @@ package train
 import (
 	"fmt"
 	"io"
+	"starid/internal/runs"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Output says where a run reports to. Train also appends everything it
-// prints (except the progress display) to RUN/train.log, time-stamped.
+// Output says where a run reports to (runs.Output) plus, for tests, the
+// hooks that steer a run. Train also appends everything it prints (except
+// the progress display) to RUN/train.log, time-stamped.
 type Output struct {
-	Stdout io.Writer // the per-epoch lines; nil discards
-	Stderr io.Writer // notes, warnings and progress; nil discards
-	// Terminal says Stderr is a terminal: progress is a bar redrawn in
-	// place. Otherwise it is a plain line every ProgressEvery, so a log
-	// file gets a few lines per epoch rather than one per batch.
-	Terminal      bool
-	ProgressEvery time.Duration // 0 means 15 s
+	runs.Output
 
 	hooks *hooks // tests only
 }
@@ -26,10 +22,10 @@ type Output struct {
 type hooks struct {
 	// evaluated may change an epoch's record before the best-model
 	// decision (to make a later epoch worse on purpose).
-	evaluated func(rec *EpochRecord)
+	evaluated func(rec *runs.EpochRecord)
 	// committed runs after all of an epoch's files are written; an error
 	// ends Train at once, with no further writes (a kill -9 stand-in).
-	committed func(rec EpochRecord) error
+	committed func(rec runs.EpochRecord) error
 	// batch runs before each training step.
 	batch func(epoch, batch int)
 }
@@ -37,14 +33,14 @@ type hooks struct {
 // logger fans messages out to the terminal streams and train.log.
 type logger struct {
 	mu       sync.Mutex
-	out      Output
+	out      runs.Output
 	file     io.Writer // train.log; nil before the run directory exists
 	pending  []string  // lines logged before file was set
 	barShown bool
 	now      func() time.Time
 }
 
-func newLogger(out Output) *logger {
+func newLogger(out runs.Output) *logger {
 	if out.Stdout == nil {
 		out.Stdout = io.Discard
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/runs"
 )
 
 // A learning rate that blows the loss up says so, in words, before any
@@ -22,7 +23,7 @@ func TestDivergedRunSaysSoAndLeavesOutFree(t *testing.T) {
 	cfg.Optimizer, cfg.LR, cfg.Schedule = "sgd", 1e12, "none"
 	var o runOutput
 	_, err := Train(context.Background(), cfg, o.output(nil))
-	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "training diverged at epoch 1") ||
+	if !errors.Is(err, runs.ErrDiverged) || !strings.Contains(err.Error(), "training diverged at epoch 1") ||
 		!strings.Contains(err.Error(), "lower --lr") || strings.Contains(err.Error(), "json") {
 		t.Fatalf("diverging run: %v", err)
 	}
@@ -45,7 +46,7 @@ func TestRerunAfterKillBeforeFirstEpoch(t *testing.T) {
 		}
 	}
 	must(os.MkdirAll(out, 0o755))
-	for _, f := range []string{SplitFile, LogFile, LockFile} {
+	for _, f := range []string{runs.SplitFile, runs.LogFile, runs.LockFile} {
 		b, _ := os.ReadFile(filepath.Join(done, f))
 		must(os.WriteFile(filepath.Join(out, f), b, 0o644))
 	}
@@ -55,10 +56,10 @@ func TestRerunAfterKillBeforeFirstEpoch(t *testing.T) {
 	if _, err := Train(context.Background(), resume, Output{}); err == nil || !strings.Contains(err.Error(), "without --resume") {
 		t.Errorf("--resume of a run without model.json: %v", err)
 	}
-	info, err := readModelInfo(done)
+	info, err := runs.ReadModelInfo(done)
 	must(err)
 	info.BestEpoch, info.BestTestAcc = 0, 0
-	must(WriteModelInfo(out, info))
+	must(runs.WriteModelInfo(out, info))
 
 	_, o := mustTrain(t, tinyConfig(dataDir, out, 1), nil)
 	if !strings.Contains(o.stderr.String(), "never completed an epoch") {
@@ -79,19 +80,19 @@ func TestTrainRefusesAHeldRunFolder(t *testing.T) {
 	dataDir := makeShapes(t, 3, 6)
 	out := filepath.Join(t.TempDir(), "run")
 	mustTrain(t, tinyConfig(dataDir, out, 1), nil)
-	lock, err := LockRun(out, "starid enroll \"X\"", 0, nil)
+	lock, err := runs.LockRun(out, "starid enroll \"X\"", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
-	before, _ := os.ReadFile(filepath.Join(out, LastFile))
+	before, _ := os.ReadFile(filepath.Join(out, runs.LastFile))
 	resume := tinyConfig(dataDir, out, 2)
 	resume.Resume = true
 	_, err = Train(context.Background(), resume, Output{})
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), `starid enroll "X"`) {
+	if !errors.Is(err, runs.ErrInUse) || !strings.Contains(err.Error(), `starid enroll "X"`) {
 		t.Errorf("resume of a held run: %v", err)
 	}
-	if after, _ := os.ReadFile(filepath.Join(out, LastFile)); string(after) != string(before) {
+	if after, _ := os.ReadFile(filepath.Join(out, runs.LastFile)); string(after) != string(before) {
 		t.Error("the refused resume changed last.safetensors")
 	}
 }
@@ -101,14 +102,14 @@ func TestResumeRefusesEditedClasses(t *testing.T) {
 	dataDir := makeShapes(t, 3, 6)
 	out := filepath.Join(t.TempDir(), "run")
 	mustTrain(t, tinyConfig(dataDir, out, 1), nil)
-	info, err := readModelInfo(out)
+	info, err := runs.ReadModelInfo(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, classes := range [][]string{{"classA", "classB", "Renamed"}, {"classA", "classB"}} {
 		edited := *info
 		edited.Classes = classes
-		if err := WriteModelInfo(out, &edited); err != nil {
+		if err := runs.WriteModelInfo(out, &edited); err != nil {
 			t.Fatal(err)
 		}
 		resume := tinyConfig(dataDir, out, 2)
@@ -116,7 +117,7 @@ func TestResumeRefusesEditedClasses(t *testing.T) {
 		if _, err := Train(context.Background(), resume, Output{}); err == nil || !strings.Contains(err.Error(), "changed by hand") {
 			t.Errorf("resume with classes %v: %v", classes, err)
 		}
-		if _, err := OpenRun(out); err == nil || !strings.Contains(err.Error(), "put the class list back") {
+		if _, err := runs.OpenRun(out); err == nil || !strings.Contains(err.Error(), "put the class list back") {
 			t.Errorf("open with classes %v: %v", classes, err)
 		}
 	}
@@ -132,14 +133,14 @@ func TestNonUTF8FileNameSurvivesResume(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "run")
 	mustTrain(t, tinyConfig(dataDir, out, 1), nil)
-	sp, err := data.ReadSplit(filepath.Join(out, SplitFile))
+	sp, err := data.ReadSplit(filepath.Join(out, runs.SplitFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(slices.Concat(sp.Train, sp.Test), "classA/caf\xe9.png") {
 		t.Errorf("split.json lost the name's bytes: %q %q", sp.Train, sp.Test)
 	}
-	raw, _ := os.ReadFile(filepath.Join(out, SplitFile))
+	raw, _ := os.ReadFile(filepath.Join(out, runs.SplitFile))
 	if !strings.Contains(string(raw), `{"escaped": "classA/caf%E9.png"}`) && !strings.Contains(string(raw), `"escaped": "classA/caf%E9.png"`) {
 		t.Errorf("split.json does not hold the escaped form:\n%s", raw)
 	}

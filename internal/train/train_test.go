@@ -14,18 +14,20 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/facecrop"
 	"starid/internal/nn"
+	"starid/internal/runs"
 )
 
 func TestEpochLine(t *testing.T) {
 	for _, tc := range []struct {
-		rec    EpochRecord
+		rec    runs.EpochRecord
 		epochs int
 		want   string
 	}{
-		{EpochRecord{Epoch: 1, DurationMS: 12345, TrainAcc: 0.234, TrainLoss: 2.3454, TestAcc: 0.201, TestLoss: 2.5671, LR: 9.2e-5, Best: true}, 40,
+		{runs.EpochRecord{Epoch: 1, DurationMS: 12345, TrainAcc: 0.234, TrainLoss: 2.3454, TestAcc: 0.201, TestLoss: 2.5671, LR: 9.2e-5, Best: true}, 40,
 			"Epoch: 1/40, Duration: 12345ms, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)"},
-		{EpochRecord{Epoch: 12, DurationMS: 7, TrainAcc: 1, TrainLoss: 0.0004, TestAcc: 0.6875, TestLoss: 10.25, LR: 1e-4}, 12,
+		{runs.EpochRecord{Epoch: 12, DurationMS: 7, TrainAcc: 1, TrainLoss: 0.0004, TestAcc: 0.6875, TestLoss: 10.25, LR: 1e-4}, 12,
 			"Epoch: 12/12, Duration: 7ms, Train_acc: 100.0%, Train_loss: 0.000, Test_acc: 68.8%, Test_loss: 10.250, Lr: 1.00E-04"},
 	} {
 		if got := tc.rec.Line(tc.epochs); got != tc.want {
@@ -70,7 +72,7 @@ func TestTrainWritesRun(t *testing.T) {
 		t.Errorf("no progress bar on a terminal stderr:\n%q", o.stderr.String())
 	}
 
-	for _, f := range []string{ModelInfoFile, BestFile, LastFile, HistoryFile, CurvesFile, SplitFile, LogFile} {
+	for _, f := range []string{runs.ModelInfoFile, runs.BestFile, runs.LastFile, runs.HistoryFile, runs.CurvesFile, runs.SplitFile, runs.LogFile} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -80,7 +82,7 @@ func TestTrainWritesRun(t *testing.T) {
 		t.Errorf("run directory has %d entries, want exactly the 7 run files and the lock (no temporaries)", len(entries))
 	}
 
-	info, err := readModelInfo(out)
+	info, err := runs.ReadModelInfo(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,27 +91,27 @@ func TestTrainWritesRun(t *testing.T) {
 		info.Config.Epochs != 3 || info.Seed != 1 || !filepath.IsAbs(info.Data) {
 		t.Errorf("model.json: %+v", info)
 	}
-	hist, _ := os.ReadFile(filepath.Join(out, HistoryFile))
+	hist, _ := os.ReadFile(filepath.Join(out, runs.HistoryFile))
 	rows := strings.Split(strings.TrimSpace(string(hist)), "\n")
-	if len(rows) != 4 || rows[0] != historyHeader || !strings.HasPrefix(rows[3], "3,") {
+	if len(rows) != 4 || rows[0] != runs.HistoryHeader || !strings.HasPrefix(rows[3], "3,") {
 		t.Errorf("history.csv:\n%s", hist)
 	}
-	split, err := data.ReadSplit(filepath.Join(out, SplitFile))
+	split, err := data.ReadSplit(filepath.Join(out, runs.SplitFile))
 	if err != nil || len(split.Train)+len(split.Test) != 36 || len(split.Test) == 0 {
 		t.Errorf("split.json: %v %+v", err, split)
 	}
-	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
 	for _, want := range []string{"starid train ", lines[0], lines[2], "best test accuracy"} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("train.log lacks %q:\n%s", want, log)
 		}
 	}
 
-	run, err := OpenRun(out)
+	run, err := runs.OpenRun(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := tensorBits(t, filepath.Join(out, BestFile)), modelBits(t, run.Model); !equalBits(got, want) {
+	if got, want := tensorBits(t, filepath.Join(out, runs.BestFile)), modelBits(t, run.Model); !equalBits(got, want) {
 		t.Error("OpenRun's model does not hold best.safetensors")
 	}
 	if run.Info.BestEpoch != sum.BestEpoch {
@@ -147,9 +149,9 @@ func TestBestIsNotLast(t *testing.T) {
 	accs := []float64{0.5, 0.9, 0.3, 0.4}
 	weights := map[int]map[string][]uint64{}
 	h := &hooks{
-		evaluated: func(r *EpochRecord) { r.TestAcc = accs[r.Epoch-1] },
-		committed: func(r EpochRecord) error {
-			weights[r.Epoch] = withoutOptim(tensorBits(t, filepath.Join(out, LastFile)))
+		evaluated: func(r *runs.EpochRecord) { r.TestAcc = accs[r.Epoch-1] },
+		committed: func(r runs.EpochRecord) error {
+			weights[r.Epoch] = withoutOptim(tensorBits(t, filepath.Join(out, runs.LastFile)))
 			return nil
 		},
 	}
@@ -157,14 +159,14 @@ func TestBestIsNotLast(t *testing.T) {
 	if sum.BestEpoch != 2 || sum.BestTestAcc != 0.9 {
 		t.Fatalf("best epoch %d (%.2f), want 2 (0.90)", sum.BestEpoch, sum.BestTestAcc)
 	}
-	best := tensorBits(t, filepath.Join(out, BestFile))
+	best := tensorBits(t, filepath.Join(out, runs.BestFile))
 	if ok, where := sameTensors(best, weights[2]); !ok {
 		t.Errorf("best.safetensors is not epoch 2's weights (differs at %s)", where)
 	}
 	if equalBits(best, weights[4]) || equalBits(weights[2], weights[4]) {
 		t.Error("epoch 2 and epoch 4 weights are equal; the test cannot tell best from last")
 	}
-	if !equalBits(withoutOptim(tensorBits(t, filepath.Join(out, LastFile))), weights[4]) {
+	if !equalBits(withoutOptim(tensorBits(t, filepath.Join(out, runs.LastFile))), weights[4]) {
 		t.Error("last.safetensors is not epoch 4's weights")
 	}
 	lines := strings.Split(strings.TrimSpace(o.stdout.String()), "\n")
@@ -173,7 +175,7 @@ func TestBestIsNotLast(t *testing.T) {
 			t.Errorf("epoch %d best marker %v: %q", i+1, marked, l)
 		}
 	}
-	info, _ := readModelInfo(out)
+	info, _ := runs.ReadModelInfo(out)
 	if info.BestEpoch != 2 || info.BestTestAcc != 0.9 {
 		t.Errorf("model.json best epoch %d acc %v", info.BestEpoch, info.BestTestAcc)
 	}
@@ -205,14 +207,14 @@ func testResume(t *testing.T, dataDir string, procs int) {
 	cfg := tinyConfig(dataDir, straight, 4)
 	cfg.Augment = true
 	full, _ := mustTrain(t, cfg, nil)
-	wantLast := tensorBits(t, filepath.Join(straight, LastFile))
-	wantBest := tensorBits(t, filepath.Join(straight, BestFile))
+	wantLast := tensorBits(t, filepath.Join(straight, runs.LastFile))
+	wantBest := tensorBits(t, filepath.Join(straight, runs.BestFile))
 	if procs > 1 {
 		// A resume can only match if the engine repeats itself.
 		again := cfg
 		again.Out = filepath.Join(t.TempDir(), "again")
 		mustTrain(t, again, nil)
-		if ok, where := sameTensors(tensorBits(t, filepath.Join(again.Out, LastFile)), wantLast); !ok {
+		if ok, where := sameTensors(tensorBits(t, filepath.Join(again.Out, runs.LastFile)), wantLast); !ok {
 			// Conv2d's backward gives each worker a fixed range of images
 			// so its per-worker weight-gradient sums repeat exactly; a
 			// difference here means some reduction depends on timing.
@@ -225,7 +227,7 @@ func testResume(t *testing.T, dataDir string, procs int) {
 		stop func(cancel context.CancelFunc) *hooks
 	}{
 		{"killed after epoch 2", func(context.CancelFunc) *hooks {
-			return &hooks{committed: func(r EpochRecord) error {
+			return &hooks{committed: func(r runs.EpochRecord) error {
 				if r.Epoch == 2 {
 					return errKilled
 				}
@@ -259,7 +261,7 @@ func testResume(t *testing.T, dataDir string, procs int) {
 			}
 			// Resume from flags that name only the data, the run and
 			// --resume, as a user would type it.
-			r := Config{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}
+			r := Config{Settings: runs.Settings{Data: dataDir, Out: out, Model: tinyModel, Resume: true, Given: []string{"model", "resume"}}}
 			r = withDefaults(r)
 			sum, ro := mustTrain(t, r, nil)
 			if sum.Epochs != 4 || len(sum.History) != 4 {
@@ -268,10 +270,10 @@ func testResume(t *testing.T, dataDir string, procs int) {
 			if !strings.Contains(ro.stderr.String(), "resuming") || strings.Count(ro.stdout.String(), "\n") != 2 {
 				t.Errorf("resumed run should train epochs 3 and 4 only:\n%s\n%s", ro.stdout.String(), ro.stderr.String())
 			}
-			if ok, where := sameTensors(tensorBits(t, filepath.Join(out, LastFile)), wantLast); !ok {
+			if ok, where := sameTensors(tensorBits(t, filepath.Join(out, runs.LastFile)), wantLast); !ok {
 				t.Errorf("last.safetensors differs from the uninterrupted run's at %s", where)
 			}
-			if ok, where := sameTensors(tensorBits(t, filepath.Join(out, BestFile)), wantBest); !ok {
+			if ok, where := sameTensors(tensorBits(t, filepath.Join(out, runs.BestFile)), wantBest); !ok {
 				t.Errorf("best.safetensors differs from the uninterrupted run's at %s", where)
 			}
 			for i, h := range sum.History {
@@ -281,7 +283,7 @@ func testResume(t *testing.T, dataDir string, procs int) {
 					t.Errorf("epoch %d: resumed %+v, straight %+v", i+1, h, w)
 				}
 			}
-			hist, _ := os.ReadFile(filepath.Join(out, HistoryFile))
+			hist, _ := os.ReadFile(filepath.Join(out, runs.HistoryFile))
 			if n := strings.Count(string(hist), "\n"); n != 5 {
 				t.Errorf("history.csv has %d lines, want header + 4", n)
 			}
@@ -337,7 +339,7 @@ func TestResumeChecksStoredSettings(t *testing.T) {
 			c := tinyConfig(dataDir, out, 2)
 			c.Resume, c.Given = true, []string{"epochs"}
 			_, err := Train(context.Background(), c, Output{})
-			if err == nil || !strings.Contains(err.Error(), ModelInfoFile+": the run's stored settings") ||
+			if err == nil || !strings.Contains(err.Error(), runs.ModelInfoFile+": the run's stored settings") ||
 				!strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want the stored settings named with %q", err, tc.want)
 			}
@@ -388,8 +390,8 @@ func TestResumeRefusesOtherSettings(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Train(context.Background(), Config{Data: dataDir, Out: filepath.Join(out, "nope"), Model: tinyModel,
-		Resume: true}, Output{}); err == nil {
+	if _, err := Train(context.Background(), Config{Settings: runs.Settings{Data: dataDir, Out: filepath.Join(out, "nope"), Model: tinyModel,
+		Resume: true}}, Output{}); err == nil {
 		t.Error("resuming a directory that is not a run was accepted")
 	}
 }
@@ -430,7 +432,7 @@ func TestSkippedFilesListedAndTrainingGoesOn(t *testing.T) {
 	if !strings.Contains(o.stderr.String(), "epoch 1: 1 image(s) could not be read") {
 		t.Errorf("no per-epoch count of unreadable images:\n%s", o.stderr.String())
 	}
-	log, _ := os.ReadFile(filepath.Join(out, LogFile))
+	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
 	if !strings.Contains(string(log), damaged) {
 		t.Errorf("train.log does not name the damaged photo %s:\n%s", damaged, log)
 	}
@@ -489,7 +491,7 @@ func TestCheckpointSurvivesFailedWrite(t *testing.T) {
 	dataDir := makeShapes(t, 3, 4)
 	out := filepath.Join(t.TempDir(), "run")
 	mustTrain(t, tinyConfig(dataDir, out, 1), nil)
-	last := filepath.Join(out, LastFile)
+	last := filepath.Join(out, runs.LastFile)
 	before, _ := os.ReadFile(last)
 
 	wrapWriter = func(w io.Writer) io.Writer { return &failAfter{w: w, n: 200} }
@@ -521,11 +523,11 @@ func TestCheckpointSurvivesFailedWrite(t *testing.T) {
 func editInfo(edit func(info map[string]any)) func(dir string) {
 	return func(d string) {
 		var info map[string]any
-		b, _ := os.ReadFile(filepath.Join(d, ModelInfoFile))
+		b, _ := os.ReadFile(filepath.Join(d, runs.ModelInfoFile))
 		json.Unmarshal(b, &info)
 		edit(info)
 		b, _ = json.Marshal(info)
-		os.WriteFile(filepath.Join(d, ModelInfoFile), b, 0o644)
+		os.WriteFile(filepath.Join(d, runs.ModelInfoFile), b, 0o644)
 	}
 }
 
@@ -540,7 +542,7 @@ func TestOpenRunErrors(t *testing.T) {
 
 	copyRun := func(t *testing.T, edit func(dir string)) string {
 		dir := t.TempDir()
-		for _, f := range []string{ModelInfoFile, BestFile} {
+		for _, f := range []string{runs.ModelInfoFile, runs.BestFile} {
 			b, _ := os.ReadFile(filepath.Join(good, f))
 			os.WriteFile(filepath.Join(dir, f), b, 0o644)
 		}
@@ -552,18 +554,18 @@ func TestOpenRunErrors(t *testing.T) {
 		edit func(dir string)
 		want string
 	}{
-		{"missing model.json", func(d string) { os.Remove(filepath.Join(d, ModelInfoFile)) }, ModelInfoFile + ": missing"},
-		{"corrupt model.json", func(d string) { os.WriteFile(filepath.Join(d, ModelInfoFile), []byte("{"), 0o644) }, ModelInfoFile + ": corrupt"},
-		{"missing best", func(d string) { os.Remove(filepath.Join(d, BestFile)) }, BestFile + ": missing"},
+		{"missing model.json", func(d string) { os.Remove(filepath.Join(d, runs.ModelInfoFile)) }, runs.ModelInfoFile + ": missing"},
+		{"corrupt model.json", func(d string) { os.WriteFile(filepath.Join(d, runs.ModelInfoFile), []byte("{"), 0o644) }, runs.ModelInfoFile + ": corrupt"},
+		{"missing best", func(d string) { os.Remove(filepath.Join(d, runs.BestFile)) }, runs.BestFile + ": missing"},
 		{"truncated best", func(d string) {
-			b, _ := os.ReadFile(filepath.Join(d, BestFile))
-			os.WriteFile(filepath.Join(d, BestFile), b[:len(b)-10], 0o644)
-		}, BestFile},
+			b, _ := os.ReadFile(filepath.Join(d, runs.BestFile))
+			os.WriteFile(filepath.Join(d, runs.BestFile), b[:len(b)-10], 0o644)
+		}, runs.BestFile},
 		{"weights of another architecture", editInfo(func(info map[string]any) {
 			firstLayer(info)["kernel"], firstLayer(info)["padding"] = 5.0, 2.0
-		}), BestFile},
+		}), runs.BestFile},
 		{"layers that do not fit together", editInfo(func(info map[string]any) { firstLayer(info)["out"] = 4.0 }),
-			ModelInfoFile + ": the network does not take 16x16 images"},
+			runs.ModelInfoFile + ": the network does not take 16x16 images"},
 		// Hand-edited or damaged model.json files: refused with the file
 		// named, before anything is allocated from them.
 		{"negative padding", editInfo(func(info map[string]any) { firstLayer(info)["padding"] = -1.0 }),
@@ -571,9 +573,9 @@ func TestOpenRunErrors(t *testing.T) {
 		{"huge layer", editInfo(func(info map[string]any) { firstLayer(info)["out"] = 2e9 }), "this starid allows"},
 		{"one class more than the network has", editInfo(func(info map[string]any) {
 			info["classes"] = append(info["classes"].([]any), "extra")
-		}), ModelInfoFile + ": corrupt: the network maps"},
+		}), runs.ModelInfoFile + ": corrupt: the network maps"},
 		{"input too small for the network", editInfo(func(info map[string]any) { info["size"] = 1.0 }),
-			ModelInfoFile + ": the network does not take 1x1 images"},
+			runs.ModelInfoFile + ": the network does not take 1x1 images"},
 		{"huge input size", editInfo(func(info map[string]any) { info["size"] = 1e8 }), "input size 100000000 is beyond"},
 		{"zero std", editInfo(func(info map[string]any) { info["std"] = []any{0.0, 0.2, 0.2} }), "std must be positive"},
 		{"repeated class", editInfo(func(info map[string]any) {
@@ -584,13 +586,13 @@ func TestOpenRunErrors(t *testing.T) {
 			`class name "../up" holds a path separator`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := OpenRun(copyRun(t, tc.edit))
+			_, err := runs.OpenRun(copyRun(t, tc.edit))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := OpenRun(filepath.Join(good, "absent")); err == nil || !strings.Contains(err.Error(), "no such run directory") {
+	if _, err := runs.OpenRun(filepath.Join(good, "absent")); err == nil || !strings.Contains(err.Error(), "no such run directory") {
 		t.Errorf("absent dir: %v", err)
 	}
 }
@@ -623,7 +625,7 @@ func TestConfigCrop(t *testing.T) {
 		{"aligned", 3, "--crop-margin 3: must be between 0 and 2"},
 	} {
 		c := tinyConfig("data", "out", 1)
-		c.Crop, c.CropMargin = tc.crop, tc.margin
+		c.Crop, c.CropMargin = facecrop.Mode(tc.crop), tc.margin
 		err := CheckConfig(c)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("crop %s margin %v: err = %v, want %q", tc.crop, tc.margin, err, tc.want)
@@ -639,7 +641,7 @@ func TestTrainWidth(t *testing.T) {
 	c := tinyConfig(dataDir, out, 1)
 	c.Model, c.Width, c.Size = "vgg16-convbn-dropout-light", 1.0/16, 32
 	mustTrain(t, c, nil)
-	run, err := OpenRun(out)
+	run, err := runs.OpenRun(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package train
+package runs
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"starid/internal/report"
 	"strconv"
 )
 
@@ -38,13 +39,13 @@ func (r EpochRecord) Line(epochs int) string {
 	return s
 }
 
-// historyHeader is history.csv's first line.
-const historyHeader = "epoch,duration_ms,train_acc,train_loss,test_acc,test_loss,lr,best"
+// HistoryHeader is history.csv's first line.
+const HistoryHeader = "epoch,duration_ms,train_acc,train_loss,test_acc,test_loss,lr,best"
 
 // writeHistory writes the records as CSV, accuracies as fractions.
 func writeHistory(w io.Writer, h []EpochRecord) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, historyHeader)
+	fmt.Fprintln(bw, HistoryHeader)
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for _, r := range h {
 		fmt.Fprintf(bw, "%d,%d,%s,%s,%s,%s,%s,%t\n", r.Epoch, r.DurationMS, g(r.TrainAcc), g(r.TrainLoss),
@@ -84,4 +85,14 @@ func (e *interruptedError) Unwrap() error { return e.cause }
 // error), worded by format and args.
 func Interrupted(cause error, format string, args ...any) error {
 	return &interruptedError{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+// curves draws RUN/curves.png; a variable so the plot stays optional.
+var curves = func(h []EpochRecord, path string) error {
+	rs := make([]report.EpochRecord, len(h))
+	for i, r := range h {
+		rs[i] = report.EpochRecord{Epoch: r.Epoch, TrainAcc: r.TrainAcc, TrainLoss: r.TrainLoss,
+			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR}
+	}
+	return report.Curves(rs, path)
 }

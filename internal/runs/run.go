@@ -1,4 +1,4 @@
-package train
+package runs
 
 import (
 	"encoding/json"
@@ -12,17 +12,14 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"starid/internal/atomicfile"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"starid/internal/atomicfile"
 	"starid/internal/data"
+	"starid/internal/facecrop"
 	"starid/internal/models"
 	"starid/internal/nn"
-	"starid/internal/optim"
-	"starid/internal/safetensors"
-	"starid/internal/tensor"
 )
 
 // Files of a run directory (RUN). Every file is replaced atomically (temporary
@@ -60,11 +57,11 @@ type ModelInfo struct {
 	Classes []string     `json:"classes"`
 	// Preprocessing: images are resized to Size x Size and normalized
 	// per channel with Mean and Std.
-	Size       int        `json:"size"`
-	Mean       [3]float32 `json:"mean"`
-	Std        [3]float32 `json:"std"`
-	Crop       string     `json:"crop"`
-	CropMargin float64    `json:"crop_margin,omitempty"` // crop=face: CropAround's margin; crop=aligned: the chip padding
+	Size       int           `json:"size"`
+	Mean       [3]float32    `json:"mean"`
+	Std        [3]float32    `json:"std"`
+	Crop       facecrop.Mode `json:"crop"`
+	CropMargin float64       `json:"crop_margin,omitempty"` // crop=face: CropAround's margin; crop=aligned: the chip padding
 	// ChipSize is, for crop=aligned, the side of the aligned chips, which
 	// are then resized to Size (AlignedChipSide when the run was made;
 	// stored so that eval and predict cut the same chips if it changes).
@@ -86,11 +83,11 @@ type ModelInfo struct {
 	Face json.RawMessage `json:"face,omitempty"`
 	// BestEpoch (1-based, 0 before the first epoch) is the epoch whose
 	// weights best.safetensors holds; BestTestAcc its test accuracy in [0,1].
-	BestEpoch     int     `json:"best_epoch"`
-	BestTestAcc   float64 `json:"best_test_acc"`
-	Config        Config  `json:"config"`
-	Created       string  `json:"created"` // RFC 3339, when the run started
-	StaridVersion string  `json:"starid_version"`
+	BestEpoch     int      `json:"best_epoch"`
+	BestTestAcc   float64  `json:"best_test_acc"`
+	Config        Settings `json:"config"`
+	Created       string   `json:"created"` // RFC 3339, when the run started
+	StaridVersion string   `json:"starid_version"`
 }
 
 // ModelFace is the model name of face runs: a frozen pretrained face
@@ -240,7 +237,7 @@ func WriteModelInfo(dir string, info *ModelInfo) error { return writeModelInfo(d
 // h, as a VGG run does after each epoch. A plot that fails is returned as
 // plotErr, apart from err, since the numbers are in history.csv.
 func WriteHistoryFiles(dir string, h []EpochRecord) (plotErr, err error) {
-	if err := writeFileAtomic(filepath.Join(dir, HistoryFile), func(w io.Writer) error { return writeHistory(w, h) }); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, HistoryFile), func(w io.Writer) error { return writeHistory(w, h) }); err != nil {
 		return nil, err
 	}
 	if curves != nil {
@@ -257,7 +254,7 @@ func writeModelInfo(dir string, info *ModelInfo) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, ModelInfoFile), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, ModelInfoFile), func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	})
@@ -280,107 +277,4 @@ func staridVersion() string {
 		}
 	}
 	return v
-}
-
-// wrapWriter lets tests make a write fail part way (a full disk).
-var wrapWriter = func(w io.Writer) io.Writer { return w }
-
-// writeFileAtomic is atomicfile.Write through wrapWriter, the tests' hook
-// for a disk that fills up halfway.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	return atomicfile.Write(path, func(w io.Writer) error { return write(wrapWriter(w)) })
-}
-
-// Checkpoint metadata keys. Scalars live in the safetensors header's
-// string metadata; the optimizer's tensors under nn.OptimPrefix.
-const (
-	metaEpoch       = "starid.epoch"         // completed epochs
-	metaBestEpoch   = "starid.best_epoch"    // 1-based, 0 = none
-	metaBestTestAcc = "starid.best_test_acc" // exact float64 text
-	metaHistory     = "starid.history"       // JSON []EpochRecord
-	metaOptimizer   = "starid.optimizer"     // Config.Optimizer
-	metaSeed        = "starid.seed"
-	metaTestAcc     = "starid.test_acc" // best file: that epoch's accuracy
-)
-
-// progressState is what a checkpoint records besides the tensors.
-type progressState struct {
-	Epoch       int
-	BestEpoch   int
-	BestTestAcc float64
-	History     []EpochRecord
-}
-
-// writeCheckpoint saves the model's state dict, plus the optimizer state
-// when opt is not nil, with the progress in the metadata. The optimizer's
-// entries are written in sorted order so equal states give equal files.
-func writeCheckpoint(path string, net nn.Layer, opt optim.Optimizer, cfg *Config, st progressState) error {
-	hist, err := json.Marshal(st.History)
-	if err != nil {
-		return err
-	}
-	meta := map[string]string{
-		"format":        "pt",
-		metaEpoch:       strconv.Itoa(st.Epoch),
-		metaBestEpoch:   strconv.Itoa(st.BestEpoch),
-		metaBestTestAcc: strconv.FormatFloat(st.BestTestAcc, 'g', -1, 64),
-		metaSeed:        strconv.FormatUint(cfg.Seed, 10),
-	}
-	ts := nn.StateTensors(net)
-	if opt != nil {
-		meta[metaHistory] = string(hist)
-		meta[metaOptimizer] = cfg.Optimizer
-		state := opt.State()
-		keys := make([]string, 0, len(state))
-		for k := range state {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			t := state[k]
-			ts = append(ts, safetensors.Tensor{Name: nn.OptimPrefix + k, Shape: t.Shape, F32: t.Data})
-		}
-	} else if n := len(st.History); n > 0 {
-		meta[metaTestAcc] = strconv.FormatFloat(st.History[n-1].TestAcc, 'g', -1, 64)
-	}
-	return writeFileAtomic(path, func(w io.Writer) error { return safetensors.Write(w, ts, meta) })
-}
-
-// readCheckpoint loads a last checkpoint into net and opt and returns the
-// progress it records.
-func readCheckpoint(path string, net nn.Layer, opt optim.Optimizer, cfg *Config) (progressState, error) {
-	var st progressState
-	extra, meta, err := nn.ReadTensors(path, net)
-	if err != nil {
-		return st, fmt.Errorf("cannot resume from %s: %w", path, err)
-	}
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("cannot resume from %s: %s", path, fmt.Sprintf(format, args...))
-	}
-	if st.Epoch, err = strconv.Atoi(meta[metaEpoch]); err != nil || st.Epoch < 1 {
-		return st, bad("no valid %s in the metadata (%q)", metaEpoch, meta[metaEpoch])
-	}
-	if st.BestEpoch, err = strconv.Atoi(meta[metaBestEpoch]); err != nil {
-		return st, bad("no valid %s in the metadata", metaBestEpoch)
-	}
-	if st.BestTestAcc, err = strconv.ParseFloat(meta[metaBestTestAcc], 64); err != nil {
-		return st, bad("no valid %s in the metadata", metaBestTestAcc)
-	}
-	if err := json.Unmarshal([]byte(meta[metaHistory]), &st.History); err != nil || len(st.History) != st.Epoch {
-		return st, bad("history does not match its %d epochs", st.Epoch)
-	}
-	if got := meta[metaOptimizer]; got != cfg.Optimizer {
-		return st, bad("optimizer state is for %q, the run uses %q", got, cfg.Optimizer)
-	}
-	state := make(map[string]*tensor.Tensor, len(extra))
-	for _, e := range extra {
-		if e.F32 == nil {
-			return st, bad("optimizer entry %s is not float32", e.Name)
-		}
-		state[strings.TrimPrefix(e.Name, nn.OptimPrefix)] = tensor.FromData(e.F32, e.Shape...)
-	}
-	if err := opt.LoadState(state); err != nil {
-		return st, bad("%v", err)
-	}
-	return st, nil
 }
