@@ -135,7 +135,7 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 		rep.Seen++
 		seen[f.path] = true
 		r, ok := known[f.path]
-		if ok && r.size == f.size && r.mtime == f.mtime && (r.pipeline == ix.Pipeline || r.status != "done") {
+		if ok && r.size == f.size && r.mtime == f.mtime && (r.pipeline == ix.Pipeline || r.status == "pending") {
 			continue // unchanged: not even read
 		}
 		hash, herr := hashFile(f.path)
