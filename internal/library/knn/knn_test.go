@@ -1,0 +1,117 @@
+package knn
+
+import (
+	"math/rand/v2"
+	"slices"
+	"syscall"
+	"time"
+	"testing"
+)
+
+func randomMatrix(n, dim int, seed uint64) *Matrix {
+	r := rand.New(rand.NewPCG(seed, 1))
+	m := New(dim)
+	v := make([]float32, dim)
+	for range n {
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * 0.1)
+		}
+		m.Add(v)
+	}
+	return m
+}
+
+// bruteForce is the reference: every distance, sorted.
+func bruteForce(m *Matrix, q []float32) []Hit {
+	var all []Hit
+	for i := range m.Len() {
+		all = append(all, Hit{Row: i, Distance: float32(Distance(q, m.Row(i)))})
+	}
+	slices.SortFunc(all, byDistance)
+	return all
+}
+
+func TestSearchMatchesBruteForce(t *testing.T) {
+	m := randomMatrix(3000, 128, 1) // several blocks, the last one partial
+	q := randomMatrix(1, 128, 2).Row(0)
+	got := m.Search(q, 10)
+	want := bruteForce(m, q)[:10]
+	if len(got) != 10 {
+		t.Fatalf("%d hits", len(got))
+	}
+	for i := range got {
+		if got[i].Row != want[i].Row || abs(got[i].Distance-want[i].Distance) > 1e-4 {
+			t.Fatalf("hit %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if hits := m.Search(q, 5000); len(hits) != 3000 {
+		t.Fatalf("k beyond the rows gave %d hits", len(hits))
+	}
+}
+
+func TestNeighborsMatchesBruteForce(t *testing.T) {
+	m := randomMatrix(1500, 16, 3)
+	rows := []int{0, 7, 1024, 1499}
+	got := m.Neighbors(rows, 0.3)
+	for i, r := range rows {
+		var want []int
+		for _, h := range bruteForce(m, m.Row(r)) {
+			if h.Distance <= 0.3 && h.Row != r {
+				want = append(want, h.Row)
+			}
+		}
+		var gotRows []int
+		for _, h := range got[i] {
+			gotRows = append(gotRows, h.Row)
+		}
+		slices.Sort(want)
+		if !slices.Equal(gotRows, want) {
+			t.Fatalf("row %d: neighbours %v, want %v", r, gotRows, want)
+		}
+	}
+	if len(want(got)) == 0 {
+		t.Fatal("radius too small: no neighbours at all, the test shows nothing")
+	}
+}
+
+func want(h [][]Hit) []Hit {
+	var all []Hit
+	for _, x := range h {
+		all = append(all, x...)
+	}
+	return all
+}
+
+func abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestAddRejectsWrongLength(t *testing.T) {
+	if err := New(128).Add(make([]float32, 127)); err == nil {
+		t.Fatal("a 127-value descriptor was added")
+	}
+}
+
+// BenchmarkSearchMillion is one query over one million 128-D descriptors
+// (the target: at most 50 ms).
+func BenchmarkSearchMillion(b *testing.B) {
+	m := randomMatrix(1_000_000, 128, 4)
+	q := randomMatrix(1, 128, 5).Row(0)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		m.Search(q, 20)
+	}
+	// The machine is shared: CPU time per query says what wall time
+	// cannot when other processes hold the cores.
+	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
