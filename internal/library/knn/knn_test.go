@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 )
 
 func randomMatrix(n, dim int, seed uint64) *Matrix {
