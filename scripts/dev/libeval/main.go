@@ -182,4 +182,3 @@ func bcubed(ps []library.Person, label map[string]string) (precision, recall flo
 	}
 	return precision / float64(n), recall / float64(n)
 }
-
