@@ -117,16 +117,28 @@ func planGraph(g *Gallery, asg map[int64]assignment, full bool) graphPlan {
 	return p
 }
 
-// edges links each free face to every face within threshold (forgotten
-// ones left out). Free faces are all queried, so an edge between two free
-// faces is seen from both ends; fixed faces need no edges of their own.
+// edges links each free face to every face within threshold, forgotten
+// ones left out: free-free pairs computed once each, free-fixed pairs
+// from the free side only (fixed faces never move, they need no edges).
+// Incremental grouping thus costs new x all faces, not all x all.
 func (p *graphPlan) edges(m *knn.Matrix, threshold float64) [][]cluster.Edge {
 	adj := make([][]cluster.Edge, len(p.labels))
-	hits := m.Neighbors(p.free, float32(threshold))
-	for i, r := range p.free {
-		for _, h := range hits[i] {
-			if !p.out[h.Row] {
-				adj[r] = append(adj[r], cluster.Edge{To: int32(h.Row), Weight: 1})
+	var fixed []int
+	for r, f := range p.frozen {
+		if f && !p.out[r] {
+			fixed = append(fixed, r)
+		}
+	}
+	free := m.Subset(p.free)
+	for i, hs := range free.SelfPairs(float32(threshold)) {
+		for _, h := range hs {
+			adj[p.free[i]] = append(adj[p.free[i]], cluster.Edge{To: int32(p.free[h.Row]), Weight: 1})
+		}
+	}
+	if len(fixed) > 0 {
+		for i, hs := range m.Subset(fixed).Within(free, float32(threshold)) {
+			for _, h := range hs {
+				adj[p.free[i]] = append(adj[p.free[i]], cluster.Edge{To: int32(fixed[h.Row]), Weight: 1})
 			}
 		}
 	}

@@ -158,37 +158,81 @@ func (h *topK) offer(x Hit) {
 	}
 }
 
-// qblock is how many query rows one Neighbors GEMM takes.
+// qblock is how many query rows one GEMM takes.
 const qblock = 256
 
-// Neighbors returns, for each row in rows, every other row of m within
-// radius (Euclidean), in row order: the edges of the graph that groups
-// faces. Cost is len(rows)·Len() dot products, as blocked GEMMs.
-func (m *Matrix) Neighbors(rows []int, radius float32) [][]Hit {
-	out := make([][]Hit, len(rows))
+// Subset is a new matrix of the given rows, in that order.
+func (m *Matrix) Subset(rows []int) *Matrix {
+	out := &Matrix{Dim: m.Dim, Data: make([]float32, 0, len(rows)*m.Dim), norms: make([]float32, 0, len(rows))}
+	for _, r := range rows {
+		out.Data = append(out.Data, m.Row(r)...)
+		out.norms = append(out.norms, m.norms[r])
+	}
+	return out
+}
+
+// Within returns, for each row of q, the rows of m within radius
+// (Euclidean), in row order. Cost: q.Len()·m.Len() dot products, as
+// blocked GEMMs.
+func (m *Matrix) Within(q *Matrix, radius float32) [][]Hit {
+	out := make([][]Hit, q.Len())
+	tensor.ForEach((q.Len()+qblock-1)/qblock, func(_, b int) {
+		lo, hi := b*qblock, min((b+1)*qblock, q.Len())
+		m.scan(q, lo, hi, 0, radius, func(i, j int, d float32) {
+			out[i] = append(out[i], Hit{Row: j, Distance: d})
+		})
+	})
+	return out
+}
+
+// SelfPairs returns, for each row, the other rows within radius, in row
+// order: the edges of the graph that groups faces. Each pair's distance
+// is computed once (blocks on and above the diagonal), half the work of
+// m.Within(m).
+func (m *Matrix) SelfPairs(radius float32) [][]Hit {
+	type edge struct {
+		i, j int32
+		d    float32
+	}
+	nb := (m.Len() + qblock - 1) / qblock
+	found := make([][]edge, nb)
+	tensor.ForEach(nb, func(_, b int) {
+		lo, hi := b*qblock, min((b+1)*qblock, m.Len())
+		m.scan(m, lo, hi, lo, radius, func(i, j int, d float32) {
+			if j > i {
+				found[b] = append(found[b], edge{int32(i), int32(j), d})
+			}
+		})
+	})
+	out := make([][]Hit, m.Len())
+	for _, es := range found {
+		for _, e := range es {
+			out[e.i] = append(out[e.i], Hit{Row: int(e.j), Distance: e.d})
+			out[e.j] = append(out[e.j], Hit{Row: int(e.i), Distance: e.d})
+		}
+	}
+	for _, hs := range out {
+		slices.SortFunc(hs, func(a, b Hit) int { return a.Row - b.Row })
+	}
+	return out
+}
+
+// scan compares q's rows [lo, hi) with m's rows from `from` on, calling
+// hit(qRow, mRow, distance) for pairs within radius, in mRow order.
+func (m *Matrix) scan(q *Matrix, lo, hi, from int, radius float32, hit func(i, j int, d float32)) {
 	r2 := radius * radius
 	n := m.Len()
-	nb := (len(rows) + qblock - 1) / qblock
-	tensor.ForEach(nb, func(_, b int) {
-		lo, hi := b*qblock, min((b+1)*qblock, len(rows))
-		q := make([]float32, 0, (hi-lo)*m.Dim)
-		for _, r := range rows[lo:hi] {
-			q = append(q, m.Row(r)...)
-		}
-		c := make([]float32, (hi-lo)*block)
-		for x0 := 0; x0 < n; x0 += block {
-			w := min(block, n-x0)
-			tensor.Gemm(false, true, hi-lo, w, m.Dim, -2, q, m.Dim, m.Data[x0*m.Dim:], m.Dim, 0, c, w)
-			for i := range hi - lo {
-				qi := rows[lo+i]
-				base := m.norms[qi]
-				for j, v := range c[i*w : (i+1)*w] {
-					if d := v + base + m.norms[x0+j]; d <= r2 && x0+j != qi {
-						out[lo+i] = append(out[lo+i], Hit{Row: x0 + j, Distance: float32(math.Sqrt(max(float64(d), 0)))})
-					}
+	c := make([]float32, (hi-lo)*block)
+	for x0 := from; x0 < n; x0 += block {
+		w := min(block, n-x0)
+		tensor.Gemm(false, true, hi-lo, w, m.Dim, -2, q.Data[lo*q.Dim:], q.Dim, m.Data[x0*m.Dim:], m.Dim, 0, c, w)
+		for i := range hi - lo {
+			base := q.norms[lo+i]
+			for j, v := range c[i*w : (i+1)*w] {
+				if d := v + base + m.norms[x0+j]; d <= r2 {
+					hit(lo+i, x0+j, float32(math.Sqrt(max(float64(d), 0))))
 				}
 			}
 		}
-	})
-	return out
+	}
 }

@@ -49,37 +49,43 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 	}
 }
 
-func TestNeighborsMatchesBruteForce(t *testing.T) {
-	m := randomMatrix(1500, 16, 3)
-	rows := []int{0, 7, 1024, 1499}
-	got := m.Neighbors(rows, 0.3)
-	for i, r := range rows {
-		var want []int
-		for _, h := range bruteForce(m, m.Row(r)) {
-			if h.Distance <= 0.3 && h.Row != r {
-				want = append(want, h.Row)
+func TestPairsMatchBruteForce(t *testing.T) {
+	m := randomMatrix(1500, 16, 3) // several query blocks and row blocks
+	near := func(q []float32, skip int) []int {
+		var rows []int
+		for _, h := range bruteForce(m, q) {
+			if h.Distance <= 0.3 && h.Row != skip {
+				rows = append(rows, h.Row)
 			}
 		}
-		var gotRows []int
-		for _, h := range got[i] {
-			gotRows = append(gotRows, h.Row)
+		slices.Sort(rows)
+		return rows
+	}
+	rowsOf := func(hs []Hit) []int {
+		var r []int
+		for _, h := range hs {
+			r = append(r, h.Row)
 		}
-		slices.Sort(want)
-		if !slices.Equal(gotRows, want) {
-			t.Fatalf("row %d: neighbours %v, want %v", r, gotRows, want)
+		return r
+	}
+	self := m.SelfPairs(0.3)
+	edges := 0
+	for i := range m.Len() {
+		if got, want := rowsOf(self[i]), near(m.Row(i), i); !slices.Equal(got, want) {
+			t.Fatalf("SelfPairs row %d: %v, want %v", i, got, want)
+		}
+		edges += len(self[i])
+	}
+	if edges == 0 {
+		t.Fatal("radius too small: no pairs at all, the test shows nothing")
+	}
+	q := m.Subset([]int{0, 7, 1024, 1499})
+	within := m.Within(q, 0.3)
+	for i := range q.Len() {
+		if got, want := rowsOf(within[i]), near(q.Row(i), -1); !slices.Equal(got, want) {
+			t.Fatalf("Within query %d: %v, want %v", i, got, want)
 		}
 	}
-	if len(want(got)) == 0 {
-		t.Fatal("radius too small: no neighbours at all, the test shows nothing")
-	}
-}
-
-func want(h [][]Hit) []Hit {
-	var all []Hit
-	for _, x := range h {
-		all = append(all, x...)
-	}
-	return all
 }
 
 func abs(x float32) float32 {
