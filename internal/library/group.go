@@ -25,7 +25,7 @@ const (
 // celebrity17's 1,367 main faces (scripts/dev/libeval, docs/EXPERIMENTS.md):
 // 0.50 gives BCubed precision 0.997 / recall 0.957, 0.55 gives 0.994 /
 // 0.980, 0.60 (dlib's usual) lets groups chain into each other (precision
-// 0.937). A graph edge needs more certainty than a verify answer: one
+// 0.879). A graph edge needs more certainty than a verify answer: one
 // wrong edge can join two whole groups.
 const GroupThreshold = 0.55
 
