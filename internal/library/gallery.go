@@ -19,8 +19,10 @@ type Gallery struct {
 }
 
 // LoadGallery reads all descriptors.
-func (s *Store) LoadGallery(ctx context.Context) (*Gallery, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, photo_id, descriptor FROM faces ORDER BY id`)
+func (s *Store) LoadGallery(ctx context.Context) (*Gallery, error) { return s.loadGallery(ctx, s.DB) }
+
+func (s *Store) loadGallery(ctx context.Context, db execer) (*Gallery, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, photo_id, descriptor FROM faces ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("library %s: %w", s.Source, err)
 	}
@@ -61,8 +63,8 @@ type assignment struct {
 	source string
 }
 
-func (s *Store) loadAssignments(ctx context.Context) (map[int64]assignment, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT face_id, person_id, source FROM assignments`)
+func (s *Store) loadAssignments(ctx context.Context, db execer) (map[int64]assignment, error) {
+	rows, err := db.QueryContext(ctx, `SELECT face_id, person_id, source FROM assignments`)
 	if err != nil {
 		return nil, fmt.Errorf("library %s: %w", s.Source, err)
 	}

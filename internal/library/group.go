@@ -61,11 +61,38 @@ func (s *Store) Group(ctx context.Context, opt GroupOptions) (GroupReport, error
 	if opt.Threshold <= 0 {
 		opt.Threshold = GroupThreshold
 	}
-	g, err := s.LoadGallery(ctx)
+	var rep GroupReport
+	var err error
+	if s.Dialect == Postgres {
+		// Several servers may group at once: one at a time, each seeing
+		// the last one's people, or both would make people for the same
+		// new faces.
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316022)`); err != nil {
+				return err
+			}
+			rep, err = s.group(ctx, tx, opt, func(fn func(tx *sql.Tx) error) error { return fn(tx) })
+			return err
+		})
+	} else {
+		// SQLite: reading and computing outside the write transaction
+		// leaves the file to the indexers meanwhile; the one writer is
+		// the lock.
+		rep, err = s.group(ctx, s.DB, opt, func(fn func(tx *sql.Tx) error) error { return s.inTx(ctx, fn) })
+	}
+	if err != nil {
+		return rep, fmt.Errorf("library %s: grouping: %w", s.Source, err)
+	}
+	return rep, nil
+}
+
+// group reads through db, computes, and writes within write.
+func (s *Store) group(ctx context.Context, db execer, opt GroupOptions, write func(func(tx *sql.Tx) error) error) (GroupReport, error) {
+	g, err := s.loadGallery(ctx, db)
 	if err != nil {
 		return GroupReport{}, err
 	}
-	asg, err := s.loadAssignments(ctx)
+	asg, err := s.loadAssignments(ctx, db)
 	if err != nil {
 		return GroupReport{}, err
 	}
@@ -80,15 +107,12 @@ func (s *Store) Group(ctx context.Context, opt GroupOptions) (GroupReport, error
 	}
 	labels := cluster.ChineseWhispers(adj, p.labels, p.frozen, opt.Seed)
 	names := p.personFor(labels, asg, g)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = write(func(tx *sql.Tx) error {
 		var err error
 		rep.Moved, rep.NewPeople, err = s.saveGroups(ctx, tx, g, p.free, labels, names, asg)
 		return err
 	})
-	if err != nil {
-		return rep, fmt.Errorf("library %s: saving groups: %w", s.Source, err)
-	}
-	return rep, nil
+	return rep, err
 }
 
 // graphPlan is who is in the graph and who may move.
