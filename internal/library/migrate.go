@@ -102,16 +102,24 @@ func SchemaVersion() int { return migrations[len(migrations)-1].version }
 // none. Concurrent starters serialize: PostgreSQL on an advisory lock,
 // SQLite on its write lock (transactions begin IMMEDIATE).
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.DB.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	// PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a
+	// concurrent one (two indexers starting on a new database): the lock
+	// comes first.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("schema versions table: %w", err)
 	}
 	for _, m := range migrations {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if s.Dialect == Postgres {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316021)`); err != nil {
-					return err
-				}
+			if err := s.lockMigrations(ctx, tx); err != nil {
+				return err
 			}
 			var n int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
@@ -141,6 +149,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return s.checkNotNewer(ctx)
+}
+
+// lockMigrations makes concurrent starters on PostgreSQL take turns until
+// tx ends (SQLite's IMMEDIATE transactions already do).
+func (s *Store) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if s.Dialect != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316021)`)
+	return err
 }
 
 // checkNotNewer refuses a library written by a newer starid: its schema

@@ -70,3 +70,25 @@ func TestDefaultLocation(t *testing.T) {
 		t.Fatalf("with XDG_DATA_HOME: %s", got)
 	}
 }
+
+// TestConcurrentOpensOnANewDatabase starts several processes' worth of
+// Opens at once on an empty database: each must find the schema whole.
+func TestConcurrentOpensOnANewDatabase(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				s, err := Open(context.Background(), loc)
+				if err == nil {
+					s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
