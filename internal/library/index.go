@@ -1,0 +1,210 @@
+package library
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Describer finds the faces of one photo. data is the file's bytes; path
+// is for messages (and for describers that cache by file). It must be safe
+// for concurrent use. An error marks the photo bad; it does not stop the
+// indexing.
+type Describer interface {
+	Describe(ctx context.Context, path string, data []byte) ([]Face, error)
+}
+
+// Indexer keeps a library in line with folders of photos.
+type Indexer struct {
+	Store     *Store
+	Describer Describer
+	// Pipeline names the face pipeline's version: photos described by
+	// another version are described again.
+	Pipeline string
+	Workers  int // describers running at once; 0: one per core
+	// Progress, when not nil, is called after each photo is described
+	// (from several goroutines, one call at a time).
+	Progress func(done, total int, path string)
+}
+
+// Report says what an Index run did.
+type Report struct {
+	Seen      int // photos found in the folders
+	Added     int // new photos
+	Changed   int // photos whose content (or pipeline) changed
+	Moved     int // photos found at a new path, faces kept
+	Removed   int // photos gone from disk, faces dropped
+	Described int // photos described by this run
+	Faces     int // faces those photos held
+	Bad       int // photos this run could not describe
+}
+
+// Index scans roots (folders, walked recursively, or single photos) and
+// describes every photo not yet described by this pipeline. Each photo's
+// faces are written with its row in one transaction, so a run killed at
+// any moment loses only the photos in flight, which the next run takes.
+// Several Index runs may share a PostgreSQL library: each pending photo is
+// claimed by one of them.
+func (ix *Indexer) Index(ctx context.Context, roots []string) (Report, error) {
+	var rep Report
+	if ix.Describer == nil {
+		return rep, errors.New("library: Index without a Describer")
+	}
+	if err := ix.scan(ctx, roots, &rep); err != nil {
+		return rep, err
+	}
+	err := ix.describePending(ctx, &rep)
+	return rep, err
+}
+
+// describePending runs the workers until no pending photo is left.
+func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
+	s := ix.Store
+	var total int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM photos WHERE status = 'pending'`).Scan(&total); err != nil {
+		return fmt.Errorf("library %s: %w", s.Source, err)
+	}
+	workers := ix.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	claim, err := ix.claimer(ctx)
+	if err != nil {
+		return err
+	}
+	var done, faces, bad atomic.Int64
+	var mu sync.Mutex // serializes Progress calls
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, isBad, path, ok, err := claim(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !ok {
+					return
+				}
+				faces.Add(int64(n))
+				if isBad {
+					bad.Add(1)
+				}
+				d := done.Add(1)
+				if ix.Progress != nil {
+					mu.Lock()
+					ix.Progress(int(d), max(total, int(d)), path)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	rep.Described, rep.Faces, rep.Bad = int(done.Load()), int(faces.Load()), int(bad.Load())
+	return <-errs // nil when no worker failed
+}
+
+// claimFunc takes one pending photo, describes it and commits its faces;
+// ok is false when none is left.
+type claimFunc func(ctx context.Context) (faces int, bad bool, path string, ok bool, err error)
+
+// described is what describing one photo gave.
+type described struct {
+	hash  string // of the bytes described; "" when the file could not be read
+	faces []Face
+	err   error // the photo is bad
+}
+
+// describe reads and describes one photo. Its failures are the photo's
+// (kept as its error), except a cancelled run.
+func (ix *Indexer) describe(ctx context.Context, path string) (described, error) {
+	var d described
+	data, err := os.ReadFile(path)
+	if err == nil {
+		sum := sha256.Sum256(data)
+		d.hash = hex.EncodeToString(sum[:])
+		d.faces, err = ix.Describer.Describe(ctx, path, data)
+	}
+	for i := range d.faces {
+		if err != nil {
+			break
+		}
+		if err = d.faces[i].check(); err != nil {
+			err = fmt.Errorf("face %d: %w", i, err)
+		}
+	}
+	if ctx.Err() != nil {
+		return d, ctx.Err() // a cancelled run is not the photo's fault
+	}
+	d.err = err
+	return d, nil
+}
+
+// save stores what describe found in tx.
+func (ix *Indexer) save(ctx context.Context, tx *sql.Tx, id int64, d described) (int, bool, error) {
+	if d.err != nil {
+		return 0, true, ix.Store.saveBad(ctx, tx, id, d.hash, ix.Pipeline, d.err.Error())
+	}
+	return len(d.faces), false, ix.Store.savePhoto(ctx, tx, id, d.hash, ix.Pipeline, d.faces)
+}
+
+// savePhoto replaces a photo's faces and marks it done. The hash is the
+// one of the bytes actually described, in case the file changed since the
+// scan.
+func (s *Store) savePhoto(ctx context.Context, tx *sql.Tx, id int64, hash, pipeline string, found []Face) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM faces WHERE photo_id = ?`), id); err != nil {
+		return err
+	}
+	for _, f := range found {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO faces (photo_id, x, y, w, h, landmarks, descriptor, score, quality)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), id, f.Box[0], f.Box[1], f.Box[2], f.Box[3],
+			landmarksBlob(f.Landmarks), floatsBlob(f.Descriptor), f.Score, f.Quality)
+		if err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '' WHERE id = ?`), hash, pipeline, id)
+	return err
+}
+
+func (s *Store) saveBad(ctx context.Context, tx *sql.Tx, id int64, hash, pipeline, reason string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM faces WHERE photo_id = ?`), id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'bad', hash = ?, pipeline = ?, error = ? WHERE id = ?`), hash, pipeline, reason, id)
+	return err
+}
+
+// BadPhoto is a photo that could not be described.
+type BadPhoto struct {
+	Path, Error string
+}
+
+// BadPhotos lists the photos that could not be described, by path.
+func (s *Store) BadPhotos(ctx context.Context) ([]BadPhoto, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT path, error FROM photos WHERE status = 'bad' ORDER BY path`)
+	if err != nil {
+		return nil, fmt.Errorf("library %s: %w", s.Source, err)
+	}
+	defer rows.Close()
+	var out []BadPhoto
+	for rows.Next() {
+		var b BadPhoto
+		if err := rows.Scan(&b.Path, &b.Error); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

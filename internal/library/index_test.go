@@ -1,0 +1,310 @@
+package library
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeDescriber reads a test photo's text: "face P" lines, one face of
+// person P each (descriptor near person P's centre, noise seeded by the
+// line's text), or "bad" to fail. It counts calls per path.
+type fakeDescriber struct {
+	delay time.Duration
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (f *fakeDescriber) Describe(ctx context.Context, path string, data []byte) ([]Face, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[path]++
+	f.mu.Unlock()
+	time.Sleep(f.delay)
+	var out []Face
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "bad" {
+			return nil, fmt.Errorf("not a photo")
+		}
+		var person, variant int
+		if _, err := fmt.Sscanf(line, "face %d %d", &person, &variant); err != nil {
+			return nil, fmt.Errorf("line %q: %v", line, err)
+		}
+		out = append(out, Face{
+			Box:        [4]float64{float64(10 * i), 5, 40, 40},
+			Landmarks:  make([][2]float32, LandmarkCount),
+			Descriptor: personDescriptor(person, variant, 0.02),
+			Score:      0.9,
+			Quality:    1,
+		})
+	}
+	return out, nil
+}
+
+// personDescriptor is person p's centre (a fixed random unit vector
+// scaled to dlib-like norms) plus Gaussian noise of sigma per value,
+// seeded by variant.
+func personDescriptor(p, variant int, sigma float64) []float32 {
+	centre := rand.New(rand.NewPCG(uint64(p), 99))
+	noise := rand.New(rand.NewPCG(uint64(p), uint64(variant)+1000))
+	d := make([]float32, DescriptorSize)
+	for i := range d {
+		d[i] = float32(centre.NormFloat64()*0.09 + noise.NormFloat64()*sigma)
+	}
+	return d
+}
+
+// writePhotos writes name -> content test photos under dir.
+func writePhotos(t testing.TB, dir string, photos map[string]string) {
+	t.Helper()
+	for name, body := range photos {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// manyPhotos is n photos of a few people, one or two faces each, one bad.
+func manyPhotos(n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		body := fmt.Sprintf("face %d %d", i%5, i)
+		if i%7 == 3 {
+			body += fmt.Sprintf("\nface %d %d", (i+2)%5, i+500)
+		}
+		if i == 11 {
+			body = "bad"
+		}
+		m[fmt.Sprintf("set%d/p%03d.jpg", i%3, i)] = body
+	}
+	return m
+}
+
+// dump is the library's content, ids left out: what two runs that index
+// the same photos must agree on.
+func dump(t testing.TB, s *Store) []string {
+	t.Helper()
+	rows, err := s.DB.Query(`SELECT p.path, p.hash, p.status, p.error, coalesce(f.x, -1), coalesce(f.descriptor, '')
+FROM photos p LEFT JOIN faces f ON f.photo_id = p.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var path, hash, status, msg string
+		var x float64
+		var desc []byte
+		if err := rows.Scan(&path, &hash, &status, &msg, &x, &desc); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %q %g %x", filepath.Base(path), hash[:min(8, len(hash))], status, msg, x, desc))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func index(t testing.TB, s *Store, d Describer, roots ...string) Report {
+	t.Helper()
+	ix := &Indexer{Store: s, Describer: d, Pipeline: "test-1", Workers: 3}
+	rep, err := ix.Index(context.Background(), roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func faceIDs(t testing.TB, s *Store, path string) []int64 {
+	rows, err := s.DB.Query(s.q(`SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.path = ? ORDER BY f.id`), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func TestIndexIncremental(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		s := openTest(t, loc)
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(20))
+		os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a photo"), 0o644)
+		d := &fakeDescriber{}
+		rep := index(t, s, d, dir)
+		if rep.Seen != 20 || rep.Added != 20 || rep.Described != 20 || rep.Bad != 1 || rep.Faces != 22 {
+			t.Fatalf("first run: %+v", rep)
+		}
+		bad, err := s.BadPhotos(context.Background())
+		if err != nil || len(bad) != 1 || !strings.HasSuffix(bad[0].Path, "p011.jpg") || !strings.Contains(bad[0].Error, "not a photo") {
+			t.Fatalf("bad photos %v, %v", bad, err)
+		}
+		if rep := index(t, s, d, dir); rep.Described != 0 || rep.Added != 0 {
+			t.Fatalf("rerun described again: %+v", rep)
+		}
+		// Move one photo, delete one, change one, touch one.
+		from, to := filepath.Join(dir, "set0/p000.jpg"), filepath.Join(dir, "moved/p000.jpg")
+		before := faceIDs(t, s, from)
+		os.MkdirAll(filepath.Dir(to), 0o755)
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "set1/p001.jpg"))
+		os.WriteFile(filepath.Join(dir, "set2/p002.jpg"), []byte("face 4 77\nface 3 78\n"), 0o644)
+		later := time.Now().Add(time.Hour)
+		os.Chtimes(filepath.Join(dir, "set0/p003.jpg"), later, later)
+		rep = index(t, s, d, dir)
+		if rep.Moved != 1 || rep.Removed != 1 || rep.Changed != 1 || rep.Described != 1 || rep.Faces != 2 {
+			t.Fatalf("after move, delete, change and touch: %+v", rep)
+		}
+		if after := faceIDs(t, s, to); len(before) == 0 || !slices.Equal(before, after) {
+			t.Fatalf("moved photo's faces %v, were %v", after, before)
+		}
+		var n int
+		s.DB.QueryRow(`SELECT count(*) FROM faces`).Scan(&n)
+		if n != 22-1-1+2 { // p001 had one face, p002 had one and now two
+			t.Fatalf("%d faces stored", n)
+		}
+		// Another pipeline describes everything again.
+		ix := &Indexer{Store: s, Describer: d, Pipeline: "test-2"}
+		if rep, err := ix.Index(context.Background(), []string{dir}); err != nil || rep.Described != 19 || rep.Bad != 1 {
+			t.Fatalf("new pipeline: %+v, %v", rep, err)
+		}
+	})
+}
+
+func TestIndexMissingRootKeepsFaces(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	dir := t.TempDir()
+	writePhotos(t, dir, manyPhotos(4))
+	index(t, s, &fakeDescriber{}, dir)
+	ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1"}
+	if _, err := ix.Index(context.Background(), []string{filepath.Join(dir, "unmounted")}); err == nil || !strings.Contains(err.Error(), "unmounted") {
+		t.Fatalf("missing folder: %v", err)
+	}
+	if got := len(dump(t, s)); got != 5 {
+		t.Fatalf("%d rows after indexing a missing folder, want 5", got)
+	}
+}
+
+func TestConcurrentIndexersDescribeOnce(t *testing.T) {
+	loc := postgresLocation(t)
+	dir := t.TempDir()
+	writePhotos(t, dir, manyPhotos(60))
+	d := &fakeDescriber{delay: 5 * time.Millisecond}
+	var wg sync.WaitGroup
+	reps := make([]Report, 3)
+	for i := range reps {
+		s := openTest(t, loc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i] = index(t, s, d, dir)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, r := range reps {
+		total += r.Described
+	}
+	if total != 60 || len(d.calls) != 60 {
+		t.Fatalf("%d described by %d indexers (%v), %d photos seen, want 60", total, len(reps), reps, len(d.calls))
+	}
+	for p, n := range d.calls {
+		if n != 1 {
+			t.Errorf("%s described %d times", p, n)
+		}
+	}
+	if reps[0].Described == 60 || reps[1].Described == 60 {
+		t.Logf("one indexer took all the work: %v", reps)
+	}
+}
+
+// TestKillMidIndex kills an indexing process (SIGKILL) in the middle of its
+// work, reruns, and compares the library with an uninterrupted run's.
+func TestKillMidIndex(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(40))
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIndexProcess$")
+		cmd.Env = append(os.Environ(), "STARID_LIB_HELPER_DB="+loc, "STARID_LIB_HELPER_DIR="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		s := openTestWhenReady(t, loc)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var n int
+			s.DB.QueryRow(`SELECT count(*) FROM photos WHERE status <> 'pending'`).Scan(&n)
+			if n >= 8 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		var done int
+		s.DB.QueryRow(`SELECT count(*) FROM photos WHERE status <> 'pending'`).Scan(&done)
+		if done == 40 {
+			t.Fatal("the helper finished before it was killed: the test shows nothing")
+		}
+		rep := index(t, s, &fakeDescriber{}, dir)
+		if rep.Described+done != 40 {
+			t.Errorf("rerun described %d after %d were done", rep.Described, done)
+		}
+		ref := openTest(t, filepath.Join(t.TempDir(), "ref.db"))
+		index(t, ref, &fakeDescriber{}, dir)
+		if got, want := dump(t, s), dump(t, ref); !slices.Equal(got, want) {
+			t.Fatalf("after kill and rerun, %d rows differ from an uninterrupted run's %d:\n%v\n%v", len(got), len(want), got, want)
+		}
+	})
+}
+
+// openTestWhenReady opens the library once the helper process created it.
+func openTestWhenReady(t *testing.T, loc string) *Store {
+	for range 200 {
+		if !IsPostgres(loc) {
+			if _, err := os.Stat(loc); err != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+		}
+		break
+	}
+	return openTest(t, loc)
+}
+
+// TestHelperIndexProcess is the process TestKillMidIndex kills.
+func TestHelperIndexProcess(t *testing.T) {
+	loc := os.Getenv("STARID_LIB_HELPER_DB")
+	if loc == "" {
+		t.Skip("helper process for TestKillMidIndex")
+	}
+	s, err := Open(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delay, _ := strconv.Atoi(os.Getenv("STARID_LIB_HELPER_DELAY_MS"))
+	ix := &Indexer{Store: s, Describer: &fakeDescriber{delay: time.Duration(max(delay, 30)) * time.Millisecond}, Pipeline: "test-1", Workers: 2}
+	ix.Index(context.Background(), []string{os.Getenv("STARID_LIB_HELPER_DIR")})
+}

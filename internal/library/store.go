@@ -1,0 +1,187 @@
+// Package library is starid's photo library: folders of photos indexed into
+// one database (SQLite file or PostgreSQL), every face stored with its
+// descriptor, unnamed faces grouped into people, user corrections kept, and
+// searches over all descriptors.
+package library
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // "sqlite" database/sql driver, pure Go
+)
+
+// Dialect is the SQL database kind behind a Store.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Store is an open library database with its schema up to date.
+type Store struct {
+	DB      *sql.DB
+	Dialect Dialect
+	Source  string // the path or URL it was opened from, for messages
+}
+
+// EnvDB names the environment variable that overrides the default library.
+const EnvDB = "STARID_DB"
+
+// DefaultLocation is the library used when no --db is given: $STARID_DB,
+// else library.db in starid's folder of the user's data directory
+// ($XDG_DATA_HOME or ~/.local/share on Unix, the user config folder
+// elsewhere, where Go knows no data folder).
+func DefaultLocation() (string, error) {
+	if v := os.Getenv(EnvDB); v != "" {
+		return v, nil
+	}
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err == nil && home != "" && os.PathSeparator == '/' {
+			dir = filepath.Join(home, ".local", "share")
+		} else if dir, err = os.UserConfigDir(); err != nil {
+			return "", fmt.Errorf("library: no data folder for the default library (set %s): %w", EnvDB, err)
+		}
+	}
+	return filepath.Join(dir, "starid", "library.db"), nil
+}
+
+// IsPostgres reports whether location is a PostgreSQL URL rather than a
+// SQLite file path.
+func IsPostgres(location string) bool {
+	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
+}
+
+// Open opens (creating if needed) the library at location — a SQLite file
+// path or a postgres:// URL — and brings its schema to the newest version.
+func Open(ctx context.Context, location string) (*Store, error) {
+	s := &Store{Source: location}
+	var err error
+	if IsPostgres(location) {
+		s.Dialect = Postgres
+		s.DB, err = sql.Open("pgx", location)
+	} else {
+		s.DB, err = openSQLite(location)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("library %s: %w", redact(location), err)
+	}
+	if err := s.DB.PingContext(ctx); err != nil {
+		s.DB.Close()
+		return nil, fmt.Errorf("library %s: %w", redact(location), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.DB.Close()
+		return nil, fmt.Errorf("library %s: %w", redact(location), err)
+	}
+	return s, nil
+}
+
+// openSQLite opens the file with the settings every connection needs:
+// foreign keys (faces go with their photo), WAL so readers never wait for
+// the indexer, a busy timeout so a second process waits for the writer
+// instead of failing, and IMMEDIATE transactions so a read-then-write
+// transaction takes the write lock up front and cannot deadlock.
+func openSQLite(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("empty library path")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	q := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	// One writer at a time is SQLite's rule anyway; a few connections let
+	// reads run beside it.
+	db.SetMaxOpenConns(4)
+	return db, nil
+}
+
+// redact hides a URL's password in messages.
+func redact(location string) string {
+	if u, err := url.Parse(location); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return location
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// q rewrites a query written with ? placeholders for the store's dialect
+// (PostgreSQL numbers them: $1, $2...). Queries here never hold a literal
+// question mark.
+func (s *Store) q(query string) string {
+	if s.Dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// insertID runs an INSERT and returns the new row's id: RETURNING works on
+// both PostgreSQL and SQLite (3.35+), and pgx has no LastInsertId.
+func (s *Store) insertID(ctx context.Context, tx execer, query string, args ...any) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, s.q(query+" RETURNING id"), args...).Scan(&id)
+	return id, err
+}
+
+// execer is what *sql.DB and *sql.Tx share.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// inTx runs fn in one transaction, committed when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

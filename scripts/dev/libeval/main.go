@@ -1,0 +1,184 @@
+// Command libeval measures the photo library on a labelled photo folder
+// (one sub-folder per person, e.g. ../shared/data/celebrity17): it indexes
+// the photos into a fresh SQLite library through internal/library (the
+// photos' main faces, described by the face pipeline with its descriptor
+// cache), groups them without names, and reports BCubed precision and
+// recall of the groups against the folders for several thresholds, then
+// verify accuracy on sampled same/different pairs and the ROC.
+//
+//	go run ./scripts/dev/libeval /work/shared/data/celebrity17
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"starid/internal/faces"
+	"starid/internal/identify"
+	"starid/internal/library"
+)
+
+func main() {
+	pairs := flag.Int("pairs", 1000, "same and different pairs for verify accuracy")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: libeval [--pairs N] DATASET_DIR")
+		os.Exit(2)
+	}
+	if err := run(flag.Arg(0), *pairs); err != nil {
+		fmt.Fprintln(os.Stderr, "libeval:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dataset string, nPairs int) error {
+	ctx := context.Background()
+	paths, labels, err := listPhotos(dataset)
+	if err != nil {
+		return err
+	}
+	main, err := describe(ctx, paths)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "libeval-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	s, err := library.Open(ctx, filepath.Join(dir, "lib.db"))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	t0 := time.Now()
+	rep, err := (&library.Indexer{Store: s, Describer: mainFaces(main), Pipeline: faces.PipelineVersion}).Index(ctx, []string{dataset})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("indexed %d photos (%d faces, %d without a face or unreadable) in %v from the descriptor cache\n",
+		rep.Described, rep.Faces, rep.Bad, time.Since(t0).Round(time.Millisecond))
+	label := map[string]string{}
+	for i, p := range paths {
+		label[p] = labels[i]
+	}
+	fmt.Println("\nthreshold  people  BCubed-precision  BCubed-recall  F1")
+	for _, th := range []float64{0.40, 0.45, 0.50, 0.55, 0.60} {
+		if err := regroup(ctx, s, th); err != nil {
+			return err
+		}
+		ps, err := s.People(ctx)
+		if err != nil {
+			return err
+		}
+		p, r := bcubed(ps, label)
+		fmt.Printf("%9.2f  %6d  %16.4f  %13.4f  %.4f\n", th, len(ps), p, r, 2*p*r/(p+r))
+	}
+	return verifyReport(paths, labels, main, nPairs)
+}
+
+// listPhotos is every photo under dataset with its folder's name.
+func listPhotos(dataset string) ([]string, []string, error) {
+	var paths, labels []string
+	err := filepath.WalkDir(dataset, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && library.IsPhoto(p) {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return err
+			}
+			paths = append(paths, abs)
+			labels = append(labels, filepath.Base(filepath.Dir(p)))
+		}
+		return nil
+	})
+	if len(paths) == 0 && err == nil {
+		err = fmt.Errorf("%s: no photos", dataset)
+	}
+	return paths, labels, err
+}
+
+// describe gives each photo's main face (nil when none), through the
+// descriptor cache so that reruns describe nothing.
+func describe(ctx context.Context, paths []string) (map[string]*faces.Face, error) {
+	cdir, err := identify.DefaultCacheDir(faces.PipelineVersion)
+	if err != nil {
+		return nil, err
+	}
+	d := identify.Lazy(func() (identify.Describer, error) {
+		dir, err := faces.ModelDir()
+		if err != nil {
+			return nil, err
+		}
+		return faces.LoadPipeline(dir)
+	})
+	photos, stats, err := identify.Describe(ctx, d, paths, nil, identify.DescribeOptions{
+		Cache: &identify.Cache{Dir: cdir, Version: faces.PipelineVersion}, Progress: os.Stderr, Landmarks: true})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("described %d photos: %d from the cache, %d computed, %d unusable\n", len(photos), stats.Cached, stats.Computed, stats.Unusable)
+	out := map[string]*faces.Face{}
+	for i := range photos {
+		out[photos[i].Path] = photos[i].Largest()
+	}
+	return out, nil
+}
+
+// mainFaces is a library.Describer answering from the described photos:
+// each photo's main face, the one its folder label is about.
+type mainFaces map[string]*faces.Face
+
+func (m mainFaces) Describe(_ context.Context, path string, _ []byte) ([]library.Face, error) {
+	f, ok := m[path]
+	if !ok || f == nil {
+		return nil, fmt.Errorf("no face found")
+	}
+	lf := library.Face{Box: [4]float64{f.Box.X, f.Box.Y, f.Box.W, f.Box.H}, Descriptor: f.Descriptor, Score: f.Score, Quality: f.Score}
+	for _, p := range f.Landmarks {
+		lf.Landmarks = append(lf.Landmarks, [2]float32{float32(p.X), float32(p.Y)})
+	}
+	return []library.Face{lf}, nil
+}
+
+// regroup drops all automatic groups and groups again at threshold.
+func regroup(ctx context.Context, s *library.Store, threshold float64) error {
+	for _, q := range []string{`DELETE FROM assignments`, `DELETE FROM people`} {
+		if _, err := s.DB.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	_, err := s.Group(ctx, library.GroupOptions{Threshold: threshold, Seed: 1})
+	return err
+}
+
+// bcubed is BCubed precision and recall (Bagga and Baldwin): for each
+// face, the share of its group with its label, and the share of its label
+// in its group, averaged over faces.
+func bcubed(ps []library.Person, label map[string]string) (precision, recall float64) {
+	total := map[string]int{}
+	n := 0
+	for _, p := range ps {
+		for _, f := range p.Faces {
+			total[label[f.Photo]]++
+			n++
+		}
+	}
+	for _, p := range ps {
+		in := map[string]int{}
+		for _, f := range p.Faces {
+			in[label[f.Photo]]++
+		}
+		for l, c := range in {
+			precision += float64(c) * float64(c) / float64(len(p.Faces))
+			recall += float64(c) * float64(c) / float64(total[l])
+		}
+	}
+	return precision / float64(n), recall / float64(n)
+}

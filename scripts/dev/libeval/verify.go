@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"starid/internal/faces"
+	"starid/internal/library/knn"
+)
+
+// pair is two photos' main-face distance and whether they are one person.
+type pair struct {
+	d    float64
+	same bool
+}
+
+// verifyReport calibrates the verify threshold on the even-numbered photos
+// of each person (the one that gets most pairs right, same and different
+// weighed equally), then measures it on nPairs same and nPairs different
+// pairs drawn from the odd-numbered ones; the ROC is over all pairs.
+func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs int) error {
+	var cal, test []int
+	seen := map[string]int{}
+	for i, p := range paths {
+		if main[p] == nil {
+			continue
+		}
+		if seen[labels[i]]%2 == 0 {
+			cal = append(cal, i)
+		} else {
+			test = append(test, i)
+		}
+		seen[labels[i]]++
+	}
+	d := func(i, j int) float64 { return knn.Distance(main[paths[i]].Descriptor, main[paths[j]].Descriptor) }
+	var calPairs []pair
+	for a := range cal {
+		for b := a + 1; b < len(cal); b++ {
+			calPairs = append(calPairs, pair{d(cal[a], cal[b]), labels[cal[a]] == labels[cal[b]]})
+		}
+	}
+	th := bestThreshold(calPairs)
+	r := rand.New(rand.NewPCG(1, 2))
+	var same, diff []pair
+	for len(same) < nPairs || len(diff) < nPairs {
+		i, j := test[r.IntN(len(test))], test[r.IntN(len(test))]
+		if i == j {
+			continue
+		}
+		p := pair{d(i, j), labels[i] == labels[j]}
+		if p.same && len(same) < nPairs {
+			same = append(same, p)
+		} else if !p.same && len(diff) < nPairs {
+			diff = append(diff, p)
+		}
+	}
+	fmt.Printf("\nverify: threshold %.3f (calibrated on %d photos' %d pairs)\n", th, len(cal), len(calPairs))
+	fmt.Printf("  on %d same + %d different pairs of the other %d photos: %.2f%% right (same %.2f%%, different %.2f%%)\n",
+		len(same), len(diff), len(test), 100*accuracy(append(same, diff...), th), 100*accuracy(same, th), 100*accuracy(diff, th))
+	for _, t := range []float64{0.5, 0.55, 0.6} {
+		fmt.Printf("  at %.2f: %.2f%% right\n", t, 100*accuracy(append(same, diff...), t))
+	}
+	var all []pair
+	for i := range paths {
+		for j := i + 1; j < len(paths); j++ {
+			if main[paths[i]] != nil && main[paths[j]] != nil {
+				all = append(all, pair{d(i, j), labels[i] == labels[j]})
+			}
+		}
+	}
+	for _, far := range []float64{0.01, 0.001} {
+		tar, t := tarAt(all, far)
+		fmt.Printf("  ROC over all %d pairs: true accept rate %.2f%% at %.1f%% false accepts (threshold %.3f)\n", len(all), 100*tar, 100*far, t)
+	}
+	return nil
+}
+
+func accuracy(ps []pair, th float64) float64 {
+	right := 0
+	for _, p := range ps {
+		if (p.d <= th) == p.same {
+			right++
+		}
+	}
+	return float64(right) / float64(len(ps))
+}
+
+// bestThreshold maximizes balanced accuracy (mean of the same and
+// different pairs' rates): there are far more different pairs.
+func bestThreshold(ps []pair) float64 {
+	slices.SortFunc(ps, func(a, b pair) int {
+		if a.d < b.d {
+			return -1
+		}
+		if a.d > b.d {
+			return 1
+		}
+		return 0
+	})
+	nSame, nDiff := 0, 0
+	for _, p := range ps {
+		if p.same {
+			nSame++
+		} else {
+			nDiff++
+		}
+	}
+	best, bestAcc := 0.0, -1.0
+	accS, accD := 0, 0 // accepted same and different pairs at threshold ps[i].d
+	for i, p := range ps {
+		if p.same {
+			accS++
+		} else {
+			accD++
+		}
+		if i+1 < len(ps) && ps[i+1].d == p.d {
+			continue
+		}
+		bal := (float64(accS)/float64(nSame) + 1 - float64(accD)/float64(nDiff)) / 2
+		if bal > bestAcc {
+			bestAcc = bal
+			best = p.d
+			if i+1 < len(ps) {
+				best = (p.d + ps[i+1].d) / 2
+			}
+		}
+	}
+	return best
+}
+
+// tarAt is the share of same pairs accepted at the largest threshold that
+// accepts at most far of the different pairs.
+func tarAt(ps []pair, far float64) (float64, float64) {
+	var sameD, diffD []float64
+	for _, p := range ps {
+		if p.same {
+			sameD = append(sameD, p.d)
+		} else {
+			diffD = append(diffD, p.d)
+		}
+	}
+	slices.Sort(diffD)
+	k := int(far * float64(len(diffD)))
+	th := diffD[k] // accepting d < diffD[k] lets k different pairs in
+	acc := 0
+	for _, d := range sameD {
+		if d < th {
+			acc++
+		}
+	}
+	return float64(acc) / float64(len(sameD)), th
+}
