@@ -65,7 +65,7 @@ func DET(points []eval.DETPoint, op eval.DETPoint, title, path string) error {
 	p.Add(l, mark)
 	p.Legend.Add("threshold swept", l)
 	p.Legend.Add(fmt.Sprintf("operating point (FAR %.2f%%, FRR %.2f%%)", 100*op.FAR, 100*op.FRR), mark)
-	p.Legend.Top = true
+	p.Legend.Left = true // the curve runs from top left to bottom right
 	img := image.NewRGBA(image.Rect(0, 0, DETWidth, DETHeight))
 	c := vgimg.NewWith(vgimg.UseImage(img))
 	draw.New(c).SetColor(color.White)

@@ -48,8 +48,9 @@ func main() {
 	choose := flag.String("main", "rule", "main face of a photo: rule (faces.MainFace), largest, score")
 	flag.BoolVar(&verbose, "v", false, "list every photo not named right")
 	border := flag.Float64("border", faces.BorderRetry, "grey border of the second look at a photo without faces (0: none)")
+	small := flag.Float64("small", faces.SmallFaceShare, "second look at photos whose faces are all smaller than this share of the longer side (0: none)")
 	flag.Parse()
-	borderFlag = *border
+	borderFlag, smallFlag = *border, *small
 	if err := run(*dataDir, *out, *cache, *variant, *seed, *frr, *choose, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "facecv:", err)
 		os.Exit(1)
@@ -59,6 +60,7 @@ func main() {
 var (
 	verbose    bool
 	borderFlag float64
+	smallFlag  float64
 )
 
 func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose string, what []string) error {
@@ -84,7 +86,7 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 		return err
 	}
 	look := *pipe
-	look.Border = borderFlag
+	look.Border, look.SmallFaces = borderFlag, smallFlag
 	e := &env{look: &look, ctx: context.Background(), data: ds, pipe: pipe, out: out, cache: cache,
 		variant: variant, seed: seed, frr: frr, choose: choose}
 	if len(what) == 0 {
@@ -101,10 +103,8 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 			err = e.thumbnails()
 		case "groups":
 			err = e.groups(dir)
-		case "robust":
-			err = e.robustness()
 		default:
-			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups or robust", w)
+			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs or groups", w)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", w, err)
