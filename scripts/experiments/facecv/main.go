@@ -103,8 +103,10 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 			err = e.thumbnails()
 		case "groups":
 			err = e.groups(dir)
+		case "robust":
+			err = e.robustness()
 		default:
-			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs or groups", w)
+			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups or robust", w)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", w, err)
