@@ -132,3 +132,71 @@ func TestPipelineConcurrent(t *testing.T) {
 		return nil
 	})
 }
+
+// A photo that is already a face crop, the face filling the frame as in a
+// 112 px thumbnail, is found: the detector alone sees nothing in it, the
+// bordered second look does.
+func TestPipelineFindsFaceThumbnail(t *testing.T) {
+	p, dir := realPipeline(t)
+	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
+	found, err := p.Faces(img)
+	if err != nil || len(found) == 0 {
+		t.Fatalf("sample1: %d faces, %v", len(found), err)
+	}
+	// dlib's mean face shape without padding: the face fills the chip.
+	fill := Template{LeftEye: Point{0.2255, 0.2160}, RightEye: Point{0.7548, 0.2160}, Mouth: Point{0.4901, 0.8042}, Size: 112}
+	thumb, err := AlignedChip(img, found[0].Landmarks, fill, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, border := range []float64{0, BorderRetry} {
+		q := *p
+		q.Border = border
+		got, err := q.Faces(thumb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("border %.2f: %d faces in the %dx%d thumbnail", border, len(got), thumb.W, thumb.H)
+		if border == 0 {
+			// The fixture must be one the detector alone misses, or
+			// this test no longer tests the second look.
+			if len(got) != 0 {
+				t.Fatalf("without a border %d faces were found: the fixture no longer needs the border", len(got))
+			}
+			continue
+		}
+		if len(got) != 1 {
+			t.Fatalf("thumbnail: %d faces, want 1", len(got))
+		}
+		// Found on the bordered copy, reported on the thumbnail: the nose
+		// tip lies inside it, and the face is the one cropped.
+		nose := got[0].Landmarks[30]
+		if nose.X < 0 || nose.Y < 0 || nose.X > float64(thumb.W) || nose.Y > float64(thumb.H) {
+			t.Errorf("nose tip %v outside the %dx%d thumbnail", nose, thumb.W, thumb.H)
+		}
+		if d := distance(got[0].Descriptor, found[0].Descriptor); d > 0.4 {
+			t.Errorf("thumbnail's descriptor is %.3f from the photo's face, want the same person (< 0.4)", d)
+		}
+	}
+}
+
+func TestBordered(t *testing.T) {
+	img := NewImage(2, 1)
+	copy(img.Pix, []float32{1, 2, 3, 4, 5, 6})
+	out, off := Bordered(img, 0.5, 9)
+	if out.W != 4 || out.H != 3 || off != (Point{1, 1}) {
+		t.Fatalf("bordered %dx%d at %v, want 4x3 at (1,1)", out.W, out.H, off)
+	}
+	if out.At(1, 1, 0) != 1 || out.At(2, 1, 2) != 6 || out.At(0, 0, 0) != 9 || out.At(3, 2, 1) != 9 {
+		t.Errorf("bordered pixels wrong: %v", out.Pix)
+	}
+}
+
+func distance(a, b []float32) float64 {
+	var s float64
+	for i, v := range a {
+		d := float64(v) - float64(b[i])
+		s += d * d
+	}
+	return math.Sqrt(s)
+}

@@ -1,0 +1,71 @@
+package faces
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// paste copies src into dst with its top-left corner at (x, y).
+func paste(dst, src *Image, x, y int) {
+	for r := range src.H {
+		copy(dst.Pix[((y+r)*dst.W+x)*3:], src.Pix[r*src.W*3:(r+1)*src.W*3])
+	}
+}
+
+// A face found by the first detector size must not hide smaller ones: in
+// a wide strip of one large face and five small copies of it, 320 finds
+// the large one only; the small-face look finds at least one copy. (The
+// tiny detector itself finds only some of five identical copies.)
+func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
+	p, dir := realPipeline(t)
+	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
+	found, err := p.Faces(img)
+	if err != nil || len(found) == 0 {
+		t.Fatalf("sample1: %d faces, %v", len(found), err)
+	}
+	// A square of twice the largest face's box around it.
+	b := found[0].Box
+	side := int(2 * max(b.W, b.H))
+	x0, y0 := max(0, int(b.X+b.W/2)-side/2), max(0, int(b.Y+b.H/2)-side/2)
+	tile, err := img.Crop(img.ClipBox(Box{float64(x0), float64(y0), float64(side), float64(side)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := scaled(tile, 400/float64(tile.W))
+	small := scaled(tile, smallTile/float64(tile.W))
+	strip := NewImage(big.W+smallCount*(small.W+40), max(big.H, 200+small.H))
+	paste(strip, big, 0, 0)
+	for k := range smallCount {
+		paste(strip, small, big.W+40+k*(small.W+40), 200)
+	}
+	for _, share := range []float64{0, SmallFaceShare} {
+		q := *p
+		q.SmallFaces = share
+		got, err := q.Faces(strip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("small-face share %.2f: %d faces in the %dx%d strip", share, len(got), strip.W, strip.H)
+		if share == 0 {
+			// The fixture must be one where the first size's face hides
+			// the others, or this test no longer tests the second look.
+			if len(got) != 1 {
+				t.Fatalf("without the small-face look %d faces were found, want the large one only", len(got))
+			}
+			continue
+		}
+		if len(got) < 2 {
+			t.Fatalf("%d faces found: the large face hid the small ones", len(got))
+		}
+		for _, f := range got[1:] {
+			if f.Box.X < float64(big.W) {
+				t.Errorf("face %v is not one of the small copies right of the large face", f.Box)
+			}
+		}
+	}
+}
+
+const (
+	smallTile  = 260
+	smallCount = 5
+)

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"starid/internal/faces"
+	"starid/internal/identify"
+)
+
+// variant is one way to find and describe faces; base is the pipeline as
+// it ships.
+type variant struct {
+	sizes  []int // detector sizes
+	pooled bool  // run every size and merge (DetectMulti) instead of falling back
+	mirror bool  // average the descriptor with that of the mirrored chip
+}
+
+var variants = map[string]variant{
+	"base":     {},
+	"pooled":   {sizes: []int{320, 416, 608}, pooled: true},
+	"mirror":   {mirror: true},
+	"pooled+m": {sizes: []int{320, 416, 608}, pooled: true, mirror: true},
+}
+
+func variantNames() []string {
+	var n []string
+	for k := range variants {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// describer gives the variant's Describer and the cache version it
+// describes under (the shipped pipeline's own for base, so starid's cache
+// is shared).
+func (e *env) describer() (identify.Describer, string, error) {
+	v, ok := variants[e.variant]
+	if !ok {
+		return nil, "", fmt.Errorf("unknown variant %q: want one of %v", e.variant, variantNames())
+	}
+	if e.variant == "base" {
+		return e.pipe, faces.PipelineVersion, nil
+	}
+	return &variantDescriber{p: e.pipe, v: v}, faces.PipelineVersion + "+facecv-" + e.variant, nil
+}
+
+type variantDescriber struct {
+	p *faces.Pipeline
+	v variant
+}
+
+func (d *variantDescriber) Faces(img *faces.Image) ([]faces.Face, error) {
+	sizes := d.p.Sizes
+	if d.v.sizes != nil {
+		sizes = d.v.sizes
+	}
+	var dets []faces.Detection
+	var err error
+	if d.v.pooled {
+		dets, err = d.p.Det.DetectMulti(img, sizes, d.p.MinScore)
+	} else {
+		dets, err = d.p.Det.DetectFallback(img, sizes, d.p.MinScore)
+	}
+	if err != nil {
+		return nil, err
+	}
+	faces.SortLargestFirst(dets)
+	var out []faces.Face
+	for _, det := range dets {
+		if img.ClipBox(det.Box).Empty() {
+			continue
+		}
+		marks, err := d.p.Marks.Landmarks(img, det.Box)
+		if err != nil {
+			return nil, err
+		}
+		chip, err := faces.AlignedChip(img, marks, d.p.Template, nil)
+		if err != nil {
+			return nil, err
+		}
+		desc, err := d.p.Rec.Describe(chip)
+		if err != nil {
+			return nil, err
+		}
+		if d.v.mirror {
+			m, err := d.p.Rec.Describe(mirrored(chip))
+			if err != nil {
+				return nil, err
+			}
+			for i := range desc {
+				desc[i] = (desc[i] + m[i]) / 2
+			}
+		}
+		out = append(out, faces.Face{Detection: det, Landmarks: marks, Descriptor: slices.Clone(desc)})
+	}
+	return out, nil
+}
+
+// mirrored flips an image left to right.
+func mirrored(m *faces.Image) *faces.Image {
+	out := faces.NewImage(m.W, m.H)
+	for y := range m.H {
+		for x := range m.W {
+			s, d := (y*m.W+x)*3, (y*m.W+m.W-1-x)*3
+			copy(out.Pix[d:d+3], m.Pix[s:s+3])
+		}
+	}
+	return out
+}
