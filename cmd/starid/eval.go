@@ -1,11 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"starid/internal/eval/runeval"
 	"starid/internal/identify"
@@ -77,7 +81,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := runeval.WriteConfusion(res); err != nil {
+	if err := runeval.WriteOutputs(res); err != nil {
 		return err
 	}
 	for _, s := range res.Skipped {
@@ -130,10 +134,22 @@ func printMetrics(w io.Writer, r *runeval.Result) {
 			fmt.Fprintf(w, "strangers (%s): %d of %d answered unknown (%.1f%%, %d without a face)", s.Source, s.Rejected, s.N,
 				100*s.RejectedRate, s.NoFace)
 			if len(s.NamedAs) > 0 {
-				fmt.Fprintf(w, "; wrongly named: %v", s.NamedAs)
+				fmt.Fprintf(w, "; wrongly named: %s", countList(s.NamedAs))
 			}
-			fmt.Fprintln(w)
+			fmt.Fprintf(w, "\nFAR/FRR curve: %s\n", s.DETPNG)
 		}
 	}
 	fmt.Fprintf(w, "\nconfusion matrix: %s, %s\n", filepath.Join(r.Out, runeval.ConfusionPNG), filepath.Join(r.Out, runeval.ConfusionJSON))
+}
+
+// countList prints name counts as "A 4, B 1" (most first, then by name)
+// rather than Go's map syntax.
+func countList(m map[string]int) string {
+	names := slices.Collect(maps.Keys(m))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, m[n])
+	}
+	return strings.Join(parts, ", ")
 }

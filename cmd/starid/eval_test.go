@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -392,6 +393,7 @@ type faceEvalJSON struct {
 		Rejected     int            `json:"rejected"`
 		RejectedRate float64        `json:"rejected_rate"`
 		NamedAs      map[string]int `json:"named_as"`
+		DETPNG       string         `json:"det_png"`
 	} `json:"strangers"`
 }
 
@@ -437,12 +439,27 @@ func TestEvalFaces(t *testing.T) {
 		t.Errorf("strangers %+v", r.Strangers)
 	}
 	checkConfusionFilesShape(t, run, 3)
+	if s := r.Strangers; s == nil || s.DETPNG != filepath.Join(run, "det.png") {
+		t.Errorf("strangers' DET curve at %+v, want %s", r.Strangers, filepath.Join(run, "det.png"))
+	} else if f, err := os.Open(s.DETPNG); err != nil {
+		t.Error(err)
+	} else {
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil || img.Bounds().Dx() < 100 {
+			t.Errorf("det.png: %v", err)
+		}
+	}
 
 	// A threshold that accepts everyone names every stranger wrongly; one
 	// that accepts nobody rejects every known face.
 	code, out, _ = runCLI("eval", run, "--json", "--strangers", "Dee", "--threshold", "100")
 	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil || r.Strangers.Rejected != 0 || len(r.Strangers.NamedAs) == 0 {
 		t.Errorf("--threshold 100: exit %d %v %+v", code, err, r.Strangers)
+	}
+	code, out, _ = runCLI("eval", run, "--strangers", "Dee", "--threshold", "100")
+	if code != exitOK || !regexp.MustCompile(`wrongly named: [A-Z][a-z]+ \d+`).MatchString(out) || strings.Contains(out, "map[") {
+		t.Errorf("wrong names should read 'Name count', not Go syntax:\n%s", out)
 	}
 	code, out, _ = runCLI("eval", run, "--json", "--threshold", "0")
 	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil || r.UnknownRate != 1 || r.Accuracy != 0 {
@@ -451,6 +468,7 @@ func TestEvalFaces(t *testing.T) {
 	// Human form.
 	code, out, _ = runCLI("eval", run, "--strangers", "excluded")
 	if code != exitOK || !strings.Contains(out, "strangers (excluded): 20 of 20 answered unknown (100.0%") ||
+		!strings.Contains(out, "FAR/FRR curve: "+filepath.Join(run, "det.png")) ||
 		!strings.Contains(out, "without a face found (counted as errors)") {
 		t.Errorf("human output:\n%s", out)
 	}

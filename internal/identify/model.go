@@ -29,6 +29,17 @@ type Rule struct {
 	MinProbability float64 `json:"min_probability"`
 }
 
+// Score is how far an answer is from being accepted, in units of the
+// distance limit: the face is named when its score is at most 1. An answer
+// the probability floor refuses scores +Inf, so a sweep over the limit (a
+// DET curve) moves only the distance, as a --threshold would.
+func (r Rule) Score(a Answer) float64 {
+	if !(a.Probability >= r.MinProbability) || r.MaxDistance <= 0 {
+		return math.Inf(1)
+	}
+	return a.Distance / r.MaxDistance
+}
+
 // Model is a face run's classifier: a linear softmax head on standardized
 // descriptors, the class centroids, and the training descriptors they came
 // from (kept so that enroll can refit the head on old and new people).

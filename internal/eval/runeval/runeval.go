@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,16 +75,24 @@ func Run(dir string, opt Options) (*Result, error) {
 	return vggRun(run, opt)
 }
 
-// Files WriteConfusion writes.
+// Files WriteOutputs writes.
 const (
 	ConfusionPNG  = "confusion.png"
 	ConfusionJSON = "confusion.json"
+	DETPNG        = "det.png" // with --strangers
 )
 
-// WriteConfusion writes res.Out/confusion.png and confusion.json.
-func WriteConfusion(res *Result) error {
+// WriteOutputs writes res.Out/confusion.png and confusion.json and, when
+// strangers were evaluated, the DET curve (det.png).
+func WriteOutputs(res *Result) error {
 	if err := os.MkdirAll(res.Out, 0o755); err != nil {
 		return err
+	}
+	if s := res.FaceResult; s != nil && s.Strangers != nil && len(s.Strangers.det) > 0 {
+		title := fmt.Sprintf("%d strangers (%s) vs %d known photos", s.Strangers.N, s.Strangers.Source, res.N)
+		if err := report.DET(s.Strangers.det, s.Strangers.op, title, s.Strangers.DETPNG); err != nil {
+			return err
+		}
 	}
 	if err := report.ConfusionPNG(res.Confusion, res.Classes, filepath.Join(res.Out, ConfusionPNG)); err != nil {
 		return err
@@ -143,6 +152,14 @@ type StrangerResult struct {
 	RejectedRate float64        `json:"rejected_rate"`
 	NoFace       int            `json:"no_face"`
 	NamedAs      map[string]int `json:"named_as,omitempty"` // wrong names given to strangers, with counts
+	// DETPNG is the FAR/FRR curve of the run's distance limit swept over
+	// these strangers and the known test photos, with the run's own
+	// operating point marked.
+	DETPNG string `json:"det_png"`
+
+	impostor []float64 // each stranger's Rule.Score
+	det      []eval.DETPoint
+	op       eval.DETPoint
 }
 
 // ConfusionFile is confusion.json: rows are true classes, columns predicted.
@@ -247,6 +264,7 @@ func faceRun(dir string, opt Options) (*Result, error) {
 	logits := tensor.New(1, k)
 	prob := make([]float64, k)
 	var lossSum float64
+	var genuine []float64 // each known photo's Rule.Score, for the DET curve
 	described, top5, rejected := 0, 0, 0
 	for r, ph := range photos {
 		if ph.Err != nil {
@@ -255,6 +273,7 @@ func faceRun(dir string, opt Options) (*Result, error) {
 		}
 		y := slices.Index(classes, ds.Classes[ds.Samples[indices[r]].Class])
 		pred := eval.Unknown
+		score := math.Inf(1)
 		if f := ph.Largest(); f == nil {
 			res.NoFace++
 			res.NoFaceFiles = append(res.NoFaceFiles, ph.Path)
@@ -264,7 +283,7 @@ func faceRun(dir string, opt Options) (*Result, error) {
 		} else {
 			a := run.Model.Identify(f.Descriptor, rule, 1)
 			copy(logits.Data, a.Logits)
-			pred = a.Class
+			pred, score = a.Class, rule.Score(a)
 			lossSum += nn.SoftmaxRow(prob, a.Logits) - float64(a.Logits[y])
 			if eval.Rank(a.Logits, y) < 5 {
 				top5++
@@ -274,6 +293,7 @@ func faceRun(dir string, opt Options) (*Result, error) {
 			}
 			described++
 		}
+		genuine = append(genuine, score)
 		if err := acc.AddPredicted(logits, []int{y}, []int{pred}); err != nil {
 			return nil, err
 		}
@@ -292,6 +312,16 @@ func faceRun(dir string, opt Options) (*Result, error) {
 		if res.Strangers, err = strangers(run, rule, opt); err != nil {
 			return nil, err
 		}
+		s := res.Strangers
+		s.det = eval.DET(genuine, s.impostor)
+		refused := 0 // known photos the rule answers "unknown" (or without a face)
+		for _, g := range genuine {
+			if !(g <= 1) {
+				refused++
+			}
+		}
+		s.op = eval.DETPoint{Threshold: 1, FAR: ratio(s.N-s.Rejected, s.N), FRR: ratio(refused, len(genuine))}
+		s.DETPNG = filepath.Join(res.Out, DETPNG)
 	}
 	return &res, nil
 }
@@ -376,9 +406,12 @@ func strangers(run *identify.FaceRun, rule identify.Rule, opt Options) (*Strange
 		if f == nil {
 			res.NoFace++
 			res.Rejected++
+			res.impostor = append(res.impostor, math.Inf(1))
 			continue
 		}
-		if a := run.Model.Identify(f.Descriptor, rule, 1); a.Class == eval.Unknown {
+		a := run.Model.Identify(f.Descriptor, rule, 1)
+		res.impostor = append(res.impostor, rule.Score(a))
+		if a.Class == eval.Unknown {
 			res.Rejected++
 		} else {
 			res.NamedAs[a.Name]++
@@ -539,4 +572,12 @@ func skippedFrom(err error) data.Skipped {
 		return data.Skipped{Path: se.Path, Reason: se.Err.Error()}
 	}
 	return data.Skipped{Reason: err.Error()}
+}
+
+// ratio is n/d, or 0 when there is nothing to divide.
+func ratio(n, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
 }
