@@ -186,3 +186,10 @@ func runItemsFixed(items int, fn func(worker, item int, gemm gemmFunc)) {
 	}
 	wg.Wait()
 }
+
+// wgFaster is the measured rule for WinogradAuto: whether Winograd beats
+// the im2col and direct paths on n images of h x w with cin and cout
+// channels. See BenchmarkWinograd and docs/BENCHMARKS.md.
+func wgFaster(n, cin, cout, h, w int) bool {
+	return n >= 2 && cin >= 64 && cout >= 64 && h*w >= 16
+}
