@@ -89,6 +89,14 @@ func newWgGeom(n, cin, cout, h, w, pad int) wgGeom {
 
 func (g wgGeom) tiles() int { return g.n * g.th * g.tw }
 
+// wgSpan is the distance between the transform-domain elements' matrices
+// of size values. The 64 bytes beyond the matrix keep the 36 streams that
+// a transform writes from mapping onto one cache set: with power-of-two
+// channel counts the matrices are multiples of 4 KB, and without the
+// padding the filter transform of a 512-channel layer ran at a third of
+// its speed.
+func wgSpan(size int) int { return size + 16 }
+
 // wgBlockTiles is how many tiles one work item transforms and multiplies:
 // the GEMMs' column count. Measured with BenchmarkWinograd (WG_TILES):
 // see wgBlock.
@@ -96,13 +104,13 @@ var wgBlockTiles = 0
 
 // wgBlock is the tiles per work item for g: enough columns for the GEMM
 // to run near its peak, few enough that the item's transform buffers
-// (36 x (cin+cout) x tiles values) stay around 8 MB and that every
+// (36 x (cin+cout) x tiles values) stay around 16 MB and that every
 // worker gets items.
 func wgBlock(g wgGeom) int {
 	if wgBlockTiles > 0 {
 		return wgBlockTiles
 	}
-	tb := (8 << 20) / (4 * wgElems * (g.cin + g.cout))
+	tb := (16 << 20) / (4 * wgElems * (g.cin + g.cout))
 	tb = max(32, min(tb, 512)) &^ 15
 	if per := ceilDivInt(g.tiles(), tensor.Workers()); tb > per {
 		tb = max(per, 1)
@@ -113,64 +121,60 @@ func wgBlock(g wgGeom) int {
 // wgFilters writes u [36][cout][cin], the transformed filters of w
 // [O][I][3][3]: with flip false cout=O and cin=I; with flip true the
 // input-gradient filters, cout=I and cin=O, each 3x3 kernel turned by 180°.
+// It walks u's rows in order: 36 streams written one value apart are
+// cheap, where walking w in order for the flipped filters wrote each
+// value to a new cache line (a third of a 512-channel step's time).
 func wgFilters(w []float32, o, i int, flip bool, u []float32) {
 	cout, cin := o, i
 	if flip {
 		cout, cin = i, o
 	}
-	plane := cout * cin
-	tensor.ParallelMin(o, max(1, 4096/i), func(lo, hi int) {
-		var g [9]float64
-		var t [wgElems]float64
-		for oo := lo; oo < hi; oo++ {
-			for ii := 0; ii < i; ii++ {
-				src := w[(oo*i+ii)*9 : (oo*i+ii+1)*9]
-				for k := range g {
-					if flip {
-						g[k] = float64(src[8-k])
-					} else {
-						g[k] = float64(src[k])
-					}
-				}
-				filterTransform(&g, &t)
-				at := oo*cin + ii
+	span := wgSpan(cout * cin)
+	tensor.ParallelMin(cout, max(1, 4096/cin), func(lo, hi int) {
+		var g [9]float32
+		for a := lo; a < hi; a++ {
+			for b := 0; b < cin; b++ {
 				if flip {
-					at = ii*cin + oo
+					src := w[(b*i+a)*9 : (b*i+a)*9+9]
+					for k := range g {
+						g[k] = src[8-k]
+					}
+				} else {
+					copy(g[:], w[(a*i+b)*9:(a*i+b)*9+9])
 				}
-				for e, v := range t {
-					u[e*plane+at] = float32(v)
-				}
+				filterTransform(&g, u[a*cin+b:], span)
 			}
 		}
 	})
 }
 
-// filterTransform sets t = G g Gᵀ (6x6) of the 3x3 g, row-major.
-func filterTransform(g *[9]float64, t *[wgElems]float64) {
-	var h [18]float64 // G g: 6x3
+// filterTransform writes G g Gᵀ (6x6) of the 3x3 g to u[0], u[span], ...
+// u[35*span], row-major. float32 is enough: the only inexact entries of G
+// are 1/6, 1/3 and 2/3, each a rounding of a few 1e-8 (float64 cost five
+// times as much here, where one layer transforms up to 2.4M filters twice
+// per step, and gained nothing the tests could see).
+func filterTransform(g *[9]float32, u []float32, span int) {
+	var h [18]float32 // G g: 6x3
 	for c := 0; c < 3; c++ {
-		g0, g1, g2 := g[c], g[3+c], g[6+c]
-		col := filter1D(g0, g1, g2)
-		for r := 0; r < 6; r++ {
-			h[r*3+c] = col[r]
-		}
+		h[c], h[3+c], h[6+c], h[9+c], h[12+c], h[15+c] = filter1D(g[c], g[3+c], g[6+c])
 	}
+	_ = u[35*span]
 	for r := 0; r < 6; r++ {
-		row := filter1D(h[r*3], h[r*3+1], h[r*3+2])
-		copy(t[r*6:r*6+6], row[:])
+		t0, t1, t2, t3, t4, t5 := filter1D(h[r*3], h[r*3+1], h[r*3+2])
+		e := r * 6 * span
+		u[e], u[e+span], u[e+2*span], u[e+3*span], u[e+4*span], u[e+5*span] = t0, t1, t2, t3, t4, t5
 	}
 }
 
-func filter1D(g0, g1, g2 float64) [6]float64 {
-	return [6]float64{
-		g0,
-		(g0 + g1 + g2) / 6,
-		(g0 - g1 + g2) / 6,
-		(4*g0 + 2*g1 + g2) / 3,
-		(4*g0 - 2*g1 + g2) / 3,
-		g2 / 4,
-	}
+// filter1D is G g for one column g of three values.
+func filter1D(g0, g1, g2 float32) (t0, t1, t2, t3, t4, t5 float32) {
+	a, b := g0+g2, 4*g0+g2
+	return g0, (a + g1) * sixth, (a - g1) * sixth, (b + 2*g1) * third, (b - 2*g1) * third, g2 * 0.25
 }
+
+// Multiplying by these instead of dividing by 6 and 3 made the filter
+// transforms several times faster (a division takes ~15 cycles).
+const sixth, third = 1.0 / 6, 1.0 / 3
 
 // filterGradTransform adds Gᵀ u G (3x3) of the 6x6 u to dw.
 func filterGradTransform(u *[wgElems]float64, dw []float32) {
@@ -191,8 +195,8 @@ func filterGradTransform(u *[wgElems]float64, dw []float32) {
 func filterGrad1D(u0, u1, u2, u3, u4, u5 float64) [3]float64 {
 	s12, d12, s34, d34 := u1+u2, u1-u2, u3+u4, u3-u4
 	return [3]float64{
-		u0 + s12/6 + s34*4/3,
-		d12/6 + d34*2/3,
-		s12/6 + s34/3 + u5/4,
+		u0 + s12*sixth + s34*(4*third),
+		d12*sixth + d34*(2*third),
+		s12*sixth + s34*third + u5/4,
 	}
 }

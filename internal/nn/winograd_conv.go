@@ -12,18 +12,18 @@ import (
 func wgConvolve(g wgGeom, x, u, bias, out []float32) {
 	tb := wgBlock(g)
 	total := g.tiles()
-	ws := getScratch(wgElems*g.cin*tb, wgElems*g.cout*tb)
+	ws := getScratch(wgElems*wgSpan(g.cin*tb), wgElems*wgSpan(g.cout*tb))
 	defer putScratch(ws)
 	runItems(ceilDivInt(total, tb), func(worker, item int, gemm gemmFunc) {
 		var buf [wgMaxBlock]wgTile
 		ts := buf[:min(tb, total-item*tb)]
 		wgTileList(g, item*tb, ts)
 		n := len(ts)
-		v, m := ws[worker].col[:wgElems*g.cin*n], ws[worker].tmp[:wgElems*g.cout*n]
+		v, m := ws[worker].col[:wgElems*wgSpan(g.cin*n)], ws[worker].tmp[:wgElems*wgSpan(g.cout*n)]
 		wgInputTiles(g, x, ts, v)
 		for e := 0; e < wgElems; e++ {
-			gemm(false, false, g.cout, n, g.cin, 1, u[e*g.cout*g.cin:], g.cin,
-				v[e*g.cin*n:], n, 0, m[e*g.cout*n:], n)
+			gemm(false, false, g.cout, n, g.cin, 1, u[e*wgSpan(g.cout*g.cin):], g.cin,
+				v[e*wgSpan(g.cin*n):], n, 0, m[e*wgSpan(g.cout*n):], n)
 		}
 		wgOutputTiles(g, m, ts, bias, out)
 	})
@@ -36,9 +36,9 @@ func wgConvolve(g wgGeom, x, u, bias, out []float32) {
 func wgWeightGrad(g wgGeom, x, dy, dw []float32) {
 	tb := wgBlock(g)
 	total := g.tiles()
-	ws := getScratch(wgElems*g.cin*tb, wgElems*g.cout*tb)
+	ws := getScratch(wgElems*wgSpan(g.cin*tb), wgElems*wgSpan(g.cout*tb))
 	defer putScratch(ws)
-	size := wgElems * g.cout * g.cin
+	size := wgElems * wgSpan(g.cout*g.cin)
 	dus := make([]*[]float32, len(ws))
 	for i := range ws {
 		ws[i].used = false
@@ -50,7 +50,7 @@ func wgWeightGrad(g wgGeom, x, dy, dw []float32) {
 		ts := buf[:min(tb, total-item*tb)]
 		wgTileList(g, item*tb, ts)
 		n := len(ts)
-		v, z := ws[worker].col[:wgElems*g.cin*n], ws[worker].tmp[:wgElems*g.cout*n]
+		v, z := ws[worker].col[:wgElems*wgSpan(g.cin*n)], ws[worker].tmp[:wgElems*wgSpan(g.cout*n)]
 		wgInputTiles(g, x, ts, v)
 		wgGradTiles(g, dy, ts, z)
 		beta := float32(1)
@@ -60,8 +60,8 @@ func wgWeightGrad(g wgGeom, x, dy, dw []float32) {
 		ws[worker].used = true
 		du := *dus[worker]
 		for e := 0; e < wgElems; e++ {
-			gemm(false, true, g.cout, g.cin, n, 1, z[e*g.cout*n:], n,
-				v[e*g.cin*n:], n, beta, du[e*g.cout*g.cin:], g.cin)
+			gemm(false, true, g.cout, g.cin, n, 1, z[e*wgSpan(g.cout*n):], n,
+				v[e*wgSpan(g.cin*n):], n, beta, du[e*wgSpan(g.cout*g.cin):], g.cin)
 		}
 	})
 	du := *dus[0]
@@ -76,12 +76,12 @@ func wgWeightGrad(g wgGeom, x, dy, dw []float32) {
 // wgFilterGrads adds Gᵀ du G of each filter's 36 elements in du
 // [36][cout][cin] to dw [cout][cin][3][3].
 func wgFilterGrads(du []float32, cout, cin int, dw []float32) {
-	plane := cout * cin
+	plane, span := cout*cin, wgSpan(cout*cin)
 	tensor.ParallelMin(plane, 1024, func(lo, hi int) {
 		var u [wgElems]float64
 		for at := lo; at < hi; at++ {
 			for e := range u {
-				u[e] = float64(du[e*plane+at])
+				u[e] = float64(du[e*span+at])
 			}
 			filterGradTransform(&u, dw[at*9:at*9+9])
 		}
@@ -103,7 +103,7 @@ func (c *Conv2d) useWinograd(n, h, w int) bool {
 // forwardWinograd is Forward by wgConvolve.
 func (c *Conv2d) forwardWinograd(x, out *tensor.Tensor) {
 	g := newWgGeom(x.Shape[0], c.In, c.Out, x.Shape[2], x.Shape[3], c.Padding)
-	u := getPlane(wgElems * c.Out * c.In)
+	u := getPlane(wgElems * wgSpan(c.Out*c.In))
 	defer putPlane(u)
 	wgFilters(c.Weight.Value.Data, c.Out, c.In, false, *u)
 	var bias []float32
@@ -132,7 +132,7 @@ func (c *Conv2d) backwardWinograd(x, dy *tensor.Tensor) *tensor.Tensor {
 		return nil
 	}
 	dx := c.inputGrad(&c.dx, dy, x, x.Shape...)
-	u := getPlane(wgElems * c.Out * c.In)
+	u := getPlane(wgElems * wgSpan(c.Out*c.In))
 	defer putPlane(u)
 	wgFilters(c.Weight.Value.Data, c.Out, c.In, true, *u)
 	gt := newWgGeom(n, c.Out, c.In, g.ho, g.wo, 2-c.Padding)
