@@ -201,3 +201,19 @@ func TestWinogradRule(t *testing.T) {
 		}
 	})
 }
+
+// TestWinogradRuleOnVGG pins the rule's choices on VGG16 at 224 and 64.
+func TestWinogradRuleOnVGG(t *testing.T) {
+	for _, c := range []struct {
+		in, out, hw int
+		want        bool
+	}{
+		{3, 64, 224, false}, {64, 64, 224, false}, {64, 128, 112, false}, {128, 128, 112, true},
+		{256, 256, 56, true}, {512, 512, 28, true}, {512, 512, 14, false},
+		{128, 128, 32, true}, {512, 512, 8, true}, {512, 512, 4, false},
+	} {
+		if got := wgFaster(32, c.in, c.out, c.hw, c.hw); got != c.want {
+			t.Errorf("%d->%d at %d: Winograd %v, want %v", c.in, c.out, c.hw, got, c.want)
+		}
+	}
+}
