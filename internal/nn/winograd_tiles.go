@@ -32,13 +32,13 @@ func wgInputTiles(g wgGeom, x []float32, ts []wgTile, v []float32) {
 		for j, t := range ts {
 			plane := x[(t.img*g.cin+c)*hw : (t.img*g.cin+c+1)*hw]
 			y0, x0 := t.y-g.pad, t.x-g.pad
-			if y0 >= 0 && x0 >= 0 && y0+wgA <= g.h && x0+wgA <= g.w {
-				wgInteriorTransform(plane[y0*g.w+x0:], g.w, &d)
-			} else {
-				wgGatherEdge(plane, g.h, g.w, y0, x0, &d)
-				inputTransform(&d)
-			}
 			o := c*tb + j
+			if y0 >= 0 && x0 >= 0 && y0+wgA <= g.h && x0+wgA <= g.w {
+				wgInteriorTransform(plane[y0*g.w+x0:], g.w, &d, v[o:], stride)
+				continue
+			}
+			wgGatherEdge(plane, g.h, g.w, y0, x0, &d)
+			inputTransform(&d)
 			for e := range d {
 				v[e*stride+o] = d[e]
 			}
@@ -62,19 +62,22 @@ func wgGatherEdge(plane []float32, h, w, y0, x0 int, d *[wgElems]float32) {
 	}
 }
 
-// wgInteriorTransform sets d to Bᵀ d B of the 6x6 window at the start of
-// p (rows w apart), reading the rows in place: the column pass runs as the
-// rows are read, which spares copying the window first (a third of the
-// transform's time when it was copied row by row).
-func wgInteriorTransform(p []float32, w int, d *[wgElems]float32) {
+// wgInteriorTransform writes Bᵀ d B of the 6x6 window d at the start of p
+// (rows w apart) to v[0], v[stride], ... v[35*stride], reading the rows in
+// place and storing each row of the result as the row pass makes it: the
+// column pass runs as the rows are read, which spares copying the window
+// first, and the stores need no second pass over a buffer.
+func wgInteriorTransform(p []float32, w int, d *[wgElems]float32, v []float32, stride int) {
 	r0, r1, r2 := p[0:6:6], p[w:w+6:w+6], p[2*w:2*w+6:2*w+6]
 	r3, r4, r5 := p[3*w:3*w+6:3*w+6], p[4*w:4*w+6:4*w+6], p[5*w:5*w+6:5*w+6]
 	for c := 0; c < wgA; c++ {
 		d[c], d[6+c], d[12+c], d[18+c], d[24+c], d[30+c] = input1D(r0[c], r1[c], r2[c], r3[c], r4[c], r5[c])
 	}
-	for r := 0; r < wgA*wgA; r += wgA {
-		d[r], d[r+1], d[r+2], d[r+3], d[r+4], d[r+5] =
-			input1D(d[r], d[r+1], d[r+2], d[r+3], d[r+4], d[r+5])
+	_ = v[35*stride]
+	for r := 0; r < wgA; r++ {
+		t0, t1, t2, t3, t4, t5 := input1D(d[r*6], d[r*6+1], d[r*6+2], d[r*6+3], d[r*6+4], d[r*6+5])
+		e := r * 6 * stride
+		v[e], v[e+stride], v[e+2*stride], v[e+3*stride], v[e+4*stride], v[e+5*stride] = t0, t1, t2, t3, t4, t5
 	}
 }
 
@@ -103,18 +106,13 @@ func input1D(d0, d1, d2, d3, d4, d5 float32) (t0, t1, t2, t3, t4, t5 float32) {
 func wgOutputTiles(g wgGeom, m []float32, ts []wgTile, bias []float32, out []float32) {
 	tb, ohw := len(ts), g.ho*g.wo
 	stride := wgSpan(g.cout * tb)
-	var s [wgElems]float32
 	for o := 0; o < g.cout; o++ {
 		b := float32(0)
 		if bias != nil {
 			b = bias[o]
 		}
 		for j, t := range ts {
-			at := o*tb + j
-			for e := range s {
-				s[e] = m[e*stride+at]
-			}
-			y := outputTransform(&s)
+			y := outputTransform(m[o*tb+j:], stride)
 			plane := out[(t.img*g.cout+o)*ohw : (t.img*g.cout+o+1)*ohw]
 			rows, cols := min(wgM, g.ho-t.y), min(wgM, g.wo-t.x)
 			for r := 0; r < rows; r++ {
@@ -127,11 +125,15 @@ func wgOutputTiles(g wgGeom, m []float32, ts []wgTile, bias []float32, out []flo
 	}
 }
 
-// outputTransform returns Aᵀ m A (4x4, row-major) of the 6x6 m.
-func outputTransform(m *[wgElems]float32) [16]float32 {
+// outputTransform returns Aᵀ m A (4x4, row-major) of the 6x6 m whose
+// elements are m[0], m[stride], ... m[35*stride], read straight into the
+// column pass (gathering them into an array first cost a third more).
+func outputTransform(m []float32, stride int) [16]float32 {
+	_ = m[35*stride]
 	var h [24]float32 // Aᵀ m: 4x6
 	for c := 0; c < wgA; c++ {
-		h[c], h[6+c], h[12+c], h[18+c] = output1D(m[c], m[6+c], m[12+c], m[18+c], m[24+c], m[30+c])
+		e := c * stride
+		h[c], h[6+c], h[12+c], h[18+c] = output1D(m[e], m[e+6*stride], m[e+12*stride], m[e+18*stride], m[e+24*stride], m[e+30*stride])
 	}
 	var y [16]float32
 	for r := 0; r < wgM; r++ {
@@ -159,26 +161,24 @@ func wgGradTiles(g wgGeom, dy []float32, ts []wgTile, z []float32) {
 			for r := 0; r < rows; r++ {
 				copy(y[r*wgM:r*wgM+cols], plane[(t.y+r)*g.wo+t.x:])
 			}
-			s := gradTransform(&y)
-			at := o*tb + j
-			for e, v := range s {
-				z[e*stride+at] = v
-			}
+			gradTransform(&y, z[o*tb+j:], stride)
 		}
 	}
 }
 
-// gradTransform returns A y Aᵀ (6x6) of the 4x4 y.
-func gradTransform(y *[16]float32) [wgElems]float32 {
+// gradTransform writes A y Aᵀ (6x6) of the 4x4 y to z[0], z[stride], ...
+// z[35*stride], each row as the row pass makes it.
+func gradTransform(y *[16]float32, z []float32, stride int) {
 	var h [24]float32 // A y: 6x4
 	for c := 0; c < wgM; c++ {
 		h[c], h[4+c], h[8+c], h[12+c], h[16+c], h[20+c] = grad1D(y[c], y[4+c], y[8+c], y[12+c])
 	}
-	var s [wgElems]float32
+	_ = z[35*stride]
 	for r := 0; r < wgA; r++ {
-		s[r*6], s[r*6+1], s[r*6+2], s[r*6+3], s[r*6+4], s[r*6+5] = grad1D(h[r*4], h[r*4+1], h[r*4+2], h[r*4+3])
+		t0, t1, t2, t3, t4, t5 := grad1D(h[r*4], h[r*4+1], h[r*4+2], h[r*4+3])
+		e := r * 6 * stride
+		z[e], z[e+stride], z[e+2*stride], z[e+3*stride], z[e+4*stride], z[e+5*stride] = t0, t1, t2, t3, t4, t5
 	}
-	return s
 }
 
 // grad1D is A y for one column y of four values.
