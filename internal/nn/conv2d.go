@@ -20,7 +20,9 @@ import (
 // writing it and the GEMM reading it; groups give the late, small layers
 // GEMMs wide enough to run at full speed. conv_schedule.go decides the
 // items and who runs them, scratch.go lends the buffers, and conv_taps.go
-// holds the direct algorithm that evaluation on one image takes instead.
+// holds the direct algorithm that evaluation on one image takes instead;
+// 3x3 stride-1 layers large enough to pay take Winograd's algorithm
+// (winograd.go) where useWinograd says so.
 type Conv2d struct {
 	Base
 	In, Out, Kernel, Stride, Padding int
@@ -114,9 +116,12 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	} else {
 		c.x = nil
 	}
-	if c.useTaps(x.Shape[0], shape[3]) {
+	switch {
+	case c.useWinograd(x.Shape[0], x.Shape[2], x.Shape[3]):
+		c.forwardWinograd(x, out)
+	case c.useTaps(x.Shape[0], shape[3]):
 		c.forwardTaps(x, out)
-	} else {
+	default:
 		c.forwardGEMM(x, out)
 	}
 	return out, nil
@@ -274,6 +279,13 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	x := c.x
+	c.Weight.EnsureGrad()
+	if c.Bias != nil {
+		c.Bias.EnsureGrad()
+	}
+	if c.useWinograd(x.Shape[0], x.Shape[2], x.Shape[3]) {
+		return c.backwardWinograd(x, dy), nil // nil without an input gradient
+	}
 	g := c.geom(x.Shape[2], x.Shape[3])
 	b := convBackward{c: c, x: x, dy: dy, g: g,
 		// gt is the geometry of the input-gradient convolution for
@@ -283,10 +295,6 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		flipped: c.Stride == 1,
 		needDW:  !c.Weight.Frozen,
 		needDB:  c.Bias != nil && !c.Bias.Frozen,
-	}
-	c.Weight.EnsureGrad()
-	if c.Bias != nil {
-		c.Bias.EnsureGrad()
 	}
 	if !c.noInputGrad {
 		b.dx = c.inputGrad(&c.dx, dy, x, x.Shape...)

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"starid/internal/tensor"
 )
@@ -32,6 +33,10 @@ type Sequential struct {
 	reserved []int // input shape the arena was last sized for
 	// stale says why Backward would read overwritten inputs, if it would.
 	stale staleReason
+	// profile, when set by SetProfile, receives each layer's pass times;
+	// profilePath is this Sequential's path prefix in it.
+	profile     *LayerProfile
+	profilePath string
 }
 
 // staleReason is why the arena makes Backward impossible until the next
@@ -87,8 +92,15 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		if u, ok := l.(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
 		}
+		t0, in := time.Now(), x.Shape
+		if s.profile != nil {
+			in = append([]int(nil), in...) // an in-place layer may reshape x
+		}
 		if x, err = l.Forward(x); err != nil {
 			return nil, atPath(s.Names[i], err)
+		}
+		if s.profile != nil {
+			s.profile.record(s.profilePath+s.Names[i], l, in, false, time.Since(t0))
 		}
 	}
 	return x, nil
@@ -111,8 +123,12 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		if u, ok := s.Layers[i].(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
 		}
+		t0 := time.Now()
 		if dy, err = s.Layers[i].Backward(dy); err != nil {
 			return nil, atPath(s.Names[i], err)
+		}
+		if s.profile != nil {
+			s.profile.record(s.profilePath+s.Names[i], s.Layers[i], nil, true, time.Since(t0))
 		}
 		if dy == nil && i > 0 {
 			return nil, fmt.Errorf("%s: layer returned no input gradient but is not the first layer", s.Names[i])

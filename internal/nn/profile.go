@@ -1,0 +1,123 @@
+package nn
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// LayerProfile collects the time each leaf layer of a network spends in
+// Forward and Backward, with the multiply-add work of its convolutions and
+// linear layers, so that one training step's cost can be read layer by
+// layer (issue 15's per-layer profile). Attach it with SetProfile, run the
+// passes, then Write it.
+type LayerProfile struct {
+	Rows  []ProfileRow
+	index map[string]int
+}
+
+// ProfileRow is one leaf layer's totals over the passes profiled.
+type ProfileRow struct {
+	Path, Layer       string
+	Forward, Backward time.Duration
+	// FLOP is one Forward's arithmetic (2 per multiply-add; 0 for layers
+	// other than Conv2d and Linear); a Backward that also returns the
+	// input gradient does twice that.
+	FLOP              float64
+	Forwards, Backwds int
+	BackwardFLOP      float64 // summed over the Backward calls
+}
+
+// SetProfile makes l (a Sequential, possibly holding others) record every
+// leaf layer's pass times into p; nil stops recording.
+func SetProfile(l Layer, p *LayerProfile) { setProfile(l, "", p) }
+
+func setProfile(l Layer, prefix string, p *LayerProfile) {
+	s, ok := l.(*Sequential)
+	if !ok {
+		return
+	}
+	s.profile, s.profilePath = p, prefix
+	for i, c := range s.Layers {
+		setProfile(c, prefix+s.Names[i]+".", p)
+	}
+}
+
+// record adds one pass of layer l (at path) that took d on input shape in.
+func (p *LayerProfile) record(path string, l Layer, in []int, backward bool, d time.Duration) {
+	if _, ok := l.(*Sequential); ok {
+		return // its children record themselves
+	}
+	if p.index == nil {
+		p.index = map[string]int{}
+	}
+	i, ok := p.index[path]
+	if !ok {
+		i = len(p.Rows)
+		p.index[path] = i
+		p.Rows = append(p.Rows, ProfileRow{Path: path, Layer: l.String()})
+	}
+	r := &p.Rows[i]
+	if backward {
+		r.Backward += d
+		r.Backwds++
+		f := 2 * r.FLOP
+		if c, ok := l.(*Conv2d); ok && c.noInputGrad {
+			f = r.FLOP
+		}
+		r.BackwardFLOP += f
+		return
+	}
+	r.Forward += d
+	r.Forwards++
+	r.FLOP = layerFLOP(l, in)
+}
+
+// layerFLOP is one Forward's arithmetic of l on input shape in.
+func layerFLOP(l Layer, in []int) float64 {
+	switch l := l.(type) {
+	case *Conv2d:
+		out, err := l.OutputShape(in)
+		if err != nil {
+			return 0
+		}
+		return 2 * float64(out[0]*out[1]*out[2]*out[3]) * float64(l.In*l.Kernel*l.Kernel)
+	case *Linear:
+		return 2 * float64(in[0]) * float64(l.In*l.Out)
+	}
+	return 0
+}
+
+// Write prints one line per layer: mean forward and backward time, their
+// GFLOP/s, and the share of the total; Winograd marks the convolutions
+// that took that path on their last Forward.
+func (p *LayerProfile) Write(w io.Writer) error {
+	var total time.Duration
+	for _, r := range p.Rows {
+		total += r.Forward + r.Backward
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\tfwd ms\tfwd GFLOP/s\tbwd ms\tbwd GFLOP/s\tshare\t\t")
+	for _, r := range p.Rows {
+		fwd, bwd := meanMS(r.Forward, r.Forwards), meanMS(r.Backward, r.Backwds)
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.1f\t%s\t%.1f%%\t %s\t\n", r.Path, fwd, rate(r.FLOP*float64(r.Forwards), r.Forward),
+			bwd, rate(r.BackwardFLOP, r.Backward), 100*float64(r.Forward+r.Backward)/float64(max(total, 1)), r.Layer)
+	}
+	fmt.Fprintf(tw, "total\t\t\t\t\t\t %.1f ms over the passes\t\n", float64(total)/1e6)
+	return tw.Flush()
+}
+
+func meanMS(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d) / float64(n) / 1e6
+}
+
+func rate(flop float64, d time.Duration) string {
+	if flop == 0 || d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", flop/d.Seconds()/1e9)
+}

@@ -1,0 +1,94 @@
+//go:build unix
+
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"starid/internal/tensor"
+)
+
+// BenchmarkWinograd compares the Winograd path with the im2col one on
+// VGG16's convolution shapes (vggConvShapes), forward and forward plus
+// backward, at batch 32 (CONV_BATCH=n to change; WG_TILES=n fixes the
+// tiles per work item). GFLOP/s counts the direct convolution's
+// arithmetic, so the two paths' figures compare as speeds:
+//
+//	go test ./internal/nn -run '^$' -bench 'Winograd/64to64@64' -benchtime 2x
+func BenchmarkWinograd(b *testing.B) {
+	batch := 32
+	if v := os.Getenv("CONV_BATCH"); v != "" {
+		batch, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("WG_TILES"); v != "" {
+		defer func(old int) { wgBlockTiles = old }(wgBlockTiles)
+		wgBlockTiles, _ = strconv.Atoi(v)
+	}
+	for _, s := range vggConvShapes {
+		var (
+			l     *Conv2d
+			x, dy *tensor.Tensor
+		)
+		setup := func() {
+			if l == nil {
+				r := rand.New(rand.NewPCG(1, 2))
+				l = NewConv2d(s.in, s.out, 3, 1, 1, true, r)
+				l.SetNeedInputGrad(s.in != 3)
+				x = randTensor(r, batch, s.in, s.hw, s.hw)
+				dy = randTensor(r, batch, s.out, s.hw, s.hw)
+			}
+		}
+		flop := 2 * float64(batch*s.out*s.in*9*s.hw*s.hw)
+		passes := 3.0
+		if s.in == 3 {
+			passes = 2
+		}
+		for _, m := range []struct {
+			name string
+			mode int
+		}{{"im2col", WinogradOff}, {"winograd", WinogradOn}} {
+			name := fmt.Sprintf("%dto%d@%d/N%d/%s", s.in, s.out, s.hw, batch, m.name)
+			b.Run(name+"/fwd", func(b *testing.B) {
+				setup()
+				withWinograd(m.mode, func() {
+					l.SetTraining(false)
+					benchConvLoop(b, flop, func() { mustForward(b, l, x) })
+				})
+			})
+			b.Run(name+"/fwdbwd", func(b *testing.B) {
+				setup()
+				withWinograd(m.mode, func() {
+					l.SetTraining(true)
+					benchConvLoop(b, passes*flop, func() {
+						mustForward(b, l, x)
+						if _, err := l.Backward(dy); err != nil {
+							b.Fatal(err)
+						}
+					})
+				})
+			})
+		}
+	}
+}
+
+// benchConvLoop runs step once to warm the scratch buffers, then b.N
+// times, reporting flop per step as GFLOP/s.
+func benchConvLoop(b *testing.B, flop float64, step func()) {
+	step()
+	b.ResetTimer()
+	cpu0 := cpuSeconds()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
+	reportFlops(b, flop*float64(b.N), cpu0)
+}
+
+func mustForward(b *testing.B, l Layer, x *tensor.Tensor) {
+	if _, err := l.Forward(x); err != nil {
+		b.Fatal(err)
+	}
+}

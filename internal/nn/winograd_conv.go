@@ -1,0 +1,141 @@
+package nn
+
+import (
+	"starid/internal/tensor"
+)
+
+// Conv2d's Winograd path (winograd.go has the algorithm): the drivers that
+// cut the tiles of a batch into work items, and the layer's use of them.
+
+// wgConvolve computes out = conv(x) + bias (bias may be nil) for the
+// geometry g with the transformed filters u [36][cout][cin].
+func wgConvolve(g wgGeom, x, u, bias, out []float32) {
+	tb := wgBlock(g)
+	total := g.tiles()
+	ws := getScratch(wgElems*wgSpan(g.cin*tb), wgElems*wgSpan(g.cout*tb))
+	defer putScratch(ws)
+	runItems(ceilDivInt(total, tb), func(worker, item int, gemm gemmFunc) {
+		var buf [wgMaxBlock]wgTile
+		ts := buf[:min(tb, total-item*tb)]
+		wgTileList(g, item*tb, ts)
+		n := len(ts)
+		v, m := ws[worker].col[:wgElems*wgSpan(g.cin*n)], ws[worker].tmp[:wgElems*wgSpan(g.cout*n)]
+		wgInputTiles(g, x, ts, v)
+		for e := 0; e < wgElems; e++ {
+			gemm(false, false, g.cout, n, g.cin, 1, u[e*wgSpan(g.cout*g.cin):], g.cin,
+				v[e*wgSpan(g.cin*n):], n, 0, m[e*wgSpan(g.cout*n):], n)
+		}
+		wgOutputTiles(g, m, ts, bias, out)
+	})
+}
+
+// wgWeightGrad adds dL/dW of x and dy (geometry g) to dw [cout][cin][3][3].
+// Each worker sums its tiles' products in its own transform-domain buffer,
+// over a fixed range of items so that runs repeat bit for bit; the sums
+// are added in worker order and transformed back once.
+func wgWeightGrad(g wgGeom, x, dy, dw []float32) {
+	tb := wgBlock(g)
+	total := g.tiles()
+	ws := getScratch(wgElems*wgSpan(g.cin*tb), wgElems*wgSpan(g.cout*tb))
+	defer putScratch(ws)
+	size := wgElems * wgSpan(g.cout*g.cin)
+	dus := make([]*[]float32, len(ws))
+	for i := range ws {
+		ws[i].used = false
+		dus[i] = getPlane(size)
+		defer putPlane(dus[i])
+	}
+	runItemsFixed(ceilDivInt(total, tb), func(worker, item int, gemm gemmFunc) {
+		var buf [wgMaxBlock]wgTile
+		ts := buf[:min(tb, total-item*tb)]
+		wgTileList(g, item*tb, ts)
+		n := len(ts)
+		v, z := ws[worker].col[:wgElems*wgSpan(g.cin*n)], ws[worker].tmp[:wgElems*wgSpan(g.cout*n)]
+		wgInputTiles(g, x, ts, v)
+		wgGradTiles(g, dy, ts, z)
+		beta := float32(1)
+		if !ws[worker].used {
+			beta = 0
+		}
+		ws[worker].used = true
+		du := *dus[worker]
+		for e := 0; e < wgElems; e++ {
+			gemm(false, true, g.cout, g.cin, n, 1, z[e*wgSpan(g.cout*n):], n,
+				v[e*wgSpan(g.cin*n):], n, beta, du[e*wgSpan(g.cout*g.cin):], g.cin)
+		}
+	})
+	du := *dus[0]
+	for i := 1; i < len(ws); i++ {
+		if ws[i].used {
+			addInto(du, *dus[i])
+		}
+	}
+	wgFilterGrads(du, g.cout, g.cin, dw)
+}
+
+// wgFilterGrads adds Gᵀ du G of each filter's 36 elements in du
+// [36][cout][cin] to dw [cout][cin][3][3].
+func wgFilterGrads(du []float32, cout, cin int, dw []float32) {
+	plane, span := cout*cin, wgSpan(cout*cin)
+	tensor.ParallelMin(plane, 1024, func(lo, hi int) {
+		var u [wgElems]float64
+		for at := lo; at < hi; at++ {
+			for e := range u {
+				u[e] = float64(du[e*span+at])
+			}
+			filterGradTransform(&u, dw[at*9:at*9+9])
+		}
+	})
+}
+
+// useWinograd says whether a pass over n images of h x w takes the
+// Winograd path (see WinogradMode).
+func (c *Conv2d) useWinograd(n, h, w int) bool {
+	if c.Kernel != 3 || c.Stride != 1 || c.Padding > 2 || WinogradMode == WinogradOff {
+		return false
+	}
+	if WinogradMode == WinogradOn {
+		return true
+	}
+	return wgFaster(n, c.In, c.Out, h, w)
+}
+
+// forwardWinograd is Forward by wgConvolve.
+func (c *Conv2d) forwardWinograd(x, out *tensor.Tensor) {
+	g := newWgGeom(x.Shape[0], c.In, c.Out, x.Shape[2], x.Shape[3], c.Padding)
+	u := getPlane(wgElems * wgSpan(c.Out*c.In))
+	defer putPlane(u)
+	wgFilters(c.Weight.Value.Data, c.Out, c.In, false, *u)
+	var bias []float32
+	if c.Bias != nil {
+		bias = c.Bias.Value.Data
+	}
+	wgConvolve(g, x.Data, *u, bias, out.Data)
+}
+
+// backwardWinograd is Backward's three gradients by Winograd: dL/dx as the
+// convolution of dy with the flipped, transposed filters (padding 2-P
+// gives back H x W), dL/dW by wgWeightGrad, dL/db as dy's row sums.
+func (c *Conv2d) backwardWinograd(x, dy *tensor.Tensor) *tensor.Tensor {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	g := newWgGeom(n, c.In, c.Out, h, w, c.Padding)
+	if c.Bias != nil && !c.Bias.Frozen {
+		ohw := g.ho * g.wo
+		for i := 0; i < n; i++ {
+			rowSums(c.Bias.Grad.Data, dy.Data[i*c.Out*ohw:(i+1)*c.Out*ohw], c.Out, ohw, ohw)
+		}
+	}
+	if !c.Weight.Frozen {
+		wgWeightGrad(g, x.Data, dy.Data, c.Weight.Grad.Data)
+	}
+	if c.noInputGrad {
+		return nil
+	}
+	dx := c.inputGrad(&c.dx, dy, x, x.Shape...)
+	u := getPlane(wgElems * wgSpan(c.Out*c.In))
+	defer putPlane(u)
+	wgFilters(c.Weight.Value.Data, c.Out, c.In, true, *u)
+	gt := newWgGeom(n, c.Out, c.In, g.ho, g.wo, 2-c.Padding)
+	wgConvolve(gt, dy.Data, *u, nil, dx.Data)
+	return dx
+}
