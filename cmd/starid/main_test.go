@@ -68,6 +68,41 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchProfile: --profile lists every convolution and linear layer
+// with its arithmetic, in the text table and in the JSON.
+func TestBenchProfile(t *testing.T) {
+	args := []string{"bench", "--model", "vgg16-bn-dropout-light", "--width", "0.125", "--size", "32", "--batch", "2",
+		"--steps", "1", "--warmup", "1", "--profile"}
+	code, out, errOut := runCLI(args...)
+	if code != exitOK || !strings.Contains(out, "fwd GFLOP/s") || !strings.Contains(out, "block1.0") ||
+		!strings.Contains(out, "Conv2d(3, 8") || !strings.Contains(out, "total") {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	code, out, errOut = runCLI(append(args, "--json")...)
+	var r struct {
+		Profile []struct {
+			Path     string
+			FLOP     float64
+			Forwards int
+		} `json:"profile"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); code != exitOK || err != nil {
+		t.Fatalf("exit %d %v: %s\n%s", code, err, errOut, out)
+	}
+	convs := 0
+	for _, p := range r.Profile {
+		if p.Forwards != 1 {
+			t.Errorf("%s: %d forwards profiled, want the 1 timed step (warm-up excluded)", p.Path, p.Forwards)
+		}
+		if p.FLOP > 0 {
+			convs++
+		}
+	}
+	if convs != 13+1 { // VGG16's 13 convolutions and the light head's one linear layer
+		t.Errorf("%d layers with arithmetic in the profile, want 14: %+v", convs, r.Profile)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	cases := []struct {
 		args []string
