@@ -62,7 +62,7 @@ compare:
 # shapes, look at them, train the tutorial's best VGG variant from scratch,
 # evaluate it on its test split and predict two images; then find, outline
 # and landmark the faces in two of the face models' sample photos. Everything
-# lands in out/demo (git-ignored); about a minute on 2 cores.
+# lands in out/demo (git-ignored); 84 s on 2 cores (README).
 DEMO ?= out/demo
 demo: build
 	rm -rf $(DEMO)
