@@ -305,15 +305,26 @@ func TestTrainingStepAllocatesNoTensors(t *testing.T) {
 		}
 	}
 	step()
-	const steps = 5
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range steps {
-		step()
+	// The least of three windows: a steady per-step allocation shows in
+	// every window, while a one-time one does not. GEMM's pack buffers are
+	// one per goroutine multiplying at once, and how many goroutines
+	// overlap depends on scheduling, so a second set may first be needed
+	// in any step (in the pure-Go build, under load, it was).
+	const steps, windows = 5, 3
+	perStep := uint64(math.MaxUint64)
+	var mallocs uint64
+	for range windows {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range steps {
+			step()
+		}
+		runtime.ReadMemStats(&after)
+		if b := (after.TotalAlloc - before.TotalAlloc) / steps; b < perStep {
+			perStep, mallocs = b, (after.Mallocs-before.Mallocs)/steps
+		}
 	}
-	runtime.ReadMemStats(&after)
-	perStep := (after.TotalAlloc - before.TotalAlloc) / steps
-	t.Logf("%d bytes, %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/steps)
+	t.Logf("%d bytes, %d allocations per step (the least of %d windows of %d steps)", perStep, mallocs, windows, steps)
 	if perStep > 64<<10 {
 		t.Errorf("a training step allocates %d bytes after warm-up", perStep)
 	}
