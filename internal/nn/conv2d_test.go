@@ -219,11 +219,27 @@ func TestConv2dMatchesDirect(t *testing.T) {
 	}
 }
 
+// convGradCase is a convolution to check against finite differences,
+// with or without the input gradient.
+type convGradCase struct {
+	convCase
+	noInput bool
+}
+
+// checkConvGrads runs the finite-difference check on each case.
+func checkConvGrads(t *testing.T, cases []convGradCase) {
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s_noInput%v", tc.convCase, tc.noInput), func(t *testing.T) {
+			l := tc.layer(5)
+			l.SetNeedInputGrad(!tc.noInput)
+			x := randTensor(rand.New(rand.NewPCG(8, 8)), tc.n, tc.in, tc.h, tc.w)
+			gradCheck{MaxProbe: 60, NoInput: tc.noInput}.run(t, l, x)
+		})
+	}
+}
+
 func TestConv2dGradCheck(t *testing.T) {
-	cases := []struct {
-		convCase
-		noInput bool
-	}{
+	cases := []convGradCase{
 		{convCase: convCase{n: 1, in: 1, out: 2, h: 5, w: 5, k: 3, s: 1, p: 1, bias: true}},
 		{convCase: convCase{n: 3, in: 2, out: 3, h: 7, w: 9, k: 3, s: 1, p: 1, bias: true}},
 		{convCase: convCase{n: 3, in: 2, out: 3, h: 7, w: 9, k: 3, s: 2, p: 1, bias: false}},
@@ -235,14 +251,7 @@ func TestConv2dGradCheck(t *testing.T) {
 		{convCase: convCase{n: 3, in: 2, out: 3, h: 7, w: 9, k: 3, s: 1, p: 1, bias: true}, noInput: true},
 		{convCase: convCase{n: 1, in: 3, out: 2, h: 6, w: 6, k: 3, s: 2, p: 1, bias: false}, noInput: true},
 	}
-	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%s_noInput%v", tc.convCase, tc.noInput), func(t *testing.T) {
-			l := tc.layer(5)
-			l.SetNeedInputGrad(!tc.noInput)
-			x := randTensor(rand.New(rand.NewPCG(8, 8)), tc.n, tc.in, tc.h, tc.w)
-			gradCheck{MaxProbe: 60, NoInput: tc.noInput}.run(t, l, x)
-		})
-	}
+	checkConvGrads(t, cases)
 }
 
 func TestConv2dSkippedInputGradKeepsParamGrads(t *testing.T) {

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -135,24 +134,12 @@ func TestWinogradMatchesDefinition(t *testing.T) {
 }
 
 func TestWinogradGradCheck(t *testing.T) {
-	cases := []struct {
-		convCase
-		noInput bool
-	}{
+	cases := []convGradCase{
 		{convCase: convCase{n: 2, in: 3, out: 4, h: 7, w: 9, k: 3, s: 1, p: 1, bias: true}},
 		{convCase: convCase{n: 1, in: 2, out: 3, h: 6, w: 5, k: 3, s: 1, p: 0, bias: false}},
 		{convCase: convCase{n: 2, in: 2, out: 2, h: 5, w: 5, k: 3, s: 1, p: 1, bias: true}, noInput: true},
 	}
-	withWinograd(WinogradOn, func() {
-		for _, tc := range cases {
-			t.Run(fmt.Sprintf("%s_noInput%v", tc.convCase, tc.noInput), func(t *testing.T) {
-				l := tc.layer(5)
-				l.SetNeedInputGrad(!tc.noInput)
-				x := randTensor(rand.New(rand.NewPCG(8, 8)), tc.n, tc.in, tc.h, tc.w)
-				gradCheck{MaxProbe: 60, NoInput: tc.noInput}.run(t, l, x)
-			})
-		}
-	})
+	withWinograd(WinogradOn, func() { checkConvGrads(t, cases) })
 }
 
 // TestWinogradTileBlocks runs one shape under block sizes that cut the
