@@ -10,6 +10,7 @@ import (
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/progress"
 	"starid/internal/recognize"
 	"starid/internal/runs"
 	"starid/internal/train"
@@ -58,9 +59,11 @@ func cropFaceFinder(cache *identify.Cache, workers int, stderr io.Writer) train.
 // prints the cache's share.
 func describePhotos(ctx context.Context, cache *identify.Cache, workers int, paths, keys []string, landmarks, count bool,
 	stderr io.Writer) ([]identify.Photo, error) {
+	bar := progress.New(stderr, 0, "describing faces")
+	defer bar.Finish()
 	photos, st, err := identify.Describe(ctx, newDescriber(), paths, keys, identify.DescribeOptions{
-		Cache: cache, Workers: workers, Progress: stderr, Terminal: isTerminal(stderr), Landmarks: landmarks,
-		Note: func(msg string) { fmt.Fprintln(stderr, msg) }})
+		Cache: cache, Workers: workers, Progress: bar.Func(), Landmarks: landmarks,
+		Note: func(msg string) { fmt.Fprintln(bar.Writer(stderr), msg) }})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"starid/internal/eval/runeval"
 	"starid/internal/identify"
+	"starid/internal/progress"
 	"starid/internal/train"
 )
 
@@ -73,8 +74,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		opt.Threshold = threshold
 	}
 	opt.Describe = func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
+		bar := progress.New(stderr, 0, "describing faces")
+		defer bar.Finish()
 		photos, _, err := identify.Describe(ctx, newDescriber(), paths, keys, identify.DescribeOptions{
-			Cache: openCache(), Workers: *workers, Progress: stderr, Terminal: isTerminal(stderr)})
+			Cache: openCache(), Workers: *workers, Progress: bar.Func()})
 		return photos, err
 	}
 	res, err := runeval.Run(pos[0], opt)

@@ -14,6 +14,7 @@ import (
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/progress"
 	"starid/internal/runs"
 
 	"starid/internal/models"
@@ -125,7 +126,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		<-ctx.Done()
 		stop()
 	}()
-	_, err = train.Train(ctx, cfg, train.Output{Output: trainOutput(stdout, stderr)})
+	_, err = train.Train(ctx, cfg, train.Output{Output: trainOutput(stdout, stderr, "epoch")})
 	return err
 }
 
@@ -155,21 +156,14 @@ func trainFace(cfg runs.Settings, given []string, exclude, cacheDir string, stdo
 	fc.Cache = descriptorCache(cacheDir, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, err := identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr))
+	_, err := identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr, "describing faces"))
 	return err
 }
 
-func trainOutput(stdout, stderr io.Writer) runs.Output {
-	return runs.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)}
-}
-
-// isTerminal reports whether w is a character device such as a terminal
-// (a pipe or a file gets plain progress lines instead of a redrawn bar).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+// trainOutput is a run's streams with a progress bar (labelled with what
+// the run's long step is) on stderr when it is a terminal; both streams
+// erase the bar before a line.
+func trainOutput(stdout, stderr io.Writer, label string) runs.Output {
+	bar := progress.New(stderr, 0, label)
+	return runs.Output{Stdout: bar.Writer(stdout), Stderr: bar.Writer(stderr), Progress: bar.Func()}
 }

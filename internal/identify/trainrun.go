@@ -323,8 +323,8 @@ func (fd *faceData) describe(ctx context.Context, cfg *TrainConfig, d Describer,
 		paths[r], keys[r] = fd.ds.Samples[i].Path, fd.ds.Samples[i].SHA256
 	}
 	return Describe(ctx, d, paths, keys, DescribeOptions{Cache: cfg.Cache, Workers: cfg.Workers,
-		Progress: out.Stderr, Terminal: out.Terminal, ProgressEvery: out.ProgressEvery,
-		Note: func(msg string) { lg.notef("%s", msg) }})
+		Progress: out.Progress,
+		Note:     func(msg string) { lg.notef("%s", msg) }})
 }
 
 // trainingSide lists the photos the pipeline could not use (no face, or

@@ -509,7 +509,11 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 	start := time.Now()
 	t.opt.SetLR(t.sched.LR(cfg.LR, e))
 	t.drops.Reseed(cfg.Seed, e)
-	prog := t.lg.startEpoch(e+1, cfg.Epochs, t.trainB+t.testB)
+	progress := func(done int) {
+		if p := t.lg.out.Progress; p != nil {
+			p(done, t.trainB+t.testB)
+		}
+	}
 
 	t.net.SetTraining(true)
 	var lossSum float64
@@ -538,7 +542,7 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 		correct += r.Correct
 		seen += len(b.Labels)
 		batches++
-		prog.update(batches, "train", lossSum/float64(batches))
+		progress(batches)
 	}
 	if ctx.Err() != nil {
 		return rec, t.interrupted(ctx, e+1)
@@ -572,11 +576,14 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 		correct += CountCorrect(logits, b.Labels)
 		seen += len(b.Labels)
 		testBatches++
-		prog.update(batches+testBatches, "test", rec.TrainLoss)
+		progress(batches + testBatches)
 	}
 	if ctx.Err() != nil {
 		return rec, t.interrupted(ctx, e+1)
 	}
+	// Whole even when unreadable photos cut batches short, so a bar ends
+	// (and is erased) before the epoch's line.
+	progress(t.trainB + t.testB)
 	if seen == 0 {
 		return rec, fmt.Errorf("epoch %d: no test image could be read", e+1)
 	}

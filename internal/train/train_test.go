@@ -45,7 +45,8 @@ func TestTrainWritesRun(t *testing.T) {
 	cfg := tinyConfig(dataDir, out, 3)
 	var o runOutput
 	op := o.output(nil)
-	op.Terminal = true
+	var calls [][2]int
+	op.Progress = func(done, total int) { calls = append(calls, [2]int{done, total}) }
 	sum, err := Train(context.Background(), cfg, op)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, o.stderr.String())
@@ -68,8 +69,28 @@ func TestTrainWritesRun(t *testing.T) {
 	if !strings.Contains(lines[0], "Lr: 1.50E-03") || !strings.Contains(lines[2], "Lr: 3.75E-04") {
 		t.Errorf("printed learning rates are not the post-step ones:\n%s", o.stdout.String())
 	}
-	if !strings.Contains(o.stderr.String(), "\r") || !strings.Contains(o.stderr.String(), "ETA") {
-		t.Errorf("no progress bar on a terminal stderr:\n%q", o.stderr.String())
+	// Each epoch counts its batches from 1 to the same total; the last
+	// call of an epoch reports it whole.
+	if len(calls) == 0 {
+		t.Fatal("no progress reported")
+	}
+	total, rounds := calls[0][1], 0
+	for i, c := range calls {
+		if c[1] != total || c[0] < 1 || c[0] > total {
+			t.Fatalf("progress call %d: %v, total %d", i, c, total)
+		}
+		if i > 0 && c[0] < calls[i-1][0] && calls[i-1][0] != total {
+			t.Errorf("progress went back from %v to %v within an epoch", calls[i-1], c)
+		}
+		if c[0] == total && (i+1 == len(calls) || calls[i+1][0] < total) {
+			rounds++
+		}
+	}
+	if rounds != 3 {
+		t.Errorf("progress completed %d rounds, want one per epoch: %v", rounds, calls)
+	}
+	if strings.Contains(o.stderr.String(), "\r") {
+		t.Errorf("the trainer drew on stderr itself: %q", o.stderr.String())
 	}
 
 	for _, f := range []string{runs.ModelInfoFile, runs.BestFile, runs.LastFile, runs.HistoryFile, runs.CurvesFile, runs.SplitFile, runs.LogFile} {

@@ -47,6 +47,10 @@ type Options struct {
 	FindFaces train.FaceFinder
 	// Note receives warnings and skipped stranger photos; nil discards.
 	Note func(string)
+	// Progress, when not nil, is told how many of a VGG run's photos have
+	// been through the network (face runs report through Describe, crop
+	// runs' face finding through FindFaces).
+	Progress func(done, total int)
 }
 
 func (o Options) note(msg string) {
@@ -213,11 +217,19 @@ func vggRun(run *runs.Run, opt Options) (*Result, error) {
 	}
 	loader := data.NewLoader(ds, indices, recognize.Transform(run.Info), opt.Batch, lo)
 	labels := make([]int, 0, opt.Batch)
+	done := 0
+	progress := func(n int) {
+		done += n
+		if opt.Progress != nil {
+			opt.Progress(done, len(indices))
+		}
+	}
 	for b, err := range loader.Epoch(false, nil) {
 		if err != nil {
 			// An image that became unreadable since the scan: note it and
 			// go on, as training does.
 			res.Skipped = append(res.Skipped, skippedFrom(err))
+			progress(1)
 			continue
 		}
 		logits, err := run.Model.Forward(b.X)
@@ -231,6 +243,7 @@ func vggRun(run *runs.Run, opt Options) (*Result, error) {
 		if err := acc.Add(logits, labels); err != nil {
 			return nil, err
 		}
+		progress(len(labels))
 	}
 	if acc.N() == 0 {
 		return nil, fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
