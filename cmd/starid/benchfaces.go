@@ -7,51 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"time"
 
 	"starid/internal/bench"
-	"starid/internal/data"
-	"starid/internal/faces"
-	"starid/internal/tensor"
+	"starid/internal/progress"
 )
 
-// benchFacesResult is `bench --faces --json`: median_ms and min_ms are per
-// photo (the median and minimum over photos of each photo's median), the
-// names the contract fixes for bench output.
-type benchFacesResult struct {
-	MedianMS     float64          `json:"median_ms"`
-	MinMS        float64          `json:"min_ms"`
-	P90MS        float64          `json:"p90_ms"`
-	MaxMS        float64          `json:"max_ms"`
-	Photos       int              `json:"photos"`
-	Faces        int              `json:"faces"`
-	NoFace       int              `json:"photos_without_face"`
-	Steps        int              `json:"steps"`
-	PassSeconds  float64          `json:"pass_seconds"` // one pass over all photos: sum of per-photo medians
-	PeakRSSMB    float64          `json:"peak_rss_mb"`
-	Threads      int              `json:"threads"`
-	Backend      string           `json:"gemm_backend"`
-	Kernel       string           `json:"gemm_kernel"`
-	Pipeline     string           `json:"pipeline"`
-	PerPhoto     []benchFacePhoto `json:"per_photo"`
-	DecodeMedian float64          `json:"decode_median_ms"` // not part of the timed step
-}
-
-type benchFacePhoto struct {
-	Image    string  `json:"image"`
-	Width    int     `json:"width"`
-	Height   int     `json:"height"`
-	MedianMS float64 `json:"median_ms"`
-	Faces    int     `json:"faces"`
-}
-
-// runBenchFaces times the face pipeline (detect, landmarks, align,
-// describe every face) on already-decoded photos; decoding is timed
-// apart, since it depends on the file format rather than on starid.
-// Folders are searched for photos, so a whole data set can be timed.
+// runBenchFaces times the face pipeline on photos (bench.Faces); folders
+// are searched for photos, so a whole data set can be timed.
 func runBenchFaces(paths []string, steps, warmup int, asJSON bool, stdout, stderr io.Writer) error {
 	if steps < 1 || warmup < 0 {
 		return usagef("--steps must be positive and --warmup 0 or more")
@@ -67,47 +31,12 @@ func runBenchFaces(paths []string, steps, warmup int, asJSON bool, stdout, stder
 	if err != nil {
 		return err
 	}
-	res := benchFacesResult{Steps: steps, Threads: runtime.GOMAXPROCS(0), Backend: tensor.Backend, Kernel: tensor.KernelFamily(), Pipeline: faces.PipelineVersion}
-	var medians, decodes []float64
-	for i, path := range files {
-		t0 := time.Now()
-		img, err := data.DecodeFile(path, data.DefaultMaxPixels)
-		if err != nil {
-			return err
-		}
-		decodes = append(decodes, ms(time.Since(t0)))
-		fimg := faces.FromImage(img)
-		var found []faces.Face
-		r, err := bench.Run(warmup, steps, func() error {
-			var err error
-			found, err = finder.Faces(fimg)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		medians = append(medians, r.MedianMS)
-		res.PerPhoto = append(res.PerPhoto, benchFacePhoto{Image: path, Width: fimg.W, Height: fimg.H, MedianMS: r.MedianMS, Faces: len(found)})
-		res.Faces += len(found)
-		if len(found) == 0 {
-			res.NoFace++
-		}
-		if !asJSON && len(files) > 20 && (i+1)%100 == 0 {
-			fmt.Fprintf(stderr, "bench --faces: %d/%d photos\n", i+1, len(files))
-		}
+	bar := progress.New(stderr, len(files), "timing photos")
+	res, err := bench.Faces(files, finder, bench.FacesOptions{Steps: steps, Warmup: warmup, Progress: bar.Func()})
+	bar.Finish()
+	if err != nil {
+		return err
 	}
-	sorted := slices.Clone(medians)
-	slices.Sort(sorted)
-	res.Photos = len(files)
-	res.MedianMS = bench.Median(medians)
-	res.MinMS = sorted[0]
-	res.MaxMS = sorted[len(sorted)-1]
-	res.P90MS = sorted[min(len(sorted)-1, (len(sorted)*9)/10)]
-	for _, m := range medians {
-		res.PassSeconds += m / 1000
-	}
-	res.DecodeMedian = bench.Median(decodes)
-	res.PeakRSSMB = bench.PeakRSSMB()
 	if asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
@@ -122,8 +51,6 @@ func runBenchFaces(paths []string, steps, warmup int, asJSON bool, stdout, stder
 		res.PassSeconds, res.Faces, res.NoFace, res.DecodeMedian, res.PeakRSSMB)
 	return nil
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // expandPhotos lists the given files and, for folders, every photo under
 // them (by extension, sorted), so `bench --faces DIR` times a data set.
