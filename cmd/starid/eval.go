@@ -105,7 +105,11 @@ func printMetrics(w io.Writer, r *runeval.Result) {
 		where = "the " + r.Split + " split of " + r.Data
 	}
 	fmt.Fprintf(w, "%d images from %s\n", r.N, where)
-	fmt.Fprintf(w, "accuracy %.1f%%   top-5 %.1f%%   loss %.4f", 100*r.Accuracy, 100*r.Top5, r.Loss)
+	fmt.Fprintf(w, "accuracy %.1f%%", 100*r.Accuracy)
+	if r.Top5 != nil {
+		fmt.Fprintf(w, "   top-5 %.1f%%", 100**r.Top5)
+	}
+	fmt.Fprintf(w, "   loss %.4f", r.Loss)
 	if r.Unknown > 0 {
 		fmt.Fprintf(w, "   unknown %d", r.Unknown)
 	}

@@ -42,8 +42,8 @@ const maxListed = 20
 // directory cfg.Out current after every epoch (see runs.ModelInfoFile for its
 // files). Each epoch uses the learning rate
 // schedule.LR(cfg.LR, epoch), evaluates on the test split in eval mode and
-// writes best.safetensors when the test accuracy improved on every earlier
-// epoch, then last.safetensors, which is the point where the epoch counts
+// writes best.safetensors when the epoch beats every earlier one
+// (runs.EpochRecord.Improves), then last.safetensors, which is the point where the epoch counts
 // as done.
 //
 // When ctx is cancelled Train stops at the next batch and returns an error
@@ -484,7 +484,7 @@ func (t *trainer) run(ctx context.Context) error {
 		if t.hooks.evaluated != nil {
 			t.hooks.evaluated(&rec)
 		}
-		rec.Best = t.best == 0 || rec.TestAcc > t.bestAcc
+		rec.Best = rec.Improves(runs.BestRecord(t.history))
 		if err := t.commit(rec); err != nil {
 			return err
 		}
@@ -498,7 +498,7 @@ func (t *trainer) run(ctx context.Context) error {
 			}
 		}
 	}
-	t.lg.notef("best test accuracy %.1f%% at epoch %d: %s", 100*t.bestAcc, t.best, t.path(runs.BestFile))
+	t.lg.notef("%s: %s", runs.BestNote(t.history), t.path(runs.BestFile))
 	return nil
 }
 

@@ -315,7 +315,7 @@ func faceRun(dir string, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
 	}
 	res.Metrics = acc.Metrics()
-	res.Top5 = float64(top5) / float64(res.N)
+	res.Top5 = eval.Top5Share(top5, res.N, k)
 	res.Loss = 0
 	if described > 0 {
 		res.Loss = lossSum / float64(described)
