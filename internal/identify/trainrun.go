@@ -473,7 +473,7 @@ func writeRun(cfg *TrainConfig, best, last *Model, res *TrainResult, start time.
 	if err := run.writeInfo(); err != nil {
 		return err
 	}
-	plotErr, err := runs.WriteHistoryFiles(cfg.Out, res.History)
+	plotErr, err := runs.WriteHistoryFiles(cfg.Out, runs.ModelFace, res.History)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -24,6 +25,9 @@ type EpochRecord struct {
 	TestAcc   float64
 	TestLoss  float64
 	LR        float64
+	// Best marks an epoch that beat every earlier one; the last marked is
+	// the run's best epoch, which Curves marks on both plots.
+	Best bool
 }
 
 // Size of the curves picture in pixels: two plots side by side.
@@ -35,13 +39,20 @@ const (
 var (
 	trainColor = color.RGBA{R: 31, G: 119, B: 180, A: 255}
 	testColor  = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+	bestColor  = color.RGBA{R: 44, G: 160, B: 44, A: 255}
 )
 
+// titleBand is the height of the picture-wide title above the plots.
+const titleBand = 28
+
 // Curves draws accuracy (left) and loss (right) per epoch, train against
-// test, into a CurvesWidth x CurvesHeight PNG. Values that are not finite
-// (a diverged loss) are left out of their line rather than failing the plot,
-// since the picture is most needed exactly when training went wrong.
-func Curves(history []EpochRecord, path string) error {
+// test, into a CurvesWidth x CurvesHeight PNG under title (the run, its
+// model and its result, so a picture alone says what it shows), with the
+// best epoch (the last record marked Best) marked on both plots. Values
+// that are not finite (a diverged loss) are left out of their line rather
+// than failing the plot, since the picture is most needed exactly when
+// training went wrong.
+func Curves(history []EpochRecord, title, path string) error {
 	if len(history) == 0 {
 		return errors.New("curves: empty history, nothing to plot")
 	}
@@ -59,6 +70,9 @@ func Curves(history []EpochRecord, path string) error {
 	}
 	// A fixed 0-100% scale lets two runs' pictures be compared at a glance.
 	acc.Y.Min, acc.Y.Max = 0, 100
+	if err := markBest(acc, loss, history); err != nil {
+		return err
+	}
 	// Both curves start at the left where accuracy is low and loss high, so
 	// the top left and the bottom left corners are the ones that stay empty.
 	acc.Legend.Top, acc.Legend.Left = true, true
@@ -69,12 +83,69 @@ func Curves(history []EpochRecord, path string) error {
 	img := image.NewRGBA(image.Rect(0, 0, CurvesWidth, CurvesHeight))
 	c := vgimg.NewWith(vgimg.UseImage(img))
 	dc := draw.New(c)
+	if title != "" {
+		dc = drawTitle(dc, acc.Title.TextStyle, title)
+	}
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6),
 		PadLeft: vg.Points(6), PadRight: vg.Points(6)}
 	cells := plot.Align([][]*plot.Plot{{acc, loss}}, tiles, dc)
 	acc.Draw(cells[0][0])
 	loss.Draw(cells[0][1])
 	return WritePNG(c.Image(), path)
+}
+
+// markBest draws a vertical line at the best epoch on both plots and
+// rings its test points; the accuracy plot's legend says which epoch it is.
+func markBest(acc, loss *plot.Plot, history []EpochRecord) error {
+	var best *EpochRecord
+	for i := range history {
+		if history[i].Best {
+			best = &history[i]
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	x := float64(best.Epoch)
+	top := 0.0
+	for _, r := range history {
+		for _, v := range []float64{r.TrainLoss, r.TestLoss} {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				top = max(top, v)
+			}
+		}
+	}
+	for _, m := range []struct {
+		p      *plot.Plot
+		lo, hi float64
+		at     float64
+	}{{acc, 0, 100, 100 * best.TestAcc}, {loss, 0, top, best.TestLoss}} {
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: m.lo}, {X: x, Y: m.hi}})
+		if err != nil {
+			return fmt.Errorf("curves: best epoch: %w", err)
+		}
+		l.Color, l.Width, l.Dashes = bestColor, vg.Points(1.2), []vg.Length{vg.Points(4), vg.Points(3)}
+		ring, err := plotter.NewScatter(plotter.XYs{{X: x, Y: m.at}})
+		if err != nil {
+			return fmt.Errorf("curves: best epoch: %w", err)
+		}
+		ring.Color, ring.Radius, ring.Shape = bestColor, vg.Points(5), draw.RingGlyph{}
+		m.p.Add(l, ring)
+		if m.p == acc {
+			acc.Legend.Add(fmt.Sprintf("best: epoch %d, test %.1f%%", best.Epoch, 100*best.TestAcc), l, ring)
+		}
+	}
+	return nil
+}
+
+// drawTitle writes title centred in a band at the top of dc and returns
+// the canvas below it.
+func drawTitle(dc draw.Canvas, sty text.Style, title string) draw.Canvas {
+	sty.Font.Size = vg.Points(13)
+	sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
+	band := vg.Length(titleBand) * dc.Max.Y / vg.Length(CurvesHeight)
+	dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y - band/2}, title)
+	return draw.Crop(dc, 0, 0, 0, -band)
 }
 
 func linePlot(title, ylabel string, history []EpochRecord, train, test func(EpochRecord) float64) (*plot.Plot, error) {

@@ -141,11 +141,11 @@ func Interrupted(cause error, format string, args ...any) error {
 }
 
 // curves draws RUN/curves.png; a variable so the plot stays optional.
-var curves = func(h []EpochRecord, path string) error {
+var curves = func(h []EpochRecord, title, path string) error {
 	rs := make([]report.EpochRecord, len(h))
 	for i, r := range h {
 		rs[i] = report.EpochRecord{Epoch: r.Epoch, TrainAcc: r.TrainAcc, TrainLoss: r.TrainLoss,
-			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR}
+			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR, Best: r.Best}
 	}
-	return report.Curves(rs, path)
+	return report.Curves(rs, title, path)
 }

@@ -38,3 +38,13 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestCurvesTitle(t *testing.T) {
+	h := []EpochRecord{{Epoch: 1, TestAcc: 0.5, Best: true}, {Epoch: 2, TestAcc: 0.75, Best: true}, {Epoch: 3, TestAcc: 0.7}}
+	if got, want := CurvesTitle("runs/light64", "vgg16-bn", h), "light64 (vgg16-bn): best epoch 2 of 3, test accuracy 75.0%"; got != want {
+		t.Errorf("title %q, want %q", got, want)
+	}
+	if got := CurvesTitle("runs/x/", "face", nil); got != "x (face)" {
+		t.Errorf("title without epochs %q", got)
+	}
+}

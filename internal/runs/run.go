@@ -236,14 +236,24 @@ func WriteModelInfo(dir string, info *ModelInfo) error { return writeModelInfo(d
 // WriteHistoryFiles replaces dir/history.csv and draws dir/curves.png from
 // h, as a VGG run does after each epoch. A plot that fails is returned as
 // plotErr, apart from err, since the numbers are in history.csv.
-func WriteHistoryFiles(dir string, h []EpochRecord) (plotErr, err error) {
+func WriteHistoryFiles(dir, model string, h []EpochRecord) (plotErr, err error) {
 	if err := atomicfile.Write(filepath.Join(dir, HistoryFile), func(w io.Writer) error { return writeHistory(w, h) }); err != nil {
 		return nil, err
 	}
 	if curves != nil {
-		return curves(h, filepath.Join(dir, CurvesFile)), nil
+		return curves(h, CurvesTitle(dir, model, h), filepath.Join(dir, CurvesFile)), nil
 	}
 	return nil, nil
+}
+
+// CurvesTitle is curves.png's title: the run folder's name, the model and
+// the best epoch so far with its test accuracy.
+func CurvesTitle(dir, model string, h []EpochRecord) string {
+	t := fmt.Sprintf("%s (%s)", filepath.Base(dir), model)
+	if b := BestRecord(h); b != nil {
+		t += fmt.Sprintf(": best epoch %d of %d, test accuracy %.1f%%", b.Epoch, len(h), 100*b.TestAcc)
+	}
+	return t
 }
 
 // StaridVersion names the build, as model.json records it.

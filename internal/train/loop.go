@@ -628,11 +628,24 @@ func (t *trainer) commit(rec runs.EpochRecord) error {
 // writeHistoryFiles rewrites history.csv and curves.png from t.history. A
 // failed plot is a warning: the numbers are in history.csv.
 func (t *trainer) writeHistoryFiles() error {
-	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.history)
+	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.modelName(), t.history)
 	if plotErr != nil {
 		t.lg.notef("warning: %s not drawn: %v", t.path(runs.CurvesFile), plotErr)
 	}
 	return err
+}
+
+// modelName is the model as the pictures name it: with its width when
+// scaled and its crop when it sees faces.
+func (t *trainer) modelName() string {
+	s := t.cfg.Model
+	if t.cfg.Width != 0 && t.cfg.Width != 1 {
+		s += fmt.Sprintf(", width %g", t.cfg.Width)
+	}
+	if t.cfg.Crop != "" && t.cfg.Crop != facecrop.None {
+		s += ", crop " + string(t.cfg.Crop)
+	}
+	return s
 }
 
 // compile-time check that the loader's batches are what Stepper takes.

@@ -73,10 +73,27 @@ func Run(dir string, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var res *Result
 	if run.Info.Model == runs.ModelFace {
-		return faceRun(dir, opt)
+		res, err = faceRun(dir, opt)
+	} else {
+		res, err = vggRun(run, opt)
 	}
-	return vggRun(run, opt)
+	if err != nil {
+		return nil, err
+	}
+	res.run, res.model = filepath.Base(filepath.Clean(dir)), run.Info.Model
+	return res, nil
+}
+
+// title is confusion.png's title: the run and model, then the accuracy
+// and what it was measured on.
+func (r *Result) title() string {
+	where := "in " + filepath.Base(r.Data)
+	if r.Split != "" {
+		where = "(" + r.Split + " split)"
+	}
+	return fmt.Sprintf("%s (%s)\naccuracy %.1f%% on %d photos %s", r.run, r.model, 100*r.Accuracy, r.N, where)
 }
 
 // Files WriteOutputs writes.
@@ -98,7 +115,7 @@ func WriteOutputs(res *Result) error {
 			return err
 		}
 	}
-	if err := report.ConfusionPNG(res.Confusion, res.Classes, filepath.Join(res.Out, ConfusionPNG)); err != nil {
+	if err := report.ConfusionPNG(res.Confusion, res.Classes, res.title(), filepath.Join(res.Out, ConfusionPNG)); err != nil {
 		return err
 	}
 	cj, err := json.MarshalIndent(ConfusionFile{res.Classes, res.Columns, res.Confusion, res.N}, "", "  ")
@@ -115,6 +132,8 @@ type Result struct {
 	Split   string         `json:"split,omitempty"`   // "test" when the run's own split was used
 	Skipped []data.Skipped `json:"skipped,omitempty"` // images that could not be used
 	Out     string         `json:"out"`               // folder holding confusion.png and confusion.json
+	// run and model name the evaluated run in the pictures' titles.
+	run, model string
 	*FaceResult
 	FaceCrop *FaceCropResult `json:"face_crop,omitempty"` // crop=face and crop=aligned VGG runs
 }

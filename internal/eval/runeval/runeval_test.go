@@ -49,6 +49,9 @@ func TestVGGProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.run != "run" || res.model != cfg.Model {
+		t.Errorf("the pictures would name run %q model %q, want run %q", res.run, res.model, cfg.Model)
+	}
 	if len(calls) < 2 {
 		t.Fatalf("progress calls %v: want one per batch of 4 over %d photos", calls, res.N)
 	}
@@ -60,5 +63,17 @@ func TestVGGProgress(t *testing.T) {
 	}
 	if last := calls[len(calls)-1]; last[0] != res.N {
 		t.Errorf("progress ended at %v, want %d of %d", last, res.N, res.N)
+	}
+}
+
+func TestConfusionTitle(t *testing.T) {
+	r := &Result{Data: "/photos/celebrity17", Split: "test", run: "face17", model: "face"}
+	r.Accuracy, r.N = 0.989, 273
+	if got, want := r.title(), "face17 (face)\naccuracy 98.9% on 273 photos (test split)"; got != want {
+		t.Errorf("title %q, want %q", got, want)
+	}
+	r.Split = ""
+	if got, want := r.title(), "face17 (face)\naccuracy 98.9% on 273 photos in celebrity17"; got != want {
+		t.Errorf("title %q, want %q", got, want)
 	}
 }
