@@ -70,15 +70,12 @@ func Curves(history []EpochRecord, title, path string) error {
 	}
 	// A fixed 0-100% scale lets two runs' pictures be compared at a glance.
 	acc.Y.Min, acc.Y.Max = 0, 100
-	if err := markBest(acc, loss, history); err != nil {
+	if err := markBest(acc, loss, history, lossTop(history)); err != nil {
 		return err
 	}
-	// Both curves start at the left where accuracy is low and loss high, so
-	// the top left and the bottom left corners are the ones that stay empty.
-	acc.Legend.Top, acc.Legend.Left = true, true
-	loss.Legend.Top, loss.Legend.Left = false, true
-	acc.Legend.XOffs, acc.Legend.YOffs = vg.Points(8), -vg.Points(6)
-	loss.Legend.XOffs, loss.Legend.YOffs = vg.Points(8), vg.Points(6)
+	top := lossTop(history)
+	placeLegend(acc, history, 0, 100, func(r EpochRecord) [2]float64 { return [2]float64{100 * r.TrainAcc, 100 * r.TestAcc} })
+	placeLegend(loss, history, 0, top, func(r EpochRecord) [2]float64 { return [2]float64{r.TrainLoss, r.TestLoss} })
 
 	img := image.NewRGBA(image.Rect(0, 0, CurvesWidth, CurvesHeight))
 	c := vgimg.NewWith(vgimg.UseImage(img))
@@ -96,7 +93,7 @@ func Curves(history []EpochRecord, title, path string) error {
 
 // markBest draws a vertical line at the best epoch on both plots and
 // rings its test points; the accuracy plot's legend says which epoch it is.
-func markBest(acc, loss *plot.Plot, history []EpochRecord) error {
+func markBest(acc, loss *plot.Plot, history []EpochRecord, top float64) error {
 	var best *EpochRecord
 	for i := range history {
 		if history[i].Best {
@@ -107,14 +104,6 @@ func markBest(acc, loss *plot.Plot, history []EpochRecord) error {
 		return nil
 	}
 	x := float64(best.Epoch)
-	top := 0.0
-	for _, r := range history {
-		for _, v := range []float64{r.TrainLoss, r.TestLoss} {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				top = max(top, v)
-			}
-		}
-	}
 	for _, m := range []struct {
 		p      *plot.Plot
 		lo, hi float64
@@ -136,6 +125,62 @@ func markBest(acc, loss *plot.Plot, history []EpochRecord) error {
 		}
 	}
 	return nil
+}
+
+// lossTop is the highest finite loss in history (0 without one).
+func lossTop(history []EpochRecord) float64 {
+	top := 0.0
+	for _, r := range history {
+		for _, v := range []float64{r.TrainLoss, r.TestLoss} {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				top = max(top, v)
+			}
+		}
+	}
+	return top
+}
+
+// placeLegend puts p's legend in the corner that the fewest points of
+// the curves pass through (a box of 40% x 35% of the plot, points from
+// get, y spanning lo to hi), so it hides as little as possible: a run
+// whose accuracy reaches 99% in two epochs fills the top, one that stays
+// at 30% the bottom. Ties go to the right, then the top.
+func placeLegend(p *plot.Plot, history []EpochRecord, lo, hi float64, get func(EpochRecord) [2]float64) {
+	first, last := float64(history[0].Epoch), float64(history[len(history)-1].Epoch)
+	span := max(last-first, 1)
+	count := func(top, left bool) int {
+		n := 0
+		for _, r := range history {
+			fx := (float64(r.Epoch) - first) / span
+			if left != (fx <= 0.4) {
+				continue
+			}
+			for _, v := range get(r) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					continue
+				}
+				fy := (v - lo) / max(hi-lo, 1e-12)
+				if top == (fy >= 0.65) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	best, bestN := [2]bool{true, false}, -1
+	for _, c := range [][2]bool{{true, false}, {false, false}, {true, true}, {false, true}} {
+		if n := count(c[0], c[1]); bestN < 0 || n < bestN {
+			best, bestN = c, n
+		}
+	}
+	p.Legend.Top, p.Legend.Left = best[0], best[1]
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), vg.Points(6)
+	if best[0] {
+		p.Legend.YOffs = -vg.Points(6)
+	}
+	if !best[1] {
+		p.Legend.XOffs = -vg.Points(8)
+	}
 }
 
 // drawTitle writes title centred in a band at the top of dc and returns

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
 )
 
 // keepDir, when set (STARID_REPORT_DIR=/tmp/x go test), keeps the pictures
@@ -352,5 +354,25 @@ func TestAnnotate(t *testing.T) {
 	}
 	if _, err := Annotate(image.NewRGBA(image.Rectangle{}), nil); err == nil {
 		t.Error("an empty image must be refused")
+	}
+}
+
+// The legend goes where the curves are not: below a run that is right
+// almost at once, above one that stays low.
+func TestLegendAvoidsTheCurves(t *testing.T) {
+	high, low := make([]EpochRecord, 20), make([]EpochRecord, 20)
+	for i := range high {
+		high[i] = EpochRecord{Epoch: i + 1, TrainAcc: 0.99, TestAcc: 0.98}
+		low[i] = EpochRecord{Epoch: i + 1, TrainAcc: 0.2, TestAcc: 0.1}
+	}
+	acc := func(r EpochRecord) [2]float64 { return [2]float64{100 * r.TrainAcc, 100 * r.TestAcc} }
+	p := plot.New()
+	placeLegend(p, high, 0, 100, acc)
+	if p.Legend.Top {
+		t.Error("high accuracy: legend on top of the curves")
+	}
+	placeLegend(p, low, 0, 100, acc)
+	if !p.Legend.Top {
+		t.Error("low accuracy: legend under the curves")
 	}
 }
