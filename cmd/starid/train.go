@@ -126,7 +126,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		<-ctx.Done()
 		stop()
 	}()
-	_, err = train.Train(ctx, cfg, train.Output{Output: trainOutput(stdout, stderr, "epoch")})
+	streams, bar := trainOutput(stdout, stderr, "epoch")
+	defer bar.Finish() // erased before an interruption's message
+	_, err = train.Train(ctx, cfg, train.Output{Output: streams})
 	return err
 }
 
@@ -156,14 +158,16 @@ func trainFace(cfg runs.Settings, given []string, exclude, cacheDir string, stdo
 	fc.Cache = descriptorCache(cacheDir, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, err := identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr, "describing faces"))
+	streams, bar := trainOutput(stdout, stderr, "describing faces")
+	defer bar.Finish() // erased before an interruption's message
+	_, err := identify.Train(ctx, fc, newDescriber(), streams)
 	return err
 }
 
 // trainOutput is a run's streams with a progress bar (labelled with what
 // the run's long step is) on stderr when it is a terminal; both streams
-// erase the bar before a line.
-func trainOutput(stdout, stderr io.Writer, label string) runs.Output {
+// erase the bar before a line. The caller finishes the bar.
+func trainOutput(stdout, stderr io.Writer, label string) (runs.Output, *progress.Bar) {
 	bar := progress.New(stderr, 0, label)
-	return runs.Output{Stdout: bar.Writer(stdout), Stderr: bar.Writer(stderr), Progress: bar.Func()}
+	return runs.Output{Stdout: bar.Writer(stdout), Stderr: bar.Writer(stderr), Progress: bar.Func()}, bar
 }
