@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,9 +91,8 @@ type TrainResult struct {
 	Stats          Stats
 	Rule           Rule
 	Calibration    Calibration
-	BestEpoch      int     // the epoch whose head best.safetensors keeps (runs.EpochRecord.Improves)
-	TestAcc        float64 // closed set, at BestEpoch: the head's arg-max, no-face photos wrong
-	TestAccOpenSet float64 // with the unknown rule, at BestEpoch
+	TestAcc        float64 // closed set, of the kept (last) head: its arg-max, no-face photos wrong
+	TestAccOpenSet float64 // with the unknown rule
 	History        []runs.EpochRecord
 }
 
@@ -144,12 +142,16 @@ const maxListed = 20
 // Train makes a face run in cfg.Out: it scans and splits cfg.Data exactly
 // as a VGG run does (same seed, same split.json), describes every photo of
 // the kept classes (through the cache), takes the largest face of each
-// training photo, trains the head for cfg.Epochs epochs printing the
-// tutorial's line per epoch, calibrates the unknown rule on the training
-// descriptors, and writes model.json, best.safetensors (the head of the best
-// epoch, chosen as a VGG run chooses it), last.safetensors (the final
-// head), history.csv, curves.png and train.log. Test photos in which no face is
-// found count as errors.
+// training photo, calibrates the unknown rule on the training
+// descriptors, trains the head for cfg.Epochs epochs printing the
+// tutorial's line per epoch, and writes model.json, best.safetensors and
+// last.safetensors (both the final head), history.csv, curves.png and
+// train.log. Test photos in which no face is found count as errors.
+//
+// A face run keeps its last epoch's head rather than the epoch with the
+// best test accuracy: choosing on the test split would make the test
+// accuracy it reports optimistic, and the head has no validation split to
+// choose on instead.
 func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (_ *TrainResult, err error) {
 	if cfg.TargetFRR == 0 {
 		cfg.TargetFRR = DefaultTargetFRR
@@ -220,15 +222,14 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 	}
 	lg.notef("faces described in %s: %d computed, %d from the cache", time.Since(start).Round(time.Millisecond), st.Computed, st.Cached)
 	res := &TrainResult{Dir: cfg.Out, Classes: fd.classes, Train: len(fd.trainIdx), Test: len(fd.testIdx), Stats: st}
-	best, last, testX, err := fd.fit(ctx, &cfg, photos, res, lg)
+	model, testX, err := fd.fit(ctx, &cfg, photos, res, lg)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeRun(&cfg, best, last, res, start, lg); err != nil {
+	if err := writeRun(&cfg, model, res, start, lg); err != nil {
 		return nil, err
 	}
-	lg.notef("test accuracy %.1f%% (%.1f%% with the unknown rule; %d of %d test photos without a usable face count as errors): %s",
-		100*res.TestAcc, 100*res.TestAccOpenSet, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile))
+	lg.notef("%s", keptNote(res, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
 	return res, nil
 }
 
@@ -370,19 +371,25 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 	return trainX, trainY, nil
 }
 
-// fit trains the head, printing an epoch line each epoch, keeps the head
-// of the best epoch (runs.EpochRecord.Improves: the one that would have
-// been saved as best.safetensors by a VGG run) and calibrates the unknown
-// rule for a head trained that many epochs. It fills res and returns the
-// best and the last heads and the test descriptors (nil for a test photo
-// without a usable face).
-func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (best, last *Model, testX [][]float32, err error) {
+// fit calibrates the unknown rule and trains the head, printing an epoch
+// line each epoch; it fills res and returns the final head and the test
+// descriptors (nil for a test photo without a usable face).
+func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]float32, error) {
 	trainX, trainY, err := fd.trainingSide(cfg, photos, res, lg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
+	hc := cfg.head()
+	rule, cal, err := Calibrate(ctx, fd.classes, trainX, trainY, hc, cfg.TargetFRR)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Rule, res.Calibration = rule, cal
+	lg.notef("unknown rule: distance to the centroid above %.3f or probability below %.3f (%s; rejects %.1f%% of %d known training faces)",
+		rule.MaxDistance, rule.MinProbability, cal.Method, 100*cal.FalseRejection, cal.Samples)
+
 	// The test side: every kept test photo, in split order.
-	testX = make([][]float32, len(fd.testIdx))
+	testX := make([][]float32, len(fd.testIdx))
 	testY := make([]int, len(fd.testIdx))
 	for r := range fd.testIdx {
 		p := photos[len(fd.trainIdx)+r]
@@ -391,10 +398,8 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 			testX[r] = f.Descriptor
 		}
 	}
-	hc := cfg.head()
-	var kept headWeights
 	epochStart := time.Now()
-	last, err = Fit(ctx, fd.classes, trainX, trainY, hc, func(m *Model, s EpochStats) error {
+	model, err := Fit(ctx, fd.classes, trainX, trainY, hc, func(m *Model, s EpochStats) error {
 		if err := runs.Diverged(s.Epoch, "training", s.TrainLoss, cfg.LR); err != nil {
 			return err
 		}
@@ -403,77 +408,67 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 		if err := runs.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
 			return err
 		}
-		rec.Best = rec.Improves(runs.BestRecord(res.History))
-		if rec.Best {
-			kept = headOf(m)
-		}
 		rec.DurationMS = time.Since(epochStart).Milliseconds()
 		epochStart = time.Now()
 		res.History = append(res.History, rec)
+		// Unmarked: no epoch is chosen by its test accuracy.
 		lg.result(rec.Line(cfg.Epochs))
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	b := runs.BestRecord(res.History)
-	best = last.withHead(kept)
-	lg.notef("%s: its head is kept", runs.BestNote(res.History))
-	// The rule's probability floor depends on how sure the head is, which
-	// grows with its epochs: calibrate heads trained as long as the kept one.
-	hc.Epochs = b.Epoch
-	rule, cal, err := Calibrate(ctx, fd.classes, trainX, trainY, hc, cfg.TargetFRR)
-	if err != nil {
-		return nil, nil, nil, err
+	// The kept epoch, as history.csv and curves.png show it.
+	last := &res.History[len(res.History)-1]
+	last.Best = true
+	res.TestAcc = last.TestAcc
+	res.TestAccOpenSet, _, _ = testScores(model, testX, testY, rule)
+	return model, testX, nil
+}
+
+// keptNote is a face run's last line: which head it keeps, where, and
+// how it scores on the test split, with, for information only, the epoch
+// that scored highest when it is not the kept one.
+func keptNote(res *TrainResult, noFace, tests int, path string) string {
+	h := res.History
+	last := h[len(h)-1]
+	s := fmt.Sprintf("kept the head of the last epoch (%d of %d) in %s: test accuracy %.1f%% (%.1f%% with the unknown rule; "+
+		"%d of %d test photos without a usable face count as errors); face runs choose no epoch on the test split, "+
+		"so this is a fair held-out figure", last.Epoch, len(h), path, 100*res.TestAcc, 100*res.TestAccOpenSet, noFace, tests)
+	var top *runs.EpochRecord
+	for i := range h {
+		if h[i].Improves(top) {
+			top = &h[i]
+		}
 	}
-	res.Rule, res.Calibration = rule, cal
-	lg.notef("unknown rule: distance to the centroid above %.3f or probability below %.3f (%s; rejects %.1f%% of %d known training faces)",
-		rule.MaxDistance, rule.MinProbability, cal.Method, 100*cal.FalseRejection, cal.Samples)
-	res.BestEpoch, res.TestAcc = b.Epoch, b.TestAcc
-	res.TestAccOpenSet, _, _ = testScores(best, testX, testY, rule)
-	return best, last, testX, nil
+	if top.TestAcc > last.TestAcc {
+		s += fmt.Sprintf(" (for information: the highest test accuracy, %.1f%%, came at epoch %d)", 100*top.TestAcc, top.Epoch)
+	}
+	return s
 }
 
-// headWeights is a copy of a head's parameters.
-type headWeights struct{ w, b []float32 }
-
-func headOf(m *Model) headWeights {
-	return headWeights{slices.Clone(m.Head.Weight.Value.Data), slices.Clone(m.Head.Bias.Value.Data)}
-}
-
-// withHead is m with another head of the same shape; the rest is shared.
-func (m *Model) withHead(h headWeights) *Model {
-	c := *m
-	c.Head = nn.NewLinear(DescriptorLen, len(m.Classes), true, rand.New(rand.NewPCG(0, 0)))
-	c.Head.SetTraining(false)
-	copy(c.Head.Weight.Value.Data, h.w)
-	copy(c.Head.Bias.Value.Data, h.b)
-	return &c
-}
-
-// writeRun writes the finished face run's files: the best epoch's head
-// and the last one, model.json, history.csv and curves.png.
-func writeRun(cfg *TrainConfig, best, last *Model, res *TrainResult, start time.Time, lg *runLog) error {
-	run := &FaceRun{Dir: cfg.Out, Model: best}
+// writeRun writes the finished face run's files: the head (as best and
+// last), model.json, history.csv and curves.png.
+func writeRun(cfg *TrainConfig, model *Model, res *TrainResult, start time.Time, lg *runLog) error {
+	run := &FaceRun{Dir: cfg.Out, Model: model}
 	abs := cfg.Settings
 	abs.Model, abs.Size, abs.Crop = runs.ModelFace, 0, ""
 	thr := res.Rule.MaxDistance
 	run.Info = runs.ModelInfo{Version: runs.ModelInfoVersion, Model: runs.ModelFace, Classes: res.Classes,
 		Data: cfg.Data, Seed: cfg.Seed, TrainFrac: cfg.TrainFrac, Unknown: &thr, PipelineVersion: cfg.PipelineVersion,
-		BestEpoch: res.BestEpoch, BestTestAcc: res.TestAcc, Config: abs,
+		BestEpoch: cfg.Epochs, BestTestAcc: res.TestAcc, Config: abs,
 		Created: start.UTC().Format(time.RFC3339), StaridVersion: runs.StaridVersion()}
 	run.Face = FaceInfo{Normalize: "standardize", MinProbability: res.Rule.MinProbability, Calibration: res.Calibration,
 		Excluded: cfg.Exclude, NoFace: res.NoFace, TestAccOpenSet: res.TestAccOpenSet}
-	if err := best.Save(filepath.Join(cfg.Out, runs.BestFile), cfg.PipelineVersion, res.BestEpoch); err != nil {
-		return err
-	}
-	if err := last.Save(filepath.Join(cfg.Out, runs.LastFile), cfg.PipelineVersion, cfg.Epochs); err != nil {
-		return err
+	for _, name := range []string{runs.BestFile, runs.LastFile} {
+		if err := model.Save(filepath.Join(cfg.Out, name), cfg.PipelineVersion, cfg.Epochs); err != nil {
+			return err
+		}
 	}
 	if err := run.writeInfo(); err != nil {
 		return err
 	}
-	plotErr, err := runs.WriteHistoryFiles(cfg.Out, runs.ModelFace, res.History)
+	plotErr, err := runs.WriteHistoryFiles(cfg.Out, runs.ModelFace, runs.KeepLast, res.History)
 	if err != nil {
 		return err
 	}

@@ -25,9 +25,19 @@ type EpochRecord struct {
 	TestAcc   float64
 	TestLoss  float64
 	LR        float64
-	// Best marks an epoch that beat every earlier one; the last marked is
-	// the run's best epoch, which Curves marks on both plots.
+	// Best marks an epoch the run's best.safetensors held; the last marked
+	// is the epoch the run keeps, which Curves marks on both plots.
 	Best bool
+}
+
+// CurvesText is the words of a curves picture.
+type CurvesText struct {
+	// Title goes above both plots: the run, its model and its result, so
+	// a picture alone says what it shows.
+	Title string
+	// Mark names the marked epoch in the accuracy plot's legend, that is
+	// why the run keeps it ("best" when empty, as in a VGG run).
+	Mark string
 }
 
 // Size of the curves picture in pixels: two plots side by side.
@@ -46,13 +56,12 @@ var (
 const titleBand = 28
 
 // Curves draws accuracy (left) and loss (right) per epoch, train against
-// test, into a CurvesWidth x CurvesHeight PNG under title (the run, its
-// model and its result, so a picture alone says what it shows), with the
-// best epoch (the last record marked Best) marked on both plots. Values
+// test, into a CurvesWidth x CurvesHeight PNG under text.Title, with the
+// kept epoch (the last record marked Best) marked on both plots. Values
 // that are not finite (a diverged loss) are left out of their line rather
 // than failing the plot, since the picture is most needed exactly when
 // training went wrong.
-func Curves(history []EpochRecord, title, path string) error {
+func Curves(history []EpochRecord, text CurvesText, path string) error {
 	if len(history) == 0 {
 		return errors.New("curves: empty history, nothing to plot")
 	}
@@ -70,7 +79,11 @@ func Curves(history []EpochRecord, title, path string) error {
 	}
 	// A fixed 0-100% scale lets two runs' pictures be compared at a glance.
 	acc.Y.Min, acc.Y.Max = 0, 100
-	if err := markBest(acc, loss, history, lossTop(history)); err != nil {
+	mark := text.Mark
+	if mark == "" {
+		mark = "best"
+	}
+	if err := markBest(acc, loss, history, lossTop(history), mark); err != nil {
 		return err
 	}
 	top := lossTop(history)
@@ -80,8 +93,8 @@ func Curves(history []EpochRecord, title, path string) error {
 	img := image.NewRGBA(image.Rect(0, 0, CurvesWidth, CurvesHeight))
 	c := vgimg.NewWith(vgimg.UseImage(img))
 	dc := draw.New(c)
-	if title != "" {
-		dc = drawTitle(dc, acc.Title.TextStyle, title)
+	if text.Title != "" {
+		dc = drawTitle(dc, acc.Title.TextStyle, text.Title)
 	}
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6),
 		PadLeft: vg.Points(6), PadRight: vg.Points(6)}
@@ -91,9 +104,10 @@ func Curves(history []EpochRecord, title, path string) error {
 	return WritePNG(c.Image(), path)
 }
 
-// markBest draws a vertical line at the best epoch on both plots and
-// rings its test points; the accuracy plot's legend says which epoch it is.
-func markBest(acc, loss *plot.Plot, history []EpochRecord, top float64) error {
+// markBest draws a vertical line at the kept epoch on both plots and
+// rings its test points; the accuracy plot's legend says which epoch it
+// is, after mark.
+func markBest(acc, loss *plot.Plot, history []EpochRecord, top float64, mark string) error {
 	var best *EpochRecord
 	for i := range history {
 		if history[i].Best {
@@ -121,10 +135,16 @@ func markBest(acc, loss *plot.Plot, history []EpochRecord, top float64) error {
 		ring.Color, ring.Radius, ring.Shape = bestColor, vg.Points(5), draw.RingGlyph{}
 		m.p.Add(l, ring)
 		if m.p == acc {
-			acc.Legend.Add(fmt.Sprintf("best: epoch %d, test %.1f%%", best.Epoch, 100*best.TestAcc), l, ring)
+			acc.Legend.Add(markLegend(mark, *best), l, ring)
 		}
 	}
 	return nil
+}
+
+// markLegend is the legend entry of the marked epoch r: "best: epoch 5,
+// test 66.0%", or with mark "kept (last)" for a run that keeps its last.
+func markLegend(mark string, r EpochRecord) string {
+	return fmt.Sprintf("%s: epoch %d, test %.1f%%", mark, r.Epoch, 100*r.TestAcc)
 }
 
 // lossTop is the highest finite loss in history (0 without one).

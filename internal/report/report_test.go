@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/draw"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,7 +85,7 @@ func TestCurves(t *testing.T) {
 	path := outPath(t, "curves.png")
 	h := history(12)
 	h[0].Best, h[4].Best = true, true
-	if err := Curves(h, "run1 (vgg16-bn): best epoch 5 of 12, test accuracy 66.0%", path); err != nil {
+	if err := Curves(h, CurvesText{Title: "run1 (vgg16-bn): best epoch 5 of 12, test accuracy 66.0%"}, path); err != nil {
 		t.Fatal(err)
 	}
 	img := decode(t, path, CurvesWidth, CurvesHeight)
@@ -117,13 +119,41 @@ func TestCurves(t *testing.T) {
 	}
 }
 
+// The marked epoch's legend says why the run keeps it: "best" unless
+// told otherwise, and a face run's "kept (last)" changes the picture.
+func TestCurvesMark(t *testing.T) {
+	h := history(6)
+	h[1].Best, h[5].Best = true, true
+	render := func(mark string) []byte {
+		path := outPath(t, "curves-mark-"+strings.ReplaceAll(mark, " ", "_")+".png")
+		if err := Curves(h, CurvesText{Title: "run", Mark: mark}, path); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	def, best, kept := render(""), render("best"), render("kept (last)")
+	if !bytes.Equal(def, best) {
+		t.Error(`an empty mark is not drawn as "best"`)
+	}
+	if bytes.Equal(best, kept) {
+		t.Error("the mark's words do not reach the picture")
+	}
+	if got := markLegend("kept (last)", h[5]); got != "kept (last): epoch 6, test "+strconv.FormatFloat(100*h[5].TestAcc, 'f', 1, 64)+"%" {
+		t.Errorf("legend %q", got)
+	}
+}
+
 func TestCurvesOneEpochAndNaN(t *testing.T) {
 	h := history(3)
 	h[2].TestLoss = math.NaN()
 	h[1].TrainLoss = math.Inf(1)
 	for name, hist := range map[string][]EpochRecord{"one": history(1), "nan": h} {
 		path := outPath(t, "curves-"+name+".png")
-		if err := Curves(hist, "", path); err != nil {
+		if err := Curves(hist, CurvesText{}, path); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		img := decode(t, path, CurvesWidth, CurvesHeight)
@@ -138,10 +168,10 @@ func TestCurvesOneEpochAndNaN(t *testing.T) {
 
 func TestCurvesErrors(t *testing.T) {
 	dir := t.TempDir()
-	if err := Curves(nil, "", filepath.Join(dir, "c.png")); err == nil || !strings.Contains(err.Error(), "empty history") {
+	if err := Curves(nil, CurvesText{}, filepath.Join(dir, "c.png")); err == nil || !strings.Contains(err.Error(), "empty history") {
 		t.Errorf("empty history: %v", err)
 	}
-	if err := Curves(history(2), "", filepath.Join(dir, "missing", "c.png")); err == nil {
+	if err := Curves(history(2), CurvesText{}, filepath.Join(dir, "missing", "c.png")); err == nil {
 		t.Error("writing into a missing folder succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "c.png")); !os.IsNotExist(err) {

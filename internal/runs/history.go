@@ -23,19 +23,21 @@ type EpochRecord struct {
 	// what the tutorial prints: the rate the next epoch will use, not the
 	// one this epoch trained with.
 	LR float64 `json:"lr"`
-	// Best: the epoch beat every earlier one (Improves) when it ended, and
-	// best.safetensors then held it; the last epoch marked is the run's
-	// best, the one model.json's best_epoch names.
+	// Best: best.safetensors held the epoch when it ended; the last epoch
+	// marked is the one the run keeps, which model.json's best_epoch
+	// names. A VGG run marks each epoch that beat every earlier one
+	// (Improves); a face run, which keeps its last epoch, marks only that.
 	Best    bool `json:"best"`
 	Skipped int  `json:"skipped,omitempty"` // images that could not be read this epoch
 }
 
 // Improves says whether r is a better epoch than best (nil: the first
-// epoch). One rule for both trainers: the higher test accuracy wins; at
-// equal test accuracy the lower test loss (the more confident right
-// answers); at equal both, the earlier epoch stays. So the run's best
-// epoch is the one with the highest test accuracy, the lowest test loss
-// among those, and the earliest among those.
+// epoch); it is how a VGG run chooses the epoch best.safetensors keeps
+// (face runs keep their last and choose nothing). The higher test
+// accuracy wins; at equal test accuracy the lower test loss (the more
+// confident right answers); at equal both, the earlier epoch stays. So
+// the run's best epoch is the one with the highest test accuracy, the
+// lowest test loss among those, and the earliest among those.
 func (r EpochRecord) Improves(best *EpochRecord) bool {
 	if best == nil {
 		return true
@@ -141,11 +143,11 @@ func Interrupted(cause error, format string, args ...any) error {
 }
 
 // curves draws RUN/curves.png; a variable so the plot stays optional.
-var curves = func(h []EpochRecord, title, path string) error {
+var curves = func(h []EpochRecord, text report.CurvesText, path string) error {
 	rs := make([]report.EpochRecord, len(h))
 	for i, r := range h {
 		rs[i] = report.EpochRecord{Epoch: r.Epoch, TrainAcc: r.TrainAcc, TrainLoss: r.TrainLoss,
 			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR, Best: r.Best}
 	}
-	return report.Curves(rs, title, path)
+	return report.Curves(rs, text, path)
 }

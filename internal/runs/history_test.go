@@ -41,10 +41,14 @@ func TestSeconds(t *testing.T) {
 
 func TestCurvesTitle(t *testing.T) {
 	h := []EpochRecord{{Epoch: 1, TestAcc: 0.5, Best: true}, {Epoch: 2, TestAcc: 0.75, Best: true}, {Epoch: 3, TestAcc: 0.7}}
-	if got, want := CurvesTitle("runs/light64", "vgg16-bn", h), "light64 (vgg16-bn): best epoch 2 of 3, test accuracy 75.0%"; got != want {
+	if got, want := CurvesTitle("runs/light64", "vgg16-bn", KeepBest, h), "light64 (vgg16-bn): best epoch 2 of 3, test accuracy 75.0%"; got != want {
 		t.Errorf("title %q, want %q", got, want)
 	}
-	if got := CurvesTitle("runs/x/", "face", nil); got != "x (face)" {
+	h = []EpochRecord{{Epoch: 1, TestAcc: 0.8}, {Epoch: 2, TestAcc: 0.7, Best: true}}
+	if got, want := CurvesTitle("runs/f", "face", KeepLast, h), "f (face): kept the last epoch, 2 of 2, test accuracy 70.0%"; got != want {
+		t.Errorf("title %q, want %q", got, want)
+	}
+	if got := CurvesTitle("runs/x/", "face", KeepLast, nil); got != "x (face)" {
 		t.Errorf("title without epochs %q", got)
 	}
 }

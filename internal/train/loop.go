@@ -628,7 +628,7 @@ func (t *trainer) commit(rec runs.EpochRecord) error {
 // writeHistoryFiles rewrites history.csv and curves.png from t.history. A
 // failed plot is a warning: the numbers are in history.csv.
 func (t *trainer) writeHistoryFiles() error {
-	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.modelName(), t.history)
+	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.modelName(), runs.KeepBest, t.history)
 	if plotErr != nil {
 		t.lg.notef("warning: %s not drawn: %v", t.path(runs.CurvesFile), plotErr)
 	}
