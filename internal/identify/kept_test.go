@@ -90,16 +90,16 @@ func TestFaceRunKeepsLastEpoch(t *testing.T) {
 // The kept note names the epoch that scored highest only when it scored
 // higher than the kept one, and then as information.
 func TestKeptNote(t *testing.T) {
-	h := []runs.EpochRecord{{Epoch: 1, TestAcc: 0.5}, {Epoch: 2, TestAcc: 0.75, TestLoss: 2}, {Epoch: 3, TestAcc: 0.75, TestLoss: 1},
-		{Epoch: 4, TestAcc: 0.625, Best: true}}
+	h := []runs.EpochRecord{{Epoch: 1, TestAcc: 0.5}, {Epoch: 2, TestAcc: 0.75, TestLoss: 2}, {Epoch: 3, TestAcc: 0.625},
+		{Epoch: 4, TestAcc: 0.75, TestLoss: 1}, {Epoch: 5, TestAcc: 0.625, Best: true}}
 	res := &TrainResult{History: h, TestAcc: 0.625, TestAccOpenSet: 0.5}
-	want := "kept the head of the last epoch (4 of 4) in run/best.safetensors: test accuracy 62.5% (50.0% with the unknown rule; " +
+	want := "kept the head of the last epoch (5 of 5) in run/best.safetensors: test accuracy 62.5% (50.0% with the unknown rule; " +
 		"1 of 8 test photos without a usable face count as errors); face runs choose no epoch on the test split, so this is a " +
-		"fair held-out figure (for information: the highest test accuracy, 75.0%, came at epoch 3)"
+		"fair held-out figure (for information: the highest test accuracy, 75.0%, was first reached at epoch 2, in 2 epoch(s) in all)"
 	if got := keptNote(res, 1, 8, "run/best.safetensors"); got != want {
 		t.Errorf("note\n%s\nwant\n%s", got, want)
 	}
-	res.History[3].TestAcc, res.TestAcc = 0.75, 0.75
+	res.History[4].TestAcc, res.TestAcc = 0.75, 0.75
 	if got := keptNote(res, 1, 8, "run/best.safetensors"); strings.Contains(got, "for information") {
 		t.Errorf("the last epoch scores as high as any, yet the note points elsewhere: %s", got)
 	}

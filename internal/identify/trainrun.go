@@ -427,22 +427,26 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 }
 
 // keptNote is a face run's last line: which head it keeps, where, and
-// how it scores on the test split, with, for information only, the epoch
-// that scored highest when it is not the kept one.
+// how it scores on the test split, with, for information only, where the
+// highest test accuracy was when the kept epoch scores lower.
 func keptNote(res *TrainResult, noFace, tests int, path string) string {
 	h := res.History
 	last := h[len(h)-1]
 	s := fmt.Sprintf("kept the head of the last epoch (%d of %d) in %s: test accuracy %.1f%% (%.1f%% with the unknown rule; "+
 		"%d of %d test photos without a usable face count as errors); face runs choose no epoch on the test split, "+
 		"so this is a fair held-out figure", last.Epoch, len(h), path, 100*res.TestAcc, 100*res.TestAccOpenSet, noFace, tests)
-	var top *runs.EpochRecord
-	for i := range h {
-		if h[i].Improves(top) {
-			top = &h[i]
+	first, times := 0, 0
+	for i, r := range h {
+		switch {
+		case r.TestAcc > h[first].TestAcc:
+			first, times = i, 1
+		case r.TestAcc == h[first].TestAcc:
+			times++
 		}
 	}
-	if top.TestAcc > last.TestAcc {
-		s += fmt.Sprintf(" (for information: the highest test accuracy, %.1f%%, came at epoch %d)", 100*top.TestAcc, top.Epoch)
+	if top := h[first]; top.TestAcc > last.TestAcc {
+		s += fmt.Sprintf(" (for information: the highest test accuracy, %.1f%%, was first reached at epoch %d, in %d epoch(s) in all)",
+			100*top.TestAcc, top.Epoch, times)
 	}
 	return s
 }
