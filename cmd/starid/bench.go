@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 
+	"github.com/spf13/cobra"
+
 	"starid/internal/bench"
 	"starid/internal/models"
 	"starid/internal/nn"
@@ -17,78 +19,90 @@ import (
 	"starid/internal/train"
 )
 
-func init() {
-	register("bench", "time one training step or inference batch of a model", runBench)
+func init() { addCommand(newBenchCmd) }
+
+type benchOptions struct {
+	model, mode, cpuProfile          string
+	size, batch, steps, warmup       int
+	classes                          int
+	width                            float64
+	json, profile, faces, kernelOnly bool
 }
 
-func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench --model NAME --size S [--width 1] --batch B [--mode train|infer] [--steps N] [--warmup 1] [--classes 17] [--json] [--cpuprofile FILE] [--profile]\n       starid bench --faces PHOTO|DIR... [--steps N] [--warmup 1] [--json]\n       starid bench --kernel", stderr)
-	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
-	size := fs.Int("size", 224, "input height and width")
-	width := fs.Float64("width", 1, "scale every convolution's channel count (as train --width)")
-	batch := fs.Int("batch", 32, "batch size")
-	mode := fs.String("mode", "train", "train (forward, backward, Adam update) or infer (forward in eval mode)")
-	steps := fs.Int("steps", 3, "timed steps")
-	warmup := fs.Int("warmup", 1, "untimed warm-up steps")
-	classes := fs.Int("classes", 17, "number of output classes")
-	asJSON := fs.Bool("json", false, "print JSON")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (for go tool pprof)")
-	layerProfile := fs.Bool("profile", false, "also print each layer's forward and backward time and GFLOP/s over the timed steps")
-	facesMode := fs.Bool("faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
-	kernelOnly := fs.Bool("kernel", false, "print the GEMM kernels this binary runs on this machine, and exit")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func newBenchCmd() *cobra.Command {
+	var o benchOptions
+	c := &cobra.Command{
+		Use:   "bench --model NAME [--mode train|infer] | bench --faces PHOTO|DIR... | bench --kernel",
+		Short: "time one training step or inference batch of a model, or the face pipeline",
+		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
-	if *kernelOnly {
+	f := c.Flags()
+	modelFlag(f, &o.model)
+	f.IntVar(&o.size, "size", 224, "input height and width")
+	f.Float64Var(&o.width, "width", 1, "scale every convolution's channel count (as train --width)")
+	f.IntVar(&o.batch, "batch", 32, "batch size")
+	f.StringVar(&o.mode, "mode", "train", "train (forward, backward, Adam update) or infer (forward in eval mode)")
+	f.IntVar(&o.steps, "steps", 3, "timed steps")
+	f.IntVar(&o.warmup, "warmup", 1, "untimed warm-up steps")
+	f.IntVar(&o.classes, "classes", 17, "number of output classes")
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this `file` (for go tool pprof)")
+	f.BoolVar(&o.profile, "profile", false, "also print each layer's forward and backward time and GFLOP/s over the timed steps")
+	f.BoolVar(&o.faces, "faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
+	f.BoolVar(&o.kernelOnly, "kernel", false, "print the GEMM kernels this binary runs on this machine, and exit")
+	return c
+}
+
+func (o *benchOptions) run(pos []string, stdout, stderr io.Writer) error {
+	if o.kernelOnly {
 		// What make info and bench/compare.sh report for starid: the answer
 		// of this binary in this environment, not a guess made beside it.
 		fmt.Fprintln(stdout, tensor.KernelFamily())
 		return nil
 	}
-	if *facesMode {
-		return runBenchFaces(pos, *steps, *warmup, *asJSON, stdout, stderr)
+	if o.faces {
+		return runBenchFaces(pos, o.steps, o.warmup, o.json, stdout, stderr)
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	if *model == "" {
-		return usagef("--model is required (one of %s)", joinNames(models.Names()))
+	if o.model == "" {
+		return usagef("--model is required (one of %s)", modelNames())
 	}
-	if !oneOf(*mode, "train", "infer") {
-		return usagef("--mode must be train or infer, got %q", *mode)
+	if !oneOf(o.mode, "train", "infer") {
+		return usagef("--mode must be train or infer, got %q", o.mode)
 	}
-	if *size < 1 || *batch < 1 || *steps < 1 {
+	if o.size < 1 || o.batch < 1 || o.steps < 1 {
 		return usagef("--size, --batch and --steps must be positive")
 	}
-	if *warmup < 0 {
-		return usagef("--warmup %d: must be 0 or more", *warmup)
+	if o.warmup < 0 {
+		return usagef("--warmup %d: must be 0 or more", o.warmup)
 	}
-	net, step, err := benchStep(*model, *mode, *classes, *size, *batch, *width)
+	net, step, err := benchStep(o.model, o.mode, o.classes, o.size, o.batch, o.width)
 	if err != nil {
 		return err
 	}
 	var prof *nn.LayerProfile
-	if *layerProfile {
+	if o.profile {
 		// Warm up before attaching, as for --cpuprofile: the table is the
 		// steady state, not the first step's page faults.
-		for range *warmup {
+		for range o.warmup {
 			if err := step(); err != nil {
 				return err
 			}
 		}
-		*warmup = 0
+		o.warmup = 0
 		prof = &nn.LayerProfile{}
 		nn.SetProfile(net, prof)
 	}
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile, *warmup, step)
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile, o.warmup, step)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	res, err := bench.Run(*warmup, *steps, step)
+	res, err := bench.Run(o.warmup, o.steps, step)
 	if err != nil {
 		return err
 	}
@@ -106,16 +120,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		// Profile, with --profile: per layer, the summed pass times in
 		// nanoseconds and the arithmetic done.
 		Profile []nn.ProfileRow `json:"profile,omitempty"`
-	}{Result: res, Model: *model, Mode: *mode, Size: *size, Batch: *batch, Threads: runtime.GOMAXPROCS(0),
+	}{Result: res, Model: o.model, Mode: o.mode, Size: o.size, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
 		Params: total, Backend: tensor.Backend, Kernel: tensor.KernelFamily()}
 	if prof != nil {
 		out.Profile = prof.Rows
 	}
-	if *asJSON {
+	if o.json {
 		return json.NewEncoder(stdout).Encode(out)
 	}
 	fmt.Fprintf(stdout, "%s %s size=%d batch=%d threads=%d gemm=%s: median %.0f ms, min %.0f ms per step (%d steps), peak RSS %.0f MB\n",
-		*mode, *model, *size, *batch, out.Threads, out.Kernel, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
+		o.mode, o.model, o.size, o.batch, out.Threads, out.Kernel, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
 	if prof != nil {
 		return prof.Write(stdout)
 	}

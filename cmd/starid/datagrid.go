@@ -7,50 +7,63 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"starid/internal/data"
 	"starid/internal/report"
 )
 
-// runDataGrid is `starid data grid DIR [--class NAME] [--out F.png]
-// [--cols 4] [--rows 3]`: a labelled grid of sample photos.
-//
-// With --class it shows the first cols*rows photos of that class (in the
-// scan's sorted file order), each captioned with the class name. Without it
-// it shows the first photo of each class, captioned with the class name, so
-// one picture introduces every person; classes beyond cols*rows are left
-// out and a note says how many.
 // maxGridSide bounds --cols and --rows: a grid is for looking at.
 const maxGridSide = 64
 
-func runDataGrid(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("data grid", "data grid DIR [--class NAME] [--out grid.png] [--cols 4] [--rows 3]", stderr)
-	class := fs.String("class", "", "show this class's first photos (default: the first photo of each class)")
-	out := fs.String("out", "grid.png", "PNG file to write")
-	cols := fs.Int("cols", 4, "images per row")
-	rows := fs.Int("rows", 3, "rows")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+type dataGridOptions struct {
+	class, out string
+	cols, rows int
+}
+
+// newDataGridCmd is `starid data grid DIR`: a labelled grid of sample
+// photos.
+//
+// With --class it shows the first colso.rows photos of that class (in the
+// scan's sorted file order), each captioned with the class name. Without it
+// it shows the first photo of each class, captioned with the class name, so
+// one picture introduces every person; classes beyond colso.rows are left
+// out and a note says how many.
+func newDataGridCmd() *cobra.Command {
+	var o dataGridOptions
+	c := &cobra.Command{
+		Use:   "grid DIR",
+		Short: "a labelled grid of sample photos: the first of each class, or of one class",
+		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
+	f := c.Flags()
+	f.StringVar(&o.class, "class", "", "show this class's first photos (default: the first photo of each class)")
+	f.StringVar(&o.out, "out", "grid.png", "PNG `file` to write")
+	f.IntVar(&o.cols, "cols", 4, "images per row")
+	f.IntVar(&o.rows, "rows", 3, "rows")
+	return c
+}
+
+func (o *dataGridOptions) run(pos []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one image folder, got %d arguments", len(pos))
 	}
-	if *cols < 1 || *rows < 1 || *cols > maxGridSide || *rows > maxGridSide {
+	if o.cols < 1 || o.rows < 1 || o.cols > maxGridSide || o.rows > maxGridSide {
 		return usagef("--cols and --rows must be between 1 and %d", maxGridSide)
 	}
-	if *out == "" {
+	if o.out == "" {
 		return usagef("--out must name a file")
 	}
 	ds, err := data.Scan(pos[0], data.ScanOptions{})
 	if err != nil {
 		return err
 	}
-	limit := *cols * *rows
+	limit := o.cols * o.rows
 	var picks []int // indices into ds.Samples
-	if *class != "" {
-		ci := slices.Index(ds.Classes, *class)
+	if o.class != "" {
+		ci := slices.Index(ds.Classes, o.class)
 		if ci < 0 {
-			return fmt.Errorf("%s has no class %q; its classes are %s", ds.Root, *class, strings.Join(ds.Classes, ", "))
+			return fmt.Errorf("%s has no class %q; its classes are %s", ds.Root, o.class, strings.Join(ds.Classes, ", "))
 		}
 		for i, s := range ds.Samples {
 			if s.Class == ci {
@@ -58,7 +71,7 @@ func runDataGrid(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		if len(picks) == 0 {
-			return fmt.Errorf("class %q in %s has no usable photo", *class, ds.Root)
+			return fmt.Errorf("class %q in %s has no usable photo", o.class, ds.Root)
 		}
 	} else {
 		seen := make([]bool, len(ds.Classes))
@@ -94,13 +107,13 @@ func runDataGrid(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("no photo in %s could be decoded", ds.Root)
 	}
 	for _, s := range ds.Samples {
-		if sameFile(*out, s.Path) {
-			return usagef("--out %s would overwrite a photo of the folder", *out)
+		if sameFile(o.out, s.Path) {
+			return usagef("--out %s would overwrite a photo of the folder", o.out)
 		}
 	}
-	if err := report.Grid(imgs, labels, *cols, *out); err != nil {
+	if err := report.Grid(imgs, labels, o.cols, o.out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d images)\n", *out, len(imgs))
+	fmt.Fprintf(stdout, "wrote %s (%d images)\n", o.out, len(imgs))
 	return nil
 }

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"starid/internal/faces"
 	"starid/internal/identify"
 )
 
-func init() {
-	register("enroll", "add a person (or more photos of a known one) to a face run without retraining", runEnroll)
-}
+func init() { addCommand(newEnrollCmd) }
 
 // newDescriber gives the face commands their describer. The nets load on
 // the first photo the cache cannot answer, so a fully cached command works
@@ -44,30 +44,38 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 	return &identify.Cache{Dir: dir, Version: faces.PipelineVersion}
 }
 
-const cacheHelp = "descriptor cache folder (default $" + identify.EnvCache + ", else starid/descriptors in the user cache folder)"
+type enrollOptions struct {
+	cache   string
+	workers int
+}
 
-func runEnroll(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("enroll", "enroll RUN NAME PHOTO... [--cache DIR] [--workers N]", stderr)
-	cacheDir := fs.String("cache", "", cacheHelp)
-	workers := fs.Int("workers", 0, "face-describing goroutines (0: one per core)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func newEnrollCmd() *cobra.Command {
+	var o enrollOptions
+	c := &cobra.Command{
+		Use:   "enroll RUN NAME PHOTO...",
+		Short: "add a person (or more photos of a known one) to a face run without retraining",
+		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
+	cacheFlag(c.Flags(), &o.cache, "")
+	workersFlag(c.Flags(), &o.workers, "face-describing")
+	return c
+}
+
+func (o *enrollOptions) run(pos []string, stdout, stderr io.Writer) error {
 	if len(pos) < 3 {
-		return usagef("want a run directory, a name and at least one photo (usage: starid enroll RUN NAME PHOTO...)")
+		return usagef("want a run directory, a name and at least one photo")
 	}
 	if err := identify.CheckName(pos[1]); err != nil {
 		return usagef("%v", err)
 	}
-	if *workers < 0 {
-		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
+	if err := checkWorkers(o.workers); err != nil {
+		return err
 	}
 	waiting := func(holder string) {
 		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", pos[0], holder, identify.DefaultLockWait)
 	}
 	res, err := identify.Enroll(context.Background(), pos[0], pos[1], pos[2:], newDescriber(),
-		identify.EnrollOptions{Cache: descriptorCache(*cacheDir, stderr), Workers: *workers, PipelineVersion: faces.PipelineVersion,
+		identify.EnrollOptions{Cache: descriptorCache(o.cache, stderr), Workers: o.workers, PipelineVersion: faces.PipelineVersion,
 			Waiting: waiting})
 	if err != nil {
 		return err

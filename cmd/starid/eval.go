@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -11,70 +10,82 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"starid/internal/eval/runeval"
 	"starid/internal/identify"
 	"starid/internal/train"
 )
 
-func init() {
-	register("eval", "accuracy, top-5, loss, per-class scores and confusion matrix of a run", runEval)
+func init() { addCommand(newEvalCmd) }
+
+type evalOptions struct {
+	data, out, strangers, cache string
+	batch, workers              int
+	json                        bool
+	threshold                   float64
 }
 
-// runEval evaluates a run's best weights.
-//
-// Without --data it uses the run's own test split (RUN/split.json, mapped
-// back onto the training folder) and writes RUN/confusion.png and
-// RUN/confusion.json. With --data DIR it evaluates every image in DIR, whose
-// class folders must all be classes of the run (a folder may hold only some
-// of them); its pictures then go to RUN/eval-<folder name>/ so that the
-// test-split results are not overwritten. --out overrides the folder in
-// both cases.
-func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "eval RUN [--data DIR] [--out DIR] [--batch 32] [--json] [--threshold T] [--strangers excluded|NAME,...|DIR] [--cache DIR] [--workers N]", stderr)
-	dataDir := fs.String("data", "", "evaluate on this image folder instead of the run's test split")
-	outDir := fs.String("out", "", "folder for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")
-	batch := fs.Int("batch", 32, "images per forward pass")
-	workers := fs.Int("workers", 0, "image-decoding goroutines (0: one per core)")
-	asJSON := fs.Bool("json", false, "print JSON instead of tables")
-	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
-	strangers := fs.String("strangers", "", "face runs: people the run does not know: \"excluded\" (train --exclude), class folders of the training data (NAME,NAME) or a folder of photos")
-	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned runs: "+cacheHelp)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func newEvalCmd() *cobra.Command {
+	var o evalOptions
+	c := &cobra.Command{
+		Use:   "eval RUN",
+		Short: "accuracy, top-5, loss, per-class scores and confusion matrix of a run",
+		Long: `Evaluate a run's best weights.
+
+Without --data it uses the run's own test split (RUN/split.json, mapped back
+onto the training folder) and writes RUN/confusion.png and RUN/confusion.json.
+With --data DIR it evaluates every image in DIR, whose class folders must all
+be classes of the run (a folder may hold only some of them); its pictures then
+go to RUN/eval-<folder name>/ so that the test-split results are not
+overwritten. --out overrides the folder in both cases.`,
+		RunE: func(c *cobra.Command, args []string) error {
+			th, err := threshold(c.Flags(), o.threshold)
+			if err != nil {
+				return err
+			}
+			return o.run(args, th, c.OutOrStdout(), c.ErrOrStderr())
+		},
 	}
+	f := c.Flags()
+	f.StringVar(&o.data, "data", "", "evaluate on this image `folder` instead of the run's test split")
+	f.StringVar(&o.out, "out", "", "`folder` for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")
+	f.IntVar(&o.batch, "batch", 32, "images per forward pass")
+	workersFlag(f, &o.workers, "image-decoding")
+	f.BoolVar(&o.json, "json", false, "print JSON instead of tables")
+	thresholdFlag(f, &o.threshold)
+	f.StringVar(&o.strangers, "strangers", "", "face runs: people the run does not know: \"excluded\" (train --exclude), class folders of the training data (NAME,NAME) or a folder of photos")
+	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
+	return c
+}
+
+func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one run directory, got %d arguments", len(pos))
 	}
-	if *batch < 1 {
+	if o.batch < 1 {
 		return usagef("--batch must be positive")
 	}
-	if *workers < 0 {
-		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
-	}
-	if flagGiven(fs, "threshold") && !(*threshold >= 0) {
-		return usagef("--threshold %v: must be 0 or more", *threshold)
+	if err := checkWorkers(o.workers); err != nil {
+		return err
 	}
 	// The cache is opened only for runs that describe photos.
 	var cache *identify.Cache
 	cacheOpened := false
 	openCache := func() *identify.Cache {
 		if !cacheOpened {
-			cache, cacheOpened = descriptorCache(*cacheDir, stderr), true
+			cache, cacheOpened = descriptorCache(o.cache, stderr), true
 		}
 		return cache
 	}
-	opt := runeval.Options{Data: *dataDir, Out: *outDir, Batch: *batch, Workers: *workers, Strangers: *strangers,
+	opt := runeval.Options{Data: o.data, Out: o.out, Batch: o.batch, Workers: o.workers, Strangers: o.strangers, Threshold: threshold,
 		Note: func(msg string) { fmt.Fprintln(stderr, msg) }}
 	opt.FindFaces = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
-		return cropFaceFinder(openCache(), *workers, stderr)(ctx, paths, keys, landmarks)
-	}
-	if flagGiven(fs, "threshold") {
-		opt.Threshold = threshold
+		return cropFaceFinder(openCache(), o.workers, stderr)(ctx, paths, keys, landmarks)
 	}
 	opt.Describe = func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
 		photos, _, err := identify.Describe(ctx, newDescriber(), paths, keys, identify.DescribeOptions{
-			Cache: openCache(), Workers: *workers, Progress: stderr, Terminal: isTerminal(stderr)})
+			Cache: openCache(), Workers: o.workers, Progress: stderr, Terminal: isTerminal(stderr)})
 		return photos, err
 	}
 	res, err := runeval.Run(pos[0], opt)
@@ -87,10 +98,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(stderr, "skipped %s: %s\n", s.Path, s.Reason)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+	if o.json {
+		return writeJSON(stdout, res)
 	}
 	printMetrics(stdout, res)
 	return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -11,13 +10,34 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/report"
 )
 
-func init() {
-	register("faces", "find faces: boxes, scores and 68 landmarks (faces IMAGE... [--out F.png] [--json] [--descriptors])", runFaces)
+func init() { addCommand(newFacesCmd) }
+
+type facesOptions struct {
+	out               string
+	json, descriptors bool
+}
+
+func newFacesCmd() *cobra.Command {
+	var o facesOptions
+	c := &cobra.Command{
+		Use:   "faces IMAGE...",
+		Short: "find faces: boxes, scores and 68 landmarks",
+		RunE: func(c *cobra.Command, args []string) error {
+			return runFaces(args, o, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos are given)")
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.BoolVar(&o.descriptors, "descriptors", false, "include each face's 128-D descriptor in the JSON")
+	return c
 }
 
 // faceFinder is what `faces` needs from the pipeline; tests substitute a
@@ -54,19 +74,11 @@ type foundFace struct {
 // runFaces finds the faces in each photo. Like predict, a photo that cannot
 // be read gets an error entry, the others are still processed, and the exit
 // status is then 2.
-func runFaces(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("faces", "faces IMAGE... [--out annotated.png] [--json] [--descriptors]", stderr)
-	out := fs.String("out", "", "write the photo with boxes and landmarks drawn (a PNG file; a folder when several photos are given)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	withDesc := fs.Bool("descriptors", false, "include each face's 128-D descriptor in the JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return usagef("want at least one image")
 	}
-	outPaths, err := annotatedPaths(*out, pos)
+	outPaths, err := annotatedPaths(o.out, pos)
 	if err != nil {
 		return err
 	}
@@ -93,17 +105,15 @@ func runFaces(args []string, stdout, stderr io.Writer) error {
 			r.Width, r.Height = img.Bounds().Dx(), img.Bounds().Dy()
 		}
 		for _, f := range found {
-			r.Faces = append(r.Faces, toFoundFace(f, *withDesc))
+			r.Faces = append(r.Faces, toFoundFace(f, o.descriptors))
 		}
 		results = append(results, r)
-		if !*asJSON {
+		if !o.json {
 			printFound(stdout, stderr, r, outPaths, i)
 		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+	if o.json {
+		if err := writeJSON(stdout, results); err != nil {
 			return err
 		}
 	}

@@ -25,8 +25,9 @@ func TestModelsCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no subcommand", []string{"models"}, "", exitUsage, "usage: starid models fetch"},
-		{"unknown subcommand", []string{"models", "list"}, "", exitUsage, "usage: starid models fetch"},
+		{"no subcommand", []string{"models"}, "", exitUsage, "missing sub-command: fetch, path"},
+		{"unknown subcommand", []string{"models", "list"}, "", exitUsage, `unknown sub-command "list" (want fetch, path)`},
+		{"mistyped subcommand", []string{"models", "fecth"}, "", exitUsage, "did you mean fetch?"},
 		{"stray argument", []string{"models", "fetch", "x"}, "", exitUsage, "takes no arguments"},
 		{"npm missing", []string{"models", "fetch", "--dir", "DIR"}, "", exitInput, "apt-get install npm"},
 		{"npm fails", []string{"models", "fetch", "--dir", "DIR"}, failingNPM, exitInput, "ECONNREFUSED"},

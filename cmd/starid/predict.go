@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"starid/internal/data"
 	"starid/internal/eval"
@@ -17,8 +18,34 @@ import (
 	"starid/internal/runs"
 )
 
-func init() {
-	register("predict", "name the star in each photo, with probabilities", runPredict)
+func init() { addCommand(newPredictCmd) }
+
+type predictOptions struct {
+	top       int
+	json      bool
+	threshold float64
+	cache     string
+}
+
+func newPredictCmd() *cobra.Command {
+	var o predictOptions
+	c := &cobra.Command{
+		Use:   "predict RUN IMAGE...",
+		Short: "name the star in each photo, with probabilities",
+		RunE: func(c *cobra.Command, args []string) error {
+			th, err := threshold(c.Flags(), o.threshold)
+			if err != nil {
+				return err
+			}
+			return runPredict(args, o, th, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.top, "top", 5, "how many names to list per photo, best first")
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	thresholdFlag(f, &o.threshold)
+	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
+	return c
 }
 
 // prediction is one image of `predict --json`.
@@ -51,29 +78,14 @@ type candidate struct {
 // runPredict names the person in each photo. A photo that cannot be read
 // gets an error entry and the others are still predicted; the exit status
 // is then 2.
-func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict RUN IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR]", stderr)
-	top := fs.Int("top", 5, "how many names to list per photo, best first")
-	asJSON := fs.Bool("json", false, "print JSON")
-	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
-	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned runs: "+cacheHelp)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stderr io.Writer) error {
 	if len(pos) < 2 {
 		return usagef("want a run directory and at least one image")
 	}
-	if *top < 1 {
+	if o.top < 1 {
 		return usagef("--top must be at least 1")
 	}
-	opt := recognize.Options{TopK: *top}
-	if flagGiven(fs, "threshold") {
-		if !(*threshold >= 0) {
-			return usagef("--threshold %v: must be 0 or more", *threshold)
-		}
-		opt.Threshold = threshold
-	}
+	opt := recognize.Options{TopK: o.top, Threshold: threshold}
 	// No finder: predict finds faces through the descriptor cache.
 	r, err := recognize.Open(pos[0], opt)
 	if err != nil {
@@ -87,7 +99,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if r.FindsFaces() {
 		// Face runs print no cache count: it is about the crops.
 		count := info.Kind != runs.ModelFace
-		if photos, err = describePhotos(context.Background(), descriptorCache(*cacheDir, stderr), 0, pos[1:], nil,
+		if photos, err = describePhotos(context.Background(), descriptorCache(o.cache, stderr), 0, pos[1:], nil,
 			info.Crop == facecrop.Aligned, count, stderr); err != nil {
 			return err
 		}
@@ -111,11 +123,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			failed++
 		}
 		out = append(out, p)
-		if !*asJSON {
+		if !o.json {
 			print(stdout, stderr, p)
 		}
 	}
-	return finishPredict(out, failed, *asJSON, stdout)
+	return finishPredict(out, failed, o.json, stdout)
 }
 
 // predictPhoto names the faces of one photo; ph holds the faces the
@@ -180,9 +192,7 @@ func toFaceName(f recognize.Face) faceName {
 // exit status.
 func finishPredict(out []prediction, failed int, asJSON bool, stdout io.Writer) error {
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
 	}
