@@ -4,19 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
-	"runtime"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
 	"starid/internal/bench"
+	"starid/internal/data"
 	"starid/internal/models"
-	"starid/internal/nn"
-	"starid/internal/optim"
 	"starid/internal/tensor"
-	"starid/internal/train"
 )
 
 func init() { addCommand(newBenchCmd) }
@@ -60,127 +54,63 @@ func (o *benchOptions) run(pos []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, tensor.KernelFamily())
 		return nil
 	}
-	if o.faces {
-		return runBenchFaces(pos, o.steps, o.warmup, o.json, stdout, stderr)
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if o.model == "" {
-		return usagef("--model is required (one of %s)", modelNames())
-	}
-	if !oneOf(o.mode, "train", "infer") {
-		return usagef("--mode must be train or infer, got %q", o.mode)
-	}
-	if o.size < 1 || o.batch < 1 || o.steps < 1 {
-		return usagef("--size, --batch and --steps must be positive")
+	if o.steps < 1 {
+		return usagef("--steps %d: must be positive", o.steps)
 	}
 	if o.warmup < 0 {
 		return usagef("--warmup %d: must be 0 or more", o.warmup)
 	}
-	net, step, err := benchStep(o.model, o.mode, o.classes, o.size, o.batch, o.width)
+	if o.faces {
+		return o.runFaces(pos, stdout, stderr)
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("unexpected argument %q", pos[0])
+	case o.model == "":
+		return usagef("--model is required (one of %s)", modelNames())
+	case !oneOf(o.mode, "train", "infer"):
+		return usagef("--mode must be train or infer, got %q", o.mode)
+	case o.size < 1 || o.batch < 1:
+		return usagef("--size and --batch must be positive")
+	}
+	if _, err := models.ByNameWidth(o.model, o.classes, o.width); err != nil {
+		return usagef("%v", err)
+	}
+	res, err := bench.Model(bench.ModelConfig{Model: o.model, Mode: o.mode, Classes: o.classes, Size: o.size, Batch: o.batch,
+		Warmup: o.warmup, Steps: o.steps, Width: o.width, CPUProfile: o.cpuProfile, Profile: o.profile})
 	if err != nil {
 		return err
-	}
-	var prof *nn.LayerProfile
-	if o.profile {
-		// Warm up before attaching, as for --cpuprofile: the table is the
-		// steady state, not the first step's page faults.
-		for range o.warmup {
-			if err := step(); err != nil {
-				return err
-			}
-		}
-		o.warmup = 0
-		prof = &nn.LayerProfile{}
-		nn.SetProfile(net, prof)
-	}
-	if o.cpuProfile != "" {
-		stop, err := startCPUProfile(o.cpuProfile, o.warmup, step)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	res, err := bench.Run(o.warmup, o.steps, step)
-	if err != nil {
-		return err
-	}
-	total, _ := nn.CountParams(net)
-	out := struct {
-		bench.Result
-		Model   string `json:"model"`
-		Mode    string `json:"mode"`
-		Size    int    `json:"size"`
-		Batch   int    `json:"batch"`
-		Threads int    `json:"threads"`
-		Params  int    `json:"params"`
-		Backend string `json:"gemm_backend"`
-		Kernel  string `json:"gemm_kernel"`
-		// Profile, with --profile: per layer, the summed pass times in
-		// nanoseconds and the arithmetic done.
-		Profile []nn.ProfileRow `json:"profile,omitempty"`
-	}{Result: res, Model: o.model, Mode: o.mode, Size: o.size, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
-		Params: total, Backend: tensor.Backend, Kernel: tensor.KernelFamily()}
-	if prof != nil {
-		out.Profile = prof.Rows
 	}
 	if o.json {
-		return json.NewEncoder(stdout).Encode(out)
+		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "%s %s size=%d batch=%d threads=%d gemm=%s: median %.0f ms, min %.0f ms per step (%d steps), peak RSS %.0f MB\n",
-		o.mode, o.model, o.size, o.batch, out.Threads, out.Kernel, res.MedianMS, res.MinMS, res.Steps, res.PeakRSSMB)
-	if prof != nil {
-		return prof.Write(stdout)
-	}
-	return nil
+	return res.WriteText(stdout)
 }
 
-// benchStep builds the model and one step of the benchmark on a fixed
-// random batch: a training step (forward, backward, Adam) or an inference
-// forward.
-func benchStep(model, mode string, classes, size, batch int, width float64) (*nn.Sequential, func() error, error) {
-	spec, err := models.ByNameWidth(model, classes, width)
+// runFaces is bench --faces: the face pipeline on photos, folders searched
+// for photos so a whole data set can be timed.
+func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error {
+	if len(paths) == 0 {
+		return usagef("--faces wants at least one photo or folder")
+	}
+	files, err := data.ListPhotos(paths)
 	if err != nil {
-		return nil, nil, usagef("%v", err)
+		return err
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	net, err := models.Build(spec, rng)
+	finder, err := openFaceFinder()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	x := tensor.New(batch, spec.InChannels, size, size)
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
+	var progress io.Writer
+	if !o.json {
+		progress = stderr
 	}
-	labels := make([]int, batch)
-	for i := range labels {
-		labels[i] = rng.IntN(classes)
-	}
-	if mode == "train" {
-		net.SetTraining(true)
-		st := &train.Stepper{Model: net, Opt: optim.NewAdam(net.Params(), optim.AdamConfig{LR: 1e-4})}
-		return net, func() error { _, err := st.Step(x, labels); return err }, nil
-	}
-	net.SetTraining(false)
-	return net, func() error { _, err := net.Forward(x); return err }, nil
-}
-
-// startCPUProfile runs the warm-up steps first (so the profile shows steady
-// state, not first-touch page faults) and then starts profiling into path.
-func startCPUProfile(path string, warmup int, step func() error) (stop func(), err error) {
-	for i := 0; i < warmup; i++ {
-		if err := step(); err != nil {
-			return nil, err
-		}
-	}
-	f, err := os.Create(path)
+	res, err := bench.Faces(finder, files, o.warmup, o.steps, progress)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+	if o.json {
+		return json.NewEncoder(stdout).Encode(res)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return res.WriteText(stdout)
 }

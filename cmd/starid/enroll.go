@@ -9,6 +9,7 @@ import (
 
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/recognize"
 )
 
 func init() { addCommand(newEnrollCmd) }
@@ -24,6 +25,12 @@ var newDescriber = func() identify.Describer {
 		}
 		return faces.LoadPipeline(dir)
 	})
+}
+
+// describing is how the commands describe photos: the describer, the
+// cache, progress on stderr.
+func describing(cache *identify.Cache, workers int, stderr io.Writer) recognize.Describing {
+	return recognize.Describing{Describer: newDescriber(), Cache: cache, Workers: workers, Progress: stderr, Terminal: isTerminal(stderr)}
 }
 
 // descriptorCache is the cache under root (--cache), $STARID_CACHE or the

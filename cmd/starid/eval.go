@@ -81,7 +81,7 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 	opt := runeval.Options{Data: o.data, Out: o.out, Batch: o.batch, Workers: o.workers, Strangers: o.strangers, Threshold: threshold,
 		Note: func(msg string) { fmt.Fprintln(stderr, msg) }}
 	opt.FindFaces = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
-		return cropFaceFinder(openCache(), o.workers, stderr)(ctx, paths, keys, landmarks)
+		return describing(openCache(), o.workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
 	}
 	opt.Describe = func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
 		photos, _, err := identify.Describe(ctx, newDescriber(), paths, keys, identify.DescribeOptions{

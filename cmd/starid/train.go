@@ -15,6 +15,7 @@ import (
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/recognize"
 	"starid/internal/runs"
 
 	"starid/internal/train"
@@ -94,9 +95,9 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	// cache.
 	cfg.FacePipeline = faces.PipelineVersion
 	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
-		return cropFaceFinder(descriptorCache(o.cache, stderr), s.Workers, stderr)(ctx, paths, keys, landmarks)
+		return describing(descriptorCache(o.cache, stderr), s.Workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
 	}
-	cfg.AlignChip = alignedChip
+	cfg.AlignChip = recognize.AlignedChip
 	// Ctrl-C (or a polite kill) ends the epoch in progress without writing
 	// it; the run stays resumable from the last completed one.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

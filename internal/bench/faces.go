@@ -1,0 +1,115 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"starid/internal/data"
+	"starid/internal/faces"
+	"starid/internal/tensor"
+)
+
+// FacesResult is `starid bench --faces --json`: median_ms and min_ms are
+// per photo (the median and minimum over photos of each photo's median),
+// the names the contract fixes for bench output.
+type FacesResult struct {
+	MedianMS     float64     `json:"median_ms"`
+	MinMS        float64     `json:"min_ms"`
+	P90MS        float64     `json:"p90_ms"`
+	MaxMS        float64     `json:"max_ms"`
+	Photos       int         `json:"photos"`
+	Faces        int         `json:"faces"`
+	NoFace       int         `json:"photos_without_face"`
+	Steps        int         `json:"steps"`
+	PassSeconds  float64     `json:"pass_seconds"` // one pass over all photos: sum of per-photo medians
+	PeakRSSMB    float64     `json:"peak_rss_mb"`
+	Threads      int         `json:"threads"`
+	Backend      string      `json:"gemm_backend"`
+	Kernel       string      `json:"gemm_kernel"`
+	Pipeline     string      `json:"pipeline"`
+	PerPhoto     []FacePhoto `json:"per_photo"`
+	DecodeMedian float64     `json:"decode_median_ms"` // not part of the timed step
+}
+
+// FacePhoto is one photo's timing.
+type FacePhoto struct {
+	Image    string  `json:"image"`
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	MedianMS float64 `json:"median_ms"`
+	Faces    int     `json:"faces"`
+}
+
+// FaceFinder is the face pipeline as the benchmark calls it.
+type FaceFinder interface {
+	Faces(img *faces.Image) ([]faces.Face, error)
+}
+
+// Faces times the face pipeline (detect, landmarks, align, describe every
+// face) on already-decoded photos; decoding is timed apart, since it
+// depends on the file format rather than on starid. Long runs say how far
+// they are on progress (nil: quietly).
+func Faces(finder FaceFinder, files []string, warmup, steps int, progress io.Writer) (*FacesResult, error) {
+	res := &FacesResult{Steps: steps, Threads: runtime.GOMAXPROCS(0), Backend: tensor.Backend, Kernel: tensor.KernelFamily(),
+		Pipeline: faces.PipelineVersion, Photos: len(files)}
+	var medians, decodes []float64
+	for i, path := range files {
+		t0 := time.Now()
+		img, err := data.DecodeFile(path, data.DefaultMaxPixels)
+		if err != nil {
+			return nil, err
+		}
+		decodes = append(decodes, float64(time.Since(t0).Microseconds())/1000)
+		fimg := faces.FromImage(img)
+		var found []faces.Face
+		r, err := Run(warmup, steps, func() error {
+			var err error
+			found, err = finder.Faces(fimg)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		medians = append(medians, r.MedianMS)
+		res.PerPhoto = append(res.PerPhoto, FacePhoto{Image: path, Width: fimg.W, Height: fimg.H, MedianMS: r.MedianMS, Faces: len(found)})
+		res.Faces += len(found)
+		if len(found) == 0 {
+			res.NoFace++
+		}
+		if progress != nil && len(files) > 20 && (i+1)%100 == 0 {
+			fmt.Fprintf(progress, "bench --faces: %d/%d photos\n", i+1, len(files))
+		}
+	}
+	if len(medians) == 0 {
+		return nil, fmt.Errorf("no photos to time")
+	}
+	sorted := slices.Clone(medians)
+	slices.Sort(sorted)
+	res.MedianMS = Median(medians)
+	res.MinMS = sorted[0]
+	res.MaxMS = sorted[len(sorted)-1]
+	res.P90MS = sorted[min(len(sorted)-1, (len(sorted)*9)/10)]
+	for _, m := range medians {
+		res.PassSeconds += m / 1000
+	}
+	res.DecodeMedian = Median(decodes)
+	res.PeakRSSMB = PeakRSSMB()
+	return res, nil
+}
+
+// WriteText lists each photo (for up to 20) and the summary line.
+func (r *FacesResult) WriteText(w io.Writer) error {
+	if len(r.PerPhoto) <= 20 {
+		for _, p := range r.PerPhoto {
+			fmt.Fprintf(w, "%s (%dx%d): %d faces, median %.1f ms\n", p.Image, p.Width, p.Height, p.Faces, p.MedianMS)
+		}
+	}
+	_, err := fmt.Fprintf(w, "faces %s threads=%d gemm=%s: %d photos, median %.1f ms, p90 %.1f ms, min %.1f ms per photo (%d steps each); "+
+		"one pass %.1f s; %d faces, %d photos without a face; decode median %.1f ms (not timed above); peak RSS %.0f MB\n",
+		r.Pipeline, r.Threads, r.Kernel, r.Photos, r.MedianMS, r.P90MS, r.MinMS, r.Steps,
+		r.PassSeconds, r.Faces, r.NoFace, r.DecodeMedian, r.PeakRSSMB)
+	return err
+}

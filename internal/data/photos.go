@@ -1,0 +1,56 @@
+package data
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ListPhotos lists the given files and, for folders, every photo under
+// them at any depth (by extension, sorted), so a command can take a whole
+// data set. A folder without photos is an error naming it.
+func ListPhotos(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		n := len(files)
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && IsPhotoName(path) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == n {
+			return nil, fmt.Errorf("%s: no photos in this folder", p)
+		}
+		slices.Sort(files[n:])
+	}
+	return files, nil
+}
+
+// IsPhotoName says whether a file met in a folder is taken as a photo: by
+// extension, since sniffing every file of a large folder costs a read each.
+// Hidden files (editors' and systems' droppings) are not.
+func IsPhotoName(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp":
+		return !strings.HasPrefix(filepath.Base(path), ".")
+	}
+	return false
+}
