@@ -19,9 +19,9 @@ import (
 // (forward, backward, Adam update) or an inference forward of a VGG on a
 // fixed random batch.
 type ModelConfig struct {
-	Model, Mode                          string // Mode: "train" or "infer"
+	Model, Mode                         string // Mode: "train" or "infer"
 	Classes, Size, Batch, Warmup, Steps int
-	Width                                float64
+	Width                               float64
 	// CPUProfile, if set, is the file for a CPU profile of the timed steps.
 	CPUProfile string
 	// Profile asks for each layer's pass times and arithmetic.
