@@ -86,7 +86,7 @@ func (o *dataSynthOptions) run(pos []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want exactly one output folder, got %d arguments", len(pos))
 	}
-	if err := checkEmptyTarget(pos[0]); err != nil {
+	if err := data.CheckEmptyFolder(pos[0]); err != nil {
 		return err
 	}
 	if err := data.Synthesize(pos[0], o.classes, o.perClass, o.size, o.seed); err != nil {
@@ -97,30 +97,5 @@ func (o *dataSynthOptions) run(pos []string, stdout io.Writer) error {
 		return usagef("%v", err)
 	}
 	fmt.Fprintf(stdout, "wrote %d images of %d shapes to %s\n", o.classes*o.perClass, o.classes, pos[0])
-	return nil
-}
-
-// checkEmptyTarget accepts a folder that does not exist yet or is empty.
-// synth must never write into a folder that holds anything: it would
-// overwrite earlier shapes or, worse, mix them into someone's photos.
-func checkEmptyTarget(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s exists and is not a folder; give a new folder to write the images into", dir)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("%s is not empty (it has %s); synth writes only into a new or empty folder, so it never overwrites or mixes with other images",
-			dir, entries[0].Name())
-	}
 	return nil
 }

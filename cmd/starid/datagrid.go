@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"image"
 	"io"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,13 +19,7 @@ type dataGridOptions struct {
 }
 
 // newDataGridCmd is `starid data grid DIR`: a labelled grid of sample
-// photos.
-//
-// With --class it shows the first colso.rows photos of that class (in the
-// scan's sorted file order), each captioned with the class name. Without it
-// it shows the first photo of each class, captioned with the class name, so
-// one picture introduces every person; classes beyond colso.rows are left
-// out and a note says how many.
+// photos (data.GridSamples).
 func newDataGridCmd() *cobra.Command {
 	var o dataGridOptions
 	c := &cobra.Command{
@@ -58,53 +49,9 @@ func (o *dataGridOptions) run(pos []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	limit := o.cols * o.rows
-	var picks []int // indices into ds.Samples
-	if o.class != "" {
-		ci := slices.Index(ds.Classes, o.class)
-		if ci < 0 {
-			return fmt.Errorf("%s has no class %q; its classes are %s", ds.Root, o.class, strings.Join(ds.Classes, ", "))
-		}
-		for i, s := range ds.Samples {
-			if s.Class == ci {
-				picks = append(picks, i)
-			}
-		}
-		if len(picks) == 0 {
-			return fmt.Errorf("class %q in %s has no usable photo", o.class, ds.Root)
-		}
-	} else {
-		seen := make([]bool, len(ds.Classes))
-		for i, s := range ds.Samples {
-			if !seen[s.Class] {
-				seen[s.Class] = true
-				picks = append(picks, i)
-			}
-		}
-		if len(picks) > limit {
-			fmt.Fprintf(stderr, "showing the first %d of %d classes (raise --rows or --cols for more)\n", limit, len(picks))
-		}
-	}
-
-	var imgs []image.Image
-	var labels []string
-	for _, i := range picks {
-		if len(imgs) == limit {
-			break
-		}
-		s := ds.Samples[i]
-		img, err := data.DecodeFile(s.Path, data.DefaultMaxPixels)
-		if err != nil {
-			// Scan only checks headers and endings; a file broken in the
-			// middle shows up here. Take the next one.
-			fmt.Fprintf(stderr, "skipped %v\n", err)
-			continue
-		}
-		imgs = append(imgs, img)
-		labels = append(labels, ds.Classes[s.Class])
-	}
-	if len(imgs) == 0 {
-		return fmt.Errorf("no photo in %s could be decoded", ds.Root)
+	imgs, labels, err := data.GridSamples(ds, o.class, o.cols*o.rows, func(msg string) { fmt.Fprintln(stderr, msg) })
+	if err != nil {
+		return err
 	}
 	for _, s := range ds.Samples {
 		if sameFile(o.out, s.Path) {

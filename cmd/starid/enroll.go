@@ -18,13 +18,7 @@ func init() { addCommand(newEnrollCmd) }
 // the first photo the cache cannot answer, so a fully cached command works
 // without them. Tests replace it with a fake.
 var newDescriber = func() identify.Describer {
-	return identify.Lazy(func() (identify.Describer, error) {
-		dir, err := faces.ModelDir()
-		if err != nil {
-			return nil, err
-		}
-		return faces.LoadPipeline(dir)
-	})
+	return identify.Lazy(func() (identify.Describer, error) { return faces.LoadInstalled() })
 }
 
 // describing is how the commands describe photos: the describer, the

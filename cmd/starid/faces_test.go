@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"starid/internal/faces"
+	"starid/internal/recognize"
 )
 
 // fakeFinder "finds" one face per 20 pixels of photo width, so the tests
@@ -56,7 +57,7 @@ func TestFacesJSONAndAnnotated(t *testing.T) {
 	if code != exitInput || !strings.Contains(errOut, "1 of 3 images") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	var got []foundFaces
+	var got []recognize.FoundFaces
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

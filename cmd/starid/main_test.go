@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"starid/internal/bench"
 	"starid/internal/faces"
 	"starid/internal/tensor"
 )
@@ -210,7 +211,7 @@ func TestCompletion(t *testing.T) {
 // and the face model versions, the same values bench reports.
 func TestVersion(t *testing.T) {
 	code, out, errOut := runCLI("version", "--json")
-	var v versionInfo
+	var v bench.Build
 	if err := json.Unmarshal([]byte(out), &v); code != exitOK || err != nil {
 		t.Fatalf("exit %d %v: %s\n%s", code, err, errOut, out)
 	}

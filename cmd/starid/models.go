@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +60,7 @@ func modelsFetch(dir string, stdout, stderr io.Writer) error {
 		}
 	}
 	// Ctrl-C stops npm too, rather than leaving it running.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptible()
 	defer stop()
 	start := time.Now()
 	res, err := faces.Fetch(ctx, dir)
@@ -77,26 +73,8 @@ func modelsFetch(dir string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
 			len(res.Installed), len(res.Present), faces.PackageSpec, res.Dir, time.Since(start).Seconds())
 	}
-	if hint := modelsDirHint(res.Dir); hint != "" {
+	if hint := faces.DirHint(res.Dir); hint != "" {
 		fmt.Fprintln(stderr, hint)
 	}
 	return nil
-}
-
-// modelsDirHint is the note for a `models fetch --dir` that installed
-// where the other commands will not look, or "" when they will.
-func modelsDirHint(dir string) string {
-	def, err := faces.DefaultDir()
-	if err == nil && sameFolder(def, dir) {
-		return ""
-	}
-	return fmt.Sprintf("note: the other commands look for the models in $%s, else the user cache folder; "+
-		"set %s=%s for them to use this folder", faces.EnvModels, faces.EnvModels, dir)
-}
-
-// sameFolder compares two folder names after making them absolute and clean.
-func sameFolder(a, b string) bool {
-	aa, errA := filepath.Abs(a)
-	bb, errB := filepath.Abs(b)
-	return errA == nil && errB == nil && aa == bb
 }

@@ -68,11 +68,11 @@ func TestModelsPath(t *testing.T) {
 func TestModelsDirHint(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(faces.EnvModels, dir)
-	if h := modelsDirHint(dir + string(filepath.Separator)); h != "" {
+	if h := faces.DirHint(dir + string(filepath.Separator)); h != "" {
 		t.Errorf("the folder the commands use: hint %q", h)
 	}
 	other := filepath.Join(dir, "other")
-	if h := modelsDirHint(other); !strings.Contains(h, faces.EnvModels+"="+other) {
+	if h := faces.DirHint(other); !strings.Contains(h, faces.EnvModels+"="+other) {
 		t.Errorf("another folder: hint %q does not say how to use it", h)
 	}
 }

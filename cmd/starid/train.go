@@ -84,7 +84,7 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 		s.CropMargin = facecrop.DefaultAlignPadding
 	}
 	if s.Model == runs.ModelFace {
-		return trainFace(s, given, o.exclude, o.cache, stdout, stderr)
+		return trainFace(s, o.exclude, o.cache, stdout, stderr)
 	}
 	cfg := train.Config{Settings: s}
 	if err := train.CheckConfig(cfg); err != nil {
@@ -98,15 +98,8 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 		return describing(descriptorCache(o.cache, stderr), s.Workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
 	}
 	cfg.AlignChip = recognize.AlignedChip
-	// Ctrl-C (or a polite kill) ends the epoch in progress without writing
-	// it; the run stays resumable from the last completed one.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
-	go func() {
-		// A second Ctrl-C should kill at once, as usual.
-		<-ctx.Done()
-		stop()
-	}()
 	_, err := train.Train(ctx, cfg, train.Output{Output: trainOutput(stdout, stderr)})
 	return err
 }
@@ -138,34 +131,34 @@ func checkTrainFlags(s runs.Settings, crop, exclude string, given []string) erro
 	return nil
 }
 
-// trainFace is `train --model face`: the face settings' own defaults for
-// what the user did not give, then identify.Train.
-func trainFace(cfg runs.Settings, given []string, exclude, cacheDir string, stdout, stderr io.Writer) error {
-	if !slices.Contains(given, "epochs") {
-		cfg.Epochs = identify.DefaultEpochs
-	}
-	if !slices.Contains(given, "lr") {
-		cfg.LR = identify.DefaultLR
-	}
-	if !slices.Contains(given, "schedule") {
-		cfg.Schedule = identify.DefaultSchedule
-	}
-	if slices.Contains(given, "size") {
-		return usagef("--size does not apply to --model face (the face pipeline chooses its own crops)")
-	}
-	cfg.Size, cfg.CropMargin = 0, 0 // the pipeline picks the crops
-	fc := identify.TrainConfig{Settings: cfg, PipelineVersion: faces.PipelineVersion}
+// trainFace is `train --model face`: identify.Train with the face
+// trainer's defaults.
+func trainFace(s runs.Settings, exclude, cacheDir string, stdout, stderr io.Writer) error {
+	var names []string
 	if exclude != "" {
-		fc.Exclude = strings.Split(exclude, ",")
+		names = strings.Split(exclude, ",")
 	}
-	if err := fc.Check(); err != nil {
+	fc, err := identify.NewTrainConfig(s, names, faces.PipelineVersion)
+	if err != nil {
 		return usagef("%v", err)
 	}
 	fc.Cache = descriptorCache(cacheDir, stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	defer stop()
-	_, err := identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr))
+	_, err = identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr))
 	return err
+}
+
+// interruptible is the context of a long job: Ctrl-C (or a polite kill)
+// cancels it, so the job ends cleanly (a training run stays resumable from
+// its last completed epoch); a second Ctrl-C kills at once, as usual.
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 func trainOutput(stdout, stderr io.Writer) runs.Output {

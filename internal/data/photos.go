@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -53,4 +54,30 @@ func IsPhotoName(path string) bool {
 		return !strings.HasPrefix(filepath.Base(path), ".")
 	}
 	return false
+}
+
+// CheckEmptyFolder accepts a folder that does not exist yet or is empty.
+// The generated data set must never go into a folder that holds anything:
+// it would overwrite earlier shapes or, worse, mix them into someone's
+// photos.
+func CheckEmptyFolder(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s exists and is not a folder; give a new folder to write the images into", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s is not empty (it has %s); synth writes only into a new or empty folder, so it never overwrites or mixes with other images",
+			dir, entries[0].Name())
+	}
+	return nil
 }

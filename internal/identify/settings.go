@@ -1,0 +1,32 @@
+package identify
+
+import (
+	"errors"
+	"slices"
+
+	"starid/internal/runs"
+)
+
+// NewTrainConfig is `train --model face`'s configuration from the shared
+// run settings: the face trainer's own defaults for what the command line
+// did not set (s.Given names what it did), the crops left to the face
+// pipeline, and the checks. exclude lists the class folders kept out as
+// strangers.
+func NewTrainConfig(s runs.Settings, exclude []string, pipelineVersion string) (TrainConfig, error) {
+	given := func(name string) bool { return slices.Contains(s.Given, name) }
+	if !given("epochs") {
+		s.Epochs = DefaultEpochs
+	}
+	if !given("lr") {
+		s.LR = DefaultLR
+	}
+	if !given("schedule") {
+		s.Schedule = DefaultSchedule
+	}
+	if given("size") {
+		return TrainConfig{}, errors.New("--size does not apply to --model face (the face pipeline chooses its own crops)")
+	}
+	s.Size, s.CropMargin = 0, 0 // the pipeline picks the crops
+	fc := TrainConfig{Settings: s, PipelineVersion: pipelineVersion, Exclude: exclude}
+	return fc, fc.Check()
+}

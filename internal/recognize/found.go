@@ -1,0 +1,120 @@
+package recognize
+
+import (
+	"fmt"
+	"image"
+	"io"
+	"math"
+
+	"starid/internal/data"
+	"starid/internal/faces"
+	"starid/internal/report"
+)
+
+// FoundFaces is one photo of `starid faces --json`: the faces the
+// pipeline finds, without names.
+type FoundFaces struct {
+	Image  string      `json:"image"`
+	Width  int         `json:"width,omitempty"`
+	Height int         `json:"height,omitempty"`
+	Faces  []FoundFace `json:"faces"`
+	Error  string      `json:"error,omitempty"`
+}
+
+type FoundFace struct {
+	Box        [4]float64   `json:"box"` // x, y, w, h in pixels of the upright photo
+	Score      float64      `json:"score"`
+	Landmarks  [][2]float64 `json:"landmarks,omitempty"`
+	Descriptor []float32    `json:"descriptor,omitempty"`
+}
+
+// FindInPhoto finds the faces in the photo at path, drawing them into the
+// PNG file drawTo unless it is "". withDesc keeps each face's descriptor.
+// Errors are the entry's, so one bad photo does not stop the others.
+func FindInPhoto(finder Finder, path, drawTo string, withDesc bool) FoundFaces {
+	r := FoundFaces{Image: path, Faces: []FoundFace{}}
+	img, found, err := findInFile(finder, path)
+	if err == nil && drawTo != "" {
+		err = writeAnnotated(drawTo, img, found)
+	}
+	if err != nil {
+		r.Error = ImageErrorText(err)
+	}
+	if img != nil {
+		r.Width, r.Height = img.Bounds().Dx(), img.Bounds().Dy()
+	}
+	for _, f := range found {
+		r.Faces = append(r.Faces, toFoundFace(f, withDesc))
+	}
+	return r
+}
+
+func findInFile(finder Finder, path string) (image.Image, []faces.Face, error) {
+	img, err := data.DecodeFile(path, data.DefaultMaxPixels)
+	if err != nil {
+		return nil, nil, err
+	}
+	found, err := finder.Faces(faces.FromImage(img))
+	if err != nil {
+		return img, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, found, nil
+}
+
+func writeAnnotated(path string, img image.Image, found []faces.Face) error {
+	marks := make([]report.Mark, len(found))
+	for i, f := range found {
+		marks[i] = report.Mark{Box: pixelRect(f.Box), Label: fmt.Sprintf("%d: %.2f", i+1, f.Score)}
+		for _, p := range f.Landmarks {
+			marks[i].Points = append(marks[i].Points, image.Pt(int(math.Round(p.X)), int(math.Round(p.Y))))
+		}
+	}
+	drawn, err := report.Annotate(img, marks)
+	if err != nil {
+		return err
+	}
+	return report.WritePNG(drawn, path)
+}
+
+// pixelRect rounds a box outward to whole pixels.
+func pixelRect(b faces.Box) image.Rectangle {
+	return image.Rect(int(math.Floor(b.X)), int(math.Floor(b.Y)), int(math.Ceil(b.Right())), int(math.Ceil(b.Bottom())))
+}
+
+func toFoundFace(f faces.Face, withDesc bool) FoundFace {
+	r := FoundFace{Box: [4]float64{round2(f.Box.X), round2(f.Box.Y), round2(f.Box.W), round2(f.Box.H)}, Score: round4(f.Score)}
+	for _, p := range f.Landmarks {
+		r.Landmarks = append(r.Landmarks, [2]float64{round2(p.X), round2(p.Y)})
+	}
+	if withDesc {
+		r.Descriptor = f.Descriptor
+	}
+	return r
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+
+// WriteText is the human form: the photo's face count, a line per face,
+// and where the drawing went (drawnTo, "" for none); errors go to stderr.
+func (r FoundFaces) WriteText(stdout, stderr io.Writer, drawnTo string) {
+	if r.Error != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", r.Image, r.Error)
+		return
+	}
+	switch len(r.Faces) {
+	case 0:
+		fmt.Fprintf(stdout, "%s: no face found\n", r.Image)
+	case 1:
+		fmt.Fprintf(stdout, "%s: 1 face\n", r.Image)
+	default:
+		fmt.Fprintf(stdout, "%s: %d faces\n", r.Image, len(r.Faces))
+	}
+	for j, f := range r.Faces {
+		fmt.Fprintf(stdout, "  %d. box x=%.0f y=%.0f w=%.0f h=%.0f  score %.2f  %d landmarks\n",
+			j+1, f.Box[0], f.Box[1], f.Box[2], f.Box[3], f.Score, len(f.Landmarks))
+	}
+	if drawnTo != "" {
+		fmt.Fprintf(stdout, "  drawn to %s\n", drawnTo)
+	}
+}
