@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"starid/internal/recognize"
 	"starid/internal/serve"
 )
 
@@ -105,53 +101,7 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 		Logger:         logger,
 		Gallery:        thumbs,
 	})
-	setServeMemoryLimit(srv.Options(), logger)
-
-	// Signals first, so a SIGTERM that arrives as soon as the port is open
-	// already means "drain and stop"; a second one stops at once.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	finished := make(chan struct{})
-	defer close(finished)
-	go onSignals(sigs, finished, stop, srv, stderr)
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		logger.Warn("listening beyond this machine: anyone who can reach the address can use the model", "addr", ln.Addr().String())
-	}
-	fmt.Fprintf(stderr, "starid serve: open http://%s/ (Ctrl-C to stop)\n", ln.Addr())
-	if serveListening != nil {
-		serveListening(ln.Addr())
-	}
-	start := time.Now()
-	if err := srv.Serve(ctx, ln); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "starid serve: stopped after %v\n", time.Since(start).Round(time.Second))
-	return nil
-}
-
-// onSignals turns the first signal into a graceful stop (cancelling the
-// serving context) and a second into an immediate one; it returns once
-// the command has finished.
-func onSignals(sigs <-chan os.Signal, finished <-chan struct{}, stop context.CancelFunc, srv *serve.Server, stderr io.Writer) {
-	select {
-	case <-sigs:
-	case <-finished:
-		return
-	}
-	fmt.Fprintln(stderr, "starid serve: finishing the requests in flight (Ctrl-C again to stop now)")
-	stop()
-	select {
-	case <-sigs:
-		srv.Close()
-	case <-finished:
-	}
+	return srv.ListenAndServeUntilSignal(serveListening, stderr)
 }
 
 // check refuses values outside each flag's range, naming the flag and the
@@ -189,19 +139,6 @@ func (o *serveOptions) check() error {
 	return nil
 }
 
-// setServeMemoryLimit gives the Go runtime a soft memory limit from what
-// the options let the server hold (serve.MemoryBudget), unless GOMEMLIMIT
-// already sets one: near it the collector runs sooner, so garbage from
-// finished images is not left to pile up beside the next ones.
-func setServeMemoryLimit(o serve.Options, logger *slog.Logger) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	limit := serve.MemoryBudget(o)
-	debug.SetMemoryLimit(limit)
-	logger.Info("memory budget", "soft_limit_mb", limit>>20)
-}
-
 // openServeGallery loads --gallery's thumbnails (nil without the flag).
 func openServeGallery(dir string, rec serve.Recognizer, stderr io.Writer) (serve.Gallery, error) {
 	if dir == "" {
@@ -217,4 +154,15 @@ func openServeGallery(dir string, rec serve.Recognizer, stderr io.Writer) (serve
 		return nil, err
 	}
 	return g, nil
+}
+
+// loadGallery is `serve --gallery DIR`: one thumbnail per person
+// (recognize.Gallery); finder may be nil.
+func loadGallery(dir string, classes []string, finder faceFinder, stderr io.Writer) (serve.GalleryMap, error) {
+	var f recognize.Finder
+	if finder != nil {
+		f = finder
+	}
+	g, err := recognize.Gallery(dir, classes, f, stderr)
+	return serve.GalleryMap(g), err
 }
