@@ -17,7 +17,7 @@ func init() { addCommand(newEvalCmd) }
 type evalOptions struct {
 	data, out, strangers, cache string
 	batch, workers              int
-	json                        bool
+	json, csv                   bool
 	threshold                   float64
 }
 
@@ -47,7 +47,8 @@ overwritten. --out overrides the folder in both cases.`,
 	f.StringVar(&o.out, "out", "", "`folder` for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")
 	f.IntVar(&o.batch, "batch", 32, "images per forward pass")
 	workersFlag(f, &o.workers, "image-decoding")
-	f.BoolVar(&o.json, "json", false, "print JSON instead of tables")
+	f.BoolVar(&o.json, "json", false, "print JSON instead of tables (docs/cli.md)")
+	f.BoolVar(&o.csv, "csv", false, "print the per-class table as CSV")
 	thresholdFlag(f, &o.threshold)
 	f.StringVar(&o.strangers, "strangers", "", "face runs: people the run does not know: \"excluded\" (train --exclude), class folders of the training data (NAME,NAME) or a folder of photos")
 	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
@@ -63,6 +64,9 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 	}
 	if err := checkWorkers(o.workers); err != nil {
 		return err
+	}
+	if o.json && o.csv {
+		return usagef("--json and --csv: choose one")
 	}
 	// The cache is opened only for runs that describe photos.
 	var cache *identify.Cache
@@ -93,8 +97,11 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 	for _, s := range res.Skipped {
 		fmt.Fprintf(stderr, "skipped %s: %s\n", s.Path, s.Reason)
 	}
-	if o.json {
+	switch {
+	case o.json:
 		return writeJSON(stdout, res)
+	case o.csv:
+		return res.WriteCSV(stdout)
 	}
 	return res.WriteText(stdout)
 }

@@ -65,7 +65,7 @@ func TestFacesJSONAndAnnotated(t *testing.T) {
 		t.Fatalf("results %+v", got)
 	}
 	f := got[0].Faces[1]
-	if f.Box != [4]float64{22.25, 1, 15.5, 12} || f.Score != 0.875 || len(f.Landmarks) != 68 || f.Descriptor != nil {
+	if f.Box != [4]int{22, 1, 16, 12} || f.Score != 0.875 || len(f.Landmarks) != 68 || f.Descriptor != nil {
 		t.Errorf("second face %+v", f)
 	}
 	if got[0].Width != 40 || got[0].Height != 16 {

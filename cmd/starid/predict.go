@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"starid/internal/data"
 	"starid/internal/facecrop"
 	"starid/internal/identify"
 	"starid/internal/recognize"
@@ -17,7 +18,7 @@ func init() { addCommand(newPredictCmd) }
 
 type predictOptions struct {
 	top       int
-	json      bool
+	json, csv bool
 	threshold float64
 	cache     string
 }
@@ -25,8 +26,12 @@ type predictOptions struct {
 func newPredictCmd() *cobra.Command {
 	var o predictOptions
 	c := &cobra.Command{
-		Use:   "predict RUN IMAGE...",
+		Use:   "predict RUN IMAGE|DIR...",
 		Short: "name the star in each photo, with probabilities",
+		Long: `Name the faces in each photo with a run's model. Folders are searched for
+photos at any depth (by extension; other files are skipped). A photo that
+cannot be read gets an error entry, the others are still named, and the
+exit status is then 2.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			th, err := threshold(c.Flags(), o.threshold)
 			if err != nil {
@@ -37,7 +42,8 @@ func newPredictCmd() *cobra.Command {
 	}
 	f := c.Flags()
 	f.IntVar(&o.top, "top", 5, "how many names to list per photo, best first")
-	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.BoolVar(&o.json, "json", false, "print JSON (docs/cli.md)")
+	f.BoolVar(&o.csv, "csv", false, "print CSV, one row per face")
 	thresholdFlag(f, &o.threshold)
 	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
 	return c
@@ -53,6 +59,13 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if o.top < 1 {
 		return usagef("--top must be at least 1")
 	}
+	if o.json && o.csv {
+		return usagef("--json and --csv: choose one")
+	}
+	paths, err := data.ListPhotos(pos[1:])
+	if err != nil {
+		return err
+	}
 	opt := recognize.Options{TopK: o.top, Threshold: threshold}
 	// No finder: predict finds faces through the descriptor cache.
 	r, err := recognize.Open(pos[0], opt)
@@ -67,29 +80,31 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if r.FindsFaces() {
 		// Face runs print no cache count: it is about the crops.
 		d := describing(descriptorCache(o.cache, stderr), 0, stderr)
-		if photos, err = d.Photos(context.Background(), pos[1:], nil, info.Crop == facecrop.Aligned, info.Kind != runs.ModelFace); err != nil {
+		if photos, err = d.Photos(context.Background(), paths, nil, info.Crop == facecrop.Aligned, info.Kind != runs.ModelFace); err != nil {
 			return err
 		}
 	}
 	var each func(recognize.Prediction)
-	if !o.json {
+	if !o.json && !o.csv {
 		print := recognize.TextPrinter(info)
 		each = func(p recognize.Prediction) { print(stdout, stderr, p) }
 	}
-	out, failed := recognize.PredictAll(context.Background(), r, pos[1:], photos, each)
-	return finishPredict(out, failed, o.json, stdout)
+	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, each)
+	return o.finish(out, failed, stdout)
 }
 
-// finishPredict prints the JSON form and turns unreadable images into the
+// finish prints the JSON or CSV form and turns unreadable images into the
 // exit status.
-func finishPredict(out []recognize.Prediction, failed int, asJSON bool, stdout io.Writer) error {
-	if asJSON {
-		if err := writeJSON(stdout, out); err != nil {
-			return err
-		}
+func (o *predictOptions) finish(out []recognize.Prediction, failed int, stdout io.Writer) error {
+	var err error
+	switch {
+	case o.json:
+		err = writeJSON(stdout, out)
+	case o.csv:
+		err = recognize.WriteCSV(stdout, out)
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images could not be read", failed, len(out))
+	if err == nil && failed > 0 {
+		err = fmt.Errorf("%d of %d images could not be read", failed, len(out))
 	}
-	return nil
+	return err
 }

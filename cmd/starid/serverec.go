@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 
-	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/recognize"
 	"starid/internal/serve"
@@ -41,14 +40,5 @@ func (s serveRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]ser
 	if err != nil {
 		return nil, err
 	}
-	out := make([]serve.Face, 0, len(found))
-	for _, f := range found {
-		sf := serve.Face{Box: recognize.RoundBox(f.Box), Name: f.Name, Confidence: f.Confidence,
-			Unknown: f.Unknown || f.Name == eval.UnknownName}
-		for _, c := range f.Top {
-			sf.Top = append(sf.Top, serve.Candidate{Name: c.Name, Probability: c.Probability})
-		}
-		out = append(out, sf)
-	}
-	return out, nil
+	return recognize.Answers(found), nil
 }

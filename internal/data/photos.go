@@ -11,16 +11,16 @@ import (
 )
 
 // ListPhotos lists the given files and, for folders, every photo under
-// them at any depth (by extension, sorted), so a command can take a whole
-// data set. A folder without photos is an error naming it.
+// them at any depth (by extension, sorted; other files are skipped), so a
+// command can take a whole data set. A path that cannot be looked at, and
+// a folder without photos, are listed as themselves: reading them then
+// fails with an error naming them, in their place, without stopping the
+// others.
 func ListPhotos(paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if !st.IsDir() {
+		if err != nil || !st.IsDir() {
 			files = append(files, p)
 			continue
 		}
@@ -35,10 +35,10 @@ func ListPhotos(paths []string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		if len(files) == n {
-			return nil, fmt.Errorf("%s: no photos in this folder", p)
+			files = append(files, p)
 		}
 		slices.Sort(files[n:])
 	}

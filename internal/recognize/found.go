@@ -22,7 +22,7 @@ type FoundFaces struct {
 }
 
 type FoundFace struct {
-	Box        [4]float64   `json:"box"` // x, y, w, h in pixels of the upright photo
+	Box        [4]int       `json:"box"` // x, y, w, h in pixels of the upright photo, as Answer's
 	Score      float64      `json:"score"`
 	Landmarks  [][2]float64 `json:"landmarks,omitempty"`
 	Descriptor []float32    `json:"descriptor,omitempty"`
@@ -82,7 +82,7 @@ func pixelRect(b faces.Box) image.Rectangle {
 }
 
 func toFoundFace(f faces.Face, withDesc bool) FoundFace {
-	r := FoundFace{Box: [4]float64{round2(f.Box.X), round2(f.Box.Y), round2(f.Box.W), round2(f.Box.H)}, Score: round4(f.Score)}
+	r := FoundFace{Box: RoundBox(f.Box), Score: round4(f.Score)}
 	for _, p := range f.Landmarks {
 		r.Landmarks = append(r.Landmarks, [2]float64{round2(p.X), round2(p.Y)})
 	}
@@ -111,7 +111,7 @@ func (r FoundFaces) WriteText(stdout, stderr io.Writer, drawnTo string) {
 		fmt.Fprintf(stdout, "%s: %d faces\n", r.Image, len(r.Faces))
 	}
 	for j, f := range r.Faces {
-		fmt.Fprintf(stdout, "  %d. box x=%.0f y=%.0f w=%.0f h=%.0f  score %.2f  %d landmarks\n",
+		fmt.Fprintf(stdout, "  %d. box x=%d y=%d w=%d h=%d  score %.2f  %d landmarks\n",
 			j+1, f.Box[0], f.Box[1], f.Box[2], f.Box[3], f.Score, len(f.Landmarks))
 	}
 	if drawnTo != "" {

@@ -2,9 +2,12 @@ package recognize
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 
 	"starid/internal/data"
@@ -22,19 +25,34 @@ type Prediction struct {
 	Note  string   `json:"note,omitempty"` // face runs: "no face found"; crop=face runs: the whole photo was used
 }
 
-// Answer is one recognized region as JSON says it. Whole-photo models give
-// one whose box ([x, y, w, h] in pixels of the upright photo) is the whole
-// photo.
+// Answer is one recognized face as every JSON output of starid says it
+// (`predict --json`, the HTTP API). Whole-photo models give one whose box
+// is the whole photo.
 type Answer struct {
-	Box        [4]int      `json:"box"`
-	Name       string      `json:"name"`
-	Confidence float64     `json:"confidence"`
-	Top        []Candidate `json:"top"`
+	// Box is [x, y, w, h] in pixels of the upright photo (EXIF applied).
+	Box [4]int `json:"box"`
+	// Name is the best candidate's name, or "unknown" when Unknown.
+	Name string `json:"name"`
+	// Unknown is true when the answer fell below the model's threshold.
+	Unknown bool `json:"unknown"`
+	// Confidence is the best candidate's probability, in [0, 1].
+	Confidence float64 `json:"confidence"`
 	// Face runs: the descriptor's distance to the centroid of the head's
 	// top class (what the unknown rule compares with the threshold), and
 	// the person whose centroid is nearest.
 	Distance *float64 `json:"distance,omitempty"`
 	Closest  string   `json:"closest,omitempty"`
+	// Top lists the best candidates, best first.
+	Top []Candidate `json:"top"`
+}
+
+// Answers is the JSON form of faces.
+func Answers(found []Face) []Answer {
+	out := make([]Answer, len(found))
+	for i, f := range found {
+		out[i] = f.Answer()
+	}
+	return out
 }
 
 // TextPrinter is the human form of predictions for runs like info's: one
@@ -55,6 +73,10 @@ func TextPrinter(info Info) func(stdout, stderr io.Writer, p Prediction) {
 // others.
 func Predict(ctx context.Context, r Recognizer, path string, ph *identify.Photo) Prediction {
 	p := Prediction{Image: path}
+	if st, err := os.Stat(path); err == nil && st.IsDir() { // data.ListPhotos keeps folders without photos
+		p.Error = "a folder without photos"
+		return p
+	}
 	var found []faces.Face
 	if ph != nil {
 		if ph.Err != nil {
@@ -102,7 +124,8 @@ func ImageErrorText(err error) string {
 
 // Answer is the JSON form of a recognized face.
 func (f Face) Answer() Answer {
-	return Answer{Box: RoundBox(f.Box), Name: f.Name, Confidence: f.Confidence, Top: f.Top, Distance: f.Distance, Closest: f.Closest}
+	return Answer{Box: RoundBox(f.Box), Name: f.Name, Unknown: f.Unknown || f.Name == eval.UnknownName, Confidence: f.Confidence,
+		Distance: f.Distance, Closest: f.Closest, Top: f.Top}
 }
 
 // printFacePrediction is the human form for face runs: one line per face,
@@ -203,4 +226,27 @@ func PredictAll(ctx context.Context, r Recognizer, paths []string, photos []iden
 		}
 	}
 	return out, failed
+}
+
+// WriteCSV is `predict --csv`: one row per face (a photo without one, or
+// that failed, gets one row with its note or error), with a header.
+func WriteCSV(w io.Writer, preds []Prediction) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"image", "face", "x", "y", "w", "h", "name", "unknown", "confidence", "distance", "closest", "note", "error"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	for _, p := range preds {
+		if len(p.Faces) == 0 {
+			cw.Write([]string{p.Image, "", "", "", "", "", "", "", "", "", "", p.Note, p.Error})
+		}
+		for i, a := range p.Faces {
+			dist := ""
+			if a.Distance != nil {
+				dist = f(*a.Distance)
+			}
+			cw.Write([]string{p.Image, strconv.Itoa(i + 1), strconv.Itoa(a.Box[0]), strconv.Itoa(a.Box[1]), strconv.Itoa(a.Box[2]),
+				strconv.Itoa(a.Box[3]), a.Name, strconv.FormatBool(a.Unknown), f(a.Confidence), dist, a.Closest, p.Note, p.Error})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }
