@@ -48,6 +48,17 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 type enrollOptions struct {
 	cache   string
 	workers int
+	json    bool
+}
+
+// enrollResult is `enroll --json`.
+type enrollResult struct {
+	Run     string `json:"run"`
+	Name    string `json:"name"`
+	New     bool   `json:"new"`     // a person the run did not know
+	Added   int    `json:"added"`   // photos whose face was added
+	Total   int    `json:"total"`   // this person's photos now
+	Classes int    `json:"classes"` // people the run knows now
 }
 
 func newEnrollCmd() *cobra.Command {
@@ -59,6 +70,7 @@ func newEnrollCmd() *cobra.Command {
 	}
 	cacheFlag(c.Flags(), &o.cache, "")
 	workersFlag(c.Flags(), &o.workers, "face-describing")
+	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	return c
 }
 
@@ -80,6 +92,9 @@ func (o *enrollOptions) run(pos []string, stdout, stderr io.Writer) error {
 			Waiting: waiting})
 	if err != nil {
 		return err
+	}
+	if o.json {
+		return writeJSON(stdout, enrollResult{Run: pos[0], Name: res.Name, New: res.New, Added: res.Added, Total: res.Total, Classes: res.Classes})
 	}
 	what := "added more photos of"
 	if res.New {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -28,6 +29,24 @@ func init() { addCommand(newTrainCmd) }
 type trainOptions struct {
 	runs.Settings
 	crop, exclude, cache string
+	json                 bool
+}
+
+// trainResult is `train --json`: the finished run in brief (the epochs are
+// in RUN/history.json).
+type trainResult struct {
+	Run          string  `json:"run"`
+	Model        string  `json:"model"`
+	Epochs       int     `json:"epochs"`
+	BestEpoch    int     `json:"best_epoch,omitempty"` // VGG runs: the epoch whose weights are best.safetensors
+	TestAccuracy float64 `json:"test_accuracy"`        // VGG runs: at the best epoch
+	// Face runs: accuracy with the unknown rule, its distance threshold,
+	// the people and the photos without a face.
+	OpenSetAccuracy  *float64 `json:"open_set_accuracy,omitempty"`
+	UnknownThreshold *float64 `json:"unknown_threshold,omitempty"`
+	Classes          []string `json:"classes,omitempty"`
+	NoFace           *int     `json:"no_face,omitempty"`
+	Skipped          int      `json:"skipped"` // files that could not be used
 }
 
 func newTrainCmd() *cobra.Command {
@@ -66,6 +85,7 @@ func newTrainCmd() *cobra.Command {
 	workersFlag(f, &s.Workers, "image decoding")
 	f.StringVar(&o.exclude, "exclude", "", "face runs: comma-separated class `folders` to leave out of training, as strangers for eval --strangers")
 	cacheFlag(f, &o.cache, "face runs and --crop face or aligned: ")
+	f.BoolVar(&o.json, "json", false, "print the finished run's summary as JSON on stdout (progress goes to stderr)")
 	return c
 }
 
@@ -84,7 +104,7 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 		s.CropMargin = facecrop.DefaultAlignPadding
 	}
 	if s.Model == runs.ModelFace {
-		return trainFace(s, o.exclude, o.cache, stdout, stderr)
+		return o.trainFace(s, stdout, stderr)
 	}
 	cfg := train.Config{Settings: s}
 	if err := train.CheckConfig(cfg); err != nil {
@@ -100,8 +120,12 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	cfg.AlignChip = recognize.AlignedChip
 	ctx, stop := interruptible()
 	defer stop()
-	_, err := train.Train(ctx, cfg, train.Output{Output: trainOutput(stdout, stderr)})
-	return err
+	sum, err := train.Train(ctx, cfg, train.Output{Output: o.output(stdout, stderr)})
+	if err != nil || !o.json {
+		return err
+	}
+	return writeJSON(stdout, trainResult{Run: sum.Dir, Model: s.Model, Epochs: sum.Epochs, BestEpoch: sum.BestEpoch,
+		TestAccuracy: sum.BestTestAcc, Skipped: sum.Skipped})
 }
 
 // checkTrainFlags refuses flag combinations that mean nothing.
@@ -133,20 +157,29 @@ func checkTrainFlags(s runs.Settings, crop, exclude string, given []string) erro
 
 // trainFace is `train --model face`: identify.Train with the face
 // trainer's defaults.
-func trainFace(s runs.Settings, exclude, cacheDir string, stdout, stderr io.Writer) error {
+func (o *trainOptions) trainFace(s runs.Settings, stdout, stderr io.Writer) error {
 	var names []string
-	if exclude != "" {
-		names = strings.Split(exclude, ",")
+	if o.exclude != "" {
+		names = strings.Split(o.exclude, ",")
 	}
 	fc, err := identify.NewTrainConfig(s, names, faces.PipelineVersion)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	fc.Cache = descriptorCache(cacheDir, stderr)
+	fc.Cache = descriptorCache(o.cache, stderr)
 	ctx, stop := interruptible()
 	defer stop()
-	_, err = identify.Train(ctx, fc, newDescriber(), trainOutput(stdout, stderr))
-	return err
+	res, err := identify.Train(ctx, fc, newDescriber(), o.output(stdout, stderr))
+	if err != nil || !o.json {
+		return err
+	}
+	noFace := len(res.NoFace)
+	out := trainResult{Run: res.Dir, Model: runs.ModelFace, Epochs: len(res.History), TestAccuracy: res.TestAcc,
+		OpenSetAccuracy: &res.TestAccOpenSet, Classes: res.Classes, NoFace: &noFace, Skipped: res.Stats.Unusable}
+	if !math.IsInf(res.Rule.MaxDistance, 0) { // JSON has no infinity: no threshold is no field
+		out.UnknownThreshold = &res.Rule.MaxDistance
+	}
+	return writeJSON(stdout, out)
 }
 
 // interruptible is the context of a long job: Ctrl-C (or a polite kill)
@@ -161,7 +194,12 @@ func interruptible() (context.Context, context.CancelFunc) {
 	return ctx, stop
 }
 
-func trainOutput(stdout, stderr io.Writer) runs.Output {
+// output is where training reports: stdout, or stderr when stdout is
+// kept for --json.
+func (o *trainOptions) output(stdout, stderr io.Writer) runs.Output {
+	if o.json {
+		stdout = stderr
+	}
 	return runs.Output{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)}
 }
 
