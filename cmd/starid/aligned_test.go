@@ -142,7 +142,7 @@ func TestCropAligned(t *testing.T) {
 	// the describer finds, cut by the chip maker train was given, at the
 	// padding and side in model.json. Equal to the bit, and not the
 	// crop=face crop.
-	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: describing(descriptorCache("", io.Discard), 1, io.Discard).CropFinder()})
+	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestCropAligned(t *testing.T) {
 	if len(evalX) != len(all)*3*32*32 || !slices.Equal(evalX, trainX) {
 		t.Error("eval's aligned chips differ from training's")
 	}
-	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing(descriptorCache("", io.Discard), 1, io.Discard).CropFinder()})
+	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}

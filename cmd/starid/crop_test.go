@@ -86,7 +86,7 @@ func TestCropFace(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing(descriptorCache("", io.Discard), 1, io.Discard).CropFinder()})
+	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func (o *dataGridOptions) run(pos []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, s := range ds.Samples {
-		if sameFile(o.out, s.Path) {
+		if data.SameFile(o.out, s.Path) {
 			return usagef("--out %s would overwrite a photo of the folder", o.out)
 		}
 	}

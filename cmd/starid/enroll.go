@@ -22,27 +22,21 @@ var newDescriber = func() identify.Describer {
 }
 
 // describing is how the commands describe photos: the describer, the
-// cache, progress on stderr.
-func describing(cache *identify.Cache, workers int, stderr io.Writer) recognize.Describing {
-	return recognize.Describing{Describer: newDescriber(), Cache: cache, Workers: workers, Progress: stderr, Terminal: isTerminal(stderr)}
+// descriptor cache (descriptorCache), progress on stderr.
+func describing(cacheDir string, workers int, stderr io.Writer) recognize.Describing {
+	return recognize.Describing{Describer: newDescriber(), Cache: descriptorCache(cacheDir, stderr), Workers: workers,
+		Progress: stderr, Terminal: isTerminal(stderr)}
 }
 
 // descriptorCache is the cache under root (--cache), $STARID_CACHE or the
 // user's cache folder. Without any, commands still work, uncached, and say
 // so.
 func descriptorCache(root string, stderr io.Writer) *identify.Cache {
-	dir := ""
-	if root != "" {
-		dir = identify.CacheDirUnder(root, faces.PipelineVersion)
-	} else {
-		d, err := identify.DefaultCacheDir(faces.PipelineVersion)
-		if err != nil {
-			fmt.Fprintf(stderr, "warning: %v; descriptors will not be cached\n", err)
-			return nil
-		}
-		dir = d
+	c, err := identify.OpenCache(root, faces.PipelineVersion)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v; descriptors will not be cached\n", err)
 	}
-	return &identify.Cache{Dir: dir, Version: faces.PipelineVersion}
+	return c
 }
 
 type enrollOptions struct {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
 	"starid/internal/eval/runeval"
 	"starid/internal/identify"
+	"starid/internal/recognize"
 	"starid/internal/train"
 )
 
@@ -69,24 +71,15 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 		return usagef("--json and --csv: choose one")
 	}
 	// The cache is opened only for runs that describe photos.
-	var cache *identify.Cache
-	cacheOpened := false
-	openCache := func() *identify.Cache {
-		if !cacheOpened {
-			cache, cacheOpened = descriptorCache(o.cache, stderr), true
-		}
-		return cache
-	}
+	d := sync.OnceValue(func() recognize.Describing { return describing(o.cache, o.workers, stderr) })
 	opt := runeval.Options{Data: o.data, Out: o.out, Batch: o.batch, Workers: o.workers, Strangers: o.strangers, Threshold: threshold,
-		Note: func(msg string) { fmt.Fprintln(stderr, msg) }}
-	opt.FindFaces = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
-		return describing(openCache(), o.workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
-	}
-	opt.Describe = func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
-		photos, _, err := identify.Describe(ctx, newDescriber(), paths, keys, identify.DescribeOptions{
-			Cache: openCache(), Workers: o.workers, Progress: stderr, Terminal: isTerminal(stderr)})
-		return photos, err
-	}
+		Note: func(msg string) { fmt.Fprintln(stderr, msg) },
+		FindFaces: func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
+			return d().CropFinder()(ctx, paths, keys, landmarks)
+		},
+		Describe: func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
+			return d().Photos(ctx, paths, keys, false, false)
+		}}
 	res, err := runeval.Run(pos[0], opt)
 	if err != nil {
 		return err

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,30 +50,24 @@ func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return usagef("want at least one image")
 	}
-	outPaths, err := annotatedPaths(o.out, pos)
+	outPaths, err := recognize.DrawPaths(o.out, pos)
 	if err != nil {
-		return err
+		return usagef("%v", err)
+	}
+	if len(pos) > 1 && o.out != "" {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return fmt.Errorf("--out %s: with several photos --out is a folder: %w", o.out, err)
+		}
 	}
 	finder, err := openFaceFinder()
 	if err != nil {
 		return err
 	}
-	results := make([]recognize.FoundFaces, 0, len(pos))
-	failed := 0
-	for i, path := range pos {
-		drawTo := ""
-		if outPaths != nil {
-			drawTo = outPaths[i]
-		}
-		r := recognize.FindInPhoto(finder, path, drawTo, o.descriptors)
-		if r.Error != "" {
-			failed++
-		}
-		results = append(results, r)
-		if !o.json {
-			r.WriteText(stdout, stderr, drawTo)
-		}
+	var each func(recognize.FoundFaces, string)
+	if !o.json {
+		each = func(r recognize.FoundFaces, drawnTo string) { r.WriteText(stdout, stderr, drawnTo) }
 	}
+	results, failed := recognize.FindInPhotos(finder, pos, outPaths, o.descriptors, each)
 	if o.json {
 		if err := writeJSON(stdout, results); err != nil {
 			return err
@@ -85,50 +77,4 @@ func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d images could not be processed", failed, len(results))
 	}
 	return nil
-}
-
-// annotatedPaths maps each input to its --out file: out itself for one
-// photo, out/<name>-faces.png for several (out is then a folder, made if
-// missing). It refuses an --out that would overwrite an input photo.
-func annotatedPaths(out string, inputs []string) ([]string, error) {
-	if out == "" {
-		return nil, nil
-	}
-	if len(inputs) == 1 {
-		if st, err := os.Stat(out); err == nil && st.IsDir() {
-			return []string{filepath.Join(out, annotatedName(inputs[0]))}, nil
-		}
-		if sameFile(out, inputs[0]) {
-			return nil, usagef("--out %s would overwrite the input photo", out)
-		}
-		if !strings.EqualFold(filepath.Ext(out), ".png") {
-			return nil, usagef("--out %s: the annotated photo is a PNG; name it .png", out)
-		}
-		return []string{out}, nil
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("--out %s: with several photos --out is a folder: %w", out, err)
-	}
-	paths := make([]string, len(inputs))
-	seen := map[string]string{}
-	for i, in := range inputs {
-		p := filepath.Join(out, annotatedName(in))
-		if prev, ok := seen[p]; ok {
-			return nil, usagef("%s and %s would both be drawn to %s", prev, in, p)
-		}
-		seen[p] = in
-		paths[i] = p
-	}
-	return paths, nil
-}
-
-func annotatedName(in string) string {
-	base := filepath.Base(in)
-	return strings.TrimSuffix(base, filepath.Ext(base)) + "-faces.png"
-}
-
-func sameFile(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }

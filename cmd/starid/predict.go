@@ -79,7 +79,7 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	var photos []identify.Photo
 	if r.FindsFaces() {
 		// Face runs print no cache count: it is about the crops.
-		d := describing(descriptorCache(o.cache, stderr), 0, stderr)
+		d := describing(o.cache, 0, stderr)
 		if photos, err = d.Photos(context.Background(), paths, nil, info.Crop == facecrop.Aligned, info.Kind != runs.ModelFace); err != nil {
 			return err
 		}

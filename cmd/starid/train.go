@@ -115,7 +115,7 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	// cache.
 	cfg.FacePipeline = faces.PipelineVersion
 	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
-		return describing(descriptorCache(o.cache, stderr), s.Workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
+		return describing(o.cache, s.Workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
 	}
 	cfg.AlignChip = recognize.AlignedChip
 	ctx, stop := interruptible()

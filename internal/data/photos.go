@@ -81,3 +81,11 @@ func CheckEmptyFolder(dir string) error {
 	}
 	return nil
 }
+
+// SameFile says whether a and b name one existing file, so that an output
+// never overwrites an input under another name.
+func SameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}

@@ -30,3 +30,18 @@ func NewTrainConfig(s runs.Settings, exclude []string, pipelineVersion string) (
 	fc := TrainConfig{Settings: s, PipelineVersion: pipelineVersion, Exclude: exclude}
 	return fc, fc.Check()
 }
+
+// OpenCache is the descriptor cache for pipeline version under root (a
+// --cache folder), or when root is "" under $STARID_CACHE or the user's
+// cache folder. The error says why there is none; commands then work
+// uncached.
+func OpenCache(root, version string) (*Cache, error) {
+	dir := CacheDirUnder(root, version)
+	if root == "" {
+		var err error
+		if dir, err = DefaultCacheDir(version); err != nil {
+			return nil, err
+		}
+	}
+	return &Cache{Dir: dir, Version: version}, nil
+}

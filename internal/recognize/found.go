@@ -5,6 +5,9 @@ import (
 	"image"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"starid/internal/data"
 	"starid/internal/faces"
@@ -117,4 +120,65 @@ func (r FoundFaces) WriteText(stdout, stderr io.Writer, drawnTo string) {
 	if drawnTo != "" {
 		fmt.Fprintf(stdout, "  drawn to %s\n", drawnTo)
 	}
+}
+
+// FindInPhotos runs FindInPhoto on each path, in order, drawing into
+// drawTo[i] when drawTo is not nil; each, if not nil, gets every result as
+// it is made. failed counts the photos that could not be processed.
+func FindInPhotos(finder Finder, paths, drawTo []string, withDesc bool, each func(r FoundFaces, drawnTo string)) (out []FoundFaces, failed int) {
+	out = make([]FoundFaces, 0, len(paths))
+	for i, path := range paths {
+		to := ""
+		if drawTo != nil {
+			to = drawTo[i]
+		}
+		r := FindInPhoto(finder, path, to, withDesc)
+		if r.Error != "" {
+			failed++
+		}
+		out = append(out, r)
+		if each != nil {
+			each(r, to)
+		}
+	}
+	return out, failed
+}
+
+// DrawPaths maps each input photo to the file `faces --out` draws it to:
+// out itself for one photo (or out/<name>-faces.png when out is a
+// folder), out/<name>-faces.png for several (out is then a folder). It
+// refuses an out that would overwrite an input photo, or two photos drawn
+// to one file; nil when out is "".
+func DrawPaths(out string, inputs []string) ([]string, error) {
+	if out == "" {
+		return nil, nil
+	}
+	if len(inputs) == 1 {
+		if st, err := os.Stat(out); err == nil && st.IsDir() {
+			return []string{filepath.Join(out, drawnName(inputs[0]))}, nil
+		}
+		if data.SameFile(out, inputs[0]) {
+			return nil, fmt.Errorf("--out %s would overwrite the input photo", out)
+		}
+		if !strings.EqualFold(filepath.Ext(out), ".png") {
+			return nil, fmt.Errorf("--out %s: the annotated photo is a PNG; name it .png", out)
+		}
+		return []string{out}, nil
+	}
+	paths := make([]string, len(inputs))
+	seen := map[string]string{}
+	for i, in := range inputs {
+		p := filepath.Join(out, drawnName(in))
+		if prev, ok := seen[p]; ok {
+			return nil, fmt.Errorf("%s and %s would both be drawn to %s", prev, in, p)
+		}
+		seen[p] = in
+		paths[i] = p
+	}
+	return paths, nil
+}
+
+func drawnName(in string) string {
+	base := filepath.Base(in)
+	return strings.TrimSuffix(base, filepath.Ext(base)) + "-faces.png"
 }
