@@ -31,12 +31,11 @@ var (
 	maxMPRange     = [2]float64{0.0001, 250} // 100 pixels to 250 MP (5 GB of working memory per worker)
 )
 
+// serveOptions are serve's flags; most bind straight into serve.Options.
 type serveOptions struct {
-	addr, logFormat, gallery string
-	maxBodyMB, maxMP         float64
-	maxConc, queue, maxConns int
-	timeout, bodyTimeout     time.Duration
-	allowHosts, corsOrigins  []string
+	serve.Options
+	logFormat, gallery string
+	maxBodyMB, maxMP   float64
 }
 
 func newServeCmd() *cobra.Command {
@@ -47,16 +46,16 @@ func newServeCmd() *cobra.Command {
 		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
 	}
 	f := c.Flags()
-	f.StringVar(&o.addr, "addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
+	f.StringVar(&o.Addr, "addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
 	f.Float64Var(&o.maxBodyMB, "max-body-mb", serve.DefaultMaxBodyBytes>>20, "largest upload in MB (larger: 413)")
 	f.Float64Var(&o.maxMP, "max-megapixels", serve.DefaultMaxPixels/1e6, "largest image in megapixels, from its header (larger: 422)")
-	f.IntVar(&o.maxConc, "max-concurrent", serve.DefaultMaxConcurrent, "recognitions run at once")
-	f.IntVar(&o.queue, "queue", serve.DefaultQueueLength, "uploads received whole that may wait for a worker; beyond that 503 + Retry-After")
-	f.DurationVar(&o.timeout, "timeout", serve.DefaultRequestTimeout, "limit per recognition, from the upload's last byte, queueing included")
-	f.DurationVar(&o.bodyTimeout, "body-timeout", serve.DefaultBodyTimeout, "time an upload may take beyond 1 s per 64 KB (slower: 408)")
-	f.IntVar(&o.maxConns, "max-conns", serve.DefaultMaxConns, "open connections at most; more wait to be accepted")
-	f.StringArrayVar(&o.allowHosts, "allow-host", nil, "a Host `name` to answer besides loopback names and IP addresses (repeatable; '*' for any, e.g. behind a proxy that checks it)")
-	f.StringArrayVar(&o.corsOrigins, "cors", nil, "an `origin` (https://host[:port]) whose pages may call the API from the browser (repeatable)")
+	f.IntVar(&o.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "recognitions run at once")
+	f.IntVar(&o.QueueLength, "queue", serve.DefaultQueueLength, "uploads received whole that may wait for a worker; beyond that 503 + Retry-After")
+	f.DurationVar(&o.RequestTimeout, "timeout", serve.DefaultRequestTimeout, "limit per recognition, from the upload's last byte, queueing included")
+	f.DurationVar(&o.BodyTimeout, "body-timeout", serve.DefaultBodyTimeout, "time an upload may take beyond 1 s per 64 KB (slower: 408)")
+	f.IntVar(&o.MaxConns, "max-conns", serve.DefaultMaxConns, "open connections at most; more wait to be accepted")
+	f.StringArrayVar(&o.AllowHosts, "allow-host", nil, "a Host `name` to answer besides loopback names and IP addresses (repeatable; '*' for any, e.g. behind a proxy that checks it)")
+	f.StringArrayVar(&o.CORSOrigins, "cors", nil, "an `origin` (https://host[:port]) whose pages may call the API from the browser (repeatable)")
 	f.StringVar(&o.logFormat, "log", "text", "request log format on stderr: text or json")
 	f.StringVar(&o.gallery, "gallery", "", "photo `folder` laid out as for training (DIR/NAME/*.jpg): the page shows a thumbnail of each known person's face from it")
 	return c
@@ -83,24 +82,12 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	q := o.queue
-	if q == 0 {
-		q = -1 // Options reads 0 as "default"; the flag's 0 means no queue
+	o.MaxBodyBytes, o.MaxPixels = int64(o.maxBodyMB*(1<<20)), int(o.maxMP*1e6)
+	if o.QueueLength == 0 {
+		o.QueueLength = -1 // Options reads 0 as "default"; the flag's 0 means no queue
 	}
-	srv := serve.New(rec, serve.Options{
-		Addr:           o.addr,
-		MaxBodyBytes:   int64(o.maxBodyMB * (1 << 20)),
-		MaxPixels:      int(o.maxMP * 1e6),
-		RequestTimeout: o.timeout,
-		MaxConcurrent:  o.maxConc,
-		QueueLength:    q,
-		BodyTimeout:    o.bodyTimeout,
-		MaxConns:       o.maxConns,
-		AllowHosts:     o.allowHosts,
-		CORSOrigins:    o.corsOrigins,
-		Logger:         logger,
-		Gallery:        thumbs,
-	})
+	o.Logger, o.Gallery = logger, thumbs
+	srv := serve.New(rec, o.Options)
 	return srv.ListenAndServeUntilSignal(serveListening, stderr)
 }
 
@@ -113,25 +100,25 @@ func (o *serveOptions) check() error {
 		return usagef("--max-body-mb must be between %g and %g (MB), not %g", maxBodyMBRange[0], maxBodyMBRange[1], o.maxBodyMB)
 	case !inRange(o.maxMP, maxMPRange):
 		return usagef("--max-megapixels must be between %g and %g, not %g", maxMPRange[0], maxMPRange[1], o.maxMP)
-	case o.maxConc < 1 || o.maxConc > serve.MaxMaxConcurrent:
-		return usagef("--max-concurrent must be between 1 and %d, not %d", serve.MaxMaxConcurrent, o.maxConc)
-	case o.queue < 0 || o.queue > serve.MaxQueueLength:
-		return usagef("--queue must be between 0 and %d, not %d", serve.MaxQueueLength, o.queue)
-	case o.timeout <= 0 || o.timeout > time.Hour:
-		return usagef("--timeout must be more than 0 and at most 1h, not %v", o.timeout)
-	case o.bodyTimeout <= 0 || o.bodyTimeout > time.Hour:
-		return usagef("--body-timeout must be more than 0 and at most 1h, not %v", o.bodyTimeout)
-	case o.maxConns < 1 || o.maxConns > serve.MaxMaxConns:
-		return usagef("--max-conns must be between 1 and %d, not %d", serve.MaxMaxConns, o.maxConns)
+	case o.MaxConcurrent < 1 || o.MaxConcurrent > serve.MaxMaxConcurrent:
+		return usagef("--max-concurrent must be between 1 and %d, not %d", serve.MaxMaxConcurrent, o.MaxConcurrent)
+	case o.QueueLength < 0 || o.QueueLength > serve.MaxQueueLength:
+		return usagef("--queue must be between 0 and %d, not %d", serve.MaxQueueLength, o.QueueLength)
+	case o.RequestTimeout <= 0 || o.RequestTimeout > time.Hour:
+		return usagef("--timeout must be more than 0 and at most 1h, not %v", o.RequestTimeout)
+	case o.BodyTimeout <= 0 || o.BodyTimeout > time.Hour:
+		return usagef("--body-timeout must be more than 0 and at most 1h, not %v", o.BodyTimeout)
+	case o.MaxConns < 1 || o.MaxConns > serve.MaxMaxConns:
+		return usagef("--max-conns must be between 1 and %d, not %d", serve.MaxMaxConns, o.MaxConns)
 	case !oneOf(o.logFormat, "text", "json"):
 		return usagef("--log must be text or json, not %q", o.logFormat)
 	}
-	for _, h := range o.allowHosts {
+	for _, h := range o.AllowHosts {
 		if h == "" {
 			return usagef("--allow-host: empty value")
 		}
 	}
-	for _, origin := range o.corsOrigins {
+	for _, origin := range o.CORSOrigins {
 		if err := serve.CheckOrigin(origin); err != nil {
 			return usagef("--cors: %v", err)
 		}
@@ -166,3 +153,22 @@ func loadGallery(dir string, classes []string, finder faceFinder, stderr io.Writ
 	g, err := recognize.Gallery(dir, classes, f, stderr)
 	return serve.GalleryMap(g), err
 }
+
+// serveTopK is how many candidates the server lists per face (the page
+// shows three).
+const serveTopK = 5
+
+// openRunRecognizer serves a run directory through recognize.Open: a face
+// run names every face the pipeline finds; a whole-photo VGG run names the
+// photo as one "face" whose box is the whole photo, as predict does. The
+// face nets load up front so that a missing model fails at start, not on
+// the first upload.
+func openRunRecognizer(dir string) (serve.Recognizer, error) {
+	r, err := recognize.Open(dir, recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder})
+	if err != nil {
+		return nil, err
+	}
+	return serve.FromRecognizer(r), nil
+}
+
+func openRecognizeFinder() (recognize.Finder, error) { return openFaceFinder() }
