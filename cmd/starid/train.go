@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -30,23 +29,6 @@ type trainOptions struct {
 	runs.Settings
 	crop, exclude, cache string
 	json                 bool
-}
-
-// trainResult is `train --json`: the finished run in brief (the epochs are
-// in RUN/history.json).
-type trainResult struct {
-	Run          string  `json:"run"`
-	Model        string  `json:"model"`
-	Epochs       int     `json:"epochs"`
-	BestEpoch    int     `json:"best_epoch,omitempty"` // VGG runs: the epoch whose weights are best.safetensors
-	TestAccuracy float64 `json:"test_accuracy"`        // VGG runs: at the best epoch
-	// Face runs: accuracy with the unknown rule, its distance threshold,
-	// the people and the photos without a face.
-	OpenSetAccuracy  *float64 `json:"open_set_accuracy,omitempty"`
-	UnknownThreshold *float64 `json:"unknown_threshold,omitempty"`
-	Classes          []string `json:"classes,omitempty"`
-	NoFace           *int     `json:"no_face,omitempty"`
-	Skipped          int      `json:"skipped"` // files that could not be used
 }
 
 func newTrainCmd() *cobra.Command {
@@ -124,8 +106,7 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	if err != nil || !o.json {
 		return err
 	}
-	return writeJSON(stdout, trainResult{Run: sum.Dir, Model: s.Model, Epochs: sum.Epochs, BestEpoch: sum.BestEpoch,
-		TestAccuracy: sum.BestTestAcc, Skipped: sum.Skipped})
+	return writeJSON(stdout, sum.Result(s.Model))
 }
 
 // checkTrainFlags refuses flag combinations that mean nothing.
@@ -173,13 +154,7 @@ func (o *trainOptions) trainFace(s runs.Settings, stdout, stderr io.Writer) erro
 	if err != nil || !o.json {
 		return err
 	}
-	noFace := len(res.NoFace)
-	out := trainResult{Run: res.Dir, Model: runs.ModelFace, Epochs: len(res.History), TestAccuracy: res.TestAcc,
-		OpenSetAccuracy: &res.TestAccOpenSet, Classes: res.Classes, NoFace: &noFace, Skipped: res.Stats.Unusable}
-	if !math.IsInf(res.Rule.MaxDistance, 0) { // JSON has no infinity: no threshold is no field
-		out.UnknownThreshold = &res.Rule.MaxDistance
-	}
-	return writeJSON(stdout, out)
+	return writeJSON(stdout, res.Result())
 }
 
 // interruptible is the context of a long job: Ctrl-C (or a polite kill)

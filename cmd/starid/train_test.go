@@ -11,6 +11,7 @@ import (
 	"starid/internal/data"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 )
 
 func TestTrainRefusals(t *testing.T) {
@@ -174,7 +175,7 @@ func TestTrainFace(t *testing.T) {
 	// --json: the summary alone on stdout, the epochs on stderr.
 	run3 := filepath.Join(t.TempDir(), "run3")
 	code, out, errOut = runCLI("train", photos, "--model", "face", "--out", run3, "--epochs", "2", "--json")
-	var res trainResult
+	var res runs.Summary
 	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Run != run3 || res.Model != "face" ||
 		res.Epochs != 2 || len(res.Classes) == 0 || res.UnknownThreshold == nil || !strings.Contains(errOut, "Epoch: ") {
 		t.Errorf("--json: exit %d %v %+v\nstdout %s\nstderr %s", code, err, res, out, errOut)
@@ -232,7 +233,7 @@ func TestTrainJSONVGG(t *testing.T) {
 	run := filepath.Join(t.TempDir(), "run")
 	code, out, errOut := runCLI("train", shapes, "--model", "vgg16-bn-dropout-light", "--width", "0.125", "--size", "32",
 		"--epochs", "1", "--batch", "4", "--out", run, "--json")
-	var res trainResult
+	var res runs.Summary
 	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Run != run || res.Epochs != 1 || res.BestEpoch != 1 ||
 		res.Classes != nil || res.TestAccuracy < 0 || res.TestAccuracy > 1 {
 		t.Errorf("exit %d %v %+v\nstdout %s\nstderr %s", code, err, res, out, errOut)
