@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"starid/internal/bench"
-	"starid/internal/data"
 	"starid/internal/models"
 	"starid/internal/tensor"
 )
@@ -93,10 +92,6 @@ func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error 
 	if len(paths) == 0 {
 		return usagef("--faces wants at least one photo or folder")
 	}
-	files, err := data.ListPhotos(paths)
-	if err != nil {
-		return err
-	}
 	finder, err := openFaceFinder()
 	if err != nil {
 		return err
@@ -105,7 +100,7 @@ func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error 
 	if !o.json {
 		progress = stderr
 	}
-	res, err := bench.Faces(finder, files, o.warmup, o.steps, progress)
+	res, err := bench.FacesOn(finder, paths, o.warmup, o.steps, progress)
 	if err != nil {
 		return err
 	}

@@ -67,11 +67,8 @@ func modelsFetch(dir string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Installed) == 0 {
-		fmt.Fprintf(stdout, "face models: all %d files already in %s\n", len(res.Present), res.Dir)
-	} else {
-		fmt.Fprintf(stdout, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
-			len(res.Installed), len(res.Present), faces.PackageSpec, res.Dir, time.Since(start).Seconds())
+	if err := res.WriteText(stdout, time.Since(start)); err != nil {
+		return err
 	}
 	if hint := faces.DirHint(res.Dir); hint != "" {
 		fmt.Fprintln(stderr, hint)

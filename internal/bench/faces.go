@@ -113,3 +113,13 @@ func (r *FacesResult) WriteText(w io.Writer) error {
 		r.PassSeconds, r.Faces, r.NoFace, r.DecodeMedian, r.PeakRSSMB)
 	return err
 }
+
+// FacesOn is Faces on the photos and folders of photos at paths
+// (data.ListPhotos), so a whole data set can be timed.
+func FacesOn(finder FaceFinder, paths []string, warmup, steps int, progress io.Writer) (*FacesResult, error) {
+	files, err := data.ListPhotos(paths)
+	if err != nil {
+		return nil, err
+	}
+	return Faces(finder, files, warmup, steps, progress)
+}

@@ -2,7 +2,9 @@ package faces
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
+	"time"
 )
 
 // LoadInstalled loads the pipeline from the models `starid models fetch`
@@ -31,4 +33,16 @@ func sameFolder(a, b string) bool {
 	aa, errA := filepath.Abs(a)
 	bb, errB := filepath.Abs(b)
 	return errA == nil && errB == nil && aa == bb
+}
+
+// WriteText says what a fetch did; took is how long it took.
+func (r *FetchResult) WriteText(w io.Writer, took time.Duration) error {
+	var err error
+	if len(r.Installed) == 0 {
+		_, err = fmt.Fprintf(w, "face models: all %d files already in %s\n", len(r.Present), r.Dir)
+	} else {
+		_, err = fmt.Fprintf(w, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
+			len(r.Installed), len(r.Present), PackageSpec, r.Dir, took.Seconds())
+	}
+	return err
 }
