@@ -136,7 +136,8 @@ type evalJSON struct {
 	Top5     *float64 `json:"top5"`
 	Loss     float64  `json:"loss"`
 	N        int      `json:"n"`
-	PerClass map[string]struct {
+	PerClass []struct {
+		Name      string  `json:"name"`
 		Precision float64 `json:"precision"`
 		Recall    float64 `json:"recall"`
 		F1        float64 `json:"f1"`
@@ -174,7 +175,7 @@ func TestEvalOnFolder(t *testing.T) {
 	if r.N != 12 || r.Accuracy != 11./12 || r.Top5 != nil || r.Loss <= 0 || r.Loss > 5 { // the mislabelled photo costs ~30 nats, the others ~0; 3 classes: no top-5
 		t.Errorf("n %d accuracy %v top5 %v loss %v", r.N, r.Accuracy, r.Top5, r.Loss)
 	}
-	if g := r.PerClass["green"]; g.Precision != 0.8 || g.Recall != 1 || g.Support != 4 {
+	if g := r.PerClass[1]; g.Name != "green" || g.Precision != 0.8 || g.Recall != 1 || g.Support != 4 {
 		t.Errorf("green %+v, want precision 4/5, recall 1, support 4", g)
 	}
 	if !reflect.DeepEqual(r.Classes, colourClasses) {

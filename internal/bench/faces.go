@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"time"
@@ -109,3 +110,27 @@ func Faces(files []string, finder FaceFinder, opt FacesOptions) (*FacesResult, e
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// WriteText lists each photo (for up to 20) and the summary line.
+func (r *FacesResult) WriteText(w io.Writer) error {
+	if len(r.PerPhoto) <= 20 {
+		for _, p := range r.PerPhoto {
+			fmt.Fprintf(w, "%s (%dx%d): %d faces, median %.1f ms\n", p.Image, p.Width, p.Height, p.Faces, p.MedianMS)
+		}
+	}
+	_, err := fmt.Fprintf(w, "faces %s threads=%d gemm=%s: %d photos, median %.1f ms, p90 %.1f ms, min %.1f ms per photo (%d steps each); "+
+		"one pass %.1f s; %d faces, %d photos without a face; decode median %.1f ms (not timed above); peak RSS %.0f MB\n",
+		r.Pipeline, r.Threads, r.Kernel, r.Photos, r.MedianMS, r.P90MS, r.MinMS, r.Steps,
+		r.PassSeconds, r.Faces, r.NoFace, r.DecodeMedian, r.PeakRSSMB)
+	return err
+}
+
+// FacesOn is Faces on the photos and folders of photos at paths
+// (data.ListPhotos), so a whole data set can be timed.
+func FacesOn(finder FaceFinder, paths []string, opt FacesOptions) (*FacesResult, error) {
+	files, err := data.ListPhotos(paths)
+	if err != nil {
+		return nil, err
+	}
+	return Faces(files, finder, opt)
+}
