@@ -1,0 +1,14 @@
+//go:build !amd64
+
+package nn
+
+// Without the amd64 kernels every tile transform runs in Go.
+
+func wgInputVector(g wgGeom, x []float32, ts []wgTile, v []float32) int { return 0 }
+
+func wgGradVector(g wgGeom, dy []float32, ts []wgTile, z []float32) int { return 0 }
+
+func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32,
+	goRange func(g wgGeom, m []float32, ts []wgTile, j0, j1 int, bias, out []float32)) {
+	goRange(g, m, ts, 0, len(ts), bias, out)
+}
