@@ -195,8 +195,9 @@ func TestWinogradRuleOnVGG(t *testing.T) {
 		in, out, hw int
 		want        bool
 	}{
-		{3, 64, 224, false}, {64, 64, 224, false}, {64, 128, 112, false}, {128, 128, 112, true},
+		{3, 64, 224, false}, {64, 64, 224, true}, {64, 128, 112, true}, {128, 128, 112, true},
 		{256, 256, 56, true}, {512, 512, 28, true}, {512, 512, 14, false},
+		{3, 64, 64, false}, {64, 64, 64, true}, {64, 128, 32, true},
 		{128, 128, 32, true}, {512, 512, 8, true}, {512, 512, 4, false},
 	} {
 		if got := wgFaster(32, c.in, c.out, c.hw, c.hw); got != c.want {
