@@ -126,3 +126,46 @@ func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32,
 	}
 	goRange(g, m, ts, n, len(ts), bias, out)
 }
+
+// wgFilter8AVX2 writes G g Gᵀ of eight filters per row for rows rows:
+// lane l's tap k of row a is w[a*wstep + idx[k][l]], and element e of row
+// a goes to u[e*es + a*ustep + l].
+//
+//go:noescape
+func wgFilter8AVX2(w *float32, idx *[9][8]int32, rows, wstep int, u *float32, ustep, es int, tmp *[18][8]float32)
+
+// wgFiltersVector is wgFilters' kernel for the rows [lo, hi) and the
+// columns below the last multiple of 8 of cin, which it returns (0 when
+// the kernel may not run).
+func wgFiltersVector(w []float32, o, i int, flip bool, u []float32, lo, hi int) int {
+	cout, cin := o, i
+	if flip {
+		cout, cin = i, o
+	}
+	nb := cin &^ 7
+	if nb == 0 || hi <= lo || !wgVector(len(w)) {
+		return 0
+	}
+	span := wgSpan(cout * cin)
+	_ = u[35*span+(hi-1)*cin+nb-1]
+	var idx [9][8]int32
+	for k := range idx {
+		for l := range idx[k] {
+			if flip {
+				idx[k][l] = int32(l*9*i + 8 - k)
+			} else {
+				idx[k][l] = int32(l*9 + k)
+			}
+		}
+	}
+	var tmp [18][8]float32
+	for b := 0; b < nb; b += 8 {
+		base, wstep := (lo*i+b)*9, i*9
+		if flip {
+			base, wstep = (b*i+lo)*9, 9
+		}
+		_ = w[base+(hi-lo-1)*wstep+int(max(idx[0][7], idx[8][7]))] // the last tap read
+		wgFilter8AVX2(&w[base], &idx, hi-lo, wstep, &u[lo*cin+b], cin, span, &tmp)
+	}
+	return nb
+}

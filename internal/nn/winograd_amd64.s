@@ -318,3 +318,114 @@ orow:
 	JNZ  ochan
 	VZEROUPPER
 	RET
+
+// FILTER1D is G g of the column Y0..Y2 into Y0, Y5, Y6, Y8, Y9, Y10 (t0..t5
+// of filter1D), with Y12 = 4, Y13 = 1/6, Y14 = 1/3 and Y15 = 1/4.
+#define FILTER1D \
+	VADDPS Y2, Y0, Y3; \
+	VMOVAPS Y2, Y4; \
+	VFMADD231PS Y12, Y0, Y4; \
+	VADDPS Y1, Y3, Y5; \
+	VMULPS Y13, Y5, Y5; \
+	VSUBPS Y1, Y3, Y6; \
+	VMULPS Y13, Y6, Y6; \
+	VADDPS Y1, Y1, Y7; \
+	VADDPS Y7, Y4, Y8; \
+	VMULPS Y14, Y8, Y8; \
+	VSUBPS Y7, Y4, Y9; \
+	VMULPS Y14, Y9, Y9; \
+	VMULPS Y15, Y2, Y10
+
+// FGATHER loads tap off/32 of the lane table at R8 from the filters at SI
+// into dst (every lane reads).
+#define FGATHER(off, dst) \
+	VMOVDQU off(R8), Y3; \
+	VPCMPEQD Y4, Y4, Y4; \
+	VGATHERDPS Y4, (SI)(Y3*4), dst
+
+// func wgFilter8AVX2(w *float32, idx *[9][8]int32, rows, wstep int, u *float32, ustep, es int, tmp *[18][8]float32)
+TEXT ·wgFilter8AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ idx+8(FP), R8
+	MOVQ rows+16(FP), CX
+	MOVQ wstep+24(FP), DX
+	SHLQ $2, DX
+	MOVQ u+32(FP), DI
+	MOVQ ustep+40(FP), BX
+	SHLQ $2, BX
+	MOVQ es+48(FP), R10
+	SHLQ $2, R10
+	MOVQ tmp+56(FP), R13
+	LEAQ (R10)(R10*2), R11
+	LEAQ (R10)(R10*4), R12
+	MOVL $0x40800000, AX // 4
+	MOVQ AX, X12
+	VBROADCASTSS X12, Y12
+	MOVL $0x3e2aaaab, AX // 1/6
+	MOVQ AX, X13
+	VBROADCASTSS X13, Y13
+	MOVL $0x3eaaaaab, AX // 1/3
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x3e800000, AX // 1/4
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+frow:
+	// Columns: G g of filter column c into tmp[r][c] (6 rows of 3).
+	FGATHER(0, Y0)
+	FGATHER(96, Y1)
+	FGATHER(192, Y2)
+	FILTER1D
+	VMOVUPS Y0, 0(R13)
+	VMOVUPS Y5, 96(R13)
+	VMOVUPS Y6, 192(R13)
+	VMOVUPS Y8, 288(R13)
+	VMOVUPS Y9, 384(R13)
+	VMOVUPS Y10, 480(R13)
+	FGATHER(32, Y0)
+	FGATHER(128, Y1)
+	FGATHER(224, Y2)
+	FILTER1D
+	VMOVUPS Y0, 32(R13)
+	VMOVUPS Y5, 128(R13)
+	VMOVUPS Y6, 224(R13)
+	VMOVUPS Y8, 320(R13)
+	VMOVUPS Y9, 416(R13)
+	VMOVUPS Y10, 512(R13)
+	FGATHER(64, Y0)
+	FGATHER(160, Y1)
+	FGATHER(256, Y2)
+	FILTER1D
+	VMOVUPS Y0, 64(R13)
+	VMOVUPS Y5, 160(R13)
+	VMOVUPS Y6, 256(R13)
+	VMOVUPS Y8, 352(R13)
+	VMOVUPS Y9, 448(R13)
+	VMOVUPS Y10, 544(R13)
+
+	// Rows: (G g) Gᵀ, row r to elements 6r..6r+5.
+	XORQ AX, AX
+	MOVQ DI, R14
+fcol:
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMOVUPS 32(R13)(AX*1), Y1
+	VMOVUPS 64(R13)(AX*1), Y2
+	FILTER1D
+	VMOVUPS Y0, (R14)
+	VMOVUPS Y5, (R14)(R10*1)
+	VMOVUPS Y6, (R14)(R10*2)
+	VMOVUPS Y8, (R14)(R11*1)
+	VMOVUPS Y9, (R14)(R10*4)
+	VMOVUPS Y10, (R14)(R12*1)
+	LEAQ (R14)(R11*2), R14
+	ADDQ $96, AX
+	CMPQ AX, $576
+	JLT  fcol
+
+	ADDQ DX, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  frow
+	VZEROUPPER
+	RET

@@ -72,3 +72,27 @@ func randSlice(r *rand.Rand, n int) []float32 {
 	}
 	return s
 }
+
+// TestWinogradFiltersSIMDMatchGo holds the AVX2 filter transform to the Go
+// one, plain and flipped, with input-channel counts around its groups of
+// eight.
+func TestWinogradFiltersSIMDMatchGo(t *testing.T) {
+	if !cpu.HasAVX2FMA() {
+		t.Skip("skipping: no SIMD filter transform on this CPU or architecture")
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, c := range [][2]int{{3, 5}, {8, 8}, {9, 17}, {16, 7}, {64, 24}} {
+		w := randSlice(r, c[0]*c[1]*9)
+		for _, flip := range []bool{false, true} {
+			run := func(level cpu.Level) []float32 {
+				defer cpu.SetLevel(level)()
+				u := make([]float32, wgElems*wgSpan(c[0]*c[1]))
+				wgFilters(w, c[0], c[1], flip, u)
+				return u
+			}
+			if e := relErr(run(cpu.AVX2), run(cpu.Generic)); e > 1e-6 || e != e {
+				t.Errorf("%d->%d flip %v: relative error %g against Go", c[1], c[0], flip, e)
+			}
+		}
+	}
+}
