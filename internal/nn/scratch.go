@@ -25,6 +25,9 @@ type convScratch struct {
 	// used says dW/db hold this step's partial sums; the first GEMM of a
 	// step overwrites instead of adding, so the buffers need no clearing.
 	used bool
+	// tiles is how many Winograd tiles col and tmp hold in a round of the
+	// weight gradient.
+	tiles int
 }
 
 // convScratchPool holds sets of per-worker scratch between calls: one set

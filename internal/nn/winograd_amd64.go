@@ -95,12 +95,11 @@ func wgGradVector(g wgGeom, dy []float32, ts []wgTile, z []float32) int {
 }
 
 // wgOutputVector runs wgOutputTiles' kernel on every group of eight tiles
-// that the planes do not crop, and goRange on the others.
-func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32,
-	goRange func(g wgGeom, m []float32, ts []wgTile, j0, j1 int, bias, out []float32)) {
+// that the planes do not crop, and wgOutputRange on the others.
+func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32) {
 	n := len(ts) &^ 7
 	if n == 0 || !wgVector(len(out)) {
-		goRange(g, m, ts, 0, len(ts), bias, out)
+		wgOutputRange(g, m, ts, 0, len(ts), bias, out)
 		return
 	}
 	tb, stride, ohw := len(ts), wgSpan(g.cout*len(ts)), g.ho*g.wo
@@ -119,12 +118,12 @@ func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32,
 			offs[l] = 4 * (t.img*g.cout*ohw + t.y*g.wo + t.x)
 		}
 		if !whole {
-			goRange(g, m, ts, j, j+8, bias, out)
+			wgOutputRange(g, m, ts, j, j+8, bias, out)
 			continue
 		}
 		wgOutput8AVX2(&m[j], stride, tb, g.cout, &out[0], ohw, &offs, g.wo, b, bstep, &tmp)
 	}
-	goRange(g, m, ts, n, len(ts), bias, out)
+	wgOutputRange(g, m, ts, n, len(ts), bias, out)
 }
 
 // wgFilter8AVX2 writes G g Gᵀ of eight filters per row for rows rows:

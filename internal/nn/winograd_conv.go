@@ -43,10 +43,6 @@ func wgWeightGrad(g wgGeom, x, dy, dw, du []float32) {
 	workers := min(tensor.Workers(), items)
 	ws := getScratch(wgElems*wgSpan(g.cin*tb), wgElems*wgSpan(g.cout*tb))
 	defer putScratch(ws)
-	var ns [wgMaxWorkers]int
-	if workers > len(ns) {
-		workers = len(ns)
-	}
 	span := wgSpan(g.cout * g.cin)
 	for r0 := 0; r0 < items; r0 += workers {
 		k := min(workers, items-r0)
@@ -57,7 +53,7 @@ func wgWeightGrad(g wgGeom, x, dy, dw, du []float32) {
 				ts := buf[:min(tb, total-item*tb)]
 				wgTileList(g, item*tb, ts)
 				n := len(ts)
-				ns[i] = n
+				ws[i].tiles = n
 				wgInputTiles(g, x, ts, ws[i].col[:wgElems*wgSpan(g.cin*n)])
 				wgGradTiles(g, dy, ts, ws[i].tmp[:wgElems*wgSpan(g.cout*n)])
 			}
@@ -69,7 +65,7 @@ func wgWeightGrad(g wgGeom, x, dy, dw, du []float32) {
 					if r0 == 0 && i == 0 {
 						beta = 0
 					}
-					n := ns[i]
+					n := ws[i].tiles
 					tensor.Gemm(false, true, g.cout, g.cin, n, 1, ws[i].tmp[e*wgSpan(g.cout*n):], n,
 						ws[i].col[e*wgSpan(g.cin*n):], n, beta, du[e*span:], g.cin)
 				}
@@ -78,10 +74,6 @@ func wgWeightGrad(g wgGeom, x, dy, dw, du []float32) {
 	}
 	wgFilterGrads(du, g.cout, g.cin, dw)
 }
-
-// wgMaxWorkers bounds the workers of one weight-gradient round (their
-// tile counts live in an array, to keep the step free of allocations).
-const wgMaxWorkers = 256
 
 // wgFilterGrads adds Gᵀ du G of each filter's 36 elements in du
 // [36][cout][cin] to dw [cout][cin][3][3].

@@ -8,9 +8,8 @@ func wgInputVector(g wgGeom, x []float32, ts []wgTile, v []float32) int { return
 
 func wgGradVector(g wgGeom, dy []float32, ts []wgTile, z []float32) int { return 0 }
 
-func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32,
-	goRange func(g wgGeom, m []float32, ts []wgTile, j0, j1 int, bias, out []float32)) {
-	goRange(g, m, ts, 0, len(ts), bias, out)
+func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32) {
+	wgOutputRange(g, m, ts, 0, len(ts), bias, out)
 }
 
 func wgFiltersVector(w []float32, o, i int, flip bool, u []float32, lo, hi int) int { return 0 }

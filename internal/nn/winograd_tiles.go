@@ -115,7 +115,7 @@ func input1D(d0, d1, d2, d3, d4, d5 float32) (t0, t1, t2, t3, t4, t5 float32) {
 // the planes' right and bottom edges. The SIMD kernels take whole groups
 // of eight uncropped tiles, Go the rest.
 func wgOutputTiles(g wgGeom, m []float32, ts []wgTile, bias []float32, out []float32) {
-	wgOutputVector(g, m, ts, bias, out, wgOutputRange)
+	wgOutputVector(g, m, ts, bias, out)
 }
 
 // wgOutputRange is wgOutputTiles in Go for the tiles ts[j0:j1].
