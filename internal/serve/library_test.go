@@ -431,4 +431,3 @@ func TestTwoServersShareNames(t *testing.T) {
 		t.Errorf("a face named through the other server should name this upload: %+v", got)
 	}
 }
-
