@@ -38,7 +38,7 @@ var (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve RUN [--addr 127.0.0.1:8080] [--max-body-mb 20] [--max-megapixels 25] "+
+	fs := newFlagSet("serve", "serve [RUN] [--db DB [--uploads DIR]] [--addr 127.0.0.1:8080] [--max-body-mb 20] [--max-megapixels 25] "+
 		"[--max-concurrent 2] [--queue 16] [--timeout 30s] [--body-timeout 10s] [--max-conns 1024] "+
 		"[--allow-host NAME]... [--cors ORIGIN]... [--log text|json] [--gallery DIR]", stderr)
 	addr := fs.String("addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
@@ -53,13 +53,15 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&allowHosts, "allow-host", "a Host name to answer besides loopback names and IP addresses (repeatable; '*' for any, e.g. behind a proxy that checks it)")
 	fs.Var(&corsOrigins, "cors", "an origin (https://host[:port]) whose pages may call the API from the browser (repeatable)")
 	logFormat := fs.String("log", "text", "request log format on stderr: text or json")
+	db := fs.String("db", "", "photo library (SQLite file or postgres:// URL): the page and API get its people, search and uploads into it; RUN is then optional")
+	uploads := fs.String("uploads", "", "folder keeping photos uploaded to the library (default: uploads beside the SQLite file)")
 	gallery := fs.String("gallery", "", "photo folder laid out as for training (DIR/NAME/*.jpg): the page shows a thumbnail of each known person's face from it")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want exactly one run directory")
+	if len(pos) > 1 || (len(pos) == 0 && *db == "") {
+		return usagef("want exactly one run directory (or none with --db)")
 	}
 	if err := checkServeFlags(*maxBodyMB, *maxMP, *maxConc, *queue, *timeout, *bodyTimeout, *maxConns); err != nil {
 		return err
@@ -78,13 +80,27 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(handler)
 
-	rec, err := openRecognizer(pos[0])
-	if err != nil {
-		return err
+	if len(pos) == 0 && *gallery != "" {
+		return usagef("--gallery shows the people a run knows: give the run directory")
 	}
-	thumbs, err := openServeGallery(*gallery, rec, stderr)
-	if err != nil {
-		return err
+	var rec serve.Recognizer // nil: named after the library's people
+	var lib *serve.Library
+	if len(pos) == 1 {
+		if rec, err = openRecognizer(pos[0]); err != nil {
+			return err
+		}
+	}
+	if *db != "" {
+		if lib, err = openServeLibrary(context.Background(), *db, *uploads, stderr); err != nil {
+			return err
+		}
+		defer lib.Store.Close()
+	}
+	var thumbs serve.Gallery
+	if rec != nil {
+		if thumbs, err = openServeGallery(*gallery, rec, stderr); err != nil {
+			return err
+		}
 	}
 	q := *queue
 	if q == 0 {
@@ -103,6 +119,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		CORSOrigins:    corsOrigins,
 		Logger:         logger,
 		Gallery:        thumbs,
+		Library:        lib,
 	})
 	setServeMemoryLimit(srv.Options(), logger)
 

@@ -41,6 +41,11 @@ func (s serveRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]ser
 	if err != nil {
 		return nil, err
 	}
+	return serveFaces(found), nil
+}
+
+// serveFaces gives the server's form of recognized faces.
+func serveFaces(found []recognize.Face) []serve.Face {
 	out := make([]serve.Face, 0, len(found))
 	for _, f := range found {
 		sf := serve.Face{Box: recognize.RoundBox(f.Box), Name: f.Name, Confidence: f.Confidence,
@@ -50,5 +55,5 @@ func (s serveRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]ser
 		}
 		out = append(out, sf)
 	}
-	return out, nil
+	return out
 }
