@@ -245,3 +245,78 @@ func (s *Store) NamedPeople(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// ExtendGallery brings a gallery snapshot up to date for a server that
+// keeps one: the faces stored after its last one are appended, and when
+// faces were removed meanwhile (or committed out of id order, as
+// concurrent PostgreSQL writers can) it is read whole again. Adding faces
+// thus costs a server their rows only, not the whole library. g must not
+// be in use meanwhile.
+func (s *Store) ExtendGallery(ctx context.Context, g *Gallery) (*Gallery, error) {
+	var last int64
+	if n := len(g.FaceIDs); n > 0 {
+		last = g.FaceIDs[n-1]
+	}
+	rows, err := s.DB.QueryContext(ctx, s.q(`SELECT id, photo_id, descriptor FROM faces WHERE id > ? ORDER BY id`), last)
+	if err != nil {
+		return nil, fmt.Errorf("library %s: %w", s.Source, err)
+	}
+	defer rows.Close()
+	buf := make([]float32, 0, DescriptorSize)
+	for rows.Next() {
+		var id, photo int64
+		var blob []byte
+		if err := rows.Scan(&id, &photo, &blob); err != nil {
+			return nil, err
+		}
+		d, err := blobFloats(blob, buf[:0])
+		if err == nil {
+			err = g.Matrix.Add(d)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("library %s: face %d: %w", s.Source, id, err)
+		}
+		g.row[id] = len(g.FaceIDs)
+		g.FaceIDs = append(g.FaceIDs, id)
+		g.PhotoIDs = append(g.PhotoIDs, photo)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var n int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM faces`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("library %s: %w", s.Source, err)
+	}
+	if n != len(g.FaceIDs) {
+		return s.LoadGallery(ctx)
+	}
+	return g, nil
+}
+
+// PlaceFace gives a face without a person the person given, or a new
+// unnamed person when person is 0, as an automatic grouping (Group's
+// "auto": a later full regrouping may move it). A face that has an
+// assignment by then keeps it. It returns the face's person.
+func (s *Store) PlaceFace(ctx context.Context, face, person int64) (int64, error) {
+	err := s.userTx(ctx, fmt.Sprintf("placing face %d", face), func(tx *sql.Tx) error {
+		var current sql.NullInt64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT person_id FROM assignments WHERE face_id = ?`), face).Scan(&current)
+		if err == nil {
+			person = current.Int64
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if person == 0 {
+			if person, err = s.insertID(ctx, tx, `INSERT INTO people (name) VALUES ('')`); err != nil {
+				return err
+			}
+		} else if err := personExists(ctx, s, tx, person); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO assignments (face_id, person_id, source) VALUES (?, ?, 'auto')`), face, person)
+		return err
+	})
+	return person, err
+}

@@ -63,11 +63,13 @@ type libState struct {
 	// thumbSlots bounds the photos decoded for thumbnails at once; a
 	// request waits for a slot, within its timeout.
 	thumbSlots chan struct{}
-	// groupMu keeps this server's uploads from grouping at once (the
-	// library serializes servers sharing it).
-	groupMu sync.Mutex
+	// placeMu makes this server's uploads place their faces one at a
+	// time, so the second photo of a new person joins the first's group.
+	placeMu sync.Mutex
 
-	galMu   sync.Mutex
+	// galMu guards the gallery snapshot: searches read it together,
+	// bringing it up to date excludes them.
+	galMu   sync.RWMutex
 	gallery *library.Gallery
 	stamp   string
 }
@@ -86,33 +88,89 @@ func newLibState(l *Library, slots int) *libState {
 	return &libState{Library: *l, thumbs: c, thumbSlots: make(chan struct{}, slots)}
 }
 
-// snapshot is the gallery of every descriptor, reloaded when the library's
-// faces changed since it was read (by this server or another).
-func (l *libState) snapshot(ctx context.Context) (*library.Gallery, error) {
+// withGallery runs fn on the gallery of every descriptor, brought up to
+// date first when the library's faces changed since it was read (by this
+// server or another): new faces are appended, so an upload costs its own
+// rows, not a reading of the whole library.
+func (l *libState) withGallery(ctx context.Context, fn func(g *library.Gallery) error) error {
 	stamp, err := l.Store.FacesStamp(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	l.galMu.Lock()
-	defer l.galMu.Unlock()
+	l.galMu.RLock()
 	if l.gallery != nil && stamp == l.stamp {
-		return l.gallery, nil
+		defer l.galMu.RUnlock()
+		return fn(l.gallery)
 	}
-	g, err := l.Store.LoadGallery(ctx)
-	if err != nil {
-		return nil, err
+	l.galMu.RUnlock()
+	l.galMu.Lock()
+	if l.gallery == nil || stamp != l.stamp {
+		g := l.gallery
+		if g == nil {
+			g, err = l.Store.LoadGallery(ctx)
+		} else {
+			g, err = l.Store.ExtendGallery(ctx, g)
+		}
+		if err != nil {
+			// A half-extended snapshot is not to be trusted.
+			l.gallery, l.stamp = nil, ""
+			l.galMu.Unlock()
+			return err
+		}
+		l.gallery, l.stamp = g, stamp
 	}
-	l.gallery, l.stamp = g, stamp
-	return g, nil
+	l.galMu.Unlock()
+	l.galMu.RLock()
+	defer l.galMu.RUnlock()
+	return fn(l.gallery)
 }
 
-// group places the faces that have no person yet (new uploads) into
-// people: next to named people's faces they take the name.
-func (l *libState) group(ctx context.Context) error {
-	l.groupMu.Lock()
-	defer l.groupMu.Unlock()
-	_, err := l.Store.Group(ctx, library.GroupOptions{})
-	return err
+// placeNeighbours is how many nearest faces vote on a new face's person.
+const placeNeighbours = 20
+
+// place gives each new face of an upload that has no person yet (the
+// model named none) a person: the one most of its neighbours within
+// library.GroupThreshold hold, the nearest first on a tie, which is one
+// step of Chinese Whispers with the library's faces fixed, as the
+// library's incremental grouping treats them; or a new unnamed person.
+func (l *libState) place(ctx context.Context, ids []int64, descriptors [][]float32) error {
+	l.placeMu.Lock()
+	defer l.placeMu.Unlock()
+	for i, id := range ids {
+		var person int64
+		err := l.withGallery(ctx, func(g *library.Gallery) error {
+			ms := g.Like(descriptors[i], placeNeighbours+1)
+			if err := l.Store.Resolve(ctx, ms); err != nil {
+				return err
+			}
+			person = vote(ms, id)
+			return nil
+		})
+		if err == nil {
+			_, err = l.Store.PlaceFace(ctx, id, person)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// vote is the person most of the matches within the grouping threshold
+// hold (face itself left out), the nearest first on a tie; 0 for none.
+func vote(ms []library.Match, face int64) int64 {
+	votes := map[int64]int{}
+	best := int64(0)
+	for _, m := range ms {
+		if m.FaceID == face || m.PersonID == 0 || m.Distance > library.GroupThreshold {
+			continue
+		}
+		votes[m.PersonID]++
+		if best == 0 || votes[m.PersonID] > votes[best] {
+			best = m.PersonID
+		}
+	}
+	return best
 }
 
 // libraryRecognizer names faces from the library alone (serve --db without
@@ -147,11 +205,14 @@ func (r libraryRecognizer) Recognize(ctx context.Context, img *faces.Image) ([]F
 const namedNeighbours = 20
 
 func (r libraryRecognizer) Name(ctx context.Context, _ *faces.Image, found []faces.Face) ([]Face, error) {
-	g, err := r.lib.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]Face, len(found))
+	err := r.lib.withGallery(ctx, func(g *library.Gallery) error {
+		return r.name(ctx, g, found, out)
+	})
+	return out, err
+}
+
+func (r libraryRecognizer) name(ctx context.Context, g *library.Gallery, found []faces.Face, out []Face) error {
 	for i, f := range found {
 		out[i] = Face{Box: roundBox(f.Box), Name: UnknownName, Unknown: true, Top: []Candidate{}}
 		if len(f.Descriptor) != library.DescriptorSize {
@@ -159,7 +220,7 @@ func (r libraryRecognizer) Name(ctx context.Context, _ *faces.Image, found []fac
 		}
 		ms := g.Like(f.Descriptor, namedNeighbours)
 		if err := r.lib.Store.Resolve(ctx, ms); err != nil {
-			return nil, err
+			return err
 		}
 		seen := map[string]bool{}
 		for _, m := range ms {
@@ -179,7 +240,7 @@ func (r libraryRecognizer) Name(ctx context.Context, _ *faces.Image, found []fac
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func roundBox(b faces.Box) [4]int {

@@ -13,7 +13,7 @@ import (
 // Search: GET finds the faces nearest a named person, POST the faces
 // nearest the main face of an uploaded photo (through serveUpload's
 // limits, as any upload). Both search exactly over every descriptor of the
-// server's gallery snapshot, which is reloaded when the library's faces
+// server's gallery snapshot, brought up to date when the library's faces
 // changed.
 
 const defaultTop = 50
@@ -50,15 +50,16 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel, _ := s.libReady(w, r)
 	defer cancel()
-	g, err := s.lib.snapshot(ctx)
+	var ms []library.Match
+	err := s.lib.withGallery(ctx, func(g *library.Gallery) (err error) {
+		ms, err = s.lib.Store.SearchPerson(ctx, g, name, top)
+		return err
+	})
 	if err == nil {
-		var ms []library.Match
-		if ms, err = s.lib.Store.SearchPerson(ctx, g, name, top); err == nil {
-			var out []apiMatch
-			if out, err = s.matches(ctx, ms); err == nil {
-				writeJSON(w, http.StatusOK, searchResponse{Person: name, Matches: out})
-				return
-			}
+		var out []apiMatch
+		if out, err = s.matches(ctx, ms); err == nil {
+			writeJSON(w, http.StatusOK, searchResponse{Person: name, Matches: out})
+			return
 		}
 	}
 	if errors.Is(err, library.ErrNotFound) {
@@ -104,11 +105,15 @@ func (s *Server) searchLike(ctx context.Context, upload []byte, top int) recogni
 	if i < 0 || len(found[i].Descriptor) != library.DescriptorSize {
 		return recognized{status: http.StatusUnprocessableEntity, msg: "no face found in the photo to search for"}
 	}
-	g, err := s.lib.snapshot(ctx)
+	var ms []library.Match
+	err = s.lib.withGallery(ctx, func(g *library.Gallery) error {
+		ms = g.Like(found[i].Descriptor, top)
+		return nil
+	})
 	if err != nil {
 		return s.failed(ctx, "library", err)
 	}
-	out, err := s.matches(ctx, g.Like(found[i].Descriptor, top))
+	out, err := s.matches(ctx, ms)
 	if err != nil {
 		return s.failed(ctx, "library", err)
 	}

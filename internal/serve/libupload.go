@@ -20,8 +20,9 @@ import (
 // (serveUpload): body caps, the queue, a worker, the timeout. The worker
 // decodes the photo, finds its faces once, has the model name them, keeps
 // the file under Library.Uploads, stores photo and faces in one
-// transaction, gives the model's names to the faces, and groups the faces
-// still without a person (they join named people they are close to).
+// transaction, gives the model's names to the faces, and places the faces
+// still without a person (they join the group, named or not, of the faces
+// they are close to, or start one).
 
 // uploadFace is a face of an uploaded photo: its place in the library,
 // and what the model said of it (null for a photo already in the library).
@@ -152,7 +153,11 @@ func (s *Server) describeUpload(ctx context.Context, img *faces.Image, upload []
 			}
 		}
 	}
-	return id, named, lib.group(ctx)
+	descriptors := make([][]float32, len(found))
+	for i, f := range found {
+		descriptors[i] = f.Descriptor
+	}
+	return id, named, lib.place(ctx, ids, descriptors)
 }
 
 // nameFound asks the model for the found faces' names, when it can name
