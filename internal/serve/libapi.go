@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -72,14 +73,9 @@ func toAPIPhoto(p library.PhotoFaces) apiPhoto {
 	return out
 }
 
+// roundFloatBox is a box in whole pixels, as the API gives boxes.
 func roundFloatBox(b [4]float64) [4]int {
-	r := func(v float64) int {
-		if v < 0 {
-			return int(v - 0.5)
-		}
-		return int(v + 0.5)
-	}
-	return [4]int{r(b[0]), r(b[1]), r(b[2]), r(b[3])}
+	return [4]int{int(math.Round(b[0])), int(math.Round(b[1])), int(math.Round(b[2])), int(math.Round(b[3]))}
 }
 
 // libReady answers 404 when the server has no library, and otherwise gives

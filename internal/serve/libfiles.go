@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -38,41 +40,43 @@ func (s *Server) handleFaceThumb(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, ok := s.lib.thumbs.Get(id)
+	path, box, err := s.lib.Store.FacePlace(ctx, id)
+	if err != nil {
+		s.libError(w, r, err)
+		return
+	}
+	// SQLite may give a deleted face's id to the next face stored, so a
+	// thumbnail is known by its photo and box too, not by its id alone.
+	key := fmt.Sprintf("%d|%s|%v", id, path, box)
+	sum := sha256.Sum256([]byte(key))
+	b, ok := s.lib.thumbs.Get(key)
 	if !ok {
 		var status int
 		var msg string
-		b, status, msg = s.cutThumb(ctx, id)
-		if status != 0 {
-			if status == statusClientClosed {
-				w.WriteHeader(status)
-				return
-			}
+		if b, status, msg = s.cutThumb(ctx, id, path, box); status != 0 {
 			writeError(w, status, msg)
 			return
 		}
-		s.lib.thumbs.Add(id, b)
+		s.lib.thumbs.Add(key, b)
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
-	// A face id always shows the same face: describing a photo again
-	// gives its faces new ids.
-	w.Header().Set("Cache-Control", "max-age=86400")
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:12])+`"`)
+	w.Header().Set("Cache-Control", "no-cache") // revalidated by ETag: a 304 costs one query
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
 
-// cutThumb decodes the face's photo under the upload budget, at most
-// len(thumbSlots) at once, and cuts the face out.
-func (s *Server) cutThumb(ctx context.Context, id int64) ([]byte, int, string) {
-	path, box, err := s.lib.Store.FacePlace(ctx, id)
-	if err != nil {
-		return nil, http.StatusNotFound, err.Error()
-	}
+// cutThumb decodes the face's photo under the upload budget, holding a
+// worker slot as a recognition does (so decoding stays within the
+// server's memory budget), and cuts the face out.
+func (s *Server) cutThumb(ctx context.Context, id int64, path string, box [4]float64) ([]byte, int, string) {
 	select {
-	case s.lib.thumbSlots <- struct{}{}:
-		defer func() { <-s.lib.thumbSlots }()
+	case s.workers <- struct{}{}:
+		defer func() { <-s.workers }()
 	case <-ctx.Done():
-		return nil, http.StatusServiceUnavailable, "the server is busy making thumbnails; try again shortly"
+		return nil, http.StatusServiceUnavailable, "the server is busy; try the thumbnail again shortly"
 	}
+	// Library photos may be larger than an upload: read up to 4 uploads'
+	// worth; the pixel budget below bounds the decoding anyway.
 	raw, err := data.ReadFile(path, s.opts.MaxBodyBytes*4)
 	if err != nil {
 		s.log.Warn("face thumbnail: photo unreadable", "face", id, "err", err)

@@ -57,12 +57,8 @@ const (
 // libState is a server's library, its gallery snapshot and caches.
 type libState struct {
 	Library
-	// thumbs caches encoded face thumbnails by face id; a face's box and
-	// photo never change (describing a photo again makes new faces).
-	thumbs *lru.Cache[int64, []byte]
-	// thumbSlots bounds the photos decoded for thumbnails at once; a
-	// request waits for a slot, within its timeout.
-	thumbSlots chan struct{}
+	// thumbs caches encoded face thumbnails by face, photo and box.
+	thumbs *lru.Cache[string, []byte]
 	// placeMu makes this server's uploads place their faces one at a
 	// time, so the second photo of a new person joins the first's group.
 	placeMu sync.Mutex
@@ -74,18 +70,18 @@ type libState struct {
 	stamp   string
 }
 
-func newLibState(l *Library, slots int) *libState {
+func newLibState(l *Library) *libState {
 	if l == nil {
 		return nil
 	}
 	if l.Store == nil {
 		panic("serve: Library without a Store")
 	}
-	c, err := lru.New[int64, []byte](thumbCacheEntries)
+	c, err := lru.New[string, []byte](thumbCacheEntries)
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &libState{Library: *l, thumbs: c, thumbSlots: make(chan struct{}, slots)}
+	return &libState{Library: *l, thumbs: c}
 }
 
 // withGallery runs fn on the gallery of every descriptor, brought up to
@@ -243,12 +239,4 @@ func (r libraryRecognizer) name(ctx context.Context, g *library.Gallery, found [
 	return nil
 }
 
-func roundBox(b faces.Box) [4]int {
-	r := func(v float64) int {
-		if v < 0 {
-			return int(v - 0.5)
-		}
-		return int(v + 0.5)
-	}
-	return [4]int{r(b.X), r(b.Y), r(b.W), r(b.H)}
-}
+func roundBox(b faces.Box) [4]int { return roundFloatBox([4]float64{b.X, b.Y, b.W, b.H}) }

@@ -245,6 +245,11 @@ func TestLibraryNameFaceMergeAndPhotos(t *testing.T) {
 	if m, err := jpeg.Decode(bytes.NewReader(th.body)); err != nil || m.Bounds().Dx() != thumbSide {
 		t.Errorf("thumbnail: %v", err)
 	}
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+a.Faces[0].Thumb, nil)
+	req.Header.Set("If-None-Match", th.header.Get("ETag"))
+	if r := do(t, req); th.header.Get("ETag") == "" || r.status != http.StatusNotModified {
+		t.Errorf("thumbnail revalidation: ETag %q, %d", th.header.Get("ETag"), r.status)
+	}
 
 	// Forget a face: it leaves every person.
 	if r := postJSON(t, ts.URL+pathFaces+a.Faces[0].ID+"/forget", ``); r.status != 200 {

@@ -296,7 +296,7 @@ func New(rec Recognizer, opts Options) *Server {
 		admitted: make(chan struct{}, opts.MaxConcurrent+opts.QueueLength),
 		workers:  make(chan struct{}, opts.MaxConcurrent),
 		force:    make(chan struct{}),
-		lib:      newLibState(opts.Library, opts.MaxConcurrent),
+		lib:      newLibState(opts.Library),
 	}
 	if s.rec == nil {
 		if s.lib == nil {
