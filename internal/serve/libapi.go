@@ -105,6 +105,22 @@ func (s *Server) libError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// byID is a library handler for a path with an {id}: it answers 404
+// without a library or for an id that cannot be one, and gives fn a context
+// bounded by the request timeout.
+func (s *Server) byID(what string, fn func(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel, ok := s.libReady(w, r)
+		if !ok {
+			return
+		}
+		defer cancel()
+		if id, ok := pathID(w, r, what); ok {
+			fn(ctx, w, r, id)
+		}
+	}
+}
+
 // pathID reads a positive id from the path, or answers 404.
 func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
 	v := r.PathValue("id")
@@ -205,16 +221,7 @@ func queryInt(w http.ResponseWriter, r *http.Request, key string, def, lo, hi in
 	return n, true
 }
 
-func (s *Server) handlePersonPhotos(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "person")
-	if !ok {
-		return
-	}
+func (s *Server) personPhotos(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	photos, err := s.lib.Store.PersonPhotos(ctx, id)
 	if err != nil {
 		s.libError(w, r, err)
@@ -231,16 +238,7 @@ type nameRequest struct {
 	Name string `json:"name"`
 }
 
-func (s *Server) handleNamePerson(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "person")
-	if !ok {
-		return
-	}
+func (s *Server) namePerson(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	var req nameRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -268,16 +266,7 @@ type mergeRequest struct {
 	From string `json:"from"`
 }
 
-func (s *Server) handleMerge(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	into, ok := pathID(w, r, "person")
-	if !ok {
-		return
-	}
+func (s *Server) merge(ctx context.Context, w http.ResponseWriter, r *http.Request, into int64) {
 	var req mergeRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -294,16 +283,7 @@ func (s *Server) handleMerge(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": idString(into), "merged": idString(from)})
 }
 
-func (s *Server) handleNameFace(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "face")
-	if !ok {
-		return
-	}
+func (s *Server) nameFace(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	var req nameRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -321,16 +301,7 @@ func (s *Server) handleNameFace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": idString(id), "person_id": idString(person), "person": name})
 }
 
-func (s *Server) handleForgetFace(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "face")
-	if !ok {
-		return
-	}
+func (s *Server) forgetFace(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	if err := s.lib.Store.Forget(ctx, id); err != nil {
 		s.libError(w, r, err)
 		return
@@ -338,16 +309,7 @@ func (s *Server) handleForgetFace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": idString(id), "forgotten": true})
 }
 
-func (s *Server) handleLibPhoto(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "photo")
-	if !ok {
-		return
-	}
+func (s *Server) libPhoto(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	p, err := s.lib.Store.Photo(ctx, id)
 	if err != nil {
 		s.libError(w, r, err)

@@ -30,16 +30,7 @@ const (
 	thumbQuality = 85
 )
 
-func (s *Server) handleFaceThumb(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "face")
-	if !ok {
-		return
-	}
+func (s *Server) faceThumb(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	path, box, err := s.lib.Store.FacePlace(ctx, id)
 	if err != nil {
 		s.libError(w, r, err)
@@ -119,16 +110,7 @@ func encodeFace(img *image.RGBA, box [4]float64) ([]byte, error) {
 
 // handlePhotoImage sends a library photo's file as it is, when it is an
 // image a browser shows.
-func (s *Server) handlePhotoImage(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := s.libReady(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
-	id, ok := pathID(w, r, "photo")
-	if !ok {
-		return
-	}
+func (s *Server) photoImage(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
 	p, err := s.lib.Store.Photo(ctx, id)
 	if err != nil {
 		s.libError(w, r, err)
