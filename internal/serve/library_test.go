@@ -436,3 +436,31 @@ func TestTwoServersShareNames(t *testing.T) {
 		t.Errorf("a face named through the other server should name this upload: %+v", got)
 	}
 }
+
+// TestConcurrentUploadsJoinOneGroup: photos of one new person uploaded at
+// once all land in one group (faces are placed one at a time), and a
+// search running beside them never fails.
+func TestConcurrentUploadsJoinOneGroup(t *testing.T) {
+	ts, _ := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
+	widths := []int{320, 330, 350}
+	errs := make(chan string, len(widths)+1)
+	for _, w := range widths {
+		go func() {
+			r := upload(t, ts.URL, strings.TrimSuffix(pathLibPhotos, "/"), pngBytes(t, w, 40))
+			errs <- fmt.Sprintf("upload %d: %d %s", w, r.status, r.body)
+		}()
+	}
+	go func() {
+		r := upload(t, ts.URL, pathSearch, pngBytes(t, 320, 40))
+		errs <- fmt.Sprintf("search: %d %s", r.status, r.body)
+	}()
+	for range len(widths) + 1 {
+		if msg := <-errs; !strings.Contains(msg, ": 200 ") {
+			t.Error(msg)
+		}
+	}
+	ps := people(t, ts.URL)
+	if len(ps) != 1 || ps[0].FaceCount != len(widths) {
+		t.Errorf("people after concurrent uploads of one person: %+v", ps)
+	}
+}
