@@ -8,7 +8,6 @@ import (
 
 	"starid/internal/faces"
 	"starid/internal/library"
-	"starid/internal/recognize"
 	"starid/internal/serve"
 )
 
@@ -38,14 +37,4 @@ func openServeLibrary(ctx context.Context, db, uploads string, stderr io.Writer)
 	}
 	fmt.Fprintf(stderr, "starid serve: library %s, uploads kept in %s\n", st.Source, uploads)
 	return &serve.Library{Store: st, Finder: finder, Pipeline: faces.PipelineVersion, Uploads: uploads}, nil
-}
-
-// Name lets the server name faces its library's finder found, so an upload
-// to the library runs the face pipeline once (serve.Namer).
-func (s serveRecognizer) Name(ctx context.Context, img *faces.Image, found []faces.Face) ([]serve.Face, error) {
-	named, err := s.r.Name(ctx, recognize.FromFaces(img), found)
-	if err != nil {
-		return nil, err
-	}
-	return serveFaces(named), nil
 }

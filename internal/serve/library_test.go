@@ -67,7 +67,7 @@ func (n *namingRecognizer) Name(_ context.Context, _ *faces.Image, found []faces
 		out[i] = Face{Box: roundBox(f.Box), Name: "Denzel Washington", Confidence: 0.3, Unknown: true}
 		if int(f.Box.X)/100 == 1 {
 			out[i] = Face{Box: roundBox(f.Box), Name: "Tom Hanks", Confidence: 0.95,
-				Top: []Candidate{{"Tom Hanks", 0.95}}}
+				Top: []Candidate{{Name: "Tom Hanks", Probability: 0.95}}}
 		}
 	}
 	return out, nil
