@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -71,10 +70,3 @@ func (o *summaryOptions) run(args []string, stdout io.Writer) error {
 
 // modelNames lists the VGG models for help and error text.
 func modelNames() string { return strings.Join(models.Names(), ", ") }
-
-// writeJSON prints v indented, the form of every --json output.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
