@@ -3,6 +3,7 @@ package knn
 import (
 	"math/rand/v2"
 	"slices"
+	"starid/internal/cpu"
 	"syscall"
 	"testing"
 	"time"
@@ -157,4 +158,37 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestDotRowsKernels checks the vector kernel against the plain loop, on
+// the descriptor length and one that is no multiple of 32 (the plain
+// loop's tail), and that Search answers alike on either.
+func TestDotRowsKernels(t *testing.T) {
+	for _, dim := range []int{128, 64, 20} {
+		m := randomMatrix(37, dim, 11)
+		q := randomMatrix(1, dim, 12).Row(0)
+		fast, plain := make([]float32, 37), make([]float32, 37)
+		dotRows(q, m.Data, fast)
+		dotRowsGo(q, m.Data, plain)
+		for i := range fast {
+			want := float32(0)
+			for j := range q {
+				want += q[j] * m.Row(i)[j]
+			}
+			if abs(fast[i]-want) > 1e-5 || abs(plain[i]-want) > 1e-5 {
+				t.Fatalf("dim %d row %d: kernel %v, Go loop %v, want %v", dim, i, fast[i], plain[i], want)
+			}
+		}
+	}
+	m := clustered(3000, 20)
+	q := m.Row(42)
+	got := m.Search(q, 10)
+	restore := cpu.SetLevel(cpu.Generic)
+	defer restore()
+	want := m.Search(q, 10)
+	for i := range got {
+		if got[i].Row != want[i].Row || abs(got[i].Distance-want[i].Distance) > 1e-4 {
+			t.Fatalf("hit %d: %+v with the CPU's kernel, %+v without", i, got[i], want[i])
+		}
+	}
 }
