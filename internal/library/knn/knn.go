@@ -131,8 +131,11 @@ func (m *Matrix) Search(q []float32, k int) []Hit {
 	}
 	out := h.hits
 	slices.SortFunc(out, byDistance)
+	// The expansion loses the last digits of small distances (a photo
+	// searched for itself is 0.0007 away): the few answers get theirs
+	// computed directly.
 	for i := range out {
-		out[i].Distance = float32(math.Sqrt(max(float64(out[i].Distance), 0)))
+		out[i].Distance = float32(Distance(q, m.Row(out[i].Row)))
 	}
 	return out
 }
