@@ -31,7 +31,7 @@ func init() {
 // fetched models, naming faces with the run in runDir when given. Tests
 // substitute a fake.
 var newLibraryDescriber = func(runDir string) (library.Describer, string, error) {
-	d := &library.PipelineDescriber{Mirror: library.MirrorDescriptors, Load: func() (*faces.Pipeline, error) {
+	d := &library.PipelineDescriber{Mirror: library.MirrorDescriptors, Load: func() (recognize.Finder, error) {
 		dir, err := faces.ModelDir()
 		if err != nil {
 			return nil, err

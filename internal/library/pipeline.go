@@ -15,9 +15,10 @@ import (
 // finds, aligns and describes every face, and Namer, when set, names
 // them from a run.
 type PipelineDescriber struct {
-	// Load gives the face pipeline; it is called once, at the first photo,
-	// so a run that finds everything indexed never reads the model files.
-	Load func() (*faces.Pipeline, error)
+	// Load gives the face pipeline (a *faces.Pipeline, or a fake in
+	// tests); it is called once, at the first photo, so a run that finds
+	// everything indexed never reads the model files.
+	Load func() (recognize.Finder, error)
 	// Mirror averages each descriptor with the one of its mirrored chip
 	// (see MirroredDescriptor): it costs one more pass of the descriptor
 	// net per face.
@@ -27,7 +28,7 @@ type PipelineDescriber struct {
 	Namer recognize.Recognizer
 
 	once     sync.Once
-	pipeline *faces.Pipeline
+	pipeline recognize.Finder
 	loadErr  error
 }
 
@@ -46,7 +47,7 @@ func (p *PipelineDescriber) Version() string {
 }
 
 // load is the pipeline, loaded at the first call.
-func (p *PipelineDescriber) load() (*faces.Pipeline, error) {
+func (p *PipelineDescriber) load() (recognize.Finder, error) {
 	p.once.Do(func() {
 		if p.Load == nil {
 			p.loadErr = fmt.Errorf("library: PipelineDescriber without Load")
@@ -77,8 +78,12 @@ func (p *PipelineDescriber) Describe(ctx context.Context, path string, b []byte)
 		return nil, err
 	}
 	if p.Mirror {
+		real, ok := pipe.(*faces.Pipeline)
+		if !ok {
+			return nil, fmt.Errorf("mirrored descriptors need the face pipeline, not a %T", pipe)
+		}
 		for i := range found {
-			if found[i].Descriptor, err = MirroredDescriptor(pipe, fimg, found[i]); err != nil {
+			if found[i].Descriptor, err = MirroredDescriptor(real, fimg, found[i]); err != nil {
 				return nil, fmt.Errorf("face %d: %w", i, err)
 			}
 		}

@@ -11,19 +11,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/library"
+	"starid/internal/tensor"
 )
 
 func main() {
 	pairs := flag.Int("pairs", 1000, "same and different pairs for verify accuracy")
+	flag.BoolVar(&mirrorFaces, "mirror", false, "average each main face's descriptor with its mirrored chip's")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: libeval [--pairs N] DATASET_DIR")
@@ -128,7 +132,43 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 	for i := range photos {
 		out[photos[i].Path] = photos[i].Largest()
 	}
+	if mirrorFaces {
+		return out, mirrorAll(out)
+	}
 	return out, nil
+}
+
+var mirrorFaces bool
+
+// mirrorAll replaces each main face's descriptor by its mean with the
+// mirrored chip's (library.MirroredDescriptor), photos decoded again.
+func mirrorAll(main map[string]*faces.Face) error {
+	dir, err := faces.ModelDir()
+	if err != nil {
+		return err
+	}
+	p, err := faces.LoadPipeline(dir)
+	if err != nil {
+		return err
+	}
+	var paths []string
+	for path, f := range main {
+		if f != nil {
+			paths = append(paths, path)
+		}
+	}
+	errs := make([]error, len(paths))
+	tensor.ForEach(len(paths), func(_, i int) {
+		img, err := data.DecodeFile(paths[i], data.DefaultMaxPixels)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		f := main[paths[i]]
+		f.Descriptor, errs[i] = library.MirroredDescriptor(p, faces.FromImage(img), *f)
+	})
+	fmt.Printf("mirrored %d main faces\n", len(paths))
+	return errors.Join(errs...)
 }
 
 // mainFaces is a library.Describer answering from the described photos:
