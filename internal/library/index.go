@@ -182,7 +182,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, f.Box[0], f.Box[1], f.Box[2], f.Box[3],
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '' WHERE id = ?`), hash, pipeline, id)
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '', claimed_by = '' WHERE id = ?`), hash, pipeline, id)
 	return err
 }
 
@@ -190,7 +190,7 @@ func (s *Store) saveBad(ctx context.Context, tx *sql.Tx, id int64, hash, pipelin
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM faces WHERE photo_id = ?`), id); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'bad', hash = ?, pipeline = ?, error = ? WHERE id = ?`), hash, pipeline, reason, id)
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'bad', hash = ?, pipeline = ?, error = ?, claimed_by = '' WHERE id = ?`), hash, pipeline, reason, id)
 	return err
 }
 

@@ -207,8 +207,15 @@ func TestIndexMissingRootKeepsFaces(t *testing.T) {
 	}
 }
 
+// TestConcurrentIndexersDescribeOnce runs three indexers on one library
+// at once (each with its own connection pool, as three processes would
+// have): SQLite through claims written on the rows, PostgreSQL through
+// row locks.
 func TestConcurrentIndexersDescribeOnce(t *testing.T) {
-	loc := postgresLocation(t)
+	eachDialect(t, testConcurrentIndexers)
+}
+
+func testConcurrentIndexers(t *testing.T, loc string) {
 	dir := t.TempDir()
 	writePhotos(t, dir, manyPhotos(60))
 	d := &fakeDescriber{delay: 5 * time.Millisecond}
@@ -237,6 +244,11 @@ func TestConcurrentIndexersDescribeOnce(t *testing.T) {
 	}
 	if reps[0].Described == 60 || reps[1].Described == 60 {
 		t.Logf("one indexer took all the work: %v", reps)
+	}
+	var claimed int
+	openTest(t, loc).DB.QueryRow(`SELECT count(*) FROM photos WHERE claimed_by <> ''`).Scan(&claimed)
+	if claimed != 0 {
+		t.Errorf("%d claims left after the runs", claimed)
 	}
 }
 

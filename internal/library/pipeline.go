@@ -141,23 +141,64 @@ func Quality(score float64, box [4]float64, w, h int) float64 {
 // are the same person, and the mean averages out some of the net's
 // sensitivity to pose and lighting side.
 func MirroredDescriptor(p *faces.Pipeline, img *faces.Image, f faces.Face) ([]float32, error) {
+	return JitteredDescriptor(p, img, f, nil)
+}
+
+// JitteredDescriptor averages face's descriptor with those of its
+// mirrored chip and, for each scale in scales, of the chip aligned on the
+// landmarks scaled about their centre (a slightly tighter or looser
+// crop) and its mirror: test-time augmentation, as dlib's "jitter".
+func JitteredDescriptor(p *faces.Pipeline, img *faces.Image, f faces.Face, scales []float64) ([]float32, error) {
 	if len(f.Landmarks) == 0 {
 		return nil, fmt.Errorf("mirrored descriptor: the face has no landmarks")
 	}
-	chip, err := faces.AlignedChip(img, f.Landmarks, p.Template, nil)
-	if err != nil {
-		return nil, fmt.Errorf("alignment: %w", err)
+	var chips []*faces.Image
+	for _, sc := range append([]float64{1}, scales...) {
+		chip, err := faces.AlignedChip(img, scaleAbout(f.Landmarks, sc), p.Template, nil)
+		if err != nil {
+			return nil, fmt.Errorf("alignment: %w", err)
+		}
+		flipped := &faces.Image{W: chip.W, H: chip.H, Pix: append([]float32(nil), chip.Pix...)}
+		mirror(flipped)
+		if sc == 1 {
+			chips = append(chips, flipped) // the plain chip's is f.Descriptor
+			continue
+		}
+		chips = append(chips, chip, flipped)
 	}
-	mirror(chip)
-	m, err := p.Rec.Describe(chip)
+	ds, err := p.Rec.DescribeAll(chips)
 	if err != nil {
 		return nil, fmt.Errorf("descriptor: %w", err)
 	}
-	out := make([]float32, len(m))
-	for i := range m {
-		out[i] = (f.Descriptor[i] + m[i]) / 2
+	out := append([]float32(nil), f.Descriptor...)
+	for _, d := range ds {
+		for i, v := range d {
+			out[i] += v
+		}
+	}
+	for i := range out {
+		out[i] /= float32(len(ds) + 1)
 	}
 	return out, nil
+}
+
+// scaleAbout scales points about their centre.
+func scaleAbout(pts []faces.Point, s float64) []faces.Point {
+	if s == 1 {
+		return pts
+	}
+	var cx, cy float64
+	for _, q := range pts {
+		cx += q.X
+		cy += q.Y
+	}
+	cx /= float64(len(pts))
+	cy /= float64(len(pts))
+	out := make([]faces.Point, len(pts))
+	for i, q := range pts {
+		out[i] = faces.Point{X: cx + s*(q.X-cx), Y: cy + s*(q.Y-cy)}
+	}
+	return out
 }
 
 // mirror flips an image left to right in place.

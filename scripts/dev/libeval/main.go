@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"starid/internal/data"
@@ -28,6 +30,16 @@ import (
 func main() {
 	pairs := flag.Int("pairs", 1000, "same and different pairs for verify accuracy")
 	flag.BoolVar(&mirrorFaces, "mirror", false, "average each main face's descriptor with its mirrored chip's")
+	flag.Func("jitter", "with --mirror, also average chips aligned on landmarks scaled by these factors (comma-separated)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				return err
+			}
+			jitter = append(jitter, x)
+		}
+		return nil
+	})
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: libeval [--pairs N] DATASET_DIR")
@@ -138,7 +150,10 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 	return out, nil
 }
 
-var mirrorFaces bool
+var (
+	mirrorFaces bool
+	jitter      []float64
+)
 
 // mirrorAll replaces each main face's descriptor by its mean with the
 // mirrored chip's (library.MirroredDescriptor), photos decoded again.
@@ -165,7 +180,7 @@ func mirrorAll(main map[string]*faces.Face) error {
 			return
 		}
 		f := main[paths[i]]
-		f.Descriptor, errs[i] = library.MirroredDescriptor(p, faces.FromImage(img), *f)
+		f.Descriptor, errs[i] = library.JitteredDescriptor(p, faces.FromImage(img), *f, jitter)
 	})
 	fmt.Printf("mirrored %d main faces\n", len(paths))
 	return errors.Join(errs...)
