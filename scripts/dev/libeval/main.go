@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 func main() {
 	pairs := flag.Int("pairs", 1000, "same and different pairs for verify accuracy")
 	flag.BoolVar(&mirrorFaces, "mirror", false, "average each main face's descriptor with its mirrored chip's")
+	flag.BoolVar(&unitLength, "normalize", false, "scale every descriptor to unit length (distances become chordal cosine distances)")
 	flag.Func("jitter", "with --mirror, also average chips aligned on landmarks scaled by these factors (comma-separated)", func(v string) error {
 		for _, f := range strings.Split(v, ",") {
 			x, err := strconv.ParseFloat(f, 64)
@@ -145,12 +147,32 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 		out[photos[i].Path] = photos[i].Largest()
 	}
 	if mirrorFaces {
-		return out, mirrorAll(out)
+		if err := mirrorAll(out); err != nil {
+			return nil, err
+		}
+	}
+	if unitLength {
+		for _, f := range out {
+			if f != nil {
+				normalize(f.Descriptor)
+			}
+		}
 	}
 	return out, nil
 }
 
+func normalize(v []float32) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	for i := range v {
+		v[i] /= float32(math.Sqrt(n))
+	}
+}
+
 var (
+	unitLength  bool
 	mirrorFaces bool
 	jitter      []float64
 )
