@@ -28,10 +28,11 @@ func init() {
 }
 
 // newLibraryDescriber makes the library's describer: the face pipeline from the
-// fetched models, naming faces with the run in runDir when given. Tests
+// fetched models, naming faces with the run in runDir when given; mirror
+// averages each descriptor with its mirror image's (verify). Tests
 // substitute a fake.
-var newLibraryDescriber = func(runDir string) (library.Describer, string, error) {
-	d := &library.PipelineDescriber{Mirror: library.MirrorDescriptors, Load: func() (recognize.Finder, error) {
+var newLibraryDescriber = func(runDir string, mirror bool) (library.Describer, string, error) {
+	d := &library.PipelineDescriber{Mirror: mirror, Load: func() (recognize.Finder, error) {
 		dir, err := faces.ModelDir()
 		if err != nil {
 			return nil, err
@@ -88,7 +89,7 @@ func runIndex(args []string, stdout, stderr io.Writer) error {
 	if *workers < 0 {
 		return usagef("--workers %d: want 0 (one per core) or more", *workers)
 	}
-	d, version, err := newLibraryDescriber(*run)
+	d, version, err := newLibraryDescriber(*run, false)
 	if err != nil {
 		return err
 	}
@@ -280,7 +281,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	opt := library.SearchOptions{Person: *person, Like: *like, Top: *top}
 	if *like != "" {
-		if opt.Describer, _, err = newLibraryDescriber(""); err != nil {
+		if opt.Describer, _, err = newLibraryDescriber("", false); err != nil {
 			return err
 		}
 	}
@@ -338,7 +339,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 2 {
 		return usagef("want two photos, got %d", len(pos))
 	}
-	d, _, err := newLibraryDescriber("")
+	d, _, err := newLibraryDescriber("", library.VerifyMirrored)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func useFakeLibrary(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
 	old := newLibraryDescriber
-	newLibraryDescriber = func(run string) (library.Describer, string, error) {
+	newLibraryDescriber = func(run string, _ bool) (library.Describer, string, error) {
 		d := &library.PipelineDescriber{Load: func() (recognize.Finder, error) { return fake, nil }}
 		if run != "" {
 			r, err := recognize.Open(run, recognize.Options{})

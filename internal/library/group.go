@@ -22,16 +22,15 @@ const (
 )
 
 // GroupThreshold links two faces in the grouping graph. Measured on
-// celebrity17's 1,370 main faces with mirrored descriptors
-// (MirrorDescriptors; scripts/dev/libeval --mirror, docs/EXPERIMENTS.md):
-// 0.50 gives BCubed precision 0.9985 / recall 0.9785, 0.55 gives 0.9928 /
-// 0.9828, 0.60 (dlib's usual) lets groups chain into each other
-// (precision 0.93). A graph edge needs more certainty than a verify
-// answer: one wrong edge can join two whole groups.
+// celebrity17's 1,370 main faces (scripts/dev/libeval, docs/EXPERIMENTS.md):
+// 0.50 gives BCubed precision 0.997 / recall 0.956, 0.55 gives 0.993 /
+// 0.979, 0.60 (dlib's usual) lets groups chain into each other (0.879 to
+// 0.989 precision from run to run). A graph edge needs more certainty than
+// a verify answer: one wrong edge can join two whole groups.
 const GroupThreshold = 0.55
 
 // SameThreshold is verify's distance for "same person", for descriptors
-// averaged with their mirror image (MirrorDescriptors): the threshold of
+// averaged with their mirror image (VerifyMirrored): the threshold of
 // best balanced accuracy on half of celebrity17's photos (0.628; 98.15%
 // right on 1,000 same and 1,000 different pairs of the other half, where
 // plain descriptors at their own best, 0.648, gave 98.0%).

@@ -32,13 +32,14 @@ type PipelineDescriber struct {
 	loadErr  error
 }
 
-// MirrorDescriptors is whether the CLI's describer averages each face with
-// its mirror image (PipelineDescriber.Mirror). On celebrity17 it raised
+// VerifyMirrored is whether verify averages each face's descriptor with
+// its mirror image's (PipelineDescriber.Mirror). On celebrity17 it raised
 // the true accept rate at 0.1% false accepts from 89.7% to 91.8% (97.0%
-// to 97.4% at 1%) for one more descriptor pass per face, about a third
-// more time per photo; two more scales on top gained 0.5 more for twice
-// that again (docs/EXPERIMENTS.md).
-const MirrorDescriptors = true
+// to 97.4% at 1%) for one more descriptor pass per face. Indexing does
+// not: the pass makes a photo ~40% slower to describe, which would put
+// the 1,370 dev photos at the 60 s budget on two cores, for grouping that
+// already holds its targets (docs/EXPERIMENTS.md).
+const VerifyMirrored = true
 
 // Version names what decides the descriptors, for Indexer.Pipeline: a
 // library described without mirroring is described again with it.
