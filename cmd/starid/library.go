@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,6 +108,9 @@ func runIndex(args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := library.IndexFolders(ctx, s, opt)
 	bar.finish()
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: every photo described so far is kept; the same command finishes the rest")
+	}
 	if err != nil {
 		return err
 	}
