@@ -203,10 +203,21 @@ func (m *Matrix) Within(q *Matrix, radius float32) [][]Hit {
 }
 
 // SelfPairs returns, for each row, the other rows within radius, in row
-// order: the edges of the graph that groups faces. Each pair's distance
-// is computed once (blocks on and above the diagonal), half the work of
-// m.Within(m).
+// order: the edges of the graph that groups faces. Large matrices are
+// first split into cells (see selfPairsCells), which skips most pairs
+// when the rows form clusters, as faces of people do; otherwise each
+// pair's distance is computed once (blocks on and above the diagonal),
+// half the work of m.Within(m).
 func (m *Matrix) SelfPairs(radius float32) [][]Hit {
+	if m.Len() >= cellsFrom {
+		if out, ok := m.selfPairsCells(radius); ok {
+			return out
+		}
+	}
+	return m.selfPairsAll(radius)
+}
+
+func (m *Matrix) selfPairsAll(radius float32) [][]Hit {
 	type edge struct {
 		i, j int32
 		d    float32
