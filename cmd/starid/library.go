@@ -311,7 +311,10 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	for i, m := range ms {
 		who := m.Person
-		if who == "" {
+		switch {
+		case who == "" && m.PersonID != "":
+			who = "person " + m.PersonID
+		case who == "":
 			who = "-"
 		}
 		fmt.Fprintf(stdout, "%3d  %.3f  %-20s %s\n", i+1, m.Distance, who, data.ShowPath(m.Photo))
