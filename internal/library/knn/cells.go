@@ -70,9 +70,13 @@ func (m *Matrix) selfPairsCells(r float32) ([][]Hit, bool) {
 	return out, true
 }
 
-// makeCells picks leaders in rounds: a random twentieth of the rows not
+// makeCells picks leaders in rounds: a random fortieth of the rows not
 // yet within R of a leader lead, the others join their nearest new leader
-// within R. It gives up (ok false) once leaders pass a quarter of the
+// within R. Each round costs pending rows x new leaders, and every leader
+// costs all rows once more in candidates: few leaders a round (most
+// people of 20 faces or more get one, the rest get theirs in the next
+// rounds) measured cheaper than a twentieth, which gives many people
+// several. It gives up (ok false) once leaders pass a quarter of the
 // rows: the rows do not cluster at this radius.
 func (m *Matrix) makeCells(R float32) (cells, bool) {
 	n := m.Len()
@@ -88,7 +92,7 @@ func (m *Matrix) makeCells(R float32) (cells, bool) {
 		if len(cs.leader) > n/4 {
 			return cs, false
 		}
-		k := max(len(pending)/20, min(len(pending), 64))
+		k := max(len(pending)/40, min(len(pending), 64))
 		rng.Shuffle(len(pending), func(i, j int) { pending[i], pending[j] = pending[j], pending[i] })
 		base := len(cs.leader)
 		for i, row := range pending[:k] {
