@@ -255,10 +255,10 @@ func TestLibraryCommandErrors(t *testing.T) {
 		{[]string{"people", "merge", "1", "--db", db}, exitUsage, "want 2 arguments"},
 		{[]string{"people", "name", "x", "Ann", "--db", db}, exitUsage, `person id "x"`},
 		{[]string{"people", "forget", "99", "--db", db}, exitInput, "face 99: not found"},
-		{[]string{"people", "rename", "1", "--db", db}, exitUsage, "unknown people action"},
+		{[]string{"people", "rename", "1", "--db", db}, exitUsage, "unknown sub-command \"rename\""},
 		{[]string{"search", "--db", db}, exitUsage, "--person NAME or --like PHOTO"},
 		{[]string{"search", "--person", "Nobody", "--db", db}, exitInput, `person "Nobody": not found`},
-		{[]string{"search", "--person", "A", "--json", "--csv", "--db", db}, exitUsage, "exclude each other"},
+		{[]string{"search", "--person", "A", "--json", "--csv", "--db", db}, exitUsage, "choose one"},
 		{[]string{"verify", "one.png"}, exitUsage, "want two photos"},
 	} {
 		code, _, errOut := runCLI(c.args...)

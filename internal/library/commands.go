@@ -55,6 +55,9 @@ func IndexFolders(ctx context.Context, s *Store, opt IndexOptions) (*IndexResult
 		ix.Progress = func(done, total int, _ string) { opt.Progress(done, total) }
 	}
 	rep, err := ix.Index(ctx, opt.Roots)
+	if errors.Is(err, context.Canceled) {
+		return nil, interruptedError{err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +103,7 @@ type PeopleListFace struct {
 
 // ListPeople groups any face not yet in a person (an index run stopped
 // before its grouping leaves some), then lists the people.
-func ListPeople(ctx context.Context, s *Store) ([]Person, error) {
+func ListPeople(ctx context.Context, s *Store) (People, error) {
 	if _, err := s.Group(ctx, GroupOptions{}); err != nil {
 		return nil, err
 	}
@@ -152,7 +155,7 @@ type PhotoMatch struct {
 // SearchPhotos ranks the library's photos by their nearest face's
 // distance to the query (exact k-NN over every descriptor), each photo
 // once.
-func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) ([]PhotoMatch, error) {
+func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, error) {
 	if (opt.Person == "") == (opt.Like == "") {
 		return nil, errors.New("search: give a person's name or a photo, not both")
 	}
@@ -189,7 +192,7 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) ([]PhotoMatc
 	if err := s.Resolve(ctx, keep); err != nil {
 		return nil, err
 	}
-	out := make([]PhotoMatch, len(keep))
+	out := make(Matches, len(keep))
 	for i, m := range keep {
 		out[i] = PhotoMatch{Photo: m.Photo, FaceID: strconv.FormatInt(m.FaceID, 10), Box: roundBox(m.Box),
 			Distance: math.Round(m.Distance*1e4) / 1e4, Person: m.Person}
