@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"starid/internal/identify"
-	"starid/internal/library"
 )
 
 // Flags several commands share, worded once.
@@ -47,8 +46,4 @@ func checkWorkers(n int) error {
 		return usagef("--workers %d: must be 0 (one per core) or more", n)
 	}
 	return nil
-}
-
-func dbFlag(f *pflag.FlagSet, p *string) {
-	f.StringVar(p, "db", "", "the library: a SQLite `file` or a postgres:// URL (default $"+library.EnvDB+", else library.db in the user's data folder)")
 }

@@ -81,7 +81,10 @@ func TestLibraryIndexAndPeople(t *testing.T) {
 	}
 	var res struct {
 		Photos, Described, Faces, People int
-		Bad                              []struct{ Path, Error string }
+		Bad                              []struct {
+			Path  string `json:"image"`
+			Error string `json:"error"`
+		}
 	}
 	if err := json.Unmarshal([]byte(cli(t, "index", photos, "--db", db, "--json", "--workers", "2")), &res); err != nil {
 		t.Fatal(err)

@@ -196,7 +196,8 @@ func (s *Store) saveBad(ctx context.Context, tx *sql.Tx, id int64, hash, pipelin
 
 // BadPhoto is a photo that could not be described.
 type BadPhoto struct {
-	Path, Error string
+	Path  string `json:"image"`
+	Error string `json:"error"`
 }
 
 // BadPhotos lists the photos that could not be described, by path.
