@@ -41,10 +41,6 @@ func (m *Matrix) selfPairsCells(r float32) ([][]Hit, bool) {
 	if !ok {
 		return nil, false
 	}
-	type edge struct {
-		i, j int32
-		d    float32
-	}
 	found := make([][]edge, tensor.Workers())
 	tensor.ForEach(len(cs.leader), func(w, c int) {
 		if len(cand[c]) == 0 {
@@ -57,17 +53,7 @@ func (m *Matrix) selfPairsCells(r float32) ([][]Hit, bool) {
 			}
 		})
 	})
-	out := make([][]Hit, m.Len())
-	for _, es := range found {
-		for _, e := range es {
-			out[e.i] = append(out[e.i], Hit{Row: int(e.j), Distance: e.d})
-			out[e.j] = append(out[e.j], Hit{Row: int(e.i), Distance: e.d})
-		}
-	}
-	for _, hs := range out {
-		slices.SortFunc(hs, func(a, b Hit) int { return a.Row - b.Row })
-	}
-	return out, true
+	return hitsOf(m.Len(), found), true
 }
 
 // makeCells picks leaders in rounds: a random fortieth of the rows not

@@ -218,10 +218,6 @@ func (m *Matrix) SelfPairs(radius float32) [][]Hit {
 }
 
 func (m *Matrix) selfPairsAll(radius float32) [][]Hit {
-	type edge struct {
-		i, j int32
-		d    float32
-	}
 	nb := (m.Len() + qblock - 1) / qblock
 	found := make([][]edge, nb)
 	tensor.ForEach(nb, func(_, b int) {
@@ -232,17 +228,7 @@ func (m *Matrix) selfPairsAll(radius float32) [][]Hit {
 			}
 		})
 	})
-	out := make([][]Hit, m.Len())
-	for _, es := range found {
-		for _, e := range es {
-			out[e.i] = append(out[e.i], Hit{Row: int(e.j), Distance: e.d})
-			out[e.j] = append(out[e.j], Hit{Row: int(e.i), Distance: e.d})
-		}
-	}
-	for _, hs := range out {
-		slices.SortFunc(hs, func(a, b Hit) int { return a.Row - b.Row })
-	}
-	return out
+	return hitsOf(m.Len(), found)
 }
 
 // scan compares q's rows [lo, hi) with m's rows from `from` on, calling
@@ -263,4 +249,26 @@ func (m *Matrix) scan(q *Matrix, lo, hi, from int, radius float32, hit func(i, j
 			}
 		}
 	}
+}
+
+// edge is a pair of rows within the radius, and their distance.
+type edge struct {
+	i, j int32
+	d    float32
+}
+
+// hitsOf turns the pairs found (each once, i < j) into every row's hits,
+// both ways, by row.
+func hitsOf(n int, found [][]edge) [][]Hit {
+	out := make([][]Hit, n)
+	for _, es := range found {
+		for _, e := range es {
+			out[e.i] = append(out[e.i], Hit{Row: int(e.j), Distance: e.d})
+			out[e.j] = append(out[e.j], Hit{Row: int(e.i), Distance: e.d})
+		}
+	}
+	for _, hs := range out {
+		slices.SortFunc(hs, func(a, b Hit) int { return a.Row - b.Row })
+	}
+	return out
 }
