@@ -9,7 +9,7 @@ import (
 // the detector sizes and policy, the landmark net and the alignment
 // template. Descriptor caches are keyed by it, so it must change whenever
 // any of those does.
-const PipelineVersion = "face-api-1.7.15/starid-4"
+const PipelineVersion = "face-api-1.7.15/starid-5"
 
 // MinScore is the detector confidence a face must reach (face-api's
 // default for the tiny detector).
@@ -33,7 +33,17 @@ type Pipeline struct {
 	// scene, and the largest size looks for the faces too small for the
 	// first (0: never). See SmallFaceShare.
 	SmallFaces float64
+	// Unsure: when the surest face found scores below this, the photo
+	// gets the bordered look too and the faces of both looks are pooled
+	// (0: only photos without any face get it). See UnsureScore.
+	Unsure float64
 }
+
+// UnsureScore is the default Pipeline.Unsure. A low-scoring face is often
+// not the photo's subject: a background face, or a false box on foliage,
+// found while the close-up face that fills the frame was missed (as a
+// thumbnail's is, see BorderRetry).
+const UnsureScore = 0.7
 
 // SmallFaceShare is the default Pipeline.SmallFaces. A face found at 320
 // settled the photo, so it hid smaller ones: in 2400x300 collages of
@@ -70,7 +80,7 @@ func LoadPipeline(modelDir string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate, Border: BorderRetry, SmallFaces: SmallFaceShare}, nil
+	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate, Border: BorderRetry, SmallFaces: SmallFaceShare, Unsure: UnsureScore}, nil
 }
 
 // Faces returns every face in img with its landmarks and descriptor,
@@ -121,12 +131,27 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 			dets = NMS(append(dets, more...), DetectorIoU)
 		}
 	}
-	if len(dets) > 0 || p.Border <= 0 {
+	if p.Border <= 0 || len(dets) > 0 && bestScore(dets) >= p.Unsure {
 		return img, off, dets, nil
 	}
 	src, off = Bordered(img, p.Border, borderGrey)
-	dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
-	return src, off, dets, err
+	more, err := p.Det.DetectFallback(src, p.Sizes, p.MinScore)
+	if err != nil || len(dets) == 0 {
+		return src, off, more, err
+	}
+	for i := range dets {
+		dets[i].Box.X += off.X
+		dets[i].Box.Y += off.Y
+	}
+	return src, off, NMS(append(dets, more...), DetectorIoU), nil
+}
+
+func bestScore(dets []Detection) float64 {
+	top := 0.0
+	for _, d := range dets {
+		top = max(top, d.Score)
+	}
+	return top
 }
 
 // describe adds landmarks and a descriptor to one detection. A box whose
