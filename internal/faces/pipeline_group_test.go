@@ -69,3 +69,77 @@ const (
 	smallTile  = 260
 	smallCount = 5
 )
+
+// A weak face found must not hide a close-up that fills the frame: in a
+// face-filling chip with a small face inset in its corner (as in a
+// magazine photo) the first look finds only the inset; a photo whose
+// surest face is below Pipeline.Unsure gets the bordered look as well, and
+// the faces of both looks are kept.
+func TestPipelineUnsureLookFindsCloseUp(t *testing.T) {
+	p, dir := realPipeline(t)
+	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
+	found, err := p.Faces(img)
+	if err != nil || len(found) == 0 {
+		t.Fatalf("sample1: %d faces, %v", len(found), err)
+	}
+	fill := Template{LeftEye: Point{0.2255, 0.2160}, RightEye: Point{0.7548, 0.2160}, Mouth: Point{0.4901, 0.8042}, Size: unsureCloseUp}
+	closeUp, err := AlignedChip(img, found[0].Landmarks, fill, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := found[0].Box
+	side := 2 * max(b.W, b.H)
+	tile, err := img.Crop(img.ClipBox(Box{b.X + b.W/2 - side/2, b.Y + b.H/2 - side/2, side, side}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := scaled(tile, float64(unsureSmall)/float64(tile.W))
+	// The small face is an inset in the close-up's top-right corner, as
+	// in a magazine photo.
+	photo := closeUp
+	paste(photo, small, closeUp.W-small.W, 0)
+
+	q := *p
+	q.Unsure = 0
+	first, err := q.Faces(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture must be one where the first look finds the small face
+	// only, or this test no longer tests the unsure look.
+	if len(first) != 1 || first[0].Box.X < float64(closeUp.W-small.W-small.W/4) {
+		t.Fatalf("first look found %d faces (%v), want the small one only", len(first), boxes(first))
+	}
+	q.Unsure = first[0].Score + 0.01
+	got, err := q.Faces(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawSmall, sawCloseUp bool
+	for _, f := range got {
+		sawSmall = sawSmall || f.Box.X > float64(closeUp.W-small.W-small.W/4) && f.Box.W < 1.5*float64(small.W)
+		sawCloseUp = sawCloseUp || f.Box.W > float64(closeUp.W)/2
+	}
+	if !sawSmall || !sawCloseUp {
+		t.Fatalf("unsure look found %d faces %v: small %v, close-up %v", len(got), boxes(got), sawSmall, sawCloseUp)
+	}
+	// Boxes are on the photo, not on the bordered copy.
+	if got[0].Box.X > float64(photo.W) || got[0].Box.Y > float64(photo.H) {
+		t.Errorf("box %v is not on the %dx%d photo", got[0].Box, photo.W, photo.H)
+	}
+}
+
+// The close-up chip's size and the inset's; any of 200-300 and 60-100
+// makes a first look that finds the inset only.
+const (
+	unsureCloseUp = 200
+	unsureSmall   = 80
+)
+
+func boxes(fs []Face) []Box {
+	var b []Box
+	for _, f := range fs {
+		b = append(b, f.Box)
+	}
+	return b
+}

@@ -128,16 +128,13 @@ func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int
 // testFace is the face a photo is answered by: the main face, or with
 // -testpick recog the face (of any found) the model is surest of.
 func (e *env) testFace(m *identify.Model, rule identify.Rule, fs []faces.Face) []float32 {
-	if e.testPick != "recog" || len(fs) < 2 {
+	if e.testPick != "recog" {
 		return e.mainFace(fs)
 	}
-	best, bs := e.mainFace(fs), math.Inf(1)
-	for _, f := range fs {
-		if _, s, _ := answer(m, rule, f.Descriptor); s < bs {
-			best, bs = f.Descriptor, s
-		}
+	if i, _ := m.IdentifyPhoto(fs, rule, 1); i >= 0 {
+		return fs[i].Descriptor
 	}
-	return best
+	return nil
 }
 
 // answer is the model's decision on a photo's main face; ok is false when

@@ -51,7 +51,7 @@ func main() {
 	frr := flag.Float64("frr", identify.DefaultTargetFRR, "target false rejection of the calibrated rule")
 	choose := flag.String("main", "rule", "main face of a photo: rule (faces.MainFace), largest, score")
 	flag.StringVar(&trainPick, "trainpick", "main", "training photos with several faces: main or nearest (to the person's centroid)")
-	flag.StringVar(&testPick, "testpick", "main", "answered photos with several faces: main or recog (the face the model is surest of)")
+	flag.StringVar(&testPick, "testpick", "recog", "answered photos with several faces: recog (identify.IdentifyPhoto: the face the model is surest of) or main")
 	flag.BoolVar(&verbose, "v", false, "list every photo not named right")
 	border := flag.Float64("border", faces.BorderRetry, "grey border of the second look at a photo without faces (0: none)")
 	small := flag.Float64("small", faces.SmallFaceShare, "second look at photos whose faces are all smaller than this share of the longer side (0: none)")
