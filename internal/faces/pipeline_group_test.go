@@ -14,8 +14,8 @@ func paste(dst, src *Image, x, y int) {
 
 // A face found by the first detector size must not hide smaller ones: in
 // a wide strip of one large face and five small copies of it, 320 finds
-// the large one only; the small-face look finds at least one copy. (The
-// tiny detector itself finds only some of five identical copies.)
+// the large one only; the small-face look at the whole strip finds some
+// copies, and its look in squares (Pipeline.Tiles) all five.
 func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
 	p, dir := realPipeline(t)
 	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
@@ -40,7 +40,7 @@ func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
 	}
 	for _, share := range []float64{0, SmallFaceShare} {
 		q := *p
-		q.SmallFaces = share
+		q.SmallFaces, q.Tiles = share, 0
 		got, err := q.Faces(strip)
 		if err != nil {
 			t.Fatal(err)
@@ -62,6 +62,18 @@ func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
 				t.Errorf("face %v is not one of the small copies right of the large face", f.Box)
 			}
 		}
+		if len(got) == 1+smallCount {
+			t.Fatalf("the whole-strip looks found all %d faces: the fixture no longer needs the squares", len(got))
+		}
+	}
+	// In squares along the 4:1 strip the net sees the small faces at a
+	// size it can box: all of them are found.
+	got, err := p.Faces(strip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1+smallCount {
+		t.Errorf("with the squares %d faces found in the strip, want %d", len(got), 1+smallCount)
 	}
 }
 
