@@ -17,12 +17,7 @@ func paste(dst, src *Image, x, y int) {
 // the large one only; the small-face look at the whole strip finds some
 // copies, and its look in squares (Pipeline.Tiles) all five.
 func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
-	p, dir := realPipeline(t)
-	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
-	found, err := p.Faces(img)
-	if err != nil || len(found) == 0 {
-		t.Fatalf("sample1: %d faces, %v", len(found), err)
-	}
+	p, img, found := sampleFaces(t, "sample1.jpg")
 	// A square of twice the largest face's box around it.
 	b := found[0].Box
 	side := int(2 * max(b.W, b.H))
@@ -88,12 +83,7 @@ const (
 // surest face is below Pipeline.Unsure gets the bordered look as well, and
 // the faces of both looks are kept.
 func TestPipelineUnsureLookFindsCloseUp(t *testing.T) {
-	p, dir := realPipeline(t)
-	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
-	found, err := p.Faces(img)
-	if err != nil || len(found) == 0 {
-		t.Fatalf("sample1: %d faces, %v", len(found), err)
-	}
+	p, img, found := sampleFaces(t, "sample1.jpg")
 	fill := Template{LeftEye: Point{0.2255, 0.2160}, RightEye: Point{0.7548, 0.2160}, Mouth: Point{0.4901, 0.8042}, Size: unsureCloseUp}
 	closeUp, err := AlignedChip(img, found[0].Landmarks, fill, nil)
 	if err != nil {
@@ -154,4 +144,17 @@ func boxes(fs []Face) []Box {
 		b = append(b, f.Box)
 	}
 	return b
+}
+
+// sampleFaces loads the real pipeline and one of the models' demo photos
+// with the faces it finds there (at least one).
+func sampleFaces(t *testing.T, name string) (*Pipeline, *Image, []Face) {
+	t.Helper()
+	p, dir := realPipeline(t)
+	img := loadPhoto(t, filepath.Join(dir, "demo", name))
+	found, err := p.Faces(img)
+	if err != nil || len(found) == 0 {
+		t.Fatalf("%s: %d faces, %v", name, len(found), err)
+	}
+	return p, img, found
 }
