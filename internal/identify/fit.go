@@ -194,9 +194,9 @@ var DefaultRule = Rule{MaxDistance: 0.6}
 //
 // The fit uses every distance, not only the few in the tail: the empirical
 // tail quantile that an earlier rule took swung so much between trainings
-// that a 1% target rejected 33-99% of strangers depending on who was left
-// out, where the fitted limit keeps them at 97-100% (docs/EXPERIMENTS.md,
-// "Session 6 accuracy"). The tails are heavier than a log-normal's, so the
+// that at a 1% target the strangers refused ranged from 34% to 100% with
+// who was left out, where the fitted limit keeps them at 96-100%
+// (docs/EXPERIMENTS.md, "Session 6 accuracy"). The tails are heavier than a log-normal's, so the
 // measured rejection of known people is somewhat above the target (a 0.7%
 // target rejects about 1% of held-out known faces). The head's probability
 // is not part of the calibrated rule (MinProbability 0): on the same
