@@ -10,7 +10,7 @@ import (
 // the detector sizes and policy, the landmark net and the alignment
 // template. Descriptor caches are keyed by it, so it must change whenever
 // any of those does.
-const PipelineVersion = "face-api-1.7.15/starid-6"
+const PipelineVersion = "face-api-1.7.15/starid-7"
 
 // MinScore is the detector confidence a face must reach (face-api's
 // default for the tiny detector).
@@ -147,9 +147,16 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 		return img, off, dets, nil
 	}
 	src, off = Bordered(img, p.Border, borderGrey)
-	more, err := p.Det.DetectFallback(src, p.Sizes, p.MinScore)
-	if err != nil || len(dets) == 0 {
-		return src, off, more, err
+	if len(dets) == 0 {
+		dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
+		return src, off, dets, err
+	}
+	// An unsure photo's second look is for a close-up, which the first
+	// size sees best on the bordered copy: the larger sizes would cost
+	// three more passes for faces too small to be the one missed.
+	more, err := p.Det.Detect(src, p.Sizes[0], p.MinScore)
+	if err != nil {
+		return nil, off, nil, err
 	}
 	for i := range dets {
 		dets[i].Box.X += off.X
