@@ -2,7 +2,8 @@
 // tutorial's VGG16 family from scratch, and names faces with a pretrained
 // face network. Each sub-command lives in its own file (flags bound to an
 // options struct, one package call, printing); this one builds the command
-// tree, and internal/cli turns errors into exit statuses.
+// tree, and internal/cli (as clix: the tests have a cli helper) turns errors
+// into exit statuses.
 package main
 
 import (
@@ -12,34 +13,35 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"starid/internal/cli"
+	clix "starid/internal/cli"
 	"starid/internal/eval/runeval"
+	"starid/internal/library"
 )
 
 // The command line's conventions, named as the command files use them.
 const (
-	exitOK    = cli.ExitOK
-	exitUsage = cli.ExitUsage
-	exitInput = cli.ExitInput
+	exitOK    = clix.ExitOK
+	exitUsage = clix.ExitUsage
+	exitInput = clix.ExitInput
 )
 
-type usageError = cli.UsageError
+type usageError = clix.UsageError
 
 var (
-	usagef        = cli.Usagef
-	group         = cli.Group
-	showDefault   = cli.ShowDefault
-	given         = cli.Given
-	oneOf         = cli.OneOf
-	writeJSON     = cli.WriteJSON
-	interruptible = cli.Interruptible
+	usagef        = clix.Usagef
+	group         = clix.Group
+	showDefault   = clix.ShowDefault
+	given         = clix.Given
+	oneOf         = clix.OneOf
+	writeJSON     = clix.WriteJSON
+	interruptible = clix.Interruptible
 )
 
 // commands are the constructors of the sub-commands; each command file adds
 // its own in init, so adding a command touches no other file.
 var commands []func() *cobra.Command
 
-func addCommand(newCmd func() *cobra.Command) { commands = append(commands, newCmd) }
+func addCommand(newCmds ...func() *cobra.Command) { commands = append(commands, newCmds...) }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for i, newCmd := range commands {
 		subs[i] = newCmd()
 	}
-	root := cli.Root("starid", "starid recognizes Hollywood stars in photos.", stdout, stderr, subs...)
-	return cli.Execute(root, args, stderr, func(err error) bool { return errors.As(err, new(runeval.UsageError)) })
+	root := clix.Root("starid", "starid recognizes Hollywood stars in photos.", stdout, stderr, subs...)
+	return clix.Execute(root, args, stderr, func(err error) bool {
+		return errors.As(err, new(runeval.UsageError)) || errors.As(err, new(library.UsageError))
+	})
 }
