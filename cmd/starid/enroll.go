@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 
@@ -47,28 +46,21 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 const cacheHelp = "descriptor cache folder (default $" + identify.EnvCache + ", else starid/descriptors in the user cache folder)"
 
 func runEnroll(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("enroll", "enroll RUN NAME PHOTO... [--cache DIR] [--workers N]", stderr)
+	fs := newFlagSet("enroll", "enroll [RUN] NAME PHOTO... [--cache DIR] [--workers N]", stderr)
 	cacheDir := fs.String("cache", "", cacheHelp)
 	workers := fs.Int("workers", 0, "face-describing goroutines (0: one per core)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) < 3 {
-		return usagef("want a run directory, a name and at least one photo (usage: starid enroll RUN NAME PHOTO...)")
-	}
-	if err := identify.CheckName(pos[1]); err != nil {
-		return usagef("%v", err)
+	if len(pos) < 2 || runArg(pos[0]) && len(pos) < 3 {
+		return usagef("want a name and at least one photo, after a run directory to enroll into it (usage: starid enroll [RUN] NAME PHOTO...)")
 	}
 	if *workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", *workers)
 	}
-	waiting := func(holder string) {
-		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", pos[0], holder, identify.DefaultLockWait)
-	}
-	res, err := identify.Enroll(context.Background(), pos[0], pos[1], pos[2:], newDescriber(),
-		identify.EnrollOptions{Cache: descriptorCache(*cacheDir, stderr), Workers: *workers, PipelineVersion: faces.PipelineVersion,
-			Waiting: waiting})
+	opt := identify.EnrollOptions{Cache: descriptorCache(*cacheDir, stderr), Workers: *workers, PipelineVersion: faces.PipelineVersion}
+	res, err := enrollModel(pos, opt, stderr)
 	if err != nil {
 		return err
 	}

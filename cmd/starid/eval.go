@@ -30,7 +30,7 @@ func init() {
 // test-split results are not overwritten. --out overrides the folder in
 // both cases.
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "eval RUN [--data DIR] [--out DIR] [--batch 32] [--json] [--threshold T] [--strangers excluded|NAME,...|DIR] [--cache DIR] [--workers N]", stderr)
+	fs := newFlagSet("eval", "eval [RUN] [--data DIR] [--out DIR] [--batch 32] [--json] [--threshold T] [--strangers excluded|NAME,...|DIR] [--cache DIR] [--workers N]", stderr)
 	dataDir := fs.String("data", "", "evaluate on this image folder instead of the run's test split")
 	outDir := fs.String("out", "", "folder for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")
 	batch := fs.Int("batch", 32, "images per forward pass")
@@ -43,8 +43,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want exactly one run directory, got %d arguments", len(pos))
+	if len(pos) > 1 {
+		return usagef("want one run directory (or none and --data DIR for the built-in model), got %d arguments", len(pos))
 	}
 	if *batch < 1 {
 		return usagef("--batch must be positive")
@@ -77,7 +77,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			Cache: openCache(), Workers: *workers, Progress: stderr, Terminal: isTerminal(stderr)})
 		return photos, err
 	}
-	res, err := runeval.Run(pos[0], opt)
+	res, err := evalModel(pos, opt, stderr)
 	if err != nil {
 		return err
 	}

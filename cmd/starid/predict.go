@@ -52,7 +52,7 @@ type candidate struct {
 // gets an error entry and the others are still predicted; the exit status
 // is then 2.
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict RUN IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR]", stderr)
+	fs := newFlagSet("predict", "predict [RUN] IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR]", stderr)
 	top := fs.Int("top", 5, "how many names to list per photo, best first")
 	asJSON := fs.Bool("json", false, "print JSON")
 	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
@@ -61,8 +61,8 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 2 {
-		return usagef("want a run directory and at least one image")
+	if len(pos) < 1 {
+		return usagef("want at least one image (after a run directory, to use it instead of the built-in model)")
 	}
 	if *top < 1 {
 		return usagef("--top must be at least 1")
@@ -75,9 +75,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		opt.Threshold = threshold
 	}
 	// No finder: predict finds faces through the descriptor cache.
-	r, err := recognize.Open(pos[0], opt)
+	r, images, err := openModelArgs(pos, opt, stderr)
 	if err != nil {
 		return err
+	}
+	if len(images) == 0 {
+		return usagef("want at least one image after the run directory")
 	}
 	info := r.Info()
 	if info.Warning != "" {
@@ -87,7 +90,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if r.FindsFaces() {
 		// Face runs print no cache count: it is about the crops.
 		count := info.Kind != runs.ModelFace
-		if photos, err = describePhotos(context.Background(), descriptorCache(*cacheDir, stderr), 0, pos[1:], nil,
+		if photos, err = describePhotos(context.Background(), descriptorCache(*cacheDir, stderr), 0, images, nil,
 			info.Crop == facecrop.Aligned, count, stderr); err != nil {
 			return err
 		}
@@ -99,9 +102,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	case info.Crop.FindsFaces():
 		print = printCropPrediction
 	}
-	out := make([]prediction, 0, len(pos)-1)
+	out := make([]prediction, 0, len(images))
 	failed := 0
-	for i, path := range pos[1:] {
+	for i, path := range images {
 		var ph *identify.Photo
 		if photos != nil {
 			ph = &photos[i]

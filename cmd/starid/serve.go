@@ -38,7 +38,7 @@ var (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve RUN [--addr 127.0.0.1:8080] [--max-body-mb 20] [--max-megapixels 25] "+
+	fs := newFlagSet("serve", "serve [RUN] [--addr 127.0.0.1:8080] [--max-body-mb 20] [--max-megapixels 25] "+
 		"[--max-concurrent 2] [--queue 16] [--timeout 30s] [--body-timeout 10s] [--max-conns 1024] "+
 		"[--allow-host NAME]... [--cors ORIGIN]... [--log text|json] [--gallery DIR]", stderr)
 	addr := fs.String("addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
@@ -58,8 +58,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want exactly one run directory")
+	if len(pos) > 1 {
+		return usagef("want one run directory, or none for the built-in model")
 	}
 	if err := checkServeFlags(*maxBodyMB, *maxMP, *maxConc, *queue, *timeout, *bodyTimeout, *maxConns); err != nil {
 		return err
@@ -78,7 +78,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(handler)
 
-	rec, err := openRecognizer(pos[0])
+	rec, err := openServeModel(pos, stderr)
 	if err != nil {
 		return err
 	}
