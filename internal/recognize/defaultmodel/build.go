@@ -34,7 +34,11 @@ type Report struct {
 	// HeldOut is the held-out split the model was not trained on,
 	// answered by the written model.
 	HeldOut Accuracy
-	Bytes   int64 // size of the written files
+	// HeldOutX and HeldOutY are the held-out photos' descriptors (nil for
+	// a photo without a face) and class indices, to score other models on.
+	HeldOutX [][]float32
+	HeldOutY []int
+	Bytes    int64 // size of the written files
 }
 
 // Accuracy is a model's score on held-out photos (a photo without a face
@@ -90,7 +94,7 @@ func Build(ctx context.Context, dataDir, outDir string, d identify.Describer, ca
 	if err != nil {
 		return nil, err
 	}
-	rep.HeldOut = Score(written, x, y)
+	rep.HeldOut, rep.HeldOutX, rep.HeldOutY = Score(written, x, y), x, y
 	return rep, nil
 }
 

@@ -96,7 +96,7 @@ func Open() (*identify.FaceRun, Source, error) {
 // StaleCopy adds to an error about the user's copy how to go back to the
 // built-in model.
 func StaleCopy(src Source, err error) error {
-	if !src.UserCopy {
+	if err == nil || !src.UserCopy {
 		return err
 	}
 	return fmt.Errorf("%w\n(this is your copy of the built-in model, made by enroll; remove %s to use the built-in model again, or set %s)",
