@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"starid/internal/eval"
 	"starid/internal/eval/runeval"
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/recognize"
 	"starid/internal/recognize/defaultmodel"
+	"starid/internal/report"
 	"starid/internal/runs"
 	"starid/internal/serve"
 )
@@ -92,4 +96,32 @@ func runArg(arg string) bool {
 	}
 	fi, err := os.Stat(arg)
 	return err == nil && fi.IsDir()
+}
+
+// drawPrediction writes p's photo with its faces' names into dir as
+// NAME.png (NAME-2.png, ... for a second photo of the same name).
+func drawPrediction(dir string, p prediction, drawn map[string]bool) error {
+	photo, err := recognize.Decode(p.Image)
+	if err != nil {
+		return err
+	}
+	found := make([]recognize.Face, len(p.Faces))
+	for i, f := range p.Faces {
+		found[i] = recognize.Face{Box: faces.Box{X: float64(f.Box[0]), Y: float64(f.Box[1]), W: float64(f.Box[2]), H: float64(f.Box[3])},
+			Name: f.Name, Confidence: f.Confidence, Unknown: f.Name == eval.UnknownName}
+	}
+	img, err := recognize.Draw(photo.RGBA(), found)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Image, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := strings.TrimSuffix(filepath.Base(p.Image), filepath.Ext(p.Image))
+	name := base + ".png"
+	for n := 2; drawn[name]; n++ {
+		name = fmt.Sprintf("%s-%d.png", base, n)
+	}
+	drawn[name] = true
+	return report.WritePNG(img, filepath.Join(dir, name))
 }

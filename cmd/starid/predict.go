@@ -52,11 +52,12 @@ type candidate struct {
 // gets an error entry and the others are still predicted; the exit status
 // is then 2.
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict [RUN] IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR]", stderr)
+	fs := newFlagSet("predict", "predict [RUN] IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR] [--out DIR]", stderr)
 	top := fs.Int("top", 5, "how many names to list per photo, best first")
 	asJSON := fs.Bool("json", false, "print JSON")
 	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
 	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned runs: "+cacheHelp)
+	outDir := fs.String("out", "", "also draw each photo's faces with their names into this folder (NAME.png)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -102,6 +103,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	case info.Crop.FindsFaces():
 		print = printCropPrediction
 	}
+	drawn := map[string]bool{} // pictures written, so that photos with one name do not overwrite each other
 	out := make([]prediction, 0, len(images))
 	failed := 0
 	for i, path := range images {
@@ -112,11 +114,18 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		p := predictPhoto(r, path, ph)
 		if p.Error != "" {
 			failed++
+		} else if *outDir != "" {
+			if err := drawPrediction(*outDir, p, drawn); err != nil {
+				return err
+			}
 		}
 		out = append(out, p)
 		if !*asJSON {
 			print(stdout, stderr, p)
 		}
+	}
+	if *outDir != "" && len(drawn) > 0 {
+		fmt.Fprintf(stderr, "pictures with the names drawn: %s\n", *outDir)
 	}
 	return finishPredict(out, failed, *asJSON, stdout)
 }
