@@ -191,10 +191,10 @@ func (m *Model) Save(path, pipelineVersion string, epochs int) error {
 		{Name: tMean, Shape: []int{DescriptorLen}, F32: m.Mean},
 		{Name: tStd, Shape: []int{DescriptorLen}, F32: m.Std},
 		{Name: tCentr, Shape: []int{k, DescriptorLen}, F32: flat(m.Centroids)},
-		{Name: tTrainX, Shape: []int{len(m.Train), DescriptorLen}, F32: flat(m.Train)},
 	}
 	if len(labels) > 0 {
-		ts = append(ts, safetensors.Tensor{Name: tTrainY, Shape: []int{len(labels)}, I64: labels})
+		ts = append(ts, safetensors.Tensor{Name: tTrainX, Shape: []int{len(m.Train), DescriptorLen}, F32: flat(m.Train)},
+			safetensors.Tensor{Name: tTrainY, Shape: []int{len(labels)}, I64: labels})
 	}
 	if s := m.Summary; s != nil {
 		n := make([]int64, k)
