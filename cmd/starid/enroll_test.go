@@ -105,6 +105,11 @@ func TestEnrollThenPredict(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, `added more photos of "Bob"`) {
 		t.Errorf("enroll known: exit %d: %s", code, out)
 	}
+	code, out, _ = runCLI("enroll", run, "Bob", photoOf(t, dir, 1, 6), "--json")
+	var res enrollResult
+	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res != (enrollResult{Run: run, Name: "Bob", Added: 1, Total: res.Total, Classes: 4}) || res.Total < 2 {
+		t.Errorf("enroll --json: exit %d %v: %s", code, err, out)
+	}
 }
 
 func TestEnrollErrors(t *testing.T) {

@@ -1,6 +1,8 @@
 package recognize
 
 import (
+	"fmt"
+
 	"starid/internal/recognize/defaultmodel"
 	"starid/internal/runs"
 )
@@ -36,4 +38,10 @@ func OpenArgs(args []string, opt Options) (r Recognizer, rest []string, err erro
 	}
 	r, err = OpenDefault(opt)
 	return r, args, err
+}
+
+// DefaultNote is what commands say when they use the default model
+// because no run was given: which one, and how many people it knows.
+func DefaultNote(r Recognizer) string {
+	return fmt.Sprintf("no run given: using %s (%d people)", r.Info().Source, len(r.Info().Classes))
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"starid/internal/identify"
 	"starid/internal/runs"
@@ -148,4 +149,28 @@ func Enroll(ctx context.Context, name string, photos []string, d identify.Descri
 		return res, src, StaleCopy(src, err)
 	}
 	return res, src, nil
+}
+
+// EnrollInto is `starid enroll [RUN] NAME PHOTO...`: it enrolls into the
+// run folder run, or, when run is "", into the user's copy of the default
+// model (Enroll). It returns the folder enrolled into.
+func EnrollInto(ctx context.Context, run, name string, photos []string, d identify.Describer, opt identify.EnrollOptions) (*identify.EnrollResult, string, error) {
+	if run != "" {
+		res, err := identify.Enroll(ctx, run, name, photos, d, opt)
+		return res, run, err
+	}
+	res, src, err := Enroll(ctx, name, photos, d, opt)
+	return res, src.Dir, err
+}
+
+// IsRunArg tells enroll's optional RUN from its NAME: a run folder, or
+// what can only be a path (a folder, or a name with a slash, which names
+// never have), so that a mistyped run is reported as one rather than
+// enrolled as a person.
+func IsRunArg(arg string) bool {
+	if runs.IsRun(arg) || strings.ContainsAny(arg, `/\`) {
+		return true
+	}
+	fi, err := os.Stat(arg)
+	return err == nil && fi.IsDir()
 }
