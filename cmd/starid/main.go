@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"starid/internal/eval/runeval"
+	"starid/internal/library"
 )
 
 // Exit statuses, as the command-line contract fixes them.
@@ -42,7 +43,7 @@ func (e flagError) Error() string { return e.err.Error() }
 // its own in init, so adding a command touches no other file.
 var commands []func() *cobra.Command
 
-func addCommand(newCmd func() *cobra.Command) { commands = append(commands, newCmd) }
+func addCommand(newCmds ...func() *cobra.Command) { commands = append(commands, newCmds...) }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -101,7 +102,7 @@ func exitStatus(c *cobra.Command, err error, stderr io.Writer) int {
 	}
 	path := c.CommandPath()
 	var fe flagError
-	if errors.As(err, &fe) || errors.As(err, new(usageError)) || errors.As(err, new(runeval.UsageError)) {
+	if errors.As(err, &fe) || errors.As(err, new(usageError)) || errors.As(err, new(runeval.UsageError)) || errors.As(err, new(library.UsageError)) {
 		fmt.Fprintf(stderr, "%s: %v%s\nRun '%s --help' for usage.\n", path, err, dashHint(fe.err), path)
 		return exitUsage
 	}

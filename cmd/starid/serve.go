@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,17 +36,19 @@ var (
 type serveOptions struct {
 	serve.Options
 	logFormat, gallery string
+	db, uploads        string
 	maxBodyMB, maxMP   float64
 }
 
 func newServeCmd() *cobra.Command {
 	var o serveOptions
 	c := &cobra.Command{
-		Use:   "serve [RUN]",
+		Use:   "serve [RUN] [--db DB]",
 		Short: "a web page and JSON API that name the faces in uploaded photos",
 		Long: `A web page and JSON API that name the faces in uploaded photos with a
-run's model, or without a run with the built-in model of the tutorial's 17
-stars (or your copy of it that enroll made).`,
+run's model; without a run, with the built-in model of the tutorial's 17
+stars (or your copy of it that enroll made), or with --db after the
+library's people.`,
 		RunE: func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
 	}
 	f := c.Flags()
@@ -60,13 +63,18 @@ stars (or your copy of it that enroll made).`,
 	f.StringArrayVar(&o.AllowHosts, "allow-host", nil, "a Host `name` to answer besides loopback names and IP addresses (repeatable; '*' for any, e.g. behind a proxy that checks it)")
 	f.StringArrayVar(&o.CORSOrigins, "cors", nil, "an `origin` (https://host[:port]) whose pages may call the API from the browser (repeatable)")
 	f.StringVar(&o.logFormat, "log", "text", "request log format on stderr: text or json")
+	f.StringVar(&o.db, "db", "", "photo library (SQLite file or postgres:// URL): the page and API get its people, search and uploads into it; RUN is then optional")
+	f.StringVar(&o.uploads, "uploads", "", "`folder` keeping photos uploaded to the library (default: uploads beside the SQLite file)")
 	f.StringVar(&o.gallery, "gallery", "", "photo `folder` laid out as for training (DIR/NAME/*.jpg): the page shows a thumbnail of each known person's face from it")
 	return c
 }
 
 func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	if len(pos) > 1 {
-		return usagef("want one run directory, or none for the built-in model")
+		return usagef("want one run directory, or none (the built-in model, or with --db the library's people)")
+	}
+	if len(pos) == 0 && o.db != "" && o.gallery != "" {
+		return usagef("--gallery shows the people a run knows: give the run directory")
 	}
 	if err := o.check(); err != nil {
 		return err
@@ -77,19 +85,28 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	}
 	logger := slog.New(handler)
 
-	var rec serve.Recognizer
+	var rec serve.Recognizer // nil: named after the library's people
+	var thumbs serve.Gallery
 	var err error
-	if len(pos) == 1 {
+	switch {
+	case len(pos) == 1:
 		rec, err = openRecognizer(pos[0])
-	} else {
+	case o.db == "":
 		rec, err = openDefaultRecognizer(stderr)
 	}
 	if err != nil {
 		return err
 	}
-	thumbs, err := openServeGallery(o.gallery, rec, stderr)
-	if err != nil {
-		return err
+	if rec != nil {
+		if thumbs, err = openServeGallery(o.gallery, rec, stderr); err != nil {
+			return err
+		}
+	}
+	if o.db != "" {
+		if o.Library, err = openServeLibrary(context.Background(), o.db, o.uploads, stderr); err != nil {
+			return err
+		}
+		defer o.Library.Store.Close()
 	}
 	o.MaxBodyBytes, o.MaxPixels = int64(o.maxBodyMB*(1<<20)), int(o.maxMP*1e6)
 	if o.QueueLength == 0 {

@@ -2,6 +2,7 @@ package faces
 
 import (
 	"fmt"
+	"image"
 	"math"
 )
 
@@ -9,7 +10,7 @@ import (
 // the detector sizes and policy, the landmark net and the alignment
 // template. Descriptor caches are keyed by it, so it must change whenever
 // any of those does.
-const PipelineVersion = "face-api-1.7.15/starid-4"
+const PipelineVersion = "face-api-1.7.15/starid-7"
 
 // MinScore is the detector confidence a face must reach (face-api's
 // default for the tiny detector).
@@ -33,7 +34,21 @@ type Pipeline struct {
 	// scene, and the largest size looks for the faces too small for the
 	// first (0: never). See SmallFaceShare.
 	SmallFaces float64
+	// Unsure: when the surest face found scores below this, the photo
+	// gets the bordered look too and the faces of both looks are pooled
+	// (0: only photos without any face get it). See UnsureScore.
+	Unsure float64
+	// Tiles: in the small-face look, a photo at least this many times
+	// longer than wide is also looked at in squares (0: never). See
+	// TileAspect.
+	Tiles float64
 }
+
+// UnsureScore is the default Pipeline.Unsure. A low-scoring face is often
+// not the photo's subject: a background face, or a false box on foliage,
+// found while the close-up face that fills the frame was missed (as a
+// thumbnail's is, see BorderRetry).
+const UnsureScore = 0.7
 
 // SmallFaceShare is the default Pipeline.SmallFaces. A face found at 320
 // settled the photo, so it hid smaller ones: in 2400x300 collages of
@@ -70,7 +85,7 @@ func LoadPipeline(modelDir string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate, Border: BorderRetry, SmallFaces: SmallFaceShare}, nil
+	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate, Border: BorderRetry, SmallFaces: SmallFaceShare, Unsure: UnsureScore, Tiles: TileAspect}, nil
 }
 
 // Faces returns every face in img with its landmarks and descriptor,
@@ -118,15 +133,83 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 			if err != nil {
 				return nil, off, nil, err
 			}
-			dets = NMS(append(dets, more...), DetectorIoU)
+			dets = append(dets, more...)
+			if p.Tiles > 0 && float64(max(img.W, img.H)) >= p.Tiles*float64(min(img.W, img.H)) {
+				if more, err = p.detectTiles(img); err != nil {
+					return nil, off, nil, err
+				}
+				dets = append(dets, more...)
+			}
+			dets = NMS(dets, DetectorIoU)
 		}
 	}
-	if len(dets) > 0 || p.Border <= 0 {
+	if p.Border <= 0 || len(dets) > 0 && bestScore(dets) >= p.Unsure {
 		return img, off, dets, nil
 	}
 	src, off = Bordered(img, p.Border, borderGrey)
-	dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
-	return src, off, dets, err
+	if len(dets) == 0 {
+		dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
+		return src, off, dets, err
+	}
+	// An unsure photo's second look is for a close-up, which the first
+	// size sees best on the bordered copy: the larger sizes would cost
+	// three more passes for faces too small to be the one missed.
+	more, err := p.Det.Detect(src, p.Sizes[0], p.MinScore)
+	if err != nil {
+		return nil, off, nil, err
+	}
+	for i := range dets {
+		dets[i].Box.X += off.X
+		dets[i].Box.Y += off.Y
+	}
+	return src, off, NMS(append(dets, more...), DetectorIoU), nil
+}
+
+// TileAspect is the default Pipeline.Tiles: how many times longer than
+// wide a photo must be for the small-face look to go over it in squares
+// too. The net sees a photo
+// squeezed so its longer side fits the input: in a 1600x400 strip a 120 px
+// face shrinks to 46 px even at 608, too small for the tiny detector, while
+// in a 400x400 square at 320 it is 96 px.
+const TileAspect = 2
+
+// detectTiles runs the first detector size over squares as wide as the
+// photo's shorter side, overlapping by half, along its longer side, and
+// returns the faces on the photo.
+func (p *Pipeline) detectTiles(img *Image) ([]Detection, error) {
+	side, long := min(img.W, img.H), max(img.W, img.H)
+	var out []Detection
+	for o := 0; ; o += side / 2 {
+		o = min(o, long-side)
+		r := image.Rect(o, 0, o+side, side)
+		if img.H > img.W {
+			r = image.Rect(0, o, side, o+side)
+		}
+		tile, err := img.Crop(r)
+		if err != nil {
+			return nil, err
+		}
+		dets, err := p.Det.Detect(tile, p.Sizes[0], p.MinScore)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dets {
+			d.Box.X += float64(r.Min.X)
+			d.Box.Y += float64(r.Min.Y)
+			out = append(out, d)
+		}
+		if o+side >= long {
+			return out, nil
+		}
+	}
+}
+
+func bestScore(dets []Detection) float64 {
+	top := 0.0
+	for _, d := range dets {
+		top = max(top, d.Score)
+	}
+	return top
 }
 
 // describe adds landmarks and a descriptor to one detection. A box whose

@@ -113,12 +113,7 @@ func TestPipelineNoFaceAndTiny(t *testing.T) {
 }
 
 func TestPipelineConcurrent(t *testing.T) {
-	p, dir := realPipeline(t)
-	img := loadPhoto(t, filepath.Join(dir, "demo", "sample2.jpg"))
-	want, err := p.Faces(img)
-	if err != nil || len(want) == 0 {
-		t.Fatalf("%d faces, %v", len(want), err)
-	}
+	p, img, want := sampleFaces(t, "sample2.jpg")
 	concurrently(t, 4, func(int) error {
 		got, err := p.Faces(img)
 		if err != nil || len(got) != len(want) {
@@ -137,12 +132,7 @@ func TestPipelineConcurrent(t *testing.T) {
 // 112 px thumbnail, is found: the detector alone sees nothing in it, the
 // bordered second look does.
 func TestPipelineFindsFaceThumbnail(t *testing.T) {
-	p, dir := realPipeline(t)
-	img := loadPhoto(t, filepath.Join(dir, "demo", "sample1.jpg"))
-	found, err := p.Faces(img)
-	if err != nil || len(found) == 0 {
-		t.Fatalf("sample1: %d faces, %v", len(found), err)
-	}
+	p, img, found := sampleFaces(t, "sample1.jpg")
 	// dlib's mean face shape without padding: the face fills the chip.
 	fill := Template{LeftEye: Point{0.2255, 0.2160}, RightEye: Point{0.7548, 0.2160}, Mouth: Point{0.4901, 0.8042}, Size: 112}
 	thumb, err := AlignedChip(img, found[0].Landmarks, fill, nil)

@@ -2,10 +2,15 @@ package library
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // claimer picks how workers share the pending photos.
@@ -17,10 +22,11 @@ import (
 // expire.
 //
 // SQLite has one writer per file: holding a write transaction while
-// describing would serialize the workers. Workers take photos from a list
-// read once, describe outside any transaction, then write in one short
-// transaction that first checks the photo is still pending (another
-// process may have taken it; it is then not written twice).
+// describing would serialize the workers. Each worker claims a photo in
+// one short transaction (its claimant token written on the row), describes
+// it outside any transaction, then writes in one short transaction that
+// first checks the photo is still pending. A claim whose process has died
+// (kill -9) is taken over by the next indexer.
 func (ix *Indexer) claimer(ctx context.Context) (claimFunc, error) {
 	if ix.Store.Dialect == Postgres {
 		return ix.claimPostgres, nil
@@ -60,45 +66,85 @@ ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`).Scan(&id, &path)
 }
 
 func (ix *Indexer) claimSQLite(ctx context.Context) (claimFunc, error) {
-	s := ix.Store
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, path FROM photos WHERE status = 'pending' ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("library %s: %w", s.Source, err)
-	}
-	type job struct {
-		id   int64
-		path string
-	}
-	var jobs []job
-	for rows.Next() {
-		var j job
-		if err := rows.Scan(&j.id, &j.path); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var mu sync.Mutex
-	next := 0
+	me := newClaimant()
 	return func(ctx context.Context) (int, bool, string, bool, error) {
-		mu.Lock()
-		if next == len(jobs) {
-			mu.Unlock()
-			return 0, false, "", false, nil
+		id, path, ok, err := ix.Store.claimOne(ctx, me)
+		if err != nil || !ok {
+			return 0, false, "", false, err
 		}
-		j := jobs[next]
-		next++
-		mu.Unlock()
-		n, bad, err := ix.describeThenSave(ctx, j.id, j.path)
+		n, bad, err := ix.describeThenSave(ctx, id, path)
 		if err != nil {
-			return 0, false, j.path, false, fmt.Errorf("library %s: photo %s: %w", s.Source, j.path, err)
+			return 0, false, path, false, fmt.Errorf("library %s: photo %s: %w", ix.Store.Source, path, err)
 		}
-		return n, bad, j.path, true, nil
+		return n, bad, path, true, nil
 	}, nil
+}
+
+// claimOne marks the first pending photo that no live indexer holds as
+// this indexer's, in one short write transaction (SQLite's one writer
+// makes it atomic), and returns it; ok is false when none is left.
+func (s *Store) claimOne(ctx context.Context, me claimant) (id int64, path string, ok bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, path, claimed_by, claimed_at FROM photos
+WHERE status = 'pending' ORDER BY claimed_by <> '', id LIMIT 256`)
+		if err != nil {
+			return err
+		}
+		found := false
+		for rows.Next() && !found {
+			var by string
+			var at int64
+			if err := rows.Scan(&id, &path, &by, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			found = by == "" || me.stale(by, at)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || !found {
+			return err
+		}
+		ok = true
+		_, err = tx.ExecContext(ctx, `UPDATE photos SET claimed_by = ?, claimed_at = ? WHERE id = ?`, me.token, time.Now().Unix(), id)
+		return err
+	})
+	if err != nil {
+		return 0, "", false, fmt.Errorf("library %s: claiming a photo: %w", s.Source, err)
+	}
+	return id, path, ok, nil
+}
+
+// claimant names an indexer in a claim: host, process and a random part
+// (several indexers may share a process), so that a claim left by a
+// killed process can be told from a live one.
+type claimant struct {
+	token, host string
+	pid         int
+}
+
+func newClaimant() claimant {
+	host, _ := os.Hostname()
+	var r [6]byte
+	rand.Read(r[:])
+	c := claimant{host: host, pid: os.Getpid()}
+	c.token = fmt.Sprintf("%s:%d:%s", host, c.pid, hex.EncodeToString(r[:]))
+	return c
+}
+
+// ClaimLease is how long a claim by a process on another host holds: its
+// liveness cannot be checked from here (a SQLite file shared between
+// hosts is unusual; PostgreSQL needs no claims).
+const ClaimLease = time.Hour
+
+// stale reports whether a claim's indexer is gone: a process of this host
+// that no longer runs, or a claim older than ClaimLease from elsewhere.
+func (c claimant) stale(by string, at int64) bool {
+	parts := strings.Split(by, ":")
+	if len(parts) == 3 && parts[0] == c.host && canCheckProcesses {
+		pid, err := strconv.Atoi(parts[1])
+		return err != nil || !processAlive(pid)
+	}
+	return time.Since(time.Unix(at, 0)) > ClaimLease
 }
 
 // describeThenSave describes outside any transaction, then saves in one

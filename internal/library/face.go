@@ -19,6 +19,9 @@ type Face struct {
 	Descriptor []float32    // DescriptorSize values
 	Score      float64      // detector confidence in [0, 1]
 	Quality    float64      // higher is better; the Describer defines it
+	// Name, when not empty, names the face (a run recognized it): it goes
+	// to the person of that name, made if the library has none.
+	Name string
 }
 
 func (f *Face) check() error {

@@ -22,17 +22,19 @@ const (
 )
 
 // GroupThreshold links two faces in the grouping graph. Measured on
-// celebrity17's 1,367 main faces (scripts/dev/libeval, docs/EXPERIMENTS.md):
-// 0.50 gives BCubed precision 0.997 / recall 0.957, 0.55 gives 0.994 /
-// 0.980, 0.60 (dlib's usual) lets groups chain into each other (precision
-// 0.879). A graph edge needs more certainty than a verify answer: one
-// wrong edge can join two whole groups.
+// celebrity17's 1,370 main faces (scripts/dev/libeval, docs/EXPERIMENTS.md):
+// 0.50 gives BCubed precision 0.997 / recall 0.956, 0.55 gives 0.993 /
+// 0.979, 0.60 (dlib's usual) lets groups chain into each other (0.879 to
+// 0.989 precision from run to run). A graph edge needs more certainty than
+// a verify answer: one wrong edge can join two whole groups.
 const GroupThreshold = 0.55
 
-// SameThreshold is verify's distance for "same person": the threshold of
-// best balanced accuracy on half of celebrity17's photos (0.65; 98.4% right
-// on 1,000 same and 1,000 different pairs of the other half).
-const SameThreshold = 0.65
+// SameThreshold is verify's distance for "same person", for descriptors
+// averaged with their mirror image (VerifyMirrored): the threshold of
+// best balanced accuracy on half of celebrity17's photos (0.628; 98.15%
+// right on 1,000 same and 1,000 different pairs of the other half, where
+// plain descriptors at their own best, 0.648, gave 98.0%).
+const SameThreshold = 0.63
 
 // GroupOptions tunes Group.
 type GroupOptions struct {
@@ -217,6 +219,14 @@ func (p *graphPlan) personFor(labels []int64, asg map[int64]assignment, g *Galle
 // changes only automatic assignments: a user decision made meanwhile wins.
 func (s *Store) saveGroups(ctx context.Context, tx *sql.Tx, g *Gallery, free []int, labels []int64,
 	person map[int64]int64, asg map[int64]assignment) (moved, created int, err error) {
+	// One statement parsed once: re-parsing it for each of 100,000 faces
+	// was most of the writing's time.
+	upsert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO assignments (face_id, person_id, source) VALUES (?, ?, 'auto')
+ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id WHERE assignments.source = 'auto'`))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer upsert.Close()
 	for _, r := range free {
 		l := labels[r]
 		if l < 0 {
@@ -234,9 +244,7 @@ func (s *Store) saveGroups(ctx context.Context, tx *sql.Tx, g *Gallery, free []i
 		if a, ok := asg[face]; ok && a.person.Valid && a.person.Int64 == l {
 			continue
 		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO assignments (face_id, person_id, source) VALUES (?, ?, 'auto')
-ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id WHERE assignments.source = 'auto'`), face, l)
-		if err != nil {
+		if _, err := upsert.ExecContext(ctx, face, l); err != nil {
 			return 0, 0, err
 		}
 		moved++

@@ -147,6 +147,9 @@ func (ix *Indexer) describe(ctx context.Context, path string) (described, error)
 	if ctx.Err() != nil {
 		return d, ctx.Err() // a cancelled run is not the photo's fault
 	}
+	if le := (*LoadError)(nil); errors.As(err, &le) {
+		return d, le // nor is a missing model
+	}
 	d.err = err
 	return d, nil
 }
@@ -167,14 +170,19 @@ func (s *Store) savePhoto(ctx context.Context, tx *sql.Tx, id int64, hash, pipel
 		return err
 	}
 	for _, f := range found {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO faces (photo_id, x, y, w, h, landmarks, descriptor, score, quality)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), id, f.Box[0], f.Box[1], f.Box[2], f.Box[3],
+		face, err := s.insertID(ctx, tx, `INSERT INTO faces (photo_id, x, y, w, h, landmarks, descriptor, score, quality)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, f.Box[0], f.Box[1], f.Box[2], f.Box[3],
 			landmarksBlob(f.Landmarks), floatsBlob(f.Descriptor), f.Score, f.Quality)
 		if err != nil {
 			return err
 		}
+		if f.Name != "" {
+			if err := s.nameFace(ctx, tx, face, f.Name); err != nil {
+				return err
+			}
+		}
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '' WHERE id = ?`), hash, pipeline, id)
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '', claimed_by = '' WHERE id = ?`), hash, pipeline, id)
 	return err
 }
 
@@ -182,13 +190,14 @@ func (s *Store) saveBad(ctx context.Context, tx *sql.Tx, id int64, hash, pipelin
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM faces WHERE photo_id = ?`), id); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'bad', hash = ?, pipeline = ?, error = ? WHERE id = ?`), hash, pipeline, reason, id)
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'bad', hash = ?, pipeline = ?, error = ?, claimed_by = '' WHERE id = ?`), hash, pipeline, reason, id)
 	return err
 }
 
 // BadPhoto is a photo that could not be described.
 type BadPhoto struct {
-	Path, Error string
+	Path  string `json:"image"`
+	Error string `json:"error"`
 }
 
 // BadPhotos lists the photos that could not be described, by path.

@@ -47,6 +47,7 @@ func (f *fakeDescriber) Describe(ctx context.Context, path string, data []byte) 
 			Descriptor: personDescriptor(person, variant, 0.02),
 			Score:      0.9,
 			Quality:    1,
+			Name:       strings.Join(strings.Fields(line)[3:], " "), // "face P V Name": a run named it
 		})
 	}
 	return out, nil
@@ -207,8 +208,15 @@ func TestIndexMissingRootKeepsFaces(t *testing.T) {
 	}
 }
 
+// TestConcurrentIndexersDescribeOnce runs three indexers on one library
+// at once (each with its own connection pool, as three processes would
+// have): SQLite through claims written on the rows, PostgreSQL through
+// row locks.
 func TestConcurrentIndexersDescribeOnce(t *testing.T) {
-	loc := postgresLocation(t)
+	eachDialect(t, testConcurrentIndexers)
+}
+
+func testConcurrentIndexers(t *testing.T, loc string) {
 	dir := t.TempDir()
 	writePhotos(t, dir, manyPhotos(60))
 	d := &fakeDescriber{delay: 5 * time.Millisecond}
@@ -237,6 +245,11 @@ func TestConcurrentIndexersDescribeOnce(t *testing.T) {
 	}
 	if reps[0].Described == 60 || reps[1].Described == 60 {
 		t.Logf("one indexer took all the work: %v", reps)
+	}
+	var claimed int
+	openTest(t, loc).DB.QueryRow(`SELECT count(*) FROM photos WHERE claimed_by <> ''`).Scan(&claimed)
+	if claimed != 0 {
+		t.Errorf("%d claims left after the runs", claimed)
 	}
 }
 
@@ -307,4 +320,42 @@ func TestHelperIndexProcess(t *testing.T) {
 	delay, _ := strconv.Atoi(os.Getenv("STARID_LIB_HELPER_DELAY_MS"))
 	ix := &Indexer{Store: s, Describer: &fakeDescriber{delay: time.Duration(max(delay, 30)) * time.Millisecond}, Pipeline: "test-1", Workers: 2}
 	ix.Index(context.Background(), []string{os.Getenv("STARID_LIB_HELPER_DIR")})
+}
+
+// TestRunNamesAreOnePerson indexes photos a run named with three indexers
+// at once: each name becomes one person, however the photos were shared
+// out, and grouping adds the unnamed faces of those people to them.
+func TestRunNamesAreOnePerson(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		dir := t.TempDir()
+		photos := map[string]string{}
+		for i := range 30 {
+			name := []string{"Ann", "Bob"}[i%2]
+			photos[fmt.Sprintf("p%02d.jpg", i)] = fmt.Sprintf("face %d %d %s", i%2, i, name)
+		}
+		photos["unnamed.jpg"] = "face 0 99"
+		writePhotos(t, dir, photos)
+		var wg sync.WaitGroup
+		for range 3 {
+			s := openTest(t, loc)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				index(t, s, &fakeDescriber{delay: time.Millisecond}, dir)
+			}()
+		}
+		wg.Wait()
+		s := openTest(t, loc)
+		group(t, s, false)
+		ps, err := s.People(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 2 || ps[0].Name != "Ann" || ps[1].Name != "Bob" || len(ps[0].Faces) != 16 || len(ps[1].Faces) != 15 {
+			for _, p := range ps {
+				t.Logf("person %d %q: %d faces", p.ID, p.Name, len(p.Faces))
+			}
+			t.Fatalf("%d people, want Ann with 16 faces (one unnamed) and Bob with 15", len(ps))
+		}
+	})
 }

@@ -92,6 +92,19 @@ CREATE TABLE assignments (
 );
 CREATE INDEX assignments_person ON assignments (person_id);
 `,
+}, {
+	// Version 2: SQLite indexers claim a photo before describing it (see
+	// claimSQLite); PostgreSQL's row locks make the columns unused there,
+	// but one schema is kept for both.
+	version: 2,
+	sqlite: `
+ALTER TABLE photos ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE photos ADD COLUMN claimed_at INTEGER NOT NULL DEFAULT 0
+`,
+	postgres: `
+ALTER TABLE photos ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE photos ADD COLUMN claimed_at BIGINT NOT NULL DEFAULT 0
+`,
 }}
 
 // SchemaVersion is the newest schema this build knows.

@@ -188,3 +188,26 @@ func (s *Store) PersonByName(ctx context.Context, name string) (int64, error) {
 	}
 	return id, err
 }
+
+// nameFace gives a new face to the person called name, made when the
+// library has none, as an automatic assignment: a run's answer, which a
+// full regrouping may correct, unlike the user's decisions.
+func (s *Store) nameFace(ctx context.Context, tx *sql.Tx, face int64, name string) error {
+	if s.Dialect == Postgres {
+		// Two indexers meeting a new name at once would make two people
+		// of it: they take turns per name.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316023, hashtext($1))`, name); err != nil {
+			return err
+		}
+	}
+	var person int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM people WHERE name = ? ORDER BY id LIMIT 1`), name).Scan(&person)
+	if errors.Is(err, sql.ErrNoRows) {
+		person, err = s.insertID(ctx, tx, `INSERT INTO people (name) VALUES (?)`, name)
+	}
+	if err != nil {
+		return fmt.Errorf("naming face %d %q: %w", face, name, err)
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO assignments (face_id, person_id, source) VALUES (?, ?, 'auto')`), face, person)
+	return err
+}

@@ -131,9 +131,10 @@ func wgFilters(w []float32, o, i int, flip bool, u []float32) {
 	}
 	span := wgSpan(cout * cin)
 	tensor.ParallelMin(cout, max(1, 4096/cin), func(lo, hi int) {
+		b0 := wgFiltersVector(w, o, i, flip, u, lo, hi)
 		var g [9]float32
 		for a := lo; a < hi; a++ {
-			for b := 0; b < cin; b++ {
+			for b := b0; b < cin; b++ {
 				if flip {
 					src := w[(b*i+a)*9 : (b*i+a)*9+9]
 					for k := range g {

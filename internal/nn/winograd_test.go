@@ -195,12 +195,57 @@ func TestWinogradRuleOnVGG(t *testing.T) {
 		in, out, hw int
 		want        bool
 	}{
-		{3, 64, 224, false}, {64, 64, 224, false}, {64, 128, 112, false}, {128, 128, 112, true},
+		{3, 64, 224, false}, {64, 64, 224, true}, {64, 128, 112, true}, {128, 128, 112, true},
 		{256, 256, 56, true}, {512, 512, 28, true}, {512, 512, 14, false},
+		{3, 64, 64, false}, {64, 64, 64, true}, {64, 128, 32, true},
 		{128, 128, 32, true}, {512, 512, 8, true}, {512, 512, 4, false},
 	} {
 		if got := wgFaster(32, c.in, c.out, c.hw, c.hw); got != c.want {
 			t.Errorf("%d->%d at %d: Winograd %v, want %v", c.in, c.out, c.hw, got, c.want)
+		}
+	}
+}
+
+// TestWinogradWeightGradRepeats runs the weight gradient twice on a shape
+// cut into several rounds of items: the sums are added in a fixed order,
+// so the two must agree bit for bit (a resumed training run depends on it).
+func TestWinogradWeightGradRepeats(t *testing.T) {
+	defer func(v int) { wgBlockTiles = v }(wgBlockTiles)
+	wgBlockTiles = 8
+	r := rand.New(rand.NewPCG(2, 7))
+	g := newWgGeom(3, 6, 5, 12, 10, 1)
+	x := randSlice(r, g.n*g.cin*g.h*g.w)
+	dy := randSlice(r, g.n*g.cout*g.ho*g.wo)
+	var first []float32
+	for range 3 {
+		dw := make([]float32, g.cout*g.cin*9)
+		du := make([]float32, wgElems*wgSpan(g.cout*g.cin))
+		wgWeightGrad(g, x, dy, dw, du)
+		if first == nil {
+			first = dw
+			continue
+		}
+		for i := range dw {
+			if math.Float32bits(dw[i]) != math.Float32bits(first[i]) {
+				t.Fatalf("dw[%d] = %g, then %g", i, first[i], dw[i])
+			}
+		}
+	}
+}
+
+func TestWgBufferFit(t *testing.T) {
+	for _, c := range []struct {
+		c, b, n int
+		want    bool
+	}{
+		{100, 10, 50, true},    // fits beats too small
+		{10, 100, 50, false},   // too small loses to a fit
+		{100, 1000, 50, true},  // the smaller fit
+		{40, 20, 50, true},     // the larger of two too small
+		{1000, 100, 50, false}, // a larger fit loses
+	} {
+		if got := wgBetterFit(c.c, c.b, c.n); got != c.want {
+			t.Errorf("wgBetterFit(%d, %d, %d) = %v", c.c, c.b, c.n, got)
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package nn
 
-// The tile transforms of winograd.go, in plain Go: per tile and channel
-// they are a few hundred additions against the GEMMs' 72 x channels
-// multiply-adds, so they matter only for the narrow layers, which the
-// per-layer rule leaves on im2col.
+// The tile transforms of winograd.go: per tile and channel they are a few
+// hundred additions against the GEMMs' 72 x channels multiply-adds, yet in
+// plain Go they took 30-40% of a Winograd layer's time (scalar loads from
+// 36 places, a branch per value at the padded edges). On AVX2 the kernels
+// of winograd_amd64.s run them eight tiles at a time; the Go versions here
+// serve the leftover tiles and other CPUs.
 
 // wgMaxBlock bounds the tiles of one work item (wgTileList's array).
 const wgMaxBlock = 1024
@@ -23,13 +25,21 @@ func wgTileList(g wgGeom, t0 int, ts []wgTile) {
 }
 
 // wgInputTiles writes v [36][cin][len(ts)], the transforms Bᵀ d B of the
-// tiles ts of x's images (planes of g.h x g.w, zero outside).
+// tiles ts of x's images (planes of g.h x g.w, zero outside): the SIMD
+// kernels take what they can, eight tiles at a time, and Go the rest.
 func wgInputTiles(g wgGeom, x []float32, ts []wgTile, v []float32) {
+	j := wgInputVector(g, x, ts, v)
+	wgInputRange(g, x, ts, j, len(ts), v)
+}
+
+// wgInputRange is wgInputTiles in Go for the tiles ts[j0:j1].
+func wgInputRange(g wgGeom, x []float32, ts []wgTile, j0, j1 int, v []float32) {
 	tb, hw := len(ts), g.h*g.w
 	stride := wgSpan(g.cin * tb)
 	var d [wgElems]float32
 	for c := 0; c < g.cin; c++ {
-		for j, t := range ts {
+		for j := j0; j < j1; j++ {
+			t := ts[j]
 			plane := x[(t.img*g.cin+c)*hw : (t.img*g.cin+c+1)*hw]
 			y0, x0 := t.y-g.pad, t.x-g.pad
 			o := c*tb + j
@@ -102,8 +112,14 @@ func input1D(d0, d1, d2, d3, d4, d5 float32) (t0, t1, t2, t3, t4, t5 float32) {
 
 // wgOutputTiles writes the tiles ts of out (planes of g.ho x g.wo) from
 // m [36][cout][len(ts)]: Aᵀ m A plus the bias (nil for none), cropped at
-// the planes' right and bottom edges.
+// the planes' right and bottom edges. The SIMD kernels take whole groups
+// of eight uncropped tiles, Go the rest.
 func wgOutputTiles(g wgGeom, m []float32, ts []wgTile, bias []float32, out []float32) {
+	wgOutputVector(g, m, ts, bias, out)
+}
+
+// wgOutputRange is wgOutputTiles in Go for the tiles ts[j0:j1].
+func wgOutputRange(g wgGeom, m []float32, ts []wgTile, j0, j1 int, bias []float32, out []float32) {
 	tb, ohw := len(ts), g.ho*g.wo
 	stride := wgSpan(g.cout * tb)
 	for o := 0; o < g.cout; o++ {
@@ -111,7 +127,8 @@ func wgOutputTiles(g wgGeom, m []float32, ts []wgTile, bias []float32, out []flo
 		if bias != nil {
 			b = bias[o]
 		}
-		for j, t := range ts {
+		for j := j0; j < j1; j++ {
+			t := ts[j]
 			y := outputTransform(m[o*tb+j:], stride)
 			plane := out[(t.img*g.cout+o)*ohw : (t.img*g.cout+o+1)*ohw]
 			rows, cols := min(wgM, g.ho-t.y), min(wgM, g.wo-t.x)
@@ -149,12 +166,20 @@ func output1D(m0, m1, m2, m3, m4, m5 float32) (y0, y1, y2, y3 float32) {
 }
 
 // wgGradTiles writes z [36][cout][len(ts)], the transforms A dy Aᵀ of the
-// output-gradient tiles ts of dy (planes of g.ho x g.wo, zero beyond).
+// output-gradient tiles ts of dy (planes of g.ho x g.wo, zero beyond):
+// the SIMD kernels take eight tiles at a time, Go the rest.
 func wgGradTiles(g wgGeom, dy []float32, ts []wgTile, z []float32) {
+	j := wgGradVector(g, dy, ts, z)
+	wgGradRange(g, dy, ts, j, len(ts), z)
+}
+
+// wgGradRange is wgGradTiles in Go for the tiles ts[j0:j1].
+func wgGradRange(g wgGeom, dy []float32, ts []wgTile, j0, j1 int, z []float32) {
 	tb, ohw := len(ts), g.ho*g.wo
 	stride := wgSpan(g.cout * tb)
 	for o := 0; o < g.cout; o++ {
-		for j, t := range ts {
+		for j := j0; j < j1; j++ {
+			t := ts[j]
 			plane := dy[(t.img*g.cout+o)*ohw : (t.img*g.cout+o+1)*ohw]
 			var y [16]float32
 			rows, cols := min(wgM, g.ho-t.y), min(wgM, g.wo-t.x)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"starid/internal/data"
-	"starid/internal/faces"
 )
 
 //go:embed web
@@ -43,6 +42,7 @@ type recognizeResponse struct {
 type modelResponse struct {
 	ModelInfo
 	Gallery        bool  `json:"gallery"`
+	Library        bool  `json:"library"` // the library API answers (serve --db)
 	MaxUploadBytes int64 `json:"max_upload_bytes"`
 	MaxPixels      int   `json:"max_pixels"`
 }
@@ -53,10 +53,9 @@ type errorResponse struct {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(pathRecognize, s.handleRecognize)
-	mux.HandleFunc(pathModel, s.handleModel)
-	mux.HandleFunc(pathGallery+"{name}", s.handleGallery)
-	mux.HandleFunc(pathHealth, s.handleHealth)
+	for _, rt := range s.apiRoutes() {
+		handle(mux, rt)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
 	})
@@ -145,6 +144,7 @@ func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, modelResponse{
 		ModelInfo:      info,
 		Gallery:        s.opts.Gallery != nil,
+		Library:        s.lib != nil,
 		MaxUploadBytes: s.opts.MaxBodyBytes,
 		MaxPixels:      s.opts.MaxPixels,
 	})
@@ -186,9 +186,23 @@ type recognized struct {
 	status        int // 0 on success
 	msg           string
 	pixels        int // decoded size, for afterWork
+	library       *libraryUploadResponse
+	search        *searchResponse
 }
 
 func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
+	s.serveUpload(w, r, s.recognize, func(res recognized, ms float64) any {
+		return recognizeResponse{Faces: res.faces, Width: res.width, Height: res.height, MS: ms}
+	})
+}
+
+// serveUpload runs one photo upload through the server's limits: the body
+// read under its deadline and memory budget, a queue slot, a worker, the
+// request timeout. work runs on the photo in memory; answer makes the
+// response body of a success, given the milliseconds since the request
+// began.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, work func(context.Context, []byte) recognized,
+	answer func(res recognized, ms float64) any) {
 	start := time.Now()
 	if !allow(w, r, http.MethodPost) {
 		return
@@ -232,13 +246,13 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// From here the goroutine owns both tokens and the upload's bytes: it
-	// gives them back when the recognizer really returns, which the
-	// decoding budget and ctx make soon after this request ends.
+	// gives them back when the work really returns, which the decoding
+	// budget and ctx make soon after this request ends.
 	handedOff = true
 	done := make(chan recognized, 1)
 	go func() {
 		began := time.Now()
-		res := s.recognizeSafely(ctx, upload)
+		res := s.safely(ctx, upload, work)
 		upload = nil
 		s.observe(time.Since(began))
 		// Free the slots before answering, so a client that sends its
@@ -256,10 +270,7 @@ func (s *Server) handleRecognize(w http.ResponseWriter, r *http.Request) {
 			writeError(w, res.status, res.msg)
 			return
 		}
-		writeJSON(w, http.StatusOK, recognizeResponse{
-			Faces: res.faces, Width: res.width, Height: res.height,
-			MS: math.Round(float64(time.Since(start).Microseconds())/100) / 10,
-		})
+		writeJSON(w, http.StatusOK, answer(res, math.Round(float64(time.Since(start).Microseconds())/100)/10))
 	case <-ctx.Done():
 		if r.Context().Err() != nil {
 			w.WriteHeader(statusClientClosed)
@@ -296,32 +307,24 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, body *uploadBod
 	return upload, true
 }
 
-// recognizeSafely is recognize with a recognizer's panic turned into a 500:
-// one bad photo must not take the server down.
-func (s *Server) recognizeSafely(ctx context.Context, upload []byte) (res recognized) {
+// safely runs work with a panic turned into a 500: one bad photo must not
+// take the server down.
+func (s *Server) safely(ctx context.Context, upload []byte, work func(context.Context, []byte) recognized) (res recognized) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("recognizer panicked", "panic", fmt.Sprint(p))
 			res = recognized{status: http.StatusInternalServerError, msg: "internal error while recognizing"}
 		}
 	}()
-	return s.recognize(ctx, upload)
+	return work(ctx, upload)
 }
 
 // recognize decodes the upload in memory and runs the recognizer.
 func (s *Server) recognize(ctx context.Context, upload []byte) recognized {
-	rgba, err := data.DecodeBudget(ctx, upload, "upload", s.budget())
-	if ctx.Err() != nil {
-		// Timed out while decoding: do not start the expensive part.
-		return recognized{status: http.StatusServiceUnavailable, msg: "timed out"}
+	img, res := s.decodeUpload(ctx, upload)
+	if res.status != 0 {
+		return res
 	}
-	if err != nil {
-		status, msg := imageErrorStatus(err)
-		return recognized{status: status, msg: msg}
-	}
-	b := rgba.Bounds()
-	img := faces.FromImage(rgba)
-	rgba = nil // the 8-bit copy is garbage from here; let a GC take it
 	found, err := s.rec.Recognize(ctx, img)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -330,7 +333,8 @@ func (s *Server) recognize(ctx context.Context, upload []byte) recognized {
 		s.log.Error("recognizer failed", "err", err)
 		return recognized{status: http.StatusInternalServerError, msg: "recognition failed: " + err.Error()}
 	}
-	return recognized{faces: normalize(found), width: b.Dx(), height: b.Dy(), pixels: b.Dx() * b.Dy()}
+	res.faces = normalize(found)
+	return res
 }
 
 // budget is what decoding one upload may cost: MaxPixels, and for the

@@ -26,3 +26,13 @@ func (a adapted) Recognize(ctx context.Context, img *faces.Image) ([]Face, error
 	}
 	return recognize.Answers(found), nil
 }
+
+// Name names faces the library's Finder found (Namer), so an upload to the
+// library runs the face pipeline once.
+func (a adapted) Name(ctx context.Context, img *faces.Image, found []faces.Face) ([]Face, error) {
+	named, err := a.r.Name(ctx, recognize.FromFaces(img), found)
+	if err != nil {
+		return nil, err
+	}
+	return recognize.Answers(named), nil
+}

@@ -145,6 +145,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Gallery supplies thumbnails of the known people (optional).
 	Gallery Gallery
+	// Library, when set, adds the photo library's API and the page's
+	// People view (serve --db).
+	Library *Library
 }
 
 // Defaults for Options.
@@ -261,13 +264,16 @@ type Server struct {
 	// bigSinceRelease is set when a large image was decoded since memory
 	// was last handed back to the system (afterWork).
 	bigSinceRelease atomic.Bool
+	// lib is the photo library, nil without one.
+	lib *libState
 	// force, closed by Close, cuts a graceful shutdown short.
 	force     chan struct{}
 	forceOnce sync.Once
 }
 
 // New returns a server for rec. It does not listen yet; see Handler and
-// ListenAndServe.
+// ListenAndServe. rec may be nil when opts.Library is set: faces are then
+// named after the library's named people.
 func New(rec Recognizer, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{
@@ -277,6 +283,13 @@ func New(rec Recognizer, opts Options) *Server {
 		admitted: make(chan struct{}, opts.MaxConcurrent+opts.QueueLength),
 		workers:  make(chan struct{}, opts.MaxConcurrent),
 		force:    make(chan struct{}),
+		lib:      newLibState(opts.Library),
+	}
+	if s.rec == nil {
+		if s.lib == nil {
+			panic("serve: New without a Recognizer or a Library")
+		}
+		s.rec = libraryRecognizer{s.lib}
 	}
 	s.handler = s.logRequests(s.guard(s.routes()))
 	return s

@@ -81,7 +81,7 @@ var twoFaces = []Face{
 var testInfo = ModelInfo{Classes: []string{"Denzel Washington", "Meryl Streep", "Tom Hanks"}, Kind: "face", Threshold: 0.6}
 
 // newTest starts a test server; logs go to the returned buffer as JSON.
-func newTest(t *testing.T, rec Recognizer, opts Options) (*Server, *httptest.Server, *syncBuffer) {
+func newTest(t testing.TB, rec Recognizer, opts Options) (*Server, *httptest.Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	if opts.Logger == nil {

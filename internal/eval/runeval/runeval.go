@@ -342,14 +342,13 @@ func evalFaceRun(run *identify.FaceRun, rule identify.Rule, opt Options) (*Resul
 		y := slices.Index(classes, ds.Classes[ds.Samples[indices[r]].Class])
 		pred := eval.Unknown
 		score := math.Inf(1)
-		if f := ph.Largest(); f == nil {
+		if i, a := run.Model.IdentifyPhoto(ph.Faces, rule, 1); i < 0 {
 			res.NoFace++
 			res.NoFaceFiles = append(res.NoFaceFiles, ph.Path)
 			// Any scores will do: the loss and top-5 are recomputed below
 			// without this photo's.
 			logits.Zero()
 		} else {
-			a := run.Model.Identify(f.Descriptor, rule, 1)
 			copy(logits.Data, a.Logits)
 			pred, score = a.Class, rule.Score(a)
 			lossSum += nn.SoftmaxRow(prob, a.Logits) - float64(a.Logits[y])
@@ -470,14 +469,13 @@ func strangers(run *identify.FaceRun, rule identify.Rule, opt Options) (*Strange
 			continue
 		}
 		res.N++
-		f := ph.Largest()
-		if f == nil {
+		i, a := run.Model.IdentifyPhoto(ph.Faces, rule, 1)
+		if i < 0 {
 			res.NoFace++
 			res.Rejected++
 			res.impostor = append(res.impostor, math.Inf(1))
 			continue
 		}
-		a := run.Model.Identify(f.Descriptor, rule, 1)
 		res.impostor = append(res.impostor, rule.Score(a))
 		if a.Class == eval.Unknown {
 			res.Rejected++

@@ -47,27 +47,30 @@ func dot(a, b []float32) float32 {
 	return s
 }
 
-// dot8 is dot with eight independent sums, so the adds do not wait on
-// each other (the compiler does not vectorize); a descriptor's length is
-// a multiple of 8 in practice, the tail loop covers the rest.
-func dot8(a, b []float32) float32 {
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	b = b[:len(a)]
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-		s4 += a[i+4] * b[i+4]
-		s5 += a[i+5] * b[i+5]
-		s6 += a[i+6] * b[i+6]
-		s7 += a[i+7] * b[i+7]
+// dotRowsGo is dotRows without vector instructions: eight independent
+// sums per row, so the adds do not wait on each other (the compiler does
+// not vectorize); the tail loop covers lengths not a multiple of 8.
+func dotRowsGo(q, x []float32, out []float32) {
+	dim := len(q)
+	for r := range out {
+		a, b := q, x[r*dim:(r+1)*dim]
+		var s0, s1, s2, s3, s4, s5, s6, s7 float32
+		i := 0
+		for ; i+8 <= len(a); i += 8 {
+			s0 += a[i] * b[i]
+			s1 += a[i+1] * b[i+1]
+			s2 += a[i+2] * b[i+2]
+			s3 += a[i+3] * b[i+3]
+			s4 += a[i+4] * b[i+4]
+			s5 += a[i+5] * b[i+5]
+			s6 += a[i+6] * b[i+6]
+			s7 += a[i+7] * b[i+7]
+		}
+		for ; i < len(a); i++ {
+			s0 += a[i] * b[i]
+		}
+		out[r] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
 	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7
 }
 
 // Distance is the Euclidean distance between two descriptors.
@@ -91,9 +94,12 @@ type Hit struct {
 const block = 1024
 
 // Search returns the k rows nearest to q, nearest first (ties by row).
-// One query is a matrix-vector product, bound by reading the matrix: an
-// unrolled Go loop measured twice as fast as a GEMM call with one column
-// per block (the GEMM packs its operands for nothing), see BENCHMARKS.md.
+// One query is a matrix-vector product, bound by reading the matrix: the
+// dot products of a block of rows come from one call of dotRows (an
+// AVX2/FMA kernel where the CPU has it), then |x|² + |q|² - 2·q·x against
+// the k-th best so far. A GEMM call per block measured twice as slow as
+// even the plain Go loop (it packs its operands for nothing), see
+// BENCHMARKS.md.
 func (m *Matrix) Search(q []float32, k int) []Hit {
 	if k <= 0 || m.Len() == 0 || len(q) != m.Dim {
 		return nil
@@ -101,11 +107,19 @@ func (m *Matrix) Search(q []float32, k int) []Hit {
 	qn := dot(q, q)
 	n := m.Len()
 	parts := make([][]Hit, (n+block-1)/block)
-	tensor.ForEach(len(parts), func(_, b int) {
+	dots := make([][]float32, tensor.Workers())
+	tensor.ForEach(len(parts), func(w, b int) {
 		lo, hi := b*block, min((b+1)*block, n)
+		if dots[w] == nil {
+			dots[w] = make([]float32, block)
+		}
+		d := dots[w][:hi-lo]
+		dotRows(q, m.Data[lo*m.Dim:hi*m.Dim], d)
 		h := &topK{k: k}
-		for i := lo; i < hi; i++ {
-			h.offer(Hit{Row: i, Distance: m.norms[i] + qn - 2*dot8(q, m.Row(i))})
+		for i, v := range d {
+			if dist := m.norms[lo+i] + qn - 2*v; len(h.hits) < k || dist <= h.hits[0].Distance {
+				h.offer(Hit{Row: lo + i, Distance: dist})
+			}
 		}
 		parts[b] = h.hits
 	})
@@ -117,8 +131,11 @@ func (m *Matrix) Search(q []float32, k int) []Hit {
 	}
 	out := h.hits
 	slices.SortFunc(out, byDistance)
+	// The expansion loses the last digits of small distances (a photo
+	// searched for itself is 0.0007 away): the few answers get theirs
+	// computed directly.
 	for i := range out {
-		out[i].Distance = float32(math.Sqrt(max(float64(out[i].Distance), 0)))
+		out[i].Distance = float32(Distance(q, m.Row(out[i].Row)))
 	}
 	return out
 }
@@ -186,14 +203,21 @@ func (m *Matrix) Within(q *Matrix, radius float32) [][]Hit {
 }
 
 // SelfPairs returns, for each row, the other rows within radius, in row
-// order: the edges of the graph that groups faces. Each pair's distance
-// is computed once (blocks on and above the diagonal), half the work of
-// m.Within(m).
+// order: the edges of the graph that groups faces. Large matrices are
+// first split into cells (see selfPairsCells), which skips most pairs
+// when the rows form clusters, as faces of people do; otherwise each
+// pair's distance is computed once (blocks on and above the diagonal),
+// half the work of m.Within(m).
 func (m *Matrix) SelfPairs(radius float32) [][]Hit {
-	type edge struct {
-		i, j int32
-		d    float32
+	if m.Len() >= cellsFrom {
+		if out, ok := m.selfPairsCells(radius); ok {
+			return out
+		}
 	}
+	return m.selfPairsAll(radius)
+}
+
+func (m *Matrix) selfPairsAll(radius float32) [][]Hit {
 	nb := (m.Len() + qblock - 1) / qblock
 	found := make([][]edge, nb)
 	tensor.ForEach(nb, func(_, b int) {
@@ -204,17 +228,7 @@ func (m *Matrix) SelfPairs(radius float32) [][]Hit {
 			}
 		})
 	})
-	out := make([][]Hit, m.Len())
-	for _, es := range found {
-		for _, e := range es {
-			out[e.i] = append(out[e.i], Hit{Row: int(e.j), Distance: e.d})
-			out[e.j] = append(out[e.j], Hit{Row: int(e.i), Distance: e.d})
-		}
-	}
-	for _, hs := range out {
-		slices.SortFunc(hs, func(a, b Hit) int { return a.Row - b.Row })
-	}
-	return out
+	return hitsOf(m.Len(), found)
 }
 
 // scan compares q's rows [lo, hi) with m's rows from `from` on, calling
@@ -235,4 +249,26 @@ func (m *Matrix) scan(q *Matrix, lo, hi, from int, radius float32, hit func(i, j
 			}
 		}
 	}
+}
+
+// edge is a pair of rows within the radius, and their distance.
+type edge struct {
+	i, j int32
+	d    float32
+}
+
+// hitsOf turns the pairs found (each once, i < j) into every row's hits,
+// both ways, by row.
+func hitsOf(n int, found [][]edge) [][]Hit {
+	out := make([][]Hit, n)
+	for _, es := range found {
+		for _, e := range es {
+			out[e.i] = append(out[e.i], Hit{Row: int(e.j), Distance: e.d})
+			out[e.j] = append(out[e.j], Hit{Row: int(e.i), Distance: e.d})
+		}
+	}
+	for _, hs := range out {
+		slices.SortFunc(hs, func(a, b Hit) int { return a.Row - b.Row })
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package knn
 import (
 	"math/rand/v2"
 	"slices"
+	"starid/internal/cpu"
 	"syscall"
 	"testing"
 	"time"
@@ -157,4 +158,88 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestDotRowsKernels checks the vector kernel against the plain loop, on
+// the descriptor length and one that is no multiple of 32 (the plain
+// loop's tail), and that Search answers alike on either.
+func TestDotRowsKernels(t *testing.T) {
+	for _, dim := range []int{128, 64, 20} {
+		m := randomMatrix(37, dim, 11)
+		q := randomMatrix(1, dim, 12).Row(0)
+		fast, plain := make([]float32, 37), make([]float32, 37)
+		dotRows(q, m.Data, fast)
+		dotRowsGo(q, m.Data, plain)
+		for i := range fast {
+			want := float32(0)
+			for j := range q {
+				want += q[j] * m.Row(i)[j]
+			}
+			if abs(fast[i]-want) > 1e-5 || abs(plain[i]-want) > 1e-5 {
+				t.Fatalf("dim %d row %d: kernel %v, Go loop %v, want %v", dim, i, fast[i], plain[i], want)
+			}
+		}
+	}
+	m := clustered(3000, 20)
+	q := m.Row(42)
+	got := m.Search(q, 10)
+	restore := cpu.SetLevel(cpu.Generic)
+	defer restore()
+	want := m.Search(q, 10)
+	for i := range got {
+		if got[i].Row != want[i].Row || abs(got[i].Distance-want[i].Distance) > 1e-4 {
+			t.Fatalf("hit %d: %+v with the CPU's kernel, %+v without", i, got[i], want[i])
+		}
+	}
+}
+
+// TestCellsMatchAllPairs checks the cell path of SelfPairs against every
+// pair, on face-like clusters (where cells prune) and on clusters mixed
+// with scattered rows.
+func TestCellsMatchAllPairs(t *testing.T) {
+	mixed := clustered(2400, 20)
+	for _, row := range randomMatrix(300, 128, 21).Data {
+		mixed.Data = append(mixed.Data, row*3)
+	}
+	mixed = rebuilt(mixed)
+	for name, m := range map[string]*Matrix{"clusters": clustered(3000, 20), "mixed": mixed} {
+		want := m.selfPairsAll(0.55)
+		got, ok := m.selfPairsCells(0.55)
+		if !ok {
+			t.Fatalf("%s: the cells gave up on clustered rows", name)
+		}
+		edges := 0
+		for i := range want {
+			if len(got[i]) != len(want[i]) {
+				t.Fatalf("%s row %d: %d neighbours, want %d", name, i, len(got[i]), len(want[i]))
+			}
+			for k := range want[i] {
+				if got[i][k].Row != want[i][k].Row || abs(got[i][k].Distance-want[i][k].Distance) > 1e-4 {
+					t.Fatalf("%s row %d: %+v, want %+v", name, i, got[i][k], want[i][k])
+				}
+			}
+			edges += len(want[i])
+		}
+		if edges == 0 {
+			t.Fatalf("%s: no pairs, the test shows nothing", name)
+		}
+	}
+	old := cellsFrom
+	cellsFrom = 0
+	defer func() { cellsFrom = old }()
+	if _, ok := randomMatrix(2000, 128, 5).selfPairsCells(1.2); ok {
+		t.Fatal("cells on rows without clusters at a wide radius: expected them to give up")
+	}
+	if got := clustered(1000, 20).SelfPairs(0.55); len(got) != 1000 {
+		t.Fatalf("SelfPairs through cells: %d rows", len(got))
+	}
+}
+
+// rebuilt recomputes a matrix's norms after its Data was changed.
+func rebuilt(m *Matrix) *Matrix {
+	out := New(m.Dim)
+	for i := 0; i < len(m.Data)/m.Dim; i++ {
+		out.Add(m.Data[i*m.Dim : (i+1)*m.Dim])
+	}
+	return out
 }

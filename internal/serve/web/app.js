@@ -62,7 +62,10 @@ async function loadModel() {
   const n = info.classes.length;
   // Face runs threshold a descriptor distance; whole-photo runs a probability.
   let rule = ".";
-  if (info.kind === "face" && info.threshold > 0) {
+  if (info.kind === "library") {
+    rule = "; names come from the people named in the library, and a face farther than " + info.threshold.toFixed(2) +
+      " (descriptor distance) from all of them is marked unknown.";
+  } else if (info.kind === "face" && info.threshold > 0) {
     rule = "; a face farther than " + info.threshold.toFixed(2) + " (descriptor distance) from the person it looks most like is marked unknown.";
   } else if (info.threshold > 0) {
     rule = "; faces below " + percent(info.threshold) + " confidence are marked unknown.";
@@ -96,6 +99,7 @@ async function loadModel() {
     li.append(caption);
     list.append(li);
   }
+  if (info.library && typeof libraryStart === "function") libraryStart();
 }
 
 async function recognize(file) {
@@ -132,6 +136,16 @@ async function recognize(file) {
     " in " + file.name + " (" + Math.round(body.ms) + " ms).");
 }
 
+// placeBox puts a face box over a photo of width x height pixels, in
+// percent, so it stays on the face at any display size.
+function placeBox(box, [x, y, w, h], width, height) {
+  box.style.left = (100 * x / width) + "%";
+  box.style.top = (100 * y / height) + "%";
+  box.style.width = (100 * w / width) + "%";
+  box.style.height = (100 * h / height) + "%";
+  box.classList.toggle("top-edge", y < 0.08 * height);
+}
+
 function show(file, res) {
   if (previewURL) URL.revokeObjectURL(previewURL);
   previewURL = URL.createObjectURL(file);
@@ -153,13 +167,10 @@ function show(file, res) {
   res.faces.forEach((f, i) => {
     const [x, y, w, h] = f.box;
     const box = document.createElement("div");
-    box.className = "box" + (f.unknown ? " unknown" : "") + (y < 0.08 * res.height ? " top-edge" : "");
+    box.className = "box" + (f.unknown ? " unknown" : "");
     box.dataset.name = f.name;
     box.dataset.index = String(i + 1);
-    box.style.left = (100 * x / res.width) + "%";
-    box.style.top = (100 * y / res.height) + "%";
-    box.style.width = (100 * w / res.width) + "%";
-    box.style.height = (100 * h / res.height) + "%";
+    placeBox(box, f.box, res.width, res.height);
     const label = document.createElement("span");
     label.className = "label";
     label.textContent = (i + 1) + ". " + f.name + (f.unknown ? "" : " " + percent(f.confidence));
@@ -195,10 +206,22 @@ function show(file, res) {
   $("result").hidden = false;
 }
 
+// handleFiles takes the photos chosen or dropped: into the library when the
+// server has one (library.js), else recognized one after another.
+async function handleFiles(files) {
+  if (files.length === 0) return;
+  if (limits.library && typeof libraryUpload === "function") {
+    libraryUpload(files);
+    return;
+  }
+  for (const f of files) await recognize(f);
+}
+
 function setup() {
   const input = $("file");
   input.addEventListener("change", () => {
-    recognize(input.files[0]);
+    handleFiles([...input.files]);
+    input.value = ""; // choosing the same photos again fires change again
   });
   const drop = $("drop");
   const over = (on) => (e) => {
@@ -210,8 +233,7 @@ function setup() {
   drop.addEventListener("dragleave", over(false));
   drop.addEventListener("drop", (e) => {
     over(false)(e);
-    const file = e.dataTransfer && e.dataTransfer.files[0];
-    if (file) recognize(file);
+    if (e.dataTransfer) handleFiles([...e.dataTransfer.files]);
   });
   // A photo dropped next to the target should not replace the page.
   window.addEventListener("dragover", (e) => e.preventDefault());

@@ -11,20 +11,38 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/library"
 	"starid/internal/progress"
+	"starid/internal/tensor"
 )
 
 func main() {
 	pairs := flag.Int("pairs", 1000, "same and different pairs for verify accuracy")
+	flag.BoolVar(&mirrorFaces, "mirror", false, "average each main face's descriptor with its mirrored chip's")
+	flag.BoolVar(&unitLength, "normalize", false, "scale every descriptor to unit length (distances become chordal cosine distances)")
+	flag.Func("jitter", "with --mirror, also average chips aligned on landmarks scaled by these factors (comma-separated)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				return err
+			}
+			jitter = append(jitter, x)
+		}
+		return nil
+	})
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: libeval [--pairs N] DATASET_DIR")
@@ -129,7 +147,66 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 	for i := range photos {
 		out[photos[i].Path] = photos[i].Largest()
 	}
+	if mirrorFaces {
+		if err := mirrorAll(out); err != nil {
+			return nil, err
+		}
+	}
+	if unitLength {
+		for _, f := range out {
+			if f != nil {
+				normalize(f.Descriptor)
+			}
+		}
+	}
 	return out, nil
+}
+
+func normalize(v []float32) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	for i := range v {
+		v[i] /= float32(math.Sqrt(n))
+	}
+}
+
+var (
+	unitLength  bool
+	mirrorFaces bool
+	jitter      []float64
+)
+
+// mirrorAll replaces each main face's descriptor by its mean with the
+// mirrored chip's (library.MirroredDescriptor), photos decoded again.
+func mirrorAll(main map[string]*faces.Face) error {
+	dir, err := faces.ModelDir()
+	if err != nil {
+		return err
+	}
+	p, err := faces.LoadPipeline(dir)
+	if err != nil {
+		return err
+	}
+	var paths []string
+	for path, f := range main {
+		if f != nil {
+			paths = append(paths, path)
+		}
+	}
+	errs := make([]error, len(paths))
+	tensor.ForEach(len(paths), func(_, i int) {
+		img, err := data.DecodeFile(paths[i], data.DefaultMaxPixels)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		f := main[paths[i]]
+		f.Descriptor, errs[i] = library.JitteredDescriptor(p, faces.FromImage(img), *f, jitter)
+	})
+	fmt.Printf("mirrored %d main faces\n", len(paths))
+	return errors.Join(errs...)
 }
 
 // mainFaces is a library.Describer answering from the described photos:

@@ -69,6 +69,7 @@ func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs in
 			}
 		}
 	}
+	worstPhotos(paths, labels, main, th, 15)
 	for _, far := range []float64{0.01, 0.001} {
 		tar, t := tarAt(all, far)
 		fmt.Printf("  ROC over all %d pairs: true accept rate %.2f%% at %.1f%% false accepts (threshold %.3f)\n", len(all), 100*tar, 100*far, t)
@@ -150,4 +151,35 @@ func tarAt(ps []pair, far float64) (float64, float64) {
 		}
 	}
 	return float64(acc) / float64(len(sameD)), th
+}
+
+// worstPhotos lists the photos in most wrong pairs at threshold th over
+// all pairs: a few photos behind most errors point at the photo (wrong
+// main face, a mislabel) rather than at the threshold.
+func worstPhotos(paths, labels []string, main map[string]*faces.Face, th float64, n int) {
+	errs := make([]int, len(paths))
+	total := 0
+	for i := range paths {
+		for j := i + 1; j < len(paths); j++ {
+			if main[paths[i]] == nil || main[paths[j]] == nil {
+				continue
+			}
+			d := knn.Distance(main[paths[i]].Descriptor, main[paths[j]].Descriptor)
+			if (d <= th) != (labels[i] == labels[j]) {
+				errs[i]++
+				errs[j]++
+				total++
+			}
+		}
+	}
+	idx := make([]int, len(paths))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return errs[b] - errs[a] })
+	fmt.Printf("\n%d wrong pairs at %.3f; the photos in most of them:\n", total, th)
+	for _, i := range idx[:n] {
+		f := main[paths[i]]
+		fmt.Printf("  %4d  %s  (box %.0fx%.0f, score %.2f)\n", errs[i], paths[i], f.Box.W, f.Box.H, f.Score)
+	}
 }

@@ -41,6 +41,13 @@ func (e *env) describeAll() ([]identify.Photo, error) {
 
 // mainFace picks a photo's face by the -main rule.
 func (e *env) mainFace(fs []faces.Face) []float32 {
+	if i := mainIndex(e, fs); i >= 0 {
+		return fs[i].Descriptor
+	}
+	return nil
+}
+
+func mainIndex(e *env, fs []faces.Face) int {
 	best := -1
 	switch e.choose {
 	case "largest":
@@ -58,10 +65,7 @@ func (e *env) mainFace(fs []faces.Face) []float32 {
 	default:
 		best = faces.MainFace(fs)
 	}
-	if best < 0 {
-		return nil
-	}
-	return fs[best].Descriptor
+	return best
 }
 
 // foldOf assigns each sample a fold by its place in a seeded per-class
@@ -94,12 +98,24 @@ func (t tally) pct(k int) float64 { return 100 * float64(k) / float64(max(t.n, 1
 func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int, classes []string) (*identify.Model, identify.Rule, error) {
 	var x [][]float32
 	var y []int
+	var from []int
 	for i, p := range photos {
 		if !train(i) || label[i] < 0 {
 			continue
 		}
 		if d := e.mainFace(p.Faces); d != nil {
-			x, y = append(x, d), append(y, label[i])
+			x, y, from = append(x, d), append(y, label[i]), append(from, i)
+		}
+	}
+	if e.trainPick == "nearest" {
+		cen := centroidsOf(x, y, len(classes))
+		for r, i := range from {
+			best := math.Inf(1)
+			for _, f := range photos[i].Faces {
+				if d := euclid(f.Descriptor, cen[y[r]]); d < best {
+					best, x[r] = d, f.Descriptor
+				}
+			}
 		}
 	}
 	m, err := identify.Fit(e.ctx, classes, x, y, e.head(), nil)
@@ -108,6 +124,18 @@ func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int
 	}
 	rule, _, err := identify.Calibrate(e.ctx, classes, x, y, e.head(), e.frr)
 	return m, rule, err
+}
+
+// testFace is the face a photo is answered by: the main face, or with
+// -testpick recog the face (of any found) the model is surest of.
+func (e *env) testFace(m *identify.Model, rule identify.Rule, fs []faces.Face) []float32 {
+	if e.testPick != "recog" {
+		return e.mainFace(fs)
+	}
+	if i, _ := m.IdentifyPhoto(fs, rule, 1); i >= 0 {
+		return fs[i].Descriptor
+	}
+	return nil
 }
 
 // answer is the model's decision on a photo's main face; ok is false when
@@ -151,7 +179,7 @@ func (e *env) crossValidate() error {
 				continue
 			}
 			t.n++
-			a, _, ok := answer(m, rule, e.mainFace(p.Faces))
+			a, _, ok := answer(m, rule, e.testFace(m, rule, p.Faces))
 			switch {
 			case !ok || a.Class == eval.Unknown:
 				t.unknown++

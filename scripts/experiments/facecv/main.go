@@ -36,6 +36,10 @@ type env struct {
 	seed    uint64
 	frr     float64
 	choose  string
+	// trainPick and testPick: how training and answered photos with
+	// several faces pick theirs (main: the -main rule; nearest: the face
+	// nearest its person's centroid; recog: the face the model is surest of).
+	trainPick, testPick string
 }
 
 func main() {
@@ -46,6 +50,8 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the folds and the stranger triples")
 	frr := flag.Float64("frr", identify.DefaultTargetFRR, "target false rejection of the calibrated rule")
 	choose := flag.String("main", "rule", "main face of a photo: rule (faces.MainFace), largest, score")
+	flag.StringVar(&trainPick, "trainpick", "main", "training photos with several faces: main or nearest (to the person's centroid)")
+	flag.StringVar(&testPick, "testpick", "recog", "answered photos with several faces: recog (identify.IdentifyPhoto: the face the model is surest of) or main")
 	flag.BoolVar(&verbose, "v", false, "list every photo not named right")
 	border := flag.Float64("border", faces.BorderRetry, "grey border of the second look at a photo without faces (0: none)")
 	small := flag.Float64("small", faces.SmallFaceShare, "second look at photos whose faces are all smaller than this share of the longer side (0: none)")
@@ -59,6 +65,8 @@ func main() {
 
 var (
 	verbose    bool
+	trainPick  string
+	testPick   string
 	borderFlag float64
 	smallFlag  float64
 )
@@ -88,7 +96,7 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 	look := *pipe
 	look.Border, look.SmallFaces = borderFlag, smallFlag
 	e := &env{look: &look, ctx: context.Background(), data: ds, pipe: pipe, out: out, cache: cache,
-		variant: variant, seed: seed, frr: frr, choose: choose}
+		variant: variant, seed: seed, frr: frr, choose: choose, trainPick: trainPick, testPick: testPick}
 	if len(what) == 0 {
 		what = []string{"cv"}
 	}
@@ -103,6 +111,10 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 			err = e.thumbnails()
 		case "groups":
 			err = e.groups(dir)
+		case "diag":
+			return e.diag(what[1:])
+		case "scores":
+			err = e.scores()
 		case "robust":
 			err = e.robustness()
 		default:

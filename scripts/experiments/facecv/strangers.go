@@ -66,7 +66,7 @@ func (e *env) strangers() error {
 		var known tally
 		var strangers, named int
 		for i, p := range photos {
-			desc := e.mainFace(p.Faces)
+			desc := e.testFace(m, rule, p.Faces)
 			a, score, ok := answer(m, rule, desc)
 			if label[i] < 0 {
 				strangers++

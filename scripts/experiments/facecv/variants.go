@@ -15,13 +15,22 @@ type variant struct {
 	sizes  []int // detector sizes
 	pooled bool  // run every size and merge (DetectMulti) instead of falling back
 	mirror bool  // average the descriptor with that of the mirrored chip
+	// unsure, when set, replaces the pipeline's Pipeline.Unsure, and
+	// version names the cache (a released pipeline's, to share its cache).
+	unsure  *float64
+	version string
 }
+
+func ptr(v float64) *float64 { return &v }
 
 var variants = map[string]variant{
 	"base":     {},
 	"pooled":   {sizes: []int{320, 416, 608}, pooled: true},
 	"mirror":   {mirror: true},
 	"pooled+m": {sizes: []int{320, 416, 608}, pooled: true, mirror: true},
+	// starid-4: the bordered look only for photos without any face.
+	"starid-4": {unsure: ptr(0), version: "face-api-1.7.15/starid-4"},
+	"unsure.8": {unsure: ptr(0.8)},
 }
 
 func variantNames() []string {
@@ -43,6 +52,15 @@ func (e *env) describer() (identify.Describer, string, error) {
 	}
 	if e.variant == "base" {
 		return e.pipe, faces.PipelineVersion, nil
+	}
+	if v.unsure != nil {
+		p := *e.pipe
+		p.Unsure = *v.unsure
+		version := v.version
+		if version == "" {
+			version = faces.PipelineVersion + "+facecv-" + e.variant
+		}
+		return &p, version, nil
 	}
 	return &variantDescriber{p: e.pipe, v: v}, faces.PipelineVersion + "+facecv-" + e.variant, nil
 }

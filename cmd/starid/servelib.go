@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"starid/internal/faces"
+	"starid/internal/library"
+	"starid/internal/serve"
+)
+
+// openServeLibrary opens the library behind serve --db (a SQLite file or
+// a postgres:// URL) with the face pipeline that describes uploads, and
+// the folder that keeps them: uploads, or by default an "uploads" folder
+// beside a SQLite library (in starid's data folder for PostgreSQL). The
+// caller closes the store.
+func openServeLibrary(ctx context.Context, db, uploads string, stderr io.Writer) (*serve.Library, error) {
+	if uploads == "" {
+		base := db
+		if library.IsPostgres(db) {
+			var err error
+			if base, err = library.DefaultLocation(); err != nil || library.IsPostgres(base) {
+				return nil, usagef("--uploads: no default folder for uploads to a PostgreSQL library; give one")
+			}
+		}
+		uploads = filepath.Join(filepath.Dir(base), "uploads")
+	}
+	finder, err := openFaceFinder()
+	if err != nil {
+		return nil, fmt.Errorf("serve --db: the library needs the face models: %w", err)
+	}
+	st, err := library.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "starid serve: library %s, uploads kept in %s\n", st.Source, uploads)
+	return &serve.Library{Store: st, Finder: finder, Pipeline: faces.PipelineVersion, Uploads: uploads}, nil
+}

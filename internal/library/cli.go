@@ -1,0 +1,200 @@
+package library
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+
+	"starid/internal/data"
+	"starid/internal/faces"
+	"starid/internal/recognize"
+)
+
+// This file holds what the command line needs beyond the commands
+// themselves (commands.go): opening the library and the describer it
+// names, and the text and CSV forms of the results, so cmd/starid only
+// binds flags, calls and prints.
+
+// OpenOrDefault opens location, or the user's library (DefaultLocation)
+// when location is "".
+func OpenOrDefault(ctx context.Context, location string) (*Store, error) {
+	if location == "" {
+		var err error
+		if location, err = DefaultLocation(); err != nil {
+			return nil, err
+		}
+	}
+	return Open(ctx, location)
+}
+
+// InstalledDescriber is the describer of the installed face models
+// (`starid models fetch`), naming faces with the run in runDir when given;
+// mirror averages each descriptor with its mirror image's (verify does).
+// It returns the describer's version for IndexOptions.Pipeline. The
+// models are read at the first photo, so commands that describe nothing
+// work without them.
+func InstalledDescriber(runDir string, mirror bool) (Describer, string, error) {
+	d := &PipelineDescriber{Mirror: mirror, Load: func() (recognize.Finder, error) {
+		p, err := faces.LoadInstalled()
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return p, nil
+	}}
+	if runDir != "" {
+		r, err := recognize.Open(runDir, recognize.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		d.Namer = r
+	}
+	return d, d.Version(), nil
+}
+
+// interruptedError is an index run stopped by its context: what was
+// described is committed photo by photo, so the message says so.
+type interruptedError struct{ err error }
+
+func (e interruptedError) Error() string {
+	return "interrupted: every photo described so far is kept; the same command finishes the rest"
+}
+func (e interruptedError) Unwrap() error { return e.err }
+
+// WriteText prints the run's summary on w and the photos it could not
+// describe on errs.
+func (r *IndexResult) WriteText(w, errs io.Writer) {
+	fmt.Fprintf(w, "%s: %d photos (%d new, %d changed, %d moved, %d removed); %d described, %d faces; %d people (%d new)\n",
+		r.Library, r.Seen, r.Added, r.Changed, r.Moved, r.Removed, r.Described, r.Faces, r.People, r.NewPeople)
+	if len(r.Bad) > 0 {
+		fmt.Fprintf(errs, "%d photos could not be described and were skipped:\n", len(r.Bad))
+		for _, b := range r.Bad {
+			fmt.Fprintf(errs, "  %s: %s\n", data.ShowPath(b.Path), b.Error)
+		}
+	}
+}
+
+// People is the library's people as ListPeople gives them.
+type People []Person
+
+// WriteText lists each person and the photos of their faces.
+func (ps People) WriteText(w io.Writer) {
+	for _, p := range ps {
+		name := strconv.Quote(p.Name)
+		if p.Name == "" {
+			name = "(unnamed)"
+		}
+		fmt.Fprintf(w, "person %d %s: %d faces\n", p.ID, name, len(p.Faces))
+		for _, f := range p.Faces {
+			fmt.Fprintf(w, "  face %d  %s\n", f.ID, data.ShowPath(f.Photo))
+		}
+	}
+}
+
+// Matches is what SearchPhotos found, nearest first.
+type Matches []PhotoMatch
+
+// WriteText prints a line per photo: rank, distance, person, path.
+// Unnamed people show as their id, faces in no person as "-".
+func (ms Matches) WriteText(w io.Writer) {
+	for i, m := range ms {
+		who := m.Person
+		switch {
+		case who == "" && m.PersonID != "":
+			who = "person " + m.PersonID
+		case who == "":
+			who = "-"
+		}
+		fmt.Fprintf(w, "%3d  %.3f  %-20s %s\n", i+1, m.Distance, who, data.ShowPath(m.Photo))
+	}
+}
+
+// WriteCSV prints a header and a row per photo, with the JSON's fields.
+func (ms Matches) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"rank", "image", "face", "distance", "person_id", "person", "x", "y", "w", "h"})
+	for i, m := range ms {
+		row := []string{strconv.Itoa(i + 1), m.Photo, m.FaceID, strconv.FormatFloat(m.Distance, 'f', 4, 64), m.PersonID, m.Person}
+		for _, v := range m.Box {
+			row = append(row, strconv.FormatFloat(v, 'f', 1, 64))
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteText prints the verdict in words, with the distance and threshold.
+func (v Verdict) WriteText(w io.Writer) {
+	verdict := "different people"
+	if v.Same {
+		verdict = "same person"
+	}
+	fmt.Fprintf(w, "%s (distance %.3f, threshold %.3f)\n", verdict, v.Distance, v.Threshold)
+}
+
+// Decision is a user's correction of the grouping (`people name`,
+// `merge`, `split`, `forget`), which grouping never undoes.
+type Decision struct {
+	Action string // name, merge, split or forget
+	ID     int64  // the person (name, merge) or the face (split, forget)
+	Other  int64  // merge: the person merged into ID
+	Name   string // name: the person's name
+}
+
+// DecisionForm is one decision's arguments and meaning, for help.
+type DecisionForm struct{ Action, Args, Short string }
+
+// Decisions lists the decisions a user can make.
+var Decisions = []DecisionForm{
+	{"name", "ID NAME", "name a person: its faces, and later photos of it, carry the name"},
+	{"merge", "ID ID", "merge the second person into the first"},
+	{"split", "FACE_ID", "take a face out of its person into a new person of its own"},
+	{"forget", "FACE_ID", "take a face out of every person, never to be grouped again"},
+}
+
+// ParseDecision reads a decision's command-line arguments; every error it
+// returns is in the caller's wording (the library is not read).
+func ParseDecision(action string, args []string) (Decision, error) {
+	want := map[string]int{"name": 2, "merge": 2, "split": 1, "forget": 1}
+	n, ok := want[action]
+	if !ok {
+		return Decision{}, fmt.Errorf("unknown decision %q (want name, merge, split or forget)", action)
+	}
+	if len(args) != n {
+		return Decision{}, fmt.Errorf("want %d arguments, got %d", n, len(args))
+	}
+	what := "person"
+	if action == "split" || action == "forget" {
+		what = "face"
+	}
+	d := Decision{Action: action}
+	var err error
+	if d.ID, err = ParseID(what, args[0]); err == nil && action == "merge" {
+		d.Other, err = ParseID("person", args[1])
+	}
+	if err != nil {
+		return Decision{}, err
+	}
+	if action == "name" {
+		d.Name = args[1]
+	}
+	return d, nil
+}
+
+// Decide applies d and says what it did, in a sentence.
+func (s *Store) Decide(ctx context.Context, d Decision) (string, error) {
+	switch d.Action {
+	case "name":
+		return fmt.Sprintf("person %d is %q", d.ID, d.Name), s.Name(ctx, d.ID, d.Name)
+	case "merge":
+		return fmt.Sprintf("person %d merged into person %d", d.Other, d.ID), s.Merge(ctx, d.ID, d.Other)
+	case "split":
+		p, err := s.Split(ctx, d.ID)
+		return fmt.Sprintf("face %d is now person %d", d.ID, p), err
+	case "forget":
+		return fmt.Sprintf("face %d forgotten: no person, never regrouped", d.ID), s.Forget(ctx, d.ID)
+	}
+	return "", fmt.Errorf("library: unknown decision %q", d.Action)
+}

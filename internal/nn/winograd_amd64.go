@@ -1,0 +1,170 @@
+package nn
+
+import (
+	"math"
+
+	"starid/internal/cpu"
+)
+
+// The AVX2 tile transforms (winograd_amd64.s). Each takes eight tiles, one
+// per vector lane, and runs over every channel; the Go side describes the
+// lanes once per group of eight:
+//
+//   - wgInput8AVX2 reads the 6x6 window at position p of lane l from
+//     x[c*hw + idx[p][l]] when mask[p][l] is -1 (0 gives the padding's
+//     zero) and writes element e of channel c's lanes to
+//     v[e*es + c*vstep : +8].
+//   - wgGrad8AVX2 does the same for the 4x4 output-gradient tiles (16
+//     positions) into z.
+//   - wgOutput8AVX2 reads element e of channel o's lanes at
+//     m[e*es + o*mstep : +8] and writes row r of lane l's 4x4 tile, plus
+//     bias[o*bstep], at byte offset offs[l] + 4*(o*ohw + r*wo) of out.
+//
+// tmp is the kernels' spill space for the half-transformed tile.
+
+//go:noescape
+func wgInput8AVX2(x *float32, idx, mask *[36][8]int32, cin, hw int, v *float32, vstep, es int, tmp *[36][8]float32)
+
+//go:noescape
+func wgGrad8AVX2(dy *float32, idx, mask *[16][8]int32, cout, ohw int, z *float32, zstep, es int, tmp *[24][8]float32)
+
+//go:noescape
+func wgOutput8AVX2(m *float32, es, mstep, cout int, out *float32, ohw int, offs *[8]int, wo int, bias *float32, bstep int, tmp *[24][8]float32)
+
+// wgZeroBias is the bias the output kernel adds when the layer has none.
+var wgZeroBias float32
+
+// wgVector says whether the kernels may run on a tensor of n values: on
+// AVX2 with FMA, and with every index within the gathers' int32.
+func wgVector(n int) bool { return n <= math.MaxInt32 && cpu.HasAVX2FMA() }
+
+// wgLanes fills the gather tables of 8 tiles whose side x side windows
+// start at (t.y-pad, t.x-pad) of planes h x w, images imgSize values
+// apart: positions outside the plane are masked off.
+func wgLanes(idx, mask [][8]int32, ts []wgTile, side, h, w, pad, imgSize int) {
+	for l, t := range ts {
+		y0, x0 := t.y-pad, t.x-pad
+		base := t.img*imgSize + y0*w + x0
+		for r := 0; r < side; r++ {
+			rowIn := y0+r >= 0 && y0+r < h
+			for k := 0; k < side; k++ {
+				p := r*side + k
+				if rowIn && x0+k >= 0 && x0+k < w {
+					idx[p][l], mask[p][l] = int32(base+r*w+k), -1
+				} else {
+					idx[p][l], mask[p][l] = 0, 0
+				}
+			}
+		}
+	}
+}
+
+// wgInputVector runs wgInputTiles' kernel on the longest multiple-of-8
+// prefix of ts and returns its length (0 when the kernel may not run).
+func wgInputVector(g wgGeom, x []float32, ts []wgTile, v []float32) int {
+	n := len(ts) &^ 7
+	if n == 0 || !wgVector(len(x)) {
+		return 0
+	}
+	tb, stride := len(ts), wgSpan(g.cin*len(ts))
+	_ = v[35*stride+(g.cin-1)*tb+n-1] // the kernel's last store
+	var idx, mask [36][8]int32
+	var tmp [36][8]float32
+	for j := 0; j < n; j += 8 {
+		wgLanes(idx[:], mask[:], ts[j:j+8], wgA, g.h, g.w, g.pad, g.cin*g.h*g.w)
+		wgInput8AVX2(&x[0], &idx, &mask, g.cin, g.h*g.w, &v[j], tb, stride, &tmp)
+	}
+	return n
+}
+
+// wgGradVector is wgInputVector for wgGradTiles.
+func wgGradVector(g wgGeom, dy []float32, ts []wgTile, z []float32) int {
+	n := len(ts) &^ 7
+	if n == 0 || !wgVector(len(dy)) {
+		return 0
+	}
+	tb, stride := len(ts), wgSpan(g.cout*len(ts))
+	_ = z[35*stride+(g.cout-1)*tb+n-1]
+	var idx, mask [16][8]int32
+	var tmp [24][8]float32
+	for j := 0; j < n; j += 8 {
+		wgLanes(idx[:], mask[:], ts[j:j+8], wgM, g.ho, g.wo, 0, g.cout*g.ho*g.wo)
+		wgGrad8AVX2(&dy[0], &idx, &mask, g.cout, g.ho*g.wo, &z[j], tb, stride, &tmp)
+	}
+	return n
+}
+
+// wgOutputVector runs wgOutputTiles' kernel on every group of eight tiles
+// that the planes do not crop, and wgOutputRange on the others.
+func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32) {
+	n := len(ts) &^ 7
+	if n == 0 || !wgVector(len(out)) {
+		wgOutputRange(g, m, ts, 0, len(ts), bias, out)
+		return
+	}
+	tb, stride, ohw := len(ts), wgSpan(g.cout*len(ts)), g.ho*g.wo
+	_ = m[35*stride+(g.cout-1)*tb+n-1]
+	b, bstep := &wgZeroBias, 0
+	if bias != nil {
+		b, bstep = &bias[0], 1
+		_ = bias[g.cout-1]
+	}
+	var offs [8]int
+	var tmp [24][8]float32
+	for j := 0; j < n; j += 8 {
+		whole := true
+		for l, t := range ts[j : j+8] {
+			whole = whole && t.y+wgM <= g.ho && t.x+wgM <= g.wo
+			offs[l] = 4 * (t.img*g.cout*ohw + t.y*g.wo + t.x)
+		}
+		if !whole {
+			wgOutputRange(g, m, ts, j, j+8, bias, out)
+			continue
+		}
+		wgOutput8AVX2(&m[j], stride, tb, g.cout, &out[0], ohw, &offs, g.wo, b, bstep, &tmp)
+	}
+	wgOutputRange(g, m, ts, n, len(ts), bias, out)
+}
+
+// wgFilter8AVX2 writes G g Gᵀ of eight filters per row for rows rows:
+// lane l's tap k of row a is w[a*wstep + idx[k][l]], and element e of row
+// a goes to u[e*es + a*ustep + l].
+//
+//go:noescape
+func wgFilter8AVX2(w *float32, idx *[9][8]int32, rows, wstep int, u *float32, ustep, es int, tmp *[18][8]float32)
+
+// wgFiltersVector is wgFilters' kernel for the rows [lo, hi) and the
+// columns below the last multiple of 8 of cin, which it returns (0 when
+// the kernel may not run).
+func wgFiltersVector(w []float32, o, i int, flip bool, u []float32, lo, hi int) int {
+	cout, cin := o, i
+	if flip {
+		cout, cin = i, o
+	}
+	nb := cin &^ 7
+	if nb == 0 || hi <= lo || !wgVector(len(w)) {
+		return 0
+	}
+	span := wgSpan(cout * cin)
+	_ = u[35*span+(hi-1)*cin+nb-1]
+	var idx [9][8]int32
+	for k := range idx {
+		for l := range idx[k] {
+			if flip {
+				idx[k][l] = int32(l*9*i + 8 - k)
+			} else {
+				idx[k][l] = int32(l*9 + k)
+			}
+		}
+	}
+	var tmp [18][8]float32
+	for b := 0; b < nb; b += 8 {
+		base, wstep := (lo*i+b)*9, i*9
+		if flip {
+			base, wstep = (b*i+lo)*9, 9
+		}
+		_ = w[base+(hi-lo-1)*wstep+int(max(idx[0][7], idx[8][7]))] // the last tap read
+		wgFilter8AVX2(&w[base], &idx, hi-lo, wstep, &u[lo*cin+b], cin, span, &tmp)
+	}
+	return nb
+}

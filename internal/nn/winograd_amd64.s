@@ -1,0 +1,431 @@
+#include "textflag.h"
+
+// AVX2 tile transforms of winograd_tiles.go, each on 8 tiles at once (one
+// tile per vector lane) and looping over the channels inside, so that the
+// lane set-up the Go side builds once serves every channel. The tiles are
+// read with masked gathers (a masked-off lane reads nothing and stays
+// zero, which is the padding) and written as 8 consecutive values of
+// each transform-domain row; winograd_amd64.go describes the arguments.
+// FMA makes the results differ from the Go kernels' in the last bits.
+
+// GATHER loads position off/32 of the lane tables (idx at R8, masks at
+// R9, column offset AX) from the plane at SI into dst.
+#define GATHER(off, dst) \
+	VMOVDQU off(R8)(AX*1), Y6; \
+	VMOVDQU off(R9)(AX*1), Y7; \
+	VXORPS dst, dst, dst; \
+	VGATHERDPS Y7, (SI)(Y6*4), dst
+
+// INPUT1D is Bᵀ d of the column Y0..Y5 into Y8, Y11, Y9, Y13, Y12, Y10
+// (t0..t5 of input1D), with Y14 = 4 and Y15 = 5.
+#define INPUT1D \
+	VMOVAPS Y0, Y8; \
+	VFNMADD231PS Y15, Y2, Y8; \
+	VFMADD231PS Y14, Y4, Y8; \
+	VMOVAPS Y2, Y9; \
+	VFMSUB231PS Y14, Y4, Y9; \
+	VMOVAPS Y1, Y10; \
+	VFMSUB231PS Y14, Y3, Y10; \
+	VADDPS Y10, Y9, Y11; \
+	VSUBPS Y10, Y9, Y9; \
+	VSUBPS Y3, Y1, Y10; \
+	VSUBPS Y4, Y2, Y12; \
+	VADDPS Y12, Y12, Y12; \
+	VADDPS Y10, Y12, Y13; \
+	VSUBPS Y10, Y12, Y12; \
+	VMOVAPS Y1, Y10; \
+	VFNMADD231PS Y15, Y3, Y10; \
+	VFMADD231PS Y14, Y5, Y10
+
+// STORE6 writes Y8, Y11, Y9, Y13, Y12, Y10 to R14 + k*es (es in R10,
+// 3es in R11, 5es in R12).
+#define STORE6 \
+	VMOVUPS Y8, (R14); \
+	VMOVUPS Y11, (R14)(R10*1); \
+	VMOVUPS Y9, (R14)(R10*2); \
+	VMOVUPS Y13, (R14)(R11*1); \
+	VMOVUPS Y12, (R14)(R10*4); \
+	VMOVUPS Y10, (R14)(R12*1)
+
+// func wgInput8AVX2(x *float32, idx, mask *[36][8]int32, cin, hw int, v *float32, vstep, es int, tmp *[36][8]float32)
+TEXT ·wgInput8AVX2(SB), NOSPLIT, $0-72
+	MOVQ x+0(FP), SI
+	MOVQ idx+8(FP), R8
+	MOVQ mask+16(FP), R9
+	MOVQ cin+24(FP), CX
+	MOVQ hw+32(FP), DX
+	SHLQ $2, DX
+	MOVQ v+40(FP), DI
+	MOVQ vstep+48(FP), BX
+	SHLQ $2, BX
+	MOVQ es+56(FP), R10
+	SHLQ $2, R10
+	MOVQ tmp+64(FP), R13
+	LEAQ (R10)(R10*2), R11
+	LEAQ (R10)(R10*4), R12
+	MOVL $0x40800000, AX // 4.0
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x40a00000, AX // 5.0
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+inchan:
+	// Columns: Bᵀ d of window column k into row-major tmp[r][k].
+	XORQ AX, AX
+incol:
+	GATHER(0, Y0)
+	GATHER(192, Y1)
+	GATHER(384, Y2)
+	GATHER(576, Y3)
+	GATHER(768, Y4)
+	GATHER(960, Y5)
+	INPUT1D
+	VMOVUPS Y8, 0(R13)(AX*1)
+	VMOVUPS Y11, 192(R13)(AX*1)
+	VMOVUPS Y9, 384(R13)(AX*1)
+	VMOVUPS Y13, 576(R13)(AX*1)
+	VMOVUPS Y12, 768(R13)(AX*1)
+	VMOVUPS Y10, 960(R13)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, $192
+	JLT  incol
+
+	// Rows: (Bᵀ d) B, row r to elements 6r..6r+5.
+	XORQ AX, AX
+	MOVQ DI, R14
+inrow:
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMOVUPS 32(R13)(AX*1), Y1
+	VMOVUPS 64(R13)(AX*1), Y2
+	VMOVUPS 96(R13)(AX*1), Y3
+	VMOVUPS 128(R13)(AX*1), Y4
+	VMOVUPS 160(R13)(AX*1), Y5
+	INPUT1D
+	STORE6
+	LEAQ (R14)(R11*2), R14
+	ADDQ $192, AX
+	CMPQ AX, $1152
+	JLT  inrow
+
+	ADDQ DX, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  inchan
+	VZEROUPPER
+	RET
+
+// GRAD1D is A y of the column Y0..Y3 into Y0, Y8, Y9, Y10, Y11, Y3
+// (z0..z5 of grad1D), with Y14 = 1/2 and Y15 = 1/4.
+#define GRAD1D \
+	VADDPS Y2, Y0, Y4; \
+	VADDPS Y3, Y1, Y5; \
+	VMOVAPS Y0, Y6; \
+	VFMADD231PS Y15, Y2, Y6; \
+	VMOVAPS Y1, Y7; \
+	VFMADD231PS Y15, Y3, Y7; \
+	VMULPS Y14, Y7, Y7; \
+	VADDPS Y5, Y4, Y8; \
+	VSUBPS Y5, Y4, Y9; \
+	VADDPS Y7, Y6, Y10; \
+	VSUBPS Y7, Y6, Y11
+
+// func wgGrad8AVX2(dy *float32, idx, mask *[16][8]int32, cout, ohw int, z *float32, zstep, es int, tmp *[24][8]float32)
+TEXT ·wgGrad8AVX2(SB), NOSPLIT, $0-72
+	MOVQ dy+0(FP), SI
+	MOVQ idx+8(FP), R8
+	MOVQ mask+16(FP), R9
+	MOVQ cout+24(FP), CX
+	MOVQ ohw+32(FP), DX
+	SHLQ $2, DX
+	MOVQ z+40(FP), DI
+	MOVQ zstep+48(FP), BX
+	SHLQ $2, BX
+	MOVQ es+56(FP), R10
+	SHLQ $2, R10
+	MOVQ tmp+64(FP), R13
+	LEAQ (R10)(R10*2), R11
+	LEAQ (R10)(R10*4), R12
+	MOVL $0x3f000000, AX // 0.5
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x3e800000, AX // 0.25
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+gchan:
+	// Columns: A y of tile column k into tmp[r][k] (6 rows of 4).
+	XORQ AX, AX
+gcol:
+	GATHER(0, Y0)
+	GATHER(128, Y1)
+	GATHER(256, Y2)
+	GATHER(384, Y3)
+	GRAD1D
+	VMOVUPS Y0, 0(R13)(AX*1)
+	VMOVUPS Y8, 128(R13)(AX*1)
+	VMOVUPS Y9, 256(R13)(AX*1)
+	VMOVUPS Y10, 384(R13)(AX*1)
+	VMOVUPS Y11, 512(R13)(AX*1)
+	VMOVUPS Y3, 640(R13)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, $128
+	JLT  gcol
+
+	// Rows: (A y) Aᵀ, row r to elements 6r..6r+5.
+	XORQ AX, AX
+	MOVQ DI, R14
+grow:
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMOVUPS 32(R13)(AX*1), Y1
+	VMOVUPS 64(R13)(AX*1), Y2
+	VMOVUPS 96(R13)(AX*1), Y3
+	GRAD1D
+	VMOVUPS Y0, (R14)
+	VMOVUPS Y8, (R14)(R10*1)
+	VMOVUPS Y9, (R14)(R10*2)
+	VMOVUPS Y10, (R14)(R11*1)
+	VMOVUPS Y11, (R14)(R10*4)
+	VMOVUPS Y3, (R14)(R12*1)
+	LEAQ (R14)(R11*2), R14
+	ADDQ $128, AX
+	CMPQ AX, $768
+	JLT  grow
+
+	ADDQ DX, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  gchan
+	VZEROUPPER
+	RET
+
+// OUTPUT1D is Aᵀ m of the column Y0..Y5 into Y10..Y13 (y0..y3 of
+// output1D), with Y14 = 1/2 and Y15 = 1/4 (1/8 d34 as 1/2 of 1/4 d34,
+// exact in binary).
+#define OUTPUT1D \
+	VADDPS Y2, Y1, Y6; \
+	VSUBPS Y2, Y1, Y7; \
+	VADDPS Y4, Y3, Y8; \
+	VSUBPS Y4, Y3, Y9; \
+	VADDPS Y6, Y0, Y10; \
+	VADDPS Y8, Y10, Y10; \
+	VMOVAPS Y7, Y11; \
+	VFMADD231PS Y14, Y9, Y11; \
+	VMOVAPS Y6, Y12; \
+	VFMADD231PS Y15, Y8, Y12; \
+	VMULPS Y15, Y9, Y13; \
+	VMULPS Y14, Y13, Y13; \
+	VADDPS Y7, Y13, Y13; \
+	VADDPS Y5, Y13, Y13
+
+// STORELANES writes the 4-value rows of lanes lo and lo+4 (X of src and
+// its high half) at R14 plus the lanes' byte offsets in the table at R8.
+#define STORELANES(src, xsrc, lo, hi) \
+	MOVQ lo(R8), R15; \
+	VMOVUPS xsrc, (R14)(R15*1); \
+	MOVQ hi(R8), R15; \
+	VEXTRACTF128 $1, src, (R14)(R15*1)
+
+// func wgOutput8AVX2(m *float32, es, mstep, cout int, out *float32, ohw int, offs *[8]int, wo int, bias *float32, bstep int, tmp *[24][8]float32)
+TEXT ·wgOutput8AVX2(SB), NOSPLIT, $0-88
+	MOVQ m+0(FP), SI
+	MOVQ es+8(FP), R10
+	SHLQ $2, R10
+	MOVQ mstep+16(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, mstep+16(FP)
+	MOVQ out+32(FP), DI
+	MOVQ ohw+40(FP), DX
+	SHLQ $2, DX
+	MOVQ offs+48(FP), R8
+	MOVQ wo+56(FP), BX
+	SHLQ $2, BX
+	MOVQ bias+64(FP), CX
+	MOVQ bstep+72(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, bstep+72(FP)
+	MOVQ tmp+80(FP), R9
+	LEAQ (R10)(R10*2), R11
+	ADDQ R11, R11          // 6es
+	LEAQ (R11)(R11*2), R12 // 18es
+	LEAQ (R12)(R11*2), R13 // 30es
+	MOVL $0x3f000000, AX   // 0.5
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x3e800000, AX   // 0.25
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+ochan:
+	// Columns: Aᵀ m of element column c into tmp[r][c] (4 rows of 6).
+	XORQ AX, AX
+	MOVQ SI, R14
+ocol:
+	VMOVUPS (R14), Y0
+	VMOVUPS (R14)(R11*1), Y1
+	VMOVUPS (R14)(R11*2), Y2
+	VMOVUPS (R14)(R12*1), Y3
+	VMOVUPS (R14)(R11*4), Y4
+	VMOVUPS (R14)(R13*1), Y5
+	OUTPUT1D
+	VMOVUPS Y10, 0(R9)(AX*1)
+	VMOVUPS Y11, 192(R9)(AX*1)
+	VMOVUPS Y12, 384(R9)(AX*1)
+	VMOVUPS Y13, 576(R9)(AX*1)
+	ADDQ R10, R14
+	ADDQ $32, AX
+	CMPQ AX, $192
+	JLT  ocol
+
+	// Rows: output row r of every lane's tile, plus the bias, transposed
+	// from one vector per column to one 4-value row per lane.
+	XORQ AX, AX
+	MOVQ DI, R14
+orow:
+	VMOVUPS 0(R9)(AX*1), Y0
+	VMOVUPS 32(R9)(AX*1), Y1
+	VMOVUPS 64(R9)(AX*1), Y2
+	VMOVUPS 96(R9)(AX*1), Y3
+	VMOVUPS 128(R9)(AX*1), Y4
+	VMOVUPS 160(R9)(AX*1), Y5
+	OUTPUT1D
+	VBROADCASTSS (CX), Y0
+	VADDPS Y0, Y10, Y10
+	VADDPS Y0, Y11, Y11
+	VADDPS Y0, Y12, Y12
+	VADDPS Y0, Y13, Y13
+	VUNPCKLPS Y11, Y10, Y0
+	VUNPCKHPS Y11, Y10, Y1
+	VUNPCKLPS Y13, Y12, Y2
+	VUNPCKHPS Y13, Y12, Y3
+	VUNPCKLPD Y2, Y0, Y4
+	VUNPCKHPD Y2, Y0, Y5
+	VUNPCKLPD Y3, Y1, Y6
+	VUNPCKHPD Y3, Y1, Y7
+	STORELANES(Y4, X4, 0, 32)
+	STORELANES(Y5, X5, 8, 40)
+	STORELANES(Y6, X6, 16, 48)
+	STORELANES(Y7, X7, 24, 56)
+	ADDQ BX, R14
+	ADDQ $192, AX
+	CMPQ AX, $768
+	JLT  orow
+
+	ADDQ mstep+16(FP), SI
+	ADDQ DX, DI
+	ADDQ bstep+72(FP), CX
+	DECQ cout+24(FP)
+	JNZ  ochan
+	VZEROUPPER
+	RET
+
+// FILTER1D is G g of the column Y0..Y2 into Y0, Y5, Y6, Y8, Y9, Y10 (t0..t5
+// of filter1D), with Y12 = 4, Y13 = 1/6, Y14 = 1/3 and Y15 = 1/4.
+#define FILTER1D \
+	VADDPS Y2, Y0, Y3; \
+	VMOVAPS Y2, Y4; \
+	VFMADD231PS Y12, Y0, Y4; \
+	VADDPS Y1, Y3, Y5; \
+	VMULPS Y13, Y5, Y5; \
+	VSUBPS Y1, Y3, Y6; \
+	VMULPS Y13, Y6, Y6; \
+	VADDPS Y1, Y1, Y7; \
+	VADDPS Y7, Y4, Y8; \
+	VMULPS Y14, Y8, Y8; \
+	VSUBPS Y7, Y4, Y9; \
+	VMULPS Y14, Y9, Y9; \
+	VMULPS Y15, Y2, Y10
+
+// FGATHER loads tap off/32 of the lane table at R8 from the filters at SI
+// into dst (every lane reads).
+#define FGATHER(off, dst) \
+	VMOVDQU off(R8), Y3; \
+	VPCMPEQD Y4, Y4, Y4; \
+	VGATHERDPS Y4, (SI)(Y3*4), dst
+
+// func wgFilter8AVX2(w *float32, idx *[9][8]int32, rows, wstep int, u *float32, ustep, es int, tmp *[18][8]float32)
+TEXT ·wgFilter8AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ idx+8(FP), R8
+	MOVQ rows+16(FP), CX
+	MOVQ wstep+24(FP), DX
+	SHLQ $2, DX
+	MOVQ u+32(FP), DI
+	MOVQ ustep+40(FP), BX
+	SHLQ $2, BX
+	MOVQ es+48(FP), R10
+	SHLQ $2, R10
+	MOVQ tmp+56(FP), R13
+	LEAQ (R10)(R10*2), R11
+	LEAQ (R10)(R10*4), R12
+	MOVL $0x40800000, AX // 4
+	MOVQ AX, X12
+	VBROADCASTSS X12, Y12
+	MOVL $0x3e2aaaab, AX // 1/6
+	MOVQ AX, X13
+	VBROADCASTSS X13, Y13
+	MOVL $0x3eaaaaab, AX // 1/3
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x3e800000, AX // 1/4
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+frow:
+	// Columns: G g of filter column c into tmp[r][c] (6 rows of 3).
+	FGATHER(0, Y0)
+	FGATHER(96, Y1)
+	FGATHER(192, Y2)
+	FILTER1D
+	VMOVUPS Y0, 0(R13)
+	VMOVUPS Y5, 96(R13)
+	VMOVUPS Y6, 192(R13)
+	VMOVUPS Y8, 288(R13)
+	VMOVUPS Y9, 384(R13)
+	VMOVUPS Y10, 480(R13)
+	FGATHER(32, Y0)
+	FGATHER(128, Y1)
+	FGATHER(224, Y2)
+	FILTER1D
+	VMOVUPS Y0, 32(R13)
+	VMOVUPS Y5, 128(R13)
+	VMOVUPS Y6, 224(R13)
+	VMOVUPS Y8, 320(R13)
+	VMOVUPS Y9, 416(R13)
+	VMOVUPS Y10, 512(R13)
+	FGATHER(64, Y0)
+	FGATHER(160, Y1)
+	FGATHER(256, Y2)
+	FILTER1D
+	VMOVUPS Y0, 64(R13)
+	VMOVUPS Y5, 160(R13)
+	VMOVUPS Y6, 256(R13)
+	VMOVUPS Y8, 352(R13)
+	VMOVUPS Y9, 448(R13)
+	VMOVUPS Y10, 544(R13)
+
+	// Rows: (G g) Gᵀ, row r to elements 6r..6r+5.
+	XORQ AX, AX
+	MOVQ DI, R14
+fcol:
+	VMOVUPS 0(R13)(AX*1), Y0
+	VMOVUPS 32(R13)(AX*1), Y1
+	VMOVUPS 64(R13)(AX*1), Y2
+	FILTER1D
+	VMOVUPS Y0, (R14)
+	VMOVUPS Y5, (R14)(R10*1)
+	VMOVUPS Y6, (R14)(R10*2)
+	VMOVUPS Y8, (R14)(R11*1)
+	VMOVUPS Y9, (R14)(R10*4)
+	VMOVUPS Y10, (R14)(R12*1)
+	LEAQ (R14)(R11*2), R14
+	ADDQ $96, AX
+	CMPQ AX, $576
+	JLT  fcol
+
+	ADDQ DX, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  frow
+	VZEROUPPER
+	RET

@@ -1,0 +1,140 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserPeopleView drives the People view of serve --db in headless
+// Chromium: two photos chosen at once are uploaded into the library with
+// progress, the unnamed group they make is named in the page and the name
+// appears on its faces, and a stranger's face is named by clicking it on
+// its photo. A screenshot is saved.
+func TestBrowserPeopleView(t *testing.T) {
+	chromium := findChromium(t)
+	ts, _ := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
+	// Person 2 in two photos (one group), person 3 alone.
+	dir := t.TempDir()
+	var files []string
+	for _, w := range []int{320, 330, 340} {
+		p := filepath.Join(dir, fmt.Sprintf("photo%d.png", w))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, testImage(w, 90)); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		files = append(files, p)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.WindowSize(1100, 1400), chromedp.DisableGPU)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	poll := func(what, cond string) {
+		t.Helper()
+		_, err := chromedp.Run(bctx, chromedp.Poll[bool](cond,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("people-view")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), files[:2]),
+	)
+	if err != nil {
+		t.Fatalf("opening the page and choosing two photos: %v", err)
+	}
+	poll("both uploads", `document.querySelectorAll("#uploads li.done").length === 2 &&
+		[...document.querySelectorAll("#uploads progress")].every(p => p.value === 1)`)
+	poll("the group of two faces", `[...document.querySelectorAll("#people li.person")].some(li =>
+		li.querySelectorAll(".face").length === 2 && li.dataset.name === "")`)
+
+	// Name the group in the page.
+	group := `#people li.person.unnamed`
+	err = chromedp.Do(bctx,
+		chromedp.SendKeys(group+` form.name-person input`, "Meryl Streep"),
+		chromedp.Click(group+` form.name-person button`),
+	)
+	if err != nil {
+		t.Fatalf("naming the group: %v", err)
+	}
+	poll("the name on the group's faces", `(() => {
+		const li = document.querySelector('#people li.person[data-name="Meryl Streep"]');
+		return li !== null && li.querySelectorAll(".face").length === 2 &&
+			[...li.querySelectorAll(".face .face-name")].every(s => s.textContent === "Meryl Streep") &&
+			[...li.querySelectorAll(".face")].every(f => f.dataset.person === "Meryl Streep");
+	})()`)
+
+	// A stranger: upload, then name the face by clicking it on the photo.
+	if err := chromedp.Do(bctx, chromedp.SetUploadFiles(chromedp.CSS("#file"), files[2:])); err != nil {
+		t.Fatal(err)
+	}
+	poll("the stranger's photo", `document.querySelectorAll("#uploads li.done").length === 3 &&
+		document.querySelector("#lib-photo .lib-box.unknown") !== null`)
+	err = chromedp.Do(bctx,
+		chromedp.Click(`#lib-photo .lib-box`),
+		chromedp.SendKeys(`#lib-photo .face-form input`, "Denzel Washington"),
+		chromedp.Click(`#lib-photo .face-form button[type=submit]`),
+	)
+	if err != nil {
+		t.Fatalf("naming a face on its photo: %v", err)
+	}
+	poll("the named face", `document.querySelector("#lib-photo .lib-box").dataset.name === "Denzel Washington" &&
+		document.querySelector('#people li.person[data-name="Denzel Washington"]') !== null`)
+
+	// The named group's photos show its faces, boxed and named.
+	err = chromedp.Do(bctx, chromedp.Click(`#people li.person[data-name="Meryl Streep"] .show-photos`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll("Meryl Streep's photos", `document.querySelectorAll("#person-photo-list .lib-stage").length === 2 &&
+		document.querySelectorAll("#person-photo-list .lib-box").length === 2`)
+	labels, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#person-photo-list .lib-box .label")].map(l => l.textContent)`))
+	if err != nil || !slices.Equal(labels, []string{"Meryl Streep", "Meryl Streep"}) {
+		t.Errorf("labels on Meryl Streep's photos %q (%v)", labels, err)
+	}
+	// Search by name from the page.
+	err = chromedp.Do(bctx,
+		chromedp.SendKeys(`#search-person`, "Meryl Streep"),
+		chromedp.Click(`#search-form button[type=submit]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll("search results", `document.querySelectorAll("#search-results .face").length === 3`)
+	first, err := chromedp.Run(bctx, chromedp.Evaluate[string](
+		`document.querySelector("#search-results .face .face-name").textContent`))
+	if err != nil || !strings.Contains(first, "Meryl Streep") {
+		t.Errorf("first search result %q (%v)", first, err)
+	}
+
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	out := filepath.Join(artifactDir(t), "serve-people.png")
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+}
