@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/recognize"
+	"starid/internal/recognize/defaultmodel"
 )
 
 func init() { addCommand(newEnrollCmd) }
@@ -58,9 +60,13 @@ type enrollResult struct {
 func newEnrollCmd() *cobra.Command {
 	var o enrollOptions
 	c := &cobra.Command{
-		Use:   "enroll RUN NAME PHOTO...",
+		Use:   "enroll [RUN] NAME PHOTO...",
 		Short: "add a person (or more photos of a known one) to a face run without retraining",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
+		Long: `Add a person, or more photos of a known one, to a face run without
+retraining. Without a run (the first argument is then the name), enroll adds
+them to your copy of the built-in model, made on first use, which predict,
+serve and eval without a run then use.`,
+		RunE: func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
 	cacheFlag(c.Flags(), &o.cache, "")
 	workersFlag(c.Flags(), &o.workers, "face-describing")
@@ -69,26 +75,34 @@ func newEnrollCmd() *cobra.Command {
 }
 
 func (o *enrollOptions) run(pos []string, stdout, stderr io.Writer) error {
-	if len(pos) < 3 {
-		return usagef("want a run directory, a name and at least one photo")
+	run := ""
+	if len(pos) > 0 && defaultmodel.IsRunArg(pos[0]) {
+		run, pos = pos[0], pos[1:]
 	}
-	if err := identify.CheckName(pos[1]); err != nil {
+	if len(pos) < 2 {
+		return usagef("want a name and at least one photo, after a run directory to enroll into it")
+	}
+	if err := identify.CheckName(pos[0]); err != nil {
 		return usagef("%v", err)
 	}
 	if err := checkWorkers(o.workers); err != nil {
 		return err
 	}
+	dir := cmp.Or(run, defaultmodel.Which().Dir)
 	waiting := func(holder string) {
-		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", pos[0], holder, identify.DefaultLockWait)
+		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", dir, holder, identify.DefaultLockWait)
 	}
-	res, err := identify.Enroll(context.Background(), pos[0], pos[1], pos[2:], newDescriber(),
+	res, dir, err := defaultmodel.EnrollInto(context.Background(), run, pos[0], pos[1:], newDescriber(),
 		identify.EnrollOptions{Cache: descriptorCache(o.cache, stderr), Workers: o.workers, PipelineVersion: faces.PipelineVersion,
 			Waiting: waiting})
 	if err != nil {
 		return err
 	}
+	if run == "" {
+		fmt.Fprintf(stderr, "no run given: enrolled into your copy of the built-in model in %s; predict, serve and eval without a run now use it (remove the folder to go back to the built-in model)\n", dir)
+	}
 	if o.json {
-		return writeJSON(stdout, enrollResult{Run: pos[0], Name: res.Name, New: res.New, Added: res.Added, Total: res.Total, Classes: res.Classes})
+		return writeJSON(stdout, enrollResult{Run: dir, Name: res.Name, New: res.New, Added: res.Added, Total: res.Total, Classes: res.Classes})
 	}
 	what := "added more photos of"
 	if res.New {

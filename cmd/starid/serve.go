@@ -45,7 +45,11 @@ func newServeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve [RUN] [--db DB]",
 		Short: "a web page and JSON API that name the faces in uploaded photos",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
+		Long: `A web page and JSON API that name the faces in uploaded photos with a
+run's model; without a run, with the built-in model of the tutorial's 17
+stars (or your copy of it that enroll made), or with --db after the
+library's people.`,
+		RunE: func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
 	}
 	f := c.Flags()
 	f.StringVar(&o.Addr, "addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
@@ -66,10 +70,10 @@ func newServeCmd() *cobra.Command {
 }
 
 func (o *serveOptions) run(pos []string, stderr io.Writer) error {
-	if len(pos) > 1 || (len(pos) == 0 && o.db == "") {
-		return usagef("want exactly one run directory (or none with --db)")
+	if len(pos) > 1 {
+		return usagef("want one run directory, or none (the built-in model, or with --db the library's people)")
 	}
-	if len(pos) == 0 && o.gallery != "" {
+	if len(pos) == 0 && o.db != "" && o.gallery != "" {
 		return usagef("--gallery shows the people a run knows: give the run directory")
 	}
 	if err := o.check(); err != nil {
@@ -84,10 +88,16 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	var rec serve.Recognizer // nil: named after the library's people
 	var thumbs serve.Gallery
 	var err error
-	if len(pos) == 1 {
-		if rec, err = openRecognizer(pos[0]); err != nil {
-			return err
-		}
+	switch {
+	case len(pos) == 1:
+		rec, err = openRecognizer(pos[0])
+	case o.db == "":
+		rec, err = openDefaultRecognizer(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if rec != nil {
 		if thumbs, err = openServeGallery(o.gallery, rec, stderr); err != nil {
 			return err
 		}
@@ -184,6 +194,17 @@ func openRunRecognizer(dir string) (serve.Recognizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return serve.FromRecognizer(r), nil
+}
+
+// openDefaultRecognizer serves the default model (recognize.OpenDefault),
+// saying which.
+func openDefaultRecognizer(stderr io.Writer) (serve.Recognizer, error) {
+	r, err := recognize.OpenDefault(recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(stderr, recognize.DefaultNote(r))
 	return serve.FromRecognizer(r), nil
 }
 

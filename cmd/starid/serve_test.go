@@ -44,7 +44,6 @@ func TestServeNotARun(t *testing.T) {
 func TestServeUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
-		{"serve"},
 		{"serve", dir, "other"},
 		{"serve", dir, "--max-concurrent", "0"},
 		{"serve", dir, "--queue", "-1"},

@@ -169,7 +169,7 @@ func openForEnroll(dir, name string, opt EnrollOptions) (*FaceRun, error) {
 			return nil, err
 		}
 	}
-	if len(run.Model.Train) == 0 {
+	if len(run.Model.Train) == 0 && run.Model.Summary == nil {
 		return nil, fmt.Errorf("%s: the run stores no training descriptors, so its head cannot be refitted", filepath.Join(dir, runs.BestFile))
 	}
 	if known := lookAlike(run.Model.Classes, name); known != "" {
@@ -217,11 +217,6 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, photos []strin
 		class = len(classes)
 		classes = append(classes, name)
 	}
-	x := append(slices.Clone(m.Train), add...)
-	y := slices.Clone(m.Labels)
-	for range add {
-		y = append(y, class)
-	}
 	c := run.Info.Config
 	sched, err := optim.ParseSchedule(c.Schedule)
 	if err != nil {
@@ -232,15 +227,11 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, photos []strin
 	if hc.Epochs < 1 || hc.Batch < 1 || hc.Batch > runs.MaxBatch || !(hc.LR > 0) {
 		hc = HeadConfig{Epochs: DefaultEpochs, Batch: 32, Optimizer: "adam", LR: DefaultLR, Seed: c.Seed}
 	}
-	nm, err := Fit(ctx, classes, x, y, hc, nil)
+	nm, err := m.refit(ctx, classes, class, add, hc)
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range y {
-		if l == class {
-			res.Total++
-		}
-	}
+	res.Total = nm.count(class)
 	res.Classes = len(classes)
 	if err := nm.Save(filepath.Join(dir, runs.BestFile), run.Info.PipelineVersion, hc.Epochs); err != nil {
 		return nil, err
