@@ -1,0 +1,136 @@
+package identify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Person is one class of a face run, as `enroll --list` shows it.
+type Person struct {
+	Name   string `json:"name"`
+	Photos int    `json:"photos"` // training descriptors
+	// Enrolled is the time of the person's last enrollment (RFC 3339), ""
+	// for someone the run was trained on and never enrolled since.
+	Enrolled string `json:"enrolled,omitempty"`
+}
+
+// People lists the people the face run in dir knows, in class order. It
+// only reads, so it takes no lock: every file is replaced atomically.
+func People(dir string) ([]Person, error) {
+	run, err := OpenFaceRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Person, len(run.Model.Classes))
+	for i, c := range run.Model.Classes {
+		out[i].Name = c
+	}
+	for _, l := range run.Model.Labels {
+		out[l].Photos++
+	}
+	for _, e := range run.Face.Enrolled {
+		if i := slices.Index(run.Model.Classes, e.Name); i >= 0 {
+			out[i].Enrolled = e.Time
+		}
+	}
+	return out, nil
+}
+
+// findPerson is the class index of name in run, or an error that names a
+// look-alike when there is one.
+func findPerson(run *FaceRun, name string) (int, error) {
+	name = NormalizeName(name)
+	if i := slices.Index(run.Model.Classes, name); i >= 0 {
+		return i, nil
+	}
+	if known := lookAlike(run.Model.Classes, name); known != "" {
+		return -1, fmt.Errorf("%s knows no %q; did you mean %q?", run.Dir, name, known)
+	}
+	return -1, fmt.Errorf("%s knows no %q (enroll --list shows who it knows)", run.Dir, name)
+}
+
+// Rename gives the person old the name new in the face run in dir, under
+// the run's lock. The head and the descriptors stay as they are; only the
+// class's name and its enrollment records change. new must be a valid
+// name and may not be anyone else's, nor differ from anyone else's only in
+// case or spacing; it may differ from old only so (to fix "jim carrey").
+func Rename(dir, old, new string, opt EnrollOptions) error {
+	if err := CheckName(new); err != nil {
+		return err
+	}
+	new = NormalizeName(new)
+	lock, err := lockRun(dir, "starid enroll --rename "+strconv.Quote(old), opt)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	run, err := openForChange(dir, opt)
+	if err != nil {
+		return err
+	}
+	i, err := findPerson(run, old)
+	if err != nil {
+		return err
+	}
+	old = run.Model.Classes[i]
+	if old == new {
+		return fmt.Errorf("%q is already called so", old)
+	}
+	others := slices.Delete(slices.Clone(run.Model.Classes), i, i+1)
+	if slices.Contains(others, new) {
+		return fmt.Errorf("the run already knows %q; remove one of the two first", new)
+	}
+	if known := lookAlike(others, new); known != "" {
+		return fmt.Errorf("name %q: the run already knows %q, which differs only in case, spacing or character forms", new, known)
+	}
+	nm := *run.Model
+	nm.Classes = slices.Clone(run.Model.Classes)
+	nm.Classes[i] = new
+	return writeChange(run, &nm, run.headConfig().Epochs, change{line: fmt.Sprintf("renamed %q to %q", old, new), now: opt.Now,
+		record: func(_ string, f *FaceInfo) {
+			for j := range f.Enrolled {
+				if f.Enrolled[j].Name == old {
+					f.Enrolled[j].Name = new
+				}
+			}
+		}})
+}
+
+// Remove forgets the person name in the face run in dir, under the run's
+// lock: their descriptors and centroid go, and the head is refitted on the
+// others with the run's settings (a second), so their photos no longer
+// pull it. The last person of a run cannot be removed.
+func Remove(ctx context.Context, dir, name string, opt EnrollOptions) error {
+	lock, err := lockRun(dir, "starid enroll --remove "+strconv.Quote(name), opt)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	run, err := openForChange(dir, opt)
+	if err != nil {
+		return err
+	}
+	i, err := findPerson(run, name)
+	if err != nil {
+		return err
+	}
+	name = run.Model.Classes[i]
+	if len(run.Model.Classes) == 1 {
+		return fmt.Errorf("%q is the only person %s knows; a run needs at least one", name, dir)
+	}
+	classes := slices.Delete(slices.Clone(run.Model.Classes), i, i+1)
+	var x [][]float32
+	var y []int
+	for r, l := range run.Model.Labels {
+		switch {
+		case l == i:
+			continue
+		case l > i:
+			l--
+		}
+		x, y = append(x, run.Model.Train[r]), append(y, l)
+	}
+	return refitAndWrite(ctx, run, classes, x, y, change{line: fmt.Sprintf("removed %q", name), now: opt.Now})
+}
