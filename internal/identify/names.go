@@ -79,4 +79,3 @@ func lookAlike(classes []string, name string) string {
 	}
 	return ""
 }
-
