@@ -7,6 +7,10 @@
 export PATH := $(PATH):/usr/local/go/bin
 
 GO         ?= go
+# The AVIF and HEIC decoders (internal/data) run as WebAssembly. Without this
+# tag their packages would also try to load a system libavif or libheif, and
+# link even a CGO_ENABLED=0 binary dynamically to be able to.
+export GOFLAGS += -tags=nodynamic
 # Whole-run limit per test binary: a hung test fails CI with a stack dump
 # instead of eating the job's 90 minutes.
 TESTTIMEOUT ?= 10m

@@ -45,6 +45,13 @@ func TestEnrollBatchSkipsUnusablePhotos(t *testing.T) {
 	if now, _ := os.ReadFile(filepath.Join(run, runs.BestFile)); string(now) != string(snapshot) {
 		t.Error("a strict refusal changed best.safetensors")
 	}
+	// Phones' formats are read (the fixtures of package data).
+	for _, f := range []string{"quadrants.avif", "quadrants.heic"} {
+		_, err := Enroll(context.Background(), run, "Dee", []string{filepath.Join("..", "data", "testdata", f)}, &identifytest.Fake{}, opt)
+		if err == nil || strings.Contains(err.Error(), "unreadable") || !strings.Contains(err.Error(), f+": ") {
+			t.Errorf("%s: %v, want it read (then refused: the fake sees two faces in the quadrants)", f, err)
+		}
+	}
 
 	res, err := Enroll(context.Background(), run, "Dee", batch, &identifytest.Fake{}, opt)
 	must(t, err)
