@@ -3,9 +3,9 @@ package data
 import (
 	"bytes"
 	"context"
-	"flag"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"image"
 	"image/color"
 	"path/filepath"
