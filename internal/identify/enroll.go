@@ -267,13 +267,21 @@ func enrollFace(fs []faces.Face) (*faces.Face, string) {
 }
 
 // dropOthers leaves out the faces the run already names as someone other
-// than name: most likely a wrong photo, which would blur both people.
+// than name: most likely a wrong photo, which would blur both people. The
+// unknown rule alone is eager for people who look alike (and in runs whose
+// classes have few photos), so when the batch has at least three faces and
+// does not as a whole look like someone else, a face the rule gives to
+// another person is kept if it is nearer the rest of the batch than that
+// person's centroid.
 func (b *batch) dropOthers(run *FaceRun, name string) {
 	rule := run.Rule()
+	m := run.Model
+	other := func(a Answer) bool { return a.Class != eval.Unknown && a.Name != name }
+	consensus := len(b.desc) >= 3 && !other(m.Identify(mean(b.desc, -1), rule, 1))
 	used, desc := b.used[:0:0], b.desc[:0:0]
 	for i, v := range b.desc {
-		a := run.Model.Identify(v, rule, 1)
-		if a.Class != eval.Unknown && a.Name != name {
+		a := m.Identify(v, rule, 1)
+		if other(a) && !(consensus && distance(v, mean(b.desc, i)) < a.Distance) {
 			b.skip(b.used[i], fmt.Sprintf("the run already names this face %q (distance %.3f, limit %.3f); is it the right photo?",
 				a.Name, a.Distance, rule.MaxDistance))
 			continue
@@ -281,6 +289,26 @@ func (b *batch) dropOthers(run *FaceRun, name string) {
 		used, desc = append(used, b.used[i]), append(desc, v)
 	}
 	b.used, b.desc = used, desc
+}
+
+// mean is the mean of the descriptors but the one at skip (-1: none).
+func mean(x [][]float32, skip int) []float32 {
+	sum := make([]float64, DescriptorLen)
+	n := 0
+	for i, v := range x {
+		if i == skip {
+			continue
+		}
+		n++
+		for j, e := range v {
+			sum[j] += float64(e)
+		}
+	}
+	out := make([]float32, DescriptorLen)
+	for j := range out {
+		out[j] = float32(sum[j] / float64(max(n, 1)))
+	}
+	return out
 }
 
 // enrollLocked refits the head with the batch and writes the run; the

@@ -3,12 +3,15 @@ package identify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
 )
@@ -161,5 +164,64 @@ func TestListRenameRemove(t *testing.T) {
 	opt.Wait = 1
 	if err := Rename(run, "Dee Smith", "Dee", opt); !errors.Is(err, runs.ErrInUse) {
 		t.Errorf("rename beside a held lock: %v", err)
+	}
+}
+
+// tableFaces describes a photo drawn by identifytest.WritePhoto with one
+// face of person p as the descriptor table[p], found in the photo's middle.
+type tableFaces map[int][]float32
+
+func (t tableFaces) Faces(img *faces.Image) ([]faces.Face, error) {
+	red := img.At(img.W/4, img.H/2, 0)
+	p := int(math.Round(float64(red-100) / 7))
+	return []faces.Face{{Detection: faces.Detection{Box: faces.Box{W: 10, H: 10}, Score: 0.9}, Descriptor: t[p]}}, nil
+}
+
+// A face the unknown rule gives to someone else is left out, unless the
+// rest of the batch shows it is this person's (then it is nearer them);
+// a batch that is all someone else's is all left out.
+func TestEnrollSomeoneElsesFace(t *testing.T) {
+	run := faceRun(t)
+	r, err := OpenFaceRun(run)
+	must(t, err)
+	rule, ann := r.Rule(), r.Model.Centroids[0]
+	// u points away from Ann, towards no one in particular.
+	u := make([]float32, DescriptorLen)
+	u[0], u[1] = 1, -1
+	at := func(f float64, tweak int) []float32 {
+		v := make([]float32, DescriptorLen)
+		for j := range v {
+			v[j] = ann[j] + float32(f*rule.MaxDistance/math.Sqrt2)*u[j]
+		}
+		v[5+tweak] += 0.02 // distinct photos
+		return v
+	}
+	table := tableFaces{10: at(0.9, 0), 11: at(1.6, 1), 12: at(1.6, 2), 13: at(1.6, 3), 14: ann}
+	if a := r.Model.Identify(table[10], rule, 1); a.Name != "Ann" {
+		t.Skipf("the probe near Ann is %q under this run's rule; the test needs it named Ann", a.Name)
+	}
+	dir := t.TempDir()
+	shot := func(p int) string {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.png", p))
+		must(t, identifytest.WritePhoto(path, 64, 48, identifytest.Face{P: p, X: 4, Y: 4, Size: 30}))
+		return path
+	}
+	opt := EnrollOptions{PipelineVersion: "test-1"}
+	// With too few other photos to vouch for it, the rule decides.
+	_, err = Enroll(context.Background(), run, "Eve", []string{shot(10)}, table, opt)
+	if err == nil || !strings.Contains(err.Error(), `already names this face "Ann"`) {
+		t.Errorf("one photo near Ann: %v", err)
+	}
+	// A batch that as a whole looks like Ann keeps none of Ann's faces.
+	res, err := Enroll(context.Background(), run, "Zed", []string{shot(14), shot(10), shot(11)}, table, opt)
+	if err != nil || len(res.Skipped) != 2 || !strings.HasSuffix(res.Skipped[0].Path, "p14.png") ||
+		!strings.HasSuffix(res.Skipped[1].Path, "p10.png") || !strings.Contains(res.Skipped[1].Reason, `"Ann"`) {
+		t.Errorf("a batch that looks like Ann: %+v, %v", res, err)
+	}
+	must(t, Remove(context.Background(), run, "Zed", opt))
+	res, err = Enroll(context.Background(), run, "Dee", []string{shot(10), shot(11), shot(12), shot(13)}, table, opt)
+	must(t, err)
+	if res.Added != 4 {
+		t.Errorf("the face near Ann but nearer the rest of Dee's batch was left out: %+v", res.Skipped)
 	}
 }
