@@ -241,3 +241,21 @@ func TestHEIFBrandsAndTransforms(t *testing.T) {
 		t.Errorf("turned HEIC header: %+v %v", hd, err)
 	}
 }
+
+// The WebAssembly decoders' cost per photo beyond their one-time
+// compilation: instantiating the module and decoding a small fixture.
+func BenchmarkDecodeHEIF(b *testing.B) {
+	for _, name := range []string{"quadrants.avif", "quadrants.heic"} {
+		data := readTestdata(b, name)
+		if _, err := Decode(bytes.NewReader(data), name, 0); err != nil { // compile outside the timing
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Decode(bytes.NewReader(data), name, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
