@@ -54,11 +54,14 @@ type EnrollOptions struct {
 const DefaultLockWait = 2 * time.Minute
 
 // UnclearFaceRatio decides when a photo with several faces is refused for
-// enrolment: when a second face the detector is as sure of covers at least
-// this share of the main face's area, which of them the photo is about is
-// a guess (a group photo), and enrolling the wrong one would teach the run
-// a wrong name. A small face in the background is no such doubt.
-const UnclearFaceRatio = 0.5
+// enrolment: when another face covers at least this share of the main
+// face's area (0.6 of its width), which of them the photo is about is a
+// guess (a group photo), and enrolling the wrong one would teach the run a
+// wrong name. The detector's score does not enter: in group photos it
+// ranges over 0.56-0.9 for faces of similar size. A small face in the
+// background leaves no doubt. 14 of celebrity17's 1,370 photos are refused
+// by this rule, and all six group photos of face-api's samples.
+const UnclearFaceRatio = 0.36
 
 // BatchError is Enroll's refusal of a batch of photos: none could be used,
 // or (Strict) some could not.
@@ -250,13 +253,9 @@ func enrollFace(fs []faces.Face) (*faces.Face, string) {
 	if i < 0 {
 		return nil, "no face found"
 	}
-	top := 0.0
-	for _, f := range fs {
-		top = max(top, f.Score)
-	}
 	rivals := 0
 	for j, f := range fs {
-		if j != i && f.Score >= top-faces.MainScoreMargin && f.Box.Area() >= UnclearFaceRatio*fs[i].Box.Area() {
+		if j != i && f.Box.Area() >= UnclearFaceRatio*fs[i].Box.Area() {
 			rivals++
 		}
 	}

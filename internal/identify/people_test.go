@@ -225,3 +225,26 @@ func TestEnrollSomeoneElsesFace(t *testing.T) {
 		t.Errorf("the face near Ann but nearer the rest of Dee's batch was left out: %+v", res.Skipped)
 	}
 }
+
+// Whose photo a group photo is does not depend on detector scores, which
+// vary by 0.3 between faces of similar size (face-api's sample3: 0.78 for
+// the middle face, 0.67 for the two others).
+func TestEnrollFaceOfAGroupPhoto(t *testing.T) {
+	face := func(side, score float64) faces.Face {
+		return faces.Face{Detection: faces.Detection{Box: faces.Box{W: side, H: side}, Score: score}}
+	}
+	for _, tc := range []struct {
+		fs    []faces.Face
+		clear bool
+	}{
+		{[]faces.Face{face(330, 0.67), face(303, 0.78), face(280, 0.67)}, false},
+		{[]faces.Face{face(300, 0.9), face(200, 0.6)}, false},
+		{[]faces.Face{face(300, 0.9), face(170, 0.95)}, true}, // a face in the background
+		{[]faces.Face{face(300, 0.7)}, true},
+	} {
+		f, why := enrollFace(tc.fs)
+		if (f != nil) != tc.clear || !tc.clear && !strings.Contains(why, "faces of similar size") {
+			t.Errorf("faces %+v: main %v (%q), want clear=%v", tc.fs, f, why, tc.clear)
+		}
+	}
+}
