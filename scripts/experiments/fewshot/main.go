@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -149,6 +150,12 @@ func oneSet(ds *data.Dataset, names []string, dir string, rng *rand.Rand, cache 
 		}
 		for _, n := range names {
 			res, err := identify.Enroll(ctx, runDir, n, pool[n][:k], d, identify.EnrollOptions{Cache: cache, PipelineVersion: faces.PipelineVersion})
+			if be := (*identify.BatchError)(nil); errors.As(err, &be) {
+				// As a user would be: told, and the person not enrolled
+				// (their test photos then count as not named).
+				fmt.Fprintf(os.Stderr, "  k=%d: %v\n", k, err)
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("k=%d: %w", k, err)
 			}
