@@ -33,8 +33,10 @@ all: build
 setup:
 	bash scripts/setup.sh
 
+# The commit goes in by -X as well: builds here run with -buildvcs=false,
+# which leaves `starid version` without one.
 build:
-	$(GO) build -o bin/starid ./cmd/starid
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse --short HEAD 2>/dev/null)" -o bin/starid ./cmd/starid
 
 # Default build (cgo, OpenBLAS) first, then everything again without cgo:
 # the static binary runs starid's own GEMM kernels, and every golden file and

@@ -142,7 +142,7 @@ func TestCropAligned(t *testing.T) {
 	// the describer finds, cut by the chip maker train was given, at the
 	// padding and side in model.json. Equal to the bit, and not the
 	// crop=face crop.
-	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
+	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestCropAligned(t *testing.T) {
 		}
 	}
 	trainWarp := train.FaceWarper(found, func(img *image.RGBA, lm []faces.Point) (*image.RGBA, error) {
-		return alignedChip(img, lm, facecrop.DefaultAlignPadding, facecrop.ChipSide(32))
+		return recognize.AlignedChip(img, lm, facecrop.DefaultAlignPadding, facecrop.ChipSide(32))
 	})
 	tf := recognize.Transform(r.Info)
 	batches := func(lo data.LoaderOptions) []float32 {
@@ -178,7 +178,7 @@ func TestCropAligned(t *testing.T) {
 	if len(evalX) != len(all)*3*32*32 || !slices.Equal(evalX, trainX) {
 		t.Error("eval's aligned chips differ from training's")
 	}
-	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
+	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestCropAligned(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("predict: exit %d: %s", code, errOut)
 	}
-	var p []prediction
+	var p []recognize.Prediction
 	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 || len(p[0].Faces) != 2 {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -207,7 +207,7 @@ func TestCropAligned(t *testing.T) {
 	x := tensor.New(1, 3, tf.Size, tf.Size)
 	for i, f := range drawn {
 		box := faces.Box{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}
-		chip, err := alignedChip(img, squareLandmarks(box), 0.5, 64)
+		chip, err := recognize.AlignedChip(img, squareLandmarks(box), 0.5, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestAlignedChipRounds(t *testing.T) {
 	}
 	box := faces.Box{X: 8, Y: 6, W: 24, H: 26}
 	lm := squareLandmarks(box)
-	chip, err := alignedChip(img, lm, 0.5, 24)
+	chip, err := recognize.AlignedChip(img, lm, 0.5, 24)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestAlignedChipRounds(t *testing.T) {
 			t.Fatalf("pixel %d: alpha %d", i, chip.Pix[4*i+3])
 		}
 	}
-	if _, err := alignedChip(img, lm[:10], 0.5, 24); err == nil {
+	if _, err := recognize.AlignedChip(img, lm[:10], 0.5, 24); err == nil {
 		t.Error("10 landmarks accepted")
 	}
 }

@@ -86,7 +86,7 @@ func TestCropFace(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: cropFaceFinder(descriptorCache("", io.Discard), 1, io.Discard)})
+	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestCropFace(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("predict: exit %d: %s", code, errOut)
 	}
-	var p []prediction
+	var p []recognize.Prediction
 	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -179,18 +179,14 @@ func TestCropFace(t *testing.T) {
 // pipeline still predicts, with a warning that the crops may differ.
 func TestCropFacePipelineWarning(t *testing.T) {
 	info := runs.ModelInfo{Crop: "face", PipelineVersion: "face-api-1.7.15/starid-0"}
-	var b strings.Builder
-	warnPipeline(info, &b)
-	if !strings.Contains(b.String(), `from face pipeline "face-api-1.7.15/starid-0"`) {
-		t.Errorf("warning %q", b.String())
+	if w := recognize.PipelineWarning(info); !strings.Contains(w, `from face pipeline "face-api-1.7.15/starid-0"`) {
+		t.Errorf("warning %q", w)
 	}
-	b.Reset()
 	info.PipelineVersion = faces.PipelineVersion
-	warnPipeline(info, &b)
+	w := recognize.PipelineWarning(info)
 	info.Crop, info.PipelineVersion = "none", ""
-	warnPipeline(info, &b)
-	if b.Len() != 0 {
-		t.Errorf("unexpected warning %q", b.String())
+	if w += recognize.PipelineWarning(info); w != "" {
+		t.Errorf("unexpected warning %q", w)
 	}
 }
 

@@ -13,7 +13,12 @@ import (
 
 func gridCLI(args ...string) (stdout, stderr string, err error) {
 	var o, e bytes.Buffer
-	err = runDataGrid(args, &o, &e)
+	c := newDataGridCmd()
+	c.SetArgs(args)
+	c.SetOut(&o)
+	c.SetErr(&e)
+	c.SilenceErrors, c.SilenceUsage = true, true
+	err = c.Execute()
 	return o.String(), e.String(), err
 }
 

@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"starid/internal/data"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 )
@@ -104,6 +106,12 @@ func TestEnrollThenPredict(t *testing.T) {
 	code, out, _ = runCLI("enroll", run, "Bob", photoOf(t, dir, 1, 5))
 	if code != exitOK || !strings.Contains(out, `added more photos of "Bob"`) {
 		t.Errorf("enroll known: exit %d: %s", code, out)
+	}
+	code, out, _ = runCLI("enroll", run, "Bob", photoOf(t, dir, 1, 6), "--json")
+	var res enrollResult
+	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Skipped == nil ||
+		!reflect.DeepEqual(res, enrollResult{Run: run, Name: "Bob", Added: 1, Total: res.Total, Classes: 4, Skipped: []data.Skipped{}}) || res.Total < 2 {
+		t.Errorf("enroll --json: exit %d %v: %s", code, err, out)
 	}
 }
 

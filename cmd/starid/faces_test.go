@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"starid/internal/faces"
+	"starid/internal/recognize"
 )
 
 // fakeFinder "finds" one face per 20 pixels of photo width, so the tests
@@ -56,7 +57,7 @@ func TestFacesJSONAndAnnotated(t *testing.T) {
 	if code != exitInput || !strings.Contains(errOut, "1 of 3 images") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	var got []foundFaces
+	var got []recognize.FoundFaces
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -64,7 +65,7 @@ func TestFacesJSONAndAnnotated(t *testing.T) {
 		t.Fatalf("results %+v", got)
 	}
 	f := got[0].Faces[1]
-	if f.Box != [4]float64{22.25, 1, 15.5, 12} || f.Score != 0.875 || len(f.Landmarks) != 68 || f.Descriptor != nil {
+	if f.Box != [4]int{22, 1, 16, 12} || f.Score != 0.875 || len(f.Landmarks) != 68 || f.Descriptor != nil {
 		t.Errorf("second face %+v", f)
 	}
 	if got[0].Width != 40 || got[0].Height != 16 {

@@ -134,6 +134,15 @@ func TestGoldenVGG(t *testing.T) {
 	golden(t, "eval-vgg-split", "eval", run, "--json")
 	golden(t, "eval-vgg-folder", "eval", run, "--data", photos, "--json")
 	golden(t, "eval-vgg-text", "eval", run, "--data", photos)
+	golden(t, "eval-vgg-csv", "eval", run, "--data", photos, "--csv")
+	golden(t, "predict-vgg-csv", "predict", run, red, green, group, broken, "--csv", "--top", "2")
+	// A folder is searched at any depth; files that are not photos are
+	// skipped, photos that cannot be read are listed and fail the run.
+	probes := filepath.Dir(group)
+	if err := os.WriteFile(filepath.Join(probes, "notes.txt"), []byte("not a photo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "predict-vgg-folder", "predict", run, probes, "--top", "1")
 	golden(t, "eval-not-a-run", "eval", photos, "--json")
 	golden(t, "eval-bad-data", "eval", run, "--data", missing, "--json")
 
@@ -151,6 +160,7 @@ func TestGoldenFaceRun(t *testing.T) {
 	group, empty, broken, folder := goldenPhotos(t, t.TempDir())
 	golden(t, "predict-face-json", "predict", run, group, empty, broken, folder, "--json", "--top", "3")
 	golden(t, "predict-face-text", "predict", run, group, empty)
+	golden(t, "predict-face-csv", "predict", run, group, empty, broken, "--csv")
 	golden(t, "predict-face-threshold", "predict", run, group, "--json", "--threshold", "10")
 	golden(t, "eval-face-split", "eval", run, "--json")
 	golden(t, "eval-face-folder", "eval", run, "--data", photos, "--json")
@@ -161,4 +171,9 @@ func TestGoldenFaces(t *testing.T) {
 	group, empty, broken, folder := goldenPhotos(t, t.TempDir())
 	golden(t, "faces-json", "faces", group, empty, broken, folder, "--json")
 	golden(t, "faces-text", "faces", group, empty)
+	// The conventions of the command line itself: help on stdout, one-line
+	// errors with a pointer to the help.
+	golden(t, "help-predict", "help", "predict")
+	golden(t, "usage-bad-flag", "predict", group, "--bogus")
+	golden(t, "usage-unknown-command", "predcit", group)
 }

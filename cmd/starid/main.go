@@ -1,18 +1,21 @@
 // Command starid recognizes Hollywood stars in photos: it trains the
 // tutorial's VGG16 family from scratch, and names faces with a pretrained
-// face network. Each sub-command lives in its own file; this one
-// only dispatches.
+// face network. Each sub-command lives in its own file (flags bound to an
+// options struct, one package call, printing); this one builds the command
+// tree with cobra and turns errors into exit statuses.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"starid/internal/eval/runeval"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"starid/internal/eval/runeval"
 )
 
 // Exit statuses, as the command-line contract fixes them.
@@ -29,104 +32,140 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-type command struct {
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
+// flagError is pflag's complaint about the command line (unknown flag,
+// unparsable value): a usage error.
+type flagError struct{ err error }
 
-var commands = map[string]command{}
+func (e flagError) Error() string { return e.err.Error() }
 
-func register(name, summary string, run func(args []string, stdout, stderr io.Writer) error) {
-	commands[name] = command{summary: summary, run: run}
-}
+// commands are the constructors of the sub-commands; each command file adds
+// its own in init, so adding a command touches no other file.
+var commands []func() *cobra.Command
+
+func addCommand(newCmd func() *cobra.Command) { commands = append(commands, newCmd) }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// newRoot builds a fresh command tree: flags bind to per-command options
+// structs, so every run (and every test) needs its own.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "starid",
+		Short: "starid recognizes Hollywood stars in photos.",
+		// Errors and usage are printed once, by run, in the form Go's own
+		// tools use: one line, then where to read more.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd())
+	}
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	return root
+}
+
+// run is the command line as a function: arguments in, exit status out.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stderr)
-		if len(args) == 0 {
+	root := newRoot(stdout, stderr)
+	if len(args) == 0 {
+		// Nothing asked: the overview, on stderr since it is not output.
+		root.SetOut(stderr)
+		_ = root.Help()
+		return exitUsage
+	}
+	// cobra would parse the unknown name's flags against the root first
+	// and complain about those; the name is the mistake to report. Names
+	// starting "__" are cobra's hidden completion commands.
+	if name := args[0]; !strings.HasPrefix(name, "-") && !strings.HasPrefix(name, "__") {
+		if c, _, _ := root.Find(args[:1]); c == root {
+			fmt.Fprintf(stderr, "starid: unknown command %q%s\nRun 'starid --help' for usage.\n", name, didYouMean(root, name))
 			return exitUsage
 		}
-		return exitOK
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "starid: unknown command %q\n\n", args[0])
-		printUsage(stderr)
-		return exitUsage
-	}
-	err := cmd.run(args[1:], stdout, stderr)
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.As(err, new(usageError)), errors.As(err, new(runeval.UsageError)):
-		fmt.Fprintf(stderr, "starid %s: %v\n", args[0], err)
-		return exitUsage
-	default:
-		fmt.Fprintf(stderr, "starid %s: %v\n", args[0], err)
-		return exitInput
-	}
+	root.SetArgs(args)
+	c, err := root.ExecuteC()
+	return exitStatus(c, err, stderr)
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "starid recognizes Hollywood stars in photos.\n\nUsage: starid COMMAND [arguments]\n\nCommands:")
-	var names []string
-	for n := range commands {
-		names = append(names, n)
+// exitStatus prints err (if any) as one line naming the command, plus a
+// pointer to the command's help for usage errors, and returns the status.
+func exitStatus(c *cobra.Command, err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	path := c.CommandPath()
+	var fe flagError
+	if errors.As(err, &fe) || errors.As(err, new(usageError)) || errors.As(err, new(runeval.UsageError)) {
+		fmt.Fprintf(stderr, "%s: %v%s\nRun '%s --help' for usage.\n", path, err, dashHint(fe.err), path)
+		return exitUsage
 	}
-	fmt.Fprintln(w, "\nRun 'starid COMMAND --help' for a command's flags.")
+	fmt.Fprintf(stderr, "%s: %v\n", path, err)
+	return exitInput
 }
 
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments ("starid train DIR --model vgg16"), which the flag
-// package alone does not allow. It returns the positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err.Error()}
+// dashHint explains pflag's "unknown shorthand flag: 'j' in -json", which
+// an old single-dash long flag gets.
+func dashHint(err error) string {
+	if err == nil {
+		return ""
+	}
+	_, arg, ok := strings.Cut(err.Error(), "unknown shorthand flag: ")
+	if _, word, found := strings.Cut(arg, " in -"); ok && found && len(word) > 1 {
+		return fmt.Sprintf(" (long flags take two dashes: --%s)", word)
+	}
+	return ""
+}
+
+// didYouMean is "; did you mean X?" for a mistyped sub-command of c, or "".
+func didYouMean(c *cobra.Command, name string) string {
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's own choice for the root
+	}
+	s := c.SuggestionsFor(name)
+	if len(s) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(s, " or ") + "?"
+}
+
+// group is a command that only holds sub-commands: alone, or with a name
+// that is none of them, it is a usage error naming the choices.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs}
+	c.AddCommand(subs...)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		var names []string
+		for _, s := range c.Commands() {
+			names = append(names, s.Name())
 		}
-		args = fs.Args()
+		choices := strings.Join(names, ", ")
 		if len(args) == 0 {
-			return pos, nil
+			return usagef("missing sub-command: %s", choices)
 		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		return usagef("unknown sub-command %q (want %s)%s", args[0], choices, didYouMean(c, args[0]))
 	}
+	return c
 }
 
-// newFlagSet makes a flag set whose -h prints the command's usage to stderr.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: starid %s\n\nFlags:\n", usage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+// showDefault replaces the default pflag prints for a flag whose zero or
+// negative default is a sentinel ("-1" meaning "the run's calibrated
+// threshold") with what it means.
+func showDefault(fs *pflag.FlagSet, name, meaning string) {
+	fs.Lookup(name).DefValue = meaning
 }
 
-// parse wraps parseInterleaved and shows usage on -h.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	// flag.FlagSet prints the usage itself on -h/--help.
-	return parseInterleaved(fs, args)
+// given lists the flags the command line set, by name (sorted), as
+// opposed to their defaults.
+func given(fs *pflag.FlagSet) []string {
+	var names []string
+	fs.Visit(func(f *pflag.Flag) { names = append(names, f.Name) })
+	return names
 }
 
 func oneOf(v string, allowed ...string) bool {
@@ -136,12 +175,4 @@ func oneOf(v string, allowed ...string) bool {
 		}
 	}
 	return false
-}
-
-// flagGiven says whether the command line set the flag name (as opposed
-// to its default).
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
 }

@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"starid/internal/bench"
+	"starid/internal/faces"
+	"starid/internal/tensor"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -118,7 +122,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "--model", "vgg16", "--mode", "fly"}, exitUsage, "--mode must be train or infer"},
 		// Too small for five 2x2 poolings: an input error naming the layer.
 		{[]string{"summary", "--model", "vgg16", "--size", "16"}, exitInput, "block5"},
-		{[]string{"help"}, exitOK, "Commands:"},
 		// Negative counts are refused by name instead of silently taken as defaults.
 		{[]string{"bench", "--model", "vgg16", "--warmup", "-1"}, exitUsage, "--warmup -1: must be 0 or more"},
 		{[]string{"eval", "no-such-run", "--workers", "-1"}, exitUsage, "--workers -1: must be 0"},
@@ -131,12 +134,92 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// A sub-command's --help prints its usage once and exits 0.
-func TestSubcommandHelpOnce(t *testing.T) {
-	for _, cmd := range []string{"train", "predict", "faces", "serve", "enroll"} {
-		code, _, errOut := runCLI(cmd, "--help")
-		if code != exitOK || strings.Count(errOut, "Usage:") != 1 {
-			t.Errorf("starid %s --help: exit %d, %d usage blocks:\n%s", cmd, code, strings.Count(errOut, "Usage:"), errOut)
+// Help that is asked for is output: `starid help CMD` and `starid CMD
+// --help` print the command's own help to stdout, the same text, and exit
+// 0; flags are listed with two dashes, and sentinel defaults say what they
+// mean.
+func TestHelpConventions(t *testing.T) {
+	for _, cmd := range []string{"train", "predict", "eval", "faces", "serve", "enroll", "bench", "summary"} {
+		code, out, errOut := runCLI(cmd, "--help")
+		if code != exitOK || errOut != "" || strings.Count(out, "Usage:") != 1 || !strings.Contains(out, "starid "+cmd) {
+			t.Errorf("starid %s --help: exit %d, stderr %q, stdout:\n%s", cmd, code, errOut, out)
 		}
+		code, viaHelp, errOut := runCLI("help", cmd)
+		if code != exitOK || errOut != "" || viaHelp != out {
+			t.Errorf("starid help %s: exit %d, stderr %q, and stdout differs from --help:\n%s", cmd, code, errOut, viaHelp)
+		}
+	}
+	_, out, _ := runCLI("train", "--help")
+	for _, want := range []string{"--crop string", "--model NAME", "--resume "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("train --help lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, " -model") || strings.Contains(out, " -crop") {
+		t.Errorf("train --help lists single-dash flags:\n%s", out)
+	}
+	_, out, _ = runCLI("predict", "--help")
+	if !strings.Contains(out, "(default the run's calibrated threshold)") || strings.Contains(out, "default -1") {
+		t.Errorf("predict --help shows --threshold's sentinel default:\n%s", out)
+	}
+	code, out, errOut := runCLI("help")
+	if code != exitOK || errOut != "" || !strings.Contains(out, "Available Commands:") || !strings.Contains(out, "predict") {
+		t.Errorf("starid help: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+}
+
+// A wrong flag or a mistyped command is two lines on stderr: what is wrong
+// (with a suggestion where one helps) and where the usage is; no usage dump.
+func TestUsageErrorLines(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--bogus"}, "starid train: unknown flag: --bogus\nRun 'starid train --help' for usage.\n"},
+		{[]string{"predict", "-json"}, "starid predict: unknown shorthand flag: 'j' in -json (long flags take two dashes: --json)\n" +
+			"Run 'starid predict --help' for usage.\n"},
+		{[]string{"trian", "--model", "x"}, "starid: unknown command \"trian\"; did you mean train?\nRun 'starid --help' for usage.\n"},
+		{[]string{"data", "stat", "x"}, "starid data: unknown sub-command \"stat\" (want grid, stats, synth); did you mean stats?\n" +
+			"Run 'starid data --help' for usage.\n"},
+		{[]string{"summary", "--size", "x"}, "starid summary: invalid argument \"x\" for \"--size\" flag: strconv.ParseInt: parsing \"x\": invalid syntax\n" +
+			"Run 'starid summary --help' for usage.\n"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCLI(c.args...)
+		if code != exitUsage || out != "" || errOut != c.want {
+			t.Errorf("starid %v: exit %d, stdout %q, stderr\n%q\nwant\n%q", c.args, code, out, errOut, c.want)
+		}
+	}
+}
+
+// starid completion SHELL prints cobra's script for that shell.
+func TestCompletion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "__start_starid", "zsh": "#compdef starid", "fish": "complete -c starid"} {
+		code, out, errOut := runCLI("completion", shell)
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("completion %s: exit %d, stderr %q, script lacks %q", shell, code, errOut, want)
+		}
+	}
+	// The scripts ask the binary itself for candidates.
+	code, out, _ := runCLI("__complete", "tra")
+	if code != exitOK || !strings.Contains(out, "train") {
+		t.Errorf("__complete tra: exit %d, %q", code, out)
+	}
+}
+
+// starid version names what the binary runs: its GEMM backend and kernels
+// and the face model versions, the same values bench reports.
+func TestVersion(t *testing.T) {
+	code, out, errOut := runCLI("version", "--json")
+	var v bench.Build
+	if err := json.Unmarshal([]byte(out), &v); code != exitOK || err != nil {
+		t.Fatalf("exit %d %v: %s\n%s", code, err, errOut, out)
+	}
+	if v.Backend != tensor.Backend || v.Kernel != tensor.KernelFamily() || v.Pipeline != faces.PipelineVersion || v.Commit == "" || v.CPU == "" {
+		t.Errorf("version %+v", v)
+	}
+	code, out, _ = runCLI("version")
+	if code != exitOK || !strings.Contains(out, "gemm: "+tensor.Backend) || !strings.Contains(out, faces.PackageSpec) {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }

@@ -25,8 +25,9 @@ func TestModelsCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no subcommand", []string{"models"}, "", exitUsage, "usage: starid models fetch"},
-		{"unknown subcommand", []string{"models", "list"}, "", exitUsage, "usage: starid models fetch"},
+		{"no subcommand", []string{"models"}, "", exitUsage, "missing sub-command: fetch, path"},
+		{"unknown subcommand", []string{"models", "list"}, "", exitUsage, `unknown sub-command "list" (want fetch, path)`},
+		{"mistyped subcommand", []string{"models", "fecth"}, "", exitUsage, "did you mean fetch?"},
 		{"stray argument", []string{"models", "fetch", "x"}, "", exitUsage, "takes no arguments"},
 		{"npm missing", []string{"models", "fetch", "--dir", "DIR"}, "", exitInput, "apt-get install npm"},
 		{"npm fails", []string{"models", "fetch", "--dir", "DIR"}, failingNPM, exitInput, "ECONNREFUSED"},
@@ -67,11 +68,11 @@ func TestModelsPath(t *testing.T) {
 func TestModelsDirHint(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(faces.EnvModels, dir)
-	if h := modelsDirHint(dir + string(filepath.Separator)); h != "" {
+	if h := faces.DirHint(dir + string(filepath.Separator)); h != "" {
 		t.Errorf("the folder the commands use: hint %q", h)
 	}
 	other := filepath.Join(dir, "other")
-	if h := modelsDirHint(other); !strings.Contains(h, faces.EnvModels+"="+other) {
+	if h := faces.DirHint(other); !strings.Contains(h, faces.EnvModels+"="+other) {
 		t.Errorf("another folder: hint %q does not say how to use it", h)
 	}
 }

@@ -2,78 +2,71 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/spf13/cobra"
 
 	"starid/internal/data"
-	"starid/internal/eval"
 	"starid/internal/facecrop"
-	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/recognize"
 	"starid/internal/runs"
 )
 
-func init() {
-	register("predict", "name the star in each photo, with probabilities", runPredict)
+func init() { addCommand(newPredictCmd) }
+
+type predictOptions struct {
+	top       int
+	json, csv bool
+	threshold float64
+	cache     string
 }
 
-// prediction is one image of `predict --json`.
-type prediction struct {
-	Image string     `json:"image"`
-	Faces []faceName `json:"faces,omitempty"`
-	Error string     `json:"error,omitempty"`
-	Note  string     `json:"note,omitempty"` // face runs: "no face found"; crop=face runs: the whole photo was used
-}
-
-// faceName is one recognized region. Whole-photo models give one whose box
-// ([x, y, w, h] in pixels of the upright photo) is the whole photo.
-type faceName struct {
-	Box        [4]int      `json:"box"`
-	Name       string      `json:"name"`
-	Confidence float64     `json:"confidence"`
-	Top        []candidate `json:"top"`
-	// Face runs: the descriptor's distance to the centroid of the head's
-	// top class (what the unknown rule compares with the threshold), and
-	// the person whose centroid is nearest.
-	Distance *float64 `json:"distance,omitempty"`
-	Closest  string   `json:"closest,omitempty"`
-}
-
-type candidate struct {
-	Name        string  `json:"name"`
-	Probability float64 `json:"probability"`
+func newPredictCmd() *cobra.Command {
+	var o predictOptions
+	c := &cobra.Command{
+		Use:   "predict RUN IMAGE|DIR...",
+		Short: "name the star in each photo, with probabilities",
+		Long: `Name the faces in each photo with a run's model. Folders are searched for
+photos at any depth (by extension; other files are skipped). A photo that
+cannot be read gets an error entry, the others are still named, and the
+exit status is then 2.`,
+		RunE: func(c *cobra.Command, args []string) error {
+			th, err := threshold(c.Flags(), o.threshold)
+			if err != nil {
+				return err
+			}
+			return runPredict(args, o, th, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.top, "top", 5, "how many names to list per photo, best first")
+	f.BoolVar(&o.json, "json", false, "print JSON (docs/cli.md)")
+	f.BoolVar(&o.csv, "csv", false, "print CSV, one row per face")
+	thresholdFlag(f, &o.threshold)
+	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
+	return c
 }
 
 // runPredict names the person in each photo. A photo that cannot be read
 // gets an error entry and the others are still predicted; the exit status
 // is then 2.
-func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("predict", "predict RUN IMAGE... [--top 5] [--json] [--threshold T] [--cache DIR]", stderr)
-	top := fs.Int("top", 5, "how many names to list per photo, best first")
-	asJSON := fs.Bool("json", false, "print JSON")
-	threshold := fs.Float64("threshold", -1, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
-	cacheDir := fs.String("cache", "", "face runs and --crop face or aligned runs: "+cacheHelp)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stderr io.Writer) error {
 	if len(pos) < 2 {
 		return usagef("want a run directory and at least one image")
 	}
-	if *top < 1 {
+	if o.top < 1 {
 		return usagef("--top must be at least 1")
 	}
-	opt := recognize.Options{TopK: *top}
-	if flagGiven(fs, "threshold") {
-		if !(*threshold >= 0) {
-			return usagef("--threshold %v: must be 0 or more", *threshold)
-		}
-		opt.Threshold = threshold
+	if o.json && o.csv {
+		return usagef("--json and --csv: choose one")
 	}
+	paths, err := data.ListPhotos(pos[1:])
+	if err != nil {
+		return err
+	}
+	opt := recognize.Options{TopK: o.top, Threshold: threshold}
 	// No finder: predict finds faces through the descriptor cache.
 	r, err := recognize.Open(pos[0], opt)
 	if err != nil {
@@ -86,185 +79,32 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	var photos []identify.Photo
 	if r.FindsFaces() {
 		// Face runs print no cache count: it is about the crops.
-		count := info.Kind != runs.ModelFace
-		if photos, err = describePhotos(context.Background(), descriptorCache(*cacheDir, stderr), 0, pos[1:], nil,
-			info.Crop == facecrop.Aligned, count, stderr); err != nil {
+		d := describing(o.cache, 0, stderr)
+		if photos, err = d.Photos(context.Background(), paths, nil, info.Crop == facecrop.Aligned, info.Kind != runs.ModelFace); err != nil {
 			return err
 		}
 	}
-	print := printPrediction
-	switch {
-	case info.Kind == runs.ModelFace:
-		print = printFacePrediction
-	case info.Crop.FindsFaces():
-		print = printCropPrediction
+	var each func(recognize.Prediction)
+	if !o.json && !o.csv {
+		print := recognize.TextPrinter(info)
+		each = func(p recognize.Prediction) { print(stdout, stderr, p) }
 	}
-	out := make([]prediction, 0, len(pos)-1)
-	failed := 0
-	for i, path := range pos[1:] {
-		var ph *identify.Photo
-		if photos != nil {
-			ph = &photos[i]
-		}
-		p := predictPhoto(r, path, ph)
-		if p.Error != "" {
-			failed++
-		}
-		out = append(out, p)
-		if !*asJSON {
-			print(stdout, stderr, p)
-		}
-	}
-	return finishPredict(out, failed, *asJSON, stdout)
+	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, each)
+	return o.finish(out, failed, stdout)
 }
 
-// predictPhoto names the faces of one photo; ph holds the faces the
-// descriptor cache found when the run needs them.
-func predictPhoto(r recognize.Recognizer, path string, ph *identify.Photo) prediction {
-	p := prediction{Image: path}
-	var found []faces.Face
-	if ph != nil {
-		if ph.Err != nil {
-			p.Error = imageErrorText(ph.Err)
-			return p
-		}
-		found = ph.Faces
-	}
-	var photo *recognize.Photo
-	if r.Info().Kind != runs.ModelFace {
-		var err error
-		if photo, err = recognize.Decode(path); err != nil {
-			p.Error = imageErrorText(err)
-			return p
-		}
-	}
-	named, err := r.Name(context.Background(), photo, found)
-	if err != nil {
-		if ph == nil { // a whole-photo run: the error may not say which photo
-			err = fmt.Errorf("%s: %w", path, err)
-		}
-		p.Error = imageErrorText(err)
-		return p
-	}
-	switch {
-	case ph != nil && len(found) == 0 && r.Info().Kind == runs.ModelFace:
-		p.Note = "no face found"
-	case ph != nil && len(found) == 0:
-		p.Note = "no face found; the whole photo was used"
-	}
-	for _, f := range named {
-		p.Faces = append(p.Faces, toFaceName(f))
-	}
-	return p
-}
-
-// imageErrorText is an error as a prediction entry says it: the entry
-// already names the image.
-func imageErrorText(err error) string {
-	if ie := (*data.ImageError)(nil); errors.As(err, &ie) {
-		return ie.Reason
-	}
-	return err.Error()
-}
-
-// toFaceName is the JSON form of a recognized face.
-func toFaceName(f recognize.Face) faceName {
-	fn := faceName{Box: recognize.RoundBox(f.Box), Name: f.Name, Confidence: f.Confidence, Distance: f.Distance, Closest: f.Closest}
-	for _, c := range f.Top {
-		fn.Top = append(fn.Top, candidate{Name: c.Name, Probability: c.Probability})
-	}
-	return fn
-}
-
-// finishPredict prints the JSON form and turns unreadable images into the
+// finish prints the JSON or CSV form and turns unreadable images into the
 // exit status.
-func finishPredict(out []prediction, failed int, asJSON bool, stdout io.Writer) error {
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
+func (o *predictOptions) finish(out []recognize.Prediction, failed int, stdout io.Writer) error {
+	var err error
+	switch {
+	case o.json:
+		err = writeJSON(stdout, out)
+	case o.csv:
+		err = recognize.WriteCSV(stdout, out)
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images could not be read", failed, len(out))
+	if err == nil && failed > 0 {
+		err = fmt.Errorf("%d of %d images could not be read", failed, len(out))
 	}
-	return nil
-}
-
-// printFacePrediction is the human form for face runs: one line per face,
-// largest first, e.g.
-//
-//	group.jpg: face 1 at [120 80 96 96]: Tom Hanks 97.1% (distance 0.32); also Meg Ryan 1.2%
-//	group.jpg: face 2 at [400 90 60 60]: unknown (closest: Meg Ryan, distance 0.71)
-func printFacePrediction(stdout, stderr io.Writer, p prediction) {
-	if p.Error != "" {
-		fmt.Fprintf(stderr, "%s: %s\n", p.Image, p.Error)
-		return
-	}
-	if len(p.Faces) == 0 {
-		fmt.Fprintf(stdout, "%s: no face found\n", p.Image)
-		return
-	}
-	for i, f := range p.Faces {
-		where := fmt.Sprintf("%s: face %d at %v: ", p.Image, i+1, f.Box)
-		if f.Name == eval.UnknownName {
-			fmt.Fprintf(stdout, "%sunknown (closest: %s, distance %.2f)\n", where, f.Closest, *f.Distance)
-			continue
-		}
-		line := fmt.Sprintf("%s%s %.1f%% (distance %.2f)", where, f.Name, 100*f.Confidence, *f.Distance)
-		var also []string
-		for _, c := range f.Top[1:] {
-			also = append(also, fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability))
-		}
-		if len(also) > 0 {
-			line += "; also " + strings.Join(also, ", ")
-		}
-		fmt.Fprintln(stdout, line)
-	}
-}
-
-// printCropPrediction is the human form for crop=face runs: one line per
-// face, e.g.
-//
-//	group.jpg: face 1 at [120 80 96 96]: Tom Hanks 97.1%, Meg Ryan 1.2%
-//	beach.jpg: no face found, whole photo: Meg Ryan 41.0%, Tom Hanks 30.2%
-func printCropPrediction(stdout, stderr io.Writer, p prediction) {
-	if p.Error != "" {
-		fmt.Fprintf(stderr, "%s: %s\n", p.Image, p.Error)
-		return
-	}
-	for i, f := range p.Faces {
-		where := fmt.Sprintf("face %d at %v", i+1, f.Box)
-		if p.Note != "" {
-			where = "no face found, whole photo"
-		}
-		fmt.Fprintf(stdout, "%s: %s: %s\n", p.Image, where, topText(f))
-	}
-}
-
-// topText is a VGG answer's candidates as a person reads them, e.g.
-// "Tom Hanks 97.1%, Meg Ryan 1.2%", after "unknown; " when the answer fell
-// below the threshold.
-func topText(f faceName) string {
-	parts := make([]string, len(f.Top))
-	for i, c := range f.Top {
-		parts[i] = fmt.Sprintf("%s %.1f%%", c.Name, 100*c.Probability)
-	}
-	prefix := ""
-	if f.Name == eval.UnknownName {
-		prefix = "unknown; "
-	}
-	return prefix + strings.Join(parts, ", ")
-}
-
-// printPrediction is the human form: one line per photo.
-func printPrediction(stdout, stderr io.Writer, p prediction) {
-	if p.Error != "" {
-		fmt.Fprintf(stderr, "%s: %s\n", p.Image, p.Error)
-		return
-	}
-	for _, f := range p.Faces {
-		fmt.Fprintf(stdout, "%s: %s\n", p.Image, topText(f))
-	}
+	return err
 }

@@ -4,37 +4,51 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"starid/internal/models"
 	"starid/internal/nn"
 )
 
-func init() {
-	register("summary", "layers, output shapes and parameter counts of a model", runSummary)
+func init() { addCommand(newSummaryCmd) }
+
+type summaryOptions struct {
+	model                string
+	classes, size, batch int
+	width                float64
+	json                 bool
 }
 
-func runSummary(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("summary", "summary --model NAME [--classes 17] [--size 224] [--width 1] [--batch 1] [--json]", stderr)
-	model := fs.String("model", "", "model name: "+joinNames(models.Names()))
-	classes := fs.Int("classes", 17, "number of output classes")
-	size := fs.Int("size", 224, "input height and width in pixels")
-	width := fs.Float64("width", 1, "scale every convolution's channel count (as train --width)")
-	batch := fs.Int("batch", 1, "batch size shown in the output shapes")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func newSummaryCmd() *cobra.Command {
+	var o summaryOptions
+	c := &cobra.Command{
+		Use:   "summary --model NAME",
+		Short: "layers, output shapes and parameter counts of a model",
+		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout()) },
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
+	f := c.Flags()
+	modelFlag(f, &o.model)
+	f.IntVar(&o.classes, "classes", 17, "number of output classes")
+	f.IntVar(&o.size, "size", 224, "input height and width in pixels")
+	f.Float64Var(&o.width, "width", 1, "scale every convolution's channel count (as train --width)")
+	f.IntVar(&o.batch, "batch", 1, "batch size shown in the output shapes")
+	f.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	return c
+}
+
+func (o *summaryOptions) run(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
 	}
-	if *model == "" {
-		return usagef("--model is required (one of %s)", joinNames(models.Names()))
+	if o.model == "" {
+		return usagef("--model is required (one of %s)", modelNames())
 	}
-	if *size < 1 || *batch < 1 {
+	if o.size < 1 || o.batch < 1 {
 		return usagef("--size and --batch must be positive")
 	}
-	spec, err := models.ByNameWidth(*model, *classes, *width)
+	spec, err := models.ByNameWidth(o.model, o.classes, o.width)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -42,14 +56,12 @@ func runSummary(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := nn.Summarize(net, []int{*batch, spec.InChannels, *size, *size})
+	s, err := nn.Summarize(net, []int{o.batch, spec.InChannels, o.size, o.size})
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+	if o.json {
+		return writeJSON(stdout, struct {
 			Model string `json:"model"`
 			*nn.Summary
 		}{spec.Name, s})
@@ -57,13 +69,12 @@ func runSummary(args []string, stdout, stderr io.Writer) error {
 	return s.WriteTable(stdout)
 }
 
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
+// modelNames lists the VGG models for help and error text.
+func modelNames() string { return strings.Join(models.Names(), ", ") }
+
+// writeJSON prints v indented, the form of every --json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

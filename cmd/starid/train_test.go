@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"starid/internal/data"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 )
 
 func TestTrainRefusals(t *testing.T) {
@@ -170,6 +172,14 @@ func TestTrainFace(t *testing.T) {
 	if strings.Count(out, "Epoch: ") != 3 || !strings.Contains(out, "Lr: 1.00E-03") {
 		t.Errorf("face defaults (lr 1e-3, no schedule) not used:\n%s", out)
 	}
+	// --json: the summary alone on stdout, the epochs on stderr.
+	run3 := filepath.Join(t.TempDir(), "run3")
+	code, out, errOut = runCLI("train", photos, "--model", "face", "--out", run3, "--epochs", "2", "--json")
+	var res runs.Summary
+	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Run != run3 || res.Model != "face" ||
+		res.Epochs != 2 || len(res.Classes) == 0 || res.UnknownThreshold == nil || !strings.Contains(errOut, "Epoch: ") {
+		t.Errorf("--json: exit %d %v %+v\nstdout %s\nstderr %s", code, err, res, out, errOut)
+	}
 	s1, _ := os.ReadFile(filepath.Join(run, "split.json"))
 	s2, _ := os.ReadFile(filepath.Join(run2, "split.json"))
 	if string(s1) != string(s2) {
@@ -211,5 +221,21 @@ func TestTrainFaceMissingWeights(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("failed face run left its folder behind")
+	}
+}
+
+// train --json for a VGG run: the best epoch and its accuracy.
+func TestTrainJSONVGG(t *testing.T) {
+	shapes := filepath.Join(t.TempDir(), "shapes")
+	if err := data.Synthesize(shapes, 2, 4, 32, 1); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := runCLI("train", shapes, "--model", "vgg16-bn-dropout-light", "--width", "0.125", "--size", "32",
+		"--epochs", "1", "--batch", "4", "--out", run, "--json")
+	var res runs.Summary
+	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Run != run || res.Epochs != 1 || res.BestEpoch != 1 ||
+		res.Classes != nil || res.TestAccuracy < 0 || res.TestAccuracy > 1 {
+		t.Errorf("exit %d %v %+v\nstdout %s\nstderr %s", code, err, res, out, errOut)
 	}
 }

@@ -67,8 +67,11 @@ type Averages struct {
 // class (in Classes order) and one column per entry of Columns: the classes,
 // followed by UnknownName when any prediction was unknown.
 type Metrics struct {
-	Accuracy  float64                 `json:"accuracy"`
-	Top5      float64                 `json:"top5"`
+	Accuracy float64 `json:"accuracy"`
+	// Top5 is the share of samples whose class is among the five highest
+	// scores; nil (and left out of JSON) with five classes or fewer, where
+	// every class is in the top five and the number would say nothing.
+	Top5      *float64                `json:"top5,omitempty"`
 	Loss      float64                 `json:"loss"`
 	N         int                     `json:"n"`
 	Unknown   int                     `json:"unknown"`
@@ -165,6 +168,16 @@ func (a *Accumulator) AddPredicted(logits *tensor.Tensor, labels, preds []int) e
 	return nil
 }
 
+// Top5Share is the top-5 share for Metrics.Top5: hits of n samples, or nil
+// when classes are 5 or fewer.
+func Top5Share(hits, n, classes int) *float64 {
+	if classes <= 5 || n == 0 {
+		return nil
+	}
+	v := float64(hits) / float64(n)
+	return &v
+}
+
 // N is the number of samples added so far.
 func (a *Accumulator) N() int { return a.n }
 
@@ -175,7 +188,7 @@ func (a *Accumulator) Metrics() Metrics {
 	m := Metrics{N: a.n, Classes: append([]string(nil), a.classes...), PerClass: make(map[string]ClassMetrics, c)}
 	if a.n > 0 {
 		m.Accuracy = float64(a.correct) / float64(a.n)
-		m.Top5 = float64(a.top5) / float64(a.n)
+		m.Top5 = Top5Share(a.top5, a.n, c)
 		m.Loss = a.lossSum / float64(a.n)
 	}
 	for _, row := range a.conf {

@@ -58,7 +58,7 @@ func TestWorkedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.N != 6 || !near(m.Accuracy, 0.5) || !near(m.Top5, 1) || !near(m.Loss, 0.949304) || m.Unknown != 0 {
+	if m.N != 6 || !near(m.Accuracy, 0.5) || m.Top5 != nil || !near(m.Loss, 0.949304) || m.Unknown != 0 {
 		t.Errorf("N %d acc %v top5 %v loss %v unknown %d", m.N, m.Accuracy, m.Top5, m.Loss, m.Unknown)
 	}
 	if want := [][]int{{2, 1, 0}, {0, 1, 1}, {1, 0, 0}}; !reflect.DeepEqual(m.Confusion, want) {
@@ -153,7 +153,7 @@ func TestUnknownThreshold(t *testing.T) {
 	if want := [][]int{{1, 1, 0, 1}, {0, 1, 0, 1}, {0, 0, 0, 1}}; !reflect.DeepEqual(m.Confusion, want) {
 		t.Errorf("confusion %v, want %v", m.Confusion, want)
 	}
-	if m.Unknown != 3 || !near(m.Accuracy, 2./6) || !near(m.Top5, 1) || !near(m.Loss, 0.949304) {
+	if m.Unknown != 3 || !near(m.Accuracy, 2./6) || m.Top5 != nil || !near(m.Loss, 0.949304) {
 		t.Errorf("unknown %d acc %v top5 %v loss %v", m.Unknown, m.Accuracy, m.Top5, m.Loss)
 	}
 	if !reflect.DeepEqual(m.Columns, []string{"A", "B", "C", UnknownName}) {
@@ -195,14 +195,45 @@ func TestTop5(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.Top5 == 1; got != c.hit {
+		if got := m.Top5 != nil && *m.Top5 == 1; got != c.hit {
 			t.Errorf("%s: top-5 hit %v, want %v", c.name, got, c.hit)
 		}
 	}
-	// Fewer than five classes: always a hit, even in last place.
+	// Fewer than five classes: every class is in the top five, so top-5
+	// is not reported.
 	m, _ := Compute(tensor.FromData([]float32{5, 4, 3, 2}, 1, 4), []int{3}, []string{"a", "b", "c", "d"})
-	if m.Top5 != 1 || m.Accuracy != 0 {
-		t.Errorf("4 classes, last place: top5 %v acc %v, want 1 and 0", m.Top5, m.Accuracy)
+	if m.Top5 != nil || m.Accuracy != 0 {
+		t.Errorf("4 classes, last place: top5 %v acc %v, want none and 0", m.Top5, m.Accuracy)
+	}
+}
+
+// Top-5 is reported from six classes up: the true class ranks 0, 5 and 4
+// in three samples, so two of three are in the top five.
+func TestTop5OnlyBeyondFiveClasses(t *testing.T) {
+	classes := []string{"A", "B", "C", "D", "E", "F"}
+	probs := [][]float64{
+		{0.5, 0.1, 0.1, 0.1, 0.1, 0.1},
+		{0.3, 0.25, 0.2, 0.12, 0.08, 0.05},
+		{0.3, 0.25, 0.2, 0.12, 0.08, 0.05},
+	}
+	m, err := Compute(logits(probs), []int{0, 5, 4}, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Top5 == nil || !near(*m.Top5, 2./3) {
+		t.Errorf("top-5 %v, want 2/3", m.Top5)
+	}
+	b, err := json.Marshal(m)
+	if err != nil || !strings.Contains(string(b), `"top5":0.666`) {
+		t.Errorf("JSON %s, %v", b, err)
+	}
+	five := [][]float64{{0.6, 0.1, 0.1, 0.1, 0.1}}
+	m, err = Compute(logits(five), []int{4}, classes[:5])
+	if err != nil || m.Top5 != nil {
+		t.Fatalf("five classes: top-5 %v, want none (%v)", m.Top5, err)
+	}
+	if b, _ := json.Marshal(m); strings.Contains(string(b), "top5") {
+		t.Errorf("five classes: JSON reports top-5: %s", b)
 	}
 }
 
@@ -277,7 +308,8 @@ func TestEmptyAndJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &obj); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"accuracy", "top5", "loss", "per_class", "confusion", "classes", "n"} {
+	// Three classes: no top-5 (TestTop5OnlyBeyondFiveClasses has one).
+	for _, k := range []string{"accuracy", "loss", "per_class", "confusion", "classes", "n"} {
 		if _, ok := obj[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, b)
 		}

@@ -7,13 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"starid/internal/data"
 	"starid/internal/faces"
@@ -55,11 +52,9 @@ type Stats struct {
 type DescribeOptions struct {
 	Cache   *Cache
 	Workers int // 0: GOMAXPROCS
-	// Progress, when not nil, gets a progress display: a bar redrawn in
-	// place when Terminal, otherwise a line every ProgressEvery (0: 15 s).
-	Progress      io.Writer
-	Terminal      bool
-	ProgressEvery time.Duration
+	// Progress, when not nil, is told after each photo how many of the
+	// photos are done (progress.Bar.Func draws it on a terminal).
+	Progress func(done, total int)
 	// Note, when not nil, is told about damaged cache entries and cache
 	// write failures, which do not stop the work.
 	Note func(msg string)
@@ -85,11 +80,9 @@ func Describe(ctx context.Context, d Describer, paths, keys []string, opt Descri
 	}
 	out := make([]Photo, len(paths))
 	var (
-		mu    sync.Mutex
-		st    Stats
-		done  int
-		start = time.Now()
-		prog  = &progressLine{w: opt.Progress, terminal: opt.Terminal, every: opt.ProgressEvery, start: start, last: start}
+		mu   sync.Mutex
+		st   Stats
+		done int
 	)
 	note := func(format string, args ...any) {
 		if opt.Note != nil {
@@ -137,7 +130,9 @@ func Describe(ctx context.Context, d Describer, paths, keys []string, opt Descri
 					st.CacheErrs++
 				}
 				done++
-				prog.show(done, len(paths), st.Cached)
+				if opt.Progress != nil {
+					opt.Progress(done, len(paths))
+				}
 				mu.Unlock()
 			}
 		}()
@@ -154,7 +149,6 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	prog.finish()
 	if st.CacheErrs > 0 {
 		note("warning: %d of %d descriptors could not be written to the cache in %s (%s); they were used, but will be computed again next time",
 			st.CacheErrs, len(paths), opt.Cache.Dir, rootCause(firstPutErr))
@@ -250,57 +244,6 @@ func describeOne(d Describer, c *Cache, path, key string, marks bool) (Photo, ou
 	how.source = computed
 	how.putErr = c.Put(p.Key, found)
 	return p, how
-}
-
-// progressLine shows how far Describe has got.
-type progressLine struct {
-	w           io.Writer
-	terminal    bool
-	every       time.Duration
-	start, last time.Time
-	shown       bool
-}
-
-func (p *progressLine) show(done, total, cached int) {
-	if p.w == nil {
-		return
-	}
-	now := time.Now()
-	every := p.every
-	if every <= 0 {
-		every = 15 * time.Second
-	}
-	if p.terminal {
-		every = 100 * time.Millisecond
-	}
-	if now.Sub(p.last) < every && done < total {
-		return
-	}
-	p.last = now
-	elapsed := now.Sub(p.start)
-	eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
-	if p.terminal {
-		const width = 30
-		fill := min(width, done*width/max(total, 1))
-		bar := strings.Repeat("=", fill)
-		if fill < width {
-			bar += ">" + strings.Repeat(" ", width-fill-1)
-		}
-		fmt.Fprintf(p.w, "\rDescribing faces [%s] %d/%d (%d cached)  ETA %s\033[K", bar, done, total, cached, eta)
-		p.shown = true
-		return
-	}
-	if done < total {
-		fmt.Fprintf(p.w, "describing faces: %d/%d photos (%d cached), %s elapsed, ETA %s\n",
-			done, total, cached, elapsed.Round(time.Second), eta)
-	}
-}
-
-// finish erases an in-place bar so the next message starts clean.
-func (p *progressLine) finish() {
-	if p.w != nil && p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }
 
 // rootCause is the innermost reason of err ("no space left on device"),

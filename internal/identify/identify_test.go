@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"starid/internal/eval"
@@ -524,21 +525,20 @@ func TestDescribeProgress(t *testing.T) {
 		must(t, identifytest.WritePhoto(p, 64, 48, identifytest.Face{P: i, X: 1, Y: 1, Size: 9}))
 		paths = append(paths, p)
 	}
-	var plain, bar strings.Builder
-	if _, _, err := Describe(context.Background(), &identifytest.Fake{}, paths, nil,
-		DescribeOptions{Workers: 1, Progress: &plain, ProgressEvery: 1}); err != nil {
-		t.Fatal(err)
-	}
-	// One line per finished photo but the last (the caller reports the end).
-	if got := plain.String(); strings.Count(got, "\n") != 3 || !strings.Contains(got, "describing faces: 3/4 photos (0 cached)") {
-		t.Errorf("plain progress:\n%s", got)
-	}
-	if _, _, err := Describe(context.Background(), &identifytest.Fake{}, paths, nil,
-		DescribeOptions{Workers: 1, Progress: &bar, Terminal: true}); err != nil {
-		t.Fatal(err)
-	}
-	if got := bar.String(); !strings.Contains(got, "\rDescribing faces [==============================] 4/4") ||
-		!strings.HasSuffix(got, "\r\033[K") {
-		t.Errorf("bar progress: %q", got)
+	var mu sync.Mutex
+	var done []int
+	_, _, err := Describe(context.Background(), &identifytest.Fake{}, paths, nil, DescribeOptions{Workers: 2,
+		Progress: func(d, total int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if total != len(paths) {
+				t.Errorf("progress total %d, want %d", total, len(paths))
+			}
+			done = append(done, d)
+		}})
+	must(t, err)
+	// Called under Describe's lock: one call per photo, in order.
+	if !slices.Equal(done, []int{1, 2, 3, 4}) {
+		t.Errorf("progress calls %v, want 1..4", done)
 	}
 }

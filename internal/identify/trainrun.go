@@ -91,7 +91,7 @@ type TrainResult struct {
 	Stats          Stats
 	Rule           Rule
 	Calibration    Calibration
-	TestAcc        float64 // closed set: the head's arg-max, no-face photos wrong
+	TestAcc        float64 // closed set, of the kept (last) head: its arg-max, no-face photos wrong
 	TestAccOpenSet float64 // with the unknown rule
 	History        []runs.EpochRecord
 }
@@ -142,12 +142,16 @@ const maxListed = 20
 // Train makes a face run in cfg.Out: it scans and splits cfg.Data exactly
 // as a VGG run does (same seed, same split.json), describes every photo of
 // the kept classes (through the cache), takes the largest face of each
-// training photo, calibrates the unknown rule on the training descriptors,
-// trains the head for cfg.Epochs epochs printing the tutorial's line per
-// epoch, and writes model.json, best.safetensors and last.safetensors (the
-// final head: with no test-based selection, best is the last epoch),
-// history.csv, curves.png and train.log. Test photos in which no face is
-// found count as errors.
+// training photo, calibrates the unknown rule on the training
+// descriptors, trains the head for cfg.Epochs epochs printing the
+// tutorial's line per epoch, and writes model.json, best.safetensors and
+// last.safetensors (both the final head), history.csv, curves.png and
+// train.log. Test photos in which no face is found count as errors.
+//
+// A face run keeps its last epoch's head rather than the epoch with the
+// best test accuracy: choosing on the test split would make the test
+// accuracy it reports optimistic, and the head has no validation split to
+// choose on instead.
 func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (_ *TrainResult, err error) {
 	if cfg.TargetFRR == 0 {
 		cfg.TargetFRR = DefaultTargetFRR
@@ -232,8 +236,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 		lg.notef("no test photos, so no test accuracy (every class has a single photo): %s", filepath.Join(cfg.Out, runs.BestFile))
 		return res, nil
 	}
-	lg.notef("test accuracy %.1f%% (%.1f%% with the unknown rule; %d of %d test photos without a usable face count as errors): %s",
-		100*res.TestAcc, 100*res.TestAccOpenSet, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile))
+	lg.notef("%s", keptNote(res, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
 	return res, nil
 }
 
@@ -329,8 +332,8 @@ func (fd *faceData) describe(ctx context.Context, cfg *TrainConfig, d Describer,
 		paths[r], keys[r] = fd.ds.Samples[i].Path, fd.ds.Samples[i].SHA256
 	}
 	return Describe(ctx, d, paths, keys, DescribeOptions{Cache: cfg.Cache, Workers: cfg.Workers,
-		Progress: out.Stderr, Terminal: out.Terminal, ProgressEvery: out.ProgressEvery,
-		Note: func(msg string) { lg.notef("%s", msg) }})
+		Progress: out.Progress,
+		Note:     func(msg string) { lg.notef("%s", msg) }})
 }
 
 // trainingSide lists the photos the pipeline could not use (no face, or
@@ -375,8 +378,8 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 }
 
 // fit calibrates the unknown rule and trains the head, printing an epoch
-// line each epoch; it fills res and returns the test descriptors (nil for
-// a test photo without a usable face).
+// line each epoch; it fills res and returns the final head and the test
+// descriptors (nil for a test photo without a usable face).
 func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]float32, error) {
 	trainX, trainY, err := fd.trainingSide(cfg, photos, res, lg)
 	if err != nil {
@@ -411,19 +414,47 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 		if err := runs.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
 			return err
 		}
-		rec.Best = s.Epoch == cfg.Epochs
 		rec.DurationMS = time.Since(epochStart).Milliseconds()
 		epochStart = time.Now()
 		res.History = append(res.History, rec)
+		// Unmarked: no epoch is chosen by its test accuracy.
 		lg.result(rec.Line(cfg.Epochs))
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	res.TestAcc = res.History[len(res.History)-1].TestAcc
+	// The kept epoch, as history.csv and curves.png show it.
+	last := &res.History[len(res.History)-1]
+	last.Best = true
+	res.TestAcc = last.TestAcc
 	res.TestAccOpenSet, _, _ = testScores(model, testX, testY, rule)
 	return model, testX, nil
+}
+
+// keptNote is a face run's last line: which head it keeps, where, and
+// how it scores on the test split, with, for information only, where the
+// highest test accuracy was when the kept epoch scores lower.
+func keptNote(res *TrainResult, noFace, tests int, path string) string {
+	h := res.History
+	last := h[len(h)-1]
+	s := fmt.Sprintf("kept the head of the last epoch (%d of %d) in %s: test accuracy %.1f%% (%.1f%% with the unknown rule; "+
+		"%d of %d test photos without a usable face count as errors); face runs choose no epoch on the test split, "+
+		"so this is a fair held-out figure", last.Epoch, len(h), path, 100*res.TestAcc, 100*res.TestAccOpenSet, noFace, tests)
+	first, times := 0, 0
+	for i, r := range h {
+		switch {
+		case r.TestAcc > h[first].TestAcc:
+			first, times = i, 1
+		case r.TestAcc == h[first].TestAcc:
+			times++
+		}
+	}
+	if top := h[first]; top.TestAcc > last.TestAcc {
+		s += fmt.Sprintf(" (for information: the highest test accuracy, %.1f%%, was first reached at epoch %d, in %d epoch(s) in all)",
+			100*top.TestAcc, top.Epoch, times)
+	}
+	return s
 }
 
 // writeRun writes the finished face run's files: the head (as best and
@@ -447,7 +478,7 @@ func writeRun(cfg *TrainConfig, model *Model, res *TrainResult, start time.Time,
 	if err := run.writeInfo(); err != nil {
 		return err
 	}
-	plotErr, err := runs.WriteHistoryFiles(cfg.Out, res.History)
+	plotErr, err := runs.WriteHistoryFiles(cfg.Out, runs.ModelFace, runs.KeepLast, res.History)
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,8 @@ type Face struct {
 
 // Candidate is one ranked name.
 type Candidate struct {
-	Name        string
-	Probability float64
+	Name        string  `json:"name"`
+	Probability float64 `json:"probability"`
 }
 
 // Info describes the model behind a Recognizer.

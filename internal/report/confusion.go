@@ -38,7 +38,9 @@ func ConfusionSize(rows, cols int) (w, h int) {
 // one extra column, which is labelled "unknown" (open-set rejections). The
 // colour is the cell's share of its row, i.e. the recall of the diagonal,
 // so that classes with few photos are as readable as those with many.
-func ConfusionPNG(m [][]int, classes []string, path string) error {
+// title (lines split at "\n") says what was evaluated; "" gives a plain
+// "Confusion matrix".
+func ConfusionPNG(m [][]int, classes []string, title, path string) error {
 	if len(m) == 0 {
 		return errors.New("confusion: empty matrix")
 	}
@@ -76,7 +78,10 @@ func ConfusionPNG(m [][]int, classes []string, path string) error {
 
 	g := confGrid{m: m, share: rowShares(m)}
 	p := plot.New()
-	p.Title.Text = "Confusion matrix"
+	p.Title.Text = title
+	if title == "" {
+		p.Title.Text = "Confusion matrix"
+	}
 	p.X.Label.Text = "predicted"
 	p.Y.Label.Text = "true"
 	p.X.Padding, p.Y.Padding = 0, 0

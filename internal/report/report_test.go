@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/draw"
@@ -8,8 +9,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
 )
 
 // keepDir, when set (STARID_REPORT_DIR=/tmp/x go test), keeps the pictures
@@ -79,7 +83,9 @@ func history(n int) []EpochRecord {
 
 func TestCurves(t *testing.T) {
 	path := outPath(t, "curves.png")
-	if err := Curves(history(12), path); err != nil {
+	h := history(12)
+	h[0].Best, h[4].Best = true, true
+	if err := Curves(h, CurvesText{Title: "run1 (vgg16-bn): best epoch 5 of 12, test accuracy 66.0%"}, path); err != nil {
 		t.Fatal(err)
 	}
 	img := decode(t, path, CurvesWidth, CurvesHeight)
@@ -98,6 +104,12 @@ func TestCurves(t *testing.T) {
 	if n := distinct(img, image.Rect(0, 0, CurvesWidth, 30), color.White); n < 50 {
 		t.Errorf("title band has %d non-white pixels", n)
 	}
+	// The best epoch's line and rings, on both plots.
+	for name, r := range map[string]image.Rectangle{"accuracy": left, "loss": right} {
+		if n := countColor(img, r, bestColor); n < 100 {
+			t.Errorf("%s plot: %d best-coloured pixels, want the best epoch marked", name, n)
+		}
+	}
 	// No temporary file left beside it.
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	for _, e := range entries {
@@ -107,28 +119,59 @@ func TestCurves(t *testing.T) {
 	}
 }
 
+// The marked epoch's legend says why the run keeps it: "best" unless
+// told otherwise, and a face run's "kept (last)" changes the picture.
+func TestCurvesMark(t *testing.T) {
+	h := history(6)
+	h[1].Best, h[5].Best = true, true
+	render := func(mark string) []byte {
+		path := outPath(t, "curves-mark-"+strings.ReplaceAll(mark, " ", "_")+".png")
+		if err := Curves(h, CurvesText{Title: "run", Mark: mark}, path); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	def, best, kept := render(""), render("best"), render("kept (last)")
+	if !bytes.Equal(def, best) {
+		t.Error(`an empty mark is not drawn as "best"`)
+	}
+	if bytes.Equal(best, kept) {
+		t.Error("the mark's words do not reach the picture")
+	}
+	if got := markLegend("kept (last)", h[5]); got != "kept (last): epoch 6, test "+strconv.FormatFloat(100*h[5].TestAcc, 'f', 1, 64)+"%" {
+		t.Errorf("legend %q", got)
+	}
+}
+
 func TestCurvesOneEpochAndNaN(t *testing.T) {
 	h := history(3)
 	h[2].TestLoss = math.NaN()
 	h[1].TrainLoss = math.Inf(1)
 	for name, hist := range map[string][]EpochRecord{"one": history(1), "nan": h} {
 		path := outPath(t, "curves-"+name+".png")
-		if err := Curves(hist, path); err != nil {
+		if err := Curves(hist, CurvesText{}, path); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		img := decode(t, path, CurvesWidth, CurvesHeight)
 		if n := countColor(img, img.Bounds(), testColor); n < 20 {
 			t.Errorf("%s: %d test-coloured pixels", name, n)
 		}
+		if n := countColor(img, img.Bounds(), bestColor); n != 0 {
+			t.Errorf("%s: no epoch is marked best, but %d pixels are best-coloured", name, n)
+		}
 	}
 }
 
 func TestCurvesErrors(t *testing.T) {
 	dir := t.TempDir()
-	if err := Curves(nil, filepath.Join(dir, "c.png")); err == nil || !strings.Contains(err.Error(), "empty history") {
+	if err := Curves(nil, CurvesText{}, filepath.Join(dir, "c.png")); err == nil || !strings.Contains(err.Error(), "empty history") {
 		t.Errorf("empty history: %v", err)
 	}
-	if err := Curves(history(2), filepath.Join(dir, "missing", "c.png")); err == nil {
+	if err := Curves(history(2), CurvesText{}, filepath.Join(dir, "missing", "c.png")); err == nil {
 		t.Error("writing into a missing folder succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "c.png")); !os.IsNotExist(err) {
@@ -157,7 +200,7 @@ func TestConfusionPNG(t *testing.T) {
 			}
 		}
 		path := outPath(t, map[bool]string{false: "confusion.png", true: "confusion-unknown.png"}[unknown])
-		if err := ConfusionPNG(m, celebs, path); err != nil {
+		if err := ConfusionPNG(m, celebs, "celebs (face)\naccuracy 80.1% on 300 photos (test split)", path); err != nil {
 			t.Fatal(err)
 		}
 		w, h := ConfusionSize(n, cols)
@@ -187,7 +230,7 @@ func TestConfusionErrors(t *testing.T) {
 		{[][]int{{1, -1}, {0, 1}}, []string{"a", "b"}, "negative"},
 	}
 	for _, c := range cases {
-		if err := ConfusionPNG(c.m, c.classes, path); err == nil || !strings.Contains(err.Error(), c.msg) {
+		if err := ConfusionPNG(c.m, c.classes, "", path); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%v %v: %v, want %q", c.m, c.classes, err, c.msg)
 		}
 	}
@@ -341,5 +384,25 @@ func TestAnnotate(t *testing.T) {
 	}
 	if _, err := Annotate(image.NewRGBA(image.Rectangle{}), nil); err == nil {
 		t.Error("an empty image must be refused")
+	}
+}
+
+// The legend goes where the curves are not: below a run that is right
+// almost at once, above one that stays low.
+func TestLegendAvoidsTheCurves(t *testing.T) {
+	high, low := make([]EpochRecord, 20), make([]EpochRecord, 20)
+	for i := range high {
+		high[i] = EpochRecord{Epoch: i + 1, TrainAcc: 0.99, TestAcc: 0.98}
+		low[i] = EpochRecord{Epoch: i + 1, TrainAcc: 0.2, TestAcc: 0.1}
+	}
+	acc := func(r EpochRecord) [2]float64 { return [2]float64{100 * r.TrainAcc, 100 * r.TestAcc} }
+	p := plot.New()
+	placeLegend(p, high, 0, 100, acc)
+	if p.Legend.Top {
+		t.Error("high accuracy: legend on top of the curves")
+	}
+	placeLegend(p, low, 0, 100, acc)
+	if !p.Legend.Top {
+		t.Error("low accuracy: legend under the curves")
 	}
 }

@@ -22,21 +22,76 @@ type EpochRecord struct {
 	// LR is the learning rate after the epoch's scheduler step, which is
 	// what the tutorial prints: the rate the next epoch will use, not the
 	// one this epoch trained with.
-	LR      float64 `json:"lr"`
-	Best    bool    `json:"best"`              // test accuracy improved; best.safetensors holds this epoch
-	Skipped int     `json:"skipped,omitempty"` // images that could not be read this epoch
+	LR float64 `json:"lr"`
+	// Best: best.safetensors held the epoch when it ended; the last epoch
+	// marked is the one the run keeps, which model.json's best_epoch
+	// names. A VGG run marks each epoch that beat every earlier one
+	// (Improves); a face run, which keeps its last epoch, marks only that.
+	Best    bool `json:"best"`
+	Skipped int  `json:"skipped,omitempty"` // images that could not be read this epoch
 }
 
-// Line is the per-epoch line, in the tutorial's wording and precision:
+// Improves says whether r is a better epoch than best (nil: the first
+// epoch); it is how a VGG run chooses the epoch best.safetensors keeps
+// (face runs keep their last and choose nothing). The higher test
+// accuracy wins; at equal test accuracy the lower test loss (the more
+// confident right answers); at equal both, the earlier epoch stays. So
+// the run's best epoch is the one with the highest test accuracy, the
+// lowest test loss among those, and the earliest among those.
+func (r EpochRecord) Improves(best *EpochRecord) bool {
+	if best == nil {
+		return true
+	}
+	if r.TestAcc != best.TestAcc {
+		return r.TestAcc > best.TestAcc
+	}
+	return r.TestLoss < best.TestLoss
+}
+
+// BestRecord is the last record marked Best in h (the run's best epoch so
+// far), or nil.
+func BestRecord(h []EpochRecord) *EpochRecord {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Best {
+			return &h[i]
+		}
+	}
+	return nil
+}
+
+// BestNote says which epoch of h is the run's best and why, for the end
+// of a run: "best epoch 7 of 40: test accuracy 91.2%, loss 0.321 (the
+// highest accuracy; at equal accuracy the lower test loss)".
+func BestNote(h []EpochRecord) string {
+	b := BestRecord(h)
+	if b == nil {
+		return "no epoch finished"
+	}
+	return fmt.Sprintf("best epoch %d of %d: test accuracy %.1f%%, test loss %.3f (the highest test accuracy; at equal accuracy the lower test loss)",
+		b.Epoch, len(h), 100*b.TestAcc, b.TestLoss)
+}
+
+// Line is the per-epoch line, in the tutorial's wording and precision
+// but for the duration, in seconds:
 //
-//	Epoch: 1/40, Duration: 12345ms, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)
+//	Epoch: 1/40, Duration: 12.3 s, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)
 func (r EpochRecord) Line(epochs int) string {
-	s := fmt.Sprintf("Epoch: %d/%d, Duration: %dms, Train_acc: %.1f%%, Train_loss: %.3f, Test_acc: %.1f%%, Test_loss: %.3f, Lr: %.2E",
-		r.Epoch, epochs, r.DurationMS, 100*r.TrainAcc, r.TrainLoss, 100*r.TestAcc, r.TestLoss, r.LR)
+	s := fmt.Sprintf("Epoch: %d/%d, Duration: %s, Train_acc: %.1f%%, Train_loss: %.3f, Test_acc: %.1f%%, Test_loss: %.3f, Lr: %.2E",
+		r.Epoch, epochs, Seconds(r.DurationMS), 100*r.TrainAcc, r.TrainLoss, 100*r.TestAcc, r.TestLoss, r.LR)
 	if r.Best {
 		s += "  (best)"
 	}
 	return s
+}
+
+// Seconds shows a duration in milliseconds as seconds: one decimal from a
+// second up ("12.3 s"), three below, where a face run's epochs are
+// ("0.012 s").
+func Seconds(ms int64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.1f s", float64(ms)/1000)
+	}
+	return fmt.Sprintf("%.3f s", float64(ms)/1000)
 }
 
 // HistoryHeader is history.csv's first line.
@@ -88,11 +143,11 @@ func Interrupted(cause error, format string, args ...any) error {
 }
 
 // curves draws RUN/curves.png; a variable so the plot stays optional.
-var curves = func(h []EpochRecord, path string) error {
+var curves = func(h []EpochRecord, text report.CurvesText, path string) error {
 	rs := make([]report.EpochRecord, len(h))
 	for i, r := range h {
 		rs[i] = report.EpochRecord{Epoch: r.Epoch, TrainAcc: r.TrainAcc, TrainLoss: r.TrainLoss,
-			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR}
+			TestAcc: r.TestAcc, TestLoss: r.TestLoss, LR: r.LR, Best: r.Best}
 	}
-	return report.Curves(rs, path)
+	return report.Curves(rs, text, path)
 }

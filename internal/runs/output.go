@@ -1,20 +1,19 @@
 package runs
 
-import (
-	"io"
-	"time"
-)
+import "io"
 
 // Output says where a trainer reports to: the per-epoch lines on Stdout,
-// notes, warnings and progress on Stderr. Both trainers also append what
-// they print (except the progress display) to the run's train.log,
-// time-stamped.
+// notes and warnings on Stderr. Both trainers also append what they print
+// to the run's train.log, time-stamped.
 type Output struct {
 	Stdout io.Writer // the per-epoch lines; nil discards
-	Stderr io.Writer // notes, warnings and progress; nil discards
-	// Terminal says Stderr is a terminal: progress is a bar redrawn in
-	// place. Otherwise it is a plain line every ProgressEvery, so a log
-	// file gets a few lines per epoch rather than one per batch.
-	Terminal      bool
-	ProgressEvery time.Duration // 0 means 15 s
+	Stderr io.Writer // notes and warnings; nil discards
+	// Progress, when not nil, is told how far the long steps have got: a
+	// face run's photos described, and a VGG run's batches, counting each
+	// epoch's training and test batches and starting again at 1 every
+	// epoch (a VGG run that crops faces finds them through its
+	// train.Config.FaceBoxes, which reports on its own). progress.Bar.Func
+	// draws it on a terminal and nothing otherwise, so logs get only the
+	// lines above.
+	Progress func(done, total int)
 }

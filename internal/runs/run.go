@@ -20,6 +20,7 @@ import (
 	"starid/internal/facecrop"
 	"starid/internal/models"
 	"starid/internal/nn"
+	"starid/internal/report"
 )
 
 // Files of a run directory (RUN). Every file is replaced atomically (temporary
@@ -82,7 +83,8 @@ type ModelInfo struct {
 	// owns its format, so this package stores it as it comes.
 	Face json.RawMessage `json:"face,omitempty"`
 	// BestEpoch (1-based, 0 before the first epoch) is the epoch whose
-	// weights best.safetensors holds; BestTestAcc its test accuracy in [0,1].
+	// weights best.safetensors holds (a face run's last); BestTestAcc its
+	// test accuracy in [0,1].
 	BestEpoch     int      `json:"best_epoch"`
 	BestTestAcc   float64  `json:"best_test_acc"`
 	Config        Settings `json:"config"`
@@ -233,17 +235,52 @@ func ReadModelInfo(dir string) (*ModelInfo, error) { return readModelInfo(dir) }
 // WriteModelInfo replaces dir/model.json atomically.
 func WriteModelInfo(dir string, info *ModelInfo) error { return writeModelInfo(dir, info) }
 
+// Keep is which epoch a run keeps in best.safetensors, for the words of
+// its pictures.
+type Keep int
+
+const (
+	// KeepBest: the epoch that beats every earlier one
+	// (EpochRecord.Improves), chosen on the test split as the tutorial
+	// does; VGG runs.
+	KeepBest Keep = iota
+	// KeepLast: the last epoch, choosing nothing on the test split; face
+	// runs.
+	KeepLast
+)
+
 // WriteHistoryFiles replaces dir/history.csv and draws dir/curves.png from
-// h, as a VGG run does after each epoch. A plot that fails is returned as
-// plotErr, apart from err, since the numbers are in history.csv.
-func WriteHistoryFiles(dir string, h []EpochRecord) (plotErr, err error) {
+// h, as a VGG run does after each epoch; keep says what the marked epoch
+// is. A plot that fails is returned as plotErr, apart from err, since the
+// numbers are in history.csv.
+func WriteHistoryFiles(dir, model string, keep Keep, h []EpochRecord) (plotErr, err error) {
 	if err := atomicfile.Write(filepath.Join(dir, HistoryFile), func(w io.Writer) error { return writeHistory(w, h) }); err != nil {
 		return nil, err
 	}
 	if curves != nil {
-		return curves(h, filepath.Join(dir, CurvesFile)), nil
+		text := report.CurvesText{Title: CurvesTitle(dir, model, keep, h)}
+		if keep == KeepLast {
+			text.Mark = "kept (last)"
+		}
+		return curves(h, text, filepath.Join(dir, CurvesFile)), nil
 	}
 	return nil, nil
+}
+
+// CurvesTitle is curves.png's title: the run folder's name, the model and
+// the epoch best.safetensors holds (the last marked Best in h) with its
+// test accuracy, named as keep chose it.
+func CurvesTitle(dir, model string, keep Keep, h []EpochRecord) string {
+	t := fmt.Sprintf("%s (%s)", filepath.Base(dir), model)
+	b := BestRecord(h)
+	switch {
+	case b == nil:
+	case keep == KeepLast:
+		t += fmt.Sprintf(": kept the last epoch, %d of %d, test accuracy %.1f%%", b.Epoch, len(h), 100*b.TestAcc)
+	default:
+		t += fmt.Sprintf(": best epoch %d of %d, test accuracy %.1f%%", b.Epoch, len(h), 100*b.TestAcc)
+	}
+	return t
 }
 
 // StaridVersion names the build, as model.json records it.

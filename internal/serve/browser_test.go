@@ -73,9 +73,9 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 	const photoW, photoH = 480, 320
 	rec := &fakeRecognizer{info: testInfo, faces: []Face{
 		{Box: [4]int{40, 60, 120, 150}, Name: "Tom Hanks", Confidence: 0.93,
-			Top: []Candidate{{"Tom Hanks", 0.93}, {"Denzel Washington", 0.05}, {"Meryl Streep", 0.02}}},
+			Top: []Candidate{{Name: "Tom Hanks", Probability: 0.93}, {Name: "Denzel Washington", Probability: 0.05}, {Name: "Meryl Streep", Probability: 0.02}}},
 		{Box: [4]int{300, 80, 90, 110}, Name: "Meryl Streep", Confidence: 0.41, Unknown: true,
-			Top: []Candidate{{"Meryl Streep", 0.41}, {"Tom Hanks", 0.39}, {"Denzel Washington", 0.2}}},
+			Top: []Candidate{{Name: "Meryl Streep", Probability: 0.41}, {Name: "Tom Hanks", Probability: 0.39}, {Name: "Denzel Washington", Probability: 0.2}}},
 	}}
 	var thumb bytes.Buffer
 	if err := png.Encode(&thumb, testImage(64, 64)); err != nil {

@@ -22,7 +22,7 @@ func (wholeImage) Recognize(_ context.Context, img *faces.Image) ([]Face, error)
 	if len(img.Pix) != 3*img.W*img.H {
 		panic("image buffer does not match its size")
 	}
-	return []Face{{Box: [4]int{0, 0, img.W, img.H}, Name: "A", Confidence: 1, Top: []Candidate{{"A", 1}}}}, nil
+	return []Face{{Box: [4]int{0, 0, img.W, img.H}, Name: "A", Confidence: 1, Top: []Candidate{{Name: "A", Probability: 1}}}}, nil
 }
 
 func (wholeImage) Info() ModelInfo { return ModelInfo{Classes: []string{"A"}, Kind: "face"} }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"starid/internal/faces"
+	"starid/internal/recognize"
 )
 
 // Recognizer names the faces in a photo. Implementations must be safe for
@@ -48,28 +49,14 @@ type Recognizer interface {
 	Info() ModelInfo
 }
 
-// Face is one recognized face, in the shape of `starid predict --json`.
-type Face struct {
-	// Box is [x, y, w, h] in pixels of the upright photo (EXIF applied).
-	Box [4]int `json:"box"`
-	// Name is the best candidate's name, or "unknown" when Unknown (the
-	// server enforces this, so clients can rely on either field).
-	Name string `json:"name"`
-	// Confidence is the best candidate's probability (or similarity), in
-	// [0, 1].
-	Confidence float64 `json:"confidence"`
-	// Unknown is true when the best candidate is below the model's
-	// threshold.
-	Unknown bool `json:"unknown"`
-	// Top lists the best candidates, best first; the page shows three.
-	Top []Candidate `json:"top"`
-}
+// Face is one recognized face: the one answer schema of starid's JSON
+// (recognize.Answer), so the API and `starid predict --json` agree. The
+// server makes Name "unknown" whenever Unknown, so clients can rely on
+// either field.
+type Face = recognize.Answer
 
-// Candidate is one name with its probability.
-type Candidate struct {
-	Name        string  `json:"name"`
-	Probability float64 `json:"probability"`
-}
+// Candidate is one name of a face's top list.
+type Candidate = recognize.Candidate
 
 // UnknownName is what Face.Name says for a face below the threshold, the
 // word `starid predict` uses.

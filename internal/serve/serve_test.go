@@ -73,9 +73,9 @@ func (f *fakeRecognizer) Info() ModelInfo { return f.info }
 // twoFaces is deliberately smallest first: the server must reorder.
 var twoFaces = []Face{
 	{Box: [4]int{2, 3, 4, 5}, Name: "Meryl Streep", Confidence: 0.4, Unknown: true,
-		Top: []Candidate{{"Meryl Streep", 0.4}, {"Tom Hanks", 0.35}}},
+		Top: []Candidate{{Name: "Meryl Streep", Probability: 0.4}, {Name: "Tom Hanks", Probability: 0.35}}},
 	{Box: [4]int{10, 1, 12, 14}, Name: "Tom Hanks", Confidence: 0.97,
-		Top: []Candidate{{"Tom Hanks", 0.97}, {"Meryl Streep", 0.02}, {"Denzel Washington", 0.01}}},
+		Top: []Candidate{{Name: "Tom Hanks", Probability: 0.97}, {Name: "Meryl Streep", Probability: 0.02}, {Name: "Denzel Washington", Probability: 0.01}}},
 }
 
 var testInfo = ModelInfo{Classes: []string{"Denzel Washington", "Meryl Streep", "Tom Hanks"}, Kind: "face", Threshold: 0.6}

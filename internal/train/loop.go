@@ -42,8 +42,8 @@ const maxListed = 20
 // directory cfg.Out current after every epoch (see runs.ModelInfoFile for its
 // files). Each epoch uses the learning rate
 // schedule.LR(cfg.LR, epoch), evaluates on the test split in eval mode and
-// writes best.safetensors when the test accuracy improved on every earlier
-// epoch, then last.safetensors, which is the point where the epoch counts
+// writes best.safetensors when the epoch beats every earlier one
+// (runs.EpochRecord.Improves), then last.safetensors, which is the point where the epoch counts
 // as done.
 //
 // When ctx is cancelled Train stops at the next batch and returns an error
@@ -484,7 +484,7 @@ func (t *trainer) run(ctx context.Context) error {
 		if t.hooks.evaluated != nil {
 			t.hooks.evaluated(&rec)
 		}
-		rec.Best = t.best == 0 || rec.TestAcc > t.bestAcc
+		rec.Best = rec.Improves(runs.BestRecord(t.history))
 		if err := t.commit(rec); err != nil {
 			return err
 		}
@@ -498,7 +498,7 @@ func (t *trainer) run(ctx context.Context) error {
 			}
 		}
 	}
-	t.lg.notef("best test accuracy %.1f%% at epoch %d: %s", 100*t.bestAcc, t.best, t.path(runs.BestFile))
+	t.lg.notef("%s: %s", runs.BestNote(t.history), t.path(runs.BestFile))
 	return nil
 }
 
@@ -509,7 +509,11 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 	start := time.Now()
 	t.opt.SetLR(t.sched.LR(cfg.LR, e))
 	t.drops.Reseed(cfg.Seed, e)
-	prog := t.lg.startEpoch(e+1, cfg.Epochs, t.trainB+t.testB)
+	progress := func(done int) {
+		if p := t.lg.out.Progress; p != nil {
+			p(done, t.trainB+t.testB)
+		}
+	}
 
 	t.net.SetTraining(true)
 	var lossSum float64
@@ -538,7 +542,7 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 		correct += r.Correct
 		seen += len(b.Labels)
 		batches++
-		prog.update(batches, "train", lossSum/float64(batches))
+		progress(batches)
 	}
 	if ctx.Err() != nil {
 		return rec, t.interrupted(ctx, e+1)
@@ -572,11 +576,14 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 		correct += CountCorrect(logits, b.Labels)
 		seen += len(b.Labels)
 		testBatches++
-		prog.update(batches+testBatches, "test", rec.TrainLoss)
+		progress(batches + testBatches)
 	}
 	if ctx.Err() != nil {
 		return rec, t.interrupted(ctx, e+1)
 	}
+	// Whole even when unreadable photos cut batches short, so a bar ends
+	// (and is erased) before the epoch's line.
+	progress(t.trainB + t.testB)
 	if seen == 0 {
 		return rec, fmt.Errorf("epoch %d: no test image could be read", e+1)
 	}
@@ -621,11 +628,24 @@ func (t *trainer) commit(rec runs.EpochRecord) error {
 // writeHistoryFiles rewrites history.csv and curves.png from t.history. A
 // failed plot is a warning: the numbers are in history.csv.
 func (t *trainer) writeHistoryFiles() error {
-	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.history)
+	plotErr, err := runs.WriteHistoryFiles(t.cfg.Out, t.modelName(), runs.KeepBest, t.history)
 	if plotErr != nil {
 		t.lg.notef("warning: %s not drawn: %v", t.path(runs.CurvesFile), plotErr)
 	}
 	return err
+}
+
+// modelName is the model as the pictures name it: with its width when
+// scaled and its crop when it sees faces.
+func (t *trainer) modelName() string {
+	s := t.cfg.Model
+	if t.cfg.Width != 0 && t.cfg.Width != 1 {
+		s += fmt.Sprintf(", width %g", t.cfg.Width)
+	}
+	if t.cfg.Crop != "" && t.cfg.Crop != facecrop.None {
+		s += ", crop " + string(t.cfg.Crop)
+	}
+	return s
 }
 
 // compile-time check that the loader's batches are what Stepper takes.

@@ -26,9 +26,9 @@ func TestEpochLine(t *testing.T) {
 		want   string
 	}{
 		{runs.EpochRecord{Epoch: 1, DurationMS: 12345, TrainAcc: 0.234, TrainLoss: 2.3454, TestAcc: 0.201, TestLoss: 2.5671, LR: 9.2e-5, Best: true}, 40,
-			"Epoch: 1/40, Duration: 12345ms, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)"},
+			"Epoch: 1/40, Duration: 12.3 s, Train_acc: 23.4%, Train_loss: 2.345, Test_acc: 20.1%, Test_loss: 2.567, Lr: 9.20E-05  (best)"},
 		{runs.EpochRecord{Epoch: 12, DurationMS: 7, TrainAcc: 1, TrainLoss: 0.0004, TestAcc: 0.6875, TestLoss: 10.25, LR: 1e-4}, 12,
-			"Epoch: 12/12, Duration: 7ms, Train_acc: 100.0%, Train_loss: 0.000, Test_acc: 68.8%, Test_loss: 10.250, Lr: 1.00E-04"},
+			"Epoch: 12/12, Duration: 0.007 s, Train_acc: 100.0%, Train_loss: 0.000, Test_acc: 68.8%, Test_loss: 10.250, Lr: 1.00E-04"},
 	} {
 		if got := tc.rec.Line(tc.epochs); got != tc.want {
 			t.Errorf("Line:\n got %q\nwant %q", got, tc.want)
@@ -36,7 +36,7 @@ func TestEpochLine(t *testing.T) {
 	}
 }
 
-var epochLineRE = regexp.MustCompile(`^Epoch: (\d+)/(\d+), Duration: \d+ms, Train_acc: \d+\.\d%, Train_loss: \d+\.\d{3}, ` +
+var epochLineRE = regexp.MustCompile(`^Epoch: (\d+)/(\d+), Duration: \d+\.\d+ s, Train_acc: \d+\.\d%, Train_loss: \d+\.\d{3}, ` +
 	`Test_acc: \d+\.\d%, Test_loss: \d+\.\d{3}, Lr: \d\.\d\dE[-+]\d\d(  \(best\))?$`)
 
 func TestTrainWritesRun(t *testing.T) {
@@ -45,7 +45,8 @@ func TestTrainWritesRun(t *testing.T) {
 	cfg := tinyConfig(dataDir, out, 3)
 	var o runOutput
 	op := o.output(nil)
-	op.Terminal = true
+	var calls [][2]int
+	op.Progress = func(done, total int) { calls = append(calls, [2]int{done, total}) }
 	sum, err := Train(context.Background(), cfg, op)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, o.stderr.String())
@@ -68,8 +69,28 @@ func TestTrainWritesRun(t *testing.T) {
 	if !strings.Contains(lines[0], "Lr: 1.50E-03") || !strings.Contains(lines[2], "Lr: 3.75E-04") {
 		t.Errorf("printed learning rates are not the post-step ones:\n%s", o.stdout.String())
 	}
-	if !strings.Contains(o.stderr.String(), "\r") || !strings.Contains(o.stderr.String(), "ETA") {
-		t.Errorf("no progress bar on a terminal stderr:\n%q", o.stderr.String())
+	// Each epoch counts its batches from 1 to the same total; the last
+	// call of an epoch reports it whole.
+	if len(calls) == 0 {
+		t.Fatal("no progress reported")
+	}
+	total, rounds := calls[0][1], 0
+	for i, c := range calls {
+		if c[1] != total || c[0] < 1 || c[0] > total {
+			t.Fatalf("progress call %d: %v, total %d", i, c, total)
+		}
+		if i > 0 && c[0] < calls[i-1][0] && calls[i-1][0] != total {
+			t.Errorf("progress went back from %v to %v within an epoch", calls[i-1], c)
+		}
+		if c[0] == total && (i+1 == len(calls) || calls[i+1][0] < total) {
+			rounds++
+		}
+	}
+	if rounds != 3 {
+		t.Errorf("progress completed %d rounds, want one per epoch: %v", rounds, calls)
+	}
+	if strings.Contains(o.stderr.String(), "\r") {
+		t.Errorf("the trainer drew on stderr itself: %q", o.stderr.String())
 	}
 
 	for _, f := range []string{runs.ModelInfoFile, runs.BestFile, runs.LastFile, runs.HistoryFile, runs.CurvesFile, runs.SplitFile, runs.LogFile} {
@@ -101,7 +122,7 @@ func TestTrainWritesRun(t *testing.T) {
 		t.Errorf("split.json: %v %+v", err, split)
 	}
 	log, _ := os.ReadFile(filepath.Join(out, runs.LogFile))
-	for _, want := range []string{"starid train ", lines[0], lines[2], "best test accuracy"} {
+	for _, want := range []string{"starid train ", lines[0], lines[2], "best epoch 3 of 3"} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("train.log lacks %q:\n%s", want, log)
 		}
@@ -178,6 +199,51 @@ func TestBestIsNotLast(t *testing.T) {
 	info, _ := runs.ReadModelInfo(out)
 	if info.BestEpoch != 2 || info.BestTestAcc != 0.9 {
 		t.Errorf("model.json best epoch %d acc %v", info.BestEpoch, info.BestTestAcc)
+	}
+}
+
+// TestBestTieGoesToLowerLoss forces test accuracies 50, 90, 90, 90% with
+// test losses 1, 0.8, 0.5, 0.7: epoch 3 is the best (equal accuracy, lower
+// loss; epoch 4 does not beat it), and the log, history.csv, model.json
+// and best.safetensors all say so.
+func TestBestTieGoesToLowerLoss(t *testing.T) {
+	dataDir := makeShapes(t, 3, 12)
+	out := filepath.Join(t.TempDir(), "run")
+	accs, losses := []float64{0.5, 0.9, 0.9, 0.9}, []float64{1, 0.8, 0.5, 0.7}
+	var third map[string][]uint64
+	h := &hooks{
+		evaluated: func(r *runs.EpochRecord) { r.TestAcc, r.TestLoss = accs[r.Epoch-1], losses[r.Epoch-1] },
+		committed: func(r runs.EpochRecord) error {
+			if r.Epoch == 3 {
+				third = withoutOptim(tensorBits(t, filepath.Join(out, runs.LastFile)))
+			}
+			return nil
+		},
+	}
+	sum, o := mustTrain(t, tinyConfig(dataDir, out, 4), h)
+	if sum.BestEpoch != 3 {
+		t.Fatalf("best epoch %d, want 3", sum.BestEpoch)
+	}
+	if !equalBits(tensorBits(t, filepath.Join(out, runs.BestFile)), third) {
+		t.Error("best.safetensors is not epoch 3's weights")
+	}
+	marked := []bool{true, true, true, false}
+	for i, l := range strings.Split(strings.TrimSpace(o.stdout.String()), "\n") {
+		if strings.HasSuffix(l, "(best)") != marked[i] {
+			t.Errorf("log line %d: %q, want marked %v", i+1, l, marked[i])
+		}
+	}
+	hist, _ := os.ReadFile(filepath.Join(out, runs.HistoryFile))
+	for i, row := range strings.Split(strings.TrimSpace(string(hist)), "\n")[1:] {
+		if strings.HasSuffix(row, ",true") != marked[i] {
+			t.Errorf("history.csv row %d: %q, want best %v", i+1, row, marked[i])
+		}
+	}
+	if info, _ := runs.ReadModelInfo(out); info.BestEpoch != 3 {
+		t.Errorf("model.json best epoch %d, want 3", info.BestEpoch)
+	}
+	if !strings.Contains(o.stderr.String(), "best epoch 3 of 4: test accuracy 90.0%, test loss 0.500") {
+		t.Errorf("the run's end does not name epoch 3:\n%s", o.stderr.String())
 	}
 }
 

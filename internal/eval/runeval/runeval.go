@@ -47,6 +47,10 @@ type Options struct {
 	FindFaces train.FaceFinder
 	// Note receives warnings and skipped stranger photos; nil discards.
 	Note func(string)
+	// Progress, when not nil, is told how many of a VGG run's photos have
+	// been through the network (face runs report through Describe, crop
+	// runs' face finding through FindFaces).
+	Progress func(done, total int)
 }
 
 func (o Options) note(msg string) {
@@ -69,10 +73,27 @@ func Run(dir string, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var res *Result
 	if run.Info.Model == runs.ModelFace {
-		return faceRun(dir, opt)
+		res, err = faceRun(dir, opt)
+	} else {
+		res, err = vggRun(run, opt)
 	}
-	return vggRun(run, opt)
+	if err != nil {
+		return nil, err
+	}
+	res.run, res.model = filepath.Base(filepath.Clean(dir)), run.Info.Model
+	return res, nil
+}
+
+// title is confusion.png's title: the run and model, then the accuracy
+// and what it was measured on.
+func (r *Result) title() string {
+	where := "in " + filepath.Base(r.Data)
+	if r.Split != "" {
+		where = "(" + r.Split + " split)"
+	}
+	return fmt.Sprintf("%s (%s)\naccuracy %.1f%% on %d photos %s", r.run, r.model, 100*r.Accuracy, r.N, where)
 }
 
 // Files WriteOutputs writes.
@@ -94,7 +115,7 @@ func WriteOutputs(res *Result) error {
 			return err
 		}
 	}
-	if err := report.ConfusionPNG(res.Confusion, res.Classes, filepath.Join(res.Out, ConfusionPNG)); err != nil {
+	if err := report.ConfusionPNG(res.Confusion, res.Classes, res.title(), filepath.Join(res.Out, ConfusionPNG)); err != nil {
 		return err
 	}
 	cj, err := json.MarshalIndent(ConfusionFile{res.Classes, res.Columns, res.Confusion, res.N}, "", "  ")
@@ -111,6 +132,8 @@ type Result struct {
 	Split   string         `json:"split,omitempty"`   // "test" when the run's own split was used
 	Skipped []data.Skipped `json:"skipped,omitempty"` // images that could not be used
 	Out     string         `json:"out"`               // folder holding confusion.png and confusion.json
+	// run and model name the evaluated run in the pictures' titles.
+	run, model string
 	*FaceResult
 	FaceCrop *FaceCropResult `json:"face_crop,omitempty"` // crop=face and crop=aligned VGG runs
 }
@@ -213,11 +236,19 @@ func vggRun(run *runs.Run, opt Options) (*Result, error) {
 	}
 	loader := data.NewLoader(ds, indices, recognize.Transform(run.Info), opt.Batch, lo)
 	labels := make([]int, 0, opt.Batch)
+	done := 0
+	progress := func(n int) {
+		done += n
+		if opt.Progress != nil {
+			opt.Progress(done, len(indices))
+		}
+	}
 	for b, err := range loader.Epoch(false, nil) {
 		if err != nil {
 			// An image that became unreadable since the scan: note it and
 			// go on, as training does.
 			res.Skipped = append(res.Skipped, skippedFrom(err))
+			progress(1)
 			continue
 		}
 		logits, err := run.Model.Forward(b.X)
@@ -231,6 +262,7 @@ func vggRun(run *runs.Run, opt Options) (*Result, error) {
 		if err := acc.Add(logits, labels); err != nil {
 			return nil, err
 		}
+		progress(len(labels))
 	}
 	if acc.N() == 0 {
 		return nil, fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
@@ -302,7 +334,7 @@ func faceRun(dir string, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("none of the %d images in %s could be read", len(indices), ds.Root)
 	}
 	res.Metrics = acc.Metrics()
-	res.Top5 = float64(top5) / float64(res.N)
+	res.Top5 = eval.Top5Share(top5, res.N, k)
 	res.Loss = 0
 	if described > 0 {
 		res.Loss = lossSum / float64(described)

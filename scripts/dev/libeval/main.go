@@ -20,6 +20,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/library"
+	"starid/internal/progress"
 )
 
 func main() {
@@ -119,7 +120,7 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 		return faces.LoadPipeline(dir)
 	})
 	photos, stats, err := identify.Describe(ctx, d, paths, nil, identify.DescribeOptions{
-		Cache: &identify.Cache{Dir: cdir, Version: faces.PipelineVersion}, Progress: os.Stderr, Landmarks: true})
+		Cache: &identify.Cache{Dir: cdir, Version: faces.PipelineVersion}, Progress: progress.New(os.Stderr, 0, "describing faces").Func(), Landmarks: true})
 	if err != nil {
 		return nil, err
 	}

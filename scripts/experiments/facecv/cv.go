@@ -9,6 +9,7 @@ import (
 	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/progress"
 )
 
 const folds = 5
@@ -29,7 +30,7 @@ func (e *env) describeAll() ([]identify.Photo, error) {
 	for i, s := range e.data.Samples {
 		paths[i] = s.Path
 	}
-	photos, st, err := identify.Describe(e.ctx, d, paths, nil, identify.DescribeOptions{Cache: c, Progress: os.Stderr})
+	photos, st, err := identify.Describe(e.ctx, d, paths, nil, identify.DescribeOptions{Cache: c, Progress: progress.New(os.Stderr, 0, "describing faces").Func()})
 	if err != nil {
 		return nil, err
 	}

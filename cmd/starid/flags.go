@@ -1,0 +1,49 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"starid/internal/identify"
+)
+
+// Flags several commands share, worded once.
+
+func modelFlag(f *pflag.FlagSet, p *string) {
+	f.StringVar(p, "model", "", "model `NAME`: "+modelNames())
+}
+
+// noThreshold is --threshold's sentinel: not given, the run's own.
+const noThreshold = -1
+
+func thresholdFlag(f *pflag.FlagSet, p *float64) {
+	f.Float64Var(p, "threshold", noThreshold, "unknown threshold instead of the run's: the descriptor distance for face runs, the top probability otherwise")
+	showDefault(f, "threshold", "the run's calibrated threshold")
+}
+
+// threshold is --threshold when given (checked), else nil: the run's.
+func threshold(f *pflag.FlagSet, v float64) (*float64, error) {
+	if !f.Changed("threshold") {
+		return nil, nil
+	}
+	if !(v >= 0) {
+		return nil, usagef("--threshold %v: must be 0 or more", v)
+	}
+	return &v, nil
+}
+
+const cacheHelp = "descriptor cache `folder` (default $" + identify.EnvCache + ", else starid/descriptors in the user cache folder)"
+
+func cacheFlag(f *pflag.FlagSet, p *string, what string) {
+	f.StringVar(p, "cache", "", what+cacheHelp)
+}
+
+func workersFlag(f *pflag.FlagSet, p *int, what string) {
+	f.IntVar(p, "workers", 0, what+" goroutines (0: one per core)")
+}
+
+func checkWorkers(n int) error {
+	if n < 0 {
+		return usagef("--workers %d: must be 0 (one per core) or more", n)
+	}
+	return nil
+}
