@@ -1,16 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
-	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/recognize"
+	"starid/internal/recognize/defaultmodel"
 )
 
 func init() { addCommand(newEnrollCmd) }
@@ -41,37 +42,31 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 }
 
 type enrollOptions struct {
-	cache          string
-	workers        int
-	json, strict   bool
-	list           bool
-	rename, remove string
-}
-
-// enrollResult is `enroll --json`.
-type enrollResult struct {
-	Run     string         `json:"run"`
-	Name    string         `json:"name"`
-	New     bool           `json:"new"`     // a person the run did not know
-	Added   int            `json:"added"`   // photos whose face was added
-	Total   int            `json:"total"`   // this person's photos now
-	Classes int            `json:"classes"` // people the run knows now
-	Skipped []data.Skipped `json:"skipped"` // photos left out, with why
+	cache              string
+	workers            int
+	json, strict, list bool
+	rename, remove     string
 }
 
 func newEnrollCmd() *cobra.Command {
 	var o enrollOptions
 	c := &cobra.Command{
-		Use: "enroll RUN NAME PHOTO...",
-		Example: "  starid enroll RUN NAME PHOTO... [--strict]\n  starid enroll RUN --list\n" +
-			"  starid enroll RUN --rename OLD NEW\n  starid enroll RUN --remove NAME",
+		Use: "enroll [RUN] NAME PHOTO...",
+		Example: "  starid enroll [RUN] NAME PHOTO... [--strict]\n  starid enroll [RUN] --list\n" +
+			"  starid enroll [RUN] --rename OLD NEW\n  starid enroll [RUN] --remove NAME",
 		Short: "add a person (or more photos of a known one) to a face run without retraining",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(c, args, c.OutOrStdout(), c.ErrOrStderr()) },
+		Long: `Add a person, or more photos of a known one, to a face run without retraining:
+the head is refitted in about a second. Photos that cannot be used (no face,
+unreadable, unclear main face, repeats, someone else's face) are left out and
+listed; --strict refuses the batch instead. Without a run, enroll changes your
+copy of the built-in model (made on first use), which predict, serve and eval
+then use when they are given no run.`,
+		RunE: func(c *cobra.Command, args []string) error { return o.run(c, args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
 	f := c.Flags()
 	cacheFlag(f, &o.cache, "")
 	workersFlag(f, &o.workers, "face-describing")
-	f.BoolVar(&o.json, "json", false, "print the result as JSON")
+	f.BoolVar(&o.json, "json", false, "print the result (or --list) as JSON")
 	f.BoolVar(&o.strict, "strict", false, "refuse the whole batch when any photo cannot be used (no face, unreadable, unclear, someone else's)")
 	f.BoolVar(&o.list, "list", false, "list the people the run knows, with their photo counts")
 	f.StringVar(&o.rename, "rename", "", "rename the person `OLD` to the name given after the run")
@@ -81,95 +76,69 @@ func newEnrollCmd() *cobra.Command {
 }
 
 func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Writer) error {
-	if len(pos) == 0 {
-		return usagef("want a run directory (usage: starid enroll RUN NAME PHOTO...)")
-	}
-	opt := identify.EnrollOptions{PipelineVersion: faces.PipelineVersion, Strict: o.strict, Waiting: func(holder string) {
-		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", pos[0], holder, identify.DefaultLockWait)
-	}}
+	opt := identify.EnrollOptions{PipelineVersion: faces.PipelineVersion, Strict: o.strict}
 	switch f := c.Flags(); {
 	case o.list:
-		if len(pos) != 1 {
-			return usagef("--list takes only the run directory")
-		}
-		return listPeople(pos[0], o.json, stdout)
+		return listPeople(pos, o.json, stdout, stderr)
 	case f.Changed("rename"):
-		if len(pos) != 2 {
-			return usagef("want the run directory and the new name (usage: starid enroll RUN --rename OLD NEW)")
+		if len(pos) != 1 && len(pos) != 2 || len(pos) == 1 && defaultmodel.IsRunArg(pos[0]) {
+			return usagef("want the new name, after the run directory to rename in it (usage: starid enroll [RUN] --rename OLD NEW)")
 		}
-		if err := identify.Rename(pos[0], o.rename, pos[1], opt); err != nil {
-			return err
+		newName := pos[len(pos)-1]
+		err := defaultmodel.Rename(cmp.Or(pos[:len(pos)-1]...), o.rename, newName, opt, stderr)
+		if err == nil {
+			fmt.Fprintf(stdout, "renamed %q to %q\n", o.rename, identify.NormalizeName(newName))
 		}
-		fmt.Fprintf(stdout, "renamed %q to %q\n", o.rename, identify.NormalizeName(pos[1]))
-		return nil
+		return err
 	case f.Changed("remove"):
-		if len(pos) != 1 {
-			return usagef("--remove takes only the run directory (usage: starid enroll RUN --remove NAME)")
+		if len(pos) > 1 {
+			return usagef("--remove takes only the run directory, or nothing for the built-in model (usage: starid enroll [RUN] --remove NAME)")
 		}
-		if err := identify.Remove(context.Background(), pos[0], o.remove, opt); err != nil {
-			return err
+		err := defaultmodel.Remove(context.Background(), cmp.Or(pos...), o.remove, opt, stderr)
+		if err == nil {
+			fmt.Fprintf(stdout, "removed %q\n", o.remove)
 		}
-		fmt.Fprintf(stdout, "removed %q\n", o.remove)
-		return nil
+		return err
 	}
-	if len(pos) < 3 {
-		return usagef("want a run directory, a name and at least one photo (usage: starid enroll RUN NAME PHOTO...)")
+	run, rest := "", pos
+	if len(pos) > 0 && defaultmodel.IsRunArg(pos[0]) {
+		run, rest = pos[0], pos[1:]
 	}
-	if err := identify.CheckName(pos[1]); err != nil {
+	if len(rest) < 2 {
+		return usagef("want a name and at least one photo, after a run directory to enroll into it (usage: starid enroll [RUN] NAME PHOTO...)")
+	}
+	if err := identify.CheckName(rest[0]); err != nil {
 		return usagef("%v", err)
 	}
 	if err := checkWorkers(o.workers); err != nil {
 		return err
 	}
 	opt.Cache, opt.Workers = descriptorCache(o.cache, stderr), o.workers
-	res, err := identify.Enroll(context.Background(), pos[0], pos[1], pos[2:], newDescriber(), opt)
+	res, err := defaultmodel.Enroll(context.Background(), run, rest[0], rest[1:], newDescriber(), opt, stderr)
 	if err != nil {
 		return err
 	}
-	return o.print(pos[0], len(pos)-2, res, stdout, stderr)
-}
-
-// print reports an enrolment: the photos left out on stderr, the result
-// on stdout.
-func (o *enrollOptions) print(run string, given int, res *identify.EnrollResult, stdout, stderr io.Writer) error {
-	if len(res.Skipped) > 0 {
-		fmt.Fprintf(stderr, "warning: %d of %d photo(s) left out (--strict refuses the batch instead):\n", len(res.Skipped), given)
-		for _, s := range res.Skipped {
-			fmt.Fprintf(stderr, "  %s: %s\n", data.ShowPath(s.Path), s.Reason)
-		}
-	}
+	res.WriteSkipped(stderr, len(rest)-1)
 	if o.json {
-		skipped := res.Skipped
-		if skipped == nil {
-			skipped = []data.Skipped{}
-		}
-		return writeJSON(stdout, enrollResult{Run: run, Name: res.Name, New: res.New, Added: res.Added, Total: res.Total,
-			Classes: res.Classes, Skipped: skipped})
+		return writeJSON(stdout, res.Summary(cmp.Or(run, defaultmodel.Which().Dir)))
 	}
-	what := "added more photos of"
-	if res.New {
-		what = "enrolled new person"
-	}
-	fmt.Fprintf(stdout, "%s %q: %d photo(s), %d in all; the run now knows %d people\n", what, res.Name, res.Added, res.Total, res.Classes)
+	res.WriteText(stdout)
 	return nil
 }
 
-// listPeople prints who the run in dir knows.
-func listPeople(dir string, asJSON bool, stdout io.Writer) error {
-	people, err := identify.People(dir)
+// listPeople prints who the run pos names knows, or with no run the
+// default model.
+func listPeople(pos []string, asJSON bool, stdout, stderr io.Writer) error {
+	if len(pos) > 1 {
+		return usagef("--list takes only the run directory, or nothing for the built-in model")
+	}
+	people, err := defaultmodel.People(cmp.Or(pos...), noteTo(stderr))
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		return writeJSON(stdout, people)
 	}
-	for _, p := range people {
-		how := "trained"
-		if p.Enrolled != "" {
-			how = "enrolled " + p.Enrolled
-		}
-		fmt.Fprintf(stdout, "%-30s %4d photo(s)  %s\n", p.Name, p.Photos, how)
-	}
-	fmt.Fprintf(stdout, "%d people\n", len(people))
+	identify.WritePeople(stdout, people)
 	return nil
 }

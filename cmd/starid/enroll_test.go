@@ -108,9 +108,9 @@ func TestEnrollThenPredict(t *testing.T) {
 		t.Errorf("enroll known: exit %d: %s", code, out)
 	}
 	code, out, _ = runCLI("enroll", run, "Bob", photoOf(t, dir, 1, 6), "--json")
-	var res enrollResult
+	var res identify.EnrollSummary
 	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Skipped == nil ||
-		!reflect.DeepEqual(res, enrollResult{Run: run, Name: "Bob", Added: 1, Total: res.Total, Classes: 4, Skipped: []data.Skipped{}}) || res.Total < 2 {
+		!reflect.DeepEqual(res, identify.EnrollSummary{Run: run, Name: "Bob", Added: 1, Total: res.Total, Classes: 4, Skipped: []data.Skipped{}}) || res.Total < 2 {
 		t.Errorf("enroll --json: exit %d %v: %s", code, err, out)
 	}
 }

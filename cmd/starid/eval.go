@@ -26,7 +26,7 @@ type evalOptions struct {
 func newEvalCmd() *cobra.Command {
 	var o evalOptions
 	c := &cobra.Command{
-		Use:   "eval RUN",
+		Use:   "eval [RUN]",
 		Short: "accuracy, top-5, loss, per-class scores and confusion matrix of a run",
 		Long: `Evaluate a run's best weights.
 
@@ -35,7 +35,8 @@ onto the training folder) and writes RUN/confusion.png and RUN/confusion.json.
 With --data DIR it evaluates every image in DIR, whose class folders must all
 be classes of the run (a folder may hold only some of them); its pictures then
 go to RUN/eval-<folder name>/ so that the test-split results are not
-overwritten. --out overrides the folder in both cases.`,
+overwritten. --out overrides the folder in both cases. Without a run it
+evaluates the built-in model (or the user's copy enroll made) on --data.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			th, err := threshold(c.Flags(), o.threshold)
 			if err != nil {
@@ -58,8 +59,8 @@ overwritten. --out overrides the folder in both cases.`,
 }
 
 func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Writer) error {
-	if len(pos) != 1 {
-		return usagef("want exactly one run directory, got %d arguments", len(pos))
+	if len(pos) > 1 {
+		return usagef("want one run directory (or none and --data DIR for the built-in model), got %d arguments", len(pos))
 	}
 	if o.batch < 1 {
 		return usagef("--batch must be positive")
@@ -80,7 +81,7 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 		Describe: func(ctx context.Context, paths, keys []string) ([]identify.Photo, error) {
 			return d().Photos(ctx, paths, keys, false, false)
 		}}
-	res, err := runeval.Run(pos[0], opt)
+	res, err := runeval.RunArgs(pos, opt)
 	if err != nil {
 		return err
 	}

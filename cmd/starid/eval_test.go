@@ -299,7 +299,8 @@ func TestEvalErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"eval"}, exitUsage, "one run directory"},
+		{[]string{"eval"}, exitUsage, "--data DIR evaluates the built-in model"},
+		{[]string{"eval", run, "other"}, exitUsage, "one run directory"},
 		{[]string{"eval", run, "--batch", "0"}, exitUsage, "--batch"},
 		{[]string{"eval", filepath.Join(photos, "nope")}, exitInput, "no such run directory"},
 		{[]string{"eval", photos}, exitInput, "model.json"},

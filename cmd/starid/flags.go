@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"io"
+
 	"github.com/spf13/pflag"
 
 	"starid/internal/identify"
@@ -46,4 +49,9 @@ func checkWorkers(n int) error {
 		return usagef("--workers %d: must be 0 (one per core) or more", n)
 	}
 	return nil
+}
+
+// noteTo prints notes for the user on stderr, a line each.
+func noteTo(stderr io.Writer) func(string) {
+	return func(msg string) { fmt.Fprintln(stderr, msg) }
 }

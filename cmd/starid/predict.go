@@ -21,14 +21,16 @@ type predictOptions struct {
 	json, csv bool
 	threshold float64
 	cache     string
+	out       string
 }
 
 func newPredictCmd() *cobra.Command {
 	var o predictOptions
 	c := &cobra.Command{
-		Use:   "predict RUN IMAGE|DIR...",
+		Use:   "predict [RUN] IMAGE|DIR...",
 		Short: "name the star in each photo, with probabilities",
-		Long: `Name the faces in each photo with a run's model. Folders are searched for
+		Long: `Name the faces in each photo with a run's model, or without a run with the
+built-in model of the tutorial's 17 stars (or the user's copy enroll made). Folders are searched for
 photos at any depth (by extension; other files are skipped). A photo that
 cannot be read gets an error entry, the others are still named, and the
 exit status is then 2.`,
@@ -46,6 +48,7 @@ exit status is then 2.`,
 	f.BoolVar(&o.csv, "csv", false, "print CSV, one row per face")
 	thresholdFlag(f, &o.threshold)
 	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
+	f.StringVar(&o.out, "out", "", "also draw each photo's faces with their names into this `folder` (NAME.png)")
 	return c
 }
 
@@ -53,8 +56,8 @@ exit status is then 2.`,
 // gets an error entry and the others are still predicted; the exit status
 // is then 2.
 func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stderr io.Writer) error {
-	if len(pos) < 2 {
-		return usagef("want a run directory and at least one image")
+	if len(pos) < 1 {
+		return usagef("want at least one image (after a run directory, to use it instead of the built-in model)")
 	}
 	if o.top < 1 {
 		return usagef("--top must be at least 1")
@@ -62,13 +65,16 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if o.json && o.csv {
 		return usagef("--json and --csv: choose one")
 	}
-	paths, err := data.ListPhotos(pos[1:])
+	opt := recognize.Options{TopK: o.top, Threshold: threshold, Note: noteTo(stderr)}
+	// No finder: predict finds faces through the descriptor cache.
+	r, images, err := recognize.OpenArgs(pos, opt)
 	if err != nil {
 		return err
 	}
-	opt := recognize.Options{TopK: o.top, Threshold: threshold}
-	// No finder: predict finds faces through the descriptor cache.
-	r, err := recognize.Open(pos[0], opt)
+	if len(images) == 0 {
+		return usagef("want at least one image after the run directory")
+	}
+	paths, err := data.ListPhotos(images)
 	if err != nil {
 		return err
 	}
@@ -90,6 +96,15 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 		each = func(p recognize.Prediction) { print(stdout, stderr, p) }
 	}
 	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, each)
+	if o.out != "" {
+		n, err := recognize.DrawPredictions(o.out, out)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(stderr, "pictures with the names drawn: %s\n", o.out)
+		}
+	}
 	return o.finish(out, failed, stdout)
 }
 

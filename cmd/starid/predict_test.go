@@ -128,7 +128,9 @@ func TestPredictErrors(t *testing.T) {
 	}{
 		{[]string{"predict", run}, exitUsage, "at least one image"},
 		{[]string{"predict", run, img, "--top", "0"}, exitUsage, "--top"},
-		{[]string{"predict", filepath.Join(photos, "norun"), img}, exitInput, "no such run directory"},
+		// Not a run folder: the built-in model names the photos, and this
+		// is one that cannot be read.
+		{[]string{"predict", filepath.Join(photos, "norun"), img}, exitInput, "norun: unreadable: no such file or directory"},
 		{[]string{"predict", run, missing}, exitInput, "nope.png"},
 		// Issue 17, row 4: an endless device and a FIFO are refused by
 		// type, never read (they grew to 24 GB or hung).

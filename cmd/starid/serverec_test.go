@@ -23,7 +23,7 @@ func decodeForServe(t *testing.T, path string) *faces.Image {
 
 func TestServeRecognizerVGG(t *testing.T) {
 	photos, run := fixture(t)
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestServeRecognizerFace(t *testing.T) {
 	openFaceFinder = func() (faceFinder, error) { return fake, nil }
 	t.Cleanup(func() { openFaceFinder = old })
 	_, run := faceRun(t, facePeople)
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 		identifytest.Face{P: 2, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

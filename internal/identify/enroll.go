@@ -183,7 +183,7 @@ func openForChange(dir string, opt EnrollOptions) (*FaceRun, error) {
 			return nil, err
 		}
 	}
-	if len(run.Model.Train) == 0 {
+	if len(run.Model.Train) == 0 && run.Model.Summary == nil {
 		return nil, fmt.Errorf("%s: the run stores no training descriptors, so its head cannot be refitted", filepath.Join(dir, runs.BestFile))
 	}
 	return run, nil
@@ -321,16 +321,6 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, b *batch, st S
 		class = len(classes)
 		classes = append(classes, name)
 	}
-	x := append(slices.Clone(m.Train), b.desc...)
-	y := slices.Clone(m.Labels)
-	for range b.desc {
-		y = append(y, class)
-	}
-	for _, l := range y {
-		if l == class {
-			res.Total++
-		}
-	}
 	res.Classes = len(classes)
 	shown := make([]string, len(b.used))
 	for i, p := range b.used {
@@ -341,12 +331,13 @@ func enrollLocked(ctx context.Context, run *FaceRun, name string, b *batch, st S
 	if len(b.skipped) > 0 {
 		line += fmt.Sprintf("; %d left out", len(b.skipped))
 	}
-	err := refitAndWrite(ctx, run, classes, x, y, change{line: line, now: now, record: func(t string, f *FaceInfo) {
+	nm, err := refitAndWrite(ctx, run, m, classes, class, b.desc, change{line: line, now: now, record: func(t string, f *FaceInfo) {
 		f.Enrolled = append(f.Enrolled, Enrollment{Time: t, Name: name, New: res.New, Photos: slices.Clone(b.used)})
 	}})
 	if err != nil {
 		return nil, err
 	}
+	res.Total = nm.count(class)
 	return res, nil
 }
 
@@ -375,15 +366,16 @@ type change struct {
 	now    func() time.Time            // nil: time.Now
 }
 
-// refitAndWrite fits a new head on x, y with the run's settings and
+// refitAndWrite fits a new head over classes on base's descriptors (kept
+// and summarized) plus add, all of class, with the run's settings, and
 // writes it with writeChange.
-func refitAndWrite(ctx context.Context, run *FaceRun, classes []string, x [][]float32, y []int, c change) error {
+func refitAndWrite(ctx context.Context, run *FaceRun, base *Model, classes []string, class int, add [][]float32, c change) (*Model, error) {
 	hc := run.headConfig()
-	nm, err := Fit(ctx, classes, x, y, hc, nil)
+	nm, err := base.refit(ctx, classes, class, add, hc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return writeChange(run, nm, hc.Epochs, c)
+	return nm, writeChange(run, nm, hc.Epochs, c)
 }
 
 // writeChange stores a changed model in the run: best.safetensors first

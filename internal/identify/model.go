@@ -1,6 +1,7 @@
 package identify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,8 +42,10 @@ func (r Rule) Score(a Answer) float64 {
 }
 
 // Model is a face run's classifier: a linear softmax head on standardized
-// descriptors, the class centroids, and the training descriptors they came
-// from (kept so that enroll can refit the head on old and new people).
+// descriptors, the class centroids, and what enroll needs to refit the head
+// on old and new people: the training descriptors they came from, or a
+// per-class Summary of them, or both (the built-in model keeps only the
+// summary; a user's copy adds the descriptors of the photos enrolled).
 type Model struct {
 	Classes   []string
 	Mean, Std []float32   // per-dimension standardization applied before the head
@@ -50,6 +53,7 @@ type Model struct {
 	Centroids [][]float32 // per class, mean raw descriptor
 	Train     [][]float32 // raw training descriptors
 	Labels    []int       // class of each Train row
+	Summary   *Summary    // training descriptors not kept in Train; nil when all are
 }
 
 // standardize writes (x-mean)/std into dst.
@@ -158,6 +162,9 @@ const (
 	tCentr   = "centroids"         // [K, 128]
 	tTrainX  = "train.descriptors" // [N, 128]
 	tTrainY  = "train.labels"      // [N] int64
+	tSumN    = "summary.count"     // [K] int64
+	tSumMean = "summary.mean"      // [K, 128], omitted when equal to the centroids (no train.descriptors)
+	tSumStd  = "summary.std"       // [K, 128]
 	mClasses = "starid.classes"    // JSON list: the class order of the head
 	mVersion = "starid.pipeline_version"
 	mEpochs  = "starid.epoch"
@@ -184,10 +191,21 @@ func (m *Model) Save(path, pipelineVersion string, epochs int) error {
 		{Name: tMean, Shape: []int{DescriptorLen}, F32: m.Mean},
 		{Name: tStd, Shape: []int{DescriptorLen}, F32: m.Std},
 		{Name: tCentr, Shape: []int{k, DescriptorLen}, F32: flat(m.Centroids)},
-		{Name: tTrainX, Shape: []int{len(m.Train), DescriptorLen}, F32: flat(m.Train)},
 	}
 	if len(labels) > 0 {
-		ts = append(ts, safetensors.Tensor{Name: tTrainY, Shape: []int{len(labels)}, I64: labels})
+		ts = append(ts, safetensors.Tensor{Name: tTrainX, Shape: []int{len(m.Train), DescriptorLen}, F32: flat(m.Train)},
+			safetensors.Tensor{Name: tTrainY, Shape: []int{len(labels)}, I64: labels})
+	}
+	if s := m.Summary; s != nil {
+		n := make([]int64, k)
+		for c, v := range s.Count {
+			n[c] = int64(v)
+		}
+		ts = append(ts, safetensors.Tensor{Name: tSumN, Shape: []int{k}, I64: n},
+			safetensors.Tensor{Name: tSumStd, Shape: []int{k, DescriptorLen}, F32: flat(s.Std)})
+		if len(m.Train) > 0 {
+			ts = append(ts, safetensors.Tensor{Name: tSumMean, Shape: []int{k, DescriptorLen}, F32: flat(s.Mean)})
+		}
 	}
 	cl, err := json.Marshal(m.Classes)
 	if err != nil {
@@ -205,6 +223,65 @@ func LoadModel(path string) (*Model, string, error) {
 		return nil, "", err
 	}
 	defer f.Close()
+	return loadModel(f, path)
+}
+
+// ReadModel is LoadModel for a file's content b (the built-in model's,
+// embedded in the binary); name says where b came from in errors.
+func ReadModel(name string, b []byte) (*Model, string, error) {
+	f, err := safetensors.Read(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", name, err)
+	}
+	return loadModel(f, name)
+}
+
+// tensorReader reads a model file's float tensors, checking their shapes
+// and values; bad makes an error naming the file.
+type tensorReader struct {
+	f   *safetensors.File
+	bad func(format string, args ...any) error
+}
+
+func (r tensorReader) get(name string, shape ...int) ([]float32, error) {
+	info, ok := r.f.Info(name)
+	if !ok {
+		return nil, r.bad("no tensor %s", name)
+	}
+	if !slices.Equal(info.Shape, shape) {
+		return nil, r.bad("%s has shape %v, want %v", name, info.Shape, shape)
+	}
+	v, err := r.f.Float32(name)
+	if err != nil {
+		return nil, err
+	}
+	if !finite(v) {
+		return nil, r.bad("%s holds NaN or infinite values", name)
+	}
+	return v, nil
+}
+
+// labels reads an int64 tensor of n values in [0, k): class labels, or
+// counts below k.
+func (r tensorReader) labels(name string, n, k int) ([]int, error) {
+	y, err := r.f.Int64(name)
+	if err != nil {
+		return nil, r.bad("%v", err)
+	}
+	if len(y) != n {
+		return nil, r.bad("%s has %d values, want %d", name, len(y), n)
+	}
+	out := make([]int, n)
+	for i, v := range y {
+		if v < 0 || v >= int64(k) {
+			return nil, r.bad("%s[%d] is %d, out of range", name, i, v)
+		}
+		out[i] = int(v)
+	}
+	return out, nil
+}
+
+func loadModel(f *safetensors.File, path string) (*Model, string, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%s: not a face head: %s", path, fmt.Sprintf(format, args...))
 	}
@@ -216,23 +293,8 @@ func LoadModel(path string) (*Model, string, error) {
 		return nil, "", bad("%v", err)
 	}
 	k := len(m.Classes)
-	get := func(name string, shape ...int) ([]float32, error) {
-		info, ok := f.Info(name)
-		if !ok {
-			return nil, bad("no tensor %s", name)
-		}
-		if !slices.Equal(info.Shape, shape) {
-			return nil, bad("%s has shape %v, want %v", name, info.Shape, shape)
-		}
-		v, err := f.Float32(name)
-		if err != nil {
-			return nil, err
-		}
-		if !finite(v) {
-			return nil, bad("%s holds NaN or infinite values", name)
-		}
-		return v, nil
-	}
+	r := tensorReader{f: f, bad: bad}
+	get := r.get
 	// The weights' shape is checked before the head is made: the class
 	// list alone could ask for any size.
 	w, err := get(tHeadW, k, DescriptorLen)
@@ -271,22 +333,51 @@ func LoadModel(path string) (*Model, string, error) {
 		m.Train = rows(x)
 	}
 	if len(m.Train) > 0 {
-		y, err := f.Int64(tTrainY)
-		if err != nil {
-			return nil, "", bad("%v", err)
-		}
-		if len(y) != len(m.Train) {
-			return nil, "", bad("%d labels for %d descriptors", len(y), len(m.Train))
-		}
-		m.Labels = make([]int, len(y))
-		for i, v := range y {
-			if v < 0 || v >= int64(k) {
-				return nil, "", bad("label %d of descriptor %d is not a class", v, i)
-			}
-			m.Labels[i] = int(v)
+		if m.Labels, err = r.labels(tTrainY, len(m.Train), k); err != nil {
+			return nil, "", err
 		}
 	}
+	if m.Summary, err = r.summary(m); err != nil {
+		return nil, "", err
+	}
 	return m, f.Metadata[mVersion], nil
+}
+
+// maxSummarized is the most descriptors a Summary may stand for per
+// class (a hundred times the tutorial's photos of a person).
+const maxSummarized = 10000
+
+// summary reads the model's Summary, if the file has one.
+func (r tensorReader) summary(m *Model) (*Summary, error) {
+	if _, ok := r.f.Info(tSumN); !ok {
+		return nil, nil
+	}
+	k := len(m.Classes)
+	// A refit draws this many descriptors per class: bounded so that a
+	// hostile file cannot make enroll allocate without limit.
+	n, err := r.labels(tSumN, k, maxSummarized+1)
+	if err != nil {
+		return nil, err
+	}
+	s := &Summary{Count: n}
+	std, err := r.get(tSumStd, k, DescriptorLen)
+	if err != nil {
+		return nil, err
+	}
+	s.Std = rows(std)
+	switch _, ok := r.f.Info(tSumMean); {
+	case ok:
+		mean, err := r.get(tSumMean, k, DescriptorLen)
+		if err != nil {
+			return nil, err
+		}
+		s.Mean = rows(mean)
+	case len(m.Train) == 0:
+		s.Mean = m.Centroids // Save leaves them out: they are the centroids
+	default:
+		return nil, r.bad("no tensor %s beside %s", tSumMean, tTrainX)
+	}
+	return s, nil
 }
 
 func rows(flat []float32) [][]float32 {

@@ -10,7 +10,7 @@ import (
 // Person is one class of a face run, as `enroll --list` shows it.
 type Person struct {
 	Name   string `json:"name"`
-	Photos int    `json:"photos"` // training descriptors
+	Photos int    `json:"photos"` // training descriptors, kept or summarized
 	// Enrolled is the time of the person's last enrollment (RFC 3339), ""
 	// for someone the run was trained on and never enrolled since.
 	Enrolled string `json:"enrolled,omitempty"`
@@ -23,19 +23,24 @@ func People(dir string) ([]Person, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Person, len(run.Model.Classes))
-	for i, c := range run.Model.Classes {
+	return run.People(), nil
+}
+
+// People lists the people the face run knows, in class order.
+func (r *FaceRun) People() []Person {
+	out := make([]Person, len(r.Model.Classes))
+	for i, c := range r.Model.Classes {
 		out[i].Name = c
 	}
-	for _, l := range run.Model.Labels {
-		out[l].Photos++
+	for i := range out {
+		out[i].Photos = r.Model.count(i)
 	}
-	for _, e := range run.Face.Enrolled {
-		if i := slices.Index(run.Model.Classes, e.Name); i >= 0 {
+	for _, e := range r.Face.Enrolled {
+		if i := slices.Index(r.Model.Classes, e.Name); i >= 0 {
 			out[i].Enrolled = e.Time
 		}
 	}
-	return out, nil
+	return out
 }
 
 // findPerson is the class index of name in run, or an error that names a
@@ -121,16 +126,28 @@ func Remove(ctx context.Context, dir, name string, opt EnrollOptions) error {
 		return fmt.Errorf("%q is the only person %s knows; a run needs at least one", name, dir)
 	}
 	classes := slices.Delete(slices.Clone(run.Model.Classes), i, i+1)
-	var x [][]float32
-	var y []int
-	for r, l := range run.Model.Labels {
+	_, err = refitAndWrite(ctx, run, run.Model.without(i), classes, 0, nil, change{line: fmt.Sprintf("removed %q", name), now: opt.Now})
+	return err
+}
+
+// without is what m knows of everyone but class i, classes after it moved
+// down by one: the kept descriptors and the summaries of the others, which
+// a refit trains on (the head, centroids and standardization are left
+// out: the refit makes new ones).
+func (m *Model) without(i int) *Model {
+	out := &Model{Classes: slices.Delete(slices.Clone(m.Classes), i, i+1)}
+	for r, l := range m.Labels {
 		switch {
 		case l == i:
 			continue
 		case l > i:
 			l--
 		}
-		x, y = append(x, run.Model.Train[r]), append(y, l)
+		out.Train, out.Labels = append(out.Train, m.Train[r]), append(out.Labels, l)
 	}
-	return refitAndWrite(ctx, run, classes, x, y, change{line: fmt.Sprintf("removed %q", name), now: opt.Now})
+	if s := m.Summary; s != nil {
+		out.Summary = &Summary{Count: slices.Delete(slices.Clone(s.Count), i, i+1), Mean: slices.Delete(slices.Clone(s.Mean), i, i+1),
+			Std: slices.Delete(slices.Clone(s.Std), i, i+1)}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package identify
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,11 +45,15 @@ type Enrollment struct {
 
 // FaceRun is an opened face run.
 type FaceRun struct {
-	Dir   string
+	Dir   string // "" for a run that is not in a folder (the built-in model)
+	Label string // names the run in messages when Dir is empty
 	Info  runs.ModelInfo
 	Face  FaceInfo
 	Model *Model
 }
+
+// name is how messages name the run.
+func (r *FaceRun) name() string { return cmp.Or(r.Dir, r.Label) }
 
 // Rule is the run's stored unknown rule.
 func (r *FaceRun) Rule() Rule {
@@ -75,12 +80,6 @@ func OpenFaceRun(dir string) (*FaceRun, error) {
 	if info.Model != runs.ModelFace {
 		return nil, fmt.Errorf("%s is a %s run, %w (train one with --model face)", dir, info.Model, ErrNotFaceRun)
 	}
-	r := &FaceRun{Dir: dir, Info: *info}
-	if len(info.Face) > 0 {
-		if err := json.Unmarshal(info.Face, &r.Face); err != nil {
-			return nil, fmt.Errorf("%s: corrupt \"face\" entry: %w", filepath.Join(dir, runs.ModelInfoFile), err)
-		}
-	}
 	best := filepath.Join(dir, runs.BestFile)
 	if _, err := os.Stat(best); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: missing: the face run did not finish training", best)
@@ -89,8 +88,54 @@ func OpenFaceRun(dir string) (*FaceRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newFaceRun(dir, info, m, version)
+}
+
+// OpenFaceRunFS reads a face run's model.json and best.safetensors from
+// fsys (the built-in model, embedded in the binary); name says where fsys
+// is in errors. The run's Dir is empty: it has no folder to write to.
+func OpenFaceRunFS(fsys fs.FS, name string) (*FaceRun, error) {
+	read := func(file string) ([]byte, string, error) {
+		b, err := fs.ReadFile(fsys, file)
+		return b, name + "/" + file, err
+	}
+	b, mj, err := read(runs.ModelInfoFile)
+	if err != nil {
+		return nil, err
+	}
+	info, err := runs.ParseModelInfo(mj, b)
+	if err != nil {
+		return nil, err
+	}
+	if info.Model != runs.ModelFace {
+		return nil, fmt.Errorf("%s: a %s run, %w", mj, info.Model, ErrNotFaceRun)
+	}
+	b, best, err := read(runs.BestFile)
+	if err != nil {
+		return nil, err
+	}
+	m, version, err := ReadModel(best, b)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newFaceRun(name, info, m, version)
+	if r != nil {
+		r.Dir, r.Label = "", name
+	}
+	return r, err
+}
+
+// newFaceRun joins a face run's model.json and weights; dir names the run
+// in errors.
+func newFaceRun(dir string, info *runs.ModelInfo, m *Model, version string) (*FaceRun, error) {
+	r := &FaceRun{Dir: dir, Info: *info}
+	if len(info.Face) > 0 {
+		if err := json.Unmarshal(info.Face, &r.Face); err != nil {
+			return nil, fmt.Errorf("%s: corrupt \"face\" entry: %w", filepath.Join(dir, runs.ModelInfoFile), err)
+		}
+	}
 	if version != info.PipelineVersion {
-		return nil, fmt.Errorf("%s was made with face pipeline %q, model.json says %q", best, version, info.PipelineVersion)
+		return nil, fmt.Errorf("%s was made with face pipeline %q, model.json says %q", filepath.Join(dir, runs.BestFile), version, info.PipelineVersion)
 	}
 	r.Model = m
 	r.Info.Classes = slices.Clone(m.Classes)
@@ -114,9 +159,34 @@ func (r *FaceRun) writeInfo() error {
 func (r *FaceRun) CheckPipeline(version string) error {
 	if r.Info.PipelineVersion != version {
 		return fmt.Errorf("%s was trained on descriptors of face pipeline %q, this starid makes %q; train a new run",
-			r.Dir, r.Info.PipelineVersion, version)
+			r.name(), r.Info.PipelineVersion, version)
 	}
 	return nil
+}
+
+// AnswerRule is the unknown rule to name faces with: the run must have
+// been trained on descriptors of pipeline (this starid's
+// faces.PipelineVersion), and maxDistance, when not nil, replaces the
+// stored threshold.
+func (r *FaceRun) AnswerRule(pipeline string, maxDistance *float64) (Rule, error) {
+	if err := r.CheckPipeline(pipeline); err != nil {
+		return Rule{}, err
+	}
+	rule := r.Rule()
+	if maxDistance != nil {
+		rule.MaxDistance = *maxDistance
+	}
+	return rule, nil
+}
+
+// WriteTo writes the run's weights and model.json into dir (which must
+// exist), each file atomically, weights first; the run then lives there.
+func (r *FaceRun) WriteTo(dir string) error {
+	if err := r.Model.Save(filepath.Join(dir, runs.BestFile), r.Info.PipelineVersion, r.Info.BestEpoch); err != nil {
+		return err
+	}
+	r.Dir = dir
+	return r.writeInfo()
 }
 
 // OpenForAnswers opens the face run in dir for naming faces: it must have
@@ -128,12 +198,9 @@ func OpenForAnswers(dir, pipeline string, maxDistance *float64) (*FaceRun, Rule,
 	if err != nil {
 		return nil, Rule{}, err
 	}
-	if err := run.CheckPipeline(pipeline); err != nil {
+	rule, err := run.AnswerRule(pipeline, maxDistance)
+	if err != nil {
 		return nil, Rule{}, err
-	}
-	rule := run.Rule()
-	if maxDistance != nil {
-		rule.MaxDistance = *maxDistance
 	}
 	return run, rule, nil
 }

@@ -12,6 +12,7 @@
 package recognize
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"image"
@@ -56,6 +57,9 @@ type Info struct {
 	// for face runs, the top probability otherwise (0: none).
 	Threshold float64
 	Crop      facecrop.Mode // VGG runs: what the network sees of a photo
+	// Source names the model for messages: the run folder, or which
+	// default model (OpenDefault).
+	Source string
 	// Warning, when not empty, is worth telling the user once (the run's
 	// face crops came from another face pipeline).
 	Warning string
@@ -92,6 +96,9 @@ type Options struct {
 	// that find faces, so that a missing model fails at once; nil leaves
 	// such a recognizer without a finder, able to Name only.
 	OpenFinder func() (Finder, error)
+	// Note, when not nil, is told which default model answers when no run
+	// is given (OpenDefault, OpenArgs), as a line for the user.
+	Note func(msg string)
 }
 
 // Open reads the run in dir and returns its recognizer. Errors name the
@@ -122,16 +129,27 @@ type faceRun struct {
 	run    *identify.FaceRun
 	rule   identify.Rule
 	finder Finder
+	source string
 	k      int
 	mu     sync.Mutex // the head's Linear reuses its output buffer
 }
 
 func openFaceRun(dir string, opt Options) (*faceRun, error) {
-	run, rule, err := identify.OpenForAnswers(dir, faces.PipelineVersion, opt.Threshold)
+	run, err := identify.OpenFaceRun(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &faceRun{run: run, rule: rule, k: opt.TopK}
+	return newFaceRun(run, opt)
+}
+
+// newFaceRun names faces with an opened face run, which must have been
+// trained on this starid's face pipeline.
+func newFaceRun(run *identify.FaceRun, opt Options) (*faceRun, error) {
+	rule, err := run.AnswerRule(faces.PipelineVersion, opt.Threshold)
+	if err != nil {
+		return nil, err
+	}
+	r := &faceRun{run: run, rule: rule, k: opt.TopK, source: cmp.Or(run.Dir, run.Label)}
 	if r.finder, err = openFinder(opt, true); err != nil {
 		return nil, err
 	}
@@ -139,7 +157,7 @@ func openFaceRun(dir string, opt Options) (*faceRun, error) {
 }
 
 func (r *faceRun) Info() Info {
-	return Info{Classes: r.run.Model.Classes, Kind: runs.ModelFace, Threshold: r.rule.MaxDistance}
+	return Info{Classes: r.run.Model.Classes, Kind: runs.ModelFace, Threshold: r.rule.MaxDistance, Source: r.source}
 }
 
 func (r *faceRun) FindsFaces() bool { return true }

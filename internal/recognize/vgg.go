@@ -78,7 +78,7 @@ func PipelineWarning(info runs.ModelInfo) string {
 
 func (r *vggRun) Info() Info {
 	return Info{Classes: r.run.Info.Classes, Kind: r.run.Info.Model, Threshold: r.threshold, Crop: r.mode,
-		Warning: PipelineWarning(r.run.Info)}
+		Warning: PipelineWarning(r.run.Info), Source: r.run.Dir}
 }
 
 func (r *vggRun) FindsFaces() bool { return r.mode.FindsFaces() }

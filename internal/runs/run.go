@@ -152,6 +152,13 @@ func OpenRun(dir string) (*Run, error) {
 	return &Run{Dir: dir, Info: *info, Model: net}, nil
 }
 
+// IsRun tells a run folder from anything else (a photo, a folder of
+// photos) by what it holds: a model.json.
+func IsRun(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, ModelInfoFile))
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // readModelInfo reads and checks dir/model.json.
 func readModelInfo(dir string) (*ModelInfo, error) {
 	path := filepath.Join(dir, ModelInfoFile)
@@ -167,6 +174,12 @@ func readModelInfo(dir string) (*ModelInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseModelInfo(path, b)
+}
+
+// ParseModelInfo checks the model.json content b; path names it in errors
+// (the built-in model's is embedded in the binary, not read from a folder).
+func ParseModelInfo(path string, b []byte) (*ModelInfo, error) {
 	var info ModelInfo
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, fmt.Errorf("%s: corrupt: %w", path, err)

@@ -26,6 +26,7 @@ import (
 	"starid/internal/identify"
 	"starid/internal/nn"
 	"starid/internal/recognize"
+	"starid/internal/recognize/defaultmodel"
 	"starid/internal/report"
 	"starid/internal/runs"
 	"starid/internal/tensor"
@@ -281,6 +282,43 @@ func faceRun(dir string, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return evalFaceRun(run, rule, opt)
+}
+
+// RunArgs evaluates the run pos names, or with no run the default model
+// on opt.Data (RunDefault), telling opt.Note which one.
+func RunArgs(pos []string, opt Options) (*Result, error) {
+	if len(pos) == 1 {
+		return Run(pos[0], opt)
+	}
+	if opt.Data != "" {
+		opt.note(fmt.Sprintf("no run given: evaluating %s", defaultmodel.Which()))
+	}
+	return RunDefault(opt)
+}
+
+// RunDefault evaluates the default model (the user's copy of the built-in
+// model, or the built-in one) on opt.Data, which it needs: the built-in
+// model keeps no split. The confusion files go to opt.Out, by default
+// eval-NAME in the current folder for a folder NAME.
+func RunDefault(opt Options) (*Result, error) {
+	if opt.Data == "" {
+		return nil, usagef("no run given: --data DIR evaluates the built-in model on a folder of photos (one sub-folder per person)")
+	}
+	run, src, err := defaultmodel.Open()
+	if err != nil {
+		return nil, err
+	}
+	rule, err := run.AnswerRule(faces.PipelineVersion, opt.Threshold)
+	if err != nil {
+		return nil, defaultmodel.StaleCopy(src, err)
+	}
+	opt.Out = cmp.Or(opt.Out, "eval-"+filepath.Base(filepath.Clean(opt.Data)))
+	return evalFaceRun(run, rule, opt)
+}
+
+// evalFaceRun is faceRun on an opened run and its rule.
+func evalFaceRun(run *identify.FaceRun, rule identify.Rule, opt Options) (*Result, error) {
 	classes := run.Model.Classes
 	res := Result{Out: opt.Out, FaceResult: &FaceResult{Threshold: rule.MaxDistance, MinProb: rule.MinProbability}}
 	ds, indices, err := samples(run.Dir, run.Info, classes, false, opt, &res)
