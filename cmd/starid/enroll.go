@@ -42,10 +42,9 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 }
 
 type enrollOptions struct {
-	cache              string
-	workers            int
-	json, strict, list bool
-	rename, remove     string
+	cache, rename, remove string
+	workers               int
+	json, strict, list    bool
 }
 
 func newEnrollCmd() *cobra.Command {
@@ -55,12 +54,9 @@ func newEnrollCmd() *cobra.Command {
 		Example: "  starid enroll [RUN] NAME PHOTO... [--strict]\n  starid enroll [RUN] --list\n" +
 			"  starid enroll [RUN] --rename OLD NEW\n  starid enroll [RUN] --remove NAME",
 		Short: "add a person (or more photos of a known one) to a face run without retraining",
-		Long: `Add a person, or more photos of a known one, to a face run without retraining:
-the head is refitted in about a second. Photos that cannot be used (no face,
-unreadable, unclear main face, repeats, someone else's face) are left out and
-listed; --strict refuses the batch instead. Without a run, enroll changes your
-copy of the built-in model (made on first use), which predict, serve and eval
-then use when they are given no run.`,
+		Long: `Add a person, or more photos of one, to a face run (without a run: to your copy of the built-in
+model, which predict, serve and eval then use) without retraining. Unusable photos are left out and
+listed; --strict refuses the batch instead. See docs/cli.md.`,
 		RunE: func(c *cobra.Command, args []string) error { return o.run(c, args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
 	f := c.Flags()
@@ -84,10 +80,9 @@ func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Wr
 		if len(pos) != 1 && len(pos) != 2 || len(pos) == 1 && defaultmodel.IsRunArg(pos[0]) {
 			return usagef("want the new name, after the run directory to rename in it (usage: starid enroll [RUN] --rename OLD NEW)")
 		}
-		newName := pos[len(pos)-1]
-		err := defaultmodel.Rename(cmp.Or(pos[:len(pos)-1]...), o.rename, newName, opt, stderr)
+		err := defaultmodel.Rename(cmp.Or(pos[:len(pos)-1]...), o.rename, pos[len(pos)-1], opt, stderr)
 		if err == nil {
-			fmt.Fprintf(stdout, "renamed %q to %q\n", o.rename, identify.NormalizeName(newName))
+			fmt.Fprintf(stdout, "renamed %q to %q\n", o.rename, identify.NormalizeName(pos[len(pos)-1]))
 		}
 		return err
 	case f.Changed("remove"):
@@ -126,8 +121,7 @@ func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Wr
 	return nil
 }
 
-// listPeople prints who the run pos names knows, or with no run the
-// default model.
+// listPeople prints who the run pos names (or the default model) knows.
 func listPeople(pos []string, asJSON bool, stdout, stderr io.Writer) error {
 	if len(pos) > 1 {
 		return usagef("--list takes only the run directory, or nothing for the built-in model")
