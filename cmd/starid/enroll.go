@@ -67,12 +67,14 @@ listed; --strict refuses the batch instead. See docs/cli.md.`,
 	f.BoolVar(&o.list, "list", false, "list the people the run knows, with their photo counts")
 	f.StringVar(&o.rename, "rename", "", "rename the person `OLD` to the name given after the run")
 	f.StringVar(&o.remove, "remove", "", "forget the person `NAME` (the head is refitted on the others)")
-	c.MarkFlagsMutuallyExclusive("list", "rename", "remove")
 	return c
 }
 
 func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Writer) error {
 	opt := identify.EnrollOptions{PipelineVersion: faces.PipelineVersion, Strict: o.strict}
+	if f := c.Flags(); o.list && (f.Changed("rename") || f.Changed("remove")) || f.Changed("rename") && f.Changed("remove") {
+		return usagef("--list, --rename and --remove exclude each other")
+	}
 	switch f := c.Flags(); {
 	case o.list:
 		return listPeople(pos, o.json, stdout, stderr)
@@ -117,8 +119,7 @@ func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Wr
 	if o.json {
 		return writeJSON(stdout, res.Summary(cmp.Or(run, defaultmodel.Which().Dir)))
 	}
-	res.WriteText(stdout)
-	return nil
+	return res.WriteText(stdout)
 }
 
 // listPeople prints who the run pos names (or the default model) knows.
@@ -133,6 +134,5 @@ func listPeople(pos []string, asJSON bool, stdout, stderr io.Writer) error {
 	if asJSON {
 		return writeJSON(stdout, people)
 	}
-	identify.WritePeople(stdout, people)
-	return nil
+	return identify.WritePeople(stdout, people)
 }

@@ -144,6 +144,8 @@ func TestEnrollErrors(t *testing.T) {
 		{"missing photo", []string{run, "Zoe", filepath.Join(dir, "nope.png")}, exitInput, "nope.png"},
 		{"no face", []string{run, "Zoe", empty}, exitInput, "empty.png: no face found"},
 		{"strict", []string{run, "Zoe", good, empty, "--strict"}, exitInput, "strict mode wants every one"},
+		{"modes exclude each other", []string{run, "--list", "--remove", "Ann"}, exitUsage, "exclude each other"},
+		{"rename without a new name", []string{run, "--rename", "Ann"}, exitUsage, "want the new name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(append([]string{"enroll"}, tc.args...)...)

@@ -40,16 +40,17 @@ func (r *EnrollResult) WriteSkipped(w io.Writer, given int) {
 }
 
 // WriteText is the human form of the enrolment: one line.
-func (r *EnrollResult) WriteText(w io.Writer) {
+func (r *EnrollResult) WriteText(w io.Writer) error {
 	what := "added more photos of"
 	if r.New {
 		what = "enrolled new person"
 	}
-	fmt.Fprintf(w, "%s %q: %d photo(s), %d in all; the run now knows %d people\n", what, r.Name, r.Added, r.Total, r.Classes)
+	_, err := fmt.Fprintf(w, "%s %q: %d photo(s), %d in all; the run now knows %d people\n", what, r.Name, r.Added, r.Total, r.Classes)
+	return err
 }
 
 // WritePeople is `enroll --list`: a line per person, then the count.
-func WritePeople(w io.Writer, people []Person) {
+func WritePeople(w io.Writer, people []Person) error {
 	for _, p := range people {
 		how := "trained"
 		if p.Enrolled != "" {
@@ -57,5 +58,6 @@ func WritePeople(w io.Writer, people []Person) {
 		}
 		fmt.Fprintf(w, "%-30s %4d photo(s)  %s\n", p.Name, p.Photos, how)
 	}
-	fmt.Fprintf(w, "%d people\n", len(people))
+	_, err := fmt.Fprintf(w, "%d people\n", len(people))
+	return err
 }
