@@ -10,19 +10,23 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 	"starid/internal/recognize/defaultmodel"
 )
 
 // TestMain keeps every test away from the user's copy of the default
-// model: without a run, commands use the built-in model, and enroll
-// writes its copy under a temporary folder.
+// model (without a run, commands use the built-in model, and enroll
+// writes its copy under a temporary folder) and from the user's
+// descriptor cache, whose contents would change what the goldens' cache
+// counts say.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "starid-default-run-")
 	if err != nil {
 		panic(err)
 	}
 	os.Setenv(defaultmodel.EnvDir, filepath.Join(dir, "default-run"))
+	os.Setenv(identify.EnvCache, filepath.Join(dir, "cache"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

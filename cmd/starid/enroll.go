@@ -30,9 +30,8 @@ func describing(cacheDir string, workers int, stderr io.Writer) recognize.Descri
 		Progress: stderr}
 }
 
-// descriptorCache is the cache under root (--cache), $STARID_CACHE or the
-// user's cache folder. Without any, commands still work, uncached, and say
-// so.
+// descriptorCache is the cache under root (--cache), $STARID_CACHE or the user's cache
+// folder. Without any, commands still work, uncached, and say so.
 func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 	c, err := identify.OpenCache(root, faces.PipelineVersion)
 	if err != nil {
@@ -127,7 +126,7 @@ func listPeople(pos []string, asJSON bool, stdout, stderr io.Writer) error {
 	if len(pos) > 1 {
 		return usagef("--list takes only the run directory, or nothing for the built-in model")
 	}
-	people, err := defaultmodel.People(cmp.Or(pos...), noteTo(stderr))
+	people, err := defaultmodel.People(cmp.Or(pos...), func(m string) { fmt.Fprintln(stderr, m) })
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,11 @@ onto the training folder) and writes RUN/confusion.png and RUN/confusion.json.
 With --data DIR it evaluates every image in DIR, whose class folders must all
 be classes of the run (a folder may hold only some of them); its pictures then
 go to RUN/eval-<folder name>/ so that the test-split results are not
-overwritten. --out overrides the folder in both cases. Without a run it
-evaluates the built-in model (or the user's copy enroll made) on --data.`,
+overwritten. --out overrides the folder in both cases.
+
+Without a run, --data DIR evaluates the built-in model (or your copy of it
+that enroll made); its pictures go to eval-<folder name>/ in the current
+folder unless --out says otherwise.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			th, err := threshold(c.Flags(), o.threshold)
 			if err != nil {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
-
 	"github.com/spf13/pflag"
 
 	"starid/internal/identify"
@@ -49,9 +46,4 @@ func checkWorkers(n int) error {
 		return usagef("--workers %d: must be 0 (one per core) or more", n)
 	}
 	return nil
-}
-
-// noteTo prints notes for the user on stderr, a line each.
-func noteTo(stderr io.Writer) func(string) {
-	return func(msg string) { fmt.Fprintln(stderr, msg) }
 }

@@ -129,9 +129,9 @@ func TestGoldenVGG(t *testing.T) {
 	golden(t, "predict-vgg-threshold", "predict", run, red, "--threshold", "0.999", "--json")
 	golden(t, "predict-vgg-bad", "predict", run, red, broken, missing, folder, empty, "--json")
 	golden(t, "predict-vgg-missing", "predict", run, missing)
-	// A folder that is not a run is a folder of photos for the default
-	// model; its own cache keeps the later cases' cache counts as they were.
-	golden(t, "predict-not-a-run", "predict", photos, red, "--cache", filepath.Join(filepath.Dir(photos), "cache-default"))
+	// Not a run: the built-in model names the folder's photos. Its own
+	// cache, so that eval-crop-face below still describes its photos.
+	golden(t, "predict-not-a-run", "predict", photos, red, "--cache", filepath.Join(filepath.Dir(photos), "cache"))
 	golden(t, "predict-no-run", "predict", filepath.Join(photos, "norun"), red)
 	golden(t, "eval-vgg-split", "eval", run, "--json")
 	golden(t, "eval-vgg-folder", "eval", run, "--data", photos, "--json")

@@ -29,11 +29,12 @@ func newPredictCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "predict [RUN] IMAGE|DIR...",
 		Short: "name the star in each photo, with probabilities",
-		Long: `Name the faces in each photo with a run's model, or without a run with the
-built-in model of the tutorial's 17 stars (or the user's copy enroll made). Folders are searched for
-photos at any depth (by extension; other files are skipped). A photo that
-cannot be read gets an error entry, the others are still named, and the
-exit status is then 2.`,
+		Long: `Name the faces in each photo with a run's model, or, when the first
+argument is not a run folder (one with a model.json), with the built-in
+model of the tutorial's 17 stars (or your copy of it that enroll made).
+Folders are searched for photos at any depth (by extension; other files are
+skipped). A photo that cannot be read gets an error entry, the others are
+still named, and the exit status is then 2.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			th, err := threshold(c.Flags(), o.threshold)
 			if err != nil {
@@ -65,11 +66,14 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if o.json && o.csv {
 		return usagef("--json and --csv: choose one")
 	}
-	opt := recognize.Options{TopK: o.top, Threshold: threshold, Note: noteTo(stderr)}
+	opt := recognize.Options{TopK: o.top, Threshold: threshold}
 	// No finder: predict finds faces through the descriptor cache.
 	r, images, err := recognize.OpenArgs(pos, opt)
 	if err != nil {
 		return err
+	}
+	if len(images) == len(pos) {
+		fmt.Fprintln(stderr, recognize.DefaultNote(r))
 	}
 	if len(images) == 0 {
 		return usagef("want at least one image after the run directory")
@@ -95,15 +99,10 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 		print := recognize.TextPrinter(info)
 		each = func(p recognize.Prediction) { print(stdout, stderr, p) }
 	}
-	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, each)
-	if o.out != "" {
-		n, err := recognize.DrawPredictions(o.out, out)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			fmt.Fprintf(stderr, "pictures with the names drawn: %s\n", o.out)
-		}
+	drawer := &recognize.NameDrawer{Dir: o.out}
+	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, drawer.Wrap(each))
+	if err := drawer.Finish(stderr); err != nil {
+		return err
 	}
 	return o.finish(out, failed, stdout)
 }

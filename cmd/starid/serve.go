@@ -42,7 +42,10 @@ func newServeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve [RUN]",
 		Short: "a web page and JSON API that name the faces in uploaded photos",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
+		Long: `A web page and JSON API that name the faces in uploaded photos with a
+run's model, or without a run with the built-in model of the tutorial's 17
+stars (or your copy of it that enroll made).`,
+		RunE: func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
 	}
 	f := c.Flags()
 	f.StringVar(&o.Addr, "addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
@@ -73,7 +76,13 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	}
 	logger := slog.New(handler)
 
-	rec, err := openServeModel(pos, logger, stderr)
+	var rec serve.Recognizer
+	var err error
+	if len(pos) == 1 {
+		rec, err = openRecognizer(pos[0], logger)
+	} else {
+		rec, err = openDefaultRecognizer(stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -150,17 +159,15 @@ func openRunRecognizer(dir string, logger *slog.Logger) (serve.Recognizer, error
 	return serve.OpenRun(dir, recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder}, logger)
 }
 
-func openRecognizeFinder() (recognize.Finder, error) { return openFaceFinder() }
-
-// openServeModel is serve's model: the run it was given (openRecognizer),
-// or the default model.
-func openServeModel(pos []string, logger *slog.Logger, stderr io.Writer) (serve.Recognizer, error) {
-	if len(pos) == 1 {
-		return openRecognizer(pos[0], logger)
-	}
-	r, err := recognize.OpenDefault(recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder, Note: noteTo(stderr)})
+// openDefaultRecognizer serves the default model (recognize.OpenDefault),
+// saying which.
+func openDefaultRecognizer(stderr io.Writer) (serve.Recognizer, error) {
+	r, err := recognize.OpenDefault(recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder})
 	if err != nil {
 		return nil, err
 	}
+	fmt.Fprintln(stderr, recognize.DefaultNote(r))
 	return serve.FromRecognizer(r), nil
 }
+
+func openRecognizeFinder() (recognize.Finder, error) { return openFaceFinder() }

@@ -305,20 +305,7 @@ func TestTrainRefusals(t *testing.T) {
 // rule rejects the fake's strangers and keeps (almost) all known faces.
 func TestCalibrateSeparatesStrangers(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	var x [][]float32
-	var y []int
-	var kx [][]float32
-	var ky []int
-	for p := range 5 {
-		for i := range 30 {
-			d := identifytest.Descriptor(p, uint8(r.IntN(256)), uint8(r.IntN(256)))
-			if i < 20 {
-				x, y = append(x, d), append(y, p)
-			} else {
-				kx, ky = append(kx, d), append(ky, p)
-			}
-		}
-	}
+	x, y, kx, ky := fakeFaces(r, 5)
 	classes := []string{"a", "b", "c", "d", "e"}
 	hc := HeadConfig{Epochs: 40, Batch: 16, Optimizer: "adam", LR: 1e-2, Seed: 1}
 	rule, cal, err := Calibrate(context.Background(), classes, x, y, hc, 0.02)

@@ -17,19 +17,7 @@ import (
 // descriptors into a summary; it returns the model and held-out faces.
 func summarizedModel(t *testing.T) (*Model, [][]float32, []int, HeadConfig) {
 	t.Helper()
-	r := rand.New(rand.NewPCG(5, 5))
-	var x, kx [][]float32
-	var y, ky []int
-	for p := range 4 {
-		for i := range 30 {
-			d := identifytest.Descriptor(p, uint8(r.IntN(256)), uint8(r.IntN(256)))
-			if i < 20 {
-				x, y = append(x, d), append(y, p)
-			} else {
-				kx, ky = append(kx, d), append(ky, p)
-			}
-		}
-	}
+	x, y, kx, ky := fakeFaces(rand.New(rand.NewPCG(5, 5)), 4)
 	hc := HeadConfig{Epochs: 30, Batch: 16, Optimizer: "adam", LR: 1e-2, Seed: 1}
 	m, err := Fit(context.Background(), []string{"a", "b", "c", "d"}, x, y, hc, nil)
 	must(t, err)
@@ -107,4 +95,20 @@ func TestSummaryRefusesHostileCounts(t *testing.T) {
 	if _, _, err := ReadModel("embedded", b); err == nil || !strings.Contains(err.Error(), "embedded") {
 		t.Errorf("ReadModel: err = %v", err)
 	}
+}
+
+// fakeFaces draws 30 fake descriptors of each of people persons: 20 to fit
+// on (x, y) and 10 held out (kx, ky).
+func fakeFaces(r *rand.Rand, people int) (x [][]float32, y []int, kx [][]float32, ky []int) {
+	for p := range people {
+		for i := range 30 {
+			d := identifytest.Descriptor(p, uint8(r.IntN(256)), uint8(r.IntN(256)))
+			if i < 20 {
+				x, y = append(x, d), append(y, p)
+			} else {
+				kx, ky = append(kx, d), append(ky, p)
+			}
+		}
+	}
+	return x, y, kx, ky
 }

@@ -24,9 +24,6 @@ func OpenDefault(opt Options) (Recognizer, error) {
 		return nil, defaultmodel.StaleCopy(src, err)
 	}
 	r.source = src.String()
-	if opt.Note != nil {
-		opt.Note(fmt.Sprintf("no run given: using %s (%d people)", r.source, len(run.Model.Classes)))
-	}
 	return r, nil
 }
 
@@ -41,4 +38,10 @@ func OpenArgs(args []string, opt Options) (r Recognizer, rest []string, err erro
 	}
 	r, err = OpenDefault(opt)
 	return r, args, err
+}
+
+// DefaultNote is what commands say when they use the default model
+// because no run was given: which one, and how many people it knows.
+func DefaultNote(r Recognizer) string {
+	return fmt.Sprintf("no run given: using %s (%d people)", r.Info().Source, len(r.Info().Classes))
 }

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"math"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"starid/internal/report"
 )
@@ -15,15 +18,72 @@ var unknownColor = color.RGBA{230, 120, 0, 255}
 
 // Draw returns a copy of the photo with each face's box and its answer:
 // the name and confidence, or "unknown" in another colour.
-func Draw(img image.Image, found []Face) (*image.RGBA, error) {
-	marks := make([]report.Mark, len(found))
-	for i, f := range found {
-		b := f.Box
-		marks[i] = report.Mark{Box: image.Rect(int(math.Floor(b.X)), int(math.Floor(b.Y)), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))),
-			Label: fmt.Sprintf("%s %.0f%%", f.Name, 100*f.Confidence)}
-		if f.Unknown {
+func Draw(img image.Image, answers []Answer) (*image.RGBA, error) {
+	marks := make([]report.Mark, len(answers))
+	for i, a := range answers {
+		marks[i] = report.Mark{Box: image.Rect(a.Box[0], a.Box[1], a.Box[0]+a.Box[2], a.Box[1]+a.Box[3]),
+			Label: fmt.Sprintf("%s %.0f%%", a.Name, 100*a.Confidence)}
+		if a.Unknown {
 			marks[i].Label, marks[i].Color = "unknown", unknownColor
 		}
 	}
 	return report.Annotate(img, marks)
+}
+
+// NameDrawer is `predict --out DIR`: it writes each named photo with its
+// faces' names into Dir as NAME.png (NAME-2.png, ... for a second photo
+// whose file has the same name, so none overwrites another).
+type NameDrawer struct {
+	Dir   string
+	Err   error // the first drawing that failed; drawing stops there
+	drawn map[string]bool
+}
+
+// Wrap returns each with every prediction drawn first (photos that could
+// not be read are skipped); a nil d, or one without Dir, returns each.
+func (d *NameDrawer) Wrap(each func(Prediction)) func(Prediction) {
+	if d == nil || d.Dir == "" {
+		return each
+	}
+	return func(p Prediction) {
+		if p.Error == "" && d.Err == nil {
+			d.Err = d.draw(p)
+		}
+		if each != nil {
+			each(p)
+		}
+	}
+}
+
+// Finish returns the drawing's error, if any, or says on w where the
+// pictures went (when there are some).
+func (d *NameDrawer) Finish(w io.Writer) error {
+	if d.Err == nil && len(d.drawn) > 0 {
+		fmt.Fprintf(w, "pictures with the names drawn: %s\n", d.Dir)
+	}
+	return d.Err
+}
+
+func (d *NameDrawer) draw(p Prediction) error {
+	photo, err := Decode(p.Image)
+	if err != nil {
+		return err
+	}
+	img, err := Draw(photo.RGBA(), p.Faces)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Image, err)
+	}
+	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
+		return err
+	}
+	if d.drawn == nil {
+		d.drawn = map[string]bool{}
+	}
+	base := strings.TrimSuffix(filepath.Base(p.Image), filepath.Ext(p.Image))
+	name := base + ".png"
+	for n := 2; d.drawn[name]; n++ {
+		name = fmt.Sprintf("%s-%d.png", base, n)
+	}
+	d.drawn[name] = true
+	return report.WritePNG(img, filepath.Join(d.Dir, name))
 }

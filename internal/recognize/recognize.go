@@ -96,9 +96,6 @@ type Options struct {
 	// that find faces, so that a missing model fails at once; nil leaves
 	// such a recognizer without a finder, able to Name only.
 	OpenFinder func() (Finder, error)
-	// Note, when not nil, is told which default model answers when no run
-	// is given (OpenDefault, OpenArgs), as a line for the user.
-	Note func(msg string)
 }
 
 // Open reads the run in dir and returns its recognizer. Errors name the

@@ -285,16 +285,13 @@ func faceRun(dir string, opt Options) (*Result, error) {
 	return evalFaceRun(run, rule, opt)
 }
 
-// RunArgs evaluates the run pos names, or with no run the default model
-// on opt.Data (RunDefault), telling opt.Note which one.
-func RunArgs(pos []string, opt Options) (*Result, error) {
-	if len(pos) == 1 {
-		return Run(pos[0], opt)
+// RunArgs is `starid eval [RUN]`: the run args names (Run), or with no
+// argument the default model (RunDefault).
+func RunArgs(args []string, opt Options) (*Result, error) {
+	if len(args) == 0 {
+		return RunDefault(opt)
 	}
-	if opt.Data != "" {
-		opt.note(fmt.Sprintf("no run given: evaluating %s", defaultmodel.Which()))
-	}
-	return RunDefault(opt)
+	return Run(args[0], opt)
 }
 
 // RunDefault evaluates the default model (the user's copy of the built-in
@@ -309,6 +306,7 @@ func RunDefault(opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	opt.note("no run given: evaluating " + src.String())
 	rule, err := run.AnswerRule(faces.PipelineVersion, opt.Threshold)
 	if err != nil {
 		return nil, defaultmodel.StaleCopy(src, err)

@@ -4,23 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"starid/internal/identify"
-	"starid/internal/runs"
 )
-
-// IsRunArg tells a command's RUN argument from a NAME: a run folder, or
-// what can only be a path (a folder, or a name with a slash, which names
-// never have), so that a mistyped run is reported as one.
-func IsRunArg(arg string) bool {
-	if runs.IsRun(arg) || strings.ContainsAny(arg, `/\`) {
-		return true
-	}
-	fi, err := os.Stat(arg)
-	return err == nil && fi.IsDir()
-}
 
 // Change applies change (an enroll, a rename, a removal) to the face run
 // in run, or when run is "" to the user's copy of the built-in model

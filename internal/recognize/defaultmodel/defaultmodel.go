@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"starid/internal/identify"
 	"starid/internal/runs"
@@ -163,4 +164,16 @@ func People(run string, note func(string)) ([]identify.Person, error) {
 		return nil, err
 	}
 	return fr.People(), nil
+}
+
+// IsRunArg tells enroll's optional RUN from its NAME: a run folder, or
+// what can only be a path (a folder, or a name with a slash, which names
+// never have), so that a mistyped run is reported as one rather than
+// enrolled as a person.
+func IsRunArg(arg string) bool {
+	if runs.IsRun(arg) || strings.ContainsAny(arg, `/\`) {
+		return true
+	}
+	fi, err := os.Stat(arg)
+	return err == nil && fi.IsDir()
 }
