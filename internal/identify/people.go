@@ -56,6 +56,24 @@ func findPerson(run *FaceRun, name string) (int, error) {
 	return -1, fmt.Errorf("%s knows no %q (enroll --list shows who it knows)", run.Dir, name)
 }
 
+// lockPerson takes the lock of the face run in dir for `enroll mode
+// name`, opens the run under it and finds the person name; unlock
+// releases the lock (nil on error: then nothing is held).
+func lockPerson(dir, mode, name string, opt EnrollOptions) (run *FaceRun, class int, unlock func(), err error) {
+	lock, err := lockRun(dir, "starid enroll "+mode+" "+strconv.Quote(name), opt)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if run, err = openForChange(dir, opt); err == nil {
+		class, err = findPerson(run, name)
+	}
+	if err != nil {
+		lock.Unlock()
+		return nil, 0, nil, err
+	}
+	return run, class, func() { lock.Unlock() }, nil
+}
+
 // Rename gives the person old the name new in the face run in dir, under
 // the run's lock. The head and the descriptors stay as they are; only the
 // class's name and its enrollment records change. new must be a valid
@@ -66,19 +84,11 @@ func Rename(dir, old, new string, opt EnrollOptions) error {
 		return err
 	}
 	new = NormalizeName(new)
-	lock, err := lockRun(dir, "starid enroll --rename "+strconv.Quote(old), opt)
+	run, i, unlock, err := lockPerson(dir, "--rename", old, opt)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	run, err := openForChange(dir, opt)
-	if err != nil {
-		return err
-	}
-	i, err := findPerson(run, old)
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	old = run.Model.Classes[i]
 	if old == new {
 		return fmt.Errorf("%q is already called so", old)
@@ -108,19 +118,11 @@ func Rename(dir, old, new string, opt EnrollOptions) error {
 // others with the run's settings (a second), so their photos no longer
 // pull it. The last person of a run cannot be removed.
 func Remove(ctx context.Context, dir, name string, opt EnrollOptions) error {
-	lock, err := lockRun(dir, "starid enroll --remove "+strconv.Quote(name), opt)
+	run, i, unlock, err := lockPerson(dir, "--remove", name, opt)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	run, err := openForChange(dir, opt)
-	if err != nil {
-		return err
-	}
-	i, err := findPerson(run, name)
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	name = run.Model.Classes[i]
 	if len(run.Model.Classes) == 1 {
 		return fmt.Errorf("%q is the only person %s knows; a run needs at least one", name, dir)
