@@ -235,7 +235,7 @@ func TestCropAligned(t *testing.T) {
 	}
 
 	// serve answers as predict does.
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

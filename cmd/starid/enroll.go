@@ -30,9 +30,8 @@ func describing(cacheDir string, workers int, stderr io.Writer) recognize.Descri
 		Progress: stderr}
 }
 
-// descriptorCache is the cache under root (--cache), $STARID_CACHE or the
-// user's cache folder. Without any, commands still work, uncached, and say
-// so.
+// descriptorCache is the cache under root (--cache), $STARID_CACHE or the user's cache
+// folder. Without any, commands still work, uncached, and say so.
 func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 	c, err := identify.OpenCache(root, faces.PipelineVersion)
 	if err != nil {
@@ -42,72 +41,97 @@ func descriptorCache(root string, stderr io.Writer) *identify.Cache {
 }
 
 type enrollOptions struct {
-	cache   string
-	workers int
-	json    bool
-}
-
-// enrollResult is `enroll --json`.
-type enrollResult struct {
-	Run     string `json:"run"`
-	Name    string `json:"name"`
-	New     bool   `json:"new"`     // a person the run did not know
-	Added   int    `json:"added"`   // photos whose face was added
-	Total   int    `json:"total"`   // this person's photos now
-	Classes int    `json:"classes"` // people the run knows now
+	cache, rename, remove string
+	workers               int
+	json, strict, list    bool
 }
 
 func newEnrollCmd() *cobra.Command {
 	var o enrollOptions
 	c := &cobra.Command{
-		Use:   "enroll [RUN] NAME PHOTO...",
+		Use: "enroll [RUN] NAME PHOTO...",
+		Example: "  starid enroll [RUN] NAME PHOTO... [--strict]\n  starid enroll [RUN] --list\n" +
+			"  starid enroll [RUN] --rename OLD NEW\n  starid enroll [RUN] --remove NAME",
 		Short: "add a person (or more photos of a known one) to a face run without retraining",
-		Long: `Add a person, or more photos of a known one, to a face run without
-retraining. Without a run (the first argument is then the name), enroll adds
-them to your copy of the built-in model, made on first use, which predict,
-serve and eval without a run then use.`,
-		RunE: func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
+		Long: `Add a person, or more photos of one, to a face run (without a run: to your copy of the built-in
+model, which predict, serve and eval then use) without retraining. Unusable photos are left out and
+listed; --strict refuses the batch instead. See docs/cli.md.`,
+		RunE: func(c *cobra.Command, args []string) error { return o.run(c, args, c.OutOrStdout(), c.ErrOrStderr()) },
 	}
-	cacheFlag(c.Flags(), &o.cache, "")
-	workersFlag(c.Flags(), &o.workers, "face-describing")
-	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	f := c.Flags()
+	cacheFlag(f, &o.cache, "")
+	workersFlag(f, &o.workers, "face-describing")
+	f.BoolVar(&o.json, "json", false, "print the result (or --list) as JSON")
+	f.BoolVar(&o.strict, "strict", false, "refuse the whole batch when any photo cannot be used (no face, unreadable, unclear, someone else's)")
+	f.BoolVar(&o.list, "list", false, "list the people the run knows, with their photo counts")
+	f.StringVar(&o.rename, "rename", "", "rename the person `OLD` to the name given after the run")
+	f.StringVar(&o.remove, "remove", "", "forget the person `NAME` (the head is refitted on the others)")
 	return c
 }
 
-func (o *enrollOptions) run(pos []string, stdout, stderr io.Writer) error {
-	run := ""
+func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Writer) error {
+	opt := identify.EnrollOptions{PipelineVersion: faces.PipelineVersion, Strict: o.strict}
+	if f := c.Flags(); o.list && (f.Changed("rename") || f.Changed("remove")) || f.Changed("rename") && f.Changed("remove") {
+		return usagef("--list, --rename and --remove exclude each other")
+	}
+	switch f := c.Flags(); {
+	case o.list:
+		return listPeople(pos, o.json, stdout, stderr)
+	case f.Changed("rename"):
+		if len(pos) != 1 && len(pos) != 2 || len(pos) == 1 && defaultmodel.IsRunArg(pos[0]) {
+			return usagef("want the new name, after the run directory to rename in it (usage: starid enroll [RUN] --rename OLD NEW)")
+		}
+		err := defaultmodel.Rename(cmp.Or(pos[:len(pos)-1]...), o.rename, pos[len(pos)-1], opt, stderr)
+		if err == nil {
+			fmt.Fprintf(stdout, "renamed %q to %q\n", o.rename, identify.NormalizeName(pos[len(pos)-1]))
+		}
+		return err
+	case f.Changed("remove"):
+		if len(pos) > 1 {
+			return usagef("--remove takes only the run directory, or nothing for the built-in model (usage: starid enroll [RUN] --remove NAME)")
+		}
+		err := defaultmodel.Remove(context.Background(), cmp.Or(pos...), o.remove, opt, stderr)
+		if err == nil {
+			fmt.Fprintf(stdout, "removed %q\n", o.remove)
+		}
+		return err
+	}
+	run, rest := "", pos
 	if len(pos) > 0 && defaultmodel.IsRunArg(pos[0]) {
-		run, pos = pos[0], pos[1:]
+		run, rest = pos[0], pos[1:]
 	}
-	if len(pos) < 2 {
-		return usagef("want a name and at least one photo, after a run directory to enroll into it")
+	if len(rest) < 2 {
+		return usagef("want a name and at least one photo, after a run directory to enroll into it (usage: starid enroll [RUN] NAME PHOTO...)")
 	}
-	if err := identify.CheckName(pos[0]); err != nil {
+	if err := identify.CheckName(rest[0]); err != nil {
 		return usagef("%v", err)
 	}
 	if err := checkWorkers(o.workers); err != nil {
 		return err
 	}
-	dir := cmp.Or(run, defaultmodel.Which().Dir)
-	waiting := func(holder string) {
-		fmt.Fprintf(stderr, "run folder %s is in use by %s; waiting up to %s for it\n", dir, holder, identify.DefaultLockWait)
-	}
-	res, dir, err := defaultmodel.EnrollInto(context.Background(), run, pos[0], pos[1:], newDescriber(),
-		identify.EnrollOptions{Cache: descriptorCache(o.cache, stderr), Workers: o.workers, PipelineVersion: faces.PipelineVersion,
-			Waiting: waiting})
+	opt.Cache, opt.Workers = descriptorCache(o.cache, stderr), o.workers
+	res, err := defaultmodel.Enroll(context.Background(), run, rest[0], rest[1:], newDescriber(), opt, stderr)
 	if err != nil {
 		return err
 	}
-	if run == "" {
-		fmt.Fprintf(stderr, "no run given: enrolled into your copy of the built-in model in %s; predict, serve and eval without a run now use it (remove the folder to go back to the built-in model)\n", dir)
-	}
+	res.WriteSkipped(stderr, len(rest)-1)
 	if o.json {
-		return writeJSON(stdout, enrollResult{Run: dir, Name: res.Name, New: res.New, Added: res.Added, Total: res.Total, Classes: res.Classes})
+		return writeJSON(stdout, res.Summary(cmp.Or(run, defaultmodel.Which().Dir)))
 	}
-	what := "added more photos of"
-	if res.New {
-		what = "enrolled new person"
+	return res.WriteText(stdout)
+}
+
+// listPeople prints who the run pos names (or the default model) knows.
+func listPeople(pos []string, asJSON bool, stdout, stderr io.Writer) error {
+	if len(pos) > 1 {
+		return usagef("--list takes only the run directory, or nothing for the built-in model")
 	}
-	fmt.Fprintf(stdout, "%s %q: %d photo(s), %d in all; the run now knows %d people\n", what, res.Name, res.Added, res.Total, res.Classes)
-	return nil
+	people, err := defaultmodel.People(cmp.Or(pos...), func(m string) { fmt.Fprintln(stderr, m) })
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(stdout, people)
+	}
+	return identify.WritePeople(stdout, people)
 }

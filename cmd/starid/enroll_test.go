@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"starid/internal/data"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 )
@@ -106,8 +108,9 @@ func TestEnrollThenPredict(t *testing.T) {
 		t.Errorf("enroll known: exit %d: %s", code, out)
 	}
 	code, out, _ = runCLI("enroll", run, "Bob", photoOf(t, dir, 1, 6), "--json")
-	var res enrollResult
-	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res != (enrollResult{Run: run, Name: "Bob", Added: 1, Total: res.Total, Classes: 4}) || res.Total < 2 {
+	var res identify.EnrollSummary
+	if err := json.Unmarshal([]byte(out), &res); code != exitOK || err != nil || res.Skipped == nil ||
+		!reflect.DeepEqual(res, identify.EnrollSummary{Run: run, Name: "Bob", Added: 1, Total: res.Total, Classes: 4, Skipped: []data.Skipped{}}) || res.Total < 2 {
 		t.Errorf("enroll --json: exit %d %v: %s", code, err, out)
 	}
 }
@@ -137,9 +140,12 @@ func TestEnrollErrors(t *testing.T) {
 		{"reserved name", []string{run, "unknown", good}, exitUsage, "reserved"},
 		{"missing run", []string{filepath.Join(dir, "norun"), "Zoe", good}, exitInput, "no such run directory"},
 		{"vgg run", []string{vgg, "Zoe", filepath.Join(photos, "red", "00.png")}, exitInput, "not a face run"},
-		{"unreadable photo", []string{run, "Zoe", good, broken}, exitInput, "broken.jpg"},
+		{"unreadable photo", []string{run, "Zoe", broken}, exitInput, "broken.jpg"},
 		{"missing photo", []string{run, "Zoe", filepath.Join(dir, "nope.png")}, exitInput, "nope.png"},
-		{"no face", []string{run, "Zoe", good, empty}, exitInput, "empty.png: no face found"},
+		{"no face", []string{run, "Zoe", empty}, exitInput, "empty.png: no face found"},
+		{"strict", []string{run, "Zoe", good, empty, "--strict"}, exitInput, "strict mode wants every one"},
+		{"modes exclude each other", []string{run, "--list", "--remove", "Ann"}, exitUsage, "exclude each other"},
+		{"rename without a new name", []string{run, "--rename", "Ann"}, exitUsage, "want the new name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(append([]string{"enroll"}, tc.args...)...)
@@ -152,5 +158,42 @@ func TestEnrollErrors(t *testing.T) {
 	code, out, _ := runCLI("predict", run, good, "--json")
 	if code != exitOK || strings.Contains(out, "Zoe") {
 		t.Errorf("a refused enroll left a trace: %s", out)
+	}
+}
+
+// A batch with a faceless photo enrolls the rest with a warning (exit 0);
+// then the person is listed, renamed and removed.
+func TestEnrollBatchAndPeople(t *testing.T) {
+	useFakeFaces(t)
+	_, run := faceRun(t, facePeople[:2])
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.png")
+	if err := identifytest.WritePhoto(empty, 64, 48); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("enroll", run, "zoe", photoOf(t, dir, 3, 1), empty, photoOf(t, dir, 3, 2))
+	if code != exitOK || !strings.Contains(out, `enrolled new person "zoe": 2 photo(s)`) ||
+		!strings.Contains(errOut, "warning: 1 of 3 photo(s) left out") || !strings.Contains(errOut, "empty.png: no face found") {
+		t.Fatalf("enroll with a faceless photo: exit %d: %s %s", code, out, errOut)
+	}
+	code, out, _ = runCLI("enroll", run, "--list")
+	if code != exitOK || !strings.Contains(out, "zoe") || !strings.Contains(out, "3 people") {
+		t.Errorf("--list: exit %d: %s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"Zoe", photoOf(t, dir, 3, 3)}, exitInput, `already knows "zoe"`},
+		{[]string{"--rename", "zoe", "Zoe"}, exitOK, `renamed "zoe" to "Zoe"`},
+		{[]string{"--rename", "Zoe"}, exitUsage, "new name"},
+		{[]string{"--remove", "Ann"}, exitOK, `removed "Ann"`},
+		{[]string{"--list"}, exitOK, "2 people"},
+	} {
+		code, out, errOut := runCLI(append([]string{"enroll", run}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("enroll %v: exit %d (want %d): %s %s (want %q)", tc.args, code, tc.code, out, errOut, tc.want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func cli(t *testing.T, args ...string) string {
 	return out
 }
 
-func listPeople(t *testing.T, db string) peopleJSON {
+func libraryPeople(t *testing.T, db string) peopleJSON {
 	t.Helper()
 	var pj peopleJSON
 	if err := json.Unmarshal([]byte(cli(t, "people", "--db", db, "--json")), &pj); err != nil {
@@ -98,7 +98,7 @@ func TestLibraryIndexAndPeople(t *testing.T) {
 	if code != exitOK || fake.Calls() != calls || !strings.Contains(out, "0 described") || !strings.Contains(errOut, "broken.png") {
 		t.Fatalf("second index: exit %d, %d more photos described\n%s%s", code, fake.Calls()-calls, out, errOut)
 	}
-	pj := listPeople(t, db)
+	pj := libraryPeople(t, db)
 	if len(pj.People) != 3 {
 		t.Fatalf("%d people: %+v", len(pj.People), pj)
 	}
@@ -126,7 +126,7 @@ func TestLibraryDecisionsSearchAndSheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli(t, "index", photos, "--db", db)
-	pj := listPeople(t, db)
+	pj := libraryPeople(t, db)
 	ann := pj.People[0]
 	cli(t, "people", "name", ann.ID, "Ann Smith", "--db", db)
 	// search --person: the named person's four photos come first.
@@ -162,7 +162,7 @@ func TestLibraryDecisionsSearchAndSheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli(t, "index", photos, "--db", db)
-	after := listPeople(t, db)
+	after := libraryPeople(t, db)
 	byName := map[string]int{}
 	for _, p := range after.People {
 		byName[p.Name] = len(p.Faces)
@@ -196,7 +196,7 @@ func TestLibraryRunNamesFaces(t *testing.T) {
 	photos, run := faceRun(t, facePeople[:3])
 	db := filepath.Join(t.TempDir(), "lib.db")
 	cli(t, "index", photos, "--db", db, "--run", run)
-	pj := listPeople(t, db)
+	pj := libraryPeople(t, db)
 	named := 0
 	for _, p := range pj.People {
 		for _, f := range p.Faces {
@@ -283,7 +283,7 @@ func TestLibraryDefaultLocation(t *testing.T) {
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("%s=%s: %v", library.EnvDB, db, err)
 	}
-	if pj := listPeople(t, ""); len(pj.People) != 1 || len(pj.People[0].Faces) != 2 {
+	if pj := libraryPeople(t, ""); len(pj.People) != 1 || len(pj.People[0].Faces) != 2 {
 		t.Fatalf("people from $%s: %+v", library.EnvDB, pj)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -90,7 +89,7 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	var err error
 	switch {
 	case len(pos) == 1:
-		rec, err = openRecognizer(pos[0])
+		rec, err = openRecognizer(pos[0], logger)
 	case o.db == "":
 		rec, err = openDefaultRecognizer(stderr)
 	}
@@ -126,28 +125,11 @@ func (o *serveOptions) check() error {
 		return usagef("--max-body-mb must be between %g and %g (MB), not %g", maxBodyMBRange[0], maxBodyMBRange[1], o.maxBodyMB)
 	case !inRange(o.maxMP, maxMPRange):
 		return usagef("--max-megapixels must be between %g and %g, not %g", maxMPRange[0], maxMPRange[1], o.maxMP)
-	case o.MaxConcurrent < 1 || o.MaxConcurrent > serve.MaxMaxConcurrent:
-		return usagef("--max-concurrent must be between 1 and %d, not %d", serve.MaxMaxConcurrent, o.MaxConcurrent)
-	case o.QueueLength < 0 || o.QueueLength > serve.MaxQueueLength:
-		return usagef("--queue must be between 0 and %d, not %d", serve.MaxQueueLength, o.QueueLength)
-	case o.RequestTimeout <= 0 || o.RequestTimeout > time.Hour:
-		return usagef("--timeout must be more than 0 and at most 1h, not %v", o.RequestTimeout)
-	case o.BodyTimeout <= 0 || o.BodyTimeout > time.Hour:
-		return usagef("--body-timeout must be more than 0 and at most 1h, not %v", o.BodyTimeout)
-	case o.MaxConns < 1 || o.MaxConns > serve.MaxMaxConns:
-		return usagef("--max-conns must be between 1 and %d, not %d", serve.MaxMaxConns, o.MaxConns)
 	case !oneOf(o.logFormat, "text", "json"):
 		return usagef("--log must be text or json, not %q", o.logFormat)
 	}
-	for _, h := range o.AllowHosts {
-		if h == "" {
-			return usagef("--allow-host: empty value")
-		}
-	}
-	for _, origin := range o.CORSOrigins {
-		if err := serve.CheckOrigin(origin); err != nil {
-			return usagef("--cors: %v", err)
-		}
+	if err := o.CheckFlags(); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }
@@ -184,17 +166,14 @@ func loadGallery(dir string, classes []string, finder faceFinder, stderr io.Writ
 // shows three).
 const serveTopK = 5
 
-// openRunRecognizer serves a run directory through recognize.Open: a face
-// run names every face the pipeline finds; a whole-photo VGG run names the
-// photo as one "face" whose box is the whole photo, as predict does. The
-// face nets load up front so that a missing model fails at start, not on
-// the first upload.
-func openRunRecognizer(dir string) (serve.Recognizer, error) {
-	r, err := recognize.Open(dir, recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder})
-	if err != nil {
-		return nil, err
-	}
-	return serve.FromRecognizer(r), nil
+// openRunRecognizer serves a run directory (serve.OpenRun, which follows
+// the run so that enrolments reach a running server): a face run names
+// every face the pipeline finds; a whole-photo VGG run names the photo as
+// one "face" whose box is the whole photo, as predict does. The face nets
+// load up front so that a missing model fails at start, not on the first
+// upload.
+func openRunRecognizer(dir string, logger *slog.Logger) (serve.Recognizer, error) {
+	return serve.OpenRun(dir, recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder}, logger)
 }
 
 // openDefaultRecognizer serves the default model (recognize.OpenDefault),

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -160,7 +161,7 @@ func startServeWith(t *testing.T, rec serve.Recognizer, args ...string) (base, o
 	t.Helper()
 	oldOpen, oldListen := openRecognizer, serveListening
 	t.Cleanup(func() { openRecognizer, serveListening = oldOpen, oldListen })
-	openRecognizer = func(runDir string) (serve.Recognizer, error) {
+	openRecognizer = func(runDir string, _ *slog.Logger) (serve.Recognizer, error) {
 		opened = runDir
 		return rec, nil
 	}

@@ -23,7 +23,7 @@ func decodeForServe(t *testing.T, path string) *faces.Image {
 
 func TestServeRecognizerVGG(t *testing.T) {
 	photos, run := fixture(t)
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestServeRecognizerFace(t *testing.T) {
 	openFaceFinder = func() (faceFinder, error) { return fake, nil }
 	t.Cleanup(func() { openFaceFinder = old })
 	_, run := faceRun(t, facePeople)
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 		identifytest.Face{P: 2, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := openRunRecognizer(run)
+	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +120,44 @@ func TestServeRecognizerCropFace(t *testing.T) {
 		if f.Name != w.Name || f.Confidence != w.Confidence || f.Box[0] != w.Box[0] || f.Box[2] != w.Box[2] {
 			t.Errorf("face %d: serve %+v, predict %+v", i, f, w)
 		}
+	}
+}
+
+// TestServeFollowsEnroll: the recognizer serve opens for a run folder
+// follows it, so a person enrolled (then removed) while it runs is named
+// (then no longer) from the next photo on, with no restart.
+func TestServeFollowsEnroll(t *testing.T) {
+	fake := useFakeFaces(t)
+	old := openFaceFinder
+	openFaceFinder = func() (faceFinder, error) { return fake, nil }
+	t.Cleanup(func() { openFaceFinder = old })
+	_, run := faceRun(t, facePeople[:2])
+	rec, err := openRunRecognizer(run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	probe := decodeForServe(t, photoOf(t, dir, 3, 9))
+	name := func() string {
+		got, err := rec.Recognize(context.Background(), probe)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("recognize: %v, %+v", err, got)
+		}
+		return got[0].Name
+	}
+	if got := name(); got == "Zoe" {
+		t.Fatalf("named %q before the enroll", got)
+	}
+	if code, out, errOut := runCLI("enroll", run, "Zoe", photoOf(t, dir, 3, 1), photoOf(t, dir, 3, 2), photoOf(t, dir, 3, 3)); code != exitOK {
+		t.Fatalf("enroll: exit %d: %s %s", code, out, errOut)
+	}
+	if got, classes := name(), rec.Info().Classes; got != "Zoe" || len(classes) != 3 {
+		t.Errorf("after the enroll: named %q, classes %v", got, classes)
+	}
+	if code, out, errOut := runCLI("enroll", run, "--remove", "Zoe"); code != exitOK {
+		t.Fatalf("remove: exit %d: %s %s", code, out, errOut)
+	}
+	if got := name(); got == "Zoe" {
+		t.Errorf("named %q after the removal", got)
 	}
 }

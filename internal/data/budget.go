@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"io"
 	"strconv"
+	"time"
 )
 
 // Decoding untrusted bytes runs under a budget the bytes cannot escape. The
@@ -81,6 +82,9 @@ func DecodeBudget(ctx context.Context, data []byte, name string, b Budget) (*ima
 	if err != nil {
 		return nil, err
 	}
+	if err := heifDeadline(ctx, h, name); err != nil {
+		return nil, err
+	}
 	var r io.Reader = bytes.NewReader(data)
 	if ctx.Done() != nil {
 		r = &ctxReader{ctx: ctx, r: r}
@@ -93,6 +97,23 @@ func DecodeBudget(ctx context.Context, data []byte, name string, b Budget) (*ima
 		return nil, classify(name, h.codec.format, data, err)
 	}
 	return orient(img, h.orientation), nil
+}
+
+// heifDeadline refuses an AVIF or HEIC that the WebAssembly decoder, which
+// cannot be stopped once started, would not finish before ctx's deadline.
+func heifDeadline(ctx context.Context, h header, name string) error {
+	if h.codec.format != AVIF && h.codec.format != HEIC {
+		return nil
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	if need, left := heifTime(h.width, h.height), time.Until(deadline); need > left {
+		return fail(name, ErrTooCostly, nil, "a %dx%d %s takes about %s to decode, and %s is left for it",
+			h.width, h.height, h.codec.format, need.Round(100*time.Millisecond), max(left, 0).Round(100*time.Millisecond))
+	}
+	return nil
 }
 
 // CheckBudget reads only the header and the markers of an image held in
@@ -112,6 +133,9 @@ func checkBudget(data []byte, name string, b Budget) (header, error) {
 	}
 	if b.MaxDecodedBytes > 0 {
 		need := decodedBytes(h.model, h.width, h.height)
+		if h.bytesPerPixel > 0 {
+			need = int64(h.width) * int64(h.height) * int64(h.bytesPerPixel)
+		}
 		if need > b.MaxDecodedBytes {
 			return header{}, fail(name, ErrTooCostly, nil, "a %dx%d %s decodes to %s, over the %s decoding budget",
 				h.width, h.height, modelName(h.model), mebibytes(need), mebibytes(b.MaxDecodedBytes))

@@ -45,6 +45,8 @@ const (
 	BMP  Format = "bmp"
 	TIFF Format = "tiff"
 	WEBP Format = "webp"
+	AVIF Format = "avif"
+	HEIC Format = "heic"
 )
 
 // String is the name used in messages ("truncated JPEG").
@@ -68,10 +70,13 @@ var codecs = []codec{
 	{BMP, bmp.DecodeConfig, bmp.Decode},
 	{TIFF, tiff.DecodeConfig, tiff.Decode},
 	{WEBP, webp.DecodeConfig, webp.Decode},
+	{AVIF, heifConfig(AVIF), decodeAVIF},
+	{HEIC, heifConfig(HEIC), decodeHEIC},
 }
 
-// sniffLen is how many leading bytes sniff looks at.
-const sniffLen = 32
+// sniffLen is how many leading bytes sniff looks at: enough for a HEIF
+// file's list of compatible brands.
+const sniffLen = 64
 
 // sniff identifies a format from the leading bytes. It returns the codec for
 // formats we decode, or a non-empty name for image formats we recognise but
@@ -102,10 +107,8 @@ func sniff(b []byte) (c *codec, unsupported string) {
 		return pick(TIFF), ""
 	case has(0, "RIFF") && has(8, "WEBP"):
 		return pick(WEBP), ""
-	case has(4, "ftypheic"), has(4, "ftypheix"), has(4, "ftyphevc"), has(4, "ftypmif1"), has(4, "ftypmsf1"):
-		return nil, "HEIC"
-	case has(4, "ftypavif"), has(4, "ftypavis"):
-		return nil, "AVIF"
+	case heifBrand(b) != "":
+		return pick(heifBrand(b)), ""
 	case has(0, "\xff\x0a"), has(0, "\x00\x00\x00\x0cJXL \r\n\x87\n"):
 		return nil, "JPEG XL"
 	case has(0, "\x00\x00\x00\x0cjP  \r\n\x87\n"), has(0, "\xff\x4f\xff\x51"):
@@ -169,6 +172,9 @@ type header struct {
 	height      int
 	orientation int // EXIF orientation 1-8 (JPEG and TIFF; 1 otherwise)
 	model       color.Model
+	// bytesPerPixel, when not 0, is what decoding costs a pixel in place
+	// of the colour model's price (the WebAssembly decoders' own memory).
+	bytesPerPixel int
 }
 
 // displaySize is the size after EXIF orientation.
@@ -219,6 +225,9 @@ func readHeader(data []byte, name string, maxPixels int) (header, error) {
 		// A TIFF file is itself the structure EXIF borrows: the tag sits
 		// in its first IFD.
 		h.orientation = exifOrientation(data)
+	case AVIF, HEIC:
+		h.orientation = heifOrientation(c.format, data)
+		h.bytesPerPixel = heifBytesPerPixel(cfg.ColorModel)
 	}
 	return h, nil
 }
@@ -270,9 +279,11 @@ func classify(name string, f Format, data []byte, err error) *ImageError {
 		// PNG and TIFF word a short file this way.
 		strings.Contains(err.Error(), "not enough pixel data"):
 		return fail(name, ErrTruncated, err, "truncated %s: %v", f, io.ErrUnexpectedEOF)
-	case isUnsupported(err):
+	case isUnsupported(err), errors.As(err, new(heicTooNarrow)):
 		return fail(name, ErrUnsupported, err, "unsupported format: %s variant (%v)", f, err)
-	case f != BMP && f != TIFF && !endsWell(f, data):
+	case errors.Is(err, errHEIF):
+		return fail(name, ErrNotImage, err, "corrupt %s: %v", f, err)
+	case f != BMP && f != TIFF && f != AVIF && f != HEIC && !endsWell(f, data):
 		return fail(name, ErrTruncated, err, "truncated %s: %v", f, err)
 	}
 	return fail(name, ErrNotImage, err, "corrupt %s: %v", f, err)
@@ -308,7 +319,7 @@ func unwrapPathError(err error) string {
 	return err.Error()
 }
 
-// Decode decodes one image (jpeg, png, gif's first frame, bmp, tiff, webp)
+// Decode decodes one image (jpeg, png, gif's first frame, bmp, tiff, webp, avif, heic)
 // from r into 8-bit RGB, applying the EXIF orientation of JPEG and TIFF files. The
 // result is an *image.RGBA whose alpha is 255 everywhere: transparency is
 // dropped, not composited, as PIL's convert("RGB") does, and 16-bit samples
@@ -353,9 +364,11 @@ func decodeBodyFrom(r io.Reader, h header) (img *image.RGBA, err error) {
 	if b.Min.X < 0 || b.Min.Y < 0 || b.Max.X > h.width || b.Max.Y > h.height {
 		return nil, fmt.Errorf("decoded %v but header declared %dx%d", b, h.width, h.height)
 	}
-	if b != image.Rect(0, 0, h.width, h.height) {
+	if b != image.Rect(0, 0, h.width, h.height) && h.codec.format == GIF {
 		// A GIF's first frame may cover only part of its logical screen;
-		// PIL shows it on the full screen, so do we (on black).
+		// PIL shows it on the full screen, so do we (on black). (A HEIC
+		// comes out smaller than its stored size when libheif applies its
+		// clean aperture: that crop is the picture.)
 		canvas := image.NewRGBA(image.Rect(0, 0, h.width, h.height))
 		for i := 3; i < len(canvas.Pix); i += 4 {
 			canvas.Pix[i] = 255

@@ -133,7 +133,8 @@ func brokenFiles(t testing.TB) []struct {
 		{"text.jpg", "not an image", []byte("these are not the pixels you are looking for\n")},
 		{"bomb.png", "declares 100000x100000 = 10000 MP, over the 50 MP limit", bombPNG(100000, 100000)},
 		{"picture.ppm", "unsupported format: PNM", []byte("P6\n2 2\n255\n\x00\x00\x00\xff\xff\xff\x00\x00\x00\xff\xff\xff")},
-		{"phone.heic", "unsupported format: HEIC", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")},
+		{"phone.jxl", "unsupported format: JPEG XL", []byte("\xff\x0a\xfa\x7f\x01\x90\x08\x06\x01\x00\x64\x00\x4b\x38")},
+		{"phone.heic", "corrupt HEIC: corrupt HEIF structure: no meta box", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")},
 		{"arith.jpg", "unsupported format: jpeg", arithmeticJPEG(jp)},
 	}
 }

@@ -98,7 +98,8 @@ func escapeName(n string) string {
 
 // StratifiedSplit partitions ds per class: each class's samples are shuffled
 // with a generator seeded by seed, and round(trainFrac*n) of them go to
-// train, keeping at least one on each side when the class has two or more.
+// train, keeping at least one on each side when the class has two or more;
+// the photo of a one-photo class goes to train.
 // Then every duplicate group (identical bytes, possibly in different classes)
 // is moved to the side of its first member, so no photo is tested on after
 // being trained on; that can shift a class's proportion by the group size.
@@ -123,9 +124,13 @@ func StratifiedSplit(ds *Dataset, trainFrac float64, seed uint64) (*Split, error
 			continue
 		}
 		rng.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-		k := int(math.Round(trainFrac * float64(n)))
+		// A class of one photo trains on it and is not tested: a person
+		// enrolled from one photo is still a person (a face run made from
+		// one photo each must work), while a test photo alone teaches
+		// nothing.
+		k := 1
 		if n >= 2 {
-			k = min(max(k, 1), n-1)
+			k = min(max(int(math.Round(trainFrac*float64(n))), 1), n-1)
 		}
 		for _, i := range idx[:k] {
 			train[i] = true

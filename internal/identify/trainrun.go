@@ -214,6 +214,9 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 	if len(cfg.Exclude) > 0 {
 		lg.notef("left out as strangers: %s", strings.Join(cfg.Exclude, ", "))
 	}
+	if untested := fd.untested(); len(untested) > 0 {
+		lg.notef("%d of %d classes have a single photo: trained on, not tested (%s)", len(untested), len(fd.classes), shortList(untested, 5))
+	}
 
 	start := time.Now()
 	photos, st, err := fd.describe(ctx, &cfg, d, out, lg)
@@ -228,6 +231,10 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 	}
 	if err := writeRun(&cfg, model, res, start, lg); err != nil {
 		return nil, err
+	}
+	if len(testX) == 0 {
+		lg.notef("no test photos, so no test accuracy (every class has a single photo): %s", filepath.Join(cfg.Out, runs.BestFile))
+		return res, nil
 	}
 	lg.notef("%s", keptNote(res, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
 	return res, nil
@@ -288,9 +295,8 @@ func prepareFaceData(cfg *TrainConfig) (*faceData, error) {
 		return slices.DeleteFunc(idx, func(i int) bool { return !keep[ds.Samples[i].Class] })
 	}
 	fd.trainIdx, fd.testIdx = kept(trainIdx), kept(testIdx)
-	if len(fd.trainIdx) == 0 || len(fd.testIdx) == 0 {
-		return nil, fmt.Errorf("%s: the split left %d training and %d test images; need some of each",
-			cfg.Data, len(fd.trainIdx), len(fd.testIdx))
+	if len(fd.trainIdx) == 0 {
+		return nil, fmt.Errorf("%s: the split left no training images", cfg.Data)
 	}
 	return fd, nil
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // photoExts are the file kinds the walk takes as photos.
-var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true, ".bmp": true}
+var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true, ".bmp": true,
+	".avif": true, ".heic": true, ".heif": true}
 
 // IsPhoto reports whether a file name looks like a photo starid reads.
 func IsPhoto(name string) bool { return photoExts[strings.ToLower(filepath.Ext(name))] }

@@ -13,7 +13,6 @@
 package defaultmodel
 
 import (
-	"context"
 	"embed"
 	"fmt"
 	"os"
@@ -104,63 +103,67 @@ func StaleCopy(src Source, err error) error {
 		err, src.Dir, EnvDir)
 }
 
-// Enroll adds photos of name to the user's copy of the default model
-// (identify.Enroll), making the copy from the embedded model first when
-// there is none. A first copy is made and enrolled into in a temporary
-// folder beside its place and then renamed into it, so a failed enroll
-// leaves no copy; if another enroll made the copy meanwhile, this one is
-// enrolled into that.
-func Enroll(ctx context.Context, name string, photos []string, d identify.Describer, opt identify.EnrollOptions) (*identify.EnrollResult, Source, error) {
+// Edit applies change (an enroll, a rename, a removal) to the user's copy
+// of the built-in model, making the copy first when there is none: the
+// built-in model is copied into a temporary folder, changed there and
+// renamed into place, so a failed change leaves no copy behind. When
+// another process made the copy meanwhile, change is applied to that one.
+func Edit(change func(dir string) error) (Source, error) {
 	dir, err := UserDir()
 	if err != nil {
-		return nil, Source{}, err
+		return Source{}, err
 	}
 	src := Source{Dir: dir, UserCopy: true}
 	if runs.IsRun(dir) {
-		res, err := identify.Enroll(ctx, dir, name, photos, d, opt)
-		return res, src, StaleCopy(src, err)
+		return src, StaleCopy(src, change(dir))
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, src, fmt.Errorf("cannot make the folder for your copy of the built-in model: %w", err)
+		return src, fmt.Errorf("cannot make the folder for your copy of the built-in model: %w", err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".default-run-*")
 	if err != nil {
-		return nil, src, err
+		return src, err
 	}
 	defer os.RemoveAll(tmp) // gone after the rename; otherwise a failed first copy
 	run, err := OpenEmbedded()
 	if err != nil {
-		return nil, src, err
+		return src, err
 	}
 	if err := run.WriteTo(tmp); err != nil {
-		return nil, src, err
+		return src, err
 	}
-	res, err := identify.Enroll(ctx, tmp, name, photos, d, opt)
-	if err != nil {
-		return nil, src, err
+	if err := change(tmp); err != nil {
+		return src, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if !runs.IsRun(dir) {
-			return nil, src, fmt.Errorf("cannot put your copy of the built-in model in place: %w", err)
+			return src, fmt.Errorf("cannot put your copy of the built-in model in place: %w", err)
 		}
-		// Another enroll made the copy first: enroll into it (the
-		// photos' descriptors are in the cache by now).
-		res, err = identify.Enroll(ctx, dir, name, photos, d, opt)
-		return res, src, StaleCopy(src, err)
+		// Another process made the copy first: change that one (an
+		// enroll finds its photos' descriptors in the cache by now).
+		return src, StaleCopy(src, change(dir))
 	}
-	return res, src, nil
+	return src, nil
 }
 
-// EnrollInto is `starid enroll [RUN] NAME PHOTO...`: it enrolls into the
-// run folder run, or, when run is "", into the user's copy of the default
-// model (Enroll). It returns the folder enrolled into.
-func EnrollInto(ctx context.Context, run, name string, photos []string, d identify.Describer, opt identify.EnrollOptions) (*identify.EnrollResult, string, error) {
+// People lists who the face run in run knows (identify.People), or when
+// run is "" the default model in use: the user's copy when there is one,
+// else the built-in model, telling note which.
+func People(run string, note func(string)) ([]identify.Person, error) {
 	if run != "" {
-		res, err := identify.Enroll(ctx, run, name, photos, d, opt)
-		return res, run, err
+		return identify.People(run)
 	}
-	res, src, err := Enroll(ctx, name, photos, d, opt)
-	return res, src.Dir, err
+	src := Which()
+	note("no run given: " + src.String())
+	if src.UserCopy {
+		p, err := identify.People(src.Dir)
+		return p, StaleCopy(src, err)
+	}
+	fr, err := OpenEmbedded()
+	if err != nil {
+		return nil, err
+	}
+	return fr.People(), nil
 }
 
 // IsRunArg tells enroll's optional RUN from its NAME: a run folder, or

@@ -2,6 +2,7 @@ package defaultmodel
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,12 +102,13 @@ func TestEnrollMakesUserCopy(t *testing.T) {
 	}
 	photos := fakePhotos(t, t.TempDir(), 3, 3)
 	opt := identify.EnrollOptions{}
-	res, src, err := Enroll(context.Background(), "New Person", photos, &identifytest.Fake{}, opt)
+	var said strings.Builder
+	res, err := Enroll(context.Background(), "", "New Person", photos, &identifytest.Fake{}, opt, &said)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.New || res.Classes != 18 || src.Dir != dir || !src.UserCopy || !strings.Contains(src.String(), dir) {
-		t.Fatalf("result %+v, source %+v", res, src)
+	if !res.New || res.Classes != 18 || !strings.Contains(said.String(), "no run given: changed your copy") || !strings.Contains(said.String(), dir) {
+		t.Fatalf("result %+v, said %q", res, said.String())
 	}
 	run, src, err := Open()
 	if err != nil || !src.UserCopy {
@@ -130,9 +132,51 @@ func TestEnrollMakesUserCopy(t *testing.T) {
 		t.Errorf("the embedded model changed: %d classes", len(emb.Model.Classes))
 	}
 	// A second enroll goes into the copy.
-	res, _, err = Enroll(context.Background(), "Other Person", fakePhotos(t, t.TempDir(), 5, 2), &identifytest.Fake{}, opt)
+	res, err = Enroll(context.Background(), "", "Other Person", fakePhotos(t, t.TempDir(), 5, 2), &identifytest.Fake{}, opt, io.Discard)
 	if err != nil || res.Classes != 19 {
 		t.Fatalf("second enroll: %v, %+v", err, res)
+	}
+	removeFromCopy(t, emb)
+}
+
+// removeFromCopy removes a star of the built-in model from the user's copy:
+// the head is refitted from the other stars' summaries and the enrolled
+// people's descriptors, every remaining star's centroid is still named
+// right, and the counts --list shows keep the summarized photos.
+func removeFromCopy(t *testing.T, emb *identify.FaceRun) {
+	t.Helper()
+	if err := Remove(context.Background(), "", "Tom Hanks", identify.EnrollOptions{}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rename("", "Other Person", "Someone Else", identify.EnrollOptions{}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := run.Model; len(m.Classes) != 18 || slices.Contains(m.Classes, "Tom Hanks") || m.Summary == nil || len(m.Summary.Count) != 18 ||
+		!slices.Contains(m.Classes, "Someone Else") {
+		t.Fatalf("after remove and rename: classes %v", m.Classes)
+	}
+	people, err := People("", func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	embPeople := emb.People()
+	for _, p := range people {
+		if i := slices.IndexFunc(embPeople, func(q identify.Person) bool { return q.Name == p.Name }); i >= 0 && p.Photos != embPeople[i].Photos {
+			t.Errorf("%s: %d photos after the removal, %d before", p.Name, p.Photos, embPeople[i].Photos)
+		}
+	}
+	rule := run.Rule()
+	for c, name := range emb.Model.Classes {
+		if name == "Tom Hanks" {
+			continue
+		}
+		if a := run.Model.Identify(emb.Model.Centroids[c], rule, 1); a.Name != name {
+			t.Errorf("%s's centroid is named %q after the removal", name, a.Name)
+		}
 	}
 }
 
@@ -145,7 +189,7 @@ func TestFailedFirstEnrollLeavesNoCopy(t *testing.T) {
 	if err := identifytest.WritePhoto(blank, 20, 20); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Enroll(context.Background(), "Nobody", []string{blank}, &identifytest.Fake{}, identify.EnrollOptions{}); err == nil {
+	if _, err := Enroll(context.Background(), "", "Nobody", []string{blank}, &identifytest.Fake{}, identify.EnrollOptions{}, io.Discard); err == nil {
 		t.Fatal("enrolled a photo without a face")
 	}
 	entries, _ := os.ReadDir(filepath.Dir(dir))

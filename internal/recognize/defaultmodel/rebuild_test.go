@@ -2,14 +2,17 @@ package defaultmodel
 
 import (
 	"context"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/report"
 	"starid/internal/runs"
 )
 
@@ -143,7 +146,25 @@ func enrolledStillNames(t *testing.T, d identify.Describer, cache *identify.Cach
 		return
 	}
 	t.Setenv(EnvDir, filepath.Join(t.TempDir(), "default-run"))
-	if _, _, err := Enroll(context.Background(), "Sample Person", []string{sample}, d, identify.EnrollOptions{Cache: cache}); err != nil {
+	// The sample is a group photo, which enroll refuses as unclear: the
+	// largest face is cut out, as make demo does.
+	photo, err := data.DecodeFile(sample, data.DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := d.Faces(faces.FromImage(photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	face, err := faces.CropLargest(photo, found, 1.4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample = filepath.Join(t.TempDir(), "face.png")
+	if err := report.WritePNG(face, sample); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Enroll(context.Background(), "", "Sample Person", []string{sample}, d, identify.EnrollOptions{Cache: cache}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	run, _, err := Open()
