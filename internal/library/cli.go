@@ -30,7 +30,8 @@ func OpenOrDefault(ctx context.Context, location string) (*Store, error) {
 }
 
 // InstalledDescriber is the describer of the installed face models
-// (`starid models fetch`), naming faces with the run in runDir when given;
+// (`starid models fetch`), naming faces with the run in runDir, or with
+// the default model when runDir is empty;
 // mirror averages each descriptor with its mirror image's (verify does).
 // It returns the describer's version for IndexOptions.Pipeline. The
 // models are read at the first photo, so commands that describe nothing
@@ -43,13 +44,18 @@ func InstalledDescriber(runDir string, mirror bool) (Describer, string, error) {
 		}
 		return p, nil
 	}}
+	// Without a run the default model names faces (the built-in 17 stars,
+	// or the user's copy of it), as every other command does; faces it does
+	// not know stay unnamed for grouping.
+	open := func() (recognize.Recognizer, error) { return recognize.OpenDefault(recognize.Options{}) }
 	if runDir != "" {
-		r, err := recognize.Open(runDir, recognize.Options{})
-		if err != nil {
-			return nil, "", err
-		}
-		d.Namer = r
+		open = func() (recognize.Recognizer, error) { return recognize.Open(runDir, recognize.Options{}) }
 	}
+	r, err := open()
+	if err != nil {
+		return nil, "", err
+	}
+	d.Namer = r
 	return d, d.Version(), nil
 }
 
