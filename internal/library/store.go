@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // "sqlite" database/sql driver, pure Go
@@ -84,15 +85,45 @@ func Open(ctx context.Context, location string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("library %s: %w", redact(location), err)
 	}
-	if err := s.DB.PingContext(ctx); err != nil {
-		s.DB.Close()
-		return nil, fmt.Errorf("library %s: %w", redact(location), err)
-	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.ready(ctx); err != nil {
 		s.DB.Close()
 		return nil, fmt.Errorf("library %s: %w", redact(location), err)
 	}
 	return s, nil
+}
+
+// ready connects and migrates. Several processes opening one new SQLite
+// file at once can meet SQLITE_BUSY although every connection has a busy
+// timeout: SQLite answers it at once, without waiting, where waiting could
+// deadlock (two connections both switching a new file to WAL, or both
+// upgrading a read to a write). Those attempts are simply made again, for
+// up to busyWait.
+func (s *Store) ready(ctx context.Context) error {
+	start := time.Now()
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		err := s.DB.PingContext(ctx)
+		if err == nil {
+			err = s.migrate(ctx)
+		}
+		if err == nil || s.Dialect != SQLite || !isBusy(err) || time.Since(start) > busyWait {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+}
+
+// busyWait bounds how long Open retries a busy new SQLite library.
+const busyWait = 10 * time.Second
+
+// isBusy reports SQLITE_BUSY (primary result code 5, whatever the
+// extended code) from the pure-Go driver.
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 5
 }
 
 // openSQLite opens the file with the settings every connection needs:
@@ -110,7 +141,11 @@ func openSQLite(path string) (*sql.DB, error) {
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+	// The pragmas run in this order on each new connection: the busy
+	// timeout comes first, because switching a new file to WAL takes a lock
+	// that another process opening the same new library may hold, and
+	// without the timeout that switch fails at once with SQLITE_BUSY.
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
