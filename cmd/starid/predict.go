@@ -10,6 +10,7 @@ import (
 	"starid/internal/data"
 	"starid/internal/facecrop"
 	"starid/internal/identify"
+	"starid/internal/progress"
 	"starid/internal/recognize"
 	"starid/internal/runs"
 )
@@ -94,10 +95,12 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 			return err
 		}
 	}
-	var each func(recognize.Prediction)
+	bar := progress.New(stderr, len(paths), "naming photos") // drawn on a terminal only
+	defer bar.Finish()
+	each := func(recognize.Prediction) { bar.Add(1) }
 	if !o.json && !o.csv {
-		print := recognize.TextPrinter(info)
-		each = func(p recognize.Prediction) { print(stdout, stderr, p) }
+		print, so, se := recognize.TextPrinter(info), bar.Writer(stdout), bar.Writer(stderr)
+		each = func(p recognize.Prediction) { print(so, se, p); bar.Add(1) }
 	}
 	drawer := &recognize.NameDrawer{Dir: o.out}
 	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, drawer.Wrap(each))
