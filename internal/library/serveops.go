@@ -262,25 +262,7 @@ func (s *Store) ExtendGallery(ctx context.Context, g *Gallery) (*Gallery, error)
 		return nil, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	defer rows.Close()
-	buf := make([]float32, 0, DescriptorSize)
-	for rows.Next() {
-		var id, photo int64
-		var blob []byte
-		if err := rows.Scan(&id, &photo, &blob); err != nil {
-			return nil, err
-		}
-		d, err := blobFloats(blob, buf[:0])
-		if err == nil {
-			err = g.Matrix.Add(d)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("library %s: face %d: %w", s.Source, id, err)
-		}
-		g.row[id] = len(g.FaceIDs)
-		g.FaceIDs = append(g.FaceIDs, id)
-		g.PhotoIDs = append(g.PhotoIDs, photo)
-	}
-	if err := rows.Err(); err != nil {
+	if err := s.appendFaces(g, rows); err != nil {
 		return nil, err
 	}
 	var n int
