@@ -108,20 +108,7 @@ func TestCropFace(t *testing.T) {
 		}
 	}
 
-	// Two faces (Ann left, larger; Cid right) and a photo without one.
-	group := filepath.Join(dir, "group.png")
-	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
-	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errOut = runCLI("predict", run, group, noFace, "--json", "--top", "3")
-	if code != exitOK {
-		t.Fatalf("predict: exit %d: %s", code, errOut)
-	}
-	var p []recognize.Prediction
-	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	group, drawn, p := predictGroup(t, dir, run, noFace)
 	if len(p[0].Faces) != 2 || p[0].Note != "" {
 		t.Fatalf("group photo: %+v", p[0])
 	}
@@ -193,28 +180,12 @@ func TestCropFacePipelineWarning(t *testing.T) {
 // TestCropFaceSettings: the margin flag needs face crops, and the face
 // models' absence stops a crop=face run before it leaves a folder behind.
 func TestCropFaceSettings(t *testing.T) {
-	photos := filepath.Join(t.TempDir(), "photos")
-	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	photos := trainUsageErrors(t, []usageCase{
 		{"margin without crop", []string{"--crop-margin", "0.3"}, "--crop-margin applies to --crop face and --crop aligned only"},
 		{"margin on face runs", []string{"--model", "face", "--crop-margin", "0.3"}, "--crop-margin applies to --crop face and --crop aligned only"},
 		{"bad margin", []string{"--crop", "face", "--crop-margin", "5"}, "--crop-margin 5: must be between 0 and 2"},
 		{"exclude on vgg", []string{"--exclude", "Ann"}, "--exclude applies to --model face only"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
-			code, _, errOut := runCLI(args...)
-			if code != exitUsage || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
-			}
-		})
-	}
+	})
 
 	useFakeFaces(t)
 	newDescriber = func() identify.Describer {
@@ -262,4 +233,54 @@ func cropFixture(t *testing.T) (dir, photos, run, noFace string) {
 		t.Fatal(err)
 	}
 	return dir, photos, run, noFace
+}
+
+// predictGroup writes a group photo of two faces (Ann left, larger; Cid
+// right) and asks predict, as JSON with the top 3, about it and the photo
+// without a face. It returns the group photo, the faces drawn on it and
+// the two predictions.
+func predictGroup(t *testing.T, dir, run, noFace string) (string, []identifytest.Face, []recognize.Prediction) {
+	t.Helper()
+	group := filepath.Join(dir, "group.png")
+	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
+	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("predict", run, group, noFace, "--json", "--top", "3")
+	if code != exitOK {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	var p []recognize.Prediction
+	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return group, drawn, p
+}
+
+// usageCase is train arguments that must fail as a usage error, with the
+// message they must give.
+type usageCase struct {
+	name string
+	args []string
+	want string
+}
+
+// trainUsageErrors runs train on a small photo folder with each case's
+// arguments added and checks the usage error. It returns the folder.
+func trainUsageErrors(t *testing.T, cases []usageCase) string {
+	t.Helper()
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
+			code, _, errOut := runCLI(args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
+			}
+		})
+	}
+	return photos
 }
