@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	"io"
@@ -113,23 +112,7 @@ func TestCropAligned(t *testing.T) {
 	}
 
 	calls := fake.Calls()
-	code, out, errOut := runCLI("eval", run, "--json")
-	if code != exitOK || strings.Contains(errOut, "warning") {
-		t.Fatalf("eval: exit %d: %s", code, errOut)
-	}
-	var ev struct {
-		N        int     `json:"n"`
-		Accuracy float64 `json:"accuracy"`
-		FaceCrop *struct {
-			Margin   float64 `json:"margin"`
-			Aligned  bool    `json:"aligned"`
-			ChipSize int     `json:"chip_size"`
-			NoFace   int     `json:"no_face"`
-		} `json:"face_crop"`
-	}
-	if err := json.Unmarshal([]byte(out), &ev); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	ev, errOut := runCropEval(t, run)
 	if ev.N == 0 || ev.Accuracy != r.Info.BestTestAcc || ev.FaceCrop == nil || !ev.FaceCrop.Aligned || ev.FaceCrop.ChipSize != 64 ||
 		ev.FaceCrop.Margin != 0.5 {
 		t.Errorf("eval: n %d accuracy %v (training's best %v), face_crop %+v", ev.N, ev.Accuracy, r.Info.BestTestAcc, ev.FaceCrop)

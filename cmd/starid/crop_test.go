@@ -53,22 +53,7 @@ func TestCropFace(t *testing.T) {
 		t.Fatalf("model.json: crop %q margin %v pipeline %q", r.Info.Crop, r.Info.CropMargin, r.Info.PipelineVersion)
 	}
 
-	code, out, errOut := runCLI("eval", run, "--json")
-	if code != exitOK || strings.Contains(errOut, "warning") {
-		t.Fatalf("eval: exit %d: %s", code, errOut)
-	}
-	var ev struct {
-		N        int     `json:"n"`
-		Accuracy float64 `json:"accuracy"`
-		FaceCrop *struct {
-			Margin      float64  `json:"margin"`
-			NoFace      int      `json:"no_face"`
-			NoFaceFiles []string `json:"no_face_files"`
-		} `json:"face_crop"`
-	}
-	if err := json.Unmarshal([]byte(out), &ev); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	ev, errOut := runCropEval(t, run)
 	if ev.N == 0 || ev.Accuracy != r.Info.BestTestAcc || ev.FaceCrop == nil || ev.FaceCrop.Margin != 0.5 {
 		t.Errorf("eval: n %d accuracy %v (training's best %v), face_crop %+v", ev.N, ev.Accuracy, r.Info.BestTestAcc, ev.FaceCrop)
 	}
@@ -154,7 +139,7 @@ func TestCropFace(t *testing.T) {
 		t.Errorf("photo without a face: %+v", e)
 	}
 
-	code, out, _ = runCLI("predict", run, group, noFace)
+	code, out, _ := runCLI("predict", run, group, noFace)
 	for _, want := range []string{group + ": face 1 at [4 10 20 20]: ", group + ": face 2 at [40 20 12 12]: ", noFace + ": no face found, whole photo: "} {
 		if code != exitOK || !strings.Contains(out, want) {
 			t.Errorf("predict: exit %d, output lacks %q:\n%s", code, want, out)
@@ -283,4 +268,32 @@ func trainUsageErrors(t *testing.T, cases []usageCase) string {
 		})
 	}
 	return photos
+}
+
+// cropEval is what the crop tests read of `eval --json`.
+type cropEval struct {
+	N        int     `json:"n"`
+	Accuracy float64 `json:"accuracy"`
+	FaceCrop *struct {
+		Margin      float64  `json:"margin"`
+		Aligned     bool     `json:"aligned"`
+		ChipSize    int      `json:"chip_size"`
+		NoFace      int      `json:"no_face"`
+		NoFaceFiles []string `json:"no_face_files"`
+	} `json:"face_crop"`
+}
+
+// runCropEval runs `eval run --json`, which must succeed without a warning,
+// and returns its report and its stderr.
+func runCropEval(t *testing.T, run string) (cropEval, string) {
+	t.Helper()
+	code, out, errOut := runCLI("eval", run, "--json")
+	if code != exitOK || strings.Contains(errOut, "warning") {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var ev cropEval
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return ev, errOut
 }
