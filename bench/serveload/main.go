@@ -217,32 +217,37 @@ func (h *healthLog) get() []healthSample {
 func startHealth(url string, stop <-chan struct{}) *healthLog {
 	h := &healthLog{}
 	client := &http.Client{Timeout: 5 * time.Second}
-	go func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			resp, err := client.Get(url + "/healthz")
-			if err != nil {
-				continue
-			}
-			var v struct {
-				Running int `json:"running"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
-			if err == nil {
-				h.mu.Lock()
-				h.samples = append(h.samples, healthSample{time.Now(), v.Running})
-				h.mu.Unlock()
-			}
+	go every(50*time.Millisecond, stop, func() {
+		resp, err := client.Get(url + "/healthz")
+		if err != nil {
+			return
 		}
-	}()
+		var v struct {
+			Running int `json:"running"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err == nil {
+			h.mu.Lock()
+			h.samples = append(h.samples, healthSample{time.Now(), v.Running})
+			h.mu.Unlock()
+		}
+	})
 	return h
+}
+
+// every calls f each period until stop closes; the samplers run in it.
+func every(period time.Duration, stop <-chan struct{}, f func()) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		f()
+	}
 }
 
 // idleAt says whether a /healthz sample within 150 ms of t saw a worker

@@ -24,21 +24,12 @@ func startMemory(pid int, stop <-chan struct{}) memStats {
 		return m
 	}
 	m.start = procMB(pid, "VmRSS")
-	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			rss := procMB(pid, "VmRSS")
-			m.mu.Lock()
-			*m.peak = max(*m.peak, rss)
-			m.mu.Unlock()
-		}
-	}()
+	go every(100*time.Millisecond, stop, func() {
+		rss := procMB(pid, "VmRSS")
+		m.mu.Lock()
+		*m.peak = max(*m.peak, rss)
+		m.mu.Unlock()
+	})
 	return m
 }
 

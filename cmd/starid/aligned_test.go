@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	"io"
@@ -113,23 +112,7 @@ func TestCropAligned(t *testing.T) {
 	}
 
 	calls := fake.Calls()
-	code, out, errOut := runCLI("eval", run, "--json")
-	if code != exitOK || strings.Contains(errOut, "warning") {
-		t.Fatalf("eval: exit %d: %s", code, errOut)
-	}
-	var ev struct {
-		N        int     `json:"n"`
-		Accuracy float64 `json:"accuracy"`
-		FaceCrop *struct {
-			Margin   float64 `json:"margin"`
-			Aligned  bool    `json:"aligned"`
-			ChipSize int     `json:"chip_size"`
-			NoFace   int     `json:"no_face"`
-		} `json:"face_crop"`
-	}
-	if err := json.Unmarshal([]byte(out), &ev); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	ev, errOut := runCropEval(t, run)
 	if ev.N == 0 || ev.Accuracy != r.Info.BestTestAcc || ev.FaceCrop == nil || !ev.FaceCrop.Aligned || ev.FaceCrop.ChipSize != 64 ||
 		ev.FaceCrop.Margin != 0.5 {
 		t.Errorf("eval: n %d accuracy %v (training's best %v), face_crop %+v", ev.N, ev.Accuracy, r.Info.BestTestAcc, ev.FaceCrop)
@@ -186,19 +169,9 @@ func TestCropAligned(t *testing.T) {
 		t.Error("aligned chips are the same as face-box crops")
 	}
 
-	// Two faces (Ann left, larger; Cid right) and a photo without one.
-	group := filepath.Join(dir, "group.png")
-	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
-	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errOut = runCLI("predict", run, group, noFace, "--json", "--top", "3")
-	if code != exitOK {
-		t.Fatalf("predict: exit %d: %s", code, errOut)
-	}
-	var p []recognize.Prediction
-	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 || len(p[0].Faces) != 2 {
-		t.Fatalf("%v\n%s", err, out)
+	group, drawn, p := predictGroup(t, dir, run, noFace)
+	if len(p[0].Faces) != 2 {
+		t.Fatalf("group photo: %+v", p[0])
 	}
 	img, err := data.DecodeFile(group, data.DefaultMaxPixels)
 	if err != nil {
@@ -256,29 +229,13 @@ func TestCropAligned(t *testing.T) {
 // TestCropAlignedSettings: the padding's range, and the face model's
 // refusal of the VGG crops.
 func TestCropAlignedSettings(t *testing.T) {
-	photos := filepath.Join(t.TempDir(), "photos")
-	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	trainUsageErrors(t, []usageCase{
 		{"padding too large", []string{"--crop", "aligned", "--crop-margin", "5"}, "--crop-margin 5: must be between 0 and 2"},
 		{"negative padding", []string{"--crop", "aligned", "--crop-margin", "-0.1"}, "--crop-margin -0.1: must be between 0 and 2"},
 		{"face model", []string{"--model", "face", "--crop", "aligned"},
 			"--crop aligned applies to the VGG models: --model face always finds and aligns the faces itself"},
 		{"unknown crop", []string{"--crop", "warped"}, `--crop "warped": want face, aligned or none`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
-			code, _, errOut := runCLI(args...)
-			if code != exitUsage || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestAlignedChipRounds: the chip comes back as 8-bit RGB rounded, not

@@ -53,22 +53,7 @@ func TestCropFace(t *testing.T) {
 		t.Fatalf("model.json: crop %q margin %v pipeline %q", r.Info.Crop, r.Info.CropMargin, r.Info.PipelineVersion)
 	}
 
-	code, out, errOut := runCLI("eval", run, "--json")
-	if code != exitOK || strings.Contains(errOut, "warning") {
-		t.Fatalf("eval: exit %d: %s", code, errOut)
-	}
-	var ev struct {
-		N        int     `json:"n"`
-		Accuracy float64 `json:"accuracy"`
-		FaceCrop *struct {
-			Margin      float64  `json:"margin"`
-			NoFace      int      `json:"no_face"`
-			NoFaceFiles []string `json:"no_face_files"`
-		} `json:"face_crop"`
-	}
-	if err := json.Unmarshal([]byte(out), &ev); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	ev, errOut := runCropEval(t, run)
 	if ev.N == 0 || ev.Accuracy != r.Info.BestTestAcc || ev.FaceCrop == nil || ev.FaceCrop.Margin != 0.5 {
 		t.Errorf("eval: n %d accuracy %v (training's best %v), face_crop %+v", ev.N, ev.Accuracy, r.Info.BestTestAcc, ev.FaceCrop)
 	}
@@ -108,20 +93,7 @@ func TestCropFace(t *testing.T) {
 		}
 	}
 
-	// Two faces (Ann left, larger; Cid right) and a photo without one.
-	group := filepath.Join(dir, "group.png")
-	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
-	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errOut = runCLI("predict", run, group, noFace, "--json", "--top", "3")
-	if code != exitOK {
-		t.Fatalf("predict: exit %d: %s", code, errOut)
-	}
-	var p []recognize.Prediction
-	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	group, drawn, p := predictGroup(t, dir, run, noFace)
 	if len(p[0].Faces) != 2 || p[0].Note != "" {
 		t.Fatalf("group photo: %+v", p[0])
 	}
@@ -167,7 +139,7 @@ func TestCropFace(t *testing.T) {
 		t.Errorf("photo without a face: %+v", e)
 	}
 
-	code, out, _ = runCLI("predict", run, group, noFace)
+	code, out, _ := runCLI("predict", run, group, noFace)
 	for _, want := range []string{group + ": face 1 at [4 10 20 20]: ", group + ": face 2 at [40 20 12 12]: ", noFace + ": no face found, whole photo: "} {
 		if code != exitOK || !strings.Contains(out, want) {
 			t.Errorf("predict: exit %d, output lacks %q:\n%s", code, want, out)
@@ -193,28 +165,12 @@ func TestCropFacePipelineWarning(t *testing.T) {
 // TestCropFaceSettings: the margin flag needs face crops, and the face
 // models' absence stops a crop=face run before it leaves a folder behind.
 func TestCropFaceSettings(t *testing.T) {
-	photos := filepath.Join(t.TempDir(), "photos")
-	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	photos := trainUsageErrors(t, []usageCase{
 		{"margin without crop", []string{"--crop-margin", "0.3"}, "--crop-margin applies to --crop face and --crop aligned only"},
 		{"margin on face runs", []string{"--model", "face", "--crop-margin", "0.3"}, "--crop-margin applies to --crop face and --crop aligned only"},
 		{"bad margin", []string{"--crop", "face", "--crop-margin", "5"}, "--crop-margin 5: must be between 0 and 2"},
 		{"exclude on vgg", []string{"--exclude", "Ann"}, "--exclude applies to --model face only"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
-			code, _, errOut := runCLI(args...)
-			if code != exitUsage || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
-			}
-		})
-	}
+	})
 
 	useFakeFaces(t)
 	newDescriber = func() identify.Describer {
@@ -262,4 +218,82 @@ func cropFixture(t *testing.T) (dir, photos, run, noFace string) {
 		t.Fatal(err)
 	}
 	return dir, photos, run, noFace
+}
+
+// predictGroup writes a group photo of two faces (Ann left, larger; Cid
+// right) and asks predict, as JSON with the top 3, about it and the photo
+// without a face. It returns the group photo, the faces drawn on it and
+// the two predictions.
+func predictGroup(t *testing.T, dir, run, noFace string) (string, []identifytest.Face, []recognize.Prediction) {
+	t.Helper()
+	group := filepath.Join(dir, "group.png")
+	drawn := []identifytest.Face{{P: 0, X: 4, Y: 10, Size: 20, G: 30, B: 200}, {P: 2, X: 40, Y: 20, Size: 12, G: 90, B: 10}}
+	if err := identifytest.WritePhoto(group, 64, 48, drawn...); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("predict", run, group, noFace, "--json", "--top", "3")
+	if code != exitOK {
+		t.Fatalf("predict: exit %d: %s", code, errOut)
+	}
+	var p []recognize.Prediction
+	if err := json.Unmarshal([]byte(out), &p); err != nil || len(p) != 2 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return group, drawn, p
+}
+
+// usageCase is train arguments that must fail as a usage error, with the
+// message they must give.
+type usageCase struct {
+	name string
+	args []string
+	want string
+}
+
+// trainUsageErrors runs train on a small photo folder with each case's
+// arguments added and checks the usage error. It returns the folder.
+func trainUsageErrors(t *testing.T, cases []usageCase) string {
+	t.Helper()
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, facePeople[:2], 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"train", photos, "--model", "vgg16", "--out", filepath.Join(t.TempDir(), "r")}, tc.args...)
+			code, _, errOut := runCLI(args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tc.want)
+			}
+		})
+	}
+	return photos
+}
+
+// cropEval is what the crop tests read of `eval --json`.
+type cropEval struct {
+	N        int     `json:"n"`
+	Accuracy float64 `json:"accuracy"`
+	FaceCrop *struct {
+		Margin      float64  `json:"margin"`
+		Aligned     bool     `json:"aligned"`
+		ChipSize    int      `json:"chip_size"`
+		NoFace      int      `json:"no_face"`
+		NoFaceFiles []string `json:"no_face_files"`
+	} `json:"face_crop"`
+}
+
+// runCropEval runs `eval run --json`, which must succeed without a warning,
+// and returns its report and its stderr.
+func runCropEval(t *testing.T, run string) (cropEval, string) {
+	t.Helper()
+	code, out, errOut := runCLI("eval", run, "--json")
+	if code != exitOK || strings.Contains(errOut, "warning") {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var ev cropEval
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return ev, errOut
 }

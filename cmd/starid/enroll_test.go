@@ -121,14 +121,7 @@ func TestEnrollErrors(t *testing.T) {
 	photos, vgg := fixture(t) // a whole-photo run
 	dir := t.TempDir()
 	good := photoOf(t, dir, 3, 1)
-	empty := filepath.Join(dir, "empty.png")
-	if err := identifytest.WritePhoto(empty, 64, 48); err != nil {
-		t.Fatal(err)
-	}
-	broken := filepath.Join(dir, "broken.jpg")
-	if err := os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 not a jpeg"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	empty, broken := faultyPhotos(t, dir)
 	for _, tc := range []struct {
 		name string
 		args []string

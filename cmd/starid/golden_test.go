@@ -100,22 +100,30 @@ func cropRun(t *testing.T, run, photos, crop string) {
 // file that is not an image, and a folder in place of a photo.
 func goldenPhotos(t *testing.T, dir string) (group, empty, broken, folder string) {
 	t.Helper()
-	group, empty = filepath.Join(dir, "group.png"), filepath.Join(dir, "empty.png")
-	broken, folder = filepath.Join(dir, "broken.jpg"), filepath.Join(dir, "folder.png")
+	group, folder = filepath.Join(dir, "group.png"), filepath.Join(dir, "folder.png")
 	if err := identifytest.WritePhoto(group, 64, 48, identifytest.Face{P: 1, X: 2, Y: 2, Size: 10, G: 90, B: 30},
 		identifytest.Face{P: 9, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
 		t.Fatal(err)
 	}
+	empty, broken = faultyPhotos(t, dir)
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return group, empty, broken, folder
+}
+
+// faultyPhotos writes into dir a photo without a face (empty.png) and a
+// file that claims to be a JPEG but is not one (broken.jpg).
+func faultyPhotos(t *testing.T, dir string) (empty, broken string) {
+	t.Helper()
+	empty, broken = filepath.Join(dir, "empty.png"), filepath.Join(dir, "broken.jpg")
 	if err := identifytest.WritePhoto(empty, 64, 48); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 not a jpeg"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(folder, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return group, empty, broken, folder
+	return empty, broken
 }
 
 func TestGoldenVGG(t *testing.T) {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"starid/internal/identify/identifytest"
 )
 
 type predictJSON []struct {
@@ -158,20 +156,8 @@ func TestPredictFaces(t *testing.T) {
 	useFakeFaces(t)
 	_, run := faceRun(t, facePeople)
 	dir := t.TempDir()
-	group := filepath.Join(dir, "group.png")
 	// Bob small on the left, a stranger (person 9) large on the right.
-	if err := identifytest.WritePhoto(group, 64, 48, identifytest.Face{P: 1, X: 2, Y: 2, Size: 10, G: 90, B: 30},
-		identifytest.Face{P: 9, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(dir, "empty.png")
-	if err := identifytest.WritePhoto(empty, 64, 48); err != nil {
-		t.Fatal(err)
-	}
-	broken := filepath.Join(dir, "broken.jpg")
-	if err := os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 not a jpeg"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	group, empty, broken, _ := goldenPhotos(t, dir)
 	code, out, errOut := runCLI("predict", run, group, empty, broken, "--json", "--top", "3")
 	if code != exitInput || !strings.Contains(errOut, "1 of 3 images") {
 		t.Errorf("exit %d, stderr %q", code, errOut)

@@ -455,12 +455,7 @@ for size in map(int, sys.argv[2:]):
 // realDetector loads the detector from the fetched weights, or skips.
 func realDetector(t testing.TB) (*Detector, string) {
 	t.Helper()
-	dir := modelDirOrSkip(t)
-	d, err := LoadDetector(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d, dir
+	return loadReal(t, LoadDetector)
 }
 
 func TestDetectRealEdgeCases(t *testing.T) {

@@ -44,6 +44,18 @@ func modelDirOrSkip(t testing.TB) string {
 	return dir
 }
 
+// loadReal loads a net with load from the fetched models folder, or skips
+// the test; it returns the net and the folder.
+func loadReal[T any](t testing.TB, load func(modelDir string) (T, error)) (T, string) {
+	t.Helper()
+	dir := modelDirOrSkip(t)
+	m, err := load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, dir
+}
+
 // loadPhoto decodes a photo the way the golden generator's pixels were
 // produced (data.DecodeFile, EXIF applied).
 func loadPhoto(t testing.TB, path string) *Image {

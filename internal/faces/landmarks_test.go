@@ -238,12 +238,7 @@ func TestLandmarksRefusesBadInput(t *testing.T) {
 // realLandmarker loads the net from the fetched weights, or skips.
 func realLandmarker(t testing.TB) (*Landmarker, string) {
 	t.Helper()
-	dir := modelDirOrSkip(t)
-	l, err := LoadLandmarker(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l, dir
+	return loadReal(t, LoadLandmarker)
 }
 
 // sample1Boxes are the tiny face detector's 416 boxes on the demo photo

@@ -11,12 +11,7 @@ import (
 // realPipeline loads the three nets from the fetched weights, or skips.
 func realPipeline(t testing.TB) (*Pipeline, string) {
 	t.Helper()
-	dir := modelDirOrSkip(t)
-	p, err := LoadPipeline(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, dir
+	return loadReal(t, LoadPipeline)
 }
 
 // scaled resizes img by f with plain bilinear sampling, a second view of

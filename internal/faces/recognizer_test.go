@@ -99,12 +99,7 @@ func recRandomImage(w, h int, seed uint64) *Image {
 // realRecognizer loads the recognizer from the fetched weights, or skips.
 func realRecognizer(t testing.TB) (*Recognizer, string) {
 	t.Helper()
-	dir := modelDirOrSkip(t)
-	r, err := LoadRecognizer(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, dir
+	return loadReal(t, LoadRecognizer)
 }
 
 func TestNewRecognizerValidatesWeights(t *testing.T) {

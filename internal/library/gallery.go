@@ -28,25 +28,34 @@ func (s *Store) loadGallery(ctx context.Context, db execer) (*Gallery, error) {
 	}
 	defer rows.Close()
 	g := &Gallery{Matrix: knn.New(DescriptorSize), row: map[int64]int{}}
+	if err := s.appendFaces(g, rows); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// appendFaces adds the (id, photo_id, descriptor) rows to g in their
+// order; a whole load and an extension both read faces this way.
+func (s *Store) appendFaces(g *Gallery, rows *sql.Rows) error {
 	buf := make([]float32, 0, DescriptorSize)
 	for rows.Next() {
 		var id, photo int64
 		var blob []byte
 		if err := rows.Scan(&id, &photo, &blob); err != nil {
-			return nil, err
+			return err
 		}
 		d, err := blobFloats(blob, buf[:0])
 		if err == nil {
 			err = g.Matrix.Add(d)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("library %s: face %d: %w", s.Source, id, err)
+			return fmt.Errorf("library %s: face %d: %w", s.Source, id, err)
 		}
 		g.row[id] = len(g.FaceIDs)
 		g.FaceIDs = append(g.FaceIDs, id)
 		g.PhotoIDs = append(g.PhotoIDs, photo)
 	}
-	return g, rows.Err()
+	return rows.Err()
 }
 
 // Descriptor is face id's descriptor, or nil when the gallery lacks it.

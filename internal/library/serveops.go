@@ -80,16 +80,7 @@ func photoFaceIDs(ctx context.Context, s *Store, db execer, photo int64) ([]int6
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return column[int64](rows)
 }
 
 // NameFace makes a face the named person's, as the user's decision:
@@ -234,16 +225,7 @@ func (s *Store) NamedPeople(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("library %s: %w", s.Source, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return column[string](rows)
 }
 
 // ExtendGallery brings a gallery snapshot up to date for a server that
@@ -262,25 +244,7 @@ func (s *Store) ExtendGallery(ctx context.Context, g *Gallery) (*Gallery, error)
 		return nil, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	defer rows.Close()
-	buf := make([]float32, 0, DescriptorSize)
-	for rows.Next() {
-		var id, photo int64
-		var blob []byte
-		if err := rows.Scan(&id, &photo, &blob); err != nil {
-			return nil, err
-		}
-		d, err := blobFloats(blob, buf[:0])
-		if err == nil {
-			err = g.Matrix.Add(d)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("library %s: face %d: %w", s.Source, id, err)
-		}
-		g.row[id] = len(g.FaceIDs)
-		g.FaceIDs = append(g.FaceIDs, id)
-		g.PhotoIDs = append(g.PhotoIDs, photo)
-	}
-	if err := rows.Err(); err != nil {
+	if err := s.appendFaces(g, rows); err != nil {
 		return nil, err
 	}
 	var n int

@@ -1,15 +1,11 @@
 package serve
 
 import (
-	"context"
 	"fmt"
-	"image/png"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -27,32 +23,15 @@ func TestBrowserPeopleView(t *testing.T) {
 	var files []string
 	for _, w := range []int{320, 330, 340} {
 		p := filepath.Join(dir, fmt.Sprintf("photo%d.png", w))
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, testImage(w, 90)); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		writeTestPNG(t, p, w, 90)
 		files = append(files, p)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.WindowSize(1100, 1400), chromedp.DisableGPU)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx, closeBrowser := openBrowser(chromium, 1400)
+	defer closeBrowser()
 	poll := func(what, cond string) {
 		t.Helper()
-		_, err := chromedp.Run(bctx, chromedp.Poll[bool](cond,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
+		waitPage(t, bctx, what, cond)
 	}
 
 	err := chromedp.Do(bctx,
@@ -128,13 +107,5 @@ func TestBrowserPeopleView(t *testing.T) {
 		t.Errorf("first search result %q (%v)", first, err)
 	}
 
-	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	out := filepath.Join(artifactDir(t), "serve-people.png")
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", out)
+	saveScreenshot(t, bctx, "serve-people.png")
 }

@@ -53,6 +53,57 @@ func artifactDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// openBrowser starts headless Chromium with a window w 1100 and h pixels
+// under one deadline for everything, browser start included, so a hung
+// browser fails the test instead of the whole run. The caller defers the
+// returned close.
+func openBrowser(chromium string, h int) (context.Context, func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.WindowSize(1100, h), chromedp.DisableGPU)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	return bctx, func() { bcancel(); acancel(); cancel() }
+}
+
+// waitPage polls the page until the JavaScript condition cond holds, and
+// fails the test naming what it waited for when it does not in 30 s.
+func waitPage(t *testing.T, bctx context.Context, what, cond string) {
+	t.Helper()
+	_, err := chromedp.Run(bctx, chromedp.Poll[bool](cond,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// saveScreenshot keeps the whole page as name in the artifact folder.
+func saveScreenshot(t *testing.T, bctx context.Context, name string) {
+	t.Helper()
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	out := filepath.Join(artifactDir(t), name)
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+}
+
+// writeTestPNG writes a generated w x h photo as a PNG file.
+func writeTestPNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, testImage(w, h)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // shownBox is what the page drew for one face, measured in the browser.
 type shownBox struct {
 	Name   string  `json:"name"`
@@ -90,31 +141,16 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 
 	dir := t.TempDir()
 	photo := filepath.Join(dir, "group.png")
-	f, err := os.Create(photo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, testImage(photoW, photoH)); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeTestPNG(t, photo, photoW, photoH)
 	notPhoto := filepath.Join(dir, "notes.png")
 	if err := os.WriteFile(notPhoto, []byte("these are notes, not a photo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	// One deadline for everything, browser start included: a hung browser
-	// fails the test instead of the whole run.
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.WindowSize(1100, 1000), chromedp.DisableGPU)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx, closeBrowser := openBrowser(chromium, 1000)
+	defer closeBrowser()
 
-	err = chromedp.Do(bctx,
+	err := chromedp.Do(bctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#gallery li[data-name="Tom Hanks"]`)),
 	)
@@ -123,13 +159,8 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 	}
 	// The pictures load lazily; wait until the two that cannot load have
 	// been replaced and the one that can has arrived.
-	_, err = chromedp.Run(bctx, chromedp.Poll[bool](
-		`document.querySelectorAll("#gallery img").length === 1 &&`+
-			` document.querySelector('#gallery li[data-name="Tom Hanks"] img')?.naturalWidth === 64`,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
-	if err != nil {
-		t.Fatalf("waiting for the gallery's pictures: %v", err)
-	}
+	waitPage(t, bctx, "the gallery's pictures", `document.querySelectorAll("#gallery img").length === 1 &&`+
+		` document.querySelector('#gallery li[data-name="Tom Hanks"] img')?.naturalWidth === 64`)
 	gallery, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
 		`[...document.querySelectorAll("#gallery li")].map(li => li.textContent.trim())`))
 	if err != nil {
@@ -147,13 +178,8 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("choosing the photo: %v", err)
 	}
-	_, err = chromedp.Run(bctx, chromedp.Poll[bool](
-		`document.querySelectorAll("#boxes .box").length === 2 && document.getElementById("photo").complete`+
-			` && document.getElementById("photo").naturalWidth > 0`,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
-	if err != nil {
-		t.Fatalf("waiting for the boxes: %v", err)
-	}
+	waitPage(t, bctx, "the boxes", `document.querySelectorAll("#boxes .box").length === 2 && document.getElementById("photo").complete`+
+		` && document.getElementById("photo").naturalWidth > 0`)
 	boxes, err := chromedp.Run(bctx, chromedp.Evaluate[[]shownBox](`(() => {
 		const p = document.getElementById("photo").getBoundingClientRect();
 		return [...document.querySelectorAll("#boxes .box")].map(b => {
@@ -207,15 +233,7 @@ func TestBrowserShowsNamedBoxes(t *testing.T) {
 		t.Errorf("status %q (%v)", status, err)
 	}
 
-	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	out := filepath.Join(artifactDir(t), "serve-page.png")
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", out)
+	saveScreenshot(t, bctx, "serve-page.png")
 
 	// A file that is not a photo gives a clear message, not boxes.
 	err = chromedp.Do(bctx, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{notPhoto}))

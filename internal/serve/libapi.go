@@ -78,11 +78,20 @@ func roundFloatBox(b [4]float64) [4]int {
 	return [4]int{int(math.Round(b[0])), int(math.Round(b[1])), int(math.Round(b[2])), int(math.Round(b[3]))}
 }
 
+// hasLibrary answers 404 when the server was started without a library,
+// the one answer every library route gives then.
+func (s *Server) hasLibrary(w http.ResponseWriter) bool {
+	if s.lib == nil {
+		writeError(w, http.StatusNotFound, "this server has no photo library; start it with --db DB")
+		return false
+	}
+	return true
+}
+
 // libReady answers 404 when the server has no library, and otherwise gives
 // a context bounded by the request timeout for the database work.
 func (s *Server) libReady(w http.ResponseWriter, r *http.Request) (context.Context, context.CancelFunc, bool) {
-	if s.lib == nil {
-		writeError(w, http.StatusNotFound, "this server has no photo library; start it with --db DB")
+	if !s.hasLibrary(w) {
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)

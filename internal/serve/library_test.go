@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,11 +18,8 @@ import (
 	"starid/internal/library/pgtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgtest.Stop()
-	os.Exit(code)
-}
+// TestMain stops the PostgreSQL test cluster once every test has run.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // A test photo's faces are chosen by its width (fakeFinder.byWidth): each
 // face is "person p, variant v", its descriptor near person p's centre and

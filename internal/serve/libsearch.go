@@ -26,8 +26,7 @@ type searchResponse struct {
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	if s.lib == nil {
-		writeError(w, http.StatusNotFound, "this server has no photo library; start it with --db DB")
+	if !s.hasLibrary(w) {
 		return
 	}
 	top, ok := queryInt(w, r, "top", defaultTop, 1, maxTop)

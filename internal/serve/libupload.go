@@ -42,8 +42,7 @@ type libraryUploadResponse struct {
 }
 
 func (s *Server) handleLibraryUpload(w http.ResponseWriter, r *http.Request) {
-	if s.lib == nil {
-		writeError(w, http.StatusNotFound, "this server has no photo library; start it with --db DB")
+	if !s.hasLibrary(w) {
 		return
 	}
 	s.serveUpload(w, r, s.addToLibrary, func(res recognized, ms float64) any {

@@ -4,8 +4,8 @@
 // it, started on first use. A test that gets no cluster is skipped with the
 // reason (PostgreSQL not installed: scripts/setup.sh installs it).
 //
-// The package's TestMain must call Stop after m.Run, or the cluster
-// outlives the test binary.
+// The package's TestMain must call Stop after m.Run (or be Main), or the
+// cluster outlives the test binary.
 package pgtest
 
 import (
@@ -37,6 +37,14 @@ func Stop() {
 	if cluster.stop != nil {
 		cluster.stop()
 	}
+}
+
+// Main is a TestMain for the packages that use the cluster: it runs the
+// tests, then stops the cluster before the binary exits.
+func Main(m *testing.M) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
 }
 
 // binDir finds PostgreSQL's programs: $STARID_PG_BIN, Debian's versioned

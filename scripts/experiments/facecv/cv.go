@@ -9,6 +9,7 @@ import (
 	"starid/internal/eval"
 	"starid/internal/faces"
 	"starid/internal/identify"
+	"starid/internal/library/knn"
 	"starid/internal/progress"
 )
 
@@ -112,7 +113,7 @@ func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int
 		for r, i := range from {
 			best := math.Inf(1)
 			for _, f := range photos[i].Faces {
-				if d := euclid(f.Descriptor, cen[y[r]]); d < best {
+				if d := knn.Distance(f.Descriptor, cen[y[r]]); d < best {
 					best, x[r] = d, f.Descriptor
 				}
 			}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"starid/internal/library/knn"
 )
 
 // diag lists every face of the photos whose path contains one of the
@@ -40,7 +42,7 @@ func (e *env) diag(match []string) error {
 				x, y = append(x, d), append(y, e.data.Samples[j].Class)
 			}
 		}
-		near := nearest(centroidsOf(x, y, len(e.data.Classes)), euclid)
+		near := nearest(centroidsOf(x, y, len(e.data.Classes)), knn.Distance)
 		out := filepath.Join(e.out, fmt.Sprintf("diag-%d.png", i))
 		if img, err := loadFaces(p.Path); err == nil {
 			_ = drawFound(img, p.Faces, nil, out)

@@ -10,6 +10,7 @@ import (
 
 	"starid/internal/eval"
 	"starid/internal/identify"
+	"starid/internal/library/knn"
 )
 
 // A scorer names a descriptor (class) and says how far it is from being
@@ -24,12 +25,12 @@ var scoreMethods = []struct {
 	make func(x [][]float32, y []int, k int) scorer
 }{
 	{"raw nearest centroid", func(x [][]float32, y []int, k int) scorer {
-		return nearest(centroidsOf(x, y, k), euclid)
+		return nearest(centroidsOf(x, y, k), knn.Distance)
 	}},
 	{"cosine nearest (L2-normalised)", func(x [][]float32, y []int, k int) scorer {
 		xn := mapRows(x, unit)
 		c := mapRows(centroidsOf(xn, y, k), unit)
-		return func(d []float32) (int, float64) { return nearest(c, euclid)(unit(d)) }
+		return func(d []float32) (int, float64) { return nearest(c, knn.Distance)(unit(d)) }
 	}},
 	{"standardised nearest", func(x [][]float32, y []int, k int) scorer {
 		mean, sd := meanStd(x)
@@ -41,7 +42,7 @@ var scoreMethods = []struct {
 			return o
 		}
 		c := mapRows(centroidsOf(x, y, k), st)
-		return func(d []float32) (int, float64) { return nearest(c, euclid)(st(d)) }
+		return func(d []float32) (int, float64) { return nearest(c, knn.Distance)(st(d)) }
 	}},
 	{"class-scaled nearest", func(x [][]float32, y []int, k int) scorer {
 		c := centroidsOf(x, y, k)
@@ -49,7 +50,7 @@ var scoreMethods = []struct {
 		return func(d []float32) (int, float64) {
 			best, bs := -1, math.Inf(1)
 			for i := range c {
-				if v := euclid(d, c[i]) / s[i]; v < bs {
+				if v := knn.Distance(d, c[i]) / s[i]; v < bs {
 					best, bs = i, v
 				}
 			}
@@ -68,15 +69,6 @@ var scoreMethods = []struct {
 			return b, d1 * math.Sqrt(d1/d2)
 		}
 	}},
-}
-
-func euclid(a, b []float32) float64 {
-	var s float64
-	for i := range a {
-		t := float64(a[i]) - float64(b[i])
-		s += t * t
-	}
-	return math.Sqrt(s)
 }
 
 func unit(v []float32) []float32 {
@@ -142,7 +134,7 @@ func spread(x [][]float32, y []int, c [][]float32) []float64 {
 	s := make([]float64, len(c))
 	n := make([]int, len(c))
 	for i, v := range x {
-		d := euclid(v, c[y[i]])
+		d := knn.Distance(v, c[y[i]])
 		s[y[i]] += d * d
 		n[y[i]]++
 	}
@@ -167,7 +159,7 @@ func nearest(c [][]float32, dist func(a, b []float32) float64) scorer {
 func twoNearest(c [][]float32, d []float32) (d1, d2 float64, best int) {
 	d1, d2 = math.Inf(1), math.Inf(1)
 	for i := range c {
-		v := euclid(d, c[i])
+		v := knn.Distance(d, c[i])
 		switch {
 		case v < d1:
 			d1, d2, best = v, d1, i
@@ -225,7 +217,7 @@ func whitened(shrink float64) func(x [][]float32, y []int, k int) scorer {
 			return o
 		}
 		cw := mapRows(c, proj)
-		return func(v []float32) (int, float64) { return nearest(cw, euclid)(proj(v)) }
+		return func(v []float32) (int, float64) { return nearest(cw, knn.Distance)(proj(v)) }
 	}
 }
 
