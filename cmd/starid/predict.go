@@ -66,6 +66,10 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if o.json && o.csv {
 		return usagef("--json and --csv: choose one")
 	}
+	drawer := &recognize.NameDrawer{Dir: o.out}
+	if err := drawer.CheckDir(); err != nil {
+		return usagef("--out: %v", err)
+	}
 	opt := recognize.Options{TopK: o.top, Threshold: threshold}
 	// No finder: predict finds faces through the descriptor cache.
 	r, images, err := recognize.OpenArgs(pos, opt)
@@ -99,7 +103,6 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 		print := recognize.TextPrinter(info)
 		each = func(p recognize.Prediction) { print(stdout, stderr, p) }
 	}
-	drawer := &recognize.NameDrawer{Dir: o.out}
 	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, drawer.Wrap(each))
 	if err := drawer.Finish(stderr); err != nil {
 		return err
