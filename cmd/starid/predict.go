@@ -82,6 +82,13 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if len(images) == 0 {
 		return usagef("want at least one image after the run directory")
 	}
+	for _, img := range images {
+		if runs.IsRun(img) {
+			// Otherwise it is "a folder without photos" and the photos
+			// are silently named by another model than the one meant.
+			return usagef("%s is a run folder: give it first, before the photos, to name them with its model", img)
+		}
+	}
 	paths, err := data.ListPhotos(images)
 	if err != nil {
 		return err
