@@ -2,6 +2,8 @@ package library
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,5 +47,19 @@ func TestNameRefusesBadNames(t *testing.T) {
 		if p.ID == id && p.Name != strings.Repeat("é", MaxNameRunes) {
 			t.Fatalf("person %d is named %q", id, p.Name)
 		}
+	}
+}
+
+// A photo that vanished between the scan and its description is listed
+// once by path with the reason, not "x.jpg: open x.jpg: no such file".
+func TestVanishedPhotoReason(t *testing.T) {
+	ix := &Indexer{Describer: &fakeDescriber{}}
+	gone := filepath.Join(t.TempDir(), "gone.jpg")
+	d, err := ix.describe(context.Background(), gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(d.err, fs.ErrNotExist) || strings.Contains(d.err.Error(), gone) || !strings.HasPrefix(d.err.Error(), "unreadable: ") {
+		t.Fatalf("vanished photo: %v", d.err)
 	}
 }
