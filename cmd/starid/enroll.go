@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +74,10 @@ func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Wr
 	opt := identify.EnrollOptions{PipelineVersion: faces.PipelineVersion, Strict: o.strict}
 	if f := c.Flags(); o.list && (f.Changed("rename") || f.Changed("remove")) || f.Changed("rename") && f.Changed("remove") {
 		return usagef("--list, --rename and --remove exclude each other")
+	}
+	if f := c.Flags(); f.Changed("rename") && strings.TrimSpace(o.rename) == "" || f.Changed("remove") && strings.TrimSpace(o.remove) == "" {
+		// Not "the run knows no """: the name was left out.
+		return usagef("--rename and --remove want a person's name, not an empty one (enroll --list shows who the run knows)")
 	}
 	switch f := c.Flags(); {
 	case o.list:

@@ -139,6 +139,8 @@ func TestEnrollErrors(t *testing.T) {
 		{"strict", []string{run, "Zoe", good, empty, "--strict"}, exitInput, "strict mode wants every one"},
 		{"modes exclude each other", []string{run, "--list", "--remove", "Ann"}, exitUsage, "exclude each other"},
 		{"rename without a new name", []string{run, "--rename", "Ann"}, exitUsage, "want the new name"},
+		{"remove an empty name", []string{run, "--remove", ""}, exitUsage, "--rename and --remove want a person's name"},
+		{"rename an empty name", []string{run, "--rename", " ", "Ann"}, exitUsage, "--rename and --remove want a person's name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runCLI(append([]string{"enroll"}, tc.args...)...)

@@ -67,6 +67,10 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	if o.json && o.csv {
 		return usagef("--json and --csv: choose one")
 	}
+	drawer := &recognize.NameDrawer{Dir: o.out}
+	if err := drawer.CheckDir(); err != nil {
+		return usagef("--out: %v", err)
+	}
 	opt := recognize.Options{TopK: o.top, Threshold: threshold}
 	// No finder: predict finds faces through the descriptor cache.
 	r, images, err := recognize.OpenArgs(pos, opt)
@@ -78,6 +82,13 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	}
 	if len(images) == 0 {
 		return usagef("want at least one image after the run directory")
+	}
+	for _, img := range images {
+		if runs.IsRun(img) {
+			// Otherwise it is "a folder without photos" and the photos
+			// are silently named by another model than the one meant.
+			return usagef("%s is a run folder: give it first, before the photos, to name them with its model", img)
+		}
 	}
 	paths, err := data.ListPhotos(images)
 	if err != nil {
@@ -102,7 +113,6 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 		print, so, se := recognize.TextPrinter(info), bar.Writer(stdout), bar.Writer(stderr)
 		each = func(p recognize.Prediction) { print(so, se, p); bar.Add(1) }
 	}
-	drawer := &recognize.NameDrawer{Dir: o.out}
 	out, failed := recognize.PredictAll(context.Background(), r, paths, photos, drawer.Wrap(each))
 	if err := drawer.Finish(stderr); err != nil {
 		return err

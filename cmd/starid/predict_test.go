@@ -126,6 +126,12 @@ func TestPredictErrors(t *testing.T) {
 	}{
 		{[]string{"predict", run}, exitUsage, "at least one image"},
 		{[]string{"predict", run, img, "--top", "0"}, exitUsage, "--top"},
+		// A run after the photos is a run in the wrong place, not a
+		// folder without photos.
+		{[]string{"predict", img, run}, exitUsage, run + " is a run folder: give it first"},
+		{[]string{"predict", run, img, run}, exitUsage, run + " is a run folder: give it first"},
+		// Refused before any photo is named, not after all of them.
+		{[]string{"predict", run, img, "--out", img}, exitUsage, "--out: " + img + " is a file, not a folder"},
 		// Not a run folder: the built-in model names the photos, and this
 		// is one that cannot be read.
 		{[]string{"predict", filepath.Join(photos, "norun"), img}, exitInput, "norun: unreadable: no such file or directory"},

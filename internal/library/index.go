@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"sync"
@@ -131,6 +132,11 @@ type described struct {
 func (ix *Indexer) describe(ctx context.Context, path string) (described, error) {
 	var d described
 	data, err := os.ReadFile(path)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		// The listing puts the path before the reason; without this it
+		// says it twice ("x.jpg: open x.jpg: no such file").
+		err = fmt.Errorf("unreadable: %w", pe.Err)
+	}
 	if err == nil {
 		sum := sha256.Sum256(data)
 		d.hash = hex.EncodeToString(sum[:])

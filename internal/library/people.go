@@ -60,9 +60,9 @@ ORDER BY pe.id, f.id`)
 // by grouping) and new photos of it join it. Naming a person with a name
 // another person has merges the two: the user says they are one.
 func (s *Store) Name(ctx context.Context, person int64, name string) error {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return errors.New("library: empty name (use forget or split to undo a grouping)")
+	name, err := CheckName(name)
+	if err != nil {
+		return fmt.Errorf("library: naming person %d: %w", person, err)
 	}
 	return s.userTx(ctx, fmt.Sprintf("naming person %d", person), func(tx *sql.Tx) error {
 		if err := personExists(ctx, s, tx, person); err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // The server's view of the library: photos arriving one at a time through
@@ -99,9 +98,9 @@ func (s *Store) SuggestName(ctx context.Context, face int64, name string) (int64
 }
 
 func (s *Store) assignByName(ctx context.Context, face int64, name, source string) (int64, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return 0, fmt.Errorf("library %s: naming face %d: empty name", s.Source, face)
+	name, bad := CheckName(name)
+	if bad != nil {
+		return 0, fmt.Errorf("library %s: naming face %d: %w", s.Source, face, bad)
 	}
 	var person int64
 	err := s.userTx(ctx, fmt.Sprintf("naming face %d %q", face, name), func(tx *sql.Tx) error {

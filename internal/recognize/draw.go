@@ -32,7 +32,9 @@ func Draw(img image.Image, answers []Answer) (*image.RGBA, error) {
 
 // NameDrawer is `predict --out DIR`: it writes each named photo with its
 // faces' names into Dir as NAME.png (NAME-2.png, ... for a second photo
-// whose file has the same name, so none overwrites another).
+// whose file has the same name, or when Dir already holds NAME.png: Dir
+// may be the photos' own folder, and a drawing must never replace a photo
+// or an earlier drawing).
 type NameDrawer struct {
 	Dir   string
 	Err   error // the first drawing that failed; drawing stops there
@@ -81,9 +83,27 @@ func (d *NameDrawer) draw(p Prediction) error {
 	}
 	base := strings.TrimSuffix(filepath.Base(p.Image), filepath.Ext(p.Image))
 	name := base + ".png"
-	for n := 2; d.drawn[name]; n++ {
+	for n := 2; d.drawn[name] || exists(filepath.Join(d.Dir, name)); n++ {
 		name = fmt.Sprintf("%s-%d.png", base, n)
 	}
 	d.drawn[name] = true
 	return report.WritePNG(img, filepath.Join(d.Dir, name))
+}
+
+// CheckDir refuses an out folder that is an existing file before any work
+// is done, rather than after every photo has been named.
+func (d *NameDrawer) CheckDir() error {
+	if d == nil || d.Dir == "" {
+		return nil
+	}
+	if fi, err := os.Stat(d.Dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is a file, not a folder", d.Dir)
+	}
+	return nil
+}
+
+// exists reports whether anything (even a broken symlink) is at path.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -3,6 +3,7 @@ package recognize
 import (
 	"bytes"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,42 @@ func TestNameDrawer(t *testing.T) {
 	d.Wrap(nil)(Prediction{Image: filepath.Join(dir, "gone.png")})
 	if err := d.Finish(&msg); err == nil || !strings.Contains(err.Error(), "gone.png") {
 		t.Errorf("missing photo: %v", err)
+	}
+}
+
+// TestNameDrawerKeepsFiles: `predict --out photos photos` once drew
+// x.jpg's names over the user's x.png. A name already on disk is never
+// written over, and an --out that is a file is refused before any work.
+func TestNameDrawerKeepsFiles(t *testing.T) {
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "x.jpg")
+	keep := filepath.Join(dir, "x.png")
+	for _, p := range []string{photo, keep} {
+		if err := report.WritePNG(image.NewRGBA(image.Rect(0, 0, 20, 20)), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := os.ReadFile(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &NameDrawer{Dir: dir}
+	d.Wrap(nil)(Prediction{Image: photo, Faces: []Answer{{Box: [4]int{2, 2, 10, 10}, Name: "Ann"}}})
+	if err := d.Finish(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(keep); !bytes.Equal(before, after) {
+		t.Error("the drawing replaced x.png, a photo already in the folder")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x-2.png")); err != nil {
+		t.Errorf("the drawing is not x-2.png: %v", err)
+	}
+	if err := (&NameDrawer{Dir: keep}).CheckDir(); err == nil || !strings.Contains(err.Error(), "x.png is a file") {
+		t.Errorf("--out a file: %v", err)
+	}
+	for _, ok := range []string{"", dir, filepath.Join(dir, "new")} {
+		if err := (&NameDrawer{Dir: ok}).CheckDir(); err != nil {
+			t.Errorf("CheckDir(%q): %v", ok, err)
+		}
 	}
 }

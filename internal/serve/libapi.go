@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"starid/internal/library"
 )
@@ -167,24 +165,15 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// checkName refuses a name a person cannot have: empty, too long, not
-// UTF-8, or holding control characters (they would corrupt logs and CSV).
+// checkName refuses a name a person cannot have (library.CheckName) or
+// the name starid gives a face it cannot name.
 func checkName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", errors.New("empty name")
-	case !utf8.ValidString(name):
-		return "", errors.New("the name is not valid UTF-8")
-	case utf8.RuneCountInString(name) > maxNameRunes:
-		return "", fmt.Errorf("the name is longer than %d characters", maxNameRunes)
-	case strings.EqualFold(name, UnknownName):
-		return "", fmt.Errorf("%q is what starid calls a face it cannot name; choose another name", name)
+	name, err := library.CheckName(name)
+	if err != nil {
+		return "", err
 	}
-	for _, c := range name {
-		if unicode.IsControl(c) {
-			return "", errors.New("the name holds control characters")
-		}
+	if strings.EqualFold(name, UnknownName) {
+		return "", fmt.Errorf("%q is what starid calls a face it cannot name; choose another name", name)
 	}
 	return name, nil
 }

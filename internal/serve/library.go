@@ -48,7 +48,7 @@ type Namer interface {
 // Library limits.
 const (
 	thumbCacheEntries = 4096 // about 20 MB of face thumbnails
-	maxNameRunes      = 200
+	maxNameRunes      = library.MaxNameRunes
 	maxJSONBody       = 4 << 10
 	defaultFacesShown = 12
 	maxTop            = 1000

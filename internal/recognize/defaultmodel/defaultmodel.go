@@ -133,7 +133,9 @@ func Edit(change func(dir string) error) (Source, error) {
 		return src, err
 	}
 	if err := change(tmp); err != nil {
-		return src, err
+		// The temporary folder means nothing to the user, who asked
+		// about the built-in model.
+		return src, pathRenamed{err, tmp, "the built-in model"}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if !runs.IsRun(dir) {
@@ -177,3 +179,13 @@ func IsRunArg(arg string) bool {
 	fi, err := os.Stat(arg)
 	return err == nil && fi.IsDir()
 }
+
+// pathRenamed is err with every mention of a path replaced by what the
+// user knows it as; errors.Is and As still see err.
+type pathRenamed struct {
+	err      error
+	path, as string
+}
+
+func (e pathRenamed) Error() string { return strings.ReplaceAll(e.err.Error(), e.path, e.as) }
+func (e pathRenamed) Unwrap() error { return e.err }

@@ -197,3 +197,18 @@ func TestFailedFirstEnrollLeavesNoCopy(t *testing.T) {
 		t.Errorf("left %v", entries)
 	}
 }
+
+// TestEditErrorsNameTheBuiltInModel: `enroll --remove Nobody` without a
+// run once answered "/tmp/.default-run-2403100407 knows no ...", naming
+// the temporary copy, which is gone by the time the user reads it.
+func TestEditErrorsNameTheBuiltInModel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "default-run")
+	t.Setenv(EnvDir, dir)
+	err := Rename("", "Nobody", "Somebody", identify.EnrollOptions{}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `the built-in model knows no "Nobody"`) || strings.Contains(err.Error(), ".default-run-") {
+		t.Fatalf("rename of a missing name: %v", err)
+	}
+	if runs.IsRun(dir) {
+		t.Error("a failed rename made a copy")
+	}
+}
