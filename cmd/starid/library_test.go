@@ -287,3 +287,25 @@ func TestLibraryDefaultLocation(t *testing.T) {
 		t.Fatalf("people from $%s: %+v", library.EnvDB, pj)
 	}
 }
+
+// TestLibraryReadersNeedALibrary: people and search on a library that does
+// not exist say so and create nothing, so a mistyped --db cannot quietly
+// start a new, empty library; index creates it.
+func TestLibraryReadersNeedALibrary(t *testing.T) {
+	useFakeLibrary(t)
+	dir := filepath.Join(t.TempDir(), "typo")
+	db := filepath.Join(dir, "lib.db")
+	for _, args := range [][]string{
+		{"people", "--db", db},
+		{"people", "name", "1", "Ann", "--db", db},
+		{"search", "--person", "Ann", "--db", db},
+	} {
+		code, _, errOut := runCLI(args...)
+		if code != exitInput || !strings.Contains(errOut, "no photo library at "+db) {
+			t.Errorf("starid %s: exit %d, %q; want exit %d and no library named", strings.Join(args, " "), code, errOut, exitInput)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the readers made %s (%v)", dir, err)
+	}
+}

@@ -3,8 +3,11 @@ package library
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"starid/internal/progress"
@@ -43,9 +46,34 @@ func (f RunFunc) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	return f(ctx, args, stdout, stderr)
 }
 
-// withStore runs fn on the library at db (the default one for "").
+// withStore runs fn on the library at db (the default one for ""),
+// which index creates when it is missing.
 func withStore(ctx context.Context, db string, fn func(s *Store) error) error {
 	s, err := OpenOrDefault(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
+
+// withExistingStore is withStore for the commands that only read or
+// correct a library (people, search): a mistyped --db must not quietly
+// start a new, empty library there.
+func withExistingStore(ctx context.Context, db string, fn func(s *Store) error) error {
+	loc := db
+	if loc == "" {
+		var err error
+		if loc, err = DefaultLocation(); err != nil {
+			return err
+		}
+	}
+	if !IsPostgres(loc) {
+		if _, err := os.Stat(loc); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no photo library at %s: make it with `starid index DIR --db %s`", loc, loc)
+		}
+	}
+	s, err := Open(ctx, loc)
 	if err != nil {
 		return err
 	}
@@ -117,7 +145,7 @@ func (c *PeopleCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 		}
 		return usagef("unknown sub-command %q (want %s)", args[0], strings.Join(names, ", "))
 	}
-	return withStore(ctx, c.DB, func(s *Store) error {
+	return withExistingStore(ctx, c.DB, func(s *Store) error {
 		ps, err := ListPeople(ctx, s)
 		if err != nil {
 			return err
@@ -143,7 +171,7 @@ func (c *PeopleCommand) Decide(action string) RunFunc {
 		if err != nil {
 			return UsageError{err.Error()}
 		}
-		return withStore(ctx, c.DB, func(s *Store) error {
+		return withExistingStore(ctx, c.DB, func(s *Store) error {
 			msg, err := s.Decide(ctx, d)
 			if err == nil {
 				fmt.Fprintln(stdout, msg)
@@ -180,7 +208,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 			return err
 		}
 	}
-	return withStore(ctx, c.DB, func(s *Store) error {
+	return withExistingStore(ctx, c.DB, func(s *Store) error {
 		ms, err := SearchPhotos(ctx, s, opt)
 		switch {
 		case err != nil || c.JSON:
