@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,12 +70,22 @@ func TestBrowserPeopleView(t *testing.T) {
 	}
 	poll("the stranger's photo", `document.querySelectorAll("#uploads li.done").length === 3 &&
 		document.querySelector("#lib-photo .lib-box.unknown") !== null`)
-	err = chromedp.Do(bctx,
-		chromedp.Click(`#lib-photo .lib-box`),
-		chromedp.SendKeys(`#lib-photo .face-form input`, "Denzel Washington"),
-		chromedp.Click(`#lib-photo .face-form button[type=submit]`),
-	)
-	if err != nil {
+	// The box is clicked through the DOM, not at screen coordinates: the
+	// people list that the finished uploads refresh can still move the
+	// photo down the page between locating the box and the click (under
+	// CI's load the click then landed beside it and no form opened).
+	click := func(sel string) error {
+		_, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(document.querySelector(`+strconv.Quote(sel)+`).click(), true)`))
+		return err
+	}
+	if err := click("#lib-photo .lib-box"); err != nil {
+		t.Fatalf("clicking the face on its photo: %v", err)
+	}
+	poll("the naming form", `document.querySelector("#lib-photo .face-form input") !== null`)
+	if err := chromedp.Do(bctx, chromedp.SendKeys(`#lib-photo .face-form input`, "Denzel Washington")); err != nil {
+		t.Fatalf("typing the name: %v", err)
+	}
+	if err := click("#lib-photo .face-form button[type=submit]"); err != nil {
 		t.Fatalf("naming a face on its photo: %v", err)
 	}
 	poll("the named face", `document.querySelector("#lib-photo .lib-box").dataset.name === "Denzel Washington" &&
