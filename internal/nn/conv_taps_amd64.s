@@ -20,6 +20,15 @@
 	VBROADCASTSS w, Y15; \
 	VFMADD231PS  Y12, Y15, y
 
+// On to the next tap (R8 up to taps in R14): the weight pointers of
+// channels 0 (R9) and 2 (R13) step one float.
+#define NEXTTAP(loop) \
+	ADDQ $4, R9;     \
+	ADDQ $4, R13;    \
+	INCQ R8;         \
+	CMPQ R8, R14;    \
+	JLT  loop
+
 // 24 outputs of one channel from y0..y2 to row at x (index BX).
 #define STORE3(row, y0, y1, y2) \
 	VMOVUPS y0, (row)(BX*4);   \
@@ -72,11 +81,7 @@ ct24tap:
 	TAP3((R9)(R12*1), Y3, Y4, Y5)
 	TAP3((R13), Y6, Y7, Y8)
 	TAP3((R13)(R12*1), Y9, Y10, Y11)
-	ADDQ         $4, R9
-	ADDQ         $4, R13
-	INCQ         R8
-	CMPQ         R8, R14
-	JLT          ct24tap
+	NEXTTAP(ct24tap)
 
 	STORE3(DI, Y0, Y1, Y2)
 	LEAQ (DI)(R10*1), AX
@@ -110,11 +115,7 @@ ct8tap:
 	TAP1((R9)(R12*1), Y3)
 	TAP1((R13), Y6)
 	TAP1((R13)(R12*1), Y9)
-	ADDQ         $4, R9
-	ADDQ         $4, R13
-	INCQ         R8
-	CMPQ         R8, R14
-	JLT          ct8tap
+	NEXTTAP(ct8tap)
 
 	VMOVUPS Y0, (DI)(BX*4)
 	LEAQ    (DI)(R10*1), AX
