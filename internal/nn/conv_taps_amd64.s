@@ -1,5 +1,40 @@
 #include "textflag.h"
 
+// Output channel o's accumulators y0..y2 (24 outputs) start at its bias
+// b[o], read at byte offset off from AX.
+#define BIAS3(off, y0, y1, y2) \
+	VBROADCASTSS off(AX), y0; \
+	VMOVAPS      y0, y1;      \
+	VMOVAPS      y0, y2
+
+// One tap for one output channel: its weight (at address w) times the 24
+// source values in Y12..Y14, added into y0..y2. Y15 holds the broadcast.
+#define TAP3(w, y0, y1, y2) \
+	VBROADCASTSS w, Y15;           \
+	VFMADD231PS  Y12, Y15, y0;     \
+	VFMADD231PS  Y13, Y15, y1;     \
+	VFMADD231PS  Y14, Y15, y2
+
+// TAP3 for 8 outputs: the source values in Y12, the sum in y.
+#define TAP1(w, y) \
+	VBROADCASTSS w, Y15; \
+	VFMADD231PS  Y12, Y15, y
+
+// On to the next tap (R8 up to taps in R14): the weight pointers of
+// channels 0 (R9) and 2 (R13) step one float.
+#define NEXTTAP(loop) \
+	ADDQ $4, R9;     \
+	ADDQ $4, R13;    \
+	INCQ R8;         \
+	CMPQ R8, R14;    \
+	JLT  loop
+
+// 24 outputs of one channel from y0..y2 to row at x (index BX).
+#define STORE3(row, y0, y1, y2) \
+	VMOVUPS y0, (row)(BX*4);   \
+	VMOVUPS y1, 32(row)(BX*4); \
+	VMOVUPS y2, 64(row)(BX*4)
+
 // func convTapsAVX2(d *float32, ldd, n int, src *float32, offs *int, taps int, w, b *float32)
 //
 // For four output channels o (rows of d, ldd values apart) and x in
@@ -28,18 +63,10 @@ ct24:
 	CMPQ DX, $24
 	JLT  ct8
 	MOVQ         b+56(FP), AX
-	VBROADCASTSS 0(AX), Y0
-	VMOVAPS      Y0, Y1
-	VMOVAPS      Y0, Y2
-	VBROADCASTSS 4(AX), Y3
-	VMOVAPS      Y3, Y4
-	VMOVAPS      Y3, Y5
-	VBROADCASTSS 8(AX), Y6
-	VMOVAPS      Y6, Y7
-	VMOVAPS      Y6, Y8
-	VBROADCASTSS 12(AX), Y9
-	VMOVAPS      Y9, Y10
-	VMOVAPS      Y9, Y11
+	BIAS3(0, Y0, Y1, Y2)
+	BIAS3(4, Y3, Y4, Y5)
+	BIAS3(8, Y6, Y7, Y8)
+	BIAS3(12, Y9, Y10, Y11)
 	XORQ         R8, R8         // tap
 	MOVQ         w+48(FP), R9   // its weight for channel 0
 	LEAQ         (R9)(R12*2), R13 // and for channel 2
@@ -50,43 +77,19 @@ ct24tap:
 	VMOVUPS      (DX)(AX*4), Y12
 	VMOVUPS      32(DX)(AX*4), Y13
 	VMOVUPS      64(DX)(AX*4), Y14
-	VBROADCASTSS (R9), Y15
-	VFMADD231PS  Y12, Y15, Y0
-	VFMADD231PS  Y13, Y15, Y1
-	VFMADD231PS  Y14, Y15, Y2
-	VBROADCASTSS (R9)(R12*1), Y15
-	VFMADD231PS  Y12, Y15, Y3
-	VFMADD231PS  Y13, Y15, Y4
-	VFMADD231PS  Y14, Y15, Y5
-	VBROADCASTSS (R13), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
-	VFMADD231PS  Y14, Y15, Y8
-	VBROADCASTSS (R13)(R12*1), Y15
-	VFMADD231PS  Y12, Y15, Y9
-	VFMADD231PS  Y13, Y15, Y10
-	VFMADD231PS  Y14, Y15, Y11
-	ADDQ         $4, R9
-	ADDQ         $4, R13
-	INCQ         R8
-	CMPQ         R8, R14
-	JLT          ct24tap
+	TAP3((R9), Y0, Y1, Y2)
+	TAP3((R9)(R12*1), Y3, Y4, Y5)
+	TAP3((R13), Y6, Y7, Y8)
+	TAP3((R13)(R12*1), Y9, Y10, Y11)
+	NEXTTAP(ct24tap)
 
-	VMOVUPS Y0, (DI)(BX*4)
-	VMOVUPS Y1, 32(DI)(BX*4)
-	VMOVUPS Y2, 64(DI)(BX*4)
-	LEAQ    (DI)(R10*1), AX
-	VMOVUPS Y3, (AX)(BX*4)
-	VMOVUPS Y4, 32(AX)(BX*4)
-	VMOVUPS Y5, 64(AX)(BX*4)
-	LEAQ    (AX)(R10*1), AX
-	VMOVUPS Y6, (AX)(BX*4)
-	VMOVUPS Y7, 32(AX)(BX*4)
-	VMOVUPS Y8, 64(AX)(BX*4)
-	LEAQ    (AX)(R10*1), AX
-	VMOVUPS Y9, (AX)(BX*4)
-	VMOVUPS Y10, 32(AX)(BX*4)
-	VMOVUPS Y11, 64(AX)(BX*4)
+	STORE3(DI, Y0, Y1, Y2)
+	LEAQ (DI)(R10*1), AX
+	STORE3(AX, Y3, Y4, Y5)
+	LEAQ (AX)(R10*1), AX
+	STORE3(AX, Y6, Y7, Y8)
+	LEAQ (AX)(R10*1), AX
+	STORE3(AX, Y9, Y10, Y11)
 	ADDQ    $24, BX
 	JMP     ct24
 
@@ -108,19 +111,11 @@ ct8:
 ct8tap:
 	MOVQ         (R11)(R8*8), AX
 	VMOVUPS      (DX)(AX*4), Y12
-	VBROADCASTSS (R9), Y15
-	VFMADD231PS  Y12, Y15, Y0
-	VBROADCASTSS (R9)(R12*1), Y15
-	VFMADD231PS  Y12, Y15, Y3
-	VBROADCASTSS (R13), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VBROADCASTSS (R13)(R12*1), Y15
-	VFMADD231PS  Y12, Y15, Y9
-	ADDQ         $4, R9
-	ADDQ         $4, R13
-	INCQ         R8
-	CMPQ         R8, R14
-	JLT          ct8tap
+	TAP1((R9), Y0)
+	TAP1((R9)(R12*1), Y3)
+	TAP1((R13), Y6)
+	TAP1((R13)(R12*1), Y9)
+	NEXTTAP(ct8tap)
 
 	VMOVUPS Y0, (DI)(BX*4)
 	LEAQ    (DI)(R10*1), AX

@@ -1,5 +1,22 @@
 #include "textflag.h"
 
+// s = w0*r[i] + w1*r[i+1] + w2*r[i+2] for 8 i at a time (index BX), the
+// products rounded apart and added left to right as dw3s1Row does; Y1 is
+// scratch.
+#define ROW3(r, w0, w1, w2, s) \
+	VMULPS (r)(BX*4), w0, s;    \
+	VMULPS 4(r)(BX*4), w1, Y1;  \
+	VADDPS Y1, s, s;            \
+	VMULPS 8(r)(BX*4), w2, Y1;  \
+	VADDPS Y1, s, s
+
+// dst = max(a, b) with Go's NaN rule: VMAXPS returns its second operand
+// when either is NaN, so a NaN in a is blended back in (Y4, Y5 scratch).
+#define MAXNAN(a, b, dst) \
+	VMAXPS    b, a, Y4;        \
+	VCMPPS    $3, a, a, Y5;    \
+	VBLENDVPS Y5, a, Y4, dst
+
 // func dw3s1RowAVX2(d, r0, r1, r2 *float32, n int, w *[9]float32, b float32)
 //
 // dw3s1Row on 8 outputs per iteration; n must be a multiple of 8 and each
@@ -28,24 +45,9 @@ TEXT ·dw3s1RowAVX2(SB), NOSPLIT, $0-52
 dwloop:
 	CMPQ BX, CX
 	JGE  dwdone
-	// s0 = w0*r0[i] + w1*r0[i+1] + w2*r0[i+2]
-	VMULPS (SI)(BX*4), Y6, Y0
-	VMULPS 4(SI)(BX*4), Y7, Y1
-	VADDPS Y1, Y0, Y0
-	VMULPS 8(SI)(BX*4), Y8, Y1
-	VADDPS Y1, Y0, Y0
-	// s1 from r1
-	VMULPS (R8)(BX*4), Y9, Y2
-	VMULPS 4(R8)(BX*4), Y10, Y1
-	VADDPS Y1, Y2, Y2
-	VMULPS 8(R8)(BX*4), Y11, Y1
-	VADDPS Y1, Y2, Y2
-	// s2 from r2
-	VMULPS (R9)(BX*4), Y12, Y3
-	VMULPS 4(R9)(BX*4), Y13, Y1
-	VADDPS Y1, Y3, Y3
-	VMULPS 8(R9)(BX*4), Y14, Y1
-	VADDPS Y1, Y3, Y3
+	ROW3(SI, Y6, Y7, Y8, Y0)    // s0 from r0
+	ROW3(R8, Y9, Y10, Y11, Y2)  // s1 from r1
+	ROW3(R9, Y12, Y13, Y14, Y3) // s2 from r2
 	// d = b + s0 + s1 + s2
 	VADDPS Y0, Y15, Y4
 	VADDPS Y2, Y4, Y4
@@ -62,8 +64,7 @@ dwdone:
 //
 // d[i] = max of r0[2i], r0[2i+1], r1[2i], r1[2i+1] for 8 outputs per
 // iteration; n must be a multiple of 8. A NaN in a window gives NaN, as
-// the Go kernel's builtin max does: VMAXPS returns its second operand when
-// either is NaN, so a NaN first operand is blended back in.
+// the Go kernel's builtin max does (MAXNAN).
 TEXT ·maxPool2x2RowAVX2(SB), NOSPLIT, $0-32
 	MOVQ d+0(FP), DI
 	MOVQ r0+8(FP), SI
@@ -79,21 +80,13 @@ mploop:
 	VMOVUPS (R8)(BX*8), Y2
 	VMOVUPS 32(R8)(BX*8), Y3
 
-	// Column maxima: Y0 = max(Y0, Y2), Y1 = max(Y1, Y3), NaN-propagating.
-	VMAXPS    Y2, Y0, Y4
-	VCMPPS    $3, Y0, Y0, Y5
-	VBLENDVPS Y5, Y0, Y4, Y0
-	VMAXPS    Y3, Y1, Y4
-	VCMPPS    $3, Y1, Y1, Y5
-	VBLENDVPS Y5, Y1, Y4, Y1
-
-	// Even and odd columns, lane by lane: [0 2 8 10 | 4 6 12 14] and
-	// [1 3 9 11 | 5 7 13 15].
+	// Column maxima, then the maxima of even and odd columns, lane by lane:
+	// [0 2 8 10 | 4 6 12 14] against [1 3 9 11 | 5 7 13 15].
+	MAXNAN(Y0, Y2, Y0)
+	MAXNAN(Y1, Y3, Y1)
 	VSHUFPS $0x88, Y1, Y0, Y2
 	VSHUFPS $0xDD, Y1, Y0, Y3
-	VMAXPS    Y3, Y2, Y4
-	VCMPPS    $3, Y2, Y2, Y5
-	VBLENDVPS Y5, Y2, Y4, Y2
+	MAXNAN(Y2, Y3, Y2)
 
 	// Outputs are in the order 0 1 4 5 2 3 6 7 by pairs; swap the middle
 	// 64-bit pairs.

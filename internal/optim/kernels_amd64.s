@@ -1,5 +1,27 @@
 #include "textflag.h"
 
+// Both kernels walk w (DI) and g (SI) 8 floats at a time, index BX up to
+// n (CX). The top of an iteration: leave for done at n, else x = w in Y0
+// and d = g in Y1.
+#define LOADWG(done) \
+	CMPQ    BX, CX;         \
+	JGE     done;           \
+	VMOVUPS (DI)(BX*4), Y0; \
+	VMOVUPS (SI)(BX*4), Y1
+
+// Weight decay folded into the gradient when flag is set: d = x*wd + d.
+#define ADDWD(flag, wd, skip) \
+	TESTQ       flag, flag; \
+	JZ          skip;       \
+	VFMADD231PS wd, Y0, Y1; \
+skip:
+
+// The bottom of an iteration: w = x, on to the next 8 floats.
+#define STOREW(loop) \
+	VMOVUPS Y0, (DI)(BX*4); \
+	ADDQ    $8, BX;         \
+	JMP     loop
+
 // func adamAVX2(wp, gp, mp, vp *float32, n int, s *adamScalars, useDecay, useWD bool)
 //
 // The Adam update of adamKernel on 8 floats per iteration; n must be a
@@ -29,18 +51,12 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-50
 
 	XORQ BX, BX
 loop:
-	CMPQ BX, CX
-	JGE  done
-	VMOVUPS (DI)(BX*4), Y0 // x = w
-	VMOVUPS (SI)(BX*4), Y1 // d = g
+	LOADWG(done)
 	TESTQ   R10, R10
 	JZ      nodecay
 	VMULPS  Y7, Y0, Y0     // x = x * (1 - lr*wd)
 nodecay:
-	TESTQ       R11, R11
-	JZ          nowd
-	VFMADD231PS Y8, Y0, Y1 // d = x*wd + d
-nowd:
+	ADDWD(R11, Y8, nowd)
 	VMOVUPS     (R8)(BX*4), Y2
 	VMULPS      Y9, Y2, Y2     // m*beta1
 	VFMADD231PS Y10, Y1, Y2    // m = d*(1-beta1) + m*beta1
@@ -56,9 +72,7 @@ nowd:
 	VMULPS      Y15, Y2, Y6    // stepSize*m
 	VDIVPS      Y5, Y6, Y6     // / denom
 	VADDPS      Y6, Y0, Y0     // x + ...
-	VMOVUPS     Y0, (DI)(BX*4)
-	ADDQ        $8, BX
-	JMP         loop
+	STOREW(loop)
 done:
 	VZEROUPPER
 	RET
@@ -84,14 +98,8 @@ TEXT ·sgdAVX2(SB), NOSPLIT, $0-52
 
 	XORQ BX, BX
 sloop:
-	CMPQ BX, CX
-	JGE  sdone
-	VMOVUPS (DI)(BX*4), Y0 // x = w
-	VMOVUPS (SI)(BX*4), Y1 // d = g
-	TESTQ   R10, R10
-	JZ      snowd
-	VFMADD231PS Y8, Y0, Y1 // d = x*wd + d
-snowd:
+	LOADWG(sdone)
+	ADDWD(R10, Y8, snowd)
 	TESTQ R11, R11
 	JZ    supdate
 	TESTQ R12, R12
@@ -112,9 +120,7 @@ splain:
 	VMOVUPS Y2, Y1         // d = buf
 supdate:
 	VFMADD231PS Y11, Y1, Y0 // x = d*(-lr) + x
-	VMOVUPS     Y0, (DI)(BX*4)
-	ADDQ        $8, BX
-	JMP         sloop
+	STOREW(sloop)
 sdone:
 	VZEROUPPER
 	RET

@@ -1,31 +1,27 @@
 #include "textflag.h"
 
+// Row r of one k step: broadcast A element r (at byte offset off) into
+// b, then multiply-add it with the two B vectors Y12, Y13 into the row's
+// accumulators acc0, acc1.
+#define KROW(off, b, acc0, acc1) \
+	VBROADCASTSS off(AX), b;     \
+	VFMADD231PS  Y12, b, acc0;   \
+	VFMADD231PS  Y13, b, acc1
+
 // One k step of the 6x16 tile: two 8-float vectors of the packed B row
 // (Y12, Y13) times six broadcast elements of the packed A column, into the
 // twelve accumulators Y0..Y11 (row r in Y(2r), Y(2r+1)). The broadcasts
 // alternate between Y14 and Y15 so that consecutive rows do not wait on
 // one register (renaming would hide it too, but this costs nothing).
 #define KSTEP(ao, bo) \
-	VMOVUPS      bo(BX), Y12;      \
-	VMOVUPS      bo+32(BX), Y13;   \
-	VBROADCASTSS ao(AX), Y14;      \
-	VFMADD231PS  Y12, Y14, Y0;     \
-	VFMADD231PS  Y13, Y14, Y1;     \
-	VBROADCASTSS ao+4(AX), Y15;    \
-	VFMADD231PS  Y12, Y15, Y2;     \
-	VFMADD231PS  Y13, Y15, Y3;     \
-	VBROADCASTSS ao+8(AX), Y14;    \
-	VFMADD231PS  Y12, Y14, Y4;     \
-	VFMADD231PS  Y13, Y14, Y5;     \
-	VBROADCASTSS ao+12(AX), Y15;   \
-	VFMADD231PS  Y12, Y15, Y6;     \
-	VFMADD231PS  Y13, Y15, Y7;     \
-	VBROADCASTSS ao+16(AX), Y14;   \
-	VFMADD231PS  Y12, Y14, Y8;     \
-	VFMADD231PS  Y13, Y14, Y9;     \
-	VBROADCASTSS ao+20(AX), Y15;   \
-	VFMADD231PS  Y12, Y15, Y10;    \
-	VFMADD231PS  Y13, Y15, Y11
+	VMOVUPS bo(BX), Y12;            \
+	VMOVUPS bo+32(BX), Y13;         \
+	KROW(ao, Y14, Y0, Y1);          \
+	KROW(ao+4, Y15, Y2, Y3);        \
+	KROW(ao+8, Y14, Y4, Y5);        \
+	KROW(ao+12, Y15, Y6, Y7);       \
+	KROW(ao+16, Y14, Y8, Y9);       \
+	KROW(ao+20, Y15, Y10, Y11)
 
 // C row = alpha*acc + beta*C row (Y12 = alpha, Y13 = beta).
 #define ROWACC(r0, r1) \
