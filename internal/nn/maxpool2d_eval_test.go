@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"starid/internal/tensor"
 )
 
 // TestMaxPool2dEvalMatchesDefinition checks the evaluation kernels, which
@@ -20,14 +18,7 @@ func TestMaxPool2dEvalMatchesDefinition(t *testing.T) {
 		windowCase{2, 1, 8, 10, 3, 2, 0},
 		windowCase{1, 1, 3, 3, 3, 2, 0})
 	eachWindowCase(t, cases, func(t *testing.T, tc windowCase) {
-		r := rand.New(rand.NewPCG(4, uint64(tc.k)))
-		l := NewMaxPool2d(tc.k, tc.s, tc.p)
-		l.SetTraining(false)
-		x, y := forwardPool(t, tc, r, l)
-		want, _ := naiveMaxPool(x, tc.k, tc.s, tc.p)
-		if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
-			t.Fatalf("forward differs by %g", d)
-		}
+		l, x, _, _ := maxPoolMatches(t, tc, rand.New(rand.NewPCG(4, uint64(tc.k))), false)
 		// A NaN at each window position in turn of the first
 		// output's window must reach that output.
 		for ky := range tc.k {

@@ -79,6 +79,21 @@ func forwardPool(t *testing.T, tc windowCase, r *rand.Rand, l Layer) (x, y *tens
 	return x, y
 }
 
+// maxPoolMatches runs a MaxPool2d of tc in the given mode on a random
+// input drawn from r and holds its output to the definition exactly. It
+// returns the layer, input and output, and the definition's argmax.
+func maxPoolMatches(t *testing.T, tc windowCase, r *rand.Rand, training bool) (*MaxPool2d, *tensor.Tensor, *tensor.Tensor, []int) {
+	t.Helper()
+	l := NewMaxPool2d(tc.k, tc.s, tc.p)
+	l.SetTraining(training)
+	x, y := forwardPool(t, tc, r, l)
+	want, idx := naiveMaxPool(x, tc.k, tc.s, tc.p)
+	if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
+		t.Fatalf("forward differs by %g", d)
+	}
+	return l, x, y, idx
+}
+
 var poolCases = []windowCase{
 	{2, 3, 8, 8, 2, 2, 0},
 	{1, 2, 7, 9, 2, 2, 0},
@@ -92,13 +107,7 @@ var poolCases = []windowCase{
 func TestMaxPool2dMatchesDefinition(t *testing.T) {
 	eachWindowCase(t, poolCases, func(t *testing.T, tc windowCase) {
 		r := rand.New(rand.NewPCG(1, uint64(tc.k)))
-		l := NewMaxPool2d(tc.k, tc.s, tc.p)
-		l.SetTraining(true)
-		x, y := forwardPool(t, tc, r, l)
-		want, idx := naiveMaxPool(x, tc.k, tc.s, tc.p)
-		if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
-			t.Fatalf("forward differs by %g", d)
-		}
+		l, x, y, idx := maxPoolMatches(t, tc, r, true)
 		dy := randTensor(r, y.Shape...)
 		dx, err := l.Backward(dy.Clone())
 		if err != nil {
