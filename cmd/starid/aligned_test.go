@@ -57,10 +57,8 @@ func squareLandmarks(b faces.Box) []faces.Point {
 func useMarkedFaces(t *testing.T) *markedFake {
 	t.Helper()
 	fake := &markedFake{}
-	oldD, oldF := newDescriber, openFaceFinder
-	newDescriber = func() identify.Describer { return fake }
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { newDescriber, openFaceFinder = oldD, oldF })
+	substitute(t, &newDescriber, func() identify.Describer { return fake })
+	findWith(t, fake)
 	t.Setenv(identify.EnvCache, filepath.Join(t.TempDir(), "cache"))
 	return fake
 }

@@ -35,9 +35,7 @@ func (f *fakeFinder) Faces(img *faces.Image) ([]faces.Face, error) {
 func withFakeFinder(t *testing.T) *fakeFinder {
 	t.Helper()
 	f := &fakeFinder{}
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return f, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, f)
 	return f
 }
 

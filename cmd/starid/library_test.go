@@ -20,8 +20,7 @@ import (
 func useFakeLibrary(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
-	old := newLibraryDescriber
-	newLibraryDescriber = func(run string, _ bool) (library.Describer, string, error) {
+	substitute(t, &newLibraryDescriber, func(run string, _ bool) (library.Describer, string, error) {
 		d := &library.PipelineDescriber{Load: func() (recognize.Finder, error) { return fake, nil }}
 		if run != "" {
 			r, err := recognize.Open(run, recognize.Options{})
@@ -31,8 +30,7 @@ func useFakeLibrary(t *testing.T) *identifytest.Fake {
 			d.Namer = r
 		}
 		return d, "fake-1", nil
-	}
-	t.Cleanup(func() { newLibraryDescriber = old })
+	})
 	return fake
 }
 

@@ -43,9 +43,7 @@ func TestServeRecognizerVGG(t *testing.T) {
 
 func TestServeRecognizerFace(t *testing.T) {
 	fake := useFakeFaces(t)
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, fake)
 	_, run := faceRun(t, facePeople)
 	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
@@ -79,9 +77,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 		t.Skip("trains a network for one epoch")
 	}
 	fake := useFakeFaces(t)
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, fake)
 	dir := t.TempDir()
 	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
 	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
@@ -128,9 +124,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 // (then no longer) from the next photo on, with no restart.
 func TestServeFollowsEnroll(t *testing.T) {
 	fake := useFakeFaces(t)
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, fake)
 	_, run := faceRun(t, facePeople[:2])
 	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
