@@ -210,10 +210,7 @@ func TestCropAligned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served, err := rec.Recognize(context.Background(), decodeForServe(t, group))
-	if err != nil {
-		t.Fatal(err)
-	}
+	served := recognizeImage(t, rec, decodeForServe(t, group))
 	if len(served) != 2 {
 		t.Fatalf("serve: %d faces", len(served))
 	}

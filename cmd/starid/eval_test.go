@@ -77,6 +77,21 @@ func photoFolder(t *testing.T, dir string) {
 	}
 }
 
+// scanSplit scans a photo folder and splits it as a VGG run does with
+// seed 1, keeping trainFrac of each class for training.
+func scanSplit(t *testing.T, dir string, trainFrac float64) (*data.Dataset, *data.Split) {
+	t.Helper()
+	ds, err := data.Scan(dir, data.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := data.StratifiedSplit(ds, trainFrac, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds, split
+}
+
 // makeRun writes RUN (model.json, best.safetensors, split.json) for the
 // colour network trained on dataDir. gain scales the logits; threshold, if
 // positive, is the run's unknown threshold.
@@ -118,14 +133,7 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err := os.WriteFile(filepath.Join(runDir, runs.ModelInfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := data.Scan(dataDir, data.ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	split, err := data.StratifiedSplit(ds, 0.5, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, split := scanSplit(t, dataDir, 0.5)
 	if err := split.WriteFile(filepath.Join(runDir, runs.SplitFile)); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
+	"starid/internal/serve"
 )
 
 func decodeForServe(t *testing.T, path string) *faces.Image {
@@ -19,6 +20,17 @@ func decodeForServe(t *testing.T, path string) *faces.Image {
 		t.Fatal(err)
 	}
 	return faces.FromImage(img)
+}
+
+// recognizeImage is what the server does with an uploaded photo already
+// decoded: rec's faces in img, failing the test on an error.
+func recognizeImage(t *testing.T, rec serve.Recognizer, img *faces.Image) []serve.Face {
+	t.Helper()
+	got, err := rec.Recognize(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func TestServeRecognizerVGG(t *testing.T) {
@@ -32,10 +44,7 @@ func TestServeRecognizerVGG(t *testing.T) {
 		t.Errorf("info %+v", info)
 	}
 	img := decodeForServe(t, filepath.Join(photos, "red", "02.png"))
-	got, err := rec.Recognize(context.Background(), img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := recognizeImage(t, rec, img)
 	if len(got) != 1 || got[0].Box != [4]int{0, 0, img.W, img.H} || got[0].Name != "red" || len(got[0].Top) != 3 {
 		t.Errorf("whole-photo answer %+v", got)
 	}
@@ -58,10 +67,7 @@ func TestServeRecognizerFace(t *testing.T) {
 		identifytest.Face{P: 9, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := rec.Recognize(context.Background(), decodeForServe(t, path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := recognizeImage(t, rec, decodeForServe(t, path))
 	if len(got) != 2 {
 		t.Fatalf("%d faces, want 2", len(got))
 	}
@@ -96,10 +102,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := rec.Recognize(context.Background(), decodeForServe(t, group))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := recognizeImage(t, rec, decodeForServe(t, group))
 	code, out, errOut := runCLI("predict", run, group, "--json")
 	if code != exitOK {
 		t.Fatalf("predict: exit %d: %s", code, errOut)
