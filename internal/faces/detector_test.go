@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"starid/internal/tensor"
+	"starid/internal/testkit"
 )
 
 // fakeDetectorWeights returns weights of the right names and shapes with
@@ -355,10 +356,7 @@ func TestDetectorConcurrent(t *testing.T) {
 // dimension, depthwise convolution as groups=C), so a wrong transpose, pad
 // or pooling order shows up. It skips when /usr/bin/python3 has no torch.
 func TestDetectorMatchesTorch(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import torch (install python3-torch): %v %s", python, err, out)
-	}
+	python := testkit.NeedTorch(t)
 	w := fakeDetectorWeights(5)
 	d, err := NewDetector(w)
 	if err != nil {
