@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
@@ -15,11 +14,7 @@ import (
 
 func decodeForServe(t *testing.T, path string) *faces.Image {
 	t.Helper()
-	img, err := data.DecodeFile(path, data.DefaultMaxPixels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return faces.FromImage(img)
+	return faces.FromImage(decodeRGBA(t, path))
 }
 
 // recognizeImage is what the server does with an uploaded photo already
