@@ -219,11 +219,5 @@ func TestAlignedNeedsChipMaker(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	c := alignedConfig(dataDir, out, &fakeFinder{}, &fakeChips{})
 	c.AlignChip = nil
-	var o runOutput
-	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), "--crop aligned: no chip maker") {
-		t.Errorf("err = %v", err)
-	}
-	if _, err := os.Stat(out); err == nil {
-		t.Error("the failed run left its folder")
-	}
+	refusedBeforeFolder(t, c, out, "--crop aligned: no chip maker")
 }

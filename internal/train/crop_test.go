@@ -221,8 +221,15 @@ func TestFaceCropNeedsFinder(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	c := faceCropConfig(dataDir, out, &fakeFinder{})
 	c.FaceBoxes = nil
+	refusedBeforeFolder(t, c, out, "no face finder")
+}
+
+// refusedBeforeFolder checks that Train refuses c with an error saying
+// want, and that it did so before making the run folder out.
+func refusedBeforeFolder(t *testing.T, c Config, out, want string) {
+	t.Helper()
 	var o runOutput
-	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), "no face finder") {
+	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v", err)
 	}
 	if _, err := os.Stat(out); err == nil {
