@@ -25,15 +25,8 @@ import (
 func TestTorchAgreesOnLogits(t *testing.T) {
 	benchDir := sharedBenchDir(t)
 	python := testkit.NeedTorch(t)
-	spec, err := ByName("vgg16-bn-dropout-light", 17)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	net, err := Build(spec, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := buildNamed(t, "vgg16-bn-dropout-light", rng)
 	// Fresh BatchNorm layers are the identity in eval mode; give them
 	// statistics and affine terms so the check covers their formula.
 	sd := nn.StateDict(net)
