@@ -112,6 +112,21 @@ func (a *attackStats) print() {
 // bombLoop posts the scan bomb again as soon as each answer comes.
 func (a *attackStats) bombLoop(base string, stop <-chan struct{}) {
 	client := &http.Client{Timeout: 5 * time.Minute}
+	a.repeat("scan bomb", 100*time.Millisecond, stop, func() int {
+		resp, err := client.Post(base+"/api/v1/recognize", "image/jpeg", bytes.NewReader(scanBomb()))
+		if err != nil {
+			return -1
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	})
+}
+
+// repeat runs attack until stop closes, recording each answer (its status,
+// -1 when none came) under kind with the time it took, and waiting backoff
+// after an attack that got no answer.
+func (a *attackStats) repeat(kind string, backoff time.Duration, stop <-chan struct{}, attack func() int) {
 	for {
 		select {
 		case <-stop:
@@ -119,16 +134,10 @@ func (a *attackStats) bombLoop(base string, stop <-chan struct{}) {
 		default:
 		}
 		t0 := time.Now()
-		code := -1
-		resp, err := client.Post(base+"/api/v1/recognize", "image/jpeg", bytes.NewReader(scanBomb()))
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			code = resp.StatusCode
-		}
-		a.add("scan bomb", code, time.Since(t0))
+		code := attack()
+		a.add(kind, code, time.Since(t0))
 		if code == -1 {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(backoff)
 		}
 	}
 }
@@ -140,16 +149,7 @@ func (a *attackStats) slowLoop(base string, stop <-chan struct{}) {
 	if err != nil {
 		return
 	}
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		t0 := time.Now()
-		code := slowOnce(u.Host, stop)
-		a.add("slow body", code, time.Since(t0))
-	}
+	a.repeat("slow body", 0, stop, func() int { return slowOnce(u.Host, stop) })
 }
 
 // slowOnce runs one slow body until the server answers (its status), the

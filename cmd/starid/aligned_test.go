@@ -11,15 +11,12 @@ import (
 	"testing"
 
 	"starid/internal/data"
-	"starid/internal/eval"
 	"starid/internal/eval/runeval"
 	"starid/internal/facecrop"
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 	"starid/internal/recognize"
-	"starid/internal/runs"
-	"starid/internal/tensor"
 	"starid/internal/train"
 )
 
@@ -57,10 +54,8 @@ func squareLandmarks(b faces.Box) []faces.Point {
 func useMarkedFaces(t *testing.T) *markedFake {
 	t.Helper()
 	fake := &markedFake{}
-	oldD, oldF := newDescriber, openFaceFinder
-	newDescriber = func() identify.Describer { return fake }
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { newDescriber, openFaceFinder = oldD, oldF })
+	substitute(t, &newDescriber, func() identify.Describer { return fake })
+	findWith(t, fake)
 	t.Setenv(identify.EnvCache, filepath.Join(t.TempDir(), "cache"))
 	return fake
 }
@@ -77,13 +72,10 @@ func TestCropAligned(t *testing.T) {
 	}
 	fake := useMarkedFaces(t)
 	dir, photos, run, noFace := cropFixture(t)
-	ds, err := data.Scan(photos, data.ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, paths := make([]int, len(ds.Samples)), make([]string, len(ds.Samples))
-	for i := range all {
-		all[i], paths[i] = i, ds.Samples[i].Path
+	ds, all := scanAll(t, photos)
+	paths := make([]string, len(ds.Samples))
+	for i, s := range ds.Samples {
+		paths[i] = s.Path
 	}
 	// Entries as a face run or a crop=face run wrote them: no landmarks.
 	if _, _, err := identify.Describe(context.Background(), &identifytest.Fake{}, paths, nil,
@@ -91,22 +83,10 @@ func TestCropAligned(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "aligned",
-		"--size", "32", "--epochs", "2", "--batch", "4", "--train-frac", "0.5", "--out", run)
-	if code != exitOK {
-		t.Fatalf("train: exit %d: %s", code, errOut)
-	}
-	for _, want := range []string{"faces: 13 photos, 12 computed, 1 from the cache (12 described again: their cache entries had no landmarks)",
+	r := trainCropRun(t, photos, run, []string{"--crop", "aligned"},
+		"faces: 13 photos, 12 computed, 1 from the cache (12 described again: their cache entries had no landmarks)",
 		"aligned faces (padding 0.5, 64x64 chips): a face in 12 of 13 photos; 1 without one",
-		noFace + ": no face found, the whole photo is used"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
-		}
-	}
-	r, err := runs.OpenRun(run)
-	if err != nil {
-		t.Fatal(err)
-	}
+		noFace+": no face found, the whole photo is used")
 	if i := r.Info; i.Crop != "aligned" || i.CropMargin != facecrop.DefaultAlignPadding || i.ChipSize != 64 || i.PipelineVersion != faces.PipelineVersion {
 		t.Fatalf("model.json: crop %q padding %v chip %d pipeline %q", i.Crop, i.CropMargin, i.ChipSize, i.PipelineVersion)
 	}
@@ -129,15 +109,10 @@ func TestCropAligned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.NoFace != 1 || len(res.NoFaceFiles) != 1 || res.NoFaceFiles[0] != noFace {
-		t.Errorf("photos without a face: %+v", res)
-	}
+	checkOneNoFace(t, res, noFace)
 	found := map[int]train.FaceFind{}
 	for _, i := range all {
-		img, err := data.DecodeFile(ds.Samples[i].Path, data.DefaultMaxPixels)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := decodeRGBA(t, ds.Samples[i].Path)
 		found[i] = train.FaceFind{}
 		if fs, _ := fake.Faces(faces.FromImage(img)); len(fs) > 0 {
 			found[i] = train.FaceFind{Box: fs[0].Box, Found: true, Landmarks: fs[0].Landmarks}
@@ -173,25 +148,14 @@ func TestCropAligned(t *testing.T) {
 	if len(p[0].Faces) != 2 {
 		t.Fatalf("group photo: %+v", p[0])
 	}
-	img, err := data.DecodeFile(group, data.DefaultMaxPixels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := tensor.New(1, 3, tf.Size, tf.Size)
+	img := decodeRGBA(t, group)
 	for i, f := range drawn {
 		box := faces.Box{X: float64(f.X), Y: float64(f.Y), W: float64(f.Size), H: float64(f.Size)}
 		chip, err := recognize.AlignedChip(img, squareLandmarks(box), 0.5, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tf.Apply(chip, nil, x.Data); err != nil {
-			t.Fatal(err)
-		}
-		logits, err := r.Model.Forward(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := eval.Softmax(logits.Data)
+		want := runProbs(t, r, chip)
 		got := p[0].Faces[i]
 		if got.Box != [4]int{f.X, f.Y, f.Size, f.Size} {
 			t.Errorf("face %d: box %v", i+1, got.Box)
@@ -203,19 +167,14 @@ func TestCropAligned(t *testing.T) {
 			}
 		}
 	}
-	if e := p[1]; len(e.Faces) != 1 || e.Faces[0].Box != [4]int{0, 0, 64, 48} || !strings.Contains(e.Note, "no face found") {
-		t.Errorf("photo without a face: %+v", e)
-	}
+	checkWholePhoto(t, p[1])
 
 	// serve answers as predict does.
 	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	served, err := rec.Recognize(context.Background(), decodeForServe(t, group))
-	if err != nil {
-		t.Fatal(err)
-	}
+	served := recognizeImage(t, rec, decodeForServe(t, group))
 	if len(served) != 2 {
 		t.Fatalf("serve: %d faces", len(served))
 	}

@@ -24,11 +24,7 @@ type benchOptions struct {
 
 func newBenchCmd() *cobra.Command {
 	var o benchOptions
-	c := &cobra.Command{
-		Use:   "bench --model NAME [--mode train|infer] | bench --faces PHOTO|DIR... | bench --kernel",
-		Short: "time one training step or inference batch of a model, or the face pipeline",
-		RunE:  func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) },
-	}
+	c := command("bench --model NAME [--mode train|infer] | bench --faces PHOTO|DIR... | bench --kernel", "time one training step or inference batch of a model, or the face pipeline", func(c *cobra.Command, args []string) error { return o.run(args, c.OutOrStdout(), c.ErrOrStderr()) })
 	f := c.Flags()
 	modelFlag(f, &o.model)
 	f.IntVar(&o.size, "size", 224, "input height and width")

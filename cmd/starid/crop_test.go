@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,21 +35,9 @@ func TestCropFace(t *testing.T) {
 	}
 	fake := useFakeFaces(t)
 	dir, photos, run, noFace := cropFixture(t)
-	code, _, errOut := runCLI("train", photos, "--model", "vgg16-bn-dropout-light", "--crop", "face", "--crop-margin", "0.5",
-		"--size", "32", "--epochs", "2", "--batch", "4", "--train-frac", "0.5", "--out", run)
-	if code != exitOK {
-		t.Fatalf("train: exit %d: %s", code, errOut)
-	}
-	for _, want := range []string{"faces: 13 photos, 13 computed, 0 from the cache", "a face in 12 of 13 photos; 1 without one",
-		noFace + ": no face found, the whole photo is used"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
-		}
-	}
-	r, err := runs.OpenRun(run)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := trainCropRun(t, photos, run, []string{"--crop", "face", "--crop-margin", "0.5"},
+		"faces: 13 photos, 13 computed, 0 from the cache", "a face in 12 of 13 photos; 1 without one",
+		noFace+": no face found, the whole photo is used")
 	if r.Info.Crop != "face" || r.Info.CropMargin != 0.5 || r.Info.PipelineVersion != faces.PipelineVersion {
 		t.Fatalf("model.json: crop %q margin %v pipeline %q", r.Info.Crop, r.Info.CropMargin, r.Info.PipelineVersion)
 	}
@@ -63,26 +52,14 @@ func TestCropFace(t *testing.T) {
 
 	// The loader crop eval builds cuts what facecrop.Around gives for
 	// the describer's box, and a photo without a face whole.
-	ds, err := data.Scan(photos, data.ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := make([]int, len(ds.Samples))
-	for i := range all {
-		all[i] = i
-	}
+	ds, all := scanAll(t, photos)
 	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.NoFace != 1 || len(res.NoFaceFiles) != 1 || res.NoFaceFiles[0] != noFace {
-		t.Errorf("photos without a face: %+v", res)
-	}
+	checkOneNoFace(t, res, noFace)
 	for _, i := range all {
-		img, err := data.DecodeFile(ds.Samples[i].Path, data.DefaultMaxPixels)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := decodeRGBA(t, ds.Samples[i].Path)
 		want := img.Rect
 		if found, _ := fake.Faces(faces.FromImage(img)); len(found) > 0 {
 			b := found[0].Box
@@ -97,25 +74,13 @@ func TestCropFace(t *testing.T) {
 	if len(p[0].Faces) != 2 || p[0].Note != "" {
 		t.Fatalf("group photo: %+v", p[0])
 	}
-	img, err := data.DecodeFile(group, data.DefaultMaxPixels)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := decodeRGBA(t, group)
 	probs := func(box faces.Box, whole bool) []float64 {
 		region := facecrop.Around(box, img.Rect, 0.5)
 		if whole {
 			region = img.Rect
 		}
-		tf := recognize.Transform(r.Info)
-		x := tensor.New(1, 3, tf.Size, tf.Size)
-		if err := tf.Apply(img.SubImage(region), nil, x.Data); err != nil {
-			t.Fatal(err)
-		}
-		logits, err := r.Model.Forward(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return eval.Softmax(logits.Data)
+		return runProbs(t, r, img.SubImage(region))
 	}
 	wholeP := probs(faces.Box{}, true)
 	for i, f := range drawn {
@@ -135,9 +100,7 @@ func TestCropFace(t *testing.T) {
 			}
 		}
 	}
-	if e := p[1]; len(e.Faces) != 1 || e.Faces[0].Box != [4]int{0, 0, 64, 48} || !strings.Contains(e.Note, "no face found") {
-		t.Errorf("photo without a face: %+v", e)
-	}
+	checkWholePhoto(t, p[1])
 
 	code, out, _ := runCLI("predict", run, group, noFace)
 	for _, want := range []string{group + ": face 1 at [4 10 20 20]: ", group + ": face 2 at [40 20 12 12]: ", noFace + ": no face found, whole photo: "} {
@@ -218,6 +181,86 @@ func cropFixture(t *testing.T) (dir, photos, run, noFace string) {
 		t.Fatal(err)
 	}
 	return dir, photos, run, noFace
+}
+
+// trainCropRun trains the crop tests' small VGG run on photos with the
+// crop arguments, checks that train's stderr says each of wantStderr, and
+// opens the run.
+func trainCropRun(t *testing.T, photos, run string, cropArgs []string, wantStderr ...string) *runs.Run {
+	t.Helper()
+	args := append([]string{"train", photos, "--model", "vgg16-bn-dropout-light"}, cropArgs...)
+	code, _, errOut := runCLI(append(args, "--size", "32", "--epochs", "2", "--batch", "4", "--train-frac", "0.5", "--out", run)...)
+	if code != exitOK {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	for _, want := range wantStderr {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("train stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	r, err := runs.OpenRun(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// scanAll scans a photo folder and lists every sample's index.
+func scanAll(t *testing.T, photos string) (*data.Dataset, []int) {
+	t.Helper()
+	ds, err := data.Scan(photos, data.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int, len(ds.Samples))
+	for i := range all {
+		all[i] = i
+	}
+	return ds, all
+}
+
+// decodeRGBA decodes a photo as every command does (EXIF applied).
+func decodeRGBA(t *testing.T, path string) *image.RGBA {
+	t.Helper()
+	img, err := data.DecodeFile(path, data.DefaultMaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// checkOneNoFace checks that eval's face search found no face in noFace
+// and in no other photo.
+func checkOneNoFace(t *testing.T, res *runeval.FaceCropResult, noFace string) {
+	t.Helper()
+	if res.NoFace != 1 || len(res.NoFaceFiles) != 1 || res.NoFaceFiles[0] != noFace {
+		t.Errorf("photos without a face: %+v", res)
+	}
+}
+
+// runProbs is what the run's network answers for img, cut as the run
+// wants: the probabilities a prediction must repeat to the bit.
+func runProbs(t *testing.T, r *runs.Run, img image.Image) []float64 {
+	t.Helper()
+	tf := recognize.Transform(r.Info)
+	x := tensor.New(1, 3, tf.Size, tf.Size)
+	if err := tf.Apply(img, nil, x.Data); err != nil {
+		t.Fatal(err)
+	}
+	logits, err := r.Model.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eval.Softmax(logits.Data)
+}
+
+// checkWholePhoto checks predict's answer for the crop tests' photo
+// without a face: one answer on the whole 64x48 photo, saying so.
+func checkWholePhoto(t *testing.T, e recognize.Prediction) {
+	t.Helper()
+	if len(e.Faces) != 1 || e.Faces[0].Box != [4]int{0, 0, 64, 48} || !strings.Contains(e.Note, "no face found") {
+		t.Errorf("photo without a face: %+v", e)
+	}
 }
 
 // predictGroup writes a group photo of two faces (Ann left, larger; Cid

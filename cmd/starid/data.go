@@ -28,16 +28,12 @@ func oneFolder(pos []string, what string) error {
 func newDataStatsCmd() *cobra.Command {
 	var asJSON, verify bool
 	var maxMP int
-	c := &cobra.Command{
-		Use:   "stats DIR",
-		Short: "counts, sizes, broken files and duplicates of an image folder",
-		RunE: func(c *cobra.Command, pos []string) error {
-			if err := oneFolder(pos, "image"); err != nil {
-				return err
-			}
-			return data.WriteStats(c.OutOrStdout(), pos[0], maxMP, verify, asJSON)
-		},
-	}
+	c := command("stats DIR", "counts, sizes, broken files and duplicates of an image folder", func(c *cobra.Command, pos []string) error {
+		if err := oneFolder(pos, "image"); err != nil {
+			return err
+		}
+		return data.WriteStats(c.OutOrStdout(), pos[0], maxMP, verify, asJSON)
+	})
 	f := c.Flags()
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	f.BoolVar(&verify, "verify", false, "fully decode every image (finds damage in the middle of a file; slower)")
@@ -50,20 +46,16 @@ func newDataStatsCmd() *cobra.Command {
 func newDataGridCmd() *cobra.Command {
 	var class, out string
 	var cols, rows int
-	c := &cobra.Command{
-		Use:   "grid DIR",
-		Short: "a labelled grid of sample photos: the first of each class, or of one class",
-		RunE: func(c *cobra.Command, pos []string) error {
-			if err := oneFolder(pos, "image"); err != nil {
-				return err
-			}
-			imgs, labels, err := data.GridFor(pos[0], class, cols, rows, out, func(msg string) { fmt.Fprintln(c.ErrOrStderr(), msg) })
-			if err == nil {
-				err = report.Grid(imgs, labels, cols, out)
-			}
-			return printed(err, c.OutOrStdout(), "wrote %s (%d images)\n", out, len(imgs))
-		},
-	}
+	c := command("grid DIR", "a labelled grid of sample photos: the first of each class, or of one class", func(c *cobra.Command, pos []string) error {
+		if err := oneFolder(pos, "image"); err != nil {
+			return err
+		}
+		imgs, labels, err := data.GridFor(pos[0], class, cols, rows, out, func(msg string) { fmt.Fprintln(c.ErrOrStderr(), msg) })
+		if err == nil {
+			err = report.Grid(imgs, labels, cols, out)
+		}
+		return printed(err, c.OutOrStdout(), "wrote %s (%d images)\n", out, len(imgs))
+	})
 	f := c.Flags()
 	f.StringVar(&class, "class", "", "show this class's first photos (default: the first photo of each class)")
 	f.StringVar(&out, "out", "grid.png", "PNG `file` to write")
@@ -77,17 +69,13 @@ func newDataGridCmd() *cobra.Command {
 func newDataSynthCmd() *cobra.Command {
 	var classes, perClass, size int
 	var seed uint64
-	c := &cobra.Command{
-		Use:   "synth DIR",
-		Short: "write a generated folder of coloured shapes, one sub-folder per shape",
-		RunE: func(c *cobra.Command, pos []string) error {
-			if err := oneFolder(pos, "output"); err != nil {
-				return err
-			}
-			err := data.SynthFolder(pos[0], classes, perClass, size, seed)
-			return printed(err, c.OutOrStdout(), "wrote %d images of %d shapes to %s\n", classes*perClass, classes, pos[0])
-		},
-	}
+	c := command("synth DIR", "write a generated folder of coloured shapes, one sub-folder per shape", func(c *cobra.Command, pos []string) error {
+		if err := oneFolder(pos, "output"); err != nil {
+			return err
+		}
+		err := data.SynthFolder(pos[0], classes, perClass, size, seed)
+		return printed(err, c.OutOrStdout(), "wrote %d images of %d shapes to %s\n", classes*perClass, classes, pos[0])
+	})
 	f := c.Flags()
 	f.IntVar(&classes, "classes", 4, fmt.Sprintf("number of shape classes (2..%d)", len(data.SynthShapes)))
 	f.IntVar(&perClass, "per-class", 40, "images per class")

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"starid/internal/report"
+	"starid/internal/testkit"
 )
 
 func gridCLI(args ...string) (stdout, stderr string, err error) {
@@ -47,15 +47,7 @@ func TestDataGrid(t *testing.T) {
 		if !strings.Contains(stdout, out) {
 			t.Errorf("%v: stdout %q does not name the file", c.args, stdout)
 		}
-		f, err := os.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := testkit.ReadPNG(t, out)
 		w, h := report.GridSize(c.images, c.cols)
 		if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
 			t.Errorf("%v: %dx%d, want %dx%d (%d images in %d columns)", c.args, b.Dx(), b.Dy(), w, h, c.images, c.cols)

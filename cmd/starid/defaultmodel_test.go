@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"starid/internal/data"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 	"starid/internal/recognize/defaultmodel"
@@ -107,14 +106,7 @@ func TestPredictStarWithoutRun(t *testing.T) {
 	if _, err := openFaceFinder(); err != nil {
 		t.Skipf("face models not installed: %v", err)
 	}
-	ds, err := data.Scan(root, data.ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	split, err := data.StratifiedSplit(ds, 0.8, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds, split := scanSplit(t, root, 0.8)
 	_, test, err := split.Indices(ds)
 	if err != nil {
 		t.Fatal(err)

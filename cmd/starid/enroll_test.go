@@ -20,9 +20,7 @@ import (
 func useFakeFaces(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
-	old := newDescriber
-	newDescriber = func() identify.Describer { return fake }
-	t.Cleanup(func() { newDescriber = old })
+	substitute(t, &newDescriber, func() identify.Describer { return fake })
 	t.Setenv(identify.EnvCache, filepath.Join(t.TempDir(), "cache"))
 	return fake
 }

@@ -25,10 +25,10 @@ type evalOptions struct {
 
 func newEvalCmd() *cobra.Command {
 	var o evalOptions
-	c := &cobra.Command{
-		Use:   "eval [RUN]",
-		Short: "accuracy, top-5, loss, per-class scores and confusion matrix of a run",
-		Long: `Evaluate a run's best weights.
+	c := command("eval [RUN]", "accuracy, top-5, loss, per-class scores and confusion matrix of a run", withThreshold(&o.threshold, func(c *cobra.Command, args []string, th *float64) error {
+		return o.run(args, th, c.OutOrStdout(), c.ErrOrStderr())
+	}))
+	c.Long = `Evaluate a run's best weights.
 
 Without --data it uses the run's own test split (RUN/split.json, mapped back
 onto the training folder) and writes RUN/confusion.png and RUN/confusion.json.
@@ -39,15 +39,7 @@ overwritten. --out overrides the folder in both cases.
 
 Without a run, --data DIR evaluates the built-in model (or your copy of it
 that enroll made); its pictures go to eval-<folder name>/ in the current
-folder unless --out says otherwise.`,
-		RunE: func(c *cobra.Command, args []string) error {
-			th, err := threshold(c.Flags(), o.threshold)
-			if err != nil {
-				return err
-			}
-			return o.run(args, th, c.OutOrStdout(), c.ErrOrStderr())
-		},
-	}
+folder unless --out says otherwise.`
 	f := c.Flags()
 	f.StringVar(&o.data, "data", "", "evaluate on this image `folder` instead of the run's test split")
 	f.StringVar(&o.out, "out", "", "`folder` for confusion.png and confusion.json (default RUN, or RUN/eval-NAME with --data)")

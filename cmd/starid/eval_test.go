@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
-	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"starid/internal/models"
 	"starid/internal/nn"
 	"starid/internal/runs"
+	"starid/internal/testkit"
 	"starid/internal/train"
 )
 
@@ -47,17 +47,7 @@ func writePNG(t *testing.T, path string, w, h int, c color.RGBA, seed uint64) {
 		img.Pix[i+2] = c.B + uint8(r.IntN(20))
 		img.Pix[i+3] = 255
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WritePNG(t, path, img)
 }
 
 // photoFolder makes DIR/<class>/NN.png: four photos per class, except that
@@ -75,6 +65,21 @@ func photoFolder(t *testing.T, dir string) {
 			seed++
 		}
 	}
+}
+
+// scanSplit scans a photo folder and splits it as a VGG run does with
+// seed 1, keeping trainFrac of each class for training.
+func scanSplit(t *testing.T, dir string, trainFrac float64) (*data.Dataset, *data.Split) {
+	t.Helper()
+	ds, err := data.Scan(dir, data.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := data.StratifiedSplit(ds, trainFrac, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds, split
 }
 
 // makeRun writes RUN (model.json, best.safetensors, split.json) for the
@@ -118,14 +123,7 @@ func makeRun(t *testing.T, runDir, dataDir string, gain float32, threshold float
 	if err := os.WriteFile(filepath.Join(runDir, runs.ModelInfoFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := data.Scan(dataDir, data.ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	split, err := data.StratifiedSplit(ds, 0.5, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, split := scanSplit(t, dataDir, 0.5)
 	if err := split.WriteFile(filepath.Join(runDir, runs.SplitFile)); err != nil {
 		t.Fatal(err)
 	}
@@ -205,14 +203,7 @@ func checkConfusionFiles(t *testing.T, dir string, want [][]int) {
 	if !reflect.DeepEqual(cf.Confusion, want) || !reflect.DeepEqual(cf.Classes, colourClasses) {
 		t.Errorf("confusion.json %+v, want matrix %v", cf, want)
 	}
-	f, err := os.Open(filepath.Join(dir, runeval.ConfusionPNG))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := png.Decode(f); err != nil {
-		t.Errorf("confusion.png: %v", err)
-	}
+	testkit.ReadPNG(t, filepath.Join(dir, runeval.ConfusionPNG))
 }
 
 func TestEvalTestSplit(t *testing.T) {
@@ -446,14 +437,8 @@ func TestEvalFaces(t *testing.T) {
 	checkConfusionFilesShape(t, run, 3)
 	if s := r.Strangers; s == nil || s.DETPNG != filepath.Join(run, "det.png") {
 		t.Errorf("strangers' DET curve at %+v, want %s", r.Strangers, filepath.Join(run, "det.png"))
-	} else if f, err := os.Open(s.DETPNG); err != nil {
-		t.Error(err)
-	} else {
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil || img.Bounds().Dx() < 100 {
-			t.Errorf("det.png: %v", err)
-		}
+	} else if img := testkit.ReadPNG(t, s.DETPNG); img.Bounds().Dx() < 100 {
+		t.Errorf("det.png is %v", img.Bounds())
 	}
 
 	// A threshold that accepts everyone names every stranger wrongly; one

@@ -20,13 +20,9 @@ type facesOptions struct {
 
 func newFacesCmd() *cobra.Command {
 	var o facesOptions
-	c := &cobra.Command{
-		Use:   "faces IMAGE...",
-		Short: "find faces: boxes, scores and 68 landmarks",
-		RunE: func(c *cobra.Command, args []string) error {
-			return runFaces(args, o, c.OutOrStdout(), c.ErrOrStderr())
-		},
-	}
+	c := command("faces IMAGE...", "find faces: boxes, scores and 68 landmarks", func(c *cobra.Command, args []string) error {
+		return runFaces(args, o, c.OutOrStdout(), c.ErrOrStderr())
+	})
 	f := c.Flags()
 	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos are given)")
 	f.BoolVar(&o.json, "json", false, "print JSON")

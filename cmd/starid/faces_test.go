@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"starid/internal/faces"
 	"starid/internal/recognize"
+	"starid/internal/testkit"
 )
 
 // fakeFinder "finds" one face per 20 pixels of photo width, so the tests
@@ -35,9 +35,7 @@ func (f *fakeFinder) Faces(img *faces.Image) ([]faces.Face, error) {
 func withFakeFinder(t *testing.T) *fakeFinder {
 	t.Helper()
 	f := &fakeFinder{}
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return f, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, f)
 	return f
 }
 
@@ -74,14 +72,8 @@ func TestFacesJSONAndAnnotated(t *testing.T) {
 	if finder.calls != 2 {
 		t.Errorf("pipeline ran %d times, want 2 (the broken file never reaches it)", finder.calls)
 	}
-	fh, err := os.Open(filepath.Join(outDir, "two-faces.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	img, err := png.Decode(fh)
-	if err != nil || img.Bounds().Dx() != 40 {
-		t.Fatalf("annotated PNG: %v", err)
+	if img := testkit.ReadPNG(t, filepath.Join(outDir, "two-faces.png")); img.Bounds().Dx() != 40 {
+		t.Fatalf("annotated PNG is %v, want 40 wide", img.Bounds())
 	}
 	if _, err := os.Stat(filepath.Join(outDir, "broken-faces.png")); !errors.Is(err, os.ErrNotExist) {
 		t.Error("no annotated file may be written for a photo that failed")

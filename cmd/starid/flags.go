@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"starid/internal/identify"
@@ -29,6 +30,18 @@ func threshold(f *pflag.FlagSet, v float64) (*float64, error) {
 		return nil, usagef("--threshold %v: must be 0 or more", v)
 	}
 	return &v, nil
+}
+
+// withThreshold is the run function of a command with --threshold: it
+// checks the flag, then hands run the threshold to use (nil: the run's).
+func withThreshold(v *float64, run func(c *cobra.Command, args []string, th *float64) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		th, err := threshold(c.Flags(), *v)
+		if err != nil {
+			return err
+		}
+		return run(c, args, th)
+	}
 }
 
 const cacheHelp = "descriptor cache `folder` (default $" + identify.EnvCache + ", else starid/descriptors in the user cache folder)"

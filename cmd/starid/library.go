@@ -16,11 +16,11 @@ var newLibraryDescriber library.NewDescriberFunc = library.InstalledDescriber
 
 // libraryCmd is a command whose run gets a context Ctrl-C cancels.
 func libraryCmd(use, short string, r library.Runner) *cobra.Command {
-	return &cobra.Command{Use: use, Short: short, RunE: func(c *cobra.Command, args []string) error {
+	return command(use, short, func(c *cobra.Command, args []string) error {
 		ctx, stop := interruptible()
 		defer stop()
 		return r.Run(ctx, args, c.OutOrStdout(), c.ErrOrStderr())
-	}}
+	})
 }
 
 func newIndexCmd() *cobra.Command {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"starid/internal/identify/identifytest"
 	"starid/internal/library"
 	"starid/internal/recognize"
+	"starid/internal/testkit"
 )
 
 // useFakeLibrary makes the library commands describe photos with the fake
@@ -20,8 +20,7 @@ import (
 func useFakeLibrary(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
-	old := newLibraryDescriber
-	newLibraryDescriber = func(run string, _ bool) (library.Describer, string, error) {
+	substitute(t, &newLibraryDescriber, func(run string, _ bool) (library.Describer, string, error) {
 		d := &library.PipelineDescriber{Load: func() (recognize.Finder, error) { return fake, nil }}
 		if run != "" {
 			r, err := recognize.Open(run, recognize.Options{})
@@ -31,8 +30,7 @@ func useFakeLibrary(t *testing.T) *identifytest.Fake {
 			d.Namer = r
 		}
 		return d, "fake-1", nil
-	}
-	t.Cleanup(func() { newLibraryDescriber = old })
+	})
 	return fake
 }
 
@@ -172,15 +170,7 @@ func TestLibraryDecisionsSearchAndSheet(t *testing.T) {
 	}
 	sheet := filepath.Join(dir, "sheet.png")
 	cli(t, "people", "--db", db, "--sheet", sheet)
-	f, err := os.Open(sheet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("sheet: %v", err)
-	}
+	img := testkit.ReadPNG(t, sheet)
 	// Three rows; the first (Ann, named first) shows her red faces.
 	if b := img.Bounds(); b.Dy() != 6+3*(96+6) {
 		t.Fatalf("sheet of %v for 3 people", b)

@@ -43,6 +43,12 @@ var commands []func() *cobra.Command
 
 func addCommand(newCmds ...func() *cobra.Command) { commands = append(commands, newCmds...) }
 
+// command is a sub-command with its usage line, one-line help and run
+// function; each command file adds its flags and any long help to it.
+func command(use, short string, run func(c *cobra.Command, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, RunE: run}
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -11,6 +11,22 @@ import (
 	"starid/internal/tensor"
 )
 
+// substitute sets the package variable *p to v until the test ends: the
+// commands reach models, describers and listeners through such variables,
+// which tests point at fakes.
+func substitute[T any](t *testing.T, p *T, v T) {
+	t.Helper()
+	old := *p
+	*p = v
+	t.Cleanup(func() { *p = old })
+}
+
+// findWith makes the face commands find faces with f until the test ends.
+func findWith(t *testing.T, f faceFinder) {
+	t.Helper()
+	substitute(t, &openFaceFinder, func() (faceFinder, error) { return f, nil })
+}
+
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = run(args, &o, &e)

@@ -17,38 +17,30 @@ func init() {
 // newModelsPathCmd prints the folder every other command reads, checked
 // complete, so scripts can reach the sample photos: $(starid models path)/demo.
 func newModelsPathCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "path",
-		Short: "print the folder the face models are read from",
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("models path takes no arguments")
-			}
-			dir, err := faces.ModelDir()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(c.OutOrStdout(), dir)
-			return nil
-		},
-	}
+	return command("path", "print the folder the face models are read from", func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("models path takes no arguments")
+		}
+		dir, err := faces.ModelDir()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.OutOrStdout(), dir)
+		return nil
+	})
 }
 
 func newModelsFetchCmd() *cobra.Command {
 	var dir string
-	c := &cobra.Command{
-		Use:   "fetch",
-		Short: "download the face models (with npm) and check their hashes",
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("models fetch takes no arguments, got %q", args)
-			}
-			// Ctrl-C stops npm too, rather than leaving it running.
-			ctx, stop := interruptible()
-			defer stop()
-			return faces.FetchAndReport(ctx, dir, c.OutOrStdout(), c.ErrOrStderr())
-		},
-	}
+	c := command("fetch", "download the face models (with npm) and check their hashes", func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("models fetch takes no arguments, got %q", args)
+		}
+		// Ctrl-C stops npm too, rather than leaving it running.
+		ctx, stop := interruptible()
+		defer stop()
+		return faces.FetchAndReport(ctx, dir, c.OutOrStdout(), c.ErrOrStderr())
+	})
 	c.Flags().StringVar(&dir, "dir", "", "`folder` for the models (default $"+faces.EnvModels+", else the user cache folder)")
 	return c
 }

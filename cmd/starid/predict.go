@@ -27,23 +27,15 @@ type predictOptions struct {
 
 func newPredictCmd() *cobra.Command {
 	var o predictOptions
-	c := &cobra.Command{
-		Use:   "predict [RUN] IMAGE|DIR...",
-		Short: "name the star in each photo, with probabilities",
-		Long: `Name the faces in each photo with a run's model, or, when the first
+	c := command("predict [RUN] IMAGE|DIR...", "name the star in each photo, with probabilities", withThreshold(&o.threshold, func(c *cobra.Command, args []string, th *float64) error {
+		return runPredict(args, o, th, c.OutOrStdout(), c.ErrOrStderr())
+	}))
+	c.Long = `Name the faces in each photo with a run's model, or, when the first
 argument is not a run folder (one with a model.json), with the built-in
 model of the tutorial's 17 stars (or your copy of it that enroll made).
 Folders are searched for photos at any depth (by extension; other files are
 skipped). A photo that cannot be read gets an error entry, the others are
-still named, and the exit status is then 2.`,
-		RunE: func(c *cobra.Command, args []string) error {
-			th, err := threshold(c.Flags(), o.threshold)
-			if err != nil {
-				return err
-			}
-			return runPredict(args, o, th, c.OutOrStdout(), c.ErrOrStderr())
-		},
-	}
+still named, and the exit status is then 2.`
 	f := c.Flags()
 	f.IntVar(&o.top, "top", 5, "how many names to list per photo, best first")
 	f.BoolVar(&o.json, "json", false, "print JSON (docs/cli.md)")

@@ -41,15 +41,11 @@ type serveOptions struct {
 
 func newServeCmd() *cobra.Command {
 	var o serveOptions
-	c := &cobra.Command{
-		Use:   "serve [RUN] [--db DB]",
-		Short: "a web page and JSON API that name the faces in uploaded photos",
-		Long: `A web page and JSON API that name the faces in uploaded photos with a
+	c := command("serve [RUN] [--db DB]", "a web page and JSON API that name the faces in uploaded photos", func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) })
+	c.Long = `A web page and JSON API that name the faces in uploaded photos with a
 run's model; without a run, with the built-in model of the tutorial's 17
 stars (or your copy of it that enroll made), or with --db after the
-library's people.`,
-		RunE: func(c *cobra.Command, args []string) error { return o.run(args, c.ErrOrStderr()) },
-	}
+library's people.`
 	f := c.Flags()
 	f.StringVar(&o.Addr, "addr", serve.DefaultAddr, "listen address; the default is loopback only, use 0.0.0.0:PORT to publish")
 	f.Float64Var(&o.maxBodyMB, "max-body-mb", serve.DefaultMaxBodyBytes>>20, "largest upload in MB (larger: 413)")

@@ -159,14 +159,12 @@ func startServe(t *testing.T, args ...string) (base, opened string, stop func() 
 // startServeWith is startServe with the recognizer rec.
 func startServeWith(t *testing.T, rec serve.Recognizer, args ...string) (base, opened string, stop func() serveResult) {
 	t.Helper()
-	oldOpen, oldListen := openRecognizer, serveListening
-	t.Cleanup(func() { openRecognizer, serveListening = oldOpen, oldListen })
-	openRecognizer = func(runDir string, _ *slog.Logger) (serve.Recognizer, error) {
+	substitute(t, &openRecognizer, func(runDir string, _ *slog.Logger) (serve.Recognizer, error) {
 		opened = runDir
 		return rec, nil
-	}
+	})
 	addrs := make(chan net.Addr, 1)
-	serveListening = func(a net.Addr) { addrs <- a }
+	substitute(t, &serveListening, func(a net.Addr) { addrs <- a })
 	done := make(chan serveResult, 1)
 	go func() {
 		code, o, e := runCLI(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
@@ -264,9 +262,7 @@ func TestServeCommand(t *testing.T) {
 // folder (here without face models: the fake pipeline is refused), and a
 // known person without a photo is named at start.
 func TestServeGallery(t *testing.T) {
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return nil, errors.New("no models here") }
-	t.Cleanup(func() { openFaceFinder = old })
+	substitute(t, &openFaceFinder, func() (faceFinder, error) { return nil, errors.New("no models here") })
 	dir := t.TempDir()
 	writePNG(t, filepath.Join(dir, "Tom Hanks", "1.png"), 30, 20, color.RGBA{200, 100, 50, 255}, 1)
 

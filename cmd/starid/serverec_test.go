@@ -6,19 +6,26 @@ import (
 	"path/filepath"
 	"testing"
 
-	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
+	"starid/internal/serve"
 )
 
 func decodeForServe(t *testing.T, path string) *faces.Image {
 	t.Helper()
-	img, err := data.DecodeFile(path, data.DefaultMaxPixels)
+	return faces.FromImage(decodeRGBA(t, path))
+}
+
+// recognizeImage is what the server does with an uploaded photo already
+// decoded: rec's faces in img, failing the test on an error.
+func recognizeImage(t *testing.T, rec serve.Recognizer, img *faces.Image) []serve.Face {
+	t.Helper()
+	got, err := rec.Recognize(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return faces.FromImage(img)
+	return got
 }
 
 func TestServeRecognizerVGG(t *testing.T) {
@@ -32,10 +39,7 @@ func TestServeRecognizerVGG(t *testing.T) {
 		t.Errorf("info %+v", info)
 	}
 	img := decodeForServe(t, filepath.Join(photos, "red", "02.png"))
-	got, err := rec.Recognize(context.Background(), img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := recognizeImage(t, rec, img)
 	if len(got) != 1 || got[0].Box != [4]int{0, 0, img.W, img.H} || got[0].Name != "red" || len(got[0].Top) != 3 {
 		t.Errorf("whole-photo answer %+v", got)
 	}
@@ -43,9 +47,7 @@ func TestServeRecognizerVGG(t *testing.T) {
 
 func TestServeRecognizerFace(t *testing.T) {
 	fake := useFakeFaces(t)
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, fake)
 	_, run := faceRun(t, facePeople)
 	rec, err := openRunRecognizer(run, nil)
 	if err != nil {
@@ -60,10 +62,7 @@ func TestServeRecognizerFace(t *testing.T) {
 		identifytest.Face{P: 9, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := rec.Recognize(context.Background(), decodeForServe(t, path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := recognizeImage(t, rec, decodeForServe(t, path))
 	if len(got) != 2 {
 		t.Fatalf("%d faces, want 2", len(got))
 	}
@@ -79,9 +78,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 		t.Skip("trains a network for one epoch")
 	}
 	fake := useFakeFaces(t)
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, fake)
 	dir := t.TempDir()
 	photos, run := filepath.Join(dir, "photos"), filepath.Join(dir, "run")
 	if err := identifytest.Folder(photos, facePeople[:3], 4, 3); err != nil {
@@ -100,10 +97,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := rec.Recognize(context.Background(), decodeForServe(t, group))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := recognizeImage(t, rec, decodeForServe(t, group))
 	code, out, errOut := runCLI("predict", run, group, "--json")
 	if code != exitOK {
 		t.Fatalf("predict: exit %d: %s", code, errOut)
@@ -128,9 +122,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 // (then no longer) from the next photo on, with no restart.
 func TestServeFollowsEnroll(t *testing.T) {
 	fake := useFakeFaces(t)
-	old := openFaceFinder
-	openFaceFinder = func() (faceFinder, error) { return fake, nil }
-	t.Cleanup(func() { openFaceFinder = old })
+	findWith(t, fake)
 	_, run := faceRun(t, facePeople[:2])
 	rec, err := openRunRecognizer(run, nil)
 	if err != nil {

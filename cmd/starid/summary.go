@@ -15,22 +15,18 @@ func newSummaryCmd() *cobra.Command {
 	var classes, size, batch int
 	var width float64
 	var asJSON bool
-	c := &cobra.Command{
-		Use:   "summary --model NAME",
-		Short: "layers, output shapes and parameter counts of a model",
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("unexpected argument %q", args[0])
-			}
-			s, err := models.Summarize(model, classes, width, batch, size)
-			if err != nil {
-				return err
-			} else if asJSON {
-				return writeJSON(c.OutOrStdout(), s)
-			}
-			return s.WriteTable(c.OutOrStdout())
-		},
-	}
+	c := command("summary --model NAME", "layers, output shapes and parameter counts of a model", func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		s, err := models.Summarize(model, classes, width, batch, size)
+		if err != nil {
+			return err
+		} else if asJSON {
+			return writeJSON(c.OutOrStdout(), s)
+		}
+		return s.WriteTable(c.OutOrStdout())
+	})
 	f := c.Flags()
 	modelFlag(f, &model)
 	f.IntVar(&classes, "classes", 17, "number of output classes")

@@ -29,13 +29,9 @@ type trainOptions struct {
 func newTrainCmd() *cobra.Command {
 	d := train.DefaultConfig()
 	o := trainOptions{Settings: d.Settings, crop: string(d.Crop)}
-	c := &cobra.Command{
-		Use:   "train DIR --model NAME --out RUN",
-		Short: "train a model on a folder of photos, one sub-folder per person",
-		RunE: func(c *cobra.Command, args []string) error {
-			return o.run(args, given(c.Flags()), c.OutOrStdout(), c.ErrOrStderr())
-		},
-	}
+	c := command("train DIR --model NAME --out RUN", "train a model on a folder of photos, one sub-folder per person", func(c *cobra.Command, args []string) error {
+		return o.run(args, given(c.Flags()), c.OutOrStdout(), c.ErrOrStderr())
+	})
 	f := c.Flags()
 	s := &o.Settings
 	f.StringVar(&s.Model, "model", "", "model `NAME`: "+modelNames()+", or face")

@@ -186,14 +186,7 @@ func TestTrainFace(t *testing.T) {
 		t.Error("two face runs with the same seed split differently")
 	}
 	// The split a VGG run makes (train.Train calls exactly this).
-	ds, err := data.Scan(photos, data.ScanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	split, err := data.StratifiedSplit(ds, 0.8, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, split := scanSplit(t, photos, 0.8)
 	want := filepath.Join(t.TempDir(), "split.json")
 	if err := split.WriteFile(want); err != nil {
 		t.Fatal(err)

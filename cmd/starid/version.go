@@ -15,20 +15,16 @@ func init() { addCommand(newVersionCmd) }
 
 func newVersionCmd() *cobra.Command {
 	var asJSON bool
-	c := &cobra.Command{
-		Use:   "version",
-		Short: "version, commit, GEMM kernels, CPU and face model versions of this binary",
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usagef("version takes no arguments")
-			}
-			v := bench.About(commit)
-			if asJSON {
-				return writeJSON(c.OutOrStdout(), v)
-			}
-			return v.WriteText(c.OutOrStdout())
-		},
-	}
+	c := command("version", "version, commit, GEMM kernels, CPU and face model versions of this binary", func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("version takes no arguments")
+		}
+		v := bench.About(commit)
+		if asJSON {
+			return writeJSON(c.OutOrStdout(), v)
+		}
+		return v.WriteText(c.OutOrStdout())
+	})
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -2,13 +2,13 @@ package bench
 
 import (
 	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"starid/internal/faces"
+	"starid/internal/testkit"
 )
 
 // oneFaceEvery finds a face in photos wider than they are tall, and counts
@@ -25,14 +25,7 @@ func (f *oneFaceEvery) Faces(img *faces.Image) ([]faces.Face, error) {
 
 func writePhoto(t *testing.T, path string, w, h int) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, w, h))); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WritePNG(t, path, image.NewRGBA(image.Rect(0, 0, w, h)))
 }
 
 func TestFacesTimesEachPhotoAndReportsProgress(t *testing.T) {

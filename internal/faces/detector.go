@@ -477,17 +477,27 @@ func (d *Detector) Detect(img *Image, size int, minScore float64) ([]Detection, 
 	return NMS(cands, DetectorIoU), nil
 }
 
+// checkSizes refuses an empty list of input sizes or a bad size in it
+// before any net runs, so a caller never gets the faces of some sizes and
+// the error of another.
+func checkSizes(sizes []int) error {
+	if len(sizes) == 0 {
+		return errors.New("tiny face detector: no input sizes")
+	}
+	for _, s := range sizes {
+		if err := checkSize(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DetectMulti runs Detect at each size and merges the results with
 // non-maximum suppression, so that a face seen at several scales keeps its
 // best-scoring box.
 func (d *Detector) DetectMulti(img *Image, sizes []int, minScore float64) ([]Detection, error) {
-	if len(sizes) == 0 {
-		return nil, errors.New("tiny face detector: no input sizes")
-	}
-	for _, s := range sizes {
-		if err := checkSize(s); err != nil {
-			return nil, err
-		}
+	if err := checkSizes(sizes); err != nil {
+		return nil, err
 	}
 	var all []Detection
 	for _, s := range sizes {
@@ -505,13 +515,8 @@ func (d *Detector) DetectMulti(img *Image, sizes []int, minScore float64) ([]Det
 // rest get other scales. A photo no size finds a face in gives an empty
 // slice.
 func (d *Detector) DetectFallback(img *Image, sizes []int, minScore float64) ([]Detection, error) {
-	if len(sizes) == 0 {
-		return nil, errors.New("tiny face detector: no input sizes")
-	}
-	for _, s := range sizes {
-		if err := checkSize(s); err != nil {
-			return nil, err
-		}
+	if err := checkSizes(sizes); err != nil {
+		return nil, err
 	}
 	var dets []Detection
 	for _, s := range sizes {

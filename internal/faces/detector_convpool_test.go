@@ -39,21 +39,8 @@ func TestConvPoolMatchesLayers(t *testing.T) {
 			for i := range x.Data {
 				x.Data[i] = float32(r.Float64()*2 - 1)
 			}
-			y, err := conv.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if y, err = pool.Forward(y); err != nil {
-				t.Fatal(err)
-			}
-			want, err := leaky.Forward(y)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cp.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := forwardAll(t, x, conv, pool, leaky)
+			got := forwardAll(t, x, cp)
 			if !tensor.ShapeEq(got.Shape, want.Shape) {
 				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
 			}
@@ -88,18 +75,8 @@ func TestSamePoolMatchesPadThenPool(t *testing.T) {
 			pad := nn.NewConstantPad2d(0, sz[3]%2, 0, sz[2]%2, float32(math.Inf(-1)))
 			pool := nn.NewMaxPool2d(2, 2, 0)
 			pool.SetTraining(false)
-			xp, err := pad.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := pool.Forward(xp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := (&samePool{pool: nn.NewMaxPool2d(2, 2, 0)}).Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := forwardAll(t, x, pad, pool)
+			got := forwardAll(t, x, &samePool{pool: nn.NewMaxPool2d(2, 2, 0)})
 			if !tensor.ShapeEq(got.Shape, want.Shape) {
 				t.Fatalf("shape %v, want %v", got.Shape, want.Shape)
 			}

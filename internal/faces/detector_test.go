@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"starid/internal/tensor"
+	"starid/internal/testkit"
 )
 
 // fakeDetectorWeights returns weights of the right names and shapes with
@@ -20,9 +21,7 @@ import (
 // net (the real weights are only available after `starid models fetch`).
 func fakeDetectorWeights(seed uint64) *Weights {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	w := &Weights{Tensors: map[string]*tensor.Tensor{}}
-	for _, s := range detectorSpecs() {
-		t := tensor.New(s.shape...)
+	return randomWeights(detectorSpecs(), func(s tensorSpec, data []float32) {
 		fanIn := 1
 		if len(s.shape) == 4 {
 			fanIn = s.shape[0] * s.shape[1] * s.shape[2]
@@ -34,13 +33,10 @@ func fakeDetectorWeights(seed uint64) *Weights {
 		if len(s.shape) == 1 {
 			bound = 0.1
 		}
-		for i := range t.Data {
-			t.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		for i := range data {
+			data[i] = float32((2*rng.Float64() - 1) * bound)
 		}
-		w.Names = append(w.Names, s.name)
-		w.Tensors[s.name] = t
-	}
-	return w
+	})
 }
 
 func TestNewDetectorValidatesWeights(t *testing.T) {
@@ -360,10 +356,7 @@ func TestDetectorConcurrent(t *testing.T) {
 // dimension, depthwise convolution as groups=C), so a wrong transpose, pad
 // or pooling order shows up. It skips when /usr/bin/python3 has no torch.
 func TestDetectorMatchesTorch(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import torch (install python3-torch): %v %s", python, err, out)
-	}
+	python := testkit.NeedTorch(t)
 	w := fakeDetectorWeights(5)
 	d, err := NewDetector(w)
 	if err != nil {
@@ -534,15 +527,8 @@ type golden struct {
 	} `json:"synthetic"`
 }
 
-func loadGolden(t *testing.T) *golden {
-	t.Helper()
-	var g golden
-	readGolden(t, &g)
-	return &g
-}
-
 func TestDetectorGoldenRaw(t *testing.T) {
-	g := loadGolden(t)
+	g := readGolden[golden](t)
 	d, _ := realDetector(t)
 	sd := g.Synthetic.Detector
 	if sd.Size == 0 || len(sd.RawFirst) == 0 {
@@ -581,7 +567,7 @@ func TestDetectorGoldenRaw(t *testing.T) {
 }
 
 func TestDetectorGoldenPhotos(t *testing.T) {
-	g := loadGolden(t)
+	g := readGolden[golden](t)
 	d, dir := realDetector(t)
 	for _, gi := range g.Images {
 		img := loadPhoto(t, filepath.Join(dir, "demo", gi.File))

@@ -9,7 +9,41 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/tensor"
 )
+
+// randomWeights is a complete set of a net's tensors, in the order of
+// specs, each filled by fill with the net's own random law: tests need no
+// real weights, only the right names and shapes and values that keep the
+// activations of order one.
+func randomWeights(specs []tensorSpec, fill func(s tensorSpec, data []float32)) *Weights {
+	w := &Weights{Tensors: map[string]*tensor.Tensor{}}
+	for _, s := range specs {
+		t := tensor.New(s.shape...)
+		fill(s, t.Data)
+		w.Names = append(w.Names, s.name)
+		w.Tensors[s.name] = t
+	}
+	return w
+}
+
+// forwarder is a layer or a net part with the layers' Forward.
+type forwarder interface {
+	Forward(*tensor.Tensor) (*tensor.Tensor, error)
+}
+
+// forwardAll runs x through each part in turn and fails the test on an
+// error.
+func forwardAll(t *testing.T, x *tensor.Tensor, parts ...forwarder) *tensor.Tensor {
+	t.Helper()
+	for _, p := range parts {
+		var err error
+		if x, err = p.Forward(x); err != nil {
+			t.Fatalf("%T: %v", p, err)
+		}
+	}
+	return x
+}
 
 // concurrently calls fn(0), ..., fn(n-1) on n goroutines at once and
 // reports every error: the nets lend private copies from a pool, and a
@@ -68,9 +102,10 @@ func loadPhoto(t testing.TB, path string) *Image {
 }
 
 // readGolden decodes testdata/golden.json (face-api's own outputs, made by
-// scripts/dev/faceapi/golden.sh) into v, which names the part a test needs.
-func readGolden(t *testing.T, v any) {
+// scripts/dev/faceapi/golden.sh) as a T, which names the part a test needs.
+func readGolden[T any](t *testing.T) *T {
 	t.Helper()
+	v := new(T)
 	b, err := os.ReadFile(filepath.Join("testdata", "golden.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		t.Skip("skipping: testdata/golden.json is not there yet (scripts/dev/faceapi/golden.mjs makes it)")
@@ -81,6 +116,7 @@ func readGolden(t *testing.T, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("testdata/golden.json: %v", err)
 	}
+	return v
 }
 
 // goldenPattern is the golden file's generated input: an S x S image with

@@ -17,16 +17,11 @@ import (
 // small random values, for tests that need no real weights.
 func randomLandmarkWeights(seed uint64) *Weights {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	w := &Weights{Tensors: map[string]*tensor.Tensor{}}
-	for _, s := range landmarkSpecs() {
-		t := tensor.New(s.shape...)
-		for i := range t.Data {
-			t.Data[i] = float32(rng.NormFloat64() * 0.2)
+	return randomWeights(landmarkSpecs(), func(_ tensorSpec, data []float32) {
+		for i := range data {
+			data[i] = float32(rng.NormFloat64() * 0.2)
 		}
-		w.Names = append(w.Names, s.name)
-		w.Tensors[s.name] = t
-	}
-	return w
+	})
 }
 
 func TestNewLandmarkerValidates(t *testing.T) {
@@ -300,13 +295,6 @@ type lmGolden struct {
 	} `json:"synthetic"`
 }
 
-func loadLmGolden(t *testing.T) *lmGolden {
-	t.Helper()
-	var g lmGolden
-	readGolden(t, &g)
-	return &g
-}
-
 func lmCompareRaw(t *testing.T, what string, got []float32, want []float64) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -325,7 +313,7 @@ func lmCompareRaw(t *testing.T, what string, got []float32, want []float64) {
 }
 
 func TestLandmarksGoldenSynthetic(t *testing.T) {
-	g := loadLmGolden(t)
+	g := readGolden[lmGolden](t)
 	l, _ := realLandmarker(t)
 	s := g.Synthetic.Landmarks
 	if s.Size != LandmarkInputSize || len(s.Raw) != lmOutputs {
@@ -344,7 +332,7 @@ func TestLandmarksGoldenSynthetic(t *testing.T) {
 // corner where Landmarks uses the crop's (see Landmarks), so the golden
 // points are moved from the one to the other before comparing.
 func TestLandmarksGoldenFaces(t *testing.T) {
-	g := loadLmGolden(t)
+	g := readGolden[lmGolden](t)
 	l, dir := realLandmarker(t)
 	faces := 0
 	for _, gi := range g.Images {

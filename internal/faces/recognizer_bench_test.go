@@ -2,9 +2,10 @@ package faces
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
+
+	"starid/internal/testkit"
 )
 
 // benchRecognizer is the real recognizer when the weights are fetched, else
@@ -57,14 +58,14 @@ func BenchmarkRecognizerForward(b *testing.B) {
 			if _, err := r.Forward(x); err != nil {
 				b.Fatal(err)
 			}
-			cpu0 := recCPUTime()
+			cpu0 := testkit.CPUSeconds()
 			for b.Loop() {
 				if _, err := r.Forward(x); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1e6, "ms/face")
-			b.ReportMetric(float64((recCPUTime()-cpu0).Nanoseconds())/float64(b.N*n)/1e6, "cpu-ms/face")
+			b.ReportMetric((testkit.CPUSeconds()-cpu0)*1e3/float64(b.N*n), "cpu-ms/face")
 			b.ReportMetric(recFLOPs()*float64(b.N*n)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
@@ -89,17 +90,6 @@ func recFLOPs() float64 {
 		}
 	}
 	return f + 2*recFeatures*DescriptorSize
-}
-
-// recCPUTime is the CPU time the process has used (user and system, all
-// threads). On a shared machine it shows the work done per face even when
-// other processes take the cores and the wall time means little.
-func recCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRecognizerLayers times the stem and each block separately at

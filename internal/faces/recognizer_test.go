@@ -47,14 +47,12 @@ var (
 
 func makeFakeRecognizerWeights(seed uint64) *Weights {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	w := &Weights{Tensors: map[string]*tensor.Tensor{}}
-	uni := func(t *tensor.Tensor, lo, hi float64) {
-		for i := range t.Data {
-			t.Data[i] = float32(lo + (hi-lo)*rng.Float64())
+	uni := func(t []float32, lo, hi float64) {
+		for i := range t {
+			t[i] = float32(lo + (hi-lo)*rng.Float64())
 		}
 	}
-	for _, s := range recognizerSpecs() {
-		t := tensor.New(s.shape...)
+	return randomWeights(recognizerSpecs(), func(s tensorSpec, t []float32) {
 		switch {
 		case strings.HasSuffix(s.name, "/filters"):
 			fanIn := float64(s.shape[0] * s.shape[1] * s.shape[2])
@@ -69,10 +67,7 @@ func makeFakeRecognizerWeights(seed uint64) *Weights {
 		default: // fc
 			uni(t, -0.1, 0.1)
 		}
-		w.Names = append(w.Names, s.name)
-		w.Tensors[s.name] = t
-	}
-	return w
+	})
 }
 
 // recRandomInput is a prepared net input with values like a normalized
@@ -226,14 +221,7 @@ func TestFoldUnitMatchesUnfolded(t *testing.T) {
 			for i := range x.Data {
 				x.Data[i] = float32(rng.NormFloat64())
 			}
-			got, err := folded.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref, err := plain.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got, ref := forwardAll(t, x, folded), forwardAll(t, x, plain)
 			plane := ref.Shape[2] * ref.Shape[3]
 			worst, scale := 0.0, 0.0
 			for i, v := range ref.Data {
@@ -519,13 +507,6 @@ type recGolden struct {
 	} `json:"synthetic"`
 }
 
-func loadRecGolden(t *testing.T) *recGolden {
-	t.Helper()
-	var g recGolden
-	readGolden(t, &g)
-	return &g
-}
-
 func recCompare(t *testing.T, what string, got []float32, want []float64) {
 	t.Helper()
 	if len(want) != DescriptorSize || len(got) != DescriptorSize {
@@ -543,7 +524,7 @@ func recCompare(t *testing.T, what string, got []float32, want []float64) {
 }
 
 func TestRecognizerGoldenSynthetic(t *testing.T) {
-	g := loadRecGolden(t)
+	g := readGolden[recGolden](t)
 	r, _ := realRecognizer(t)
 	sr := g.Synthetic.Recognition
 	if sr.Size == 0 || len(sr.Descriptor) == 0 {
@@ -557,7 +538,7 @@ func TestRecognizerGoldenSynthetic(t *testing.T) {
 }
 
 func TestRecognizerGoldenPhotos(t *testing.T) {
-	g := loadRecGolden(t)
+	g := readGolden[recGolden](t)
 	r, dir := realRecognizer(t)
 	checked := 0
 	for _, gi := range g.Images {

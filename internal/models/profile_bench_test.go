@@ -21,15 +21,8 @@ func BenchmarkVGGProfile(b *testing.B) {
 	if m := os.Getenv("VGG_MODEL"); m != "" {
 		model = m
 	}
-	spec, err := ByName(model, 17)
-	if err != nil {
-		b.Fatal(err)
-	}
 	r := rand.New(rand.NewPCG(1, 1))
-	net, err := Build(spec, r)
-	if err != nil {
-		b.Fatal(err)
-	}
+	net := buildNamed(b, model, r)
 	net.NeedInputGrad = false
 	net.SetTraining(true)
 	x := tensor.New(batch, 3, size, size)

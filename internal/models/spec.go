@@ -156,20 +156,15 @@ func buildLayer(ls LayerSpec, rng *rand.Rand) (nn.Layer, error) {
 		return nn.NewReLU(ls.Inplace), nil
 	case KindLeakyReLU:
 		return nn.NewLeakyReLU(ls.Slope, ls.Inplace), nil
-	case KindMaxPool2d:
+	case KindMaxPool2d, KindAvgPool2d:
 		if err := positive("kernel", ls.Kernel); err != nil {
 			return nil, err
 		}
 		if err := poolPadding(); err != nil {
 			return nil, err
 		}
-		return nn.NewMaxPool2d(ls.Kernel, max(ls.Stride, 1), ls.Padding), nil
-	case KindAvgPool2d:
-		if err := positive("kernel", ls.Kernel); err != nil {
-			return nil, err
-		}
-		if err := poolPadding(); err != nil {
-			return nil, err
+		if ls.Kind == KindMaxPool2d {
+			return nn.NewMaxPool2d(ls.Kernel, max(ls.Stride, 1), ls.Padding), nil
 		}
 		return nn.NewAvgPool2d(ls.Kernel, max(ls.Stride, 1), ls.Padding), nil
 	case KindAdaptiveAvgPool2d:

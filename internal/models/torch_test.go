@@ -13,6 +13,7 @@ import (
 	"starid/internal/nn"
 	"starid/internal/safetensors"
 	"starid/internal/tensor"
+	"starid/internal/testkit"
 )
 
 // TestTorchAgreesOnLogits is the proof that starid's forward pass is
@@ -23,18 +24,9 @@ import (
 // ../shared/bench beside the repository, and skips without them.
 func TestTorchAgreesOnLogits(t *testing.T) {
 	benchDir := sharedBenchDir(t)
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("skipping: /usr/bin/python3 cannot import torch (install python3-torch): %v %s", err, out)
-	}
-	spec, err := ByName("vgg16-bn-dropout-light", 17)
-	if err != nil {
-		t.Fatal(err)
-	}
+	python := testkit.NeedTorch(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	net, err := Build(spec, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := buildNamed(t, "vgg16-bn-dropout-light", rng)
 	// Fresh BatchNorm layers are the identity in eval mode; give them
 	// statistics and affine terms so the check covers their formula.
 	sd := nn.StateDict(net)
@@ -78,7 +70,7 @@ func TestTorchAgreesOnLogits(t *testing.T) {
 	if err := safetensors.WriteFile(src, ts, nil); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/usr/bin/python3", "testdata/torch_logits.py", benchDir, "vgg16_bn_do_light", src, dst)
+	cmd := exec.Command(python, "testdata/torch_logits.py", benchDir, "vgg16_bn_do_light", src, dst)
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("torch_logits.py: %v\n%s", err, out)

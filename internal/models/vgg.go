@@ -2,9 +2,9 @@ package models
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 )
 
@@ -123,12 +123,7 @@ var registry = map[string]VGGOptions{
 
 // Names lists the image-model names ByName accepts, sorted.
 func Names() []string {
-	var names []string
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(registry))
 }
 
 // ByName returns the Spec for a model name and class count.

@@ -22,14 +22,7 @@ func TestVGGParameterCounts(t *testing.T) {
 		"vgg16-convbn-dropout-gap": 14714688 + 8448 + 8721,
 	}
 	for name, n := range want {
-		spec, err := ByName(name, 17)
-		if err != nil {
-			t.Fatal(err)
-		}
-		net, err := Build(spec, rand.New(rand.NewPCG(1, 1)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		net := buildNamed(t, name, rand.New(rand.NewPCG(1, 1)))
 		total, trainable := nn.CountParams(net)
 		if total != n || trainable != n {
 			t.Errorf("%s: %d params (%d trainable), want %d", name, total, trainable, n)
@@ -49,11 +42,7 @@ func TestVGGParameterCounts(t *testing.T) {
 // State-dict names must be PyTorch's for the reference module
 // (../shared/bench/torch_reference.py), so checkpoints load there.
 func TestVGGStateDictNames(t *testing.T) {
-	spec, _ := ByName("vgg16-bn-dropout-light", 17)
-	net, err := Build(spec, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := buildNamed(t, "vgg16-bn-dropout-light", rand.New(rand.NewPCG(1, 1)))
 	var names []string
 	for _, e := range nn.StateDict(net) {
 		names = append(names, e.Name)
@@ -70,6 +59,21 @@ func TestVGGStateDictNames(t *testing.T) {
 	if len(names) != 13*2+5*5+2 {
 		t.Errorf("%d entries, want %d", len(names), 13*2+5*5+2)
 	}
+}
+
+// buildNamed builds the registry's model name with 17 classes (the
+// tutorial's), initialized from rng.
+func buildNamed(t testing.TB, name string, rng *rand.Rand) *nn.Sequential {
+	t.Helper()
+	spec, err := ByName(name, 17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := Build(spec, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
 }
 
 // Half width: every convolution's channels halved and the head fed 256x7x7.

@@ -247,12 +247,19 @@ func TestArenaRefusesBackwardAfterEval(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = net.Backward(y.Clone())
-		if noArena && err != nil {
-			t.Errorf("NoArena: Backward after an eval Forward: %v", err)
-		}
-		if !noArena && (err == nil || !strings.Contains(err.Error(), "NoArena")) {
-			t.Errorf("with the arena: Backward after an eval Forward gave %v, want an error naming NoArena", err)
-		}
+		arenaRefuses(t, noArena, "Backward after an eval Forward", err)
+	}
+}
+
+// arenaRefuses checks the answer err of a Backward the arena cannot serve:
+// an error naming NoArena with the arena, success without it.
+func arenaRefuses(t *testing.T, noArena bool, what string, err error) {
+	t.Helper()
+	if noArena && err != nil {
+		t.Errorf("NoArena: %s: %v", what, err)
+	}
+	if !noArena && (err == nil || !strings.Contains(err.Error(), "NoArena")) {
+		t.Errorf("with the arena: %s gave %v, want an error naming NoArena", what, err)
 	}
 }
 
@@ -273,12 +280,7 @@ func TestArenaRefusesSecondBackward(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = net.Backward(dy.Clone())
-		if noArena && err != nil {
-			t.Errorf("NoArena: second Backward: %v", err)
-		}
-		if !noArena && (err == nil || !strings.Contains(err.Error(), "NoArena")) {
-			t.Errorf("with the arena: second Backward gave %v, want an error naming NoArena", err)
-		}
+		arenaRefuses(t, noArena, "second Backward", err)
 	}
 }
 

@@ -13,8 +13,8 @@ type AvgPool2d struct {
 	Base
 	Kernel, Stride, Padding int
 
-	inShape, outShape []int          // of the last training Forward; nil otherwise
-	out, dx           *tensor.Tensor // own buffers, used without an arena
+	shapeMemo
+	out, dx *tensor.Tensor // own buffers, used without an arena
 }
 
 // dropsInput implements inputDropper: Backward needs only the shapes.
@@ -73,21 +73,13 @@ func (a *AvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 		}
 	})
-	if a.Training {
-		a.inShape = append(a.inShape[:0], x.Shape...)
-		a.outShape = append(a.outShape[:0], shape...)
-	} else {
-		a.inShape = nil
-	}
+	a.remember(a.Training, x.Shape, shape)
 	return out, nil
 }
 
 // Backward implements Layer.
 func (a *AvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if a.inShape == nil {
-		return nil, errNoForward(a)
-	}
-	if err := checkGrad(a, dy, a.outShape); err != nil {
+	if err := a.backwardReady(a, dy); err != nil {
 		return nil, err
 	}
 	dx := a.inputGrad(&a.dx, dy, nil, a.inShape...)
@@ -128,10 +120,10 @@ type AdaptiveAvgPool2d struct {
 	Base
 	OutH, OutW int
 
-	inShape, outShape []int          // of the last training Forward; nil otherwise
-	out, dx           *tensor.Tensor // own buffers, used without an arena
-	view, dview       tensor.Tensor  // identity headers, reused so a step allocates nothing
-	rows, cols        []poolBin      // bins of the last Forward
+	shapeMemo
+	out, dx     *tensor.Tensor // own buffers, used without an arena
+	view, dview tensor.Tensor  // identity headers, reused so a step allocates nothing
+	rows, cols  []poolBin      // bins of the last Forward
 }
 
 // poolBin is the input range [lo, hi) of one output row or column.
@@ -175,12 +167,7 @@ func (a *AdaptiveAvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.Training {
-		a.inShape = append(a.inShape[:0], x.Shape...)
-		a.outShape = append(a.outShape[:0], shape...)
-	} else {
-		a.inShape = nil
-	}
+	a.remember(a.Training, x.Shape, shape)
 	if a.identity(x.Shape) {
 		a.view.Shape, a.view.Data = append(a.view.Shape[:0], shape...), x.Data
 		return &a.view, nil
@@ -212,10 +199,7 @@ func (a *AdaptiveAvgPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 
 // Backward implements Layer.
 func (a *AdaptiveAvgPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if a.inShape == nil {
-		return nil, errNoForward(a)
-	}
-	if err := checkGrad(a, dy, a.outShape); err != nil {
+	if err := a.backwardReady(a, dy); err != nil {
 		return nil, err
 	}
 	if a.identity(a.inShape) {

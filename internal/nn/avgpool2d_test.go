@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -34,21 +33,14 @@ func naiveAvgPool(x *tensor.Tensor, k, s, p int) []float32 {
 }
 
 func TestAvgPool2dForwardAndGradients(t *testing.T) {
-	for _, tc := range poolCases {
-		t.Run(fmt.Sprint(tc), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(4, uint64(tc.h)))
-			x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
-			l := NewAvgPool2d(tc.k, tc.s, tc.p)
-			y, err := l.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := tensor.MaxAbsDiff(y.Data, naiveAvgPool(x, tc.k, tc.s, tc.p)); d > 1e-6 {
-				t.Fatalf("forward differs by %g", d)
-			}
-			gradCheck{}.run(t, l, x)
-		})
-	}
+	eachWindowCase(t, poolCases, func(t *testing.T, tc windowCase) {
+		l := NewAvgPool2d(tc.k, tc.s, tc.p)
+		x, y := forwardPool(t, tc, rand.New(rand.NewPCG(4, uint64(tc.h))), l)
+		if d := tensor.MaxAbsDiff(y.Data, naiveAvgPool(x, tc.k, tc.s, tc.p)); d > 1e-6 {
+			t.Fatalf("forward differs by %g", d)
+		}
+		gradCheck{}.run(t, l, x)
+	})
 }
 
 func TestAvgPool2dCountsPadding(t *testing.T) {

@@ -25,71 +25,67 @@ func (c convCase) layer(seed uint64) *Conv2d {
 	return NewConv2d(c.in, c.out, c.k, c.s, c.p, c.bias, rand.New(rand.NewPCG(seed, 1)))
 }
 
+// eachConvTap calls fn for every product in the definition of the
+// convolution of an n x In x h x w input: output element yi takes weight
+// wi times input xi. Taps in the padding are skipped, and each output's
+// taps come in (c, ki, kj) order.
+func eachConvTap(l *Conv2d, n, h, w int, fn func(yi, wi, xi int)) {
+	k, s, p := l.Kernel, l.Stride, l.Padding
+	ho, wo := (h+2*p-k)/s+1, (w+2*p-k)/s+1
+	for b := 0; b < n; b++ {
+		for o := 0; o < l.Out; o++ {
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					yi := ((b*l.Out+o)*ho+oy)*wo + ox
+					for c := 0; c < l.In; c++ {
+						for ki := 0; ki < k; ki++ {
+							for kj := 0; kj < k; kj++ {
+								iy, ix := oy*s-p+ki, ox*s-p+kj
+								if iy < 0 || iy >= h || ix < 0 || ix >= w {
+									continue
+								}
+								fn(yi, ((o*l.In+c)*k+ki)*k+kj, ((b*l.In+c)*h+iy)*w+ix)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // directConv is the definition of the convolution, in float64.
 func directConv(l *Conv2d, x *tensor.Tensor) []float64 {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	k, s, p := l.Kernel, l.Stride, l.Padding
 	ho, wo := (h+2*p-k)/s+1, (w+2*p-k)/s+1
 	y := make([]float64, n*l.Out*ho*wo)
-	for b := 0; b < n; b++ {
-		for o := 0; o < l.Out; o++ {
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					sum := 0.0
-					if l.Bias != nil {
-						sum = float64(l.Bias.Value.Data[o])
-					}
-					for c := 0; c < l.In; c++ {
-						for ki := 0; ki < k; ki++ {
-							for kj := 0; kj < k; kj++ {
-								iy, ix := oy*s-p+ki, ox*s-p+kj
-								if iy < 0 || iy >= h || ix < 0 || ix >= w {
-									continue
-								}
-								sum += float64(l.Weight.Value.Data[((o*l.In+c)*k+ki)*k+kj]) *
-									float64(x.Data[((b*l.In+c)*h+iy)*w+ix])
-							}
-						}
-					}
-					y[((b*l.Out+o)*ho+oy)*wo+ox] = sum
-				}
-			}
+	if l.Bias != nil {
+		for i := range y {
+			y[i] = float64(l.Bias.Value.Data[i/(ho*wo)%l.Out])
 		}
 	}
+	eachConvTap(l, n, h, w, func(yi, wi, xi int) {
+		y[yi] += float64(l.Weight.Value.Data[wi]) * float64(x.Data[xi])
+	})
 	return y
 }
 
 // directConvGrad is the definition of the three gradients, in float64.
 func directConvGrad(l *Conv2d, x, dy *tensor.Tensor) (dx, dW, db []float64) {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
-	k, s, p := l.Kernel, l.Stride, l.Padding
-	ho, wo := dy.Shape[2], dy.Shape[3]
+	ohw := dy.Shape[2] * dy.Shape[3]
 	dx = make([]float64, len(x.Data))
 	dW = make([]float64, len(l.Weight.Value.Data))
 	db = make([]float64, l.Out)
-	for b := 0; b < n; b++ {
-		for o := 0; o < l.Out; o++ {
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					g := float64(dy.Data[((b*l.Out+o)*ho+oy)*wo+ox])
-					db[o] += g
-					for c := 0; c < l.In; c++ {
-						for ki := 0; ki < k; ki++ {
-							for kj := 0; kj < k; kj++ {
-								iy, ix := oy*s-p+ki, ox*s-p+kj
-								if iy < 0 || iy >= h || ix < 0 || ix >= w {
-									continue
-								}
-								wi, xi := ((o*l.In+c)*k+ki)*k+kj, ((b*l.In+c)*h+iy)*w+ix
-								dW[wi] += g * float64(x.Data[xi])
-								dx[xi] += g * float64(l.Weight.Value.Data[wi])
-							}
-						}
-					}
-				}
-			}
-		}
+	for i, g := range dy.Data {
+		db[i/ohw%l.Out] += float64(g)
 	}
+	eachConvTap(l, n, h, w, func(yi, wi, xi int) {
+		g := float64(dy.Data[yi])
+		dW[wi] += g * float64(x.Data[xi])
+		dx[xi] += g * float64(l.Weight.Value.Data[wi])
+	})
 	return dx, dW, db
 }
 

@@ -7,11 +7,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"starid/internal/tensor"
+	"starid/internal/testkit"
 )
 
 // VGG16's convolution shapes at 224x224 and 64x64 input, batch 32. Run with
@@ -115,14 +114,9 @@ func reportFlops(b *testing.B, flop, cpu0 float64) {
 	}
 }
 
-// cpuSeconds is the user+system CPU time of the process so far.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
+// cpuSeconds is the process's CPU time so far, under the short name the
+// benchmarks of this package use.
+var cpuSeconds = testkit.CPUSeconds
 
 // BenchmarkConv2dBatch1 times single-image inference on the face
 // recognizer's shapes (dlib's ResNet on a 150x150 chip): the stem, the

@@ -5,9 +5,7 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 
 	"starid/internal/tensor"
 )
@@ -29,36 +27,33 @@ func benchTensor(shape ...int) *tensor.Tensor {
 	return randTensor(rand.New(rand.NewPCG(1, 2)), shape...)
 }
 
+// benchMap is benchTensor with its size in bytes, the unit the GB/s rates
+// of the memory-bound layers count in.
+func benchMap(shape []int) (*tensor.Tensor, float64) {
+	return benchTensor(shape...), 4 * float64(tensor.Numel(shape))
+}
+
 // denseMeter measures one benchmark's wall and CPU time.
 type denseMeter struct{ cpu0 float64 }
 
 func startMeter(b *testing.B) denseMeter {
 	b.ResetTimer()
-	return denseMeter{processCPUSeconds()}
+	return denseMeter{cpuSeconds()}
 }
 
 // report turns work per op (bytes or FLOP) into rates in the given unit.
 func (m denseMeter) report(b *testing.B, perOp float64, unit string) {
 	total := perOp * float64(b.N) / 1e9
 	b.ReportMetric(total/b.Elapsed().Seconds(), unit)
-	if cpu := processCPUSeconds() - m.cpu0; cpu > 0 {
+	if cpu := cpuSeconds() - m.cpu0; cpu > 0 {
 		b.ReportMetric(total/cpu*float64(tensor.Workers()), unit+"-cpu")
 	}
-}
-
-func processCPUSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func BenchmarkBatchNorm2d(b *testing.B) {
 	for _, shape := range [][]int{{32, 64, 224, 224}, {32, 64, 64, 64}, {32, 512, 14, 14}} {
 		name := fmt.Sprintf("%dx%dx%dx%d", shape[0], shape[1], shape[2], shape[3])
-		size := 4 * float64(tensor.Numel(shape))
-		x := benchTensor(shape...)
+		x, size := benchMap(shape)
 		l := NewBatchNorm2d(shape[1])
 		l.SetTraining(true)
 		y, err := l.Forward(x)
@@ -90,8 +85,7 @@ func BenchmarkBatchNorm2d(b *testing.B) {
 
 func BenchmarkReLU(b *testing.B) {
 	shape := []int{32, 64, 224, 224}
-	size := 4 * float64(tensor.Numel(shape))
-	x := benchTensor(shape...)
+	x, size := benchMap(shape)
 	dy := randTensor(rand.New(rand.NewPCG(3, 4)), shape...)
 	l := NewReLU(true)
 	b.Run("inplace/fwd", func(b *testing.B) {
@@ -124,8 +118,7 @@ func BenchmarkReLU(b *testing.B) {
 
 func BenchmarkDropout(b *testing.B) {
 	shape := []int{32, 512, 14, 14}
-	size := 4 * float64(tensor.Numel(shape))
-	x := benchTensor(shape...)
+	x, size := benchMap(shape)
 	dy := benchTensor(shape...)
 	l := NewDropout(0.5, rand.New(rand.NewPCG(1, 2)))
 	l.SetTraining(true)

@@ -26,9 +26,8 @@ type DepthwiseConv2d struct {
 
 	noInputGrad bool // Backward skips dL/dx (first layer of a network)
 
-	x        *tensor.Tensor // input of the last training Forward
-	outShape []int
-	out, dx  *tensor.Tensor // own buffers, used without an arena
+	inputMemo
+	out, dx *tensor.Tensor // own buffers, used without an arena
 }
 
 // NewDepthwiseConv2d returns a depthwise convolution with PyTorch's default
@@ -66,10 +65,7 @@ func (d *DepthwiseConv2d) String() string {
 
 // Params implements Layer.
 func (d *DepthwiseConv2d) Params() []*Param {
-	if d.Bias == nil {
-		return []*Param{d.Weight}
-	}
-	return []*Param{d.Weight, d.Bias}
+	return weightAndBias(d.Weight, d.Bias)
 }
 
 // SetNeedInputGrad implements InputGradSkipper.
@@ -127,12 +123,7 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	ho, wo := shape[2], shape[3]
 	out := d.output(&d.out, x, shape...)
-	d.outShape = append(d.outShape[:0], shape...)
-	if d.Training {
-		d.x = x
-	} else {
-		d.x = nil
-	}
+	d.remember(d.Training, x, shape)
 	g := d.plane(h, w, ho, wo)
 	kk := d.Kernel * d.Kernel
 	hw, ohw := h*w, ho*wo
@@ -210,10 +201,7 @@ func (g *dwGeom) eachRowPair(fn func(oy, ki, iy int)) {
 // are summed by one worker in a fixed order: no partial sums to combine and
 // bit-identical results from run to run.
 func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if d.x == nil {
-		return nil, errNoForward(d)
-	}
-	if err := checkGrad(d, dy, d.outShape); err != nil {
+	if err := d.backwardReady(d, dy); err != nil {
 		return nil, err
 	}
 	x := d.x
@@ -453,43 +441,22 @@ func dw3GradPlane(xp []float32, wp, stride int, dy []float32, ho, wo int, acc *[
 	for oy := 0; oy < ho; oy++ {
 		r := xp[oy*stride*wp:]
 		g := dy[oy*wo : (oy+1)*wo]
-		if stride == 1 {
-			dw3s1GradRow(g, r, r[wp:], r[2*wp:], &s)
-		} else {
-			dw3s2GradRow(g, r, r[wp:], r[2*wp:], &s)
-		}
+		dw3GradRow(g, r, r[wp:], r[2*wp:], stride, &s)
 		for k, v := range s {
 			acc[k] += float64(v)
 		}
 	}
 }
 
-// dw3s1GradRow sets s[ki*3+kj] = sum over i of g[i] * r_ki[i+kj].
-func dw3s1GradRow(g, r0, r1, r2 []float32, s *[9]float32) {
-	n := len(g)
-	r0, r1, r2 = r0[:n+2], r1[:n+2], r2[:n+2]
+// dw3GradRow sets s[ki*3+kj] = sum over i of g[i] * r_ki[stride*i+kj]. One
+// function serves both strides: the weight gradient is training work, off
+// the inference path the stride-specialised forward rows are written for.
+func dw3GradRow(g, r0, r1, r2 []float32, stride int, s *[9]float32) {
+	n := stride*(len(g)-1) + 3
+	r0, r1, r2 = r0[:n], r1[:n], r2[:n]
 	var s0, s1, s2, s3, s4, s5, s6, s7, s8 float32
 	for i, v := range g {
-		s0 += v * r0[i]
-		s1 += v * r0[i+1]
-		s2 += v * r0[i+2]
-		s3 += v * r1[i]
-		s4 += v * r1[i+1]
-		s5 += v * r1[i+2]
-		s6 += v * r2[i]
-		s7 += v * r2[i+1]
-		s8 += v * r2[i+2]
-	}
-	*s = [9]float32{s0, s1, s2, s3, s4, s5, s6, s7, s8}
-}
-
-// dw3s2GradRow is dw3s1GradRow at stride 2: g[i] * r_ki[2i+kj].
-func dw3s2GradRow(g, r0, r1, r2 []float32, s *[9]float32) {
-	n := len(g)
-	r0, r1, r2 = r0[:2*n+1], r1[:2*n+1], r2[:2*n+1]
-	var s0, s1, s2, s3, s4, s5, s6, s7, s8 float32
-	for i, v := range g {
-		j := 2 * i
+		j := stride * i
 		s0 += v * r0[j]
 		s1 += v * r0[j+1]
 		s2 += v * r0[j+2]

@@ -69,7 +69,7 @@ func closeTo64(t *testing.T, what string, got []float32, want []float64, tol flo
 
 // depthwiseCases cover the specialised kernels (3x3 at stride 1 and 2,
 // padding 0 and 1, widths around the vector width) and the general path.
-var depthwiseCases = []struct{ n, c, h, w, k, s, p int }{
+var depthwiseCases = []windowCase{
 	{2, 3, 7, 9, 3, 1, 1},
 	{1, 5, 13, 13, 3, 1, 1},
 	{1, 4, 8, 8, 3, 2, 1},
@@ -96,7 +96,7 @@ func TestDepthwiseConv2dMatchesDefinition(t *testing.T) {
 				r := rand.New(rand.NewPCG(3, uint64(tc.h*100+tc.w)))
 				l := NewDepthwiseConv2d(tc.c, tc.k, tc.s, tc.p, bias, r)
 				l.SetTraining(true)
-				x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
+				x := tc.input(r)
 				y, err := l.Forward(x)
 				if err != nil {
 					t.Fatal(err)

@@ -22,9 +22,8 @@ type Linear struct {
 
 	noInputGrad bool
 
-	x        *tensor.Tensor // input of the last training Forward
-	outShape []int
-	out, dx  *tensor.Tensor // own buffers, used without an arena
+	inputMemo
+	out, dx *tensor.Tensor // own buffers, used without an arena
 }
 
 // NewLinear returns a Linear layer with PyTorch's default initialization,
@@ -57,10 +56,7 @@ func formatPyBool(b bool) string {
 
 // Params implements Layer.
 func (l *Linear) Params() []*Param {
-	if l.Bias == nil {
-		return []*Param{l.Weight}
-	}
-	return []*Param{l.Weight, l.Bias}
+	return weightAndBias(l.Weight, l.Bias)
 }
 
 // SetNeedInputGrad implements InputGradSkipper. A classifier head trained on
@@ -84,12 +80,7 @@ func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	n := shape[0]
 	out := l.output(&l.out, x, shape...)
-	l.outShape = append(l.outShape[:0], shape...)
-	if l.Training {
-		l.x = x
-	} else {
-		l.x = nil
-	}
+	l.remember(l.Training, x, shape)
 	y := out.Data
 	beta := float32(0)
 	if l.Bias != nil {
@@ -107,10 +98,7 @@ func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 // Backward implements Layer: dW += dyᵀ·x, db += column sums of dy, and
 // dx = dy·W (nil when the input gradient is not needed).
 func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if l.x == nil {
-		return nil, errNoForward(l)
-	}
-	if err := checkGrad(l, dy, l.outShape); err != nil {
+	if err := l.backwardReady(l, dy); err != nil {
 		return nil, err
 	}
 	n, g := l.x.Shape[0], dy.Data

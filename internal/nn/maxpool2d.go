@@ -18,9 +18,9 @@ type MaxPool2d struct {
 	Base
 	Kernel, Stride, Padding int
 
-	inShape, outShape []int // of the last training Forward; nil otherwise
-	argmax            []int32
-	out, dx           *tensor.Tensor // own buffers, used without an arena
+	shapeMemo
+	argmax  []int32
+	out, dx *tensor.Tensor // own buffers, used without an arena
 }
 
 // dropsInput implements inputDropper: Backward needs only the argmax.
@@ -107,12 +107,7 @@ func (m *MaxPool2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 		}
 	})
-	if m.Training {
-		m.inShape = append(m.inShape[:0], x.Shape...)
-		m.outShape = append(m.outShape[:0], shape...)
-	} else {
-		m.inShape = nil
-	}
+	m.remember(m.Training, x.Shape, shape)
 	return out, nil
 }
 
@@ -265,10 +260,7 @@ func maxPoolPlane(g tensor.ConvGeom, src []float32, ho, wo int, dst []float32, i
 
 // Backward implements Layer.
 func (m *MaxPool2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if m.inShape == nil {
-		return nil, errNoForward(m)
-	}
-	if err := checkGrad(m, dy, m.outShape); err != nil {
+	if err := m.backwardReady(m, dy); err != nil {
 		return nil, err
 	}
 	dx := m.inputGrad(&m.dx, dy, nil, m.inShape...)

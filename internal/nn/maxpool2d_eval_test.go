@@ -5,8 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"starid/internal/tensor"
 )
 
 // TestMaxPool2dEvalMatchesDefinition checks the evaluation kernels, which
@@ -16,44 +14,31 @@ import (
 func TestMaxPool2dEvalMatchesDefinition(t *testing.T) {
 	// poolCases plus the 3x3 stride-2 kernel at odd and even sizes.
 	cases := append(poolCases[:len(poolCases):len(poolCases)],
-		struct{ n, c, h, w, k, s, p int }{1, 2, 9, 11, 3, 2, 0},
-		struct{ n, c, h, w, k, s, p int }{2, 1, 8, 10, 3, 2, 0},
-		struct{ n, c, h, w, k, s, p int }{1, 1, 3, 3, 3, 2, 0})
-	for _, tc := range cases {
-		t.Run(fmt.Sprint(tc), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(4, uint64(tc.k)))
-			x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
-			l := NewMaxPool2d(tc.k, tc.s, tc.p)
-			l.SetTraining(false)
-			y, err := l.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := naiveMaxPool(x, tc.k, tc.s, tc.p)
-			if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
-				t.Fatalf("forward differs by %g", d)
-			}
-			// A NaN at each window position in turn of the first
-			// output's window must reach that output.
-			for ky := range tc.k {
-				for kx := range tc.k {
-					iy, ix := ky-tc.p, kx-tc.p
-					if iy < 0 || ix < 0 || iy >= tc.h || ix >= tc.w {
-						continue
-					}
-					xn := x.Clone()
-					xn.Data[iy*tc.w+ix] = float32(math.NaN())
-					y, err := l.Forward(xn)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if v := y.Data[0]; v == v {
-						t.Fatalf("NaN at window position (%d, %d) gave %v", ky, kx, v)
-					}
+		windowCase{1, 2, 9, 11, 3, 2, 0},
+		windowCase{2, 1, 8, 10, 3, 2, 0},
+		windowCase{1, 1, 3, 3, 3, 2, 0})
+	eachWindowCase(t, cases, func(t *testing.T, tc windowCase) {
+		l, x, _, _ := maxPoolMatches(t, tc, rand.New(rand.NewPCG(4, uint64(tc.k))), false)
+		// A NaN at each window position in turn of the first
+		// output's window must reach that output.
+		for ky := range tc.k {
+			for kx := range tc.k {
+				iy, ix := ky-tc.p, kx-tc.p
+				if iy < 0 || ix < 0 || iy >= tc.h || ix >= tc.w {
+					continue
+				}
+				xn := x.Clone()
+				xn.Data[iy*tc.w+ix] = float32(math.NaN())
+				y, err := l.Forward(xn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v := y.Data[0]; v == v {
+					t.Fatalf("NaN at window position (%d, %d) gave %v", ky, kx, v)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkMaxPool2dEval times the evaluation kernels on the face

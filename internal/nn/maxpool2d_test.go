@@ -52,7 +52,49 @@ func naiveMaxPool(x *tensor.Tensor, k, s, p int) ([]float32, []int) {
 	return vals, idx
 }
 
-var poolCases = []struct{ n, c, h, w, k, s, p int }{
+// windowCase is a layer that slides a k x k window with stride s and
+// padding p over an n x c x h x w input.
+type windowCase struct{ n, c, h, w, k, s, p int }
+
+// input is a random input of the case's shape.
+func (tc windowCase) input(r *rand.Rand) *tensor.Tensor {
+	return randTensor(r, tc.n, tc.c, tc.h, tc.w)
+}
+
+// eachWindowCase runs fn as a subtest per case.
+func eachWindowCase(t *testing.T, cases []windowCase, fn func(t *testing.T, tc windowCase)) {
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc), func(t *testing.T) { fn(t, tc) })
+	}
+}
+
+// forwardPool runs l on a random input of tc's shape drawn from r.
+func forwardPool(t *testing.T, tc windowCase, r *rand.Rand, l Layer) (x, y *tensor.Tensor) {
+	t.Helper()
+	x = tc.input(r)
+	y, err := l.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, y
+}
+
+// maxPoolMatches runs a MaxPool2d of tc in the given mode on a random
+// input drawn from r and holds its output to the definition exactly. It
+// returns the layer, input and output, and the definition's argmax.
+func maxPoolMatches(t *testing.T, tc windowCase, r *rand.Rand, training bool) (*MaxPool2d, *tensor.Tensor, *tensor.Tensor, []int) {
+	t.Helper()
+	l := NewMaxPool2d(tc.k, tc.s, tc.p)
+	l.SetTraining(training)
+	x, y := forwardPool(t, tc, r, l)
+	want, idx := naiveMaxPool(x, tc.k, tc.s, tc.p)
+	if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
+		t.Fatalf("forward differs by %g", d)
+	}
+	return l, x, y, idx
+}
+
+var poolCases = []windowCase{
 	{2, 3, 8, 8, 2, 2, 0},
 	{1, 2, 7, 9, 2, 2, 0},
 	{3, 2, 7, 9, 3, 2, 1},
@@ -63,43 +105,29 @@ var poolCases = []struct{ n, c, h, w, k, s, p int }{
 }
 
 func TestMaxPool2dMatchesDefinition(t *testing.T) {
-	for _, tc := range poolCases {
-		t.Run(fmt.Sprint(tc), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(1, uint64(tc.k)))
-			x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
-			l := NewMaxPool2d(tc.k, tc.s, tc.p)
-			l.SetTraining(true)
-			y, err := l.Forward(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, idx := naiveMaxPool(x, tc.k, tc.s, tc.p)
-			if d := tensor.MaxAbsDiff(y.Data, want); d != 0 {
-				t.Fatalf("forward differs by %g", d)
-			}
-			dy := randTensor(r, y.Shape...)
-			dx, err := l.Backward(dy.Clone())
-			if err != nil {
-				t.Fatal(err)
-			}
-			wdx := make([]float32, len(x.Data))
-			for i, j := range idx {
-				wdx[j] += dy.Data[i]
-			}
-			if d := tensor.MaxAbsDiff(dx.Data, wdx); d > 1e-6 {
-				t.Fatalf("backward differs by %g", d)
-			}
-		})
-	}
+	eachWindowCase(t, poolCases, func(t *testing.T, tc windowCase) {
+		r := rand.New(rand.NewPCG(1, uint64(tc.k)))
+		l, x, y, idx := maxPoolMatches(t, tc, r, true)
+		dy := randTensor(r, y.Shape...)
+		dx, err := l.Backward(dy.Clone())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wdx := make([]float32, len(x.Data))
+		for i, j := range idx {
+			wdx[j] += dy.Data[i]
+		}
+		if d := tensor.MaxAbsDiff(dx.Data, wdx); d > 1e-6 {
+			t.Fatalf("backward differs by %g", d)
+		}
+	})
 }
 
 func TestMaxPool2dGradCheck(t *testing.T) {
-	for _, tc := range poolCases {
-		t.Run(fmt.Sprint(tc), func(t *testing.T) {
-			x := distinctTensor(rand.New(rand.NewPCG(2, 3)), tc.n, tc.c, tc.h, tc.w)
-			gradCheck{}.run(t, NewMaxPool2d(tc.k, tc.s, tc.p), x)
-		})
-	}
+	eachWindowCase(t, poolCases, func(t *testing.T, tc windowCase) {
+		x := distinctTensor(rand.New(rand.NewPCG(2, 3)), tc.n, tc.c, tc.h, tc.w)
+		gradCheck{}.run(t, NewMaxPool2d(tc.k, tc.s, tc.p), x)
+	})
 }
 
 func TestMaxPool2dTiesAndNaN(t *testing.T) {
@@ -156,6 +184,22 @@ func TestMaxPool2dPaddingIsNegInf(t *testing.T) {
 
 // poolLayerErrors checks the shape errors and the Backward preconditions
 // every pooling layer shares.
+// refusesShapes checks that l's Forward refuses each input shape with an
+// error naming the layer, the shape and the expected one.
+func refusesShapes(t *testing.T, l Layer, bad [][]int, expected string) {
+	t.Helper()
+	for _, shape := range bad {
+		_, err := l.Forward(tensor.New(shape...))
+		if err == nil {
+			t.Errorf("input %v accepted", shape)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, l.String()) || !strings.Contains(msg, tensor.ShapeString(shape)) || !strings.Contains(msg, expected) {
+			t.Errorf("message %q does not name the layer and both shapes", msg)
+		}
+	}
+}
+
 func poolLayerErrors(t *testing.T, l Layer, bad [][]int, good []int) {
 	t.Helper()
 	for _, shape := range bad {

@@ -20,8 +20,8 @@ type ConstantPad2d struct {
 	Left, Right, Top, Bottom int
 	Value                    float32
 
-	inShape, outShape []int // of the last training Forward; nil otherwise
-	out, dx           *tensor.Tensor
+	shapeMemo
+	out, dx *tensor.Tensor
 }
 
 // NewConstantPad2d returns a padding layer. It panics on negative padding,
@@ -85,22 +85,14 @@ func (p *ConstantPad2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			fill(dst[(p.Top+h)*ow:], v)
 		}
 	})
-	if p.Training {
-		p.inShape = append(p.inShape[:0], x.Shape...)
-		p.outShape = append(p.outShape[:0], shape...)
-	} else {
-		p.inShape = nil
-	}
+	p.remember(p.Training, x.Shape, shape)
 	return out, nil
 }
 
 // Backward implements Layer: the border is a constant, so dL/dx is the
 // interior of dy.
 func (p *ConstantPad2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if p.inShape == nil {
-		return nil, errNoForward(p)
-	}
-	if err := checkGrad(p, dy, p.outShape); err != nil {
+	if err := p.backwardReady(p, dy); err != nil {
 		return nil, err
 	}
 	dx := p.inputGrad(&p.dx, dy, nil, p.inShape...)

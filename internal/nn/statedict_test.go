@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"starid/internal/safetensors"
+	"starid/internal/testkit"
 )
 
 // sdModel is a small VGG-shaped network: a conv block with batch norm and a
@@ -222,10 +223,7 @@ print(json.dumps(out))
 // strict loader expects for the same architecture: names, order, shapes,
 // int64 num_batches_tracked and every value.
 func TestTorchLoadsStateDict(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import torch (%v: %s)", python, err, strings.TrimSpace(string(out)))
-	}
+	python := testkit.NeedTorch(t)
 	path := filepath.Join(t.TempDir(), "best.safetensors")
 	src := sdModel(1, 3, "classifier")
 	if err := SaveStateDict(path, src, nil); err != nil {

@@ -17,25 +17,45 @@ import (
 // golden is testdata/golden.json, written by testdata/gen_golden.py with
 // PyTorch 1.13.
 type golden struct {
-	TorchVersion   string      `json:"torch_version"`
-	Steps          int         `json:"steps"`
-	LRChangeStep   int         `json:"lr_change_step"`
-	LRChangeFactor float64     `json:"lr_change_factor"`
-	Shapes         [][]int     `json:"shapes"`
-	Init           []f32list   `json:"init"`
-	Grads          [][]f32list `json:"grads"` // [step][param], nil for no gradient
-	Optimizers     []struct {
-		Name      string         `json:"name"`
-		Kind      string         `json:"kind"`
-		Config    map[string]any `json:"config"`
-		AfterStep [][]f32list    `json:"after_step"` // [step][param]
-	} `json:"optimizers"`
-	Schedules []struct {
-		Spec       string    `json:"spec"`
-		BaseLR     float64   `json:"base_lr"`
-		Stepped    []float64 `json:"stepped"`
-		ClosedForm []float64 `json:"closed_form"`
-	} `json:"schedules"`
+	TorchVersion   string            `json:"torch_version"`
+	Steps          int               `json:"steps"`
+	LRChangeStep   int               `json:"lr_change_step"`
+	LRChangeFactor float64           `json:"lr_change_factor"`
+	Shapes         [][]int           `json:"shapes"`
+	Init           []f32list         `json:"init"`
+	Grads          [][]f32list       `json:"grads"` // [step][param], nil for no gradient
+	Optimizers     []goldenOptimizer `json:"optimizers"`
+	Schedules      []goldenSchedule  `json:"schedules"`
+}
+
+// goldenOptimizer is one optimizer configuration and PyTorch's parameters
+// after each of its steps.
+type goldenOptimizer struct {
+	Name      string         `json:"name"`
+	Kind      string         `json:"kind"`
+	Config    map[string]any `json:"config"`
+	AfterStep [][]f32list    `json:"after_step"` // [step][param]
+}
+
+// goldenSchedule is one schedule and the rates PyTorch's scheduler gave.
+type goldenSchedule struct {
+	Spec       string    `json:"spec"`
+	BaseLR     float64   `json:"base_lr"`
+	Stepped    []float64 `json:"stepped"`
+	ClosedForm []float64 `json:"closed_form"`
+}
+
+// eachGolden runs fn as a subtest (named by name) per golden case, after
+// checking that the golden file holds at least least of them: a generator
+// that lost cases would otherwise pass unnoticed.
+func eachGolden[T any](t *testing.T, cases []T, least int, what string, name func(T) string, fn func(*testing.T, T)) {
+	t.Helper()
+	if len(cases) < least {
+		t.Fatalf("golden data has only %d %s", len(cases), what)
+	}
+	for _, c := range cases {
+		t.Run(name(c), func(t *testing.T) { fn(t, c) })
+	}
 }
 
 var loadGolden = sync.OnceValues(func() (*golden, error) {
@@ -132,44 +152,39 @@ func newFromGolden(t testing.TB, kind string, cfg map[string]any, ps []*nn.Param
 // a failure says how far off it is, reports the largest relative error).
 func TestGoldenPyTorch(t *testing.T) {
 	g := mustGolden(t)
-	if len(g.Optimizers) < 10 {
-		t.Fatalf("golden data has only %d optimizer runs", len(g.Optimizers))
-	}
-	for _, oc := range g.Optimizers {
-		t.Run(oc.Name, func(t *testing.T) {
-			ps := g.params()
-			opt := newFromGolden(t, oc.Kind, oc.Config, ps)
-			for s := 0; s < g.Steps; s++ {
-				if s == g.LRChangeStep {
-					opt.SetLR(opt.LR() * g.LRChangeFactor)
+	eachGolden(t, g.Optimizers, 10, "optimizer runs", func(oc goldenOptimizer) string { return oc.Name }, func(t *testing.T, oc goldenOptimizer) {
+		ps := g.params()
+		opt := newFromGolden(t, oc.Kind, oc.Config, ps)
+		for s := 0; s < g.Steps; s++ {
+			if s == g.LRChangeStep {
+				opt.SetLR(opt.LR() * g.LRChangeFactor)
+			}
+			g.setGrads(ps, s)
+			if err := opt.Step(); err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range ps {
+				want := f32s(oc.AfterStep[s][i])
+				if i == 3 && s == 0 && !tensor.SameBits(p.Value.Data, f32s(g.Init[i])) {
+					t.Errorf("parameter %d has no gradient but changed", i)
 				}
-				g.setGrads(ps, s)
-				if err := opt.Step(); err != nil {
-					t.Fatal(err)
+				mismatches, worst := 0, 0.0
+				for j, v := range p.Value.Data {
+					if math.Float32bits(v) != math.Float32bits(want[j]) {
+						mismatches++
+					}
+					worst = max(worst, relErr(float64(v), float64(want[j])))
 				}
-				for i, p := range ps {
-					want := f32s(oc.AfterStep[s][i])
-					if i == 3 && s == 0 && !tensor.SameBits(p.Value.Data, f32s(g.Init[i])) {
-						t.Errorf("parameter %d has no gradient but changed", i)
-					}
-					mismatches, worst := 0, 0.0
-					for j, v := range p.Value.Data {
-						if math.Float32bits(v) != math.Float32bits(want[j]) {
-							mismatches++
-						}
-						worst = max(worst, relErr(float64(v), float64(want[j])))
-					}
-					if worst > 1e-6 {
-						t.Fatalf("step %d parameter %d: max relative error %.3g vs PyTorch", s+1, i, worst)
-					}
-					if mismatches > 0 {
-						t.Errorf("step %d parameter %d: %d of %d values differ from PyTorch in the last bits (max rel %.3g)",
-							s+1, i, mismatches, len(want), worst)
-					}
+				if worst > 1e-6 {
+					t.Fatalf("step %d parameter %d: max relative error %.3g vs PyTorch", s+1, i, worst)
+				}
+				if mismatches > 0 {
+					t.Errorf("step %d parameter %d: %d of %d values differ from PyTorch in the last bits (max rel %.3g)",
+						s+1, i, mismatches, len(want), worst)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 func relErr(a, b float64) float64 {

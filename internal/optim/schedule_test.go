@@ -13,35 +13,30 @@ import (
 // form that CosineAnnealingLR.step() evaluates to rounding.
 func TestScheduleGolden(t *testing.T) {
 	g := mustGolden(t)
-	if len(g.Schedules) < 6 {
-		t.Fatalf("golden data has only %d schedules", len(g.Schedules))
-	}
-	for _, sc := range g.Schedules {
-		t.Run(sc.Spec, func(t *testing.T) {
-			s, err := ParseSchedule(sc.Spec)
-			if err != nil {
-				t.Fatal(err)
+	eachGolden(t, g.Schedules, 6, "schedules", func(sc goldenSchedule) string { return sc.Spec }, func(t *testing.T, sc goldenSchedule) {
+		s, err := ParseSchedule(sc.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sc.Stepped) != 45 {
+			t.Fatalf("%d epochs of golden data, want 45", len(sc.Stepped))
+		}
+		_, cosine := s.(Cosine)
+		for e, want := range sc.Stepped {
+			got := s.LR(sc.BaseLR, e)
+			switch {
+			case !cosine && got != want:
+				t.Errorf("epoch %d: LR %v, PyTorch %v", e, got, want)
+			case cosine && math.Abs(got-want) > 1e-12*sc.BaseLR:
+				t.Errorf("epoch %d: LR %v, PyTorch's stepped value %v", e, got, want)
 			}
-			if len(sc.Stepped) != 45 {
-				t.Fatalf("%d epochs of golden data, want 45", len(sc.Stepped))
+		}
+		for e, want := range sc.ClosedForm {
+			if got := s.LR(sc.BaseLR, e); math.Abs(got-want) > 4e-16*sc.BaseLR {
+				t.Errorf("epoch %d: LR %v, PyTorch's closed form %v", e, got, want)
 			}
-			_, cosine := s.(Cosine)
-			for e, want := range sc.Stepped {
-				got := s.LR(sc.BaseLR, e)
-				switch {
-				case !cosine && got != want:
-					t.Errorf("epoch %d: LR %v, PyTorch %v", e, got, want)
-				case cosine && math.Abs(got-want) > 1e-12*sc.BaseLR:
-					t.Errorf("epoch %d: LR %v, PyTorch's stepped value %v", e, got, want)
-				}
-			}
-			for e, want := range sc.ClosedForm {
-				if got := s.LR(sc.BaseLR, e); math.Abs(got-want) > 4e-16*sc.BaseLR {
-					t.Errorf("epoch %d: LR %v, PyTorch's closed form %v", e, got, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestScheduleValues(t *testing.T) {

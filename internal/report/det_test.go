@@ -1,8 +1,6 @@
 package report
 
 import (
-	"image/png"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,18 +13,7 @@ func TestDETWritesPNG(t *testing.T) {
 	if err := DET(pts, eval.DETPoint{FAR: 0, FRR: 0.25}, "strangers", path); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cfg, err := png.DecodeConfig(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Width != DETWidth || cfg.Height != DETHeight {
-		t.Errorf("size %dx%d, want %dx%d", cfg.Width, cfg.Height, DETWidth, DETHeight)
-	}
+	decode(t, path, DETWidth, DETHeight)
 	if err := DET(nil, eval.DETPoint{}, "x", path); err == nil {
 		t.Error("no points: want an error")
 	}

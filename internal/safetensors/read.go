@@ -300,12 +300,17 @@ func checkEntry(name string, e *headerEntry, bufLen int64) (Info, error) {
 // converted as by a Go conversion, so PyTorch's int64 buffers load into
 // starid's float32 ones.
 func (f *File) Float32(name string) ([]float32, error) {
+	return readNew(f, name, f.ReadFloat32)
+}
+
+// readNew reads the named tensor with read into a new slice of its size.
+func readNew[T float32 | int64](f *File, name string, read func(string, []T) error) ([]T, error) {
 	info, ok := f.Info(name)
 	if !ok {
 		return nil, fmt.Errorf("%s: no tensor %s", f.name, name)
 	}
-	dst := make([]float32, info.Numel())
-	if err := f.ReadFloat32(name, dst); err != nil {
+	dst := make([]T, info.Numel())
+	if err := read(name, dst); err != nil {
 		return nil, err
 	}
 	return dst, nil
@@ -322,15 +327,7 @@ func (f *File) ReadFloat32(name string, dst []float32) error {
 // Int64 returns the values of the named tensor, which must have an integer
 // or BOOL dtype (float values are refused rather than truncated).
 func (f *File) Int64(name string) ([]int64, error) {
-	info, ok := f.Info(name)
-	if !ok {
-		return nil, fmt.Errorf("%s: no tensor %s", f.name, name)
-	}
-	dst := make([]int64, info.Numel())
-	if err := f.ReadInt64(name, dst); err != nil {
-		return nil, err
-	}
-	return dst, nil
+	return readNew(f, name, f.ReadInt64)
 }
 
 // ReadInt64 is Int64 into dst, which must hold exactly the element count.

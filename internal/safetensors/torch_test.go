@@ -6,10 +6,12 @@ import (
 	"math"
 	"os/exec"
 	"path/filepath"
-	"starid/internal/tensor"
 	"strconv"
 	"strings"
 	"testing"
+
+	"starid/internal/tensor"
+	"starid/internal/testkit"
 )
 
 // TestReadTorchFile reads testdata/torch.safetensors, written from PyTorch
@@ -95,10 +97,7 @@ print(json.dumps(out))
 // that our header, offsets and byte layout are what an independent reader
 // expects. It skips when /usr/bin/python3 has no torch.
 func TestTorchReadsOurFile(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import torch (%v: %s)", python, err, strings.TrimSpace(string(out)))
-	}
+	python := testkit.NeedTorch(t)
 	path := filepath.Join(t.TempDir(), "ours.safetensors")
 	in := sample()[:5] // NaN has no exact JSON spelling; the rest do
 	meta := map[string]string{"epoch": "3", "model": "vgg16-bn"}

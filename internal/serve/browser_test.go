@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"starid/internal/testkit"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -94,14 +96,7 @@ func saveScreenshot(t *testing.T, bctx context.Context, name string) {
 // writeTestPNG writes a generated w x h photo as a PNG file.
 func writeTestPNG(t *testing.T, path string, w, h int) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, testImage(w, h)); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WritePNG(t, path, testImage(w, h))
 }
 
 // shownBox is what the page drew for one face, measured in the browser.

@@ -7,12 +7,13 @@ import (
 	"image"
 	"os"
 	"path/filepath"
-	"starid/internal/facecrop"
-	"starid/internal/faces"
-	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
+
+	"starid/internal/facecrop"
+	"starid/internal/faces"
+	"starid/internal/runs"
 )
 
 // boxLandmarks are 68 landmarks of a face in box: the eye points at
@@ -86,27 +87,12 @@ func TestFaceWarper(t *testing.T) {
 		got = append(got, l)
 		return chip, nil
 	})
-	for _, tc := range []struct {
-		sample  int
-		want    *image.RGBA
-		wantErr string
-	}{
+	checkSamples(t, warp, img, []sampleCase[*image.RGBA]{
 		{0, chip, ""},
 		{1, img, ""}, // no face: the whole photo
 		{2, nil, "unreadable"},
 		{3, nil, "no face search"},
-	} {
-		out, err := warp(tc.sample, img)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("sample %d: err %v, want %q", tc.sample, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil || out != tc.want {
-			t.Errorf("sample %d: %p, %v; want %p", tc.sample, out, err, tc.want)
-		}
-	}
+	})
 	if len(got) != 1 || &got[0][0] != &lm[0] {
 		t.Errorf("chip maker called %d times, or not with the sample's landmarks", len(got))
 	}
@@ -233,11 +219,5 @@ func TestAlignedNeedsChipMaker(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	c := alignedConfig(dataDir, out, &fakeFinder{}, &fakeChips{})
 	c.AlignChip = nil
-	var o runOutput
-	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), "--crop aligned: no chip maker") {
-		t.Errorf("err = %v", err)
-	}
-	if _, err := os.Stat(out); err == nil {
-		t.Error("the failed run left its folder")
-	}
+	refusedBeforeFolder(t, c, out, "--crop aligned: no chip maker")
 }

@@ -6,12 +6,14 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
-	"starid/internal/faces"
-	"starid/internal/runs"
 	"strings"
 	"sync"
 	"testing"
+
+	"starid/internal/faces"
+	"starid/internal/runs"
 )
 
 func TestFaceCropper(t *testing.T) {
@@ -22,17 +24,29 @@ func TestFaceCropper(t *testing.T) {
 		1: {},
 		2: {Err: bad},
 	}, 0.25)
-	for _, tc := range []struct {
-		sample  int
-		want    image.Rectangle
-		wantErr string
-	}{
+	checkSamples(t, crop, img, []sampleCase[image.Rectangle]{
 		{0, image.Rect(35, 25, 65, 55), ""},
 		{1, img.Rect, ""}, // no face: the whole photo
 		{2, image.Rectangle{}, "unreadable"},
 		{3, image.Rectangle{}, "no face search"},
-	} {
-		got, err := crop(tc.sample, img)
+	})
+}
+
+// sampleCase is what a per-sample cutter should answer for one sample:
+// want, or an error containing wantErr.
+type sampleCase[T comparable] struct {
+	sample  int
+	want    T
+	wantErr string
+}
+
+// checkSamples holds cut, run on img as each case's sample, to the cases.
+// Pointers are compared (and printed) as addresses: a cutter hands back
+// the very image it was given or made.
+func checkSamples[T comparable](t *testing.T, cut func(int, *image.RGBA) (T, error), img *image.RGBA, cases []sampleCase[T]) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := cut(tc.sample, img)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("sample %d: err %v, want %q", tc.sample, err, tc.wantErr)
@@ -40,7 +54,11 @@ func TestFaceCropper(t *testing.T) {
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("sample %d: %v, %v; want %v", tc.sample, got, err, tc.want)
+			verb := "%v"
+			if reflect.ValueOf(tc.want).Kind() == reflect.Pointer {
+				verb = "%p"
+			}
+			t.Errorf("sample %d: "+verb+", %v; want "+verb, tc.sample, got, err, tc.want)
 		}
 	}
 }
@@ -203,8 +221,15 @@ func TestFaceCropNeedsFinder(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	c := faceCropConfig(dataDir, out, &fakeFinder{})
 	c.FaceBoxes = nil
+	refusedBeforeFolder(t, c, out, "no face finder")
+}
+
+// refusedBeforeFolder checks that Train refuses c with an error saying
+// want, and that it did so before making the run folder out.
+func refusedBeforeFolder(t *testing.T, c Config, out, want string) {
+	t.Helper()
 	var o runOutput
-	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), "no face finder") {
+	if _, err := Train(context.Background(), c, o.output(nil)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v", err)
 	}
 	if _, err := os.Stat(out); err == nil {

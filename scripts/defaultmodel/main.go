@@ -47,11 +47,7 @@ func run(dataDir, out, cacheDir string) error {
 	}
 	cache := &identify.Cache{Dir: dir, Version: faces.PipelineVersion}
 	d := identify.Lazy(func() (identify.Describer, error) {
-		models, err := faces.ModelDir()
-		if err != nil {
-			return nil, err
-		}
-		return faces.LoadPipeline(models)
+		return faces.LoadInstalled()
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -131,11 +131,7 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 		return nil, err
 	}
 	d := identify.Lazy(func() (identify.Describer, error) {
-		dir, err := faces.ModelDir()
-		if err != nil {
-			return nil, err
-		}
-		return faces.LoadPipeline(dir)
+		return faces.LoadInstalled()
 	})
 	photos, stats, err := identify.Describe(ctx, d, paths, nil, identify.DescribeOptions{
 		Cache: &identify.Cache{Dir: cdir, Version: faces.PipelineVersion}, Progress: progress.New(os.Stderr, 0, "describing faces").Func(), Landmarks: true})
@@ -181,11 +177,7 @@ var (
 // mirrorAll replaces each main face's descriptor by its mean with the
 // mirrored chip's (library.MirroredDescriptor), photos decoded again.
 func mirrorAll(main map[string]*faces.Face) error {
-	dir, err := faces.ModelDir()
-	if err != nil {
-		return err
-	}
-	p, err := faces.LoadPipeline(dir)
+	p, err := faces.LoadInstalled()
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	"starid/internal/faces"
 	"starid/internal/identify"
@@ -34,12 +34,7 @@ var variants = map[string]variant{
 }
 
 func variantNames() []string {
-	var n []string
-	for k := range variants {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
+	return slices.Sorted(maps.Keys(variants))
 }
 
 // describer gives the variant's Describer and the cache version it

@@ -93,11 +93,7 @@ func run(dataDir string, sets int, seed uint64, work string) error {
 	}
 	cache := &identify.Cache{Dir: cacheDir, Version: faces.PipelineVersion}
 	d := identify.Lazy(func() (identify.Describer, error) {
-		dir, err := faces.ModelDir()
-		if err != nil {
-			return nil, err
-		}
-		return faces.LoadPipeline(dir)
+		return faces.LoadInstalled()
 	})
 	rng := rand.New(rand.NewPCG(seed, 0x66657773686f74)) // "fewshot"
 	all := make([][]result, sets)
