@@ -54,9 +54,9 @@ type cachedFace struct {
 
 // cachedPhoto is a photo with its folder label and faces.
 type cachedPhoto struct {
-	Path, Label string
-	W, H        int
-	Faces       []cachedFace
+	Path, Label  string
+	W, H         int
+	Faces        []cachedFace
 	Main, Surest int // face indexes, -1 without faces
 }
 

@@ -44,6 +44,7 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&augFile, "augcache", "", "verify study only: describe the main and surest faces with test-time augments into this file (or read it) and measure verify from it")
+	flag.BoolVar(&fitVerify, "fit-verify", false, "with --augcache: fit library.DefaultVerifyRule on all the people and print it")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: libeval [--pairs N] DATASET_DIR")
@@ -65,6 +66,9 @@ func run(dataset string, nPairs int) error {
 		c, err := loadOrDescribe(ctx, augFile, paths, labels)
 		if err != nil {
 			return err
+		}
+		if fitVerify {
+			return printVerifyRule(c)
 		}
 		return verifyStudy(c, nPairs)
 	}
@@ -194,6 +198,7 @@ var (
 	mirrorFaces bool
 	jitter      []float64
 	augFile     string
+	fitVerify   bool
 )
 
 // mirrorAll replaces each main face's descriptor by its mean with the

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"starid/internal/library"
 	"starid/internal/library/knn"
 )
 
@@ -16,14 +17,11 @@ import (
 type face struct {
 	label string
 	d     []float32
-	q     faceQuality
-}
-
-// faceQuality is what is known of a face besides its descriptor.
-type faceQuality struct {
-	score float64 // detector confidence
-	side  float64 // log of the box's shorter side, pixels
-	yaw   float64 // |nose tip offset from the eyes' midpoint| / eye span
+	q     library.FaceCondition
+	// mu and sd are the mean and standard deviation of the face's
+	// distances to a cohort of other people (score normalization).
+	mu, sd float64
+	views  [][]float32 // the augments' descriptors, one by one
 }
 
 // facesOf picks each photo's face (its main face, or its surest when
@@ -45,6 +43,7 @@ func facesOf(c *augCache, surest bool, augs []string) ([]face, error) {
 		}
 		f := p.Faces[i]
 		d := make([]float32, len(f.Descriptor))
+		var views [][]float32
 		for _, name := range augs {
 			k, ok := idx[name]
 			if !ok {
@@ -57,26 +56,20 @@ func facesOf(c *augCache, surest bool, augs []string) ([]face, error) {
 			for j, v := range src {
 				d[j] += v / float32(len(augs))
 			}
+			views = append(views, src)
 		}
-		out = append(out, face{label: p.Label, d: d, q: qualityOf(f)})
+		out = append(out, face{label: p.Label, d: d, q: conditionOf(f), views: views})
 	}
 	return out, nil
 }
 
-// qualityOf measures a face: the yaw proxy is how far the nose tip
-// (landmark 30) sits from the midpoint of the outer eye corners (36, 45)
-// along the eye line, over their distance: 0 frontal, ~0.5 in profile.
-func qualityOf(f cachedFace) faceQuality {
-	q := faceQuality{score: f.Score, side: math.Log(max(1, min(f.Box[2], f.Box[3])))}
-	if len(f.Landmarks) == 68 {
-		l, r, n := f.Landmarks[36], f.Landmarks[45], f.Landmarks[30]
-		ex, ey := r.X-l.X, r.Y-l.Y
-		span := math.Hypot(ex, ey)
-		if span > 0 {
-			q.yaw = math.Abs(((n.X-(l.X+r.X)/2)*ex + (n.Y-(l.Y+r.Y)/2)*ey) / (span * span))
-		}
+// conditionOf is library.ConditionOf of a cached face.
+func conditionOf(f cachedFace) library.FaceCondition {
+	lf := library.Face{Box: f.Box, Score: f.Score}
+	for _, p := range f.Landmarks {
+		lf.Landmarks = append(lf.Landmarks, [2]float32{float32(p.X), float32(p.Y)})
 	}
-	return q
+	return library.ConditionOf(lf)
 }
 
 // scorer rates a pair of faces, lower meaning more alike; fitted on the
@@ -88,6 +81,9 @@ type scorer func(a, b *face) float64
 type model struct {
 	prep  func(face) face
 	score scorer
+	// fixed: the model decides "same" at score <= 0 itself; no threshold
+	// is calibrated for it.
+	fixed bool
 }
 
 // apply is fs through m.prep.
@@ -116,7 +112,7 @@ func allPairs(fs []face, s scorer) []pair {
 	ps := make([]pair, 0, len(fs)*(len(fs)-1)/2)
 	for i := range fs {
 		for j := i + 1; j < len(fs); j++ {
-			ps = append(ps, pair{s(&fs[i], &fs[j]), fs[i].label == fs[j].label})
+			ps = append(ps, pair{d: s(&fs[i], &fs[j]), same: fs[i].label == fs[j].label})
 		}
 	}
 	return ps
@@ -131,7 +127,7 @@ func samplePairs(fs []face, s scorer, nSame, nDiff int, r *rand.Rand) []pair {
 		if i == j {
 			continue
 		}
-		p := pair{s(&fs[i], &fs[j]), fs[i].label == fs[j].label}
+		p := pair{d: s(&fs[i], &fs[j]), same: fs[i].label == fs[j].label}
 		if p.same && len(same) < nSame {
 			same = append(same, p)
 		} else if !p.same && len(diff) < nDiff {
@@ -186,10 +182,13 @@ func crossValidate(fs []face, m method, k, repeats, nPairs int) (cvResult, error
 				return res, err
 			}
 			trainF, testF, s := mod.apply(trainF), mod.apply(testF), mod.score
-			th := bestThreshold(allPairs(trainF, s))
+			th := 0.0
+			if !mod.fixed {
+				th = bestThreshold(allPairs(trainF, s))
+			}
 			n := nPairs/k + boolInt(fold < nPairs%k)
 			for _, p := range samplePairs(testF, s, n, n, r) {
-				sampled = append(sampled, pair{p.d - th, p.same})
+				sampled = append(sampled, pair{d: p.d - th, same: p.same})
 			}
 			all := allPairs(testF, s)
 			bal += balancedAccuracy(all, th) / float64(k)
@@ -263,13 +262,32 @@ func halfSplit(fs []face, s scorer, nPairs int) (th, acc float64) {
 	return th, accuracy(samplePairs(test, s, nPairs, nPairs, rand.New(rand.NewPCG(1, 2))), th)
 }
 
-// verifyStudy prints the verify measurements of the session's levers.
+// verifyStudy prints the verify measurements of the session's levers,
+// each against the shipped decision before this study (main face, mean
+// with the mirror, plain distance) on the same folds and pairs: the
+// per-shuffle differences are paired, so their spread is the noise.
 func verifyStudy(c *augCache, nPairs int) error {
 	const k, repeats = 4, 5
 	fmt.Printf("identity-disjoint CV: %d folds of the 17 people, %d shuffles; per shuffle %d same + %d different test pairs\n", k, repeats, nPairs, nPairs)
-	fmt.Println("descriptor | face | method | half-split thr/acc | CV sampled acc | CV balanced acc (all test pairs) | TAR@1% | TAR@0.1%")
+	fmt.Println("descriptor | face | method | half-split thr/acc | CV sampled acc (change) | CV balanced acc, all test pairs (change) | TAR@1% | TAR@0.1%")
+	differ := 0
+	for _, p := range c.Photos {
+		if p.Main != p.Surest {
+			differ++
+			fmt.Printf("  %s: main face %v score %.3f, surest %v score %.3f\n", p.Path, p.Faces[p.Main].Box, p.Faces[p.Main].Score, p.Faces[p.Surest].Box, p.Faces[p.Surest].Score)
+		}
+	}
+	fmt.Printf("%d of %d photos have a surest face other than their main face\n", differ, len(c.Photos))
+	fs, err := facesOf(c, false, []string{"plain", "flip"})
+	if err != nil {
+		return err
+	}
+	ref, err := crossValidate(fs, plainMethod, k, repeats, nPairs)
+	if err != nil {
+		return err
+	}
 	for _, v := range studyVariants {
-		fs, err := facesOf(c, v.surest, strings.Split(v.augs, "+"))
+		fs, err := facesOf(c, v.surest, strings.Split(v.augs, ","))
 		if err != nil {
 			return err
 		}
@@ -287,10 +305,47 @@ func verifyStudy(c *augCache, nPairs int) error {
 			if v.surest {
 				face = "surest"
 			}
-			fmt.Printf("%s | %s | %s | %s | %s | %s | %s | %s\n", v.augs, face, m.name, half,
-				meanSD(res.sampled), meanSD(res.balanced), meanSD(res.tar1), meanSD(res.tar01))
+			fmt.Printf("%s | %s | %s | %s | %s (%s) | %s (%s) | %s | %s\n", v.augs, face, m.name, half,
+				meanSD(res.sampled), meanSD(minus(res.sampled, ref.sampled)), meanSD(res.balanced), meanSD(minus(res.balanced, ref.balanced)),
+				meanSD(res.tar1), meanSD(res.tar01))
 		}
 	}
+	if len(chosen) > 0 {
+		fmt.Println("shrinkages the inner CV chose (shrinkage: folds):", chosen)
+	}
+	return nil
+}
+
+func minus(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] - b[i]
+	}
+	return out
+}
+
+// printVerifyRule fits the shipped verify rule on every person's main
+// faces, described as verify describes them (mean with the mirror), and
+// prints it as Go for library.DefaultVerifyRule.
+func printVerifyRule(c *augCache) error {
+	fs, err := facesOf(c, false, []string{"plain", "flip"})
+	if err != nil {
+		return err
+	}
+	rule, err := library.FitVerifyRule(verifyPairs(fs, euclid))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("var DefaultVerifyRule = VerifyRule{\n\tW: [8]float64{")
+	for k, w := range rule.W {
+		if k > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%.6g", w)
+	}
+	fmt.Printf("},\n\tLo: %.4f, Hi: %.4f,\n}\n", rule.Lo, rule.Hi)
+	all := allPairs(fs, func(a, b *face) float64 { return euclid(a, b) - rule.Threshold(a.q, b.q) })
+	fmt.Printf("// on its own %d pairs (not a held-out figure): balanced accuracy %.2f%%\n", len(all), 100*balancedAccuracy(all, 0))
 	return nil
 }
 
@@ -304,14 +359,19 @@ type studyVariant struct {
 
 var plainMethod = method{"euclid", func([]face) (model, error) { return model{score: euclid}, nil }}
 
+// studyVariants are every measurement of docs/EXPERIMENTS.md's "Verify
+// (issue 14, session 7)" section; all of them take about an hour on two
+// busy cores (the diagonal metric and the view pairs most).
 var studyVariants = []studyVariant{
-	{augs: "plain", methods: []method{plainMethod}},
-	{augs: "plain+flip", methods: []method{plainMethod}},
-	{augs: "plain+flip", surest: true, methods: []method{plainMethod}},
-	{augs: "plain+flip+s0.92+s0.92f+s1.08+s1.08f", methods: []method{plainMethod}},
-	{augs: "plain+flip+x-+x++y-+y+", methods: []method{plainMethod}},
-	{augs: "plain+flip+r-+r+", methods: []method{plainMethod}},
-	{augs: "plain+flip+g0.8+g1.25", methods: []method{plainMethod}},
-	{augs: "plain+flip+grey", methods: []method{plainMethod}},
-	{augs: "plain+flip+s0.92+s0.92f+s1.08+s1.08f+x-+x++y-+y++r-+r++g0.8+g1.25+grey", methods: []method{plainMethod}},
+	{augs: "plain", methods: []method{plainMethod, whiten(0.9), whiten(0.75), whiten(0.5), whiten(0.25), whiten(0.1),
+		whitenNested([]float64{0.9, 0.75, 0.5, 0.25, 0.1})}},
+	{augs: "plain,flip", methods: []method{plainMethod, qualityAware(plainMethod), diagonal(1e-3), diagonal(1e-2), viewsMin,
+		snorm(plainMethod, 0, false), snorm(plainMethod, 0, true), snorm(plainMethod, 100, false), snorm(plainMethod, 20, false)}},
+	{augs: "plain,flip", surest: true, methods: []method{plainMethod, qualityAware(plainMethod)}},
+	{augs: "plain,flip,s0.92,s0.92f,s1.08,s1.08f", methods: []method{plainMethod}},
+	{augs: "plain,flip,x-,x+,y-,y+", methods: []method{plainMethod}},
+	{augs: "plain,flip,r-,r+", methods: []method{plainMethod}},
+	{augs: "plain,flip,g0.8,g1.25", methods: []method{plainMethod}},
+	{augs: "plain,flip,grey", methods: []method{plainMethod}},
+	{augs: "plain,flip,s0.92,s0.92f,s1.08,s1.08f,x-,x+,y-,y+,r-,r+,g0.8,g1.25,grey", methods: []method{plainMethod}},
 }
