@@ -346,6 +346,42 @@ func printVerifyRule(c *augCache) error {
 	fmt.Printf("},\n\tLo: %.4f, Hi: %.4f,\n}\n", rule.Lo, rule.Hi)
 	all := allPairs(fs, func(a, b *face) float64 { return euclid(a, b) - rule.Threshold(a.q, b.q) })
 	fmt.Printf("// on its own %d pairs (not a held-out figure): balanced accuracy %.2f%%\n", len(all), 100*balancedAccuracy(all, 0))
+	return halfSplitRule(fs, nPairsHalf)
+}
+
+// nPairsHalf is the half split's drawn pairs of each kind.
+const nPairsHalf = 1000
+
+// halfSplitRule compares the one threshold with library.VerifyRule on the
+// half split: both fitted on each person's even-numbered photos, measured
+// on pairs drawn from the odd-numbered ones and on all their pairs.
+func halfSplitRule(fs []face, nPairs int) error {
+	var cal, test []face
+	seen := map[string]int{}
+	for _, f := range fs {
+		if seen[f.label]%2 == 0 {
+			cal = append(cal, f)
+		} else {
+			test = append(test, f)
+		}
+		seen[f.label]++
+	}
+	rule, err := library.FitVerifyRule(verifyPairs(cal, euclid))
+	if err != nil {
+		return err
+	}
+	th := bestThreshold(allPairs(cal, euclid))
+	for _, c := range []struct {
+		name string
+		s    scorer
+	}{
+		{fmt.Sprintf("one threshold (%.3f)", th), func(a, b *face) float64 { return euclid(a, b) - th }},
+		{"library.VerifyRule", func(a, b *face) float64 { return euclid(a, b) - rule.Threshold(a.q, b.q) }},
+	} {
+		drawn := accuracy(samplePairs(test, c.s, nPairs, nPairs, rand.New(rand.NewPCG(1, 2))), 0)
+		fmt.Printf("half split, %s: %.2f%% of %d + %d drawn pairs, balanced %.2f%% over all %d test pairs\n",
+			c.name, 100*drawn, nPairs, nPairs, 100*balancedAccuracy(allPairs(test, c.s), 0), len(test)*(len(test)-1)/2)
+	}
 	return nil
 }
 
