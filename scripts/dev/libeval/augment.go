@@ -12,6 +12,7 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/faces"
+	"starid/internal/library"
 	"starid/internal/tensor"
 )
 
@@ -204,19 +205,7 @@ func augmentedChip(p *faces.Pipeline, img *faces.Image, f faces.Face, a augment)
 		}
 	}
 	if a.Flip {
-		mirror(chip)
+		library.Mirror(chip)
 	}
 	return chip, nil
-}
-
-// mirror flips an image left to right in place.
-func mirror(m *faces.Image) {
-	for y := range m.H {
-		row := m.Pix[y*3*m.W : (y+1)*3*m.W]
-		for a, b := 0, m.W-1; a < b; a, b = a+1, b-1 {
-			for c := range 3 {
-				row[3*a+c], row[3*b+c] = row[3*b+c], row[3*a+c]
-			}
-		}
-	}
 }

@@ -7,6 +7,12 @@
 // verify accuracy on sampled same/different pairs and the ROC.
 //
 //	go run ./scripts/dev/libeval /work/shared/data/celebrity17
+//
+// With --augcache FILE it measures only verify: every main and surest face
+// is described once under test-time augments into FILE, then learned
+// metrics, augments, face choice and library.VerifyRule are compared by
+// identity-disjoint cross-validation (study.go); --fit-verify prints the
+// rule fitted on all the people, for library.DefaultVerifyRule.
 package main
 
 import (
