@@ -219,7 +219,8 @@ func TestVerifyCommand(t *testing.T) {
 		if err := json.Unmarshal([]byte(cli(t, "verify", c.a, c.b, "--json")), &v); err != nil {
 			t.Fatal(err)
 		}
-		if v.Same != c.same || v.Threshold != library.SameThreshold || (v.Distance <= v.Threshold) != c.same {
+		rule := library.DefaultVerifyRule
+		if v.Same != c.same || v.Threshold < rule.Lo || v.Threshold > rule.Hi || (v.Distance <= v.Threshold) != c.same {
 			t.Fatalf("verify %s %s: %+v", c.a, c.b, v)
 		}
 	}

@@ -174,7 +174,9 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, er
 		ms, err = s.SearchPerson(ctx, g, opt.Person, k)
 	} else {
 		var q []float32
-		if q, err = mainDescriptor(ctx, opt.Describer, opt.Like); err == nil {
+		var f Face
+		if f, err = mainFace(ctx, opt.Describer, opt.Like); err == nil {
+			q = f.Descriptor
 			ms = g.Like(q, k)
 		}
 	}
@@ -203,43 +205,47 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, er
 	return out, nil
 }
 
-// mainDescriptor describes a photo and returns its main face's
-// descriptor (see MainFace).
-func mainDescriptor(ctx context.Context, d Describer, path string) ([]float32, error) {
+// mainFace describes a photo and returns its main face (see MainFace).
+func mainFace(ctx context.Context, d Describer, path string) (Face, error) {
 	if d == nil {
-		return nil, errors.New("library: no Describer for a photo")
+		return Face{}, errors.New("library: no Describer for a photo")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return Face{}, err
 	}
 	found, err := d.Describe(ctx, path, b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return Face{}, fmt.Errorf("%s: %w", path, err)
 	}
 	i := MainFace(found)
 	if i < 0 {
-		return nil, fmt.Errorf("%s: no face found", path)
+		return Face{}, fmt.Errorf("%s: no face found", path)
 	}
 	if err := found[i].check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return Face{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return found[i].Descriptor, nil
+	return found[i], nil
 }
 
 // VerifyPhotos says whether the main faces of two photos are one person,
-// against threshold (0: SameThreshold).
+// against threshold (0: the pair's own, DefaultVerifyRule's for their
+// faces' conditions).
 func VerifyPhotos(ctx context.Context, d Describer, a, b string, threshold float64) (Verdict, error) {
-	da, err := mainDescriptor(ctx, d, a)
+	fa, err := mainFace(ctx, d, a)
 	if err != nil {
 		return Verdict{}, err
 	}
-	db, err := mainDescriptor(ctx, d, b)
+	fb, err := mainFace(ctx, d, b)
 	if err != nil {
 		return Verdict{}, err
 	}
-	v, err := Verify(da, db, threshold)
+	if threshold <= 0 {
+		threshold = DefaultVerifyRule.Threshold(ConditionOf(fa), ConditionOf(fb))
+	}
+	v, err := Verify(fa.Descriptor, fb.Descriptor, threshold)
 	v.Distance = math.Round(v.Distance*1e4) / 1e4
+	v.Threshold = math.Round(v.Threshold*1e4) / 1e4
 	return v, err
 }
 

@@ -33,7 +33,9 @@ const GroupThreshold = 0.55
 // averaged with their mirror image (VerifyMirrored): the threshold of
 // best balanced accuracy on half of celebrity17's photos (0.628; 98.15%
 // right on 1,000 same and 1,000 different pairs of the other half, where
-// plain descriptors at their own best, 0.648, gave 98.0%).
+// plain descriptors at their own best, 0.648, gave 98.0%). Verify of two
+// photos sets each pair's own threshold from its faces (DefaultVerifyRule);
+// this one is for descriptors compared without their faces.
 const SameThreshold = 0.63
 
 // GroupOptions tunes Group.

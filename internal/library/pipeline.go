@@ -163,7 +163,7 @@ func JitteredDescriptor(p *faces.Pipeline, img *faces.Image, f faces.Face, scale
 			return nil, fmt.Errorf("alignment: %w", err)
 		}
 		flipped := &faces.Image{W: chip.W, H: chip.H, Pix: append([]float32(nil), chip.Pix...)}
-		mirror(flipped)
+		Mirror(flipped)
 		if sc == 1 {
 			chips = append(chips, flipped) // the plain chip's is f.Descriptor
 			continue
@@ -205,8 +205,8 @@ func scaleAbout(pts []faces.Point, s float64) []faces.Point {
 	return out
 }
 
-// mirror flips an image left to right in place.
-func mirror(m *faces.Image) {
+// Mirror flips an image left to right in place.
+func Mirror(m *faces.Image) {
 	for y := range m.H {
 		row := m.Pix[y*3*m.W : (y+1)*3*m.W]
 		for a, b := 0, m.W-1; a < b; a, b = a+1, b-1 {

@@ -7,6 +7,12 @@
 // verify accuracy on sampled same/different pairs and the ROC.
 //
 //	go run ./scripts/dev/libeval /work/shared/data/celebrity17
+//
+// With --augcache FILE it measures only verify: every main and surest face
+// is described once under test-time augments into FILE, then learned
+// metrics, augments, face choice and library.VerifyRule are compared by
+// identity-disjoint cross-validation (study.go); --fit-verify prints the
+// rule fitted on all the people, for library.DefaultVerifyRule.
 package main
 
 import (
@@ -43,6 +49,8 @@ func main() {
 		}
 		return nil
 	})
+	flag.StringVar(&augFile, "augcache", "", "verify study only: describe the main and surest faces with test-time augments into this file (or read it) and measure verify from it")
+	flag.BoolVar(&fitVerify, "fit-verify", false, "with --augcache: fit library.DefaultVerifyRule on all the people and print it")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: libeval [--pairs N] DATASET_DIR")
@@ -59,6 +67,16 @@ func run(dataset string, nPairs int) error {
 	paths, labels, err := listPhotos(dataset)
 	if err != nil {
 		return err
+	}
+	if augFile != "" {
+		c, err := loadOrDescribe(ctx, augFile, paths, labels)
+		if err != nil {
+			return err
+		}
+		if fitVerify {
+			return printVerifyRule(c)
+		}
+		return verifyStudy(c, nPairs)
 	}
 	main, err := describe(ctx, paths)
 	if err != nil {
@@ -126,19 +144,10 @@ func listPhotos(dataset string) ([]string, []string, error) {
 // describe gives each photo's main face (nil when none), through the
 // descriptor cache so that reruns describe nothing.
 func describe(ctx context.Context, paths []string) (map[string]*faces.Face, error) {
-	cdir, err := identify.DefaultCacheDir(faces.PipelineVersion)
+	photos, err := describePhotos(ctx, paths)
 	if err != nil {
 		return nil, err
 	}
-	d := identify.Lazy(func() (identify.Describer, error) {
-		return faces.LoadInstalled()
-	})
-	photos, stats, err := identify.Describe(ctx, d, paths, nil, identify.DescribeOptions{
-		Cache: &identify.Cache{Dir: cdir, Version: faces.PipelineVersion}, Progress: progress.New(os.Stderr, 0, "describing faces").Func(), Landmarks: true})
-	if err != nil {
-		return nil, err
-	}
-	fmt.Printf("described %d photos: %d from the cache, %d computed, %d unusable\n", len(photos), stats.Cached, stats.Computed, stats.Unusable)
 	out := map[string]*faces.Face{}
 	for i := range photos {
 		out[photos[i].Path] = photos[i].Largest()
@@ -158,6 +167,24 @@ func describe(ctx context.Context, paths []string) (map[string]*faces.Face, erro
 	return out, nil
 }
 
+// describePhotos is every face of each photo, through the descriptor cache.
+func describePhotos(ctx context.Context, paths []string) ([]identify.Photo, error) {
+	cdir, err := identify.DefaultCacheDir(faces.PipelineVersion)
+	if err != nil {
+		return nil, err
+	}
+	d := identify.Lazy(func() (identify.Describer, error) {
+		return faces.LoadInstalled()
+	})
+	photos, stats, err := identify.Describe(ctx, d, paths, nil, identify.DescribeOptions{
+		Cache: &identify.Cache{Dir: cdir, Version: faces.PipelineVersion}, Progress: progress.New(os.Stderr, 0, "describing faces").Func(), Landmarks: true})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("described %d photos: %d from the cache, %d computed, %d unusable\n", len(photos), stats.Cached, stats.Computed, stats.Unusable)
+	return photos, nil
+}
+
 func normalize(v []float32) {
 	var n float64
 	for _, x := range v {
@@ -172,12 +199,18 @@ var (
 	unitLength  bool
 	mirrorFaces bool
 	jitter      []float64
+	augFile     string
+	fitVerify   bool
 )
 
 // mirrorAll replaces each main face's descriptor by its mean with the
 // mirrored chip's (library.MirroredDescriptor), photos decoded again.
 func mirrorAll(main map[string]*faces.Face) error {
-	p, err := faces.LoadInstalled()
+	dir, err := faces.ModelDir()
+	if err != nil {
+		return err
+	}
+	p, err := faces.LoadPipeline(dir)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"starid/internal/faces"
+	"starid/internal/library"
 	"starid/internal/library/knn"
 )
 
@@ -13,6 +14,7 @@ import (
 type pair struct {
 	d    float64
 	same bool
+	i, j int // the photos, where the caller keeps them
 }
 
 // verifyReport calibrates the verify threshold on the even-numbered photos
@@ -37,7 +39,7 @@ func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs in
 	var calPairs []pair
 	for a := range cal {
 		for b := a + 1; b < len(cal); b++ {
-			calPairs = append(calPairs, pair{d(cal[a], cal[b]), labels[cal[a]] == labels[cal[b]]})
+			calPairs = append(calPairs, pair{d: d(cal[a], cal[b]), same: labels[cal[a]] == labels[cal[b]]})
 		}
 	}
 	th := bestThreshold(calPairs)
@@ -48,7 +50,7 @@ func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs in
 		if i == j {
 			continue
 		}
-		p := pair{d(i, j), labels[i] == labels[j]}
+		p := pair{d(i, j), labels[i] == labels[j], i, j}
 		if p.same && len(same) < nPairs {
 			same = append(same, p)
 		} else if !p.same && len(diff) < nPairs {
@@ -58,6 +60,9 @@ func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs in
 	fmt.Printf("\nverify: threshold %.3f (calibrated on %d photos' %d pairs)\n", th, len(cal), len(calPairs))
 	fmt.Printf("  on %d same + %d different pairs of the other %d photos: %.2f%% right (same %.2f%%, different %.2f%%)\n",
 		len(same), len(diff), len(test), 100*accuracy(append(same, diff...), th), 100*accuracy(same, th), 100*accuracy(diff, th))
+	if err := ruleReport(paths, labels, main, cal, append(same, diff...)); err != nil {
+		return err
+	}
 	for _, t := range []float64{0.5, 0.55, 0.6} {
 		fmt.Printf("  at %.2f: %.2f%% right\n", t, 100*accuracy(append(same, diff...), t))
 	}
@@ -65,7 +70,7 @@ func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs in
 	for i := range paths {
 		for j := i + 1; j < len(paths); j++ {
 			if main[paths[i]] != nil && main[paths[j]] != nil {
-				all = append(all, pair{d(i, j), labels[i] == labels[j]})
+				all = append(all, pair{d: d(i, j), same: labels[i] == labels[j]})
 			}
 		}
 	}
@@ -74,6 +79,34 @@ func verifyReport(paths, labels []string, main map[string]*faces.Face, nPairs in
 		tar, t := tarAt(all, far)
 		fmt.Printf("  ROC over all %d pairs: true accept rate %.2f%% at %.1f%% false accepts (threshold %.3f)\n", len(all), 100*tar, 100*far, t)
 	}
+	return nil
+}
+
+// ruleReport fits library.VerifyRule on the calibration photos' pairs
+// and measures it on the test pairs.
+func ruleReport(paths, labels []string, main map[string]*faces.Face, cal []int, test []pair) error {
+	cond := func(i int) library.FaceCondition {
+		return library.ConditionOf(library.FromPipeline(*main[paths[i]], 0, 0))
+	}
+	var ps []library.VerifyPair
+	for a := range cal {
+		for b := a + 1; b < len(cal); b++ {
+			i, j := cal[a], cal[b]
+			ps = append(ps, library.VerifyPair{Distance: knn.Distance(main[paths[i]].Descriptor, main[paths[j]].Descriptor),
+				A: cond(i), B: cond(j), Same: labels[i] == labels[j]})
+		}
+	}
+	rule, err := library.FitVerifyRule(ps)
+	if err != nil {
+		return err
+	}
+	right := 0
+	for _, p := range test {
+		if (p.d <= rule.Threshold(cond(p.i), cond(p.j))) == p.same {
+			right++
+		}
+	}
+	fmt.Printf("  with library.VerifyRule fitted on the same calibration pairs (thresholds %.3f to %.3f): %.2f%% right\n", rule.Lo, rule.Hi, 100*float64(right)/float64(len(test)))
 	return nil
 }
 
@@ -90,44 +123,12 @@ func accuracy(ps []pair, th float64) float64 {
 // bestThreshold maximizes balanced accuracy (mean of the same and
 // different pairs' rates): there are far more different pairs.
 func bestThreshold(ps []pair) float64 {
-	slices.SortFunc(ps, func(a, b pair) int {
-		if a.d < b.d {
-			return -1
-		}
-		if a.d > b.d {
-			return 1
-		}
-		return 0
-	})
-	nSame, nDiff := 0, 0
-	for _, p := range ps {
-		if p.same {
-			nSame++
-		} else {
-			nDiff++
-		}
-	}
-	best, bestAcc := 0.0, -1.0
-	accS, accD := 0, 0 // accepted same and different pairs at threshold ps[i].d
+	ds := make([]float64, len(ps))
+	same := make([]bool, len(ps))
 	for i, p := range ps {
-		if p.same {
-			accS++
-		} else {
-			accD++
-		}
-		if i+1 < len(ps) && ps[i+1].d == p.d {
-			continue
-		}
-		bal := (float64(accS)/float64(nSame) + 1 - float64(accD)/float64(nDiff)) / 2
-		if bal > bestAcc {
-			bestAcc = bal
-			best = p.d
-			if i+1 < len(ps) {
-				best = (p.d + ps[i+1].d) / 2
-			}
-		}
+		ds[i], same[i] = p.d, p.same
 	}
-	return best
+	return library.BalancedThreshold(ds, same)
 }
 
 // tarAt is the share of same pairs accepted at the largest threshold that
