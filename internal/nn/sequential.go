@@ -30,7 +30,9 @@ type Sequential struct {
 	own      Arena // the arena of a top-level Sequential
 	nested   bool  // a parent Sequential set use
 	use      ArenaUse
-	reserved []int // input shape the arena was last sized for
+	reserved []int // input shape the arena and scratch were last sized for
+	// reservedTraining: they were sized for training (Backward included).
+	reservedTraining bool
 	// stale says why Backward would read overwritten inputs, if it would.
 	stale staleReason
 	// profile, when set by SetProfile, receives each layer's pass times;
@@ -74,14 +76,8 @@ func (s *Sequential) Children() ([]string, []Layer) { return s.Names, s.Layers }
 func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	s.propagateInputGrad()
 	arena := s.arena()
-	if arena != nil && !s.nested && !tensor.ShapeEq(s.reserved, x.Shape) {
-		// Size the preferred slot for the largest tensor of this input
-		// shape now: growing it layer by layer would leave the smaller
-		// buffers as garbage that the collector frees only after the peak.
-		if n, err := largestTensor(s, x.Shape, s.NeedInputGrad); err == nil {
-			arena.Reserve(n)
-			s.reserved = append(s.reserved[:0], x.Shape...)
-		}
+	if !s.nested {
+		s.reserve(arena, x.Shape)
 	}
 	s.stale = fresh
 	if arena != nil && !s.training {
@@ -104,6 +100,29 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 	}
 	return x, nil
+}
+
+// reserve sizes, once per input shape and mode, the arena's preferred
+// slot for the largest tensor and the convolutions' shared scratch for the
+// largest layer (reserve.go): growing them layer by layer would leave the
+// smaller buffers as garbage that the collector frees only after the peak.
+func (s *Sequential) reserve(arena *Arena, in []int) {
+	if tensor.ShapeEq(s.reserved, in) && s.reservedTraining == s.training {
+		return
+	}
+	if arena != nil {
+		n, err := largestTensor(s, in, s.NeedInputGrad)
+		if err != nil {
+			return // Forward reports the shape error with the layer's path
+		}
+		arena.Reserve(n)
+	}
+	need, err := scratchNeeds(s, in, s.training)
+	if err != nil {
+		return
+	}
+	need.reserve()
+	s.reserved, s.reservedTraining = append(s.reserved[:0], in...), s.training
 }
 
 // Backward implements Layer.
