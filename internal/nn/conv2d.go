@@ -31,6 +31,7 @@ type Conv2d struct {
 	Bias   *Param // [Out], nil without bias
 
 	noInputGrad bool // Backward skips dL/dx (first layer of a network)
+	fuseReLU    bool // Forward applies the in-place ReLU after it (conv_relu.go)
 
 	x        *tensor.Tensor // input of the last training Forward
 	outShape []int
@@ -119,10 +120,12 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	switch {
 	case c.useWinograd(x.Shape[0], x.Shape[2], x.Shape[3]):
 		c.forwardWinograd(x, out)
+		c.reluAfter(out.Data)
 	case c.useTaps(x.Shape[0], shape[3]):
 		c.forwardTaps(x, out)
+		c.reluAfter(out.Data)
 	default:
-		c.forwardGEMM(x, out)
+		c.forwardGEMM(x, out) // applies a fused ReLU in its write-back
 	}
 	return out, nil
 }
@@ -177,6 +180,7 @@ func (c *Conv2d) forwardGEMM(x, out *tensor.Tensor) {
 			beta = 1
 		}
 		gemm(false, false, c.Out, cols, rows, 1, wt, rows, src, ldb, beta, dst, ohw)
+		c.reluBand(dst, c.Out, cols, ohw)
 	})
 }
 
@@ -199,6 +203,7 @@ func (c *Conv2d) forwardGroup(g tensor.ConvGeom, x, out *tensor.Tensor, s *convS
 		for o := 0; o < c.Out; o++ {
 			addBias(dst[o*ohw:(o+1)*ohw], s.tmp[o*cols+i*ohw:], bias, o)
 		}
+		c.reluBand(dst, c.Out, ohw, ohw)
 	}
 }
 
@@ -230,6 +235,7 @@ func (c *Conv2d) forwardSplit(g tensor.ConvGeom, x, out *tensor.Tensor, col []fl
 				beta = 1
 			}
 			tensor.Gemm(false, false, hi-lo, ohw, rows, 1, wt[lo*rows:], rows, src, ldb, beta, dst[lo*ohw:], ohw)
+			c.reluBand(dst[lo*ohw:], hi-lo, ohw, ohw)
 		})
 	}
 }

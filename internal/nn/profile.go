@@ -27,6 +27,9 @@ type ProfileRow struct {
 	FLOP              float64
 	Forwards, Backwds int
 	BackwardFLOP      float64 // summed over the Backward calls
+	// Fused: the layer before did this layer's work in its own pass
+	// (an in-place ReLU after a convolution or batch norm).
+	Fused bool `json:",omitempty"`
 }
 
 // SetProfile makes l (a Sequential, possibly holding others) record every
@@ -120,4 +123,12 @@ func rate(flop float64, d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", flop/d.Seconds()/1e9)
+}
+
+// recordFused counts a pass of layer l (at path) that the layer before it
+// did as part of its own (fuse.go): the row stays, with no time of its own.
+func (p *LayerProfile) recordFused(path string, l Layer, backward bool) {
+	p.record(path, l, nil, backward, 0)
+	r := &p.Rows[p.index[path]]
+	r.Fused = true
 }

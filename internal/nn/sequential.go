@@ -39,6 +39,9 @@ type Sequential struct {
 	// profilePath is this Sequential's path prefix in it.
 	profile     *LayerProfile
 	profilePath string
+	// fused[i]: layer i is a ReLU that the last Forward's plan fused into
+	// layer i-1 in both passes (fuse.go).
+	fused []bool
 }
 
 // staleReason is why the arena makes Backward impossible until the next
@@ -83,11 +86,14 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if arena != nil && !s.training {
 		s.stale = afterEval
 	}
+	clear(s.fused)
 	var err error
-	for i, l := range s.Layers {
+	for i := 0; i < len(s.Layers); i++ {
+		l := s.Layers[i]
 		if u, ok := l.(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
 		}
+		relu := s.fusedReLU(i)
 		t0, in := time.Now(), x.Shape
 		if s.profile != nil {
 			in = append([]int(nil), in...) // an in-place layer may reshape x
@@ -97,6 +103,13 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 		if s.profile != nil {
 			s.profile.record(s.profilePath+s.Names[i], l, in, false, time.Since(t0))
+		}
+		s.markFused(i, relu, x)
+		if relu != nil {
+			i++ // done by layer i
+			if s.profile != nil {
+				s.profile.recordFused(s.profilePath+s.Names[i], relu, false)
+			}
 		}
 	}
 	return x, nil
@@ -141,6 +154,12 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		if u, ok := s.Layers[i].(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
+		}
+		if s.skipsBackward(i) {
+			if s.profile != nil {
+				s.profile.recordFused(s.profilePath+s.Names[i], s.Layers[i], true)
+			}
+			continue // the layer before applies this ReLU's mask
 		}
 		t0 := time.Now()
 		if dy, err = s.Layers[i].Backward(dy); err != nil {
