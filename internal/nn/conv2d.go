@@ -32,6 +32,7 @@ type Conv2d struct {
 
 	noInputGrad bool // Backward skips dL/dx (first layer of a network)
 	fuseReLU    bool // Forward applies the in-place ReLU after it (conv_relu.go)
+	passes      passTimes
 
 	x        *tensor.Tensor // input of the last training Forward
 	outShape []int
@@ -278,6 +279,13 @@ func fill(s []float32, v float32) {
 // col2im (scattered adds) and no synchronization between bands; other
 // strides use GEMM plus col2im, one image per worker.
 func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
+	if c.passes.on {
+		return c.backwardTimed(dy) // conv_profile.go
+	}
+	return c.backward(dy)
+}
+
+func (c *Conv2d) backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if c.x == nil {
 		return nil, errNoForward(c)
 	}
