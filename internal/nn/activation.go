@@ -72,11 +72,15 @@ func (r *ReLU) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(r, dy, r.y.Shape); err != nil {
 		return nil, err
 	}
-	y, g := r.y.Data, dy.Data
+	reluBackwardAll(dy.Data, r.y.Data)
+	return dy, nil
+}
+
+// reluBackwardAll is reluBackward split over the workers.
+func reluBackwardAll(g, y []float32) {
 	tensor.ParallelMin(len(g), elementwiseChunk, func(lo, hi int) {
 		reluBackward(g[lo:hi], y[lo:hi])
 	})
-	return dy, nil
 }
 
 // The ReLU kernels work on bit patterns, without compares or branches (a

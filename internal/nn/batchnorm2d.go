@@ -45,7 +45,12 @@ type BatchNorm2d struct {
 	// Forward used.
 	fuseReLU, relu bool
 	scale, shift   []float32
+	// reluMask: Backward also applies the mask of the in-place ReLU
+	// before the layer, whose output is x (fuse.go).
+	reluMask bool
 }
+
+func (b *BatchNorm2d) takeReLUMask(on bool) { b.reluMask = on }
 
 func (b *BatchNorm2d) setFusedReLU(on bool) { b.fuseReLU = on }
 
@@ -213,7 +218,11 @@ func (b *BatchNorm2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * hw
-				scaleShiftGrad(g[off:off+hw], xs[off:off+hw], float32(a), float32(bx), float32(c0))
+				if b.reluMask {
+					scaleShiftGradMasked(g[off:off+hw], xs[off:off+hw], float32(a), float32(bx), float32(c0))
+				} else {
+					scaleShiftGrad(g[off:off+hw], xs[off:off+hw], float32(a), float32(bx), float32(c0))
+				}
 			}
 		}
 	})
@@ -285,6 +294,15 @@ func scaleShiftGrad(g, x []float32, a, b, c float32) {
 	x = x[:len(g)]
 	for i, v := range x {
 		g[i] = a*g[i] + b*v + c
+	}
+}
+
+// scaleShiftGradMasked is scaleShiftGrad, then the gradient of the ReLU
+// whose output is x: g is kept where x is not zero (reluBackward's rule).
+func scaleShiftGradMasked(g, x []float32, a, b, c float32) {
+	x = x[:len(g)]
+	for i, v := range x {
+		g[i] = math.Float32frombits(math.Float32bits(a*g[i]+b*v+c) & nonzero(math.Float32bits(v)))
 	}
 }
 

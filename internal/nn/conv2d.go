@@ -32,6 +32,7 @@ type Conv2d struct {
 
 	noInputGrad bool // Backward skips dL/dx (first layer of a network)
 	fuseReLU    bool // Forward applies the in-place ReLU after it (conv_relu.go)
+	reluMask    bool // Backward applies the mask of the in-place ReLU before it
 	passes      passTimes
 
 	x        *tensor.Tensor // input of the last training Forward
@@ -298,7 +299,9 @@ func (c *Conv2d) backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		c.Bias.EnsureGrad()
 	}
 	if c.useWinograd(x.Shape[0], x.Shape[2], x.Shape[3]) {
-		return c.backwardWinograd(x, dy), nil // nil without an input gradient
+		dx := c.backwardWinograd(x, dy) // nil without an input gradient
+		c.maskAfter(dx, x)
+		return dx, nil
 	}
 	g := c.geom(x.Shape[2], x.Shape[3])
 	b := convBackward{c: c, x: x, dy: dy, g: g,
@@ -385,7 +388,9 @@ func (b *convBackward) item(s *convScratch, worker, item int, gemm gemmFunc) {
 		b.weightGradImage(s, gemm, xi, dyi, dW, betaW)
 	}
 	if b.dx != nil {
-		b.inputGradImage(s, gemm, dyi, b.dx.Data[item*c.In*hw:(item+1)*c.In*hw])
+		dxi := b.dx.Data[item*c.In*hw : (item+1)*c.In*hw]
+		b.inputGradImage(s, gemm, dyi, dxi)
+		c.maskInputGrad(dxi, xi)
 	}
 }
 
@@ -467,6 +472,8 @@ func (b *convBackward) group(s *convScratch, n0 int, gemm gemmFunc, dW []float32
 	}
 	if b.dx != nil {
 		b.inputGradGroup(s, gemm, n0, imgs, dyg)
+		lo, hi := n0*c.In*hw, (n0+imgs)*c.In*hw
+		c.maskInputGrad(b.dx.Data[lo:hi], b.x.Data[lo:hi])
 	}
 }
 

@@ -14,8 +14,11 @@ import (
 // pass over the activation is skipped. BatchNorm2d also takes the ReLU's
 // Backward into its own: the mask is recomputed from the input it reads
 // anyway, so dL/dy of the ReLU is never written out and read back.
-// Convolutions leave the ReLU's Backward to the ReLU, whose mask (its
-// output) they wrote.
+// Convolutions leave that to the ReLU, whose mask (its output) they wrote.
+// In the other direction, a convolution or batch norm after an in-place
+// ReLU applies the ReLU's gradient mask as it writes its own dL/dx (the
+// mask is where its input, the ReLU's output, is zero), and the ReLU's
+// Backward is skipped too.
 //
 // Only in-place ReLUs fuse: their output is by definition the buffer the
 // layer before wrote, so no one can tell the difference. The results are
@@ -52,8 +55,8 @@ func (s *Sequential) fusedReLU(i int) *ReLU {
 	return r
 }
 
-// skipsBackward says whether layer i is a ReLU whose Backward the layer
-// before it did in the last Forward's plan.
+// skipsBackward says whether layer i is a ReLU whose Backward a
+// neighbour does in the last Forward's plan.
 func (s *Sequential) skipsBackward(i int) bool {
 	return i < len(s.fused) && s.fused[i]
 }
@@ -65,11 +68,44 @@ func (s *Sequential) markFused(i int, r *ReLU, y *tensor.Tensor) {
 	if r == nil {
 		return
 	}
+	r.y = y // the ReLU's output is the fused layer's, for its Backward
+	if s.Layers[i].(reluFuser).fusesReLUBackward() {
+		s.skipBackward(i + 1)
+	}
+}
+
+// reluMaskTaker is a layer whose Backward can apply the gradient mask of
+// an in-place ReLU before it: its input is that ReLU's output, so the mask
+// is where its input is zero.
+type reluMaskTaker interface {
+	takeReLUMask(on bool)
+}
+
+// planMask tells layer j, before its Forward, whether its Backward
+// applies the mask of the in-place ReLU before it, unless the layer before
+// that ReLU already does; the ReLU's Backward is then skipped.
+func (s *Sequential) planMask(j int) {
+	t, ok := s.Layers[j].(reluMaskTaker)
+	if !ok {
+		return
+	}
+	on := false
+	if FuseLayers && j > 0 && !s.skipsBackward(j-1) {
+		r, ok := s.Layers[j-1].(*ReLU)
+		on = ok && r.Inplace
+	}
+	t.takeReLUMask(on)
+	if on {
+		s.skipBackward(j - 1)
+	}
+}
+
+// skipBackward records that layer i's Backward is done by a neighbour.
+func (s *Sequential) skipBackward(i int) {
 	if len(s.fused) != len(s.Layers) {
 		s.fused = make([]bool, len(s.Layers))
 	}
-	r.y = y // the ReLU's output is the fused layer's, for its Backward
-	s.fused[i+1] = s.Layers[i].(reluFuser).fusesReLUBackward()
+	s.fused[i] = true
 }
 
 // reluInPlace applies max(x, 0) to x in one pass split over the workers

@@ -6,48 +6,56 @@ import (
 	"testing"
 )
 
-// fuseNets cover every write-back a fused ReLU goes through: the im2col
-// paths (bands of a 32x32 map, groups of small images, the split by output
-// channels at batch 1), Winograd, the direct algorithm (evaluation at
-// batch 1), and batch norm in both modes.
+// fuseNets cover every write-back a fused ReLU goes through: forward, the
+// im2col paths (bands of a 32x32 map, groups of small images, the split by
+// output channels at batch 1), Winograd, the direct algorithm (evaluation
+// at batch 1) and batch norm in both modes; backward, the input gradient
+// of a convolution on the band, group, Winograd and strided (col2im) paths
+// and of batch norm taking the mask of the ReLU before them.
 var fuseNets = []struct {
 	arenaNet
-	fused int // layers that apply the ReLU after them
+	fused int // layers that apply a ReLU's forward or backward pass
 }{
 	{arenaNet{"batch-2", func(rng *rand.Rand) *Sequential {
 		return NewNamedSequential([]string{"block1", "block2", "head"}, []Layer{
-			NewSequential(NewConv2d(3, 8, 3, 1, 1, true, rng), NewReLU(true), NewMaxPool2d(2, 2, 0)),
-			NewSequential(NewConv2d(8, 64, 3, 1, 1, true, rng), NewBatchNorm2d(64), NewReLU(true),
-				NewConv2d(64, 64, 3, 1, 1, true, rng), NewReLU(true), NewBatchNorm2d(64), NewMaxPool2d(2, 2, 0)),
-			NewSequential(NewFlatten(), NewLinear(64*8*8, 6, true, rng), NewReLU(true), NewLinear(6, 3, true, rng)),
+			NewSequential(NewConv2d(3, 8, 3, 1, 1, true, rng), NewReLU(true),
+				NewConv2d(8, 8, 3, 1, 1, true, rng), NewReLU(true), NewMaxPool2d(2, 2, 0)),
+			NewSequential(NewConv2d(8, 16, 3, 1, 1, true, rng), NewReLU(true),
+				NewConv2d(16, 64, 3, 1, 1, true, rng), NewReLU(true),
+				NewConv2d(64, 64, 3, 1, 1, true, rng), NewReLU(true),
+				NewConv2d(64, 32, 3, 2, 1, true, rng), NewReLU(true),
+				NewBatchNorm2d(32), NewReLU(true), NewMaxPool2d(2, 2, 0)),
+			NewSequential(NewFlatten(), NewLinear(32*4*4, 6, true, rng), NewReLU(true), NewLinear(6, 3, true, rng)),
 		})
-	}, []int{2, 3, 32, 32}}, 3},
+	}, []int{2, 3, 32, 32}}, 7 + 5},
 	{arenaNet{"batch-1", func(rng *rand.Rand) *Sequential {
 		return NewSequential(NewConv2d(3, 8, 3, 1, 1, true, rng), NewReLU(true),
 			NewConv2d(8, 64, 3, 2, 1, true, rng), NewReLU(true), NewBatchNorm2d(64), NewReLU(true),
 			NewConv2d(64, 64, 1, 1, 0, false, rng), NewBatchNorm2d(64), NewReLU(true),
 			NewFlatten(), NewLinear(64*6*6, 4, true, rng))
-	}, []int{1, 3, 12, 12}}, 4},
+	}, []int{1, 3, 12, 12}}, 4 + 2},
 }
 
-// countFused counts the layers whose last Forward applied the ReLU after
-// them.
+// countFused counts the layers whose last Forward planned to apply the
+// ReLU after them, or the gradient mask of the ReLU before them.
 func countFused(l Layer) int {
+	n := 0
 	switch l := l.(type) {
 	case *Sequential:
-		n := 0
 		for _, c := range l.Layers {
 			n += countFused(c)
 		}
-		return n
 	case *Conv2d:
-		if l.fuseReLU {
-			return 1
-		}
+		n += b2i(l.fuseReLU) + b2i(l.reluMask)
 	case *BatchNorm2d:
-		if l.relu {
-			return 1
-		}
+		n += b2i(l.relu) + b2i(l.reluMask)
+	}
+	return n
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
 	return 0
 }
@@ -102,9 +110,18 @@ func TestFusedKernelsKeepReLURules(t *testing.T) {
 			gWant[i] = float32(i + 1)
 		}
 		gGot := append([]float32(nil), gWant...)
+		dWant := append([]float32(nil), gWant...)
+		dGot := append([]float32(nil), gWant...)
 		reluBackward(gWant, want)
 		reluMaskGrad(gGot, x, sc, sh)
+		// The mask of a ReLU before batch norm, whose output is x.
+		scaleShiftGrad(dWant, x, sc, sh, 0.25)
+		reluBackward(dWant, x)
+		scaleShiftGradMasked(dGot, x, sc, sh, 0.25)
 		for i := range x {
+			if math.Float32bits(dGot[i]) != math.Float32bits(dWant[i]) {
+				t.Errorf("scale %v shift %v, x=%v: masked batch-norm gradient %v, want %v", sc, sh, x[i], dGot[i], dWant[i])
+			}
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) || gGot[i] != gWant[i] {
 				t.Errorf("scale %v shift %v, x=%v: forward %v want %v, gradient %v want %v",
 					sc, sh, x[i], got[i], want[i], gGot[i], gWant[i])
@@ -142,7 +159,15 @@ func TestFusedGradCheck(t *testing.T) {
 	net2 := NewSequential(conv, NewReLU(true))
 	net2.NoArena = true
 	gradCheck{}.run(t, net2, awayFromZero(rng, 2, 1, 4, 4))
-	if n := countFused(net) + countFused(net2); n != 2 {
-		t.Fatalf("%d layers fused a ReLU, want 2", n)
+	// The mask of a ReLU before a batch norm and before a convolution
+	// (whose inputs, 0.1 or more from zero, keep clear of the kink).
+	net3 := NewSequential(NewReLU(true), NewBatchNorm2d(3))
+	net3.NoArena = true
+	gradCheck{}.run(t, net3, awayFromZero(rng, 2, 3, 4, 4))
+	net4 := NewSequential(NewReLU(true), NewConv2d(3, 4, 3, 1, 1, true, rng))
+	net4.NoArena = true
+	gradCheck{}.run(t, net4, awayFromZero(rng, 2, 3, 4, 4))
+	if n := countFused(net) + countFused(net2) + countFused(net3) + countFused(net4); n != 4 {
+		t.Fatalf("%d layers fused a ReLU, want 4", n)
 	}
 }

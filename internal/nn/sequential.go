@@ -39,8 +39,8 @@ type Sequential struct {
 	// profilePath is this Sequential's path prefix in it.
 	profile     *LayerProfile
 	profilePath string
-	// fused[i]: layer i is a ReLU that the last Forward's plan fused into
-	// layer i-1 in both passes (fuse.go).
+	// fused[i]: layer i is a ReLU whose Backward the last Forward's plan
+	// gave to a neighbour (fuse.go).
 	fused []bool
 }
 
@@ -93,6 +93,7 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		if u, ok := l.(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
 		}
+		s.planMask(i)
 		relu := s.fusedReLU(i)
 		t0, in := time.Now(), x.Shape
 		if s.profile != nil {
