@@ -33,28 +33,11 @@ func (a *scratchNeed) merge(b scratchNeed) {
 // backward, in Backward.
 func scratchNeeds(l Layer, in []int, backward bool) (scratchNeed, error) {
 	var need scratchNeed
-	var walk func(l Layer, in []int) ([]int, error)
-	walk = func(l Layer, in []int) ([]int, error) {
-		if c, ok := l.(Container); ok {
-			_, layers := c.Children()
-			var err error
-			for _, child := range layers {
-				if in, err = walk(child, in); err != nil {
-					return nil, err
-				}
-			}
-			return in, nil
-		}
-		out, err := l.OutputShape(in)
-		if err != nil {
-			return nil, err
-		}
+	err := walkLeaves(l, in, func(l Layer, in, out []int) {
 		if c, ok := l.(*Conv2d); ok {
 			need.merge(c.scratchNeed(in, out, backward))
 		}
-		return out, nil
-	}
-	_, err := walk(l, in)
+	})
 	return need, err
 }
 

@@ -221,6 +221,13 @@ func largestTensor(l Layer, in []int, inputGrad bool) (int, error) {
 	if inputGrad {
 		n = tensor.Numel(in)
 	}
+	err := walkLeaves(l, in, func(_ Layer, _, out []int) { n = max(n, tensor.Numel(out)) })
+	return n, err
+}
+
+// walkLeaves calls visit for every leaf layer inside l, in order, with its
+// input and output shapes for the network input shape in.
+func walkLeaves(l Layer, in []int, visit func(l Layer, in, out []int)) error {
 	var walk func(l Layer, in []int) ([]int, error)
 	walk = func(l Layer, in []int) ([]int, error) {
 		if c, ok := l.(Container); ok {
@@ -237,11 +244,11 @@ func largestTensor(l Layer, in []int, inputGrad bool) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		n = max(n, tensor.Numel(out))
+		visit(l, in, out)
 		return out, nil
 	}
 	_, err := walk(l, in)
-	return n, err
+	return err
 }
 
 // propagateInputGrad tells the first layer that does real work whether it
