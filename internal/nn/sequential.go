@@ -39,6 +39,9 @@ type Sequential struct {
 	// profilePath is this Sequential's path prefix in it.
 	profile     *LayerProfile
 	profilePath string
+	// out is a top-level Sequential's last output, which its caller holds
+	// (ArenaUse.Keep).
+	out []float32
 	// fused[i]: layer i is a ReLU whose Backward the last Forward's plan
 	// gave to a neighbour (fuse.go).
 	fused []bool
@@ -112,6 +115,9 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 				s.profile.recordFused(s.profilePath+s.Names[i], relu, false)
 			}
 		}
+	}
+	if !s.nested {
+		s.out = x.Data
 	}
 	return x, nil
 }
@@ -195,11 +201,15 @@ func (s *Sequential) arena() *Arena {
 // is this Sequential's; every other one feeds the next child, which may
 // drop it after Forward, and is dead once that child's Backward ran.
 func (s *Sequential) childUse(arena *Arena, i int) ArenaUse {
+	keep := s.out
+	if s.nested {
+		keep = s.use.Keep
+	}
 	if i+1 == len(s.Layers) {
-		return ArenaUse{Arena: arena, OutputFree: s.use.OutputFree, OutputDead: s.use.OutputDead}
+		return ArenaUse{Arena: arena, OutputFree: s.use.OutputFree, OutputDead: s.use.OutputDead, Keep: keep}
 	}
 	d, ok := s.Layers[i+1].(inputDropper)
-	return ArenaUse{Arena: arena, OutputFree: ok && d.dropsInput(), OutputDead: true}
+	return ArenaUse{Arena: arena, OutputFree: ok && d.dropsInput(), OutputDead: true, Keep: keep}
 }
 
 // dropsInput implements inputDropper: a Sequential keeps its input exactly
