@@ -36,7 +36,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&o.classes, "classes", 17, "number of output classes")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this `file` (for go tool pprof)")
-	f.BoolVar(&o.profile, "profile", false, "also print each layer's forward and backward time and GFLOP/s over the timed steps")
+	f.BoolVar(&o.profile, "profile", false, "also print each layer's forward and backward time and GFLOP/s over the timed steps, backward split into its input- and weight-gradient passes")
 	f.BoolVar(&o.faces, "faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
 	f.BoolVar(&o.kernelOnly, "kernel", false, "print the GEMM kernels this binary runs on this machine, and exit")
 	return c

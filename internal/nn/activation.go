@@ -72,11 +72,15 @@ func (r *ReLU) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(r, dy, r.y.Shape); err != nil {
 		return nil, err
 	}
-	y, g := r.y.Data, dy.Data
+	reluBackwardAll(dy.Data, r.y.Data)
+	return dy, nil
+}
+
+// reluBackwardAll is reluBackward split over the workers.
+func reluBackwardAll(g, y []float32) {
 	tensor.ParallelMin(len(g), elementwiseChunk, func(lo, hi int) {
 		reluBackward(g[lo:hi], y[lo:hi])
 	})
-	return dy, nil
 }
 
 // The ReLU kernels work on bit patterns, without compares or branches (a
@@ -102,6 +106,10 @@ const (
 // -Inf (int32 values up to -0x800000), zero elsewhere. Widening to int64
 // keeps the positive NaNs near MaxInt32 from wrapping.
 func reluDrop(b uint32) uint32 { return uint32((int64(int32(b)) + 0x7fffff) >> 63) }
+
+// nonzero is all ones where b != 0, zero where b is 0: the scalar form of
+// reluBackward's lane rule.
+func nonzero(b uint32) uint32 { return uint32(int32(b|-b) >> 31) }
 
 // pairs returns how many leading values of a and b to handle one by one so
 // that both are 8-byte aligned after them (or all of them when they cannot
@@ -151,9 +159,8 @@ func reluForward(dst, src []float32) {
 func reluBackward(g, y []float32) {
 	y = y[:len(g)]
 	head, g2, y2 := pairs(g, y)
-	keep1 := func(b uint32) uint32 { return uint32(int32(b|-b) >> 31) }
 	for i := 0; i < head; i++ {
-		g[i] = math.Float32frombits(math.Float32bits(g[i]) & keep1(math.Float32bits(y[i])))
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & nonzero(math.Float32bits(y[i])))
 	}
 	g2 = g2[:len(y2)]
 	for j, w := range y2 {
@@ -161,7 +168,7 @@ func reluBackward(g, y []float32) {
 		g2[j] &= nz * laneOnes
 	}
 	for i := head + 2*len(y2); i < len(g); i++ {
-		g[i] = math.Float32frombits(math.Float32bits(g[i]) & keep1(math.Float32bits(y[i])))
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & nonzero(math.Float32bits(y[i])))
 	}
 }
 

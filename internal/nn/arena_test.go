@@ -331,3 +331,34 @@ func TestTrainingStepAllocatesNoTensors(t *testing.T) {
 		t.Errorf("a training step allocates %d bytes after warm-up", perStep)
 	}
 }
+
+// A network that ends in in-place layers returns the output buffer of the
+// layer before them: that layer's Backward must not put dL/dx there, since
+// the caller holds the network's output (it did, before ArenaUse.Keep).
+func TestArenaKeepsTheOutputOfInPlaceEnds(t *testing.T) {
+	for _, fuse := range []bool{false, true} {
+		func() {
+			defer func(on bool) { FuseLayers = on }(FuseLayers)
+			FuseLayers = fuse
+			rng := rand.New(rand.NewPCG(1, 2))
+			flat := NewSequential(NewConv2d(3, 3, 3, 1, 1, true, rng), NewReLU(true),
+				NewConv2d(3, 4, 3, 1, 1, true, rng), NewReLU(true))
+			nested := NewSequential(NewConv2d(3, 3, 3, 1, 1, true, rng), NewReLU(true),
+				NewSequential(NewConv2d(3, 4, 3, 1, 1, true, rng), NewReLU(true)))
+			for _, net := range []*Sequential{flat, nested} {
+				net.SetTraining(true)
+				y, err := net.Forward(randTensor(rng, 2, 3, 5, 5))
+				if err != nil {
+					t.Fatal(err)
+				}
+				yc := y.Clone()
+				if _, err := net.Backward(randTensor(rng, y.Shape...)); err != nil {
+					t.Fatal(err)
+				}
+				if d := tensor.MaxAbsDiff(y.Data, yc.Data); d != 0 {
+					t.Errorf("fusion %v: Backward changed the network's output (max diff %g)", fuse, d)
+				}
+			}
+		}()
+	}
+}

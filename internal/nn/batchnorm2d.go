@@ -39,7 +39,22 @@ type BatchNorm2d struct {
 	batch bool      // the last Forward normalized with batch statistics
 	mean  []float64 // per-channel statistics the last Forward used
 	istd  []float64 // 1/sqrt(var + Eps)
+	// fuseReLU: the next Forward also applies the in-place ReLU after the
+	// layer (fuse.go); relu: the last one did, so Backward applies its
+	// mask, recomputed from x with the per-channel scale and shift that
+	// Forward used.
+	fuseReLU, relu bool
+	scale, shift   []float32
+	// reluMask: Backward also applies the mask of the in-place ReLU
+	// before the layer, whose output is x (fuse.go).
+	reluMask bool
 }
+
+func (b *BatchNorm2d) takeReLUMask(on bool) { b.reluMask = on }
+
+func (b *BatchNorm2d) setFusedReLU(on bool) { b.fuseReLU = on }
+
+func (b *BatchNorm2d) fusesReLUBackward() bool { return true }
 
 // NewBatchNorm2d returns a BatchNorm2d over the given number of channels
 // with PyTorch's defaults. It panics when channels < 1.
@@ -94,9 +109,10 @@ func (b *BatchNorm2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			b, tensor.ShapeString(x.Shape), m)
 	}
 	out := b.output(&b.out, x, x.Shape...)
-	b.x, b.batch = x, b.Training
+	b.x, b.batch, b.relu = x, b.Training, b.fuseReLU
 	if len(b.mean) != c {
 		b.mean, b.istd = make([]float64, c), make([]float64, c)
+		b.scale, b.shift = make([]float32, c), make([]float32, c)
 	}
 	xs, ys := x.Data, out.Data
 	w, bias := b.Weight.Value.Data, b.Bias.Value.Data
@@ -123,10 +139,15 @@ func (b *BatchNorm2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			istd := 1 / math.Sqrt(v+b.Eps)
 			b.mean[ch], b.istd[ch] = mean, istd
 			scale := float64(w[ch]) * istd
-			shift := float64(bias[ch]) - mean*scale
+			sc, sh := float32(scale), float32(float64(bias[ch])-mean*scale)
+			b.scale[ch], b.shift[ch] = sc, sh
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * hw
-				scaleShift(ys[off:off+hw], xs[off:off+hw], float32(scale), float32(shift))
+				if b.relu {
+					scaleShiftReLU(ys[off:off+hw], xs[off:off+hw], sc, sh)
+				} else {
+					scaleShift(ys[off:off+hw], xs[off:off+hw], sc, sh)
+				}
 			}
 		}
 	})
@@ -169,7 +190,14 @@ func (b *BatchNorm2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			sdy, sdyx := 0.0, 0.0
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * hw
-				s, d := sumAndDot(g[off:off+hw], xs[off:off+hw])
+				gi, xi := g[off:off+hw], xs[off:off+hw]
+				if b.relu {
+					// The ReLU's Backward, folded into the pass that
+					// reads dy and x anyway: masked here, dy's values
+					// are final for both sums and the write below.
+					reluMaskGrad(gi, xi, b.scale[ch], b.shift[ch])
+				}
+				s, d := sumAndDot(gi, xi)
 				sdy += s
 				sdyx += d
 			}
@@ -190,7 +218,11 @@ func (b *BatchNorm2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * hw
-				scaleShiftGrad(g[off:off+hw], xs[off:off+hw], float32(a), float32(bx), float32(c0))
+				if b.reluMask {
+					scaleShiftGradMasked(g[off:off+hw], xs[off:off+hw], float32(a), float32(bx), float32(c0))
+				} else {
+					scaleShiftGrad(g[off:off+hw], xs[off:off+hw], float32(a), float32(bx), float32(c0))
+				}
 			}
 		}
 	})
@@ -262,5 +294,35 @@ func scaleShiftGrad(g, x []float32, a, b, c float32) {
 	x = x[:len(g)]
 	for i, v := range x {
 		g[i] = a*g[i] + b*v + c
+	}
+}
+
+// scaleShiftGradMasked is scaleShiftGrad, then the gradient of the ReLU
+// whose output is x: g is kept where x is not zero (reluBackward's rule).
+func scaleShiftGradMasked(g, x []float32, a, b, c float32) {
+	x = x[:len(g)]
+	for i, v := range x {
+		g[i] = math.Float32frombits(math.Float32bits(a*g[i]+b*v+c) & nonzero(math.Float32bits(v)))
+	}
+}
+
+// scaleShiftReLU sets y = max(x*scale + shift, 0) with reluForward's bit
+// rules (-0 becomes +0, NaN stays): scaleShift and the ReLU in one pass.
+func scaleShiftReLU(y, x []float32, scale, shift float32) {
+	x = x[:len(y)]
+	for i, v := range x {
+		b := math.Float32bits(v*scale + shift)
+		y[i] = math.Float32frombits(b &^ reluDrop(b))
+	}
+}
+
+// reluMaskGrad zeroes g where the fused ReLU's output was zero, that output
+// recomputed from the BatchNorm input x exactly as scaleShiftReLU made it;
+// NaN outputs keep the gradient, as reluBackward does.
+func reluMaskGrad(g, x []float32, scale, shift float32) {
+	x = x[:len(g)]
+	for i, v := range x {
+		b := math.Float32bits(v*scale + shift)
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & nonzero(b&^reluDrop(b)))
 	}
 }

@@ -31,6 +31,9 @@ type Conv2d struct {
 	Bias   *Param // [Out], nil without bias
 
 	noInputGrad bool // Backward skips dL/dx (first layer of a network)
+	fuseReLU    bool // Forward applies the in-place ReLU after it (conv_relu.go)
+	reluMask    bool // Backward applies the mask of the in-place ReLU before it
+	passes      passTimes
 
 	x        *tensor.Tensor // input of the last training Forward
 	outShape []int
@@ -119,10 +122,12 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	switch {
 	case c.useWinograd(x.Shape[0], x.Shape[2], x.Shape[3]):
 		c.forwardWinograd(x, out)
+		c.reluAfter(out.Data)
 	case c.useTaps(x.Shape[0], shape[3]):
 		c.forwardTaps(x, out)
+		c.reluAfter(out.Data)
 	default:
-		c.forwardGEMM(x, out)
+		c.forwardGEMM(x, out) // applies a fused ReLU in its write-back
 	}
 	return out, nil
 }
@@ -177,6 +182,7 @@ func (c *Conv2d) forwardGEMM(x, out *tensor.Tensor) {
 			beta = 1
 		}
 		gemm(false, false, c.Out, cols, rows, 1, wt, rows, src, ldb, beta, dst, ohw)
+		c.reluBand(dst, c.Out, cols, ohw)
 	})
 }
 
@@ -199,6 +205,7 @@ func (c *Conv2d) forwardGroup(g tensor.ConvGeom, x, out *tensor.Tensor, s *convS
 		for o := 0; o < c.Out; o++ {
 			addBias(dst[o*ohw:(o+1)*ohw], s.tmp[o*cols+i*ohw:], bias, o)
 		}
+		c.reluBand(dst, c.Out, ohw, ohw)
 	}
 }
 
@@ -230,6 +237,7 @@ func (c *Conv2d) forwardSplit(g tensor.ConvGeom, x, out *tensor.Tensor, col []fl
 				beta = 1
 			}
 			tensor.Gemm(false, false, hi-lo, ohw, rows, 1, wt[lo*rows:], rows, src, ldb, beta, dst[lo*ohw:], ohw)
+			c.reluBand(dst[lo*ohw:], hi-lo, ohw, ohw)
 		})
 	}
 }
@@ -272,6 +280,13 @@ func fill(s []float32, v float32) {
 // col2im (scattered adds) and no synchronization between bands; other
 // strides use GEMM plus col2im, one image per worker.
 func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
+	if c.passes.on {
+		return c.backwardTimed(dy) // conv_profile.go
+	}
+	return c.backward(dy)
+}
+
+func (c *Conv2d) backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if c.x == nil {
 		return nil, errNoForward(c)
 	}
@@ -284,7 +299,9 @@ func (c *Conv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		c.Bias.EnsureGrad()
 	}
 	if c.useWinograd(x.Shape[0], x.Shape[2], x.Shape[3]) {
-		return c.backwardWinograd(x, dy), nil // nil without an input gradient
+		dx := c.backwardWinograd(x, dy) // nil without an input gradient
+		c.maskAfter(dx, x)
+		return dx, nil
 	}
 	g := c.geom(x.Shape[2], x.Shape[3])
 	b := convBackward{c: c, x: x, dy: dy, g: g,
@@ -371,7 +388,9 @@ func (b *convBackward) item(s *convScratch, worker, item int, gemm gemmFunc) {
 		b.weightGradImage(s, gemm, xi, dyi, dW, betaW)
 	}
 	if b.dx != nil {
-		b.inputGradImage(s, gemm, dyi, b.dx.Data[item*c.In*hw:(item+1)*c.In*hw])
+		dxi := b.dx.Data[item*c.In*hw : (item+1)*c.In*hw]
+		b.inputGradImage(s, gemm, dyi, dxi)
+		c.maskInputGrad(dxi, xi)
 	}
 }
 
@@ -453,6 +472,8 @@ func (b *convBackward) group(s *convScratch, n0 int, gemm gemmFunc, dW []float32
 	}
 	if b.dx != nil {
 		b.inputGradGroup(s, gemm, n0, imgs, dyg)
+		lo, hi := n0*c.In*hw, (n0+imgs)*c.In*hw
+		c.maskInputGrad(b.dx.Data[lo:hi], b.x.Data[lo:hi])
 	}
 }
 

@@ -168,7 +168,7 @@ func (b *Base) inputGrad(own **tensor.Tensor, dy, x *tensor.Tensor, shape ...int
 		return *own
 	}
 	n := tensor.Numel(shape)
-	if o := b.ownOut; o != nil && b.use.OutputDead && cap(o.Data) >= n &&
+	if o := b.ownOut; o != nil && b.use.OutputDead && cap(o.Data) >= n && !overlaps(o.Data, b.use.Keep) &&
 		!overlaps(o.Data, dy.Data) && (x == nil || !overlaps(o.Data, x.Data)) {
 		b.dxView.Data = o.Data[:n]
 		b.dxView.Shape = append(b.dxView.Shape[:0], shape...)
@@ -190,6 +190,10 @@ type ArenaUse struct {
 	// have run Backward. It is false only for the network's own output,
 	// which its caller holds.
 	OutputDead bool
+	// Keep is the network's output: when the layers after this one work
+	// in place (a network ending in an in-place ReLU), it is this layer's
+	// output buffer, which must not take dL/dx even though OutputDead.
+	Keep []float32
 }
 
 // ArenaUser is implemented by layers that can take transient buffers from

@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"time"
+
 	"fmt"
 	"math/rand/v2"
 
@@ -21,6 +23,7 @@ type Linear struct {
 	Bias   *Param // [Out], nil without bias
 
 	noInputGrad bool
+	passes      passTimes // the last Backward's passes, for the profile
 
 	inputMemo
 	out, dx *tensor.Tensor // own buffers, used without an arena
@@ -106,6 +109,7 @@ func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if l.Bias != nil {
 		l.Bias.EnsureGrad()
 	}
+	t0 := time.Now() // for the per-pass profile: two clock reads per pass
 	if !l.Weight.Frozen {
 		tensor.GemmParallel(true, false, l.Out, l.In, n, 1, g, l.Out, l.x.Data, l.In, 1, l.Weight.Grad.Data, l.In)
 	}
@@ -117,10 +121,13 @@ func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 			}
 		}
 	}
+	t1 := time.Now()
+	l.passes.weight, l.passes.input, l.passes.inputDone = t1.Sub(t0), 0, false
 	if l.noInputGrad {
 		return nil, nil
 	}
 	dx := l.inputGrad(&l.dx, dy, l.x, n, l.In)
 	tensor.GemmParallel(false, false, n, l.In, l.Out, 1, g, l.Out, l.Weight.Value.Data, l.In, 0, dx.Data, l.In)
+	l.passes.input, l.passes.inputDone = time.Since(t1), true
 	return dx, nil
 }

@@ -27,6 +27,14 @@ type ProfileRow struct {
 	FLOP              float64
 	Forwards, Backwds int
 	BackwardFLOP      float64 // summed over the Backward calls
+	// The parts of Backward for layers that time them apart (Conv2d,
+	// Linear): dL/dx and the parameter gradients, with their arithmetic
+	// (each one Forward's FLOP per call).
+	BackwardInput, BackwardWeight time.Duration `json:",omitempty"`
+	InputFLOP, WeightFLOP         float64       `json:",omitempty"`
+	// Fused: the layer before did this layer's work in its own pass
+	// (an in-place ReLU after a convolution or batch norm).
+	Fused bool `json:",omitempty"`
 }
 
 // SetProfile makes l (a Sequential, possibly holding others) record every
@@ -40,6 +48,9 @@ func setProfile(l Layer, prefix string, p *LayerProfile) {
 	}
 	s.profile, s.profilePath = p, prefix
 	for i, c := range s.Layers {
+		if t, ok := c.(passTimer); ok {
+			t.setPassTiming(p != nil)
+		}
 		setProfile(c, prefix+s.Names[i]+".", p)
 	}
 }
@@ -67,6 +78,15 @@ func (p *LayerProfile) record(path string, l Layer, in []int, backward bool, d t
 			f = r.FLOP
 		}
 		r.BackwardFLOP += f
+		if t, ok := l.(passTimer); ok {
+			pt := t.lastPasses()
+			r.BackwardWeight += pt.weight
+			r.WeightFLOP += r.FLOP
+			if pt.inputDone {
+				r.BackwardInput += pt.input
+				r.InputFLOP += r.FLOP
+			}
+		}
 		return
 	}
 	r.Forward += d
@@ -90,21 +110,33 @@ func layerFLOP(l Layer, in []int) float64 {
 }
 
 // Write prints one line per layer: mean forward and backward time, their
-// GFLOP/s, and the share of the total; Winograd marks the convolutions
-// that took that path on their last Forward.
+// GFLOP/s, for convolutions and linear layers the backward-input and
+// backward-weight passes apart, and the share of the total; fused marks
+// a ReLU done by the layer before it.
 func (p *LayerProfile) Write(w io.Writer) error {
 	var total time.Duration
 	for _, r := range p.Rows {
 		total += r.Forward + r.Backward
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\tfwd ms\tfwd GFLOP/s\tbwd ms\tbwd GFLOP/s\tshare\t\t")
+	fmt.Fprintln(tw, "layer\tfwd ms\tfwd GFLOP/s\tbwd ms\tbwd GFLOP/s\tbwd-in ms\tGFLOP/s\tbwd-w ms\tGFLOP/s\tshare\t\t")
 	for _, r := range p.Rows {
 		fwd, bwd := meanMS(r.Forward, r.Forwards), meanMS(r.Backward, r.Backwds)
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.1f\t%s\t%.1f%%\t %s\t\n", r.Path, fwd, rate(r.FLOP*float64(r.Forwards), r.Forward),
-			bwd, rate(r.BackwardFLOP, r.Backward), 100*float64(r.Forward+r.Backward)/float64(max(total, 1)), r.Layer)
+		in, wt := "-\t-", "-\t-"
+		if r.WeightFLOP > 0 {
+			wt = fmt.Sprintf("%.1f\t%s", meanMS(r.BackwardWeight, r.Backwds), rate(r.WeightFLOP, r.BackwardWeight))
+			if r.InputFLOP > 0 {
+				in = fmt.Sprintf("%.1f\t%s", meanMS(r.BackwardInput, r.Backwds), rate(r.InputFLOP, r.BackwardInput))
+			}
+		}
+		layer := r.Layer
+		if r.Fused {
+			layer += " fused"
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%.1f\t%s\t%s\t%s\t%.1f%%\t %s\t\n", r.Path, fwd, rate(r.FLOP*float64(r.Forwards), r.Forward),
+			bwd, rate(r.BackwardFLOP, r.Backward), in, wt, 100*float64(r.Forward+r.Backward)/float64(max(total, 1)), layer)
 	}
-	fmt.Fprintf(tw, "total\t\t\t\t\t\t %.1f ms over the passes\t\n", float64(total)/1e6)
+	fmt.Fprintf(tw, "total\t\t\t\t\t\t\t\t\t\t %.1f ms over the passes\t\n", float64(total)/1e6)
 	return tw.Flush()
 }
 
@@ -120,4 +152,12 @@ func rate(flop float64, d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", flop/d.Seconds()/1e9)
+}
+
+// recordFused counts a pass of layer l (at path) that the layer before it
+// did as part of its own (fuse.go): the row stays, with no time of its own.
+func (p *LayerProfile) recordFused(path string, l Layer, backward bool) {
+	p.record(path, l, nil, backward, 0)
+	r := &p.Rows[p.index[path]]
+	r.Fused = true
 }

@@ -30,13 +30,21 @@ type Sequential struct {
 	own      Arena // the arena of a top-level Sequential
 	nested   bool  // a parent Sequential set use
 	use      ArenaUse
-	reserved []int // input shape the arena was last sized for
+	reserved []int // input shape the arena and scratch were last sized for
+	// reservedTraining: they were sized for training (Backward included).
+	reservedTraining bool
 	// stale says why Backward would read overwritten inputs, if it would.
 	stale staleReason
 	// profile, when set by SetProfile, receives each layer's pass times;
 	// profilePath is this Sequential's path prefix in it.
 	profile     *LayerProfile
 	profilePath string
+	// out is a top-level Sequential's last output, which its caller holds
+	// (ArenaUse.Keep).
+	out []float32
+	// fused[i]: layer i is a ReLU whose Backward the last Forward's plan
+	// gave to a neighbour (fuse.go).
+	fused []bool
 }
 
 // staleReason is why the arena makes Backward impossible until the next
@@ -74,24 +82,22 @@ func (s *Sequential) Children() ([]string, []Layer) { return s.Names, s.Layers }
 func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	s.propagateInputGrad()
 	arena := s.arena()
-	if arena != nil && !s.nested && !tensor.ShapeEq(s.reserved, x.Shape) {
-		// Size the preferred slot for the largest tensor of this input
-		// shape now: growing it layer by layer would leave the smaller
-		// buffers as garbage that the collector frees only after the peak.
-		if n, err := largestTensor(s, x.Shape, s.NeedInputGrad); err == nil {
-			arena.Reserve(n)
-			s.reserved = append(s.reserved[:0], x.Shape...)
-		}
+	if !s.nested {
+		s.reserve(arena, x.Shape)
 	}
 	s.stale = fresh
 	if arena != nil && !s.training {
 		s.stale = afterEval
 	}
+	clear(s.fused)
 	var err error
-	for i, l := range s.Layers {
+	for i := 0; i < len(s.Layers); i++ {
+		l := s.Layers[i]
 		if u, ok := l.(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
 		}
+		s.planMask(i)
+		relu := s.fusedReLU(i)
 		t0, in := time.Now(), x.Shape
 		if s.profile != nil {
 			in = append([]int(nil), in...) // an in-place layer may reshape x
@@ -102,8 +108,41 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		if s.profile != nil {
 			s.profile.record(s.profilePath+s.Names[i], l, in, false, time.Since(t0))
 		}
+		s.markFused(i, relu, x)
+		if relu != nil {
+			i++ // done by layer i
+			if s.profile != nil {
+				s.profile.recordFused(s.profilePath+s.Names[i], relu, false)
+			}
+		}
+	}
+	if !s.nested {
+		s.out = x.Data
 	}
 	return x, nil
+}
+
+// reserve sizes, once per input shape and mode, the arena's preferred
+// slot for the largest tensor and the convolutions' shared scratch for the
+// largest layer (reserve.go): growing them layer by layer would leave the
+// smaller buffers as garbage that the collector frees only after the peak.
+func (s *Sequential) reserve(arena *Arena, in []int) {
+	if tensor.ShapeEq(s.reserved, in) && s.reservedTraining == s.training {
+		return
+	}
+	if arena != nil {
+		n, err := largestTensor(s, in, s.NeedInputGrad)
+		if err != nil {
+			return // Forward reports the shape error with the layer's path
+		}
+		arena.Reserve(n)
+	}
+	need, err := scratchNeeds(s, in, s.training)
+	if err != nil {
+		return
+	}
+	need.reserve()
+	s.reserved, s.reservedTraining = append(s.reserved[:0], in...), s.training
 }
 
 // Backward implements Layer.
@@ -122,6 +161,12 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
 		if u, ok := s.Layers[i].(ArenaUser); ok {
 			u.UseArena(s.childUse(arena, i))
+		}
+		if s.skipsBackward(i) {
+			if s.profile != nil {
+				s.profile.recordFused(s.profilePath+s.Names[i], s.Layers[i], true)
+			}
+			continue // the layer before applies this ReLU's mask
 		}
 		t0 := time.Now()
 		if dy, err = s.Layers[i].Backward(dy); err != nil {
@@ -156,11 +201,15 @@ func (s *Sequential) arena() *Arena {
 // is this Sequential's; every other one feeds the next child, which may
 // drop it after Forward, and is dead once that child's Backward ran.
 func (s *Sequential) childUse(arena *Arena, i int) ArenaUse {
+	keep := s.out
+	if s.nested {
+		keep = s.use.Keep
+	}
 	if i+1 == len(s.Layers) {
-		return ArenaUse{Arena: arena, OutputFree: s.use.OutputFree, OutputDead: s.use.OutputDead}
+		return ArenaUse{Arena: arena, OutputFree: s.use.OutputFree, OutputDead: s.use.OutputDead, Keep: keep}
 	}
 	d, ok := s.Layers[i+1].(inputDropper)
-	return ArenaUse{Arena: arena, OutputFree: ok && d.dropsInput(), OutputDead: true}
+	return ArenaUse{Arena: arena, OutputFree: ok && d.dropsInput(), OutputDead: true, Keep: keep}
 }
 
 // dropsInput implements inputDropper: a Sequential keeps its input exactly
@@ -182,6 +231,13 @@ func largestTensor(l Layer, in []int, inputGrad bool) (int, error) {
 	if inputGrad {
 		n = tensor.Numel(in)
 	}
+	err := walkLeaves(l, in, func(_ Layer, _, out []int) { n = max(n, tensor.Numel(out)) })
+	return n, err
+}
+
+// walkLeaves calls visit for every leaf layer inside l, in order, with its
+// input and output shapes for the network input shape in.
+func walkLeaves(l Layer, in []int, visit func(l Layer, in, out []int)) error {
 	var walk func(l Layer, in []int) ([]int, error)
 	walk = func(l Layer, in []int) ([]int, error) {
 		if c, ok := l.(Container); ok {
@@ -198,11 +254,11 @@ func largestTensor(l Layer, in []int, inputGrad bool) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		n = max(n, tensor.Numel(out))
+		visit(l, in, out)
 		return out, nil
 	}
 	_, err := walk(l, in)
-	return n, err
+	return err
 }
 
 // propagateInputGrad tells the first layer that does real work whether it
