@@ -236,11 +236,12 @@ func testConcurrentIndexers(t *testing.T, loc string) {
 		}()
 	}
 	wg.Wait()
-	total := 0
+	total, added := 0, 0
 	for _, r := range reps {
 		total += r.Described + r.Bad
+		added += r.Added
 	}
-	if total != 60 || len(d.calls) != 60 {
+	if total != 60 || len(d.calls) != 60 || added != 60 {
 		t.Fatalf("%d described by %d indexers (%v), %d photos seen, want 60", total, len(reps), reps, len(d.calls))
 	}
 	for p, n := range d.calls {

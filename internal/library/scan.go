@@ -224,10 +224,13 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			rep.Moved++
 			continue
 		}
-		if err := s.addPending(ctx, f, freshHash[i]); err != nil {
+		added, err := s.addPending(ctx, f, freshHash[i])
+		if err != nil {
 			return err
 		}
-		rep.Added++
+		if added {
+			rep.Added++
+		}
 	}
 	return s.removeGone(ctx, gone, rep)
 }
@@ -258,14 +261,19 @@ func (s *Store) move(ctx context.Context, r photoRow, f fileInfo) error {
 	return nil
 }
 
-// addPending adds a new photo; a row another indexer added meanwhile wins.
-func (s *Store) addPending(ctx context.Context, f fileInfo, hash string) error {
-	_, err := s.DB.ExecContext(ctx, s.q(`INSERT INTO photos (path, hash, size, mtime, status) VALUES (?, ?, ?, ?, 'pending')
+// addPending adds a new photo; a row another indexer added meanwhile wins,
+// and added is false: that indexer counts it.
+func (s *Store) addPending(ctx context.Context, f fileInfo, hash string) (added bool, err error) {
+	res, err := s.DB.ExecContext(ctx, s.q(`INSERT INTO photos (path, hash, size, mtime, status) VALUES (?, ?, ?, ?, 'pending')
 ON CONFLICT (path) DO NOTHING`), f.path, hash, f.size, f.mtime)
-	if err != nil {
-		return fmt.Errorf("library %s: photo %s: %w", s.Source, f.path, err)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("library %s: photo %s: %w", s.Source, f.path, err)
+	}
+	return n > 0, nil
 }
 
 // removeGone deletes the rows of photos no longer on disk, with their
