@@ -13,19 +13,17 @@ import (
 
 // openServeLibrary opens the library behind serve --db (a SQLite file or
 // a postgres:// URL) with the face pipeline that describes uploads, and
-// the folder that keeps them: uploads, or by default an "uploads" folder
-// beside a SQLite library (in starid's data folder for PostgreSQL). The
-// caller closes the store.
+// the folder that keeps them: uploads, or by default the library's own
+// (library.DefaultUploads). The caller closes the store.
 func openServeLibrary(ctx context.Context, db, uploads string, stderr io.Writer) (*serve.Library, error) {
 	if uploads == "" {
-		base := db
-		if library.IsPostgres(db) {
-			var err error
-			if base, err = library.DefaultLocation(); err != nil || library.IsPostgres(base) {
-				return nil, usagef("--uploads: no default folder for uploads to a PostgreSQL library; give one")
-			}
+		var err error
+		if uploads, err = library.DefaultUploads(db); err != nil {
+			return nil, usagef("--uploads: %v", err)
 		}
-		uploads = filepath.Join(filepath.Dir(base), "uploads")
+	}
+	if abs, err := filepath.Abs(uploads); err == nil {
+		uploads = abs
 	}
 	finder, err := openFaceFinder()
 	if err != nil {

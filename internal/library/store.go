@@ -53,16 +53,27 @@ func DefaultLocation() (string, error) {
 	if v := os.Getenv(EnvDB); v != "" {
 		return v, nil
 	}
+	dir, err := DataDir()
+	if err != nil {
+		return "", fmt.Errorf("library: no data folder for the default library (set %s): %w", EnvDB, err)
+	}
+	return filepath.Join(dir, "library.db"), nil
+}
+
+// DataDir is starid's folder of the user's data directory: $XDG_DATA_HOME
+// or ~/.local/share on Unix, the user config folder elsewhere (Go knows no
+// data folder there).
+func DataDir() (string, error) {
 	dir := os.Getenv("XDG_DATA_HOME")
 	if dir == "" {
 		home, err := os.UserHomeDir()
 		if err == nil && home != "" && os.PathSeparator == '/' {
 			dir = filepath.Join(home, ".local", "share")
 		} else if dir, err = os.UserConfigDir(); err != nil {
-			return "", fmt.Errorf("library: no data folder for the default library (set %s): %w", EnvDB, err)
+			return "", err
 		}
 	}
-	return filepath.Join(dir, "starid", "library.db"), nil
+	return filepath.Join(dir, "starid"), nil
 }
 
 // IsPostgres reports whether location is a PostgreSQL URL rather than a
