@@ -178,31 +178,52 @@ func checkName(name string) (string, error) {
 	return name, nil
 }
 
+// peopleResponse is one page of GET /api/v1/people: people [offset,
+// offset+limit) of total, and the URL of the next page when there is one.
+type peopleResponse struct {
+	People []apiPerson `json:"people"`
+	Total  int         `json:"total"`
+	Offset int         `json:"offset"`
+	Limit  int         `json:"limit"`
+	Next   string      `json:"next,omitempty"`
+}
+
 func (s *Server) handlePeople(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel, ok := s.libReady(w, r)
 	if !ok {
 		return
 	}
 	defer cancel()
-	shown, ok := queryInt(w, r, "faces", defaultFacesShown, 0, maxTop)
+	shown, ok := queryInt(w, r, "faces", defaultFacesShown, 0, maxFacesShown)
 	if !ok {
 		return
 	}
-	people, err := s.lib.Store.People(ctx)
+	limit, ok := queryInt(w, r, "limit", defaultPeoplePage, 1, maxPeoplePage)
+	if !ok {
+		return
+	}
+	offset, ok := queryInt(w, r, "offset", 0, 0, maxPeopleOffset)
+	if !ok {
+		return
+	}
+	page, err := s.lib.Store.PeoplePage(ctx, offset, limit, shown)
 	if err != nil {
 		s.libError(w, r, err)
 		return
 	}
-	out := make([]apiPerson, 0, len(people))
-	for _, p := range people {
-		ap := apiPerson{ID: idString(p.ID), Name: p.Name, FaceCount: len(p.Faces), Faces: []apiFace{}}
-		for _, f := range p.Faces[:min(shown, len(p.Faces))] {
-			ap.Faces = append(ap.Faces, apiFace{ID: idString(f.ID), Box: roundFloatBox(f.Box),
-				PersonID: ap.ID, Person: p.Name, Thumb: faceThumbURL(f.ID)})
+	out := peopleResponse{People: make([]apiPerson, 0, len(page.People)), Total: page.Total, Offset: offset, Limit: limit}
+	for _, p := range page.People {
+		ap := apiPerson{ID: idString(p.ID), Name: p.Name, FaceCount: p.FaceCount, Faces: make([]apiFace, 0, len(p.Faces))}
+		for _, f := range p.Faces {
+			ap.Faces = append(ap.Faces, toAPIFace(f))
 		}
-		out = append(out, ap)
+		out.People = append(out.People, ap)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"people": out})
+	if next := offset + len(page.People); len(page.People) == limit && next < page.Total {
+		out.Next = fmt.Sprintf("%s?limit=%d&offset=%d&faces=%d", pathPeople, limit, next, shown)
+		w.Header().Set("Link", "<"+out.Next+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // queryInt reads an optional integer query parameter within [lo, hi].

@@ -52,6 +52,12 @@ const (
 	maxJSONBody       = 4 << 10
 	defaultFacesShown = 12
 	maxTop            = 1000
+	// GET /api/v1/people pages: a library of 100,000 people is read a
+	// page at a time, at most maxPeoplePage×maxFacesShown faces a page.
+	defaultPeoplePage = 100
+	maxPeoplePage     = 500
+	maxFacesShown     = 100
+	maxPeopleOffset   = 1_000_000_000 // keeps offset+limit far from overflowing
 )
 
 // libState is a server's library, its gallery snapshot and caches.

@@ -35,6 +35,8 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{http.MethodPost, pathRecognize, "image/png", photo},
 		{http.MethodPost, strings.TrimSuffix(pathLibPhotos, "/"), "image/png", photo},
 		{http.MethodGet, pathPeople, "", nil},
+		{http.MethodGet, pathPeople + "?limit=1&offset=0&faces=0", "", nil},
+		{http.MethodGet, pathPeople + "?limit=0", "", nil},
 		{http.MethodGet, pathLibPhotos + a.ID, "", nil},
 		{http.MethodGet, pathPerson + a.Faces[0].PersonID + "/photos", "", nil},
 		{http.MethodGet, pathSearch + "?person=Tom%20Hanks", "", nil},

@@ -1,0 +1,81 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"starid/internal/library"
+)
+
+// fillPeople stores n one-face people straight into the library.
+func fillPeople(t *testing.T, st *library.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for p := range n {
+		f := library.Face{Box: [4]float64{1, 2, 30, 30}, Landmarks: make([][2]float32, library.LandmarkCount),
+			Descriptor: personDescriptor(p+10, 1), Score: 0.9, Quality: 1}
+		if _, _, err := st.AddPhoto(ctx, fmt.Sprintf("/photos/%d.jpg", p), fmt.Sprintf("%064d", p), 1, 1, "test-1", []library.Face{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Group(ctx, library.GroupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPeoplePages: following next from the first page lists every person
+// once; the Link header agrees; the last page has no next.
+func TestPeoplePages(t *testing.T) {
+	ts, st := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
+	fillPeople(t, st, 12)
+	seen := map[string]bool{}
+	url, pages := pathPeople+"?limit=5&faces=1", 0
+	for url != "" {
+		r := get(t, ts.URL+url)
+		page := decodeJSON[peopleResponse](t, r)
+		if r.status != 200 || page.Total != 12 || page.Limit != 5 {
+			t.Fatalf("GET %s: %d %s", url, r.status, r.body)
+		}
+		if link := r.header.Get("Link"); (page.Next == "") != (link == "") || (link != "" && link != "<"+page.Next+`>; rel="next"`) {
+			t.Errorf("GET %s: Link %q, next %q", url, link, page.Next)
+		}
+		for _, p := range page.People {
+			if seen[p.ID] || len(p.Faces) != 1 || p.Faces[0].PhotoID == "" {
+				t.Errorf("person %+v twice or without its face", p)
+			}
+			seen[p.ID] = true
+		}
+		url = page.Next
+		if pages++; pages > 5 {
+			t.Fatal("next never ends")
+		}
+	}
+	if len(seen) != 12 || pages != 3 {
+		t.Errorf("%d people in %d pages", len(seen), pages)
+	}
+	if page := decodeJSON[peopleResponse](t, get(t, ts.URL+pathPeople+"?offset=1000000")); len(page.People) != 0 || page.Next != "" {
+		t.Errorf("past the end: %+v", page)
+	}
+}
+
+// TestPeoplePageRefusals: out-of-range and non-numeric paging is a 400
+// naming the parameter, never a 500 or an unbounded answer.
+func TestPeoplePageRefusals(t *testing.T) {
+	ts, _ := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
+	for _, q := range []string{"limit=0", "limit=501", "limit=-3", "limit=abc", "limit=1.5", "limit=", "offset=-1",
+		"offset=1000000001", "offset=99999999999999999999999", "offset=0x10", "faces=101", "faces=1e2", "limit=%00"} {
+		r := get(t, ts.URL+pathPeople+"?"+q)
+		key, _, _ := strings.Cut(q, "=")
+		if q == "limit=" {
+			if r.status != 200 { // empty means the default
+				t.Errorf("?%s: %d %s", q, r.status, r.body)
+			}
+			continue
+		}
+		if e := decodeJSON[errorResponse](t, r); r.status != 400 || !strings.HasPrefix(e.Error, key+" must be") {
+			t.Errorf("?%s: %d %s", q, r.status, r.body)
+		}
+	}
+}
