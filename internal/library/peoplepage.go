@@ -3,7 +3,6 @@ package library
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
 // PeoplePage is one page of the people list, in People's order, with at
@@ -52,14 +51,12 @@ GROUP BY pe.id, pe.name ORDER BY pe.name = '', pe.name COLLATE `+collate+`, n DE
 		return page, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	defer rows.Close()
-	at := map[int64]int{}
 	for rows.Next() {
 		var p PagePerson
 		if err := rows.Scan(&p.ID, &p.Name, &p.FaceCount); err != nil {
 			return page, err
 		}
 		p.Faces = []LibFace{}
-		at[p.ID] = len(page.People)
 		page.People = append(page.People, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -68,33 +65,38 @@ GROUP BY pe.id, pe.name ORDER BY pe.name = '', pe.name COLLATE `+collate+`, n DE
 	if faces == 0 || len(page.People) == 0 {
 		return page, nil
 	}
-	return page, s.firstFaces(ctx, &page, at, faces)
+	return page, s.firstFaces(ctx, &page, faces)
 }
 
-// firstFaces fills in each page person's first faces by id.
-func (s *Store) firstFaces(ctx context.Context, page *PeoplePage, at map[int64]int, faces int) error {
-	args := make([]any, 0, len(page.People)+1)
-	for _, p := range page.People {
-		args = append(args, p.ID)
-	}
-	args = append(args, faces)
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(page.People)), ", ")
-	rows, err := s.DB.QueryContext(ctx, s.q(`SELECT person_id, id, photo_id, x, y, w, h FROM (
-	SELECT a.person_id, f.id, f.photo_id, f.x, f.y, f.w, f.h, row_number() OVER (PARTITION BY a.person_id ORDER BY f.id) AS rn
-	FROM assignments a JOIN faces f ON f.id = a.face_id WHERE a.person_id IN (`+marks+`)
-) t WHERE rn <= ? ORDER BY person_id, id`), args...)
+// firstFaces fills in each page person's first faces by id: one small
+// query a person, which reads only those faces through the person's index
+// (a window over the page's people would number every face of a large
+// group to keep a dozen).
+func (s *Store) firstFaces(ctx context.Context, page *PeoplePage, faces int) error {
+	stmt, err := s.DB.PrepareContext(ctx, s.q(`SELECT f.id, f.photo_id, f.x, f.y, f.w, f.h
+FROM assignments a JOIN faces f ON f.id = a.face_id WHERE a.person_id = ? ORDER BY a.face_id LIMIT ?`))
 	if err != nil {
 		return fmt.Errorf("library %s: %w", s.Source, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var f LibFace
-		if err := rows.Scan(&f.PersonID, &f.ID, &f.PhotoID, &f.Box[0], &f.Box[1], &f.Box[2], &f.Box[3]); err != nil {
-			return err
+	defer stmt.Close()
+	for i := range page.People {
+		p := &page.People[i]
+		rows, err := stmt.QueryContext(ctx, p.ID, faces)
+		if err != nil {
+			return fmt.Errorf("library %s: %w", s.Source, err)
 		}
-		p := &page.People[at[f.PersonID]]
-		f.Person = p.Name
-		p.Faces = append(p.Faces, f)
+		for rows.Next() {
+			f := LibFace{PersonID: p.ID, Person: p.Name}
+			if err := rows.Scan(&f.ID, &f.PhotoID, &f.Box[0], &f.Box[1], &f.Box[2], &f.Box[3]); err != nil {
+				rows.Close()
+				return err
+			}
+			p.Faces = append(p.Faces, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("library %s: %w", s.Source, err)
+		}
 	}
-	return rows.Err()
+	return nil
 }
