@@ -54,7 +54,7 @@ func withStore(ctx context.Context, db string, fn func(s *Store) error) error {
 		return err
 	}
 	defer s.Close()
-	return fn(s)
+	return Explain(fn(s))
 }
 
 // withExistingStore is withStore for the commands that only read or
@@ -78,7 +78,7 @@ func withExistingStore(ctx context.Context, db string, fn func(s *Store) error) 
 		return err
 	}
 	defer s.Close()
-	return fn(s)
+	return Explain(fn(s))
 }
 
 // writeJSON prints v indented, the form of every --json output.

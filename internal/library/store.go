@@ -130,6 +130,27 @@ func (s *Store) ready(ctx context.Context) error {
 // busyWait bounds how long Open retries a busy new SQLite library.
 const busyWait = 10 * time.Second
 
+// ErrReadOnly marks a write the library refused because it cannot be
+// written: a read-only file, folder or mount (SQLITE_READONLY), or a
+// PostgreSQL role or server that takes no writes.
+var ErrReadOnly = errors.New("the library cannot be written (read-only file, folder, mount or database)")
+
+// Explain marks err with ErrReadOnly when the database refused a write
+// for being read-only, so the message says what to fix instead of the
+// driver's code alone; other errors are returned as they are.
+func Explain(err error) error {
+	var coded interface{ Code() int }
+	var pg interface{ SQLState() string }
+	switch {
+	case err == nil || errors.Is(err, ErrReadOnly):
+		return err
+	case errors.As(err, &coded) && coded.Code()&0xff == 8, // SQLITE_READONLY
+		errors.As(err, &pg) && pg.SQLState() == "25006": // read_only_sql_transaction
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	}
+	return err
+}
+
 // isBusy reports SQLITE_BUSY (primary result code 5, whatever the
 // extended code) from the pure-Go driver.
 func isBusy(err error) bool {
@@ -145,6 +166,9 @@ func isBusy(err error) bool {
 func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("empty library path")
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, errors.New("a folder or special file, not a library file: give a file path such as " + filepath.Join(path, "library.db"))
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

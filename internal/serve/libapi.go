@@ -99,6 +99,7 @@ func (s *Server) libReady(w http.ResponseWriter, r *http.Request) (context.Conte
 // libError answers a library failure: a missing id is 404, a timeout 503,
 // anything else 500 (logged, since it is the server's problem).
 func (s *Server) libError(w http.ResponseWriter, r *http.Request, err error) {
+	err = library.Explain(err)
 	switch {
 	case errors.Is(err, library.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())

@@ -70,6 +70,7 @@ func (s *Server) failed(ctx context.Context, what string, err error) recognized 
 	if ctx.Err() != nil {
 		return recognized{status: http.StatusServiceUnavailable, msg: "timed out"}
 	}
+	err = library.Explain(err)
 	s.log.Error(what+" failed", "err", err)
 	return recognized{status: http.StatusInternalServerError, msg: what + " failed: " + err.Error()}
 }
