@@ -3,9 +3,11 @@ package library
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,5 +76,50 @@ func TestReadOnlyLibrary(t *testing.T) {
 	}
 	if after := dump(t, s); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("the read-only library changed:\n%v\n%v", after, before)
+	}
+}
+
+// TestConcurrentIndexProcesses runs four index processes at once on one
+// new SQLite file (each migrating it, scanning, claiming and writing,
+// with describing nearly free so the writes contend): every process
+// succeeds (SQLITE_BUSY is waited out or retried, not returned), each
+// photo is described by exactly one of them, and the library equals an
+// uninterrupted single run's.
+func TestConcurrentIndexProcesses(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, manyPhotos(240))
+	loc := filepath.Join(t.TempDir(), "lib.db")
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for range 4 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIndexProcess$")
+		cmd.Env = append(os.Environ(), "STARID_LIB_HELPER_DB="+loc, "STARID_LIB_HELPER_DIR="+dir, "STARID_LIB_HELPER_DELAY_MS=0")
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	total := 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("indexer %d: %v\n%s", i, err, outs[i])
+			continue
+		}
+		var described, bad int
+		if _, err := fmt.Sscanf(outs[i].String()[strings.Index(outs[i].String(), "REPORT"):], "REPORT %d %d", &described, &bad); err != nil {
+			t.Fatalf("indexer %d: %v\n%s", i, err, outs[i])
+		}
+		total += described + bad
+	}
+	if total != 240 {
+		t.Errorf("the four indexers described %d photos, want each of the 240 once", total)
+	}
+	s := openTest(t, loc)
+	ref := openTest(t, filepath.Join(t.TempDir(), "ref.db"))
+	index(t, ref, &fakeDescriber{}, dir)
+	if got, want := dump(t, s), dump(t, ref); !slices.Equal(got, want) {
+		t.Fatalf("%d rows after concurrent runs, an uninterrupted run has %d", len(got), len(want))
 	}
 }

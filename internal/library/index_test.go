@@ -323,9 +323,16 @@ func TestHelperIndexProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	delay, _ := strconv.Atoi(os.Getenv("STARID_LIB_HELPER_DELAY_MS"))
-	ix := &Indexer{Store: s, Describer: &fakeDescriber{delay: time.Duration(max(delay, 30)) * time.Millisecond}, Pipeline: "test-1", Workers: 2}
-	ix.Index(context.Background(), []string{os.Getenv("STARID_LIB_HELPER_DIR")})
+	delay, err := strconv.Atoi(os.Getenv("STARID_LIB_HELPER_DELAY_MS"))
+	if err != nil {
+		delay = 30
+	}
+	ix := &Indexer{Store: s, Describer: &fakeDescriber{delay: time.Duration(delay) * time.Millisecond}, Pipeline: "test-1", Workers: 2}
+	rep, err := ix.Index(context.Background(), []string{os.Getenv("STARID_LIB_HELPER_DIR")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("REPORT %d %d\n", rep.Described, rep.Bad)
 }
 
 // TestRunNamesAreOnePerson indexes photos a run named with three indexers
