@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"starid/internal/faces"
@@ -32,6 +33,11 @@ func openServeLibrary(ctx context.Context, db, uploads string, stderr io.Writer)
 	st, err := library.Open(ctx, db)
 	if err != nil {
 		return nil, err
+	}
+	// A folder that cannot be made fails here, not at the first upload.
+	if err := os.MkdirAll(uploads, 0o755); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("--uploads %s: %w", uploads, err)
 	}
 	fmt.Fprintf(stderr, "starid serve: library %s, uploads kept in %s\n", st.Source, uploads)
 	return &serve.Library{Store: st, Finder: finder, Pipeline: faces.PipelineVersion, Uploads: uploads}, nil

@@ -107,3 +107,18 @@ func TestServeLibrariesKeepTheirOwnUploads(t *testing.T) {
 		t.Error("a shared uploads folder was made")
 	}
 }
+
+// TestServeUploadsNotAFolder: an --uploads that cannot be a folder stops
+// serve at the start (exit 2, naming it), not at the first upload.
+func TestServeUploadsNotAFolder(t *testing.T) {
+	withFakeFinder(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "lib.db"), "--uploads", filepath.Join(file, "sub"))
+	if code != exitInput || !strings.Contains(errOut, "--uploads "+filepath.Join(file, "sub")) {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}

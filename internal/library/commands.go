@@ -63,7 +63,7 @@ func IndexFolders(ctx context.Context, s *Store, opt IndexOptions) (*IndexResult
 	if err != nil {
 		return nil, err
 	}
-	res := &IndexResult{Library: redact(s.Source), Seen: rep.Seen, Added: rep.Added, Changed: rep.Changed,
+	res := &IndexResult{Library: s.Source, Seen: rep.Seen, Added: rep.Added, Changed: rep.Changed,
 		Unchanged: rep.Unchanged, Moved: rep.Moved, Removed: rep.Removed, Described: rep.Described, Faces: rep.Faces,
 		Failed: rep.Failed}
 	if res.Failed == nil {

@@ -123,3 +123,16 @@ func TestConcurrentIndexProcesses(t *testing.T) {
 		t.Fatalf("%d rows after concurrent runs, an uninterrupted run has %d", len(got), len(want))
 	}
 }
+
+// TestPasswordNeverInMessages: a PostgreSQL URL's password is hidden in
+// the errors of a library that cannot be reached (and in Store.Source,
+// which every message and the server's errors use).
+func TestPasswordNeverInMessages(t *testing.T) {
+	_, err := Open(context.Background(), "postgres://ann:s3cr3t@127.0.0.1:1/photos?connect_timeout=2")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "ann:xxxxx@") {
+		t.Errorf("unreachable library: %v", err)
+	}
+	if got := redact("postgres://ann:s3cr3t@db/photos"); strings.Contains(got, "s3cr3t") {
+		t.Errorf("redact: %s", got)
+	}
+}

@@ -39,7 +39,7 @@ func (d Dialect) String() string {
 type Store struct {
 	DB      *sql.DB
 	Dialect Dialect
-	Source  string // the path or URL it was opened from, for messages
+	Source  string // the path or URL it was opened from (password hidden), for messages
 }
 
 // EnvDB names the environment variable that overrides the default library.
@@ -85,7 +85,9 @@ func IsPostgres(location string) bool {
 // Open opens (creating if needed) the library at location — a SQLite file
 // path or a postgres:// URL — and brings its schema to the newest version.
 func Open(ctx context.Context, location string) (*Store, error) {
-	s := &Store{Source: location}
+	// Source goes into messages, logs and the server's errors: never a
+	// password.
+	s := &Store{Source: redact(location)}
 	var err error
 	if IsPostgres(location) {
 		s.Dialect = Postgres

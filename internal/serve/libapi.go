@@ -102,14 +102,14 @@ func (s *Server) libError(w http.ResponseWriter, r *http.Request, err error) {
 	err = library.Explain(err)
 	switch {
 	case errors.Is(err, library.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
+		writeError(w, http.StatusNotFound, s.lib.clientMessage(err))
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the library did not answer within %v", s.opts.RequestTimeout))
 	case r.Context().Err() != nil:
 		w.WriteHeader(statusClientClosed)
 	default:
 		s.log.Error("library failed", "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "library error: "+err.Error())
+		writeError(w, http.StatusInternalServerError, "library error: "+s.lib.clientMessage(err))
 	}
 }
 

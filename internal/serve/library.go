@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -125,6 +126,13 @@ func (l *libState) withGallery(ctx context.Context, fn func(g *library.Gallery) 
 	l.galMu.RLock()
 	defer l.galMu.RUnlock()
 	return fn(l.gallery)
+}
+
+// clientMessage is err for an API client: without the "library
+// LOCATION: " the store puts first, since the server's file paths and
+// database address are nobody else's business (the log keeps them).
+func (l *libState) clientMessage(err error) string {
+	return strings.ReplaceAll(err.Error(), "library "+l.Store.Source+": ", "")
 }
 
 // placeNeighbours is how many nearest faces vote on a new face's person.

@@ -72,7 +72,11 @@ func (s *Server) failed(ctx context.Context, what string, err error) recognized 
 	}
 	err = library.Explain(err)
 	s.log.Error(what+" failed", "err", err)
-	return recognized{status: http.StatusInternalServerError, msg: what + " failed: " + err.Error()}
+	msg := err.Error()
+	if s.lib != nil {
+		msg = s.lib.clientMessage(err)
+	}
+	return recognized{status: http.StatusInternalServerError, msg: what + " failed: " + msg}
 }
 
 func (s *Server) addToLibrary(ctx context.Context, upload []byte) recognized {
