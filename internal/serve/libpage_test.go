@@ -3,6 +3,8 @@ package serve
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -77,5 +79,35 @@ func TestPeoplePageRefusals(t *testing.T) {
 		if e := decodeJSON[errorResponse](t, r); r.status != 400 || !strings.HasPrefix(e.Error, key+" must be") {
 			t.Errorf("?%s: %d %s", q, r.status, r.body)
 		}
+	}
+}
+
+// TestReadOnlyLibraryAnswers: a server on a library it cannot write
+// still lists people; a write is a 500 that says the library cannot be
+// written, without the server's file path.
+func TestReadOnlyLibraryAnswers(t *testing.T) {
+	loc := sqliteLocation(t)
+	ts, st := newLibTest(t, loc, &fakeRecognizer{info: testInfo})
+	a := addPhoto(t, ts.URL, 300)
+	if _, err := st.DB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // the server opens the file again once it is read-only
+	if out, err := exec.Command("chattr", "+i", loc).CombinedOutput(); err != nil {
+		t.Skipf("cannot make the library read-only: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", loc).Run() })
+	if f, err := os.OpenFile(loc, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		t.Skip("the library is still writable")
+	}
+	ts, _ = newLibTest(t, loc, &fakeRecognizer{info: testInfo})
+	if ps := people(t, ts.URL); len(ps) != 2 {
+		t.Errorf("people of a read-only library: %+v", ps)
+	}
+	r := postJSON(t, ts.URL+pathFaces+a.Faces[0].ID+"/name", `{"name":"Ann"}`)
+	msg := decodeJSON[errorResponse](t, r).Error
+	if r.status != 500 || !strings.Contains(msg, "cannot be written") || strings.Contains(msg, loc) {
+		t.Errorf("naming in a read-only library: %d %s", r.status, r.body)
 	}
 }
