@@ -10,6 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
+
+	"starid/internal/atomicfile"
 )
 
 // keepFile stores data (whose SHA-256 is hash) in dir as name+ext, never
@@ -23,6 +27,12 @@ import (
 func keepFile(dir, name, ext string, data []byte, hash string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("uploads folder %s: %w", dir, err)
+	}
+	// A server killed between writing and linking leaves its temporary
+	// file: the first upload into each folder after a start removes those
+	// an hour old (a live upload's is seconds old).
+	if _, done := cleanedDirs.LoadOrStore(dir, true); !done {
+		atomicfile.CleanStale(dir, time.Hour)
 	}
 	tmp, err := writeTemp(dir, data)
 	if err != nil {
@@ -48,11 +58,16 @@ func keepFile(dir, name, ext string, data []byte, hash string) (string, error) {
 	return "", fmt.Errorf("keeping the upload in %s: %d files named %s* hold other content", dir, maxKeepTries, name)
 }
 
+// cleanedDirs are the upload folders this process has cleaned.
+var cleanedDirs sync.Map
+
 // maxKeepTries bounds the names keepFile tries for one photo.
 const maxKeepTries = 16
 
 func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".upload-*.tmp")
+	// Named as atomicfile names its temporary files, so CleanStale
+	// knows them.
+	f, err := os.CreateTemp(dir, ".upload.tmp-*")
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -44,9 +45,27 @@ func TestKeepFileNeverOverwrites(t *testing.T) {
 	if b, _ := os.ReadFile(p); !bytes.Equal(b, photo) {
 		t.Errorf("the link's target changed: %q", b)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, ".upload-*"))
+	left, _ := filepath.Glob(filepath.Join(dir, ".upload.tmp-*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+	// A temporary file a killed server left an hour ago goes at the
+	// first upload into its folder; a recent one (a live upload's) stays.
+	sub := filepath.Join(dir, "ab")
+	os.Mkdir(sub, 0o755)
+	stale, live := filepath.Join(sub, ".upload.tmp-1"), filepath.Join(sub, ".upload.tmp-2")
+	os.WriteFile(stale, photo, 0o644)
+	os.WriteFile(live, photo, 0o644)
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(stale, old, old)
+	if _, err := keepFile(sub, h, ".jpg", photo, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a stale temporary file was kept")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live upload's temporary file was removed: %v", err)
 	}
 	// A file where the folder should be: an error naming it.
 	blocked := filepath.Join(dir, "blocked")
