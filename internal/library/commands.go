@@ -168,7 +168,11 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, er
 	}
 	// Photos with several faces near the query take several of the k
 	// nearest faces: ask for more, then keep each photo's nearest.
-	k := 4*opt.Top + 16
+	// Never more than the gallery holds (a huge --top would overflow).
+	k := len(g.FaceIDs)
+	if opt.Top < (k-16)/4 {
+		k = 4*opt.Top + 16
+	}
 	var ms []Match
 	if opt.Person != "" {
 		ms, err = s.SearchPerson(ctx, g, opt.Person, k)

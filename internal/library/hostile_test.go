@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,5 +135,17 @@ func TestPasswordNeverInMessages(t *testing.T) {
 	}
 	if got := redact("postgres://ann:s3cr3t@db/photos"); strings.Contains(got, "s3cr3t") {
 		t.Errorf("redact: %s", got)
+	}
+}
+
+// TestSearchHugeTop: a --top far beyond the library (up to the largest
+// int) gives every photo once, not an overflowed count or a panic.
+func TestSearchHugeTop(t *testing.T) {
+	s := peopleLibrary(t, filepath.Join(t.TempDir(), "lib.db"), 12)
+	for top, want := range map[int]int{7: 7, 1 << 40: 12, math.MaxInt/4 - 3: 12, math.MaxInt: 12} {
+		ms, err := SearchPhotos(context.Background(), s, SearchOptions{Person: "alice", Top: top})
+		if err != nil || len(ms) != want {
+			t.Errorf("top %d: %d photos, %v", top, len(ms), err)
+		}
 	}
 }
