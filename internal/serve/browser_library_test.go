@@ -127,7 +127,8 @@ func TestBrowserPeopleView(t *testing.T) {
 func TestBrowserPeoplePages(t *testing.T) {
 	chromium := findChromium(t)
 	ts, st := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
-	fillPeople(t, st, 130)
+	fillPeople(t, st, 129)
+	fillPerson(t, st, 60) // the largest group: the first card
 	bctx, closeBrowser := openBrowser(chromium, 900)
 	defer closeBrowser()
 	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.ID("people-view"))); err != nil {
@@ -147,4 +148,16 @@ func TestBrowserPeoplePages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPage(t, bctx, "the first card's merge choices", `document.querySelector("#people li.person:first-child .merge-person select").options.length === 130`)
+
+	// The largest person's photos: a page of 50, then the other 10.
+	if err := chromedp.Do(bctx, chromedp.Click("#people li.person:first-child .show-photos")); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "the first page of photos", `document.querySelectorAll("#person-photo-list .lib-stage").length === 50 &&
+		!document.getElementById("photos-more").hidden`)
+	if err := chromedp.Do(bctx, chromedp.Click("#photos-more")); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "every photo", `document.querySelectorAll("#person-photo-list .lib-stage").length === 60 &&
+		document.getElementById("photos-more").hidden`)
 }

@@ -27,6 +27,22 @@ func fillPeople(t *testing.T, st *library.Store, n int) {
 	}
 }
 
+// fillPerson stores n photos of one person (its faces grouped together).
+func fillPerson(t *testing.T, st *library.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for v := range n {
+		f := library.Face{Box: [4]float64{1, 2, 30, 30}, Landmarks: make([][2]float32, library.LandmarkCount),
+			Descriptor: personDescriptor(7, v), Score: 0.9, Quality: 1}
+		if _, _, err := st.AddPhoto(ctx, fmt.Sprintf("/photos/seven-%d.jpg", v), fmt.Sprintf("7%063d", v), 1, 1, "test-1", []library.Face{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Group(ctx, library.GroupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPeoplePages: following next from the first page lists every person
 // once; the Link header agrees; the last page has no next.
 func TestPeoplePages(t *testing.T) {
@@ -109,5 +125,36 @@ func TestReadOnlyLibraryAnswers(t *testing.T) {
 	msg := decodeJSON[errorResponse](t, r).Error
 	if r.status != 500 || !strings.Contains(msg, "cannot be written") || strings.Contains(msg, loc) {
 		t.Errorf("naming in a read-only library: %d %s", r.status, r.body)
+	}
+}
+
+// TestPersonPhotosPages: a person's photos come a page at a time by photo
+// id, next leading through them all; paging is refused as the people's is.
+func TestPersonPhotosPages(t *testing.T) {
+	ts, _ := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
+	var person string
+	for _, w := range []int{320, 330, 350} { // person 2 three times
+		person = addPhoto(t, ts.URL, w).Faces[0].PersonID
+	}
+	var ids []string
+	url := pathPerson + person + "/photos?limit=2"
+	for pages := 0; url != ""; pages++ {
+		r := get(t, ts.URL+url)
+		page := decodeJSON[personPhotosResponse](t, r)
+		if r.status != 200 || page.Total != 3 || page.PersonID != person || pages > 2 {
+			t.Fatalf("GET %s: %d %s", url, r.status, r.body)
+		}
+		for _, p := range page.Photos {
+			ids = append(ids, p.ID)
+		}
+		url = page.Next
+	}
+	if strings.Join(ids, ",") != "1,2,3" {
+		t.Errorf("photos paged: %v", ids)
+	}
+	for _, q := range []string{"limit=0", "limit=201", "offset=-1", "offset=x"} {
+		if r := get(t, ts.URL+pathPerson+person+"/photos?"+q); r.status != 400 {
+			t.Errorf("?%s: %d %s", q, r.status, r.body)
+		}
 	}
 }

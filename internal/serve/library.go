@@ -58,7 +58,11 @@ const (
 	defaultPeoplePage = 100
 	maxPeoplePage     = 500
 	maxFacesShown     = 100
-	maxPeopleOffset   = 1_000_000_000 // keeps offset+limit far from overflowing
+	// GET /api/v1/people/{id}/photos pages: each photo comes with all
+	// its faces.
+	defaultPhotosPage = 50
+	maxPhotosPage     = 200
+	maxOffset         = 1_000_000_000 // keeps offset+limit far from overflowing
 )
 
 // libState is a server's library, its gallery snapshot and caches.

@@ -39,6 +39,8 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 		{http.MethodGet, pathPeople + "?limit=0", "", nil},
 		{http.MethodGet, pathLibPhotos + a.ID, "", nil},
 		{http.MethodGet, pathPerson + a.Faces[0].PersonID + "/photos", "", nil},
+		{http.MethodGet, pathPerson + a.Faces[0].PersonID + "/photos?limit=1&offset=0", "", nil},
+		{http.MethodGet, pathPerson + a.Faces[0].PersonID + "/photos?offset=-1", "", nil},
 		{http.MethodGet, pathSearch + "?person=Tom%20Hanks", "", nil},
 		{http.MethodPost, pathSearch, "image/png", photo},
 		{http.MethodPost, pathFaces + a.Faces[1].ID + "/name", "application/json", []byte(`{"name":"Ann"}`)},

@@ -43,6 +43,7 @@ function libraryStart() {
     if (f) searchLike(f);
   });
   $("people-more").addEventListener("click", morePeople);
+  $("photos-more").addEventListener("click", morePhotos);
   refreshPeople();
 }
 
@@ -394,13 +395,34 @@ function fillMerge(select, p) {
   select.value = chosen;
 }
 
+// A person's photos come a page at a time too; "More photos" follows next.
+let photosNext = "", photosShown = 0;
+
 async function showPersonPhotos(p) {
   const res = await api("GET", "api/v1/people/" + p.id + "/photos");
   if (!res.ok) return failed("Could not list the photos of " + personTitle(p), res);
-  $("person-photos-title").textContent = "Photos of " + personTitle(p) + " (" + res.body.photos.length + ")";
-  $("person-photo-list").replaceChildren(...res.body.photos.map(photoStage));
+  $("person-photos-title").textContent = "Photos of " + personTitle(p) + " (" + res.body.total + ")";
+  $("person-photo-list").replaceChildren();
+  photosShown = 0;
+  showPhotosPage(res.body);
   $("person-photos").hidden = false;
   $("person-photos").scrollIntoView({ block: "start" });
+}
+
+async function morePhotos() {
+  if (!photosNext) return;
+  const res = await api("GET", photosNext.replace(/^\//, ""));
+  if (!res.ok) return failed("Could not list more photos", res);
+  showPhotosPage(res.body);
+}
+
+function showPhotosPage(page) {
+  $("person-photo-list").append(...page.photos.map(photoStage));
+  photosShown += page.photos.length;
+  photosNext = page.next || "";
+  $("photos-more").hidden = !photosNext;
+  $("photos-shown").textContent = page.total > photosShown ?
+    "Showing " + photosShown + " of " + page.total + " photos." : "";
 }
 
 // ---- Search ----------------------------------------------------------------
