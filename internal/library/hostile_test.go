@@ -149,3 +149,27 @@ func TestSearchHugeTop(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexLinkedRoot: a folder given as a link to it is indexed, its
+// photos under the link's path (WalkDir alone takes the link for a file).
+func TestIndexLinkedRoot(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	real := t.TempDir()
+	writePhotos(t, real, manyPhotos(3))
+	link := filepath.Join(t.TempDir(), "photos")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	rep := index(t, s, &fakeDescriber{}, link)
+	if rep.Seen != 3 || rep.Described != 3 {
+		t.Fatalf("a linked folder: %+v", rep)
+	}
+	if rep := index(t, s, &fakeDescriber{}, link); rep.Unchanged != 3 || rep.Removed != 0 {
+		t.Fatalf("the linked folder again: %+v", rep)
+	}
+	var path string
+	s.DB.QueryRow(`SELECT path FROM photos ORDER BY path LIMIT 1`).Scan(&path)
+	if !strings.HasPrefix(path, link+string(filepath.Separator)) {
+		t.Errorf("stored as %s, want under %s", path, link)
+	}
+}

@@ -47,12 +47,19 @@ func walk(roots []string) (files []fileInfo, abs []string, failed []BadPhoto, er
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", r, err)
 		}
-		if _, err := os.Stat(a); err != nil {
+		st, err := os.Stat(a)
+		if err != nil {
 			return nil, nil, nil, fmt.Errorf("index %s: %w", r, err)
 		}
 		abs = append(abs, a)
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			f, bad, err := visit(p, d, err, p == a)
+		start := a
+		if st.IsDir() {
+			// A root given as a link to a folder is walked (WalkDir would
+			// take the link itself); its photos keep the link's path.
+			start = a + string(filepath.Separator)
+		}
+		err = filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+			f, bad, err := visit(p, d, err, p == start)
 			if f != nil {
 				files = append(files, *f)
 			}
