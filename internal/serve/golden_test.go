@@ -68,6 +68,8 @@ func transcript(c apiCall, r response) string {
 			return strconv.FormatFloat(v, 'f', 4, 64)
 		})
 		b.WriteString(body + "\n")
+	} else if strings.HasPrefix(r.header.Get("Content-Type"), "image/") {
+		b.WriteString("(an image; its bytes depend on the encoder)\n")
 	} else {
 		fmt.Fprintf(&b, "(%d bytes)\n", len(r.body))
 	}
@@ -129,6 +131,7 @@ func TestGoldenRecognizeAPI(t *testing.T) {
 		{"model", get, pathModel, "", nil},
 		{"health", get, pathHealth, "", nil},
 		{"gallery-unknown", get, pathGallery + "Nobody", "", nil},
+		{"gallery", get, pathGallery + "Tom%20Hanks", "", nil},
 		{"unknown-endpoint", get, "/api/v1/nothing", "", nil},
 		{"people-without-library", get, pathPeople, "", nil},
 		{"upload-without-library", post, strings.TrimSuffix(pathLibPhotos, "/"), "image/png", photo},
@@ -153,6 +156,9 @@ func TestGoldenLibraryAPI(t *testing.T) {
 	step(apiCall{"library-upload-wrong-method", get, lib, "", nil})
 	step(apiCall{"library-photo", get, pathLibPhotos + first.ID, "", nil})
 	step(apiCall{"library-photo-unknown", get, pathLibPhotos + "999", "", nil})
+	step(apiCall{"library-photo-image", get, pathLibPhotos + first.ID + "/image", "", nil})
+	step(apiCall{"face-thumb", get, pathFaces + first.Faces[0].ID + "/thumb", "", nil})
+	step(apiCall{"face-thumb-unknown", get, pathFaces + "999/thumb", "", nil})
 	step(apiCall{"people", get, pathPeople, "", nil})
 	step(apiCall{"people-one-face-each", get, pathPeople + "?faces=1", "", nil})
 	step(apiCall{"people-bad-faces", get, pathPeople + "?faces=-1", "", nil})
