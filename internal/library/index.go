@@ -220,26 +220,9 @@ func (s *Store) saveBad(ctx context.Context, tx *sql.Tx, id int64, hash, pipelin
 	return err
 }
 
-// BadPhoto is a photo that could not be described.
+// BadPhoto is what an index run could not take: a photo it could not
+// read or describe, or a folder or link the walk could not follow.
 type BadPhoto struct {
 	Path  string `json:"image"`
 	Error string `json:"error"`
-}
-
-// BadPhotos lists the photos that could not be described, by path.
-func (s *Store) BadPhotos(ctx context.Context) ([]BadPhoto, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT path, error FROM photos WHERE status = 'bad' ORDER BY path`)
-	if err != nil {
-		return nil, fmt.Errorf("library %s: %w", s.Source, err)
-	}
-	defer rows.Close()
-	var out []BadPhoto
-	for rows.Next() {
-		var b BadPhoto
-		if err := rows.Scan(&b.Path, &b.Error); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
