@@ -176,6 +176,30 @@ func TestGoldenFaceRun(t *testing.T) {
 	golden(t, "eval-face-folder", "eval", run, "--data", photos, "--json")
 }
 
+// TestGoldenIndex pins index's summary, text and JSON, for a run with a
+// photo that cannot be described and a link that leads nowhere (exit 2),
+// and for a rerun that finds everything indexed.
+func TestGoldenIndex(t *testing.T) {
+	useFakeLibrary(t)
+	dir := t.TempDir()
+	photos, db := filepath.Join(dir, "photos"), filepath.Join(dir, "lib.db")
+	if err := identifytest.Folder(photos, []string{"Ann", "Bob"}, 2, 5); err != nil {
+		t.Fatal(err)
+	}
+	faultyPhotos(t, photos)
+	if err := os.Symlink(filepath.Join(dir, "gone.png"), filepath.Join(photos, "link.png")); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "index-json", "index", photos, "--db", db, "--json", "--workers", "1")
+	golden(t, "index-text", "index", photos, "--db", db)
+	for _, f := range []string{"broken.jpg", "link.png"} {
+		if err := os.Remove(filepath.Join(photos, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden(t, "index-clean", "index", photos, "--db", db)
+}
+
 func TestGoldenFaces(t *testing.T) {
 	withFakeFinder(t)
 	group, empty, broken, folder := goldenPhotos(t, t.TempDir())

@@ -78,23 +78,37 @@ func TestLibraryIndexAndPeople(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res struct {
-		Photos, Described, Faces, People int
-		Bad                              []struct {
+		Photos, Described, Unchanged, Faces, People int
+		Failed                                      []struct {
 			Path  string `json:"image"`
 			Error string `json:"error"`
 		}
 	}
-	if err := json.Unmarshal([]byte(cli(t, "index", photos, "--db", db, "--json", "--workers", "2")), &res); err != nil {
+	// A photo that cannot be described fails the run (exit 2, as predict)
+	// after the summary; the others are indexed.
+	code, out, errOut := runCLI("index", photos, "--db", db, "--json", "--workers", "2")
+	if code != exitInput || !strings.Contains(errOut, "1 photo or folder could not be indexed") {
+		t.Fatalf("index with a broken photo: exit %d: %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Photos != 13 || res.Described != 13 || res.Faces != 12 || res.People != 3 || len(res.Bad) != 1 ||
-		filepath.Base(res.Bad[0].Path) != "broken.png" || res.Bad[0].Error == "" {
+	if res.Photos != 13 || res.Described != 12 || res.Faces != 12 || res.People != 3 || len(res.Failed) != 1 ||
+		filepath.Base(res.Failed[0].Path) != "broken.png" || res.Failed[0].Error == "" {
 		t.Fatalf("index: %+v", res)
 	}
 	calls := fake.Calls()
-	code, out, errOut := runCLI("index", photos, "--db", db)
-	if code != exitOK || fake.Calls() != calls || !strings.Contains(out, "0 described") || !strings.Contains(errOut, "broken.png") {
+	code, out, errOut = runCLI("index", photos, "--db", db)
+	if code != exitInput || fake.Calls() != calls || !strings.Contains(out, "0 described") || !strings.Contains(out, "12 unchanged") ||
+		!strings.Contains(errOut, "broken.png") {
 		t.Fatalf("second index: exit %d, %d more photos described\n%s%s", code, fake.Calls()-calls, out, errOut)
+	}
+	// Once the broken photo is gone, the run is clean.
+	if err := os.Remove(filepath.Join(photos, "broken.png")); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, "index", photos, "--db", db); !strings.Contains(out, "1 removed, 0 failed") {
+		t.Fatalf("third index: %s", out)
 	}
 	pj := libraryPeople(t, db)
 	if len(pj.People) != 3 {

@@ -59,7 +59,7 @@ library's people.`
 	f.StringArrayVar(&o.CORSOrigins, "cors", nil, "an `origin` (https://host[:port]) whose pages may call the API from the browser (repeatable)")
 	f.StringVar(&o.logFormat, "log", "text", "request log format on stderr: text or json")
 	f.StringVar(&o.db, "db", "", "photo library (SQLite file or postgres:// URL): the page and API get its people, search and uploads into it; RUN is then optional")
-	f.StringVar(&o.uploads, "uploads", "", "`folder` keeping photos uploaded to the library (default: uploads beside the SQLite file)")
+	f.StringVar(&o.uploads, "uploads", "", "`folder` keeping photos uploaded to the library (default: the library's own, x.uploads beside x.db; for PostgreSQL, in the user's data folder, named after the server and database)")
 	f.StringVar(&o.gallery, "gallery", "", "photo `folder` laid out as for training (DIR/NAME/*.jpg): the page shows a thumbnail of each known person's face from it")
 	return c
 }

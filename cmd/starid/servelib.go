@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"starid/internal/faces"
@@ -13,19 +14,17 @@ import (
 
 // openServeLibrary opens the library behind serve --db (a SQLite file or
 // a postgres:// URL) with the face pipeline that describes uploads, and
-// the folder that keeps them: uploads, or by default an "uploads" folder
-// beside a SQLite library (in starid's data folder for PostgreSQL). The
-// caller closes the store.
+// the folder that keeps them: uploads, or by default the library's own
+// (library.DefaultUploads). The caller closes the store.
 func openServeLibrary(ctx context.Context, db, uploads string, stderr io.Writer) (*serve.Library, error) {
 	if uploads == "" {
-		base := db
-		if library.IsPostgres(db) {
-			var err error
-			if base, err = library.DefaultLocation(); err != nil || library.IsPostgres(base) {
-				return nil, usagef("--uploads: no default folder for uploads to a PostgreSQL library; give one")
-			}
+		var err error
+		if uploads, err = library.DefaultUploads(db); err != nil {
+			return nil, usagef("--uploads: %v", err)
 		}
-		uploads = filepath.Join(filepath.Dir(base), "uploads")
+	}
+	if abs, err := filepath.Abs(uploads); err == nil {
+		uploads = abs
 	}
 	finder, err := openFaceFinder()
 	if err != nil {
@@ -34,6 +33,11 @@ func openServeLibrary(ctx context.Context, db, uploads string, stderr io.Writer)
 	st, err := library.Open(ctx, db)
 	if err != nil {
 		return nil, err
+	}
+	// A folder that cannot be made fails here, not at the first upload.
+	if err := os.MkdirAll(uploads, 0o755); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("--uploads %s: %w", uploads, err)
 	}
 	fmt.Fprintf(stderr, "starid serve: library %s, uploads kept in %s\n", st.Source, uploads)
 	return &serve.Library{Store: st, Finder: finder, Pipeline: faces.PipelineVersion, Uploads: uploads}, nil

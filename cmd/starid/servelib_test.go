@@ -78,3 +78,47 @@ func TestServeLibraryUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestServeLibrariesKeepTheirOwnUploads: without --uploads, two libraries
+// in one folder keep their uploads apart, each in a folder named after
+// its file (x.db: x.uploads), not one shared "uploads".
+func TestServeLibrariesKeepTheirOwnUploads(t *testing.T) {
+	withFakeFinder(t)
+	dir := t.TempDir()
+	for i, name := range []string{"x", "y"} {
+		base, _, stop := startServe(t, "--db", filepath.Join(dir, name+".db"))
+		var photo bytes.Buffer
+		png.Encode(&photo, image.NewGray(image.Rect(0, 0, 40+i, 20)))
+		resp, err := http.Post(base+"/api/v1/library/photos", "image/png", &photo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		r := stop()
+		want := filepath.Join(dir, name+".uploads")
+		if resp.StatusCode != 200 || !strings.Contains(r.stderr, "uploads kept in "+want) {
+			t.Fatalf("%s.db: upload %d; %s", name, resp.StatusCode, r.stderr)
+		}
+		if kept, _ := filepath.Glob(filepath.Join(want, "*", "*.png")); len(kept) != 1 {
+			t.Errorf("%s: kept %v", want, kept)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "uploads")); err == nil {
+		t.Error("a shared uploads folder was made")
+	}
+}
+
+// TestServeUploadsNotAFolder: an --uploads that cannot be a folder stops
+// serve at the start (exit 2, naming it), not at the first upload.
+func TestServeUploadsNotAFolder(t *testing.T) {
+	withFakeFinder(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "lib.db"), "--uploads", filepath.Join(file, "sub"))
+	if code != exitInput || !strings.Contains(errOut, "--uploads "+filepath.Join(file, "sub")) {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}

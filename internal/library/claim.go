@@ -34,11 +34,11 @@ func (ix *Indexer) claimer(ctx context.Context) (claimFunc, error) {
 	return ix.claimSQLite(ctx)
 }
 
-func (ix *Indexer) claimPostgres(ctx context.Context) (int, bool, string, bool, error) {
+func (ix *Indexer) claimPostgres(ctx context.Context) (claimed, bool, error) {
 	s := ix.Store
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, false, "", false, fmt.Errorf("library %s: %w", s.Source, err)
+		return claimed{}, false, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	defer tx.Rollback()
 	var id int64
@@ -46,37 +46,37 @@ func (ix *Indexer) claimPostgres(ctx context.Context) (int, bool, string, bool, 
 	err = tx.QueryRowContext(ctx, `SELECT id, path FROM photos WHERE status = 'pending'
 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`).Scan(&id, &path)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, "", false, nil
+		return claimed{}, false, nil
 	}
 	if err != nil {
-		return 0, false, "", false, fmt.Errorf("library %s: claiming a photo: %w", s.Source, err)
+		return claimed{}, false, fmt.Errorf("library %s: claiming a photo: %w", s.Source, err)
 	}
 	d, err := ix.describe(ctx, path)
 	if err != nil {
-		return 0, false, path, false, err
+		return claimed{}, false, err
 	}
-	n, bad, err := ix.save(ctx, tx, id, d)
+	c, err := ix.save(ctx, tx, id, path, d)
 	if err == nil {
 		err = tx.Commit()
 	}
 	if err != nil {
-		return 0, false, path, false, fmt.Errorf("library %s: photo %s: %w", s.Source, path, err)
+		return claimed{}, false, fmt.Errorf("library %s: photo %s: %w", s.Source, path, err)
 	}
-	return n, bad, path, true, nil
+	return c, true, nil
 }
 
 func (ix *Indexer) claimSQLite(ctx context.Context) (claimFunc, error) {
 	me := newClaimant()
-	return func(ctx context.Context) (int, bool, string, bool, error) {
+	return func(ctx context.Context) (claimed, bool, error) {
 		id, path, ok, err := ix.Store.claimOne(ctx, me)
 		if err != nil || !ok {
-			return 0, false, "", false, err
+			return claimed{}, false, err
 		}
-		n, bad, err := ix.describeThenSave(ctx, id, path)
+		c, err := ix.describeThenSave(ctx, id, path)
 		if err != nil {
-			return 0, false, path, false, fmt.Errorf("library %s: photo %s: %w", ix.Store.Source, path, err)
+			return claimed{}, false, fmt.Errorf("library %s: photo %s: %w", ix.Store.Source, path, err)
 		}
-		return n, bad, path, true, nil
+		return c, true, nil
 	}, nil
 }
 
@@ -151,14 +151,16 @@ func (c claimant) stale(by string, at int64) bool {
 // that first checks the photo is still pending: another process on the
 // same file may have taken it meanwhile (its faces are then not written
 // twice; the photo counts as described by this run all the same).
-func (ix *Indexer) describeThenSave(ctx context.Context, id int64, path string) (int, bool, error) {
+func (ix *Indexer) describeThenSave(ctx context.Context, id int64, path string) (claimed, error) {
 	d, err := ix.describe(ctx, path)
 	if err != nil {
-		return 0, false, err
+		return claimed{}, err
 	}
 	s := ix.Store
-	var n int
-	var bad bool
+	c := claimed{path: path, faces: len(d.faces)}
+	if d.err != nil {
+		c = claimed{path: path, failed: d.err.Error()}
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var status string
 		err := tx.QueryRowContext(ctx, `SELECT status FROM photos WHERE id = ?`, id).Scan(&status)
@@ -168,8 +170,8 @@ func (ix *Indexer) describeThenSave(ctx context.Context, id int64, path string) 
 		if err != nil {
 			return err
 		}
-		n, bad, err = ix.save(ctx, tx, id, d)
+		_, err = ix.save(ctx, tx, id, path, d)
 		return err
 	})
-	return n, bad, err
+	return c, err
 }

@@ -68,17 +68,33 @@ func (e interruptedError) Error() string {
 }
 func (e interruptedError) Unwrap() error { return e.err }
 
-// WriteText prints the run's summary on w and the photos it could not
-// describe on errs.
+// WriteText prints the run's summary on w and what it could not take on
+// errs.
 func (r *IndexResult) WriteText(w, errs io.Writer) {
-	fmt.Fprintf(w, "%s: %d photos (%d new, %d changed, %d moved, %d removed); %d described, %d faces; %d people (%d new)\n",
-		r.Library, r.Seen, r.Added, r.Changed, r.Moved, r.Removed, r.Described, r.Faces, r.People, r.NewPeople)
-	if len(r.Bad) > 0 {
-		fmt.Fprintf(errs, "%d photos could not be described and were skipped:\n", len(r.Bad))
-		for _, b := range r.Bad {
+	fmt.Fprintf(w, "%s: %d photos (%d new, %d changed): %d described with %d faces, %d unchanged, %d moved, %d removed, %d failed; %d people (%d new)\n",
+		r.Library, r.Seen, r.Added, r.Changed, r.Described, r.Faces, r.Unchanged, r.Moved, r.Removed, len(r.Failed), r.People, r.NewPeople)
+	if len(r.Failed) > 0 {
+		fmt.Fprintf(errs, "%s not indexed:\n", plural(len(r.Failed), "photo or folder was", "photos or folders were"))
+		for _, b := range r.Failed {
 			fmt.Fprintf(errs, "  %s: %s\n", data.ShowPath(b.Path), b.Error)
 		}
 	}
+}
+
+// PartialError is an index run that finished but could not take some
+// photos: the command line exits 2 for it, as predict does when one of
+// its photos fails, after printing the summary.
+type PartialError struct{ Failed int }
+
+func (e PartialError) Error() string {
+	return plural(e.Failed, "photo or folder", "photos or folders") + " could not be indexed; the rest are in the library"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // People is the library's people as ListPeople gives them.

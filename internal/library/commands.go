@@ -27,19 +27,21 @@ type IndexOptions struct {
 	Progress func(done, total int)
 }
 
-// IndexResult is what an index run did, for --json.
+// IndexResult is what an index run did, for --json: this run's numbers,
+// not the library's history.
 type IndexResult struct {
 	Library   string      `json:"library"`
 	Seen      int         `json:"photos"`
 	Added     int         `json:"added"`
 	Changed   int         `json:"changed"`
+	Unchanged int         `json:"unchanged"` // already indexed as they are: not read
 	Moved     int         `json:"moved"`
 	Removed   int         `json:"removed"`
-	Described int         `json:"described"`
+	Described int         `json:"described"` // described by this run, faces stored
 	Faces     int         `json:"faces"`
 	People    int         `json:"people"`     // people with faces after grouping
 	NewPeople int         `json:"new_people"` // made by this run's grouping
-	Bad       []BadPhoto  `json:"bad"`        // every photo the library could not describe
+	Failed    []BadPhoto  `json:"failed"`     // what this run could not take, by path
 	Grouping  GroupReport `json:"-"`
 }
 
@@ -61,18 +63,16 @@ func IndexFolders(ctx context.Context, s *Store, opt IndexOptions) (*IndexResult
 	if err != nil {
 		return nil, err
 	}
-	res := &IndexResult{Library: redact(s.Source), Seen: rep.Seen, Added: rep.Added, Changed: rep.Changed,
-		Moved: rep.Moved, Removed: rep.Removed, Described: rep.Described, Faces: rep.Faces}
+	res := &IndexResult{Library: s.Source, Seen: rep.Seen, Added: rep.Added, Changed: rep.Changed,
+		Unchanged: rep.Unchanged, Moved: rep.Moved, Removed: rep.Removed, Described: rep.Described, Faces: rep.Faces,
+		Failed: rep.Failed}
+	if res.Failed == nil {
+		res.Failed = []BadPhoto{}
+	}
 	if res.Grouping, err = s.Group(ctx, GroupOptions{}); err != nil {
 		return nil, err
 	}
 	res.NewPeople = res.Grouping.NewPeople
-	if res.Bad, err = s.BadPhotos(ctx); err != nil {
-		return nil, err
-	}
-	if res.Bad == nil {
-		res.Bad = []BadPhoto{}
-	}
 	ps, err := s.People(ctx)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,11 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, er
 	}
 	// Photos with several faces near the query take several of the k
 	// nearest faces: ask for more, then keep each photo's nearest.
-	k := 4*opt.Top + 16
+	// Never more than the gallery holds (a huge --top would overflow).
+	k := len(g.FaceIDs)
+	if opt.Top < (k-16)/4 {
+		k = 4*opt.Top + 16
+	}
 	var ms []Match
 	if opt.Person != "" {
 		ms, err = s.SearchPerson(ctx, g, opt.Person, k)

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -35,16 +37,23 @@ type Indexer struct {
 	Progress func(done, total int, path string)
 }
 
-// Report says what an Index run did.
+// Report says what an Index run did: this run's work only, not the
+// library's history (a photo that failed in an earlier run and is still
+// there is tried again, and counts here again).
 type Report struct {
 	Seen      int // photos found in the folders
 	Added     int // new photos
 	Changed   int // photos whose content (or pipeline) changed
+	Unchanged int // photos already indexed as they are: not read again
 	Moved     int // photos found at a new path, faces kept
 	Removed   int // photos gone from disk, faces dropped
-	Described int // photos described by this run
+	Described int // photos this run described (their faces stored)
 	Faces     int // faces those photos held
-	Bad       int // photos this run could not describe
+	Bad       int // photos this run could not describe (len(Failed))
+	// Failed lists, by path, what this run could not take: photos it
+	// could not read or describe, and folders and links the walk could
+	// not follow.
+	Failed []BadPhoto
 }
 
 // Index scans roots (folders, walked recursively, or single photos) and
@@ -62,6 +71,8 @@ func (ix *Indexer) Index(ctx context.Context, roots []string) (Report, error) {
 		return rep, err
 	}
 	err := ix.describePending(ctx, &rep)
+	slices.SortFunc(rep.Failed, func(a, b BadPhoto) int { return strings.Compare(a.Path, b.Path) })
+	rep.Bad = len(rep.Failed)
 	return rep, err
 }
 
@@ -80,8 +91,8 @@ func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	var done, faces, bad atomic.Int64
-	var mu sync.Mutex // serializes Progress calls
+	var done, faces atomic.Int64
+	var mu sync.Mutex // serializes Progress calls and guards rep.Failed
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for range workers {
@@ -89,7 +100,7 @@ func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 		go func() {
 			defer wg.Done()
 			for {
-				n, isBad, path, ok, err := claim(ctx)
+				c, ok, err := claim(ctx)
 				if err != nil {
 					errs <- err
 					return
@@ -97,28 +108,37 @@ func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 				if !ok {
 					return
 				}
-				faces.Add(int64(n))
-				if isBad {
-					bad.Add(1)
-				}
 				d := done.Add(1)
-				if ix.Progress != nil {
-					mu.Lock()
-					ix.Progress(int(d), max(total, int(d)), path)
-					mu.Unlock()
+				mu.Lock()
+				if c.failed != "" {
+					rep.Failed = append(rep.Failed, BadPhoto{Path: c.path, Error: c.failed})
+				} else {
+					faces.Add(int64(c.faces))
+					rep.Described++
 				}
+				if ix.Progress != nil {
+					ix.Progress(int(d), max(total, int(d)), c.path)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
-	rep.Described, rep.Faces, rep.Bad = int(done.Load()), int(faces.Load()), int(bad.Load())
+	rep.Faces = int(faces.Load())
 	return <-errs // nil when no worker failed
 }
 
 // claimFunc takes one pending photo, describes it and commits its faces;
 // ok is false when none is left.
-type claimFunc func(ctx context.Context) (faces int, bad bool, path string, ok bool, err error)
+type claimFunc func(ctx context.Context) (c claimed, ok bool, err error)
+
+// claimed is what a claim did with its photo.
+type claimed struct {
+	path   string
+	faces  int
+	failed string // why the photo could not be described; "" when it was
+}
 
 // described is what describing one photo gave.
 type described struct {
@@ -161,11 +181,11 @@ func (ix *Indexer) describe(ctx context.Context, path string) (described, error)
 }
 
 // save stores what describe found in tx.
-func (ix *Indexer) save(ctx context.Context, tx *sql.Tx, id int64, d described) (int, bool, error) {
+func (ix *Indexer) save(ctx context.Context, tx *sql.Tx, id int64, path string, d described) (claimed, error) {
 	if d.err != nil {
-		return 0, true, ix.Store.saveBad(ctx, tx, id, d.hash, ix.Pipeline, d.err.Error())
+		return claimed{path: path, failed: d.err.Error()}, ix.Store.saveBad(ctx, tx, id, d.hash, ix.Pipeline, d.err.Error())
 	}
-	return len(d.faces), false, ix.Store.savePhoto(ctx, tx, id, d.hash, ix.Pipeline, d.faces)
+	return claimed{path: path, faces: len(d.faces)}, ix.Store.savePhoto(ctx, tx, id, d.hash, ix.Pipeline, d.faces)
 }
 
 // savePhoto replaces a photo's faces and marks it done. The hash is the
@@ -200,26 +220,9 @@ func (s *Store) saveBad(ctx context.Context, tx *sql.Tx, id int64, hash, pipelin
 	return err
 }
 
-// BadPhoto is a photo that could not be described.
+// BadPhoto is what an index run could not take: a photo it could not
+// read or describe, or a folder or link the walk could not follow.
 type BadPhoto struct {
 	Path  string `json:"image"`
 	Error string `json:"error"`
-}
-
-// BadPhotos lists the photos that could not be described, by path.
-func (s *Store) BadPhotos(ctx context.Context) ([]BadPhoto, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT path, error FROM photos WHERE status = 'bad' ORDER BY path`)
-	if err != nil {
-		return nil, fmt.Errorf("library %s: %w", s.Source, err)
-	}
-	defer rows.Close()
-	var out []BadPhoto
-	for rows.Next() {
-		var b BadPhoto
-		if err := rows.Scan(&b.Path, &b.Error); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }

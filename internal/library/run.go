@@ -54,7 +54,7 @@ func withStore(ctx context.Context, db string, fn func(s *Store) error) error {
 		return err
 	}
 	defer s.Close()
-	return fn(s)
+	return Explain(fn(s))
 }
 
 // withExistingStore is withStore for the commands that only read or
@@ -78,7 +78,7 @@ func withExistingStore(ctx context.Context, db string, fn func(s *Store) error) 
 		return err
 	}
 	defer s.Close()
-	return fn(s)
+	return Explain(fn(s))
 }
 
 // writeJSON prints v indented, the form of every --json output.
@@ -114,10 +114,14 @@ func (c *IndexCommand) Run(ctx context.Context, args []string, stdout, stderr io
 		res, err := IndexFolders(ctx, s, IndexOptions{Roots: args, Describer: d, Pipeline: version, Workers: c.Workers, Progress: bar.Func()})
 		bar.Finish()
 		if err != nil || c.JSON {
-			return orJSON(err, stdout, res)
+			err = orJSON(err, stdout, res)
+		} else {
+			res.WriteText(stdout, stderr)
 		}
-		res.WriteText(stdout, stderr)
-		return nil
+		if err == nil && len(res.Failed) > 0 {
+			err = PartialError{len(res.Failed)}
+		}
+		return err
 	})
 }
 

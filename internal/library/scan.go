@@ -35,43 +35,93 @@ type fileInfo struct {
 	size, mtime int64
 }
 
-// walk lists the photos under roots (files given directly count too). A
+// walk lists the photos under roots (files given directly count too) and
+// what it could not follow: unreadable folders, and links named like
+// photos that lead nowhere (a link to a photo is taken as the photo;
+// links to folders are not followed, so a loop cannot trap the walk). A
 // root that cannot be read stops the scan: taking a missing or unmounted
 // folder for an emptied one would drop all its faces.
-func walk(roots []string) ([]fileInfo, []string, error) {
-	var files []fileInfo
-	var abs []string
+func walk(roots []string) (files []fileInfo, abs []string, failed []BadPhoto, err error) {
 	for _, r := range roots {
 		a, err := filepath.Abs(r)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", r, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", r, err)
 		}
-		if _, err := os.Stat(a); err != nil {
-			return nil, nil, fmt.Errorf("index %s: %w", r, err)
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("index %s: %w", r, err)
 		}
 		abs = append(abs, a)
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if p == a {
-					return err
-				}
-				return nil // an unreadable subfolder is skipped; its rows stay (see removeGone)
+		start := a
+		if st.IsDir() {
+			// A root given as a link to a folder is walked (WalkDir would
+			// take the link itself); its photos keep the link's path.
+			start = a + string(filepath.Separator)
+		}
+		err = filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+			f, bad, err := visit(p, d, err, p == start)
+			if f != nil {
+				files = append(files, *f)
 			}
-			if !d.Type().IsRegular() || !IsPhoto(p) {
-				return nil
+			if bad != nil {
+				failed = append(failed, *bad)
 			}
-			info, err := d.Info()
-			if err != nil {
-				return nil
-			}
-			files = append(files, fileInfo{path: p, size: info.Size(), mtime: info.ModTime().UnixNano()})
-			return nil
+			return err
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("index %s: %w", r, err)
+			return nil, nil, nil, fmt.Errorf("index %s: %w", r, err)
 		}
 	}
-	return files, abs, nil
+	return files, abs, failed, nil
+}
+
+// visit is walk's look at one entry: a photo to index, a failure to
+// report, or neither. err is WalkDir's for the entry; a non-nil error
+// returned stops the walk.
+func visit(p string, d fs.DirEntry, err error, root bool) (*fileInfo, *BadPhoto, error) {
+	if err != nil {
+		if root {
+			return nil, nil, err
+		}
+		// An unreadable subfolder is reported and skipped; its rows stay
+		// (see removeGone).
+		return nil, &BadPhoto{Path: p, Error: "unreadable folder: " + reason(err)}, nil
+	}
+	if !IsPhoto(p) || d.IsDir() {
+		return nil, nil, nil
+	}
+	var info fs.FileInfo
+	switch {
+	case d.Type().IsRegular():
+		info, err = d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, nil // gone since the folder was listed
+		}
+	case d.Type()&fs.ModeSymlink != 0:
+		info, err = os.Stat(p)
+		if err != nil {
+			target, _ := os.Readlink(p)
+			return nil, &BadPhoto{Path: p, Error: fmt.Sprintf("broken link to %s: %s", target, reason(err))}, nil
+		}
+		if !info.Mode().IsRegular() {
+			return nil, &BadPhoto{Path: p, Error: "a link to something that is not a file"}, nil
+		}
+	default:
+		return nil, nil, nil // a device, pipe or socket named like a photo
+	}
+	if err != nil {
+		return nil, &BadPhoto{Path: p, Error: "unreadable: " + reason(err)}, nil
+	}
+	return &fileInfo{path: p, size: info.Size(), mtime: info.ModTime().UnixNano()}, nil, nil
+}
+
+// reason is err without the path a PathError repeats: the listing puts
+// the path before it.
+func reason(err error) string {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // under reports whether path is root or inside it.
@@ -121,10 +171,11 @@ func (s *Store) loadPhotos(ctx context.Context) (map[string]photoRow, error) {
 // anywhere leaves nothing a rerun cannot finish.
 func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error {
 	s := ix.Store
-	files, abs, err := walk(roots)
+	files, abs, failed, err := walk(roots)
 	if err != nil {
 		return err
 	}
+	rep.Failed = append(rep.Failed, failed...)
 	known, err := s.loadPhotos(ctx)
 	if err != nil {
 		return fmt.Errorf("library %s: %w", s.Source, err)
@@ -136,8 +187,14 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 		rep.Seen++
 		seen[f.path] = true
 		r, ok := known[f.path]
-		if ok && r.size == f.size && r.mtime == f.mtime && (r.pipeline == ix.Pipeline || r.status == "pending") {
-			continue // unchanged: not even read
+		if ok && r.status == "pending" {
+			continue // left by a stopped run: described below
+		}
+		// A photo that failed before is tried again: a permission fixed
+		// since does not change the file's size or time.
+		if ok && r.size == f.size && r.mtime == f.mtime && r.pipeline == ix.Pipeline && r.status != "bad" {
+			rep.Unchanged++
+			continue // not even read
 		}
 		hash, herr := hashFile(f.path)
 		if herr != nil {
@@ -148,12 +205,15 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			freshHash = append(freshHash, hash)
 			continue
 		}
-		redo := hash != r.hash || r.pipeline != ix.Pipeline
-		if err := s.refresh(ctx, r, f, hash, redo); err != nil {
+		changed := hash != r.hash || r.pipeline != ix.Pipeline
+		if err := s.refresh(ctx, r, f, hash, changed || r.status == "bad"); err != nil {
 			return err
 		}
-		if redo {
+		switch {
+		case changed:
 			rep.Changed++
+		case r.status != "bad":
+			rep.Unchanged++ // touched, same content
 		}
 	}
 	gone := map[string][]photoRow{} // by hash
@@ -171,10 +231,13 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			rep.Moved++
 			continue
 		}
-		if err := s.addPending(ctx, f, freshHash[i]); err != nil {
+		added, err := s.addPending(ctx, f, freshHash[i])
+		if err != nil {
 			return err
 		}
-		rep.Added++
+		if added {
+			rep.Added++
+		}
 	}
 	return s.removeGone(ctx, gone, rep)
 }
@@ -205,14 +268,19 @@ func (s *Store) move(ctx context.Context, r photoRow, f fileInfo) error {
 	return nil
 }
 
-// addPending adds a new photo; a row another indexer added meanwhile wins.
-func (s *Store) addPending(ctx context.Context, f fileInfo, hash string) error {
-	_, err := s.DB.ExecContext(ctx, s.q(`INSERT INTO photos (path, hash, size, mtime, status) VALUES (?, ?, ?, ?, 'pending')
+// addPending adds a new photo; a row another indexer added meanwhile wins,
+// and added is false: that indexer counts it.
+func (s *Store) addPending(ctx context.Context, f fileInfo, hash string) (added bool, err error) {
+	res, err := s.DB.ExecContext(ctx, s.q(`INSERT INTO photos (path, hash, size, mtime, status) VALUES (?, ?, ?, ?, 'pending')
 ON CONFLICT (path) DO NOTHING`), f.path, hash, f.size, f.mtime)
-	if err != nil {
-		return fmt.Errorf("library %s: photo %s: %w", s.Source, f.path, err)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("library %s: photo %s: %w", s.Source, f.path, err)
+	}
+	return n > 0, nil
 }
 
 // removeGone deletes the rows of photos no longer on disk, with their

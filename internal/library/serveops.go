@@ -148,20 +148,45 @@ func (s *Store) Photo(ctx context.Context, id int64) (PhotoFaces, error) {
 	return p, nil
 }
 
-// PersonPhotos lists the photos holding a person's faces, each with all
-// its faces (the person's and the others), by photo id.
-func (s *Store) PersonPhotos(ctx context.Context, person int64) ([]PhotoFaces, error) {
-	// A read, not a transaction: on SQLite every transaction takes the
+// PhotosPage is a page of a person's photos and how many there are.
+type PhotosPage struct {
+	Total  int
+	Photos []PhotoFaces
+}
+
+// PersonPhotosPage lists the photos [offset, offset+limit) (every one
+// from offset when limit < 0) holding a person's faces, by photo id, each
+// with all its faces (the person's and the others): a person on thousands
+// of photos is read a page at a time.
+func (s *Store) PersonPhotosPage(ctx context.Context, person int64, offset, limit int) (PhotosPage, error) {
+	var page PhotosPage
+	// Reads, not a transaction: on SQLite every transaction takes the
 	// write lock.
 	var n int
 	if err := s.DB.QueryRowContext(ctx, s.q(`SELECT count(*) FROM people WHERE id = ?`), person).Scan(&n); err != nil {
-		return nil, fmt.Errorf("library %s: %w", s.Source, err)
+		return page, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("library %s: person %d: %w", s.Source, person, ErrNotFound)
+		return page, fmt.Errorf("library %s: person %d: %w", s.Source, person, ErrNotFound)
 	}
-	return s.photosWhere(ctx, `f.photo_id IN (SELECT f2.photo_id FROM faces f2 JOIN assignments a2 ON a2.face_id = f2.id
-WHERE a2.person_id = ?)`, person)
+	const ofPerson = `SELECT DISTINCT f2.photo_id FROM faces f2 JOIN assignments a2 ON a2.face_id = f2.id WHERE a2.person_id = ?`
+	if err := s.DB.QueryRowContext(ctx, s.q(`SELECT count(*) FROM (`+ofPerson+`) t`), person).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("library %s: %w", s.Source, err)
+	}
+	if offset < 0 || limit == 0 || offset >= page.Total {
+		page.Photos = []PhotoFaces{}
+		return page, nil
+	}
+	if limit < 0 {
+		limit = page.Total
+	}
+	var err error
+	page.Photos, err = s.photosWhere(ctx, `f.photo_id IN (SELECT photo_id FROM (`+ofPerson+` ORDER BY photo_id LIMIT ? OFFSET ?) t)`,
+		person, limit, offset)
+	if page.Photos == nil {
+		page.Photos = []PhotoFaces{}
+	}
+	return page, err
 }
 
 // photosWhere lists the faces matching cond grouped by photo, by photo id

@@ -39,7 +39,7 @@ func (d Dialect) String() string {
 type Store struct {
 	DB      *sql.DB
 	Dialect Dialect
-	Source  string // the path or URL it was opened from, for messages
+	Source  string // the path or URL it was opened from (password hidden), for messages
 }
 
 // EnvDB names the environment variable that overrides the default library.
@@ -53,16 +53,27 @@ func DefaultLocation() (string, error) {
 	if v := os.Getenv(EnvDB); v != "" {
 		return v, nil
 	}
+	dir, err := DataDir()
+	if err != nil {
+		return "", fmt.Errorf("library: no data folder for the default library (set %s): %w", EnvDB, err)
+	}
+	return filepath.Join(dir, "library.db"), nil
+}
+
+// DataDir is starid's folder of the user's data directory: $XDG_DATA_HOME
+// or ~/.local/share on Unix, the user config folder elsewhere (Go knows no
+// data folder there).
+func DataDir() (string, error) {
 	dir := os.Getenv("XDG_DATA_HOME")
 	if dir == "" {
 		home, err := os.UserHomeDir()
 		if err == nil && home != "" && os.PathSeparator == '/' {
 			dir = filepath.Join(home, ".local", "share")
 		} else if dir, err = os.UserConfigDir(); err != nil {
-			return "", fmt.Errorf("library: no data folder for the default library (set %s): %w", EnvDB, err)
+			return "", err
 		}
 	}
-	return filepath.Join(dir, "starid", "library.db"), nil
+	return filepath.Join(dir, "starid"), nil
 }
 
 // IsPostgres reports whether location is a PostgreSQL URL rather than a
@@ -74,7 +85,9 @@ func IsPostgres(location string) bool {
 // Open opens (creating if needed) the library at location — a SQLite file
 // path or a postgres:// URL — and brings its schema to the newest version.
 func Open(ctx context.Context, location string) (*Store, error) {
-	s := &Store{Source: location}
+	// Source goes into messages, logs and the server's errors: never a
+	// password.
+	s := &Store{Source: redact(location)}
 	var err error
 	if IsPostgres(location) {
 		s.Dialect = Postgres
@@ -119,6 +132,27 @@ func (s *Store) ready(ctx context.Context) error {
 // busyWait bounds how long Open retries a busy new SQLite library.
 const busyWait = 10 * time.Second
 
+// ErrReadOnly marks a write the library refused because it cannot be
+// written: a read-only file, folder or mount (SQLITE_READONLY), or a
+// PostgreSQL role or server that takes no writes.
+var ErrReadOnly = errors.New("the library cannot be written (read-only file, folder, mount or database)")
+
+// Explain marks err with ErrReadOnly when the database refused a write
+// for being read-only, so the message says what to fix instead of the
+// driver's code alone; other errors are returned as they are.
+func Explain(err error) error {
+	var coded interface{ Code() int }
+	var pg interface{ SQLState() string }
+	switch {
+	case err == nil || errors.Is(err, ErrReadOnly):
+		return err
+	case errors.As(err, &coded) && coded.Code()&0xff == 8, // SQLITE_READONLY
+		errors.As(err, &pg) && pg.SQLState() == "25006": // read_only_sql_transaction
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	}
+	return err
+}
+
 // isBusy reports SQLITE_BUSY (primary result code 5, whatever the
 // extended code) from the pure-Go driver.
 func isBusy(err error) bool {
@@ -134,6 +168,9 @@ func isBusy(err error) bool {
 func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("empty library path")
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, errors.New("a folder or special file, not a library file: give a file path such as " + filepath.Join(path, "library.db"))
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -120,3 +120,44 @@ func TestBrowserPeopleView(t *testing.T) {
 
 	saveScreenshot(t, bctx, "serve-people.png")
 }
+
+// TestBrowserPeoplePages: a library with more people than a page shows
+// the first page with "More people", which loads the rest; the merge
+// choices of a card made before then list the people loaded after.
+func TestBrowserPeoplePages(t *testing.T) {
+	chromium := findChromium(t)
+	ts, st := newLibTest(t, sqliteLocation(t), &fakeRecognizer{info: testInfo})
+	fillPeople(t, st, 129)
+	fillPerson(t, st, 60) // the largest group: the first card
+	bctx, closeBrowser := openBrowser(chromium, 900)
+	defer closeBrowser()
+	if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.ID("people-view"))); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "the first page", `document.querySelectorAll("#people li.person").length === 100 &&
+		!document.getElementById("people-more").hidden &&
+		document.getElementById("people-shown").textContent === "Showing 100 of 130 people."`)
+	if err := chromedp.Do(bctx, chromedp.Click("#people-more")); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "every person", `document.querySelectorAll("#people li.person").length === 130 &&
+		new Set([...document.querySelectorAll("#people li.person")].map(li => li.dataset.id)).size === 130 &&
+		document.getElementById("people-more").hidden &&
+		document.getElementById("people-shown").textContent === ""`)
+	if err := chromedp.Do(bctx, chromedp.Focus("#people li.person:first-child .merge-person select")); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "the first card's merge choices", `document.querySelector("#people li.person:first-child .merge-person select").options.length === 130`)
+
+	// The largest person's photos: a page of 50, then the other 10.
+	if err := chromedp.Do(bctx, chromedp.Click("#people li.person:first-child .show-photos")); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "the first page of photos", `document.querySelectorAll("#person-photo-list .lib-stage").length === 50 &&
+		!document.getElementById("photos-more").hidden`)
+	if err := chromedp.Do(bctx, chromedp.Click("#photos-more")); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, bctx, "every photo", `document.querySelectorAll("#person-photo-list .lib-stage").length === 60 &&
+		document.getElementById("photos-more").hidden`)
+}

@@ -99,16 +99,17 @@ func (s *Server) libReady(w http.ResponseWriter, r *http.Request) (context.Conte
 // libError answers a library failure: a missing id is 404, a timeout 503,
 // anything else 500 (logged, since it is the server's problem).
 func (s *Server) libError(w http.ResponseWriter, r *http.Request, err error) {
+	err = library.Explain(err)
 	switch {
 	case errors.Is(err, library.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
+		writeError(w, http.StatusNotFound, s.lib.clientMessage(err))
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the library did not answer within %v", s.opts.RequestTimeout))
 	case r.Context().Err() != nil:
 		w.WriteHeader(statusClientClosed)
 	default:
 		s.log.Error("library failed", "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "library error: "+err.Error())
+		writeError(w, http.StatusInternalServerError, "library error: "+s.lib.clientMessage(err))
 	}
 }
 
@@ -178,31 +179,74 @@ func checkName(name string) (string, error) {
 	return name, nil
 }
 
+// peopleResponse is one page of GET /api/v1/people: people [offset,
+// offset+limit) of total, and the URL of the next page when there is one.
+type peopleResponse struct {
+	People []apiPerson `json:"people"`
+	paging
+}
+
 func (s *Server) handlePeople(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel, ok := s.libReady(w, r)
 	if !ok {
 		return
 	}
 	defer cancel()
-	shown, ok := queryInt(w, r, "faces", defaultFacesShown, 0, maxTop)
+	shown, ok := queryInt(w, r, "faces", defaultFacesShown, 0, maxFacesShown)
 	if !ok {
 		return
 	}
-	people, err := s.lib.Store.People(ctx)
+	pg, ok := readPaging(w, r, defaultPeoplePage, maxPeoplePage)
+	if !ok {
+		return
+	}
+	page, err := s.lib.Store.PeoplePage(ctx, pg.Offset, pg.Limit, shown)
 	if err != nil {
 		s.libError(w, r, err)
 		return
 	}
-	out := make([]apiPerson, 0, len(people))
-	for _, p := range people {
-		ap := apiPerson{ID: idString(p.ID), Name: p.Name, FaceCount: len(p.Faces), Faces: []apiFace{}}
-		for _, f := range p.Faces[:min(shown, len(p.Faces))] {
-			ap.Faces = append(ap.Faces, apiFace{ID: idString(f.ID), Box: roundFloatBox(f.Box),
-				PersonID: ap.ID, Person: p.Name, Thumb: faceThumbURL(f.ID)})
+	out := peopleResponse{People: make([]apiPerson, 0, len(page.People))}
+	for _, p := range page.People {
+		ap := apiPerson{ID: idString(p.ID), Name: p.Name, FaceCount: p.FaceCount, Faces: make([]apiFace, 0, len(p.Faces))}
+		for _, f := range p.Faces {
+			ap.Faces = append(ap.Faces, toAPIFace(f))
 		}
-		out = append(out, ap)
+		out.People = append(out.People, ap)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"people": out})
+	out.paging = pg.done(w, pathPeople, len(page.People), page.Total, fmt.Sprintf("&faces=%d", shown))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// paging is where a page sits in a list: offset and limit as asked, the
+// list's total, and the next page's URL when there is one (also sent as
+// a Link header).
+type paging struct {
+	Total  int    `json:"total"`
+	Offset int    `json:"offset"`
+	Limit  int    `json:"limit"`
+	Next   string `json:"next,omitempty"`
+}
+
+// readPaging reads ?limit= (1 to max, default def) and ?offset=, or
+// answers 400.
+func readPaging(w http.ResponseWriter, r *http.Request, def, max int) (paging, bool) {
+	limit, ok := queryInt(w, r, "limit", def, 1, max)
+	if !ok {
+		return paging{}, false
+	}
+	offset, ok := queryInt(w, r, "offset", 0, 0, maxOffset)
+	return paging{Offset: offset, Limit: limit}, ok
+}
+
+// done completes the paging of a page of got items of total at path
+// (extra: more query parameters for the next page's URL).
+func (p paging) done(w http.ResponseWriter, path string, got, total int, extra string) paging {
+	p.Total = total
+	if next := p.Offset + got; got == p.Limit && next < total {
+		p.Next = fmt.Sprintf("%s?limit=%d&offset=%d%s", path, p.Limit, next, extra)
+		w.Header().Set("Link", "<"+p.Next+`>; rel="next"`)
+	}
+	return p
 }
 
 // queryInt reads an optional integer query parameter within [lo, hi].
@@ -220,16 +264,28 @@ func queryInt(w http.ResponseWriter, r *http.Request, key string, def, lo, hi in
 }
 
 func (s *Server) personPhotos(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
-	photos, err := s.lib.Store.PersonPhotos(ctx, id)
+	pg, ok := readPaging(w, r, defaultPhotosPage, maxPhotosPage)
+	if !ok {
+		return
+	}
+	page, err := s.lib.Store.PersonPhotosPage(ctx, id, pg.Offset, pg.Limit)
 	if err != nil {
 		s.libError(w, r, err)
 		return
 	}
-	out := make([]apiPhoto, 0, len(photos))
-	for _, p := range photos {
-		out = append(out, toAPIPhoto(p))
+	out := personPhotosResponse{PersonID: idString(id), Photos: make([]apiPhoto, 0, len(page.Photos))}
+	for _, p := range page.Photos {
+		out.Photos = append(out.Photos, toAPIPhoto(p))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"person_id": idString(id), "photos": out})
+	out.paging = pg.done(w, pathPerson+idString(id)+"/photos", len(page.Photos), page.Total, "")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// personPhotosResponse is a page of GET /api/v1/people/{id}/photos.
+type personPhotosResponse struct {
+	PersonID string     `json:"person_id"`
+	Photos   []apiPhoto `json:"photos"`
+	paging
 }
 
 type nameRequest struct {

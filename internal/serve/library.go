@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -52,6 +53,16 @@ const (
 	maxJSONBody       = 4 << 10
 	defaultFacesShown = 12
 	maxTop            = 1000
+	// GET /api/v1/people pages: a library of 100,000 people is read a
+	// page at a time, at most maxPeoplePage×maxFacesShown faces a page.
+	defaultPeoplePage = 100
+	maxPeoplePage     = 500
+	maxFacesShown     = 100
+	// GET /api/v1/people/{id}/photos pages: each photo comes with all
+	// its faces.
+	defaultPhotosPage = 50
+	maxPhotosPage     = 200
+	maxOffset         = 1_000_000_000 // keeps offset+limit far from overflowing
 )
 
 // libState is a server's library, its gallery snapshot and caches.
@@ -119,6 +130,13 @@ func (l *libState) withGallery(ctx context.Context, fn func(g *library.Gallery) 
 	l.galMu.RLock()
 	defer l.galMu.RUnlock()
 	return fn(l.gallery)
+}
+
+// clientMessage is err for an API client: without the "library
+// LOCATION: " the store puts first, since the server's file paths and
+// database address are nobody else's business (the log keeps them).
+func (l *libState) clientMessage(err error) string {
+	return strings.ReplaceAll(err.Error(), "library "+l.Store.Source+": ", "")
 }
 
 // placeNeighbours is how many nearest faces vote on a new face's person.

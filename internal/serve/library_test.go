@@ -124,10 +124,6 @@ func postJSON(t *testing.T, url, body string) response {
 	return do(t, req)
 }
 
-type peopleResponse struct {
-	People []apiPerson `json:"people"`
-}
-
 func people(t *testing.T, base string) []apiPerson {
 	t.Helper()
 	r := get(t, base+pathPeople)

@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
-	"starid/internal/atomicfile"
 	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/library"
@@ -72,8 +70,13 @@ func (s *Server) failed(ctx context.Context, what string, err error) recognized 
 	if ctx.Err() != nil {
 		return recognized{status: http.StatusServiceUnavailable, msg: "timed out"}
 	}
+	err = library.Explain(err)
 	s.log.Error(what+" failed", "err", err)
-	return recognized{status: http.StatusInternalServerError, msg: what + " failed: " + err.Error()}
+	msg := err.Error()
+	if s.lib != nil {
+		msg = s.lib.clientMessage(err)
+	}
+	return recognized{status: http.StatusInternalServerError, msg: what + " failed: " + msg}
 }
 
 func (s *Server) addToLibrary(ctx context.Context, upload []byte) recognized {
@@ -186,7 +189,7 @@ func (s *Server) nameFound(ctx context.Context, img *faces.Image, found []faces.
 
 // keepUpload writes the photo under Uploads, named by its content, so the
 // same photo is kept once; the write is atomic, so a crash leaves no torn
-// file behind a library row.
+// file behind a library row, and never replaces a file (keepFile).
 func (s *Server) keepUpload(upload []byte, hash string) (string, error) {
 	ext := ".img"
 	switch http.DetectContentType(upload) {
@@ -201,19 +204,9 @@ func (s *Server) keepUpload(upload []byte, hash string) (string, error) {
 	case "image/bmp":
 		ext = ".bmp"
 	}
-	dir := filepath.Join(s.lib.Uploads, hash[:2])
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("uploads folder %s: %w", dir, err)
-	}
-	path, err := filepath.Abs(filepath.Join(dir, hash+ext))
+	dir, err := filepath.Abs(filepath.Join(s.lib.Uploads, hash[:2]))
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if err := atomicfile.WriteBytes(path, upload); err != nil {
-		return "", fmt.Errorf("keeping the upload as %s: %w", path, err)
-	}
-	return path, nil
+	return keepFile(dir, hash, ext, upload, hash)
 }

@@ -42,6 +42,8 @@ function libraryStart() {
     $("search-photo").value = "";
     if (f) searchLike(f);
   });
+  $("people-more").addEventListener("click", morePeople);
+  $("photos-more").addEventListener("click", morePhotos);
   refreshPeople();
 }
 
@@ -242,17 +244,43 @@ function setBoxName(box, name) {
 
 // ---- People ---------------------------------------------------------------
 
+// The people come a page at a time (GET api/v1/people is paged, so a
+// library of 100,000 faces is not sent at once): "More people" loads the
+// next page, and a refresh reloads as many as were shown, up to the
+// server's page limit.
+const peoplePage = 100, peoplePageMax = 500;
+let peopleNext = "";
+
 async function refreshPeople() {
-  const res = await api("GET", "api/v1/people");
+  const limit = Math.min(peoplePageMax, Math.max(peoplePage, people.length));
+  const res = await api("GET", "api/v1/people?limit=" + limit);
   if (!res.ok) return failed("Could not list the people", res);
-  people = res.body.people;
+  people = [];
+  $("people").replaceChildren();
+  showPeople(res.body);
+}
+
+async function morePeople() {
+  if (!peopleNext) return;
+  const res = await api("GET", peopleNext.replace(/^\//, ""));
+  if (!res.ok) return failed("Could not list more people", res);
+  showPeople(res.body);
+}
+
+// showPeople appends a page of people to the list.
+function showPeople(page) {
+  people = people.concat(page.people);
+  peopleNext = page.next || "";
   const names = $("people-names");
   names.replaceChildren(...people.filter((p) => p.name).map((p) => {
     const o = document.createElement("option");
     o.value = p.name;
     return o;
   }));
-  $("people").replaceChildren(...people.map(personCard));
+  $("people").append(...page.people.map(personCard));
+  $("people-more").hidden = !peopleNext;
+  $("people-shown").textContent = page.total > people.length ?
+    "Showing " + people.length + " of " + page.total + " people." : "";
 }
 
 function personTitle(p) {
@@ -335,13 +363,9 @@ function mergeForm(p) {
   none.value = "";
   none.textContent = "Same person as…";
   select.append(none);
-  for (const o of people) {
-    if (o.id === p.id) continue;
-    const opt = document.createElement("option");
-    opt.value = o.id;
-    opt.textContent = personTitle(o) + " (" + facesText(o.face_count) + ")";
-    select.append(opt);
-  }
+  fillMerge(select, p);
+  // People loaded by "More people" after this card join its choices.
+  select.addEventListener("focus", () => fillMerge(select, p));
   const b = document.createElement("button");
   b.type = "submit";
   b.textContent = "Merge";
@@ -357,13 +381,48 @@ function mergeForm(p) {
   return form;
 }
 
+// fillMerge lists every loaded person but p in select, keeping the choice.
+function fillMerge(select, p) {
+  const chosen = select.value;
+  select.replaceChildren(select.options[0]);
+  for (const o of people) {
+    if (o.id === p.id) continue;
+    const opt = document.createElement("option");
+    opt.value = o.id;
+    opt.textContent = personTitle(o) + " (" + facesText(o.face_count) + ")";
+    select.append(opt);
+  }
+  select.value = chosen;
+}
+
+// A person's photos come a page at a time too; "More photos" follows next.
+let photosNext = "", photosShown = 0;
+
 async function showPersonPhotos(p) {
   const res = await api("GET", "api/v1/people/" + p.id + "/photos");
   if (!res.ok) return failed("Could not list the photos of " + personTitle(p), res);
-  $("person-photos-title").textContent = "Photos of " + personTitle(p) + " (" + res.body.photos.length + ")";
-  $("person-photo-list").replaceChildren(...res.body.photos.map(photoStage));
+  $("person-photos-title").textContent = "Photos of " + personTitle(p) + " (" + res.body.total + ")";
+  $("person-photo-list").replaceChildren();
+  photosShown = 0;
+  showPhotosPage(res.body);
   $("person-photos").hidden = false;
   $("person-photos").scrollIntoView({ block: "start" });
+}
+
+async function morePhotos() {
+  if (!photosNext) return;
+  const res = await api("GET", photosNext.replace(/^\//, ""));
+  if (!res.ok) return failed("Could not list more photos", res);
+  showPhotosPage(res.body);
+}
+
+function showPhotosPage(page) {
+  $("person-photo-list").append(...page.photos.map(photoStage));
+  photosShown += page.photos.length;
+  photosNext = page.next || "";
+  $("photos-more").hidden = !photosNext;
+  $("photos-shown").textContent = page.total > photosShown ?
+    "Showing " + photosShown + " of " + page.total + " photos." : "";
 }
 
 // ---- Search ----------------------------------------------------------------

@@ -1,0 +1,175 @@
+package library
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestOpenAFolder: a --db that is a folder is refused naming it, with a
+// file path to give instead, and nothing is created inside it.
+func TestOpenAFolder(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), dir+": a folder") || !strings.Contains(err.Error(), filepath.Join(dir, "library.db")) {
+		t.Fatalf("Open(folder): %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Open left %d files in the folder", len(entries))
+	}
+}
+
+// immutable makes path unwritable even for root (chattr +i), or skips.
+func immutable(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("cannot make %s read-only for this user: %v %s", path, err, out)
+		}
+		t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
+	}
+}
+
+// TestReadOnlyLibrary: a library file that cannot be written still
+// answers reads; a write fails with ErrReadOnly, saying so, and the
+// library is left as it was.
+func TestReadOnlyLibrary(t *testing.T) {
+	dir := t.TempDir()
+	loc := filepath.Join(dir, "lib.db")
+	photos := t.TempDir()
+	writePhotos(t, photos, manyPhotos(4))
+	s := openTest(t, loc)
+	index(t, s, &fakeDescriber{}, photos)
+	if _, err := s.Group(context.Background(), GroupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before := dump(t, openTest(t, loc))
+	immutable(t, loc)
+
+	s = openTest(t, loc)
+	ps, err := s.People(context.Background())
+	if err != nil || len(ps) == 0 {
+		t.Fatalf("reading a read-only library: %d people, %v", len(ps), err)
+	}
+	writePhotos(t, photos, map[string]string{"new.jpg": "face 7 1\n"})
+	ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1"}
+	_, err = ix.Index(context.Background(), []string{photos})
+	if err = Explain(err); !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "cannot be written") {
+		t.Fatalf("indexing into a read-only library: %v", err)
+	}
+	if err := Explain(s.Name(context.Background(), ps[0].ID, "Ann")); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("naming in a read-only library: %v", err)
+	}
+	if after := dump(t, s); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the read-only library changed:\n%v\n%v", after, before)
+	}
+}
+
+// TestConcurrentIndexProcesses runs four index processes at once on one
+// new SQLite file (each migrating it, scanning, claiming and writing,
+// with describing nearly free so the writes contend): every process
+// succeeds (SQLITE_BUSY is waited out or retried, not returned), each
+// photo is described by exactly one of them, and the library equals an
+// uninterrupted single run's.
+func TestConcurrentIndexProcesses(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, manyPhotos(240))
+	loc := filepath.Join(t.TempDir(), "lib.db")
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for range 4 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIndexProcess$")
+		cmd.Env = append(os.Environ(), "STARID_LIB_HELPER_DB="+loc, "STARID_LIB_HELPER_DIR="+dir, "STARID_LIB_HELPER_DELAY_MS=0")
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	total := 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("indexer %d: %v\n%s", i, err, outs[i])
+			continue
+		}
+		var described, bad int
+		if _, err := fmt.Sscanf(outs[i].String()[strings.Index(outs[i].String(), "REPORT"):], "REPORT %d %d", &described, &bad); err != nil {
+			t.Fatalf("indexer %d: %v\n%s", i, err, outs[i])
+		}
+		total += described + bad
+	}
+	if total != 240 {
+		t.Errorf("the four indexers described %d photos, want each of the 240 once", total)
+	}
+	s := openTest(t, loc)
+	ref := openTest(t, filepath.Join(t.TempDir(), "ref.db"))
+	index(t, ref, &fakeDescriber{}, dir)
+	if got, want := dump(t, s), dump(t, ref); !slices.Equal(got, want) {
+		t.Fatalf("%d rows after concurrent runs, an uninterrupted run has %d", len(got), len(want))
+	}
+}
+
+// TestPasswordNeverInMessages: a PostgreSQL URL's password is hidden in
+// the errors of a library that cannot be reached (and in Store.Source,
+// which every message and the server's errors use).
+func TestPasswordNeverInMessages(t *testing.T) {
+	_, err := Open(context.Background(), "postgres://ann:s3cr3t@127.0.0.1:1/photos?connect_timeout=2")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "ann:xxxxx@") {
+		t.Errorf("unreachable library: %v", err)
+	}
+	if got := redact("postgres://ann:s3cr3t@db/photos"); strings.Contains(got, "s3cr3t") {
+		t.Errorf("redact: %s", got)
+	}
+}
+
+// TestSearchHugeTop: a --top far beyond the library (up to the largest
+// int) gives every photo once, not an overflowed count or a panic.
+func TestSearchHugeTop(t *testing.T) {
+	s := peopleLibrary(t, filepath.Join(t.TempDir(), "lib.db"), 12)
+	for top, want := range map[int]int{7: 7, 1 << 40: 12, math.MaxInt/4 - 3: 12, math.MaxInt: 12} {
+		ms, err := SearchPhotos(context.Background(), s, SearchOptions{Person: "alice", Top: top})
+		if err != nil || len(ms) != want {
+			t.Errorf("top %d: %d photos, %v", top, len(ms), err)
+		}
+	}
+}
+
+// TestIndexLinkedRoot: a folder given as a link to it is indexed, its
+// photos under the link's path (WalkDir alone takes the link for a file).
+func TestIndexLinkedRoot(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	real := t.TempDir()
+	writePhotos(t, real, manyPhotos(3))
+	link := filepath.Join(t.TempDir(), "photos")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	rep := index(t, s, &fakeDescriber{}, link)
+	if rep.Seen != 3 || rep.Described != 3 {
+		t.Fatalf("a linked folder: %+v", rep)
+	}
+	if rep := index(t, s, &fakeDescriber{}, link); rep.Unchanged != 3 || rep.Removed != 0 {
+		t.Fatalf("the linked folder again: %+v", rep)
+	}
+	var path string
+	s.DB.QueryRow(`SELECT path FROM photos ORDER BY path LIMIT 1`).Scan(&path)
+	if !strings.HasPrefix(path, link+string(filepath.Separator)) {
+		t.Errorf("stored as %s, want under %s", path, link)
+	}
+}
