@@ -69,9 +69,7 @@ func TestGroupingAndUserDecisions(t *testing.T) {
 	eachDialect(t, func(t *testing.T, loc string) {
 		ctx := context.Background()
 		s := openTest(t, loc)
-		dir := t.TempDir()
-		writePhotos(t, dir, manyPhotos(30))
-		index(t, s, &fakeDescriber{}, dir)
+		dir := indexPhotos(t, s, 30)
 		group(t, s, false)
 		groups := peopleByTruth(t, s)
 		if len(groups) != 5 {
@@ -158,9 +156,7 @@ func TestGroupingAndUserDecisions(t *testing.T) {
 func TestSearchAndVerify(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(30))
-	index(t, s, &fakeDescriber{}, dir)
+	indexPhotos(t, s, 30)
 	group(t, s, false)
 	g, err := s.LoadGallery(ctx)
 	if err != nil {
@@ -209,9 +205,7 @@ func TestSearchAndVerify(t *testing.T) {
 func TestConcurrentGroupingOnePeopleSet(t *testing.T) {
 	loc := postgresLocation(t)
 	a, b := openTest(t, loc), openTest(t, loc)
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(30))
-	index(t, a, &fakeDescriber{}, dir)
+	indexPhotos(t, a, 30)
 	errs := make(chan error, 2)
 	reps := make([]GroupReport, 2)
 	for i, s := range []*Store{a, b} {

@@ -15,9 +15,7 @@ import (
 func TestNameRefusesBadNames(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(6))
-	index(t, s, &fakeDescriber{}, dir)
+	indexPhotos(t, s, 6)
 	group(t, s, false)
 	people, err := s.People(ctx)
 	if err != nil || len(people) == 0 {
