@@ -76,9 +76,7 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 		t.Run(tc.String(), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.in), 4))
 			l := tc.layer(2)
-			x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
-			ho, wo := tc.h+2*tc.p-2, tc.w+2*tc.p-2
-			dy := randTensor(r, tc.n, tc.out, ho, wo)
+			x, dy := tc.passData(r)
 			var ref, got convPass
 			withWinograd(WinogradOff, func() { ref = runConvPass(t, l, x, dy) })
 			withWinograd(WinogradOn, func() {
@@ -104,6 +102,12 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 	}
 }
 
+// passData is a random input and output gradient for a 3x3, stride-1 case.
+func (c convCase) passData(r *rand.Rand) (x, dy *tensor.Tensor) {
+	x = randTensor(r, c.n, c.in, c.h, c.w)
+	return x, randTensor(r, c.n, c.out, c.h+2*c.p-2, c.w+2*c.p-2)
+}
+
 // TestWinogradMatchesDefinition checks the path against the float64
 // definition on a small odd shape, so that a shared mistake of both GEMM
 // paths could not hide.
@@ -111,8 +115,7 @@ func TestWinogradMatchesDefinition(t *testing.T) {
 	tc := convCase{n: 3, in: 6, out: 5, h: 11, w: 10, k: 3, s: 1, p: 1, bias: true}
 	r := rand.New(rand.NewPCG(5, 5))
 	l := tc.layer(9)
-	x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
-	dy := randTensor(r, tc.n, tc.out, tc.h, tc.w)
+	x, dy := tc.passData(r)
 	var got convPass
 	withWinograd(WinogradOn, func() { got = runConvPass(t, l, x, dy) })
 	wdx, wdW, wdb := directConvGrad(l, x, dy)
@@ -150,8 +153,7 @@ func TestWinogradTileBlocks(t *testing.T) {
 	tc := convCase{n: 3, in: 8, out: 6, h: 10, w: 13, k: 3, s: 1, p: 1, bias: true}
 	r := rand.New(rand.NewPCG(1, 3))
 	l := tc.layer(1)
-	x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
-	dy := randTensor(r, tc.n, tc.out, tc.h, tc.w)
+	x, dy := tc.passData(r)
 	var ref convPass
 	withWinograd(WinogradOff, func() { ref = runConvPass(t, l, x, dy) })
 	for _, tb := range []int{1, 5, 16, 1000} {
