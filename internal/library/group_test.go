@@ -56,6 +56,16 @@ func personOfFace(t *testing.T, s *Store, face int64) (int64, string) {
 	return person, source
 }
 
+// groupedLibrary is a new SQLite library of n generated photos, indexed and
+// grouped.
+func groupedLibrary(t *testing.T, n int) *Store {
+	t.Helper()
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	indexPhotos(t, s, n)
+	group(t, s, false)
+	return s
+}
+
 func group(t *testing.T, s *Store, full bool) GroupReport {
 	t.Helper()
 	rep, err := s.Group(context.Background(), GroupOptions{Full: full, Seed: 1})
@@ -155,9 +165,7 @@ func TestGroupingAndUserDecisions(t *testing.T) {
 
 func TestSearchAndVerify(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
-	indexPhotos(t, s, 30)
-	group(t, s, false)
+	s := groupedLibrary(t, 30)
 	g, err := s.LoadGallery(ctx)
 	if err != nil {
 		t.Fatal(err)
