@@ -1,7 +1,5 @@
 package tensor
 
-import "iter"
-
 // ConvGeom is the geometry of a square-kernel 2-D convolution (or pooling)
 // window sliding over one image of C planes of H x W values.
 //
@@ -72,58 +70,33 @@ func Im2col(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
 		return
 	}
 	n := (r1 - r0) * wo
-	for t := range g.taps(x, col, ld) {
-		row := t.row[:n]
-		for oy := r0; oy < r1; oy++ {
-			dst := row[(oy-r0)*wo : (oy-r0+1)*wo]
-			if oy < t.yLo || oy >= t.yHi || t.xLo == t.xHi {
-				clear(dst)
-				continue
-			}
-			src := t.plane[(oy*g.Stride-g.Pad+t.ki)*g.W:]
-			clear(dst[:t.xLo])
-			clear(dst[t.xHi:])
-			ix := t.xLo*g.Stride - g.Pad + t.kj
-			if g.Stride == 1 {
-				copyShort(dst[t.xLo:t.xHi], src[ix:])
-				continue
-			}
-			d := dst[t.xLo:t.xHi]
-			for i := range d {
-				d[i] = src[ix]
-				ix += g.Stride
-			}
-		}
-	}
-}
-
-// tap is one (channel, kernel row, kernel column) of a convolution: the
-// input plane it reads, its row of the column matrix (from the band's
-// first output row), and the output rows [yLo, yHi) and columns
-// [xLo, xHi) whose input pixel lies inside the plane rather than in the
-// padding.
-type tap struct {
-	plane, row         []float32
-	ki, kj             int
-	yLo, yHi, xLo, xHi int
-}
-
-// taps yields g's taps in column-matrix row order, for images x and column
-// matrices col with rows ld apart. Im2col and Col2im walk the same taps in
-// opposite directions; one walk keeps their index arithmetic identical.
-func (g ConvGeom) taps(x, col []float32, ld int) iter.Seq[tap] {
-	return func(yield func(tap) bool) {
-		ho, wo := g.OutH(), g.OutW()
-		hw := g.H * g.W
-		for c := 0; c < g.C; c++ {
-			plane := x[c*hw : (c+1)*hw]
-			for ki := 0; ki < g.K; ki++ {
-				yLo, yHi := validRange(g.H, ho, g.Stride, g.Pad, ki)
-				for kj := 0; kj < g.K; kj++ {
-					xLo, xHi := validRange(g.W, wo, g.Stride, g.Pad, kj)
-					row := col[((c*g.K+ki)*g.K+kj)*ld:]
-					if !yield(tap{plane, row, ki, kj, yLo, yHi, xLo, xHi}) {
-						return
+	hw := g.H * g.W
+	for c := 0; c < g.C; c++ {
+		plane := x[c*hw : (c+1)*hw]
+		for ki := 0; ki < g.K; ki++ {
+			yLo, yHi := validRange(g.H, ho, g.Stride, g.Pad, ki)
+			for kj := 0; kj < g.K; kj++ {
+				row := col[((c*g.K+ki)*g.K+kj)*ld:]
+				row = row[:n]
+				xLo, xHi := validRange(g.W, wo, g.Stride, g.Pad, kj)
+				for oy := r0; oy < r1; oy++ {
+					dst := row[(oy-r0)*wo : (oy-r0+1)*wo]
+					if oy < yLo || oy >= yHi || xLo == xHi {
+						clear(dst)
+						continue
+					}
+					src := plane[(oy*g.Stride-g.Pad+ki)*g.W:]
+					clear(dst[:xLo])
+					clear(dst[xHi:])
+					ix := xLo*g.Stride - g.Pad + kj
+					if g.Stride == 1 {
+						copyShort(dst[xLo:xHi], src[ix:])
+						continue
+					}
+					d := dst[xLo:xHi]
+					for i := range d {
+						d[i] = src[ix]
+						ix += g.Stride
 					}
 				}
 			}
@@ -193,29 +166,44 @@ func copyShort(dst, src []float32) {
 // matrix rows [r0, r1) back into the input position it was read from, so
 // that x += im2colᵀ(col). Entries that came from the border are dropped.
 // The caller zeroes x first when it wants the plain adjoint.
+//
+// Its walk over (channel, kernel row, kernel column) repeats Im2col's on
+// purpose: shared through a callback or an iterator (issue 12, session 7)
+// the per-element loops kept their instructions, but the values they use
+// moved from registers to the stack, and BenchmarkCol2im's stride-2 cases
+// lost about 28% per CPU second (docs/BENCHMARKS.md).
 func Col2im(g ConvGeom, col []float32, ld int, r0, r1 int, x []float32) {
 	ho, wo := g.OutH(), g.OutW()
 	if r0 < 0 || r1 > ho || r0 > r1 || len(x) < g.C*g.H*g.W || ld < (r1-r0)*wo {
 		panic("tensor.Col2im: bad arguments")
 	}
-	for t := range g.taps(x, col, ld) {
-		if t.xLo == t.xHi {
-			continue
-		}
-		for oy := max(r0, t.yLo); oy < min(r1, t.yHi); oy++ {
-			src := t.row[(oy-r0)*wo+t.xLo : (oy-r0)*wo+t.xHi]
-			dst := t.plane[(oy*g.Stride-g.Pad+t.ki)*g.W:]
-			ix := t.xLo*g.Stride - g.Pad + t.kj
-			if g.Stride == 1 {
-				dst = dst[ix : ix+len(src)]
-				for i, v := range src {
-					dst[i] += v
+	hw := g.H * g.W
+	for c := 0; c < g.C; c++ {
+		plane := x[c*hw : (c+1)*hw]
+		for ki := 0; ki < g.K; ki++ {
+			yLo, yHi := validRange(g.H, ho, g.Stride, g.Pad, ki)
+			for kj := 0; kj < g.K; kj++ {
+				row := col[((c*g.K+ki)*g.K+kj)*ld:]
+				xLo, xHi := validRange(g.W, wo, g.Stride, g.Pad, kj)
+				if xLo == xHi {
+					continue
 				}
-				continue
-			}
-			for _, v := range src {
-				dst[ix] += v
-				ix += g.Stride
+				for oy := max(r0, yLo); oy < min(r1, yHi); oy++ {
+					src := row[(oy-r0)*wo+xLo : (oy-r0)*wo+xHi]
+					dst := plane[(oy*g.Stride-g.Pad+ki)*g.W:]
+					ix := xLo*g.Stride - g.Pad + kj
+					if g.Stride == 1 {
+						dst = dst[ix : ix+len(src)]
+						for i, v := range src {
+							dst[i] += v
+						}
+						continue
+					}
+					for _, v := range src {
+						dst[ix] += v
+						ix += g.Stride
+					}
+				}
 			}
 		}
 	}
