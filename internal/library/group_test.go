@@ -56,6 +56,16 @@ func personOfFace(t *testing.T, s *Store, face int64) (int64, string) {
 	return person, source
 }
 
+// groupedLibrary is a new SQLite library of n generated photos, indexed and
+// grouped.
+func groupedLibrary(t *testing.T, n int) *Store {
+	t.Helper()
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	indexPhotos(t, s, n)
+	group(t, s, false)
+	return s
+}
+
 func group(t *testing.T, s *Store, full bool) GroupReport {
 	t.Helper()
 	rep, err := s.Group(context.Background(), GroupOptions{Full: full, Seed: 1})
@@ -69,9 +79,7 @@ func TestGroupingAndUserDecisions(t *testing.T) {
 	eachDialect(t, func(t *testing.T, loc string) {
 		ctx := context.Background()
 		s := openTest(t, loc)
-		dir := t.TempDir()
-		writePhotos(t, dir, manyPhotos(30))
-		index(t, s, &fakeDescriber{}, dir)
+		dir := indexPhotos(t, s, 30)
 		group(t, s, false)
 		groups := peopleByTruth(t, s)
 		if len(groups) != 5 {
@@ -157,11 +165,7 @@ func TestGroupingAndUserDecisions(t *testing.T) {
 
 func TestSearchAndVerify(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(30))
-	index(t, s, &fakeDescriber{}, dir)
-	group(t, s, false)
+	s := groupedLibrary(t, 30)
 	g, err := s.LoadGallery(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -209,9 +213,7 @@ func TestSearchAndVerify(t *testing.T) {
 func TestConcurrentGroupingOnePeopleSet(t *testing.T) {
 	loc := postgresLocation(t)
 	a, b := openTest(t, loc), openTest(t, loc)
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(30))
-	index(t, a, &fakeDescriber{}, dir)
+	indexPhotos(t, a, 30)
 	errs := make(chan error, 2)
 	reps := make([]GroupReport, 2)
 	for i, s := range []*Store{a, b} {

@@ -121,6 +121,16 @@ FROM photos p LEFT JOIN faces f ON f.photo_id = p.id`)
 	return out
 }
 
+// indexPhotos writes n generated photos into a new folder and indexes it
+// into s with the fake describer; it returns the folder.
+func indexPhotos(t testing.TB, s *Store, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	writePhotos(t, dir, manyPhotos(n))
+	index(t, s, &fakeDescriber{}, dir)
+	return dir
+}
+
 func index(t testing.TB, s *Store, d Describer, roots ...string) Report {
 	t.Helper()
 	ix := &Indexer{Store: s, Describer: d, Pipeline: "test-1", Workers: 3}
@@ -201,9 +211,7 @@ func TestIndexIncremental(t *testing.T) {
 
 func TestIndexMissingRootKeepsFaces(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(4))
-	index(t, s, &fakeDescriber{}, dir)
+	dir := indexPhotos(t, s, 4)
 	ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1"}
 	if _, err := ix.Index(context.Background(), []string{filepath.Join(dir, "unmounted")}); err == nil || !strings.Contains(err.Error(), "unmounted") {
 		t.Fatalf("missing folder: %v", err)

@@ -14,11 +14,7 @@ import (
 // paragraph; a padded name is stored trimmed.
 func TestNameRefusesBadNames(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
-	dir := t.TempDir()
-	writePhotos(t, dir, manyPhotos(6))
-	index(t, s, &fakeDescriber{}, dir)
-	group(t, s, false)
+	s := groupedLibrary(t, 6)
 	people, err := s.People(ctx)
 	if err != nil || len(people) == 0 {
 		t.Fatalf("people: %v, %v", people, err)

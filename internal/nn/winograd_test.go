@@ -75,10 +75,7 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 		tc.k, tc.s = 3, 1
 		t.Run(tc.String(), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.in), 4))
-			l := tc.layer(2)
-			x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
-			ho, wo := tc.h+2*tc.p-2, tc.w+2*tc.p-2
-			dy := randTensor(r, tc.n, tc.out, ho, wo)
+			l, x, dy := tc.pass(r, 2)
 			var ref, got convPass
 			withWinograd(WinogradOff, func() { ref = runConvPass(t, l, x, dy) })
 			withWinograd(WinogradOn, func() {
@@ -104,15 +101,20 @@ func TestWinogradMatchesIm2col(t *testing.T) {
 	}
 }
 
+// pass is a 3x3, stride-1 case's layer (its weights from seed) and a
+// random input and output gradient (from r).
+func (c convCase) pass(r *rand.Rand, seed uint64) (l *Conv2d, x, dy *tensor.Tensor) {
+	x = randTensor(r, c.n, c.in, c.h, c.w)
+	return c.layer(seed), x, randTensor(r, c.n, c.out, c.h+2*c.p-2, c.w+2*c.p-2)
+}
+
 // TestWinogradMatchesDefinition checks the path against the float64
 // definition on a small odd shape, so that a shared mistake of both GEMM
 // paths could not hide.
 func TestWinogradMatchesDefinition(t *testing.T) {
 	tc := convCase{n: 3, in: 6, out: 5, h: 11, w: 10, k: 3, s: 1, p: 1, bias: true}
 	r := rand.New(rand.NewPCG(5, 5))
-	l := tc.layer(9)
-	x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
-	dy := randTensor(r, tc.n, tc.out, tc.h, tc.w)
+	l, x, dy := tc.pass(r, 9)
 	var got convPass
 	withWinograd(WinogradOn, func() { got = runConvPass(t, l, x, dy) })
 	wdx, wdW, wdb := directConvGrad(l, x, dy)
@@ -149,9 +151,7 @@ func TestWinogradTileBlocks(t *testing.T) {
 	defer func(v int) { wgBlockTiles = v }(wgBlockTiles)
 	tc := convCase{n: 3, in: 8, out: 6, h: 10, w: 13, k: 3, s: 1, p: 1, bias: true}
 	r := rand.New(rand.NewPCG(1, 3))
-	l := tc.layer(1)
-	x := randTensor(r, tc.n, tc.in, tc.h, tc.w)
-	dy := randTensor(r, tc.n, tc.out, tc.h, tc.w)
+	l, x, dy := tc.pass(r, 1)
 	var ref convPass
 	withWinograd(WinogradOff, func() { ref = runConvPass(t, l, x, dy) })
 	for _, tb := range []int{1, 5, 16, 1000} {

@@ -176,89 +176,93 @@ const scheduleForms = `"step:GAMMA:EVERY" (e.g. step:0.92:4), "steplr:STEP_SIZE:
 //
 // Errors quote the whole string and say which part is wrong.
 func ParseSchedule(s string) (Schedule, error) {
-	parts := strings.Split(strings.TrimSpace(s), ":")
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("optim: bad learning-rate schedule %q: %s", s, fmt.Sprintf(format, args...))
-	}
-	nargs := func(min, max int) error {
-		if n := len(parts) - 1; n < min || n > max {
-			want := strconv.Itoa(min)
-			if max != min {
-				want += " or " + strconv.Itoa(max)
-			}
-			return bad("%q takes %s values after the name, got %d (want %s)", parts[0], want, n, scheduleForms)
-		}
-		return nil
-	}
-	float := func(what, v string) (float64, error) {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, bad("%s %q is not a finite number", what, v)
-		}
-		return f, nil
-	}
-	integer := func(what, v string) (int, error) {
-		i, err := strconv.Atoi(v)
-		if err != nil || i < 1 {
-			return 0, bad("%s %q is not a whole number of epochs >= 1", what, v)
-		}
-		return i, nil
-	}
+	a := &scheduleArgs{spec: s, parts: strings.Split(strings.TrimSpace(s), ":")}
 	var sched Schedule
-	switch strings.ToLower(parts[0]) {
+	switch name := a.parts[0]; strings.ToLower(name) {
 	case "none", "constant":
-		if err := nargs(0, 0); err != nil {
-			return nil, err
+		if !a.count(0, 0) {
+			return nil, a.err
 		}
 		return Constant{}, nil
 	case "step":
-		if err := nargs(2, 2); err != nil {
-			return nil, err
+		if a.count(2, 2) {
+			sched = StepDecay{Gamma: a.float(1, "gamma"), Every: a.epochs(2, "decay interval")}
 		}
-		g, err := float("gamma", parts[1])
-		if err != nil {
-			return nil, err
-		}
-		every, err := integer("decay interval", parts[2])
-		if err != nil {
-			return nil, err
-		}
-		sched = StepDecay{Gamma: g, Every: every}
 	case "steplr":
-		if err := nargs(2, 2); err != nil {
-			return nil, err
+		if a.count(2, 2) {
+			sched = StepLR{StepSize: a.epochs(1, "step size"), Gamma: a.float(2, "gamma")}
 		}
-		size, err := integer("step size", parts[1])
-		if err != nil {
-			return nil, err
-		}
-		g, err := float("gamma", parts[2])
-		if err != nil {
-			return nil, err
-		}
-		sched = StepLR{StepSize: size, Gamma: g}
 	case "cosine":
-		if err := nargs(1, 2); err != nil {
-			return nil, err
-		}
-		tmax, err := integer("T_max", parts[1])
-		if err != nil {
-			return nil, err
-		}
-		c := Cosine{TMax: tmax}
-		if len(parts) == 3 {
-			if c.EtaMin, err = float("eta_min", parts[2]); err != nil {
-				return nil, err
+		if a.count(1, 2) {
+			c := Cosine{TMax: a.epochs(1, "T_max")}
+			if len(a.parts) == 3 {
+				c.EtaMin = a.float(2, "eta_min")
 			}
+			sched = c
 		}
-		sched = c
 	case "":
-		return nil, bad("empty schedule name; want %s", scheduleForms)
+		return nil, a.bad("empty schedule name; want %s", scheduleForms)
 	default:
-		return nil, bad("unknown schedule %q; want %s", parts[0], scheduleForms)
+		return nil, a.bad("unknown schedule %q; want %s", name, scheduleForms)
+	}
+	if a.err != nil {
+		return nil, a.err
 	}
 	if p := sched.(interface{ problem() string }).problem(); p != "" {
-		return nil, bad("%s", p)
+		return nil, a.bad("%s", p)
 	}
 	return sched, nil
+}
+
+// scheduleArgs reads the values after a schedule's name and keeps the
+// first problem, so that each form of ParseSchedule is one expression and
+// its error is the one for the leftmost bad value.
+type scheduleArgs struct {
+	spec  string
+	parts []string // name, then values
+	err   error
+}
+
+func (a *scheduleArgs) bad(format string, args ...any) error {
+	return fmt.Errorf("optim: bad learning-rate schedule %q: %s", a.spec, fmt.Sprintf(format, args...))
+}
+
+// count reports whether the schedule has min to max values, recording the
+// problem when not.
+func (a *scheduleArgs) count(min, max int) bool {
+	if n := len(a.parts) - 1; n < min || n > max {
+		want := strconv.Itoa(min)
+		if max != min {
+			want += " or " + strconv.Itoa(max)
+		}
+		a.err = a.bad("%q takes %s values after the name, got %d (want %s)", a.parts[0], want, n, scheduleForms)
+		return false
+	}
+	return true
+}
+
+// float is value i as a finite number.
+func (a *scheduleArgs) float(i int, what string) float64 {
+	v := a.parts[i]
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		a.fail(a.bad("%s %q is not a finite number", what, v))
+	}
+	return f
+}
+
+// epochs is value i as a whole number of epochs.
+func (a *scheduleArgs) epochs(i int, what string) int {
+	v := a.parts[i]
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		a.fail(a.bad("%s %q is not a whole number of epochs >= 1", what, v))
+	}
+	return n
+}
+
+func (a *scheduleArgs) fail(err error) {
+	if a.err == nil {
+		a.err = err
+	}
 }

@@ -97,18 +97,21 @@ func splitAligned(n, unit int, fn func(lo, hi int)) {
 	})
 }
 
+// storedDims is the rows and columns an operand of rows x cols is stored
+// with: those of its transpose when trans.
+func storedDims(trans bool, rows, cols int) (int, int) {
+	if trans {
+		return cols, rows
+	}
+	return rows, cols
+}
+
 // checkGemm panics with a readable message on inconsistent sizes: these are
 // programming errors inside starid, never user input, and a C library would
 // otherwise read out of bounds.
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac := storedDims(transA, m, k)
+	br, bc := storedDims(transB, k, n)
 	ok := func(rows, cols, ld, l int) bool {
 		return ld >= max(cols, 1) && (rows == 0 || l >= (rows-1)*ld+cols)
 	}

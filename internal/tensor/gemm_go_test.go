@@ -26,14 +26,8 @@ type gemmCase struct {
 
 func newGemmCase(r *rand.Rand, ta, tb bool, m, n, k, pad, off int, alpha, beta float32, nanC bool) *gemmCase {
 	g := &gemmCase{ta: ta, tb: tb, m: m, n: n, k: k, alpha: alpha, beta: beta, nanC: nanC}
-	ar, ac := m, k
-	if ta {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tb {
-		br, bc = n, k
-	}
+	ar, ac := storedDims(ta, m, k)
+	br, bc := storedDims(tb, k, n)
 	g.lda, g.ldb, g.ldc = ac+pad, bc+pad, n+pad
 	g.offA, g.offB, g.offC = off, (off+3)%8, (off+5)%8
 	g.a = paddedMatrix(r, g.offA, ar, ac, g.lda, false)

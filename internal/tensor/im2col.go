@@ -166,6 +166,12 @@ func copyShort(dst, src []float32) {
 // matrix rows [r0, r1) back into the input position it was read from, so
 // that x += im2colᵀ(col). Entries that came from the border are dropped.
 // The caller zeroes x first when it wants the plain adjoint.
+//
+// Its walk over (channel, kernel row, kernel column) repeats Im2col's on
+// purpose: shared through a callback or an iterator (issue 12, session 7)
+// the per-element loops kept their instructions, but the values they use
+// moved from registers to the stack, and BenchmarkCol2im's stride-2 cases
+// lost about 28% per CPU second (docs/BENCHMARKS.md).
 func Col2im(g ConvGeom, col []float32, ld int, r0, r1 int, x []float32) {
 	ho, wo := g.OutH(), g.OutW()
 	if r0 < 0 || r1 > ho || r0 > r1 || len(x) < g.C*g.H*g.W || ld < (r1-r0)*wo {

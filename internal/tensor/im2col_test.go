@@ -145,24 +145,50 @@ func TestConvGeomOutSize(t *testing.T) {
 	}
 }
 
+var benchGeoms = []ConvGeom{
+	// VGG's 3x3 convolutions at three sizes (Im2col's fast path).
+	{C: 64, H: 224, W: 224, K: 3, Stride: 1, Pad: 1}, {C: 512, H: 14, W: 14, K: 3, Stride: 1, Pad: 1},
+	{C: 512, H: 4, W: 4, K: 3, Stride: 1, Pad: 1},
+	// Two for the general loop nest: a 7x7 stride-2 stem and a 3x3
+	// stride-2 downsampling.
+	{C: 3, H: 224, W: 224, K: 7, Stride: 2, Pad: 3}, {C: 64, H: 56, W: 56, K: 3, Stride: 2, Pad: 1},
+}
+
 func BenchmarkIm2col(b *testing.B) {
-	for _, g := range []ConvGeom{
-		{C: 64, H: 224, W: 224, K: 3, Stride: 1, Pad: 1},
-		{C: 512, H: 14, W: 14, K: 3, Stride: 1, Pad: 1},
-		{C: 512, H: 4, W: 4, K: 3, Stride: 1, Pad: 1},
-	} {
-		x := randSlice(rand.New(rand.NewPCG(1, 1)), g.C*g.H*g.W)
+	benchColumns(b, func(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
+		Im2col(g, x, r0, r1, col, ld)
+	})
+}
+
+func BenchmarkCol2im(b *testing.B) {
+	benchColumns(b, func(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int) {
+		Col2im(g, col, ld, r0, r1, x)
+	})
+}
+
+// benchColumns runs f over the output rows of each of benchGeoms in bands
+// of about 512 columns, as the convolution layers do, and reports the
+// column matrix's bytes per second and per CPU second.
+func benchColumns(b *testing.B, f func(g ConvGeom, x []float32, r0, r1 int, col []float32, ld int)) {
+	for _, g := range benchGeoms {
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, g.C*g.H*g.W)
 		ho, wo := g.OutH(), g.OutW()
 		band := max(1, min(ho, 512/wo))
-		col := make([]float32, g.Rows()*band*wo)
+		col := randSlice(r, g.Rows()*band*wo)
 		b.Run(geomName(g), func(b *testing.B) {
+			cpu0 := processCPU()
 			for i := 0; i < b.N; i++ {
 				for r0 := 0; r0 < ho; r0 += band {
 					r1 := min(r0+band, ho)
-					Im2col(g, x, r0, r1, col, (r1-r0)*wo)
+					f(g, x, r0, r1, col, (r1-r0)*wo)
 				}
 			}
-			b.ReportMetric(float64(g.Rows()*ho*wo*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			bytes := float64(g.Rows()*ho*wo*4) * float64(b.N)
+			b.ReportMetric(bytes/b.Elapsed().Seconds()/1e9, "GB/s")
+			// As BenchmarkGemm: per CPU second, which other jobs on a
+			// shared machine stretch far less than wall time.
+			b.ReportMetric(bytes/(processCPU()-cpu0).Seconds()/1e9, "GB/cpu-s")
 		})
 	}
 }

@@ -245,13 +245,7 @@ func packA(mr int, trans bool, a []float32, lda, ic, pc, mb, kb int, dst []float
 			packTransposed(dst[ir*kb:], 6, a[(ic+ir)*lda+pc:], lda, 6, kb)
 			continue
 		}
-		for i := 0; i < mrr; i++ {
-			src := a[(ic+ir+i)*lda+pc:]
-			src = src[:kb]
-			for p, v := range src {
-				panel[p*mr+i] = v
-			}
-		}
+		transposeRows(panel, mr, a[(ic+ir)*lda+pc:], lda, mrr, kb)
 	}
 }
 
@@ -285,13 +279,7 @@ func packB(nr int, trans bool, b []float32, ldb, pc, jc, kb, nb int, dst []float
 			packTransposed(panel[8:], 16, src[8*ldb:], ldb, 8, kb)
 			continue
 		}
-		for j := 0; j < nrr; j++ {
-			src := b[(jc+jr+j)*ldb+pc:]
-			src = src[:kb]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
-		}
+		transposeRows(panel, nr, b[(jc+jr)*ldb+pc:], ldb, nrr, kb)
 	}
 }
 
@@ -304,6 +292,19 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 		}
 		for j := range row {
 			row[j] *= beta
+		}
+	}
+}
+
+// transposeRows is packTransposed in plain Go for any number of rows: rows
+// runs of kb floats, src rows ld apart, become kb groups of rows floats
+// dstStride apart. The packings use it for the edge panels the assembly
+// transposes do not cover, and it is all of packTransposed where there is
+// no assembly.
+func transposeRows(dst []float32, dstStride int, src []float32, ld, rows, kb int) {
+	for i := 0; i < rows; i++ {
+		for p, v := range src[i*ld : i*ld+kb] {
+			dst[p*dstStride+i] = v
 		}
 	}
 }

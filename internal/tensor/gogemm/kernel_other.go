@@ -9,9 +9,5 @@ func archKernel() *microKernel { return nil }
 // packTransposed is never called here (only the AVX2 kernel's packing
 // uses it), but packA and packB compile for every architecture.
 func packTransposed(dst []float32, dstStride int, src []float32, ld, rows, kb int) {
-	for i := 0; i < rows; i++ {
-		for p := 0; p < kb; p++ {
-			dst[p*dstStride+i] = src[i*ld+p]
-		}
-	}
+	transposeRows(dst, dstStride, src, ld, rows, kb)
 }
