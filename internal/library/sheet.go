@@ -10,8 +10,6 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
 	"starid/internal/data"
@@ -140,10 +138,4 @@ func fitWidth(d *font.Drawer, s string, width int) string {
 	}
 }
 
-var sheetFont = sync.OnceValues(func() (font.Face, error) {
-	f, err := opentype.Parse(goregular.TTF)
-	if err != nil {
-		return nil, err
-	}
-	return opentype.NewFace(f, &opentype.FaceOptions{Size: 14, DPI: 72, Hinting: font.HintingFull})
-})
+var sheetFont = sync.OnceValues(func() (font.Face, error) { return report.FontFace(14) })

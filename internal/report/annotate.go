@@ -15,9 +15,10 @@ import (
 
 var goRegular = sync.OnceValues(func() (*opentype.Font, error) { return opentype.Parse(goregular.TTF) })
 
-// faceSized is Go Regular at px pixels. A face caches glyphs and is not safe
+// FontFace is Go Regular at px pixels, the one font of every picture starid
+// draws. A face caches glyphs and is not safe
 // for concurrent use, so each call gets its own (parsing is done once).
-func faceSized(px int) (font.Face, error) {
+func FontFace(px int) (font.Face, error) {
 	f, err := goRegular()
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func Annotate(img image.Image, marks []Mark) (*image.RGBA, error) {
 	draw.Draw(out, out.Rect, img, b.Min, draw.Src)
 	// Labels grow with the photo so that they stay readable when a large
 	// photo is shown scaled down.
-	ff, err := faceSized(max(13, max(b.Dx(), b.Dy())/50))
+	ff, err := FontFace(max(13, max(b.Dx(), b.Dy())/50))
 	if err != nil {
 		return nil, fmt.Errorf("annotate: font: %w", err)
 	}

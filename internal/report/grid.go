@@ -9,8 +9,6 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 )
 
@@ -37,14 +35,7 @@ var (
 
 // face is the Go Regular font at 13 px, parsed once.
 func face() (font.Face, error) {
-	labelFaceOnce.Do(func() {
-		f, err := opentype.Parse(goregular.TTF)
-		if err != nil {
-			labelFaceErr = err
-			return
-		}
-		labelFace, labelFaceErr = opentype.NewFace(f, &opentype.FaceOptions{Size: 13, DPI: 72, Hinting: font.HintingFull})
-	})
+	labelFaceOnce.Do(func() { labelFace, labelFaceErr = FontFace(13) })
 	return labelFace, labelFaceErr
 }
 
