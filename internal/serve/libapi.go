@@ -292,14 +292,24 @@ type nameRequest struct {
 	Name string `json:"name"`
 }
 
-func (s *Server) namePerson(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
+// readName reads a naming request's body and checks the name; on a
+// problem it has already answered 400 and says false.
+func readName(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var req nameRequest
 	if !readJSON(w, r, &req) {
-		return
+		return "", false
 	}
 	name, err := checkName(req.Name)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return "", false
+	}
+	return name, true
+}
+
+func (s *Server) namePerson(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
+	name, ok := readName(w, r)
+	if !ok {
 		return
 	}
 	if err := s.lib.Store.Name(ctx, id, name); err != nil {
@@ -338,13 +348,8 @@ func (s *Server) merge(ctx context.Context, w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) nameFace(ctx context.Context, w http.ResponseWriter, r *http.Request, id int64) {
-	var req nameRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	name, err := checkName(req.Name)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	name, ok := readName(w, r)
+	if !ok {
 		return
 	}
 	person, err := s.lib.Store.NameFace(ctx, id, name)
