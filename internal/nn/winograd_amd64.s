@@ -2,10 +2,12 @@
 
 // AVX2 tile transforms of winograd_tiles.go, each on 8 tiles at once (one
 // tile per vector lane) and looping over the channels inside, so that the
-// lane set-up the Go side builds once serves every channel. The tiles are
-// read with masked gathers (a masked-off lane reads nothing and stays
-// zero, which is the padding) and written as 8 consecutive values of
-// each transform-domain row; winograd_amd64.go describes the arguments.
+// lane set-up the Go side builds once serves every channel. The input and
+// gradient tiles are read whole rows per lane and transposed (the row
+// kernels) or, at the tensor's first and last windows, with masked
+// gathers (a masked-off lane reads nothing and stays zero, which is the
+// padding); each kernel writes 8 consecutive values of each
+// transform-domain row; winograd_amd64.go describes the arguments.
 // FMA makes the results differ from the Go kernels' in the last bits.
 
 // GATHER loads position off/32 of the lane tables (idx at R8, masks at
@@ -15,6 +17,31 @@
 	VMOVDQU off(R9)(AX*1), Y7; \
 	VXORPS dst, dst, dst; \
 	VGATHERDPS Y7, (SI)(Y6*4), dst
+
+// ROWKERNEL sets up the registers the row kernels share: the lane table
+// (R8), the window row pointer (SI), the mask table and scratch (R11),
+// the output (DI), w and the channel step less the rows (DX, BX, bytes)
+// and es, 6es, 18es, 30es (R12..R15, bytes).
+#define ROWKERNEL(rows) \
+	MOVQ x+0(FP), SI; \
+	MOVQ offs+8(FP), R8; \
+	MOVQ tab+16(FP), R11; \
+	MOVQ hw+32(FP), BX; \
+	MOVQ w+40(FP), DX; \
+	IMUL3Q $rows, DX, AX; \
+	SUBQ AX, BX; \
+	SHLQ $2, BX; \
+	SHLQ $2, DX; \
+	MOVQ v+48(FP), DI; \
+	MOVQ vstep+56(FP), AX; \
+	SHLQ $2, AX; \
+	MOVQ AX, vstep+56(FP); \
+	MOVQ es+64(FP), R12; \
+	SHLQ $2, R12; \
+	LEAQ (R12)(R12*2), R13; \
+	ADDQ R13, R13; \
+	LEAQ (R13)(R13*2), R14; \
+	LEAQ (R14)(R13*2), R15
 
 // INPUT1D is Bᵀ d of the column Y0..Y5 into Y8, Y11, Y9, Y13, Y12, Y10
 // (t0..t5 of input1D), with Y14 = 4 and Y15 = 5.
@@ -115,6 +142,120 @@ inrow:
 	VZEROUPPER
 	RET
 
+// ROWPAIR loads, for lanes j and j+4 (byte offsets lo and hi of the
+// table at R8), columns 0-3 of the current window row (at SI plus the
+// lane's offset) into ylo, one 128-bit half per lane, ready for
+// TRANSPOSE4; ROWPAIR2 also loads columns 2-5 into yhi (the input
+// windows' six columns as two overlapping fours, so that no load reads
+// past the window).
+#define ROWPAIR(lo, hi, ylo, xlo) \
+	MOVQ lo(R8), R9; \
+	MOVQ hi(R8), R10; \
+	VMOVUPS (SI)(R9*1), xlo; \
+	VINSERTF128 $1, (SI)(R10*1), ylo, ylo
+
+#define ROWPAIR2(lo, hi, ylo, xlo, yhi, xhi) \
+	ROWPAIR(lo, hi, ylo, xlo); \
+	VMOVUPS 8(SI)(R9*1), xhi; \
+	VINSERTF128 $1, 8(SI)(R10*1), yhi, yhi
+
+// TRANSPOSE4 turns the row pairs Y0..Y3 (lanes j | j+4, four values each)
+// into the columns Y0..Y3 across the eight lanes, through Y8..Y11.
+#define TRANSPOSE4 \
+	VUNPCKLPS Y1, Y0, Y8; \
+	VUNPCKHPS Y1, Y0, Y9; \
+	VUNPCKLPS Y3, Y2, Y10; \
+	VUNPCKHPS Y3, Y2, Y11; \
+	VUNPCKLPD Y10, Y8, Y0; \
+	VUNPCKHPD Y10, Y8, Y1; \
+	VUNPCKLPD Y11, Y9, Y2; \
+	VUNPCKHPD Y11, Y9, Y3
+
+// MASK4 zeroes the lanes of columns Y0..Y3 whose values lie outside the
+// plane (the padding, or the rows and columns past a cropped tile): mask
+// row AX/192 of the table at R11. A bitwise AND, so whatever was loaded
+// there (the neighbouring row's values, even a NaN) becomes +0.
+#define MASK4 \
+	VANDPS 0(R11)(AX*1), Y0, Y0; \
+	VANDPS 32(R11)(AX*1), Y1, Y1; \
+	VANDPS 64(R11)(AX*1), Y2, Y2; \
+	VANDPS 96(R11)(AX*1), Y3, Y3
+
+// STORECOL writes the six transform-domain values of one column (elements
+// k, k+6, ... k+30: R9 + i*6es with es in R12, 6es in R13, 18es in R14
+// and 30es in R15) and moves R9 on to column k+1.
+#define STORECOL(y0, y1, y2, y3, y4, y5) \
+	VMOVUPS y0, (R9); \
+	VMOVUPS y1, (R9)(R13*1); \
+	VMOVUPS y2, (R9)(R13*2); \
+	VMOVUPS y3, (R9)(R14*1); \
+	VMOVUPS y4, (R9)(R13*4); \
+	VMOVUPS y5, (R9)(R15*1); \
+	ADDQ R12, R9
+
+// func wgInput8Rows(x *float32, offs *[8]int, tab *wgRowTab, cin, hw, w int, v *float32, vstep, es int)
+TEXT ·wgInput8Rows(SB), NOSPLIT, $0-72
+	ROWKERNEL(6)
+	MOVQ cin+24(FP), CX
+	MOVL $0x40800000, AX // 4.0
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x40a00000, AX // 5.0
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+rchan:
+	// Rows: d B of window row r, loaded whole per lane and transposed,
+	// into tmp[r][k].
+	XORQ AX, AX
+rrow:
+	ROWPAIR2(0, 32, Y0, X0, Y4, X4)
+	ROWPAIR2(8, 40, Y1, X1, Y5, X5)
+	ROWPAIR2(16, 48, Y2, X2, Y6, X6)
+	ROWPAIR2(24, 56, Y3, X3, Y7, X7)
+	TRANSPOSE4
+	VUNPCKHPS Y5, Y4, Y8
+	VUNPCKHPS Y7, Y6, Y9
+	VUNPCKLPD Y9, Y8, Y4
+	VUNPCKHPD Y9, Y8, Y5
+	MASK4
+	VANDPS 128(R11)(AX*1), Y4, Y4
+	VANDPS 160(R11)(AX*1), Y5, Y5
+	INPUT1D
+	VMOVUPS Y8, 1152(R11)(AX*1)
+	VMOVUPS Y11, 1184(R11)(AX*1)
+	VMOVUPS Y9, 1216(R11)(AX*1)
+	VMOVUPS Y13, 1248(R11)(AX*1)
+	VMOVUPS Y12, 1280(R11)(AX*1)
+	VMOVUPS Y10, 1312(R11)(AX*1)
+	ADDQ DX, SI
+	ADDQ $192, AX
+	CMPQ AX, $1152
+	JLT  rrow
+
+	// Columns: Bᵀ (d B), column k to elements k, k+6, ... k+30.
+	XORQ AX, AX
+	MOVQ DI, R9
+rcol:
+	VMOVUPS 1152(R11)(AX*1), Y0
+	VMOVUPS 1344(R11)(AX*1), Y1
+	VMOVUPS 1536(R11)(AX*1), Y2
+	VMOVUPS 1728(R11)(AX*1), Y3
+	VMOVUPS 1920(R11)(AX*1), Y4
+	VMOVUPS 2112(R11)(AX*1), Y5
+	INPUT1D
+	STORECOL(Y8, Y11, Y9, Y13, Y12, Y10)
+	ADDQ $32, AX
+	CMPQ AX, $192
+	JLT  rcol
+
+	ADDQ BX, SI
+	ADDQ vstep+56(FP), DI
+	DECQ CX
+	JNZ  rchan
+	VZEROUPPER
+	RET
+
 // GRAD1D is A y of the column Y0..Y3 into Y0, Y8, Y9, Y10, Y11, Y3
 // (z0..z5 of grad1D), with Y14 = 1/2 and Y15 = 1/4.
 #define GRAD1D \
@@ -196,6 +337,61 @@ grow:
 	ADDQ BX, DI
 	DECQ CX
 	JNZ  gchan
+	VZEROUPPER
+	RET
+
+// func wgGrad8Rows(x *float32, offs *[8]int, tab *wgRowTab, cout, hw, w int, v *float32, vstep, es int)
+TEXT ·wgGrad8Rows(SB), NOSPLIT, $0-72
+	ROWKERNEL(4)
+	MOVQ cout+24(FP), CX
+	MOVL $0x3f000000, AX // 0.5
+	MOVQ AX, X14
+	VBROADCASTSS X14, Y14
+	MOVL $0x3e800000, AX // 0.25
+	MOVQ AX, X15
+	VBROADCASTSS X15, Y15
+
+gvchan:
+	// Rows: y Aᵀ of tile row r, loaded whole per lane and transposed,
+	// into tmp[r][k] (4 rows of 6).
+	XORQ AX, AX
+gvrow:
+	ROWPAIR(0, 32, Y0, X0)
+	ROWPAIR(8, 40, Y1, X1)
+	ROWPAIR(16, 48, Y2, X2)
+	ROWPAIR(24, 56, Y3, X3)
+	TRANSPOSE4
+	MASK4
+	GRAD1D
+	VMOVUPS Y0, 1152(R11)(AX*1)
+	VMOVUPS Y8, 1184(R11)(AX*1)
+	VMOVUPS Y9, 1216(R11)(AX*1)
+	VMOVUPS Y10, 1248(R11)(AX*1)
+	VMOVUPS Y11, 1280(R11)(AX*1)
+	VMOVUPS Y3, 1312(R11)(AX*1)
+	ADDQ DX, SI
+	ADDQ $192, AX
+	CMPQ AX, $768
+	JLT  gvrow
+
+	// Columns: A (y Aᵀ), column k to elements k, k+6, ... k+30.
+	XORQ AX, AX
+	MOVQ DI, R9
+gvcol:
+	VMOVUPS 1152(R11)(AX*1), Y0
+	VMOVUPS 1344(R11)(AX*1), Y1
+	VMOVUPS 1536(R11)(AX*1), Y2
+	VMOVUPS 1728(R11)(AX*1), Y3
+	GRAD1D
+	STORECOL(Y0, Y8, Y9, Y10, Y11, Y3)
+	ADDQ $32, AX
+	CMPQ AX, $192
+	JLT  gvcol
+
+	ADDQ BX, SI
+	ADDQ vstep+56(FP), DI
+	DECQ CX
+	JNZ  gvchan
 	VZEROUPPER
 	RET
 
