@@ -236,3 +236,27 @@ func wgFiltersVector(w []float32, o, i int, flip bool, u []float32, lo, hi int) 
 	}
 	return nb
 }
+
+// wgFilterGrad8AVX2 adds Gᵀ u G of groups x 8 consecutive filters to dw
+// (9 values each, in order): filter f's element e is du[e*es + f].
+//
+//go:noescape
+func wgFilterGrad8AVX2(du *float32, es, groups int, dw *float32, tmp *[27][8]float32)
+
+// wgFilterGradsVector is wgFilterGrads' kernel for the filters [lo, hi)
+// of a layer with span-apart elements in du; it returns the first filter
+// it left to Go (lo when the kernel may not run). In float32 where the Go
+// version sums in float64: du's values are float32 sums already, and G's
+// entries round once more at most.
+func wgFilterGradsVector(du []float32, span, lo, hi int, dw []float32) int {
+	groups := (hi - lo) / 8
+	if groups == 0 || !wgVector(len(du)) {
+		return lo
+	}
+	end := lo + 8*groups
+	_ = du[35*span+end-1]
+	_ = dw[9*end-1]
+	var tmp [27][8]float32
+	wgFilterGrad8AVX2(&du[lo], span, groups, &dw[9*lo], &tmp)
+	return end
+}

@@ -625,3 +625,152 @@ fcol:
 	JNZ  frow
 	VZEROUPPER
 	RET
+
+// FGRAD1D is Gᵀ u of the column Y0..Y5 into Y10, Y7, Y6 (the three values
+// of filterGrad1D), with Y11 = 1/6, Y12 = 4/3, Y13 = 2/3, Y14 = 1/3 and
+// Y15 = 1/4.
+#define FGRAD1D \
+	VADDPS Y2, Y1, Y6; \
+	VSUBPS Y2, Y1, Y7; \
+	VADDPS Y4, Y3, Y8; \
+	VSUBPS Y4, Y3, Y9; \
+	VMOVAPS Y0, Y10; \
+	VFMADD231PS Y11, Y6, Y10; \
+	VFMADD231PS Y12, Y8, Y10; \
+	VMULPS Y11, Y7, Y7; \
+	VFMADD231PS Y13, Y9, Y7; \
+	VMULPS Y11, Y6, Y6; \
+	VFMADD231PS Y14, Y8, Y6; \
+	VFMADD231PS Y15, Y5, Y6
+
+// BCAST broadcasts the float32 with bits bits into y (through AX).
+#define BCAST(bits, x, y) \
+	MOVL bits, AX; \
+	MOVQ AX, x; \
+	VBROADCASTSS x, y
+
+// FADDLANE adds filter l's taps 0-7 (the 128-bit halves lo of a and b
+// for sel $0x20, hi for $0x31) and tap 8 (lane l of tmp's row 26) to its
+// 9 values at DI + off.
+#define FADDLANE(l, a, b, sel, off) \
+	VPERM2F128 sel, b, a, Y8; \
+	VADDPS off(DI), Y8, Y8; \
+	VMOVUPS Y8, off(DI); \
+	VMOVSS (832+4*l)(R11), X9; \
+	VADDSS (off+32)(DI), X9, X9; \
+	VMOVSS X9, (off+32)(DI)
+
+// func wgFilterGrad8AVX2(du *float32, es, groups int, dw *float32, tmp *[27][8]float32)
+TEXT ·wgFilterGrad8AVX2(SB), NOSPLIT, $0-40
+	MOVQ du+0(FP), SI
+	MOVQ es+8(FP), R12
+	SHLQ $2, R12
+	MOVQ groups+16(FP), CX
+	MOVQ dw+24(FP), DI
+	MOVQ tmp+32(FP), R11
+	LEAQ (R12)(R12*2), R13
+	ADDQ R13, R13          // 6es
+	LEAQ (R13)(R13*2), R14 // 18es
+	LEAQ (R14)(R13*2), R15 // 30es
+
+fgroup:
+	BCAST($0x3e2aaaab, X11, Y11) // 1/6
+	BCAST($0x3faaaaab, X12, Y12) // 4/3
+	BCAST($0x3f2aaaab, X13, Y13) // 2/3
+	BCAST($0x3eaaaaab, X14, Y14) // 1/3
+	BCAST($0x3e800000, X15, Y15) // 1/4
+
+	// Columns: Gᵀ u of element column c (elements c, c+6, ... c+30, es
+	// apart) into tmp[r][c], 3 rows of 6.
+	XORQ AX, AX
+	MOVQ SI, R9
+fgcol:
+	VMOVUPS (R9), Y0
+	VMOVUPS (R9)(R13*1), Y1
+	VMOVUPS (R9)(R13*2), Y2
+	VMOVUPS (R9)(R14*1), Y3
+	VMOVUPS (R9)(R13*4), Y4
+	VMOVUPS (R9)(R15*1), Y5
+	FGRAD1D
+	VMOVUPS Y10, 0(R11)(AX*1)
+	VMOVUPS Y7, 192(R11)(AX*1)
+	VMOVUPS Y6, 384(R11)(AX*1)
+	ADDQ R12, R9
+	ADDQ $32, AX
+	CMPQ AX, $192
+	JLT  fgcol
+
+	// Rows: (Gᵀ u) G, the filter gradient's tap k (row k/3, column k%3)
+	// of every lane into tmp[18+k].
+	VMOVUPS 0(R11), Y0
+	VMOVUPS 32(R11), Y1
+	VMOVUPS 64(R11), Y2
+	VMOVUPS 96(R11), Y3
+	VMOVUPS 128(R11), Y4
+	VMOVUPS 160(R11), Y5
+	FGRAD1D
+	VMOVUPS Y10, 576(R11)
+	VMOVUPS Y7, 608(R11)
+	VMOVUPS Y6, 640(R11)
+	VMOVUPS 192(R11), Y0
+	VMOVUPS 224(R11), Y1
+	VMOVUPS 256(R11), Y2
+	VMOVUPS 288(R11), Y3
+	VMOVUPS 320(R11), Y4
+	VMOVUPS 352(R11), Y5
+	FGRAD1D
+	VMOVUPS Y10, 672(R11)
+	VMOVUPS Y7, 704(R11)
+	VMOVUPS Y6, 736(R11)
+	VMOVUPS 384(R11), Y0
+	VMOVUPS 416(R11), Y1
+	VMOVUPS 448(R11), Y2
+	VMOVUPS 480(R11), Y3
+	VMOVUPS 512(R11), Y4
+	VMOVUPS 544(R11), Y5
+	FGRAD1D
+	VMOVUPS Y10, 768(R11)
+	VMOVUPS Y7, 800(R11)
+	VMOVUPS Y6, 832(R11)
+
+	// Transpose taps 0-7 (one vector per tap) to one vector per filter
+	// and add them to its 9 values in dw; tap 8 one lane at a time.
+	VMOVUPS 576(R11), Y0
+	VMOVUPS 608(R11), Y1
+	VMOVUPS 640(R11), Y2
+	VMOVUPS 672(R11), Y3
+	VMOVUPS 704(R11), Y4
+	VMOVUPS 736(R11), Y5
+	VMOVUPS 768(R11), Y6
+	VMOVUPS 800(R11), Y7
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xee, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xee, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xee, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xee, Y15, Y13, Y7
+	FADDLANE(0, Y0, Y4, $0x20, 0)
+	FADDLANE(1, Y1, Y5, $0x20, 36)
+	FADDLANE(2, Y2, Y6, $0x20, 72)
+	FADDLANE(3, Y3, Y7, $0x20, 108)
+	FADDLANE(4, Y0, Y4, $0x31, 144)
+	FADDLANE(5, Y1, Y5, $0x31, 180)
+	FADDLANE(6, Y2, Y6, $0x31, 216)
+	FADDLANE(7, Y3, Y7, $0x31, 252)
+
+	ADDQ $32, SI
+	ADDQ $288, DI
+	DECQ CX
+	JNZ  fgroup
+	VZEROUPPER
+	RET

@@ -81,7 +81,7 @@ func wgFilterGrads(du []float32, cout, cin int, dw []float32) {
 	plane, span := cout*cin, wgSpan(cout*cin)
 	tensor.ParallelMin(plane, 1024, func(lo, hi int) {
 		var u [wgElems]float64
-		for at := lo; at < hi; at++ {
+		for at := wgFilterGradsVector(du, span, lo, hi, dw); at < hi; at++ {
 			for e := range u {
 				u[e] = float64(du[e*span+at])
 			}

@@ -96,3 +96,26 @@ func TestWinogradFiltersSIMDMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradFilterGradsSIMDMatchGo holds the AVX2 filter-gradient
+// transform (float32) to the Go one (float64) on filter counts around its
+// groups of eight, adding to a gradient that already holds values.
+func TestWinogradFilterGradsSIMDMatchGo(t *testing.T) {
+	if !cpu.HasAVX2FMA() {
+		t.Skip("skipping: no SIMD filter-gradient transform on this CPU or architecture")
+	}
+	r := rand.New(rand.NewPCG(6, 1))
+	for _, c := range [][2]int{{3, 5}, {8, 1}, {9, 17}, {16, 7}, {64, 24}, {130, 64}} {
+		du := randSlice(r, wgElems*wgSpan(c[0]*c[1]))
+		dw0 := randSlice(r, c[0]*c[1]*9)
+		run := func(level cpu.Level) []float32 {
+			defer cpu.SetLevel(level)()
+			dw := append([]float32(nil), dw0...)
+			wgFilterGrads(du, c[0], c[1], dw)
+			return dw
+		}
+		if e := relErr(run(cpu.AVX2), run(cpu.Generic)); e > 1e-6 || e != e {
+			t.Errorf("%dx%d filters: relative error %g against Go", c[0], c[1], e)
+		}
+	}
+}
