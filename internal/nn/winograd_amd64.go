@@ -13,9 +13,9 @@ import (
 //   - wgInput8AVX2 reads the 6x6 window at position p of lane l from
 //     x[c*hw + idx[p][l]] when mask[p][l] is -1 (0 gives the padding's
 //     zero) and writes element e of channel c's lanes to
-//     v[e*es + c*vstep : +8].
+//     v[e*es + c*vstep : +8], for the n channels.
 //   - wgGrad8AVX2 does the same for the 4x4 output-gradient tiles (16
-//     positions) into z.
+//     positions).
 //   - wgOutput8AVX2 reads element e of channel o's lanes at
 //     m[e*es + o*mstep : +8] and writes row r of lane l's 4x4 tile, plus
 //     bias[o*bstep], at byte offset offs[l] + 4*(o*ohw + r*wo) of out.
@@ -23,10 +23,10 @@ import (
 // tmp is the kernels' spill space for the half-transformed tile.
 
 //go:noescape
-func wgInput8AVX2(x *float32, idx, mask *[36][8]int32, cin, hw int, v *float32, vstep, es int, tmp *[36][8]float32)
+func wgInput8AVX2(x *float32, idx, mask *[36][8]int32, n, hw int, v *float32, vstep, es int, tmp *[36][8]float32)
 
 //go:noescape
-func wgGrad8AVX2(dy *float32, idx, mask *[16][8]int32, cout, ohw int, z *float32, zstep, es int, tmp *[24][8]float32)
+func wgGrad8AVX2(x *float32, idx, mask *[16][8]int32, n, hw int, v *float32, vstep, es int, tmp *[36][8]float32)
 
 //go:noescape
 func wgOutput8AVX2(m *float32, es, mstep, cout int, out *float32, ohw int, offs *[8]int, wo int, bias *float32, bstep int, tmp *[24][8]float32)
@@ -55,10 +55,10 @@ type wgRowTab struct {
 }
 
 //go:noescape
-func wgInput8Rows(x *float32, offs *[8]int, tab *wgRowTab, cin, hw, w int, v *float32, vstep, es int)
+func wgInput8Rows(x *float32, offs *[8]int, tab *wgRowTab, n, hw, w int, v *float32, vstep, es int)
 
 //go:noescape
-func wgGrad8Rows(x *float32, offs *[8]int, tab *wgRowTab, cout, hw, w int, v *float32, vstep, es int)
+func wgGrad8Rows(x *float32, offs *[8]int, tab *wgRowTab, n, hw, w int, v *float32, vstep, es int)
 
 // wgRowLanes fills the row kernels' tables for 8 tiles whose side x side
 // windows start at (t.y-pad, t.x-pad) of planes h x w, chans planes per
@@ -157,7 +157,7 @@ func wgGradVector(g wgGeom, dy []float32, ts []wgTile, z []float32) int {
 		}
 		mask := (*[16][8]int32)(tab.mask[:16])
 		wgLanes(idx[:], mask[:], ts[j:j+8], wgM, g.ho, g.wo, 0, g.cout*g.ho*g.wo)
-		wgGrad8AVX2(&dy[0], &idx, mask, g.cout, g.ho*g.wo, &z[j], tb, stride, (*[24][8]float32)(tab.tmp[:24]))
+		wgGrad8AVX2(&dy[0], &idx, mask, g.cout, g.ho*g.wo, &z[j], tb, stride, &tab.tmp)
 	}
 	return n
 }
