@@ -99,7 +99,7 @@ func (c *Conv2d) useWinograd(n, h, w int) bool {
 	if WinogradMode == WinogradOn {
 		return true
 	}
-	return wgFaster(n, c.In, c.Out, h, w)
+	return wgFaster(n, c.In, c.Out, h, w, c.Training)
 }
 
 // forwardWinograd is Forward by wgConvolve.

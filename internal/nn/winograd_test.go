@@ -189,19 +189,25 @@ func TestWinogradRule(t *testing.T) {
 	})
 }
 
-// TestWinogradRuleOnVGG pins the rule's choices on VGG16 at 224 and 64.
+// TestWinogradRuleOnVGG pins the rule's choices on VGG16 at 224 and 64,
+// in training and in inference (they differ on the 4x4 maps only).
 func TestWinogradRuleOnVGG(t *testing.T) {
 	for _, c := range []struct {
-		in, out, hw int
-		want        bool
+		in, out, hw  int
+		train, infer bool
 	}{
-		{3, 64, 224, false}, {64, 64, 224, true}, {64, 128, 112, true}, {128, 128, 112, true},
-		{256, 256, 56, true}, {512, 512, 28, true}, {512, 512, 14, false},
-		{3, 64, 64, false}, {64, 64, 64, true}, {64, 128, 32, true},
-		{128, 128, 32, true}, {512, 512, 8, true}, {512, 512, 4, false},
+		{3, 64, 224, false, false}, {64, 64, 224, true, true}, {64, 128, 112, true, true},
+		{128, 128, 112, true, true}, {256, 256, 56, true, true}, {512, 512, 28, true, true},
+		{512, 512, 14, false, false}, {3, 64, 64, false, false}, {64, 64, 64, true, true},
+		{64, 128, 32, true, true}, {128, 128, 32, true, true}, {512, 512, 8, true, true},
+		{512, 512, 4, true, false}, {512, 512, 2, false, false},
 	} {
-		if got := wgFaster(32, c.in, c.out, c.hw, c.hw); got != c.want {
-			t.Errorf("%d->%d at %d: Winograd %v, want %v", c.in, c.out, c.hw, got, c.want)
+		for _, m := range []struct {
+			training, want bool
+		}{{true, c.train}, {false, c.infer}} {
+			if got := wgFaster(32, c.in, c.out, c.hw, c.hw, m.training); got != m.want {
+				t.Errorf("%d->%d at %d, training %v: Winograd %v, want %v", c.in, c.out, c.hw, m.training, got, m.want)
+			}
 		}
 	}
 }
