@@ -158,7 +158,7 @@ func TestWinogradTileBlocks(t *testing.T) {
 		wgBlockTiles = tb
 		var got convPass
 		withWinograd(WinogradOn, func() { got = runConvPass(t, l, x, dy) })
-		for name, p := range map[string][2][]float32{"y": {got.y, ref.y}, "dx": {got.dx, ref.dx}, "dW": {got.dW, ref.dW}} {
+		for name, p := range map[string][2][]float32{"y": {got.y, ref.y}, "dx": {got.dx, ref.dx}, "dW": {got.dW, ref.dW}, "db": {got.db, ref.db}} {
 			if e := relErr(p[0], p[1]); e > 1e-5 {
 				t.Errorf("block %d: %s relative error %g", tb, name, e)
 			}
@@ -224,16 +224,17 @@ func TestWinogradWeightGradRepeats(t *testing.T) {
 	dy := randSlice(r, g.n*g.cout*g.ho*g.wo)
 	var first []float32
 	for range 3 {
-		dw := make([]float32, g.cout*g.cin*9)
+		// dw and then db, in one slice.
+		dw := make([]float32, g.cout*g.cin*9+g.cout)
 		du := make([]float32, wgElems*wgSpan(g.cout*g.cin))
-		wgWeightGrad(g, x, dy, dw, du)
+		wgWeightGrad(g, x, dy, dw[:g.cout*g.cin*9], du, dw[g.cout*g.cin*9:])
 		if first == nil {
 			first = dw
 			continue
 		}
 		for i := range dw {
 			if math.Float32bits(dw[i]) != math.Float32bits(first[i]) {
-				t.Fatalf("dw[%d] = %g, then %g", i, first[i], dw[i])
+				t.Fatalf("dw and db [%d] = %g, then %g", i, first[i], dw[i])
 			}
 		}
 	}
