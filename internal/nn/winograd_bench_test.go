@@ -125,3 +125,28 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWinogradFilters times the filter transforms of a 512-channel
+// layer (forward and flipped) and the filter-gradient transform back, and
+// reports CPU nanoseconds per filter.
+func BenchmarkWinogradFilters(b *testing.B) {
+	const o, i = 512, 512
+	r := rand.New(rand.NewPCG(1, 2))
+	w := randSlice(r, o*i*9)
+	u := make([]float32, wgElems*wgSpan(o*i))
+	dw := make([]float32, o*i*9)
+	for _, pass := range []string{"forward", "flipped", "grad"} {
+		b.Run(pass, func(b *testing.B) {
+			cpu0 := cpuSeconds()
+			for range b.N {
+				switch pass {
+				case "forward", "flipped":
+					wgFilters(w, o, i, pass == "flipped", u)
+				case "grad":
+					wgFilterGrads(u, o, i, dw)
+				}
+			}
+			b.ReportMetric((cpuSeconds()-cpu0)*1e9/float64(b.N*o*i), "cpu-ns/filter")
+		})
+	}
+}
