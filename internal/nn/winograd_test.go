@@ -198,9 +198,9 @@ func TestWinogradRuleOnVGG(t *testing.T) {
 	}{
 		{3, 64, 224, false, false}, {64, 64, 224, true, true}, {64, 128, 112, true, true},
 		{128, 128, 112, true, true}, {256, 256, 56, true, true}, {512, 512, 28, true, true},
-		{512, 512, 14, false, false}, {3, 64, 64, false, false}, {64, 64, 64, true, true},
+		{512, 512, 14, true, true}, {3, 64, 64, false, false}, {64, 64, 64, true, true},
 		{64, 128, 32, true, true}, {128, 128, 32, true, true}, {512, 512, 8, true, true},
-		{512, 512, 4, true, false}, {512, 512, 2, false, false},
+		{512, 512, 4, true, false}, {512, 512, 2, false, false}, {512, 512, 7, false, false},
 	} {
 		for _, m := range []struct {
 			training, want bool
