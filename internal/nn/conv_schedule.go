@@ -189,20 +189,29 @@ func runItemsFixed(items int, fn func(worker, item int, gemm gemmFunc)) {
 
 // wgFaster is the measured rule for WinogradAuto: whether Winograd beats
 // the im2col and direct paths on n images of h x w (padding 1, so also
-// the output size) with cin and cout channels. BenchmarkWinograd on 2 AMD
-// EPYC cores at batch 8 and 32 (docs/BENCHMARKS.md, "Winograd
-// convolution" and "Session 6 perf"), in CPU time: with the AVX2 tile
-// transforms 1.05-1.8x faster forward and forward plus backward from 64
-// channels on maps of 8x8 to 224x224 that the 4x4 tiles cover exactly
-// (the 64-channel layers lost with the transforms in Go); not for the
-// 3-channel first layer, whose products are too thin for 36 GEMMs; not on
-// 4x4 maps, where the filter transforms outweigh 32 tiles' products; not
-// on 14x14, whose 4x4 tiles compute 16x16 (31% wasted). One image stays on
-// the direct and im2col paths, which the face networks tuned.
-func wgFaster(n, cin, cout, h, w int) bool {
-	if n < 2 || cin < 64 || cout < 64 || h*w < 64 {
+// the output size) with cin and cout channels, in a training pass
+// (forward and backward) or an inference forward. BenchmarkWinograd on 2
+// AMD EPYC cores at batch 8 and 32 (docs/BENCHMARKS.md, "Winograd
+// convolution", "Session 6 perf" and "Winograd, session 7"), in CPU time:
+// 1.05-1.8x faster forward and forward plus backward from 64 channels on
+// the 224x224 model's maps at batch 8 (session 6), 1.5-2.7x on the 64x64
+// model's maps of 8x8 to 64x64 at batch 32 (session 7), and 1.3-2.1x on
+// 512 channels at 14x14, whose 4x4 tiles compute 16x16 (31% wasted,
+// session 7, batch 8 and 32); not for the 3-channel first layer,
+// whose products are too thin for 36 GEMMs; on 4x4 maps (one tile per
+// image) only in training, where forward plus backward were 1.03-1.25x
+// faster while the forward alone is even (the filter transforms outweigh
+// 32 tiles' products); no other map under 8x8 (7x7 computes 8x8, with
+// the same filter transforms for a quarter of the tiles, unmeasured). One
+// image stays on the direct and im2col paths, which the face networks
+// tuned.
+func wgFaster(n, cin, cout, h, w int, training bool) bool {
+	if n < 2 || cin < 64 || cout < 64 {
 		return false
 	}
 	covered := ceilDivInt(h, wgM) * ceilDivInt(w, wgM) * wgM * wgM
-	return covered*100 <= h*w*115
+	if h*w < 64 {
+		return training && covered == h*w
+	}
+	return covered*100 <= h*w*131
 }

@@ -92,3 +92,61 @@ func mustForward(b *testing.B, l Layer, x *tensor.Tensor) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkWinogradTransforms times the tile transforms alone on a
+// 64-channel 64x64 layer at batch 32, one work item of WG_TILES tiles
+// (default 512) per op, and reports CPU nanoseconds per tile and channel.
+func BenchmarkWinogradTransforms(b *testing.B) {
+	tb := 512
+	if v := os.Getenv("WG_TILES"); v != "" {
+		tb, _ = strconv.Atoi(v)
+	}
+	g := newWgGeom(32, 64, 64, 64, 64, 1)
+	r := rand.New(rand.NewPCG(1, 2))
+	x := randSlice(r, g.n*g.cin*g.h*g.w)
+	out := make([]float32, g.n*g.cout*g.ho*g.wo)
+	v := make([]float32, wgElems*wgSpan(g.cin*tb))
+	ts := make([]wgTile, tb)
+	for _, pass := range []string{"input", "grad", "output"} {
+		b.Run(pass, func(b *testing.B) {
+			cpu0 := cpuSeconds()
+			for i := 0; i < b.N; i++ {
+				wgTileList(g, (i*tb)%(g.tiles()-tb+1), ts)
+				switch pass {
+				case "input":
+					wgInputTiles(g, x, ts, v)
+				case "grad":
+					wgGradTiles(g, out, ts, v)
+				case "output":
+					wgOutputTiles(g, v, ts, nil, out)
+				}
+			}
+			b.ReportMetric((cpuSeconds()-cpu0)*1e9/float64(b.N*tb*g.cin), "cpu-ns/tile-chan")
+		})
+	}
+}
+
+// BenchmarkWinogradFilters times the filter transforms of a 512-channel
+// layer (forward and flipped) and the filter-gradient transform back, and
+// reports CPU nanoseconds per filter.
+func BenchmarkWinogradFilters(b *testing.B) {
+	const o, i = 512, 512
+	r := rand.New(rand.NewPCG(1, 2))
+	w := randSlice(r, o*i*9)
+	u := make([]float32, wgElems*wgSpan(o*i))
+	dw := make([]float32, o*i*9)
+	for _, pass := range []string{"forward", "flipped", "grad"} {
+		b.Run(pass, func(b *testing.B) {
+			cpu0 := cpuSeconds()
+			for range b.N {
+				switch pass {
+				case "forward", "flipped":
+					wgFilters(w, o, i, pass == "flipped", u)
+				case "grad":
+					wgFilterGrads(u, o, i, dw)
+				}
+			}
+			b.ReportMetric((cpuSeconds()-cpu0)*1e9/float64(b.N*o*i), "cpu-ns/filter")
+		})
+	}
+}

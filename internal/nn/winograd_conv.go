@@ -29,20 +29,31 @@ func wgConvolve(g wgGeom, x, u, bias, out []float32) {
 	})
 }
 
+// wgSumElem is the transform-domain element that holds each
+// output-gradient tile's sum: row 1 of A is all ones, so element (1, 1)
+// of A dy Aᵀ is 1ᵀ dy 1.
+const wgSumElem = 1*wgA + 1
+
 // wgWeightGrad adds dL/dW of x and dy (geometry g) to dw [cout][cin][3][3],
-// with du (36 x cout x cin values) for the transform-domain sums. It runs
-// in rounds of one item per worker: the workers transform their items'
-// tiles side by side, then split the 36 elements between them and add
-// every item's product to du in item order. One shared du instead of a
-// sum per worker saves 38 MB per worker on a 512-channel layer and the
-// pass that added the sums, and the fixed order repeats bit for bit.
-func wgWeightGrad(g wgGeom, x, dy, dw, du []float32) {
+// with du (36 x cout x cin values) for the transform-domain sums, and
+// dL/db to db unless it is nil. It runs in rounds of one item per worker:
+// the workers transform their items' tiles side by side, then split the 36
+// elements between them and add every item's product to du in item
+// order. One shared du instead of a sum per worker saves 38 MB per worker
+// on a 512-channel layer and the pass that added the sums, and the fixed
+// order repeats bit for bit. The bias gradient is the tiles' sums
+// (wgSumElem) added up per item, which spares a pass over dy on one core.
+func wgWeightGrad(g wgGeom, x, dy, dw, du, db []float32) {
 	tb := wgBlock(g)
 	total := g.tiles()
 	items := ceilDivInt(total, tb)
 	workers := min(tensor.Workers(), items)
 	ws := getScratch(wgElems*wgSpan(g.cin*tb), wgElems*wgSpan(g.cout*tb))
 	defer putScratch(ws)
+	var sums []float32 // per item of a round: its tiles' sums per channel
+	if db != nil {
+		sums = make([]float32, workers*g.cout)
+	}
 	span := wgSpan(g.cout * g.cin)
 	for r0 := 0; r0 < items; r0 += workers {
 		k := min(workers, items-r0)
@@ -55,9 +66,20 @@ func wgWeightGrad(g wgGeom, x, dy, dw, du []float32) {
 				n := len(ts)
 				ws[i].tiles = n
 				wgInputTiles(g, x, ts, ws[i].col[:wgElems*wgSpan(g.cin*n)])
-				wgGradTiles(g, dy, ts, ws[i].tmp[:wgElems*wgSpan(g.cout*n)])
+				z := ws[i].tmp[:wgElems*wgSpan(g.cout*n)]
+				wgGradTiles(g, dy, ts, z)
+				if sums != nil {
+					s := sums[i*g.cout : (i+1)*g.cout]
+					clear(s)
+					rowSums(s, z[wgSumElem*wgSpan(g.cout*n):], g.cout, n, n)
+				}
 			}
 		})
+		for i := 0; i < k && sums != nil; i++ {
+			for o, v := range sums[i*g.cout : (i+1)*g.cout] {
+				db[o] += v
+			}
+		}
 		tensor.ParallelMin(wgElems, 1, func(lo, hi int) {
 			for e := lo; e < hi; e++ {
 				for i := 0; i < k; i++ {
@@ -81,7 +103,7 @@ func wgFilterGrads(du []float32, cout, cin int, dw []float32) {
 	plane, span := cout*cin, wgSpan(cout*cin)
 	tensor.ParallelMin(plane, 1024, func(lo, hi int) {
 		var u [wgElems]float64
-		for at := lo; at < hi; at++ {
+		for at := wgFilterGradsVector(du, span, lo, hi, dw); at < hi; at++ {
 			for e := range u {
 				u[e] = float64(du[e*span+at])
 			}
@@ -99,7 +121,7 @@ func (c *Conv2d) useWinograd(n, h, w int) bool {
 	if WinogradMode == WinogradOn {
 		return true
 	}
-	return wgFaster(n, c.In, c.Out, h, w)
+	return wgFaster(n, c.In, c.Out, h, w, c.Training)
 }
 
 // forwardWinograd is Forward by wgConvolve.
@@ -121,18 +143,21 @@ func (c *Conv2d) forwardWinograd(x, out *tensor.Tensor) {
 func (c *Conv2d) backwardWinograd(x, dy *tensor.Tensor) *tensor.Tensor {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	g := newWgGeom(n, c.In, c.Out, h, w, c.Padding)
+	var db []float32
 	if c.Bias != nil && !c.Bias.Frozen {
-		ohw := g.ho * g.wo
-		for i := 0; i < n; i++ {
-			rowSums(c.Bias.Grad.Data, dy.Data[i*c.Out*ohw:(i+1)*c.Out*ohw], c.Out, ohw, ohw)
-		}
+		db = c.Bias.Grad.Data
 	}
-	// One buffer holds worker 0's weight-gradient sums and then the
-	// flipped filters, which are made only after those sums are spent.
+	// One buffer holds the weight-gradient sums and then the flipped
+	// filters, which are made only after those sums are spent.
 	u := getWgBuffer(wgElems * wgSpan(c.Out*c.In))
 	defer putWgBuffer(u)
 	if !c.Weight.Frozen {
-		wgWeightGrad(g, x.Data, dy.Data, c.Weight.Grad.Data, *u)
+		wgWeightGrad(g, x.Data, dy.Data, c.Weight.Grad.Data, *u, db)
+	} else if db != nil {
+		ohw := g.ho * g.wo
+		for i := 0; i < n; i++ {
+			rowSums(db, dy.Data[i*c.Out*ohw:(i+1)*c.Out*ohw], c.Out, ohw, ohw)
+		}
 	}
 	if c.noInputGrad {
 		return nil

@@ -13,3 +13,5 @@ func wgOutputVector(g wgGeom, m []float32, ts []wgTile, bias, out []float32) {
 }
 
 func wgFiltersVector(w []float32, o, i int, flip bool, u []float32, lo, hi int) int { return 0 }
+
+func wgFilterGradsVector(du []float32, span, lo, hi int, dw []float32) int { return lo }

@@ -17,14 +17,14 @@ func TestWinogradTilesSIMDMatchGo(t *testing.T) {
 		t.Skip("skipping: no SIMD tile transforms on this CPU or architecture")
 	}
 	r := rand.New(rand.NewPCG(3, 9))
-	for _, c := range []struct{ n, cin, cout, h, w, pad, tiles int }{
+	for _, c := range append([]wgTileShape{
 		{2, 3, 5, 8, 8, 1, 8},
 		{2, 4, 3, 13, 11, 1, 19},
 		{3, 2, 2, 9, 6, 0, 16},
 		{2, 3, 4, 5, 7, 2, 9},
 		{1, 5, 6, 16, 16, 1, 16},
 		{4, 2, 3, 4, 4, 1, 4},
-	} {
+	}, wgRowShapes...) {
 		g := newWgGeom(c.n, c.cin, c.cout, c.h, c.w, c.pad)
 		for t0 := 0; t0 < g.tiles(); t0 += c.tiles {
 			t.Run(fmt.Sprintf("%+v/from%d", c, t0), func(t *testing.T) {
@@ -34,6 +34,22 @@ func TestWinogradTilesSIMDMatchGo(t *testing.T) {
 			})
 		}
 	}
+}
+
+// wgTileShape is a layer (n images of cin planes h x w, padding pad, cout
+// output channels) cut into work items of tiles tiles.
+type wgTileShape struct{ n, cin, cout, h, w, pad, tiles int }
+
+// wgRowShapes are shapes where the gather-free row kernels take most
+// groups (several images, so that only windows at the tensor's very start
+// and end fall back to the gathers), with padded edges, cropped tiles and
+// groups that wrap from one tile row or image to the next.
+var wgRowShapes = []wgTileShape{
+	{4, 3, 5, 20, 24, 1, 40},
+	{5, 2, 3, 8, 8, 1, 16},
+	{3, 4, 2, 13, 17, 1, 24},
+	{4, 2, 2, 12, 12, 2, 32},
+	{3, 3, 3, 10, 14, 0, 16},
 }
 
 func checkTilesSIMD(t *testing.T, r *rand.Rand, g wgGeom, ts []wgTile) {
@@ -93,6 +109,29 @@ func TestWinogradFiltersSIMDMatchGo(t *testing.T) {
 			if e := relErr(run(cpu.AVX2), run(cpu.Generic)); e > 1e-6 || e != e {
 				t.Errorf("%d->%d flip %v: relative error %g against Go", c[1], c[0], flip, e)
 			}
+		}
+	}
+}
+
+// TestWinogradFilterGradsSIMDMatchGo holds the AVX2 filter-gradient
+// transform (float32) to the Go one (float64) on filter counts around its
+// groups of eight, adding to a gradient that already holds values.
+func TestWinogradFilterGradsSIMDMatchGo(t *testing.T) {
+	if !cpu.HasAVX2FMA() {
+		t.Skip("skipping: no SIMD filter-gradient transform on this CPU or architecture")
+	}
+	r := rand.New(rand.NewPCG(6, 1))
+	for _, c := range [][2]int{{3, 5}, {8, 1}, {9, 17}, {16, 7}, {64, 24}, {130, 64}} {
+		du := randSlice(r, wgElems*wgSpan(c[0]*c[1]))
+		dw0 := randSlice(r, c[0]*c[1]*9)
+		run := func(level cpu.Level) []float32 {
+			defer cpu.SetLevel(level)()
+			dw := append([]float32(nil), dw0...)
+			wgFilterGrads(du, c[0], c[1], dw)
+			return dw
+		}
+		if e := relErr(run(cpu.AVX2), run(cpu.Generic)); e > 1e-6 || e != e {
+			t.Errorf("%dx%d filters: relative error %g against Go", c[0], c[1], e)
 		}
 	}
 }

@@ -158,7 +158,7 @@ func TestWinogradTileBlocks(t *testing.T) {
 		wgBlockTiles = tb
 		var got convPass
 		withWinograd(WinogradOn, func() { got = runConvPass(t, l, x, dy) })
-		for name, p := range map[string][2][]float32{"y": {got.y, ref.y}, "dx": {got.dx, ref.dx}, "dW": {got.dW, ref.dW}} {
+		for name, p := range map[string][2][]float32{"y": {got.y, ref.y}, "dx": {got.dx, ref.dx}, "dW": {got.dW, ref.dW}, "db": {got.db, ref.db}} {
 			if e := relErr(p[0], p[1]); e > 1e-5 {
 				t.Errorf("block %d: %s relative error %g", tb, name, e)
 			}
@@ -189,19 +189,25 @@ func TestWinogradRule(t *testing.T) {
 	})
 }
 
-// TestWinogradRuleOnVGG pins the rule's choices on VGG16 at 224 and 64.
+// TestWinogradRuleOnVGG pins the rule's choices on VGG16 at 224 and 64,
+// in training and in inference (they differ on the 4x4 maps only).
 func TestWinogradRuleOnVGG(t *testing.T) {
 	for _, c := range []struct {
-		in, out, hw int
-		want        bool
+		in, out, hw  int
+		train, infer bool
 	}{
-		{3, 64, 224, false}, {64, 64, 224, true}, {64, 128, 112, true}, {128, 128, 112, true},
-		{256, 256, 56, true}, {512, 512, 28, true}, {512, 512, 14, false},
-		{3, 64, 64, false}, {64, 64, 64, true}, {64, 128, 32, true},
-		{128, 128, 32, true}, {512, 512, 8, true}, {512, 512, 4, false},
+		{3, 64, 224, false, false}, {64, 64, 224, true, true}, {64, 128, 112, true, true},
+		{128, 128, 112, true, true}, {256, 256, 56, true, true}, {512, 512, 28, true, true},
+		{512, 512, 14, true, true}, {3, 64, 64, false, false}, {64, 64, 64, true, true},
+		{64, 128, 32, true, true}, {128, 128, 32, true, true}, {512, 512, 8, true, true},
+		{512, 512, 4, true, false}, {512, 512, 2, false, false}, {512, 512, 7, false, false},
 	} {
-		if got := wgFaster(32, c.in, c.out, c.hw, c.hw); got != c.want {
-			t.Errorf("%d->%d at %d: Winograd %v, want %v", c.in, c.out, c.hw, got, c.want)
+		for _, m := range []struct {
+			training, want bool
+		}{{true, c.train}, {false, c.infer}} {
+			if got := wgFaster(32, c.in, c.out, c.hw, c.hw, m.training); got != m.want {
+				t.Errorf("%d->%d at %d, training %v: Winograd %v, want %v", c.in, c.out, c.hw, m.training, got, m.want)
+			}
 		}
 	}
 }
@@ -218,16 +224,17 @@ func TestWinogradWeightGradRepeats(t *testing.T) {
 	dy := randSlice(r, g.n*g.cout*g.ho*g.wo)
 	var first []float32
 	for range 3 {
-		dw := make([]float32, g.cout*g.cin*9)
+		// dw and then db, in one slice.
+		dw := make([]float32, g.cout*g.cin*9+g.cout)
 		du := make([]float32, wgElems*wgSpan(g.cout*g.cin))
-		wgWeightGrad(g, x, dy, dw, du)
+		wgWeightGrad(g, x, dy, dw[:g.cout*g.cin*9], du, dw[g.cout*g.cin*9:])
 		if first == nil {
 			first = dw
 			continue
 		}
 		for i := range dw {
 			if math.Float32bits(dw[i]) != math.Float32bits(first[i]) {
-				t.Fatalf("dw[%d] = %g, then %g", i, first[i], dw[i])
+				t.Fatalf("dw and db [%d] = %g, then %g", i, first[i], dw[i])
 			}
 		}
 	}

@@ -112,7 +112,9 @@ func TestGemmBadSizesPanic(t *testing.T) {
 // conv256 at 5x5), and the backward products of a vgg16-bn-dropout-light
 // training step at 64x64: the input gradient (transposed A, k = output
 // channels) of conv1_2 and of a 256-channel layer, and conv1_2's weight
-// gradient (transposed B).
+// gradient (transposed B). Then the Winograd transform-domain products of
+// the 64-channel layers (one of 36 per work item: cout x tiles x cin) at
+// 512 and 1024 tiles, and the 512-channel one at 64 tiles.
 var gemmBenchShapes = []struct {
 	m, n, k        int
 	transA, transB bool
@@ -121,6 +123,8 @@ var gemmBenchShapes = []struct {
 	{32, 5184, 147, false, false}, {32, 1296, 288, false, false}, {64, 324, 576, false, false},
 	{128, 81, 1152, false, false}, {256, 25, 2304, false, false},
 	{576, 4096, 64, true, false}, {2304, 256, 256, true, false}, {64, 576, 4096, false, true},
+	{64, 512, 64, false, false}, {64, 1024, 64, false, false}, {128, 512, 64, false, false},
+	{512, 64, 512, false, false},
 }
 
 // gemmBenchBackends are the GEMMs compiled in: OpenBLAS (cgo build) and
