@@ -315,7 +315,9 @@ type samePad struct {
 	pad    *nn.ConstantPad2d // for the last input size
 }
 
-func (l *samePad) String() string { return fmt.Sprintf("SamePad2d(kernel_size=%d, stride=2)", l.kernel) }
+func (l *samePad) String() string {
+	return fmt.Sprintf("SamePad2d(kernel_size=%d, stride=2)", l.kernel)
+}
 
 // amounts is the padding before and after along a side of n values.
 func (l *samePad) amounts(n int) (before, after int) {
