@@ -18,11 +18,11 @@ const { values: args } = parseArgs({
   options: {
     rgb: { type: 'string' },
     out: { type: 'string' },
-    backend: { type: 'string', default: 'cpu' },
+    backend: { type: 'string', default: 'wasm' },
   },
 });
 if (!args.rgb || !args.out) {
-  console.error('usage: node ssd_golden.mjs --rgb DIR --out ssd_golden.json [--backend cpu]');
+  console.error('usage: node ssd_golden.mjs --rgb DIR --out ssd_golden.json [--backend wasm|cpu]');
   process.exit(2);
 }
 
