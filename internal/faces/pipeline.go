@@ -42,7 +42,31 @@ type Pipeline struct {
 	// longer than wide is also looked at in squares (0: never). See
 	// TileAspect.
 	Tiles float64
+	// SSD is the second, slower detector (nil: none) and SSDUse when it
+	// looks; SSDMinScore is its threshold. See SSDUse.
+	SSD         *SSD
+	SSDUse      SSDUse
+	SSDMinScore float64
 }
+
+// SSDUse says when Pipeline.SSD looks at a photo: a set of the flags
+// below.
+type SSDUse int
+
+const (
+	// SSDWhenUnsure: when the tiny detector finds no face, or none
+	// scoring Unsure, the SSD looks too and the faces are pooled, before
+	// any bordered look (which is then needed only if the SSD is unsure
+	// too). Portraits the tiny detector is sure of pay nothing.
+	SSDWhenUnsure SSDUse = 1 << iota
+	// SSDForGroups: a group photo (the tiny detector found two faces or
+	// more, or the small-face look ran) pools the SSD's faces with the
+	// tiny detector's: it finds turned heads the tiny one misses.
+	SSDForGroups
+	// SSDOnly: the SSD replaces the tiny detector (the bordered look, if
+	// any, uses it too).
+	SSDOnly
+)
 
 // UnsureScore is the default Pipeline.Unsure. A low-scoring face is often
 // not the photo's subject: a background face, or a false box on foliage,
@@ -119,16 +143,21 @@ func (p *Pipeline) Faces(img *Image) ([]Face, error) {
 // look (Border). src is the image the boxes are on, off where img lies in
 // it.
 func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, err error) {
+	if p.SSD != nil && p.SSDUse&SSDOnly != 0 {
+		return p.detectSSD(img)
+	}
 	dets, err = p.Det.DetectFallback(img, p.Sizes, p.MinScore)
 	if err != nil {
 		return nil, off, nil, err
 	}
+	group := len(dets) >= 2
 	if len(dets) > 0 && p.SmallFaces > 0 {
 		largest, last := 0.0, p.Sizes[len(p.Sizes)-1]
 		for _, d := range dets {
 			largest = max(largest, d.Box.W, d.Box.H)
 		}
 		if dets[0].Size < last && largest < p.SmallFaces*float64(max(img.W, img.H)) {
+			group = true
 			more, err := p.Det.Detect(img, last, p.MinScore)
 			if err != nil {
 				return nil, off, nil, err
@@ -141,6 +170,16 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 				dets = append(dets, more...)
 			}
 			dets = NMS(dets, DetectorIoU)
+		}
+	}
+	if group {
+		if dets, err = p.poolSSD(img, dets, SSDForGroups); err != nil {
+			return nil, off, nil, err
+		}
+	}
+	if len(dets) == 0 || bestScore(dets) < p.Unsure {
+		if dets, err = p.poolSSD(img, dets, SSDWhenUnsure); err != nil {
+			return nil, off, nil, err
 		}
 	}
 	if p.Border <= 0 || len(dets) > 0 && bestScore(dets) >= p.Unsure {
@@ -163,6 +202,66 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 		dets[i].Box.Y += off.Y
 	}
 	return src, off, NMS(append(dets, more...), DetectorIoU), nil
+}
+
+// poolSSD adds the SSD's faces to dets when use is among p.SSDUse. The
+// SSD's boxes win: a tiny-detector box stays only where it covers no SSD
+// face (see poolOverlap), since the two detectors box a face differently
+// (NMS at DetectorIoU kept both boxes of a face in group photos) and the
+// SSD's boxes are the better ones.
+func (p *Pipeline) poolSSD(img *Image, dets []Detection, use SSDUse) ([]Detection, error) {
+	if p.SSD == nil || p.SSDUse&use == 0 {
+		return dets, nil
+	}
+	better, err := p.SSD.Detect(img, p.SSDMinScore)
+	if err != nil {
+		return nil, err
+	}
+	return preferSSD(better, dets), nil
+}
+
+// preferSSD pools the SSD's faces with the tiny detector's, keeping a tiny
+// box only where it covers no SSD face.
+func preferSSD(better, dets []Detection) []Detection {
+	out := better
+	for _, d := range dets {
+		alone := true
+		for _, b := range better {
+			alone = alone && overlapOfSmaller(d.Box, b.Box) <= poolOverlap
+		}
+		if alone {
+			out = append(out, d)
+		}
+	}
+	return NMS(out, DetectorIoU)
+}
+
+// poolOverlap is how much of the smaller box a tiny-detector box may share
+// with an SSD box and still count as another face: a false box between
+// two faces of sample4 shares a third with one of them.
+const poolOverlap = 0.25
+
+// overlapOfSmaller is the intersection of a and b over the smaller area.
+func overlapOfSmaller(a, b Box) float64 {
+	x0, y0 := max(a.X, b.X), max(a.Y, b.Y)
+	x1, y1 := min(a.Right(), b.Right()), min(a.Bottom(), b.Bottom())
+	small := min(a.Area(), b.Area())
+	if small <= 0 {
+		return 0
+	}
+	return Box{x0, y0, x1 - x0, y1 - y0}.Area() / small
+}
+
+// detectSSD is detect with the SSD in place of the tiny detector: one
+// look, then a bordered one when it finds nothing.
+func (p *Pipeline) detectSSD(img *Image) (*Image, Point, []Detection, error) {
+	dets, err := p.SSD.Detect(img, p.SSDMinScore)
+	if err != nil || len(dets) > 0 || p.Border <= 0 {
+		return img, Point{}, dets, err
+	}
+	src, off := Bordered(img, p.Border, borderGrey)
+	dets, err = p.SSD.Detect(src, p.SSDMinScore)
+	return src, off, dets, err
 }
 
 // TileAspect is the default Pipeline.Tiles: how many times longer than

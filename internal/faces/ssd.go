@@ -43,6 +43,9 @@ const ssdManifest = SSDMobileNetV1
 // a 512x512 input, so unlike the tiny detector it has no other sizes.
 const SSDSize = 512
 
+// SSDMinScore is face-api's default SSD threshold (minConfidence).
+const SSDMinScore = 0.5
+
 // SSDIoU is face-api's NMS threshold for the SSD detector.
 const SSDIoU = 0.5
 

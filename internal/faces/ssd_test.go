@@ -372,3 +372,47 @@ func TestSSDInputChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestPreferSSD(t *testing.T) {
+	ssd := []Detection{
+		{Box: Box{X: 100, Y: 100, W: 100, H: 120}, Score: 0.99},
+		{Box: Box{X: 400, Y: 100, W: 100, H: 120}, Score: 0.6},
+	}
+	tiny := []Detection{
+		{Box: Box{X: 80, Y: 80, W: 150, H: 150}, Score: 0.9},    // the first face, boxed larger: dropped
+		{Box: Box{X: 170, Y: 100, W: 100, H: 100}, Score: 0.8},  // shares 30% with it: dropped
+		{Box: Box{X: 700, Y: 100, W: 90, H: 90}, Score: 0.7},    // a face the SSD missed: kept
+		{Box: Box{X: 480, Y: 200, W: 100, H: 100}, Score: 0.95}, // shares 4% of the second: kept
+	}
+	got := preferSSD(append([]Detection(nil), ssd...), tiny)
+	want := []float64{0.99, 0.95, 0.7, 0.6}
+	if len(got) != len(want) {
+		t.Fatalf("got %d faces %+v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if got[i].Score != w {
+			t.Errorf("face %d: score %v, want %v (best first)", i, got[i].Score, w)
+		}
+	}
+	if preferSSD(nil, tiny[:1])[0] != tiny[0] {
+		t.Error("without SSD faces the tiny detector's must stay")
+	}
+}
+
+func TestOverlapOfSmaller(t *testing.T) {
+	a := Box{X: 0, Y: 0, W: 10, H: 10}
+	for _, tc := range []struct {
+		b    Box
+		want float64
+	}{
+		{Box{X: 2, Y: 2, W: 4, H: 4}, 1},     // inside
+		{Box{X: 5, Y: 0, W: 10, H: 10}, 0.5}, // half
+		{Box{X: 20, Y: 20, W: 5, H: 5}, 0},   // apart
+		{Box{X: 0, Y: 0, W: 0, H: 5}, 0},     // empty
+		{Box{X: -5, Y: -5, W: 40, H: 40}, 1}, // around
+	} {
+		if got := overlapOfSmaller(a, tc.b); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("overlapOfSmaller(%v, %v) = %v, want %v", a, tc.b, got, tc.want)
+		}
+	}
+}
