@@ -204,11 +204,8 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 	return src, off, NMS(append(dets, more...), DetectorIoU), nil
 }
 
-// poolSSD adds the SSD's faces to dets when use is among p.SSDUse. The
-// SSD's boxes win: a tiny-detector box stays only where it covers no SSD
-// face (see poolOverlap), since the two detectors box a face differently
-// (NMS at DetectorIoU kept both boxes of a face in group photos) and the
-// SSD's boxes are the better ones.
+// poolSSD adds the SSD's faces to dets when use is among p.SSDUse, the
+// SSD's boxes winning (see preferSSD).
 func (p *Pipeline) poolSSD(img *Image, dets []Detection, use SSDUse) ([]Detection, error) {
 	if p.SSD == nil || p.SSDUse&use == 0 {
 		return dets, nil
@@ -217,19 +214,24 @@ func (p *Pipeline) poolSSD(img *Image, dets []Detection, use SSDUse) ([]Detectio
 	if err != nil {
 		return nil, err
 	}
-	return preferSSD(better, dets), nil
+	return preferSSD(better, dets, max(img.W, img.H)), nil
 }
 
-// preferSSD pools the SSD's faces with the tiny detector's, keeping a tiny
-// box only where it covers no SSD face.
-func preferSSD(better, dets []Detection) []Detection {
+// preferSSD pools the SSD's faces with the tiny detector's on a photo
+// whose longer side is long. The SSD's boxes win: a tiny-detector box stays
+// only where it covers no SSD face (see poolOverlap), since the two box a
+// face differently (NMS at DetectorIoU kept both boxes of a face in group
+// photos), and only when its face is too small for the SSD to have seen
+// it (see poolSmall): a larger one the SSD passed over was a false box in
+// the sample group photos.
+func preferSSD(better, dets []Detection, long int) []Detection {
 	out := better
 	for _, d := range dets {
-		alone := true
+		keep := max(d.Box.W, d.Box.H) < poolSmall*float64(long)
 		for _, b := range better {
-			alone = alone && overlapOfSmaller(d.Box, b.Box) <= poolOverlap
+			keep = keep && overlapOfSmaller(d.Box, b.Box) <= poolOverlap
 		}
-		if alone {
+		if keep {
 			out = append(out, d)
 		}
 	}
@@ -240,6 +242,12 @@ func preferSSD(better, dets []Detection) []Detection {
 // with an SSD box and still count as another face: a false box between
 // two faces of sample4 shares a third with one of them.
 const poolOverlap = 0.25
+
+// poolSmall is the share of the photo's longer side below which a face
+// may be too small for the SSD (51 px of its 512 input), so the tiny
+// detector's box for it is kept. The faces of 8-across collages (TileAspect
+// looks) are about 4% of the width; sample6's false box is 15%.
+const poolSmall = 0.1
 
 // overlapOfSmaller is the intersection of a and b over the smaller area.
 func overlapOfSmaller(a, b Box) float64 {

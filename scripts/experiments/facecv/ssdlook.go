@@ -13,6 +13,9 @@ import (
 var (
 	ssdFlag    = flag.String("ssd", "", "SSD detector in the fixture looks (groups, thumbs): comma list of unsure, groups, only; none for no SSD (default: as shipped)")
 	ssdMinFlag = flag.Float64("ssdmin", faces.SSDMinScore, "SSD detector threshold in the fixture looks")
+	// thumbsFilled: only the thumbnails whose face fills the frame, the
+	// ones the detectors miss, at a third of the time.
+	thumbsFilled = flag.Bool("filled", false, "thumbs: only the kinds whose face fills the frame")
 )
 
 // applySSD sets look's SSD use from the flags, loading the detector from
