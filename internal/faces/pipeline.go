@@ -1,16 +1,18 @@
 package faces
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
+	"sync"
 )
 
 // PipelineVersion names everything that decides a descriptor: the weights,
 // the detector sizes and policy, the landmark net and the alignment
 // template. Descriptor caches are keyed by it, so it must change whenever
 // any of those does.
-const PipelineVersion = "face-api-1.7.15/starid-7"
+const PipelineVersion = "face-api-1.7.15/starid-8"
 
 // MinScore is the detector confidence a face must reach (face-api's
 // default for the tiny detector).
@@ -42,11 +44,45 @@ type Pipeline struct {
 	// longer than wide is also looked at in squares (0: never). See
 	// TileAspect.
 	Tiles float64
-	// SSD is the second, slower detector (nil: none) and SSDUse when it
-	// looks; SSDMinScore is its threshold. See SSDUse.
+	// SSD is the second, slower detector and SSDUse when it looks;
+	// SSDMinScore is its threshold. See SSDUse. When SSD is nil, the
+	// detector LoadPipeline arranged is loaded on first need (most photos
+	// never need it), else there is none.
 	SSD         *SSD
 	SSDUse      SSDUse
 	SSDMinScore float64
+	ssdLazy     *lazySSD
+}
+
+// DefaultSSDUse is the default Pipeline.SSDUse. On collages of held-out
+// photos the group look raised the faces found from 61 to 78 of 84 (4
+// across), 52 to 79 of 80 (4x2) and 52 to 71 of 72 (6x3), and on the
+// sample group photos from 18 to 22 of 22; the unsure look finds the
+// face-filling thumbnails both detectors miss unbordered
+// (docs/EXPERIMENTS.md, "Second detector"). Both run on under 6% of
+// celebrity17's photos, so a one-face portrait pays nothing.
+const DefaultSSDUse = SSDWhenUnsure | SSDForGroups
+
+// lazySSD loads the SSD detector once, on first need.
+type lazySSD struct {
+	dir  string
+	once sync.Once
+	ssd  *SSD
+	err  error
+}
+
+func (l *lazySSD) get() (*SSD, error) {
+	l.once.Do(func() { l.ssd, l.err = LoadSSD(l.dir) })
+	return l.ssd, l.err
+}
+
+// ssd is the pipeline's SSD detector, loading it if LoadPipeline arranged
+// that; nil without error when there is none.
+func (p *Pipeline) ssd() (*SSD, error) {
+	if p.SSD != nil || p.ssdLazy == nil {
+		return p.SSD, nil
+	}
+	return p.ssdLazy.get()
 }
 
 // SSDUse says when Pipeline.SSD looks at a photo: a set of the flags
@@ -55,9 +91,10 @@ type SSDUse int
 
 const (
 	// SSDWhenUnsure: when the tiny detector finds no face, or none
-	// scoring Unsure, the SSD looks too and the faces are pooled, before
-	// any bordered look (which is then needed only if the SSD is unsure
-	// too). Portraits the tiny detector is sure of pay nothing.
+	// scoring Unsure, the SSD looks too and the faces are pooled; if it
+	// is unsure too, the bordered look (Border) is pooled with the SSD's
+	// look at the bordered copy. Portraits the tiny detector is sure of
+	// pay nothing.
 	SSDWhenUnsure SSDUse = 1 << iota
 	// SSDForGroups: a group photo (the tiny detector found two faces or
 	// more, or the small-face look ran) pools the SSD's faces with the
@@ -95,7 +132,8 @@ const BorderRetry = 0.5
 const borderGrey = 128
 
 // LoadPipeline loads the three nets from modelDir (the folder holding
-// model/, see ModelDir).
+// model/, see ModelDir), and arranges for the SSD detector to load from
+// there on first need (a photo without a sure face, or a group photo).
 func LoadPipeline(modelDir string) (*Pipeline, error) {
 	det, err := LoadDetector(modelDir)
 	if err != nil {
@@ -109,7 +147,9 @@ func LoadPipeline(modelDir string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate, Border: BorderRetry, SmallFaces: SmallFaceShare, Unsure: UnsureScore, Tiles: TileAspect}, nil
+	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate,
+		Border: BorderRetry, SmallFaces: SmallFaceShare, Unsure: UnsureScore, Tiles: TileAspect,
+		SSDUse: DefaultSSDUse, SSDMinScore: SSDMinScore, ssdLazy: &lazySSD{dir: modelDir}}, nil
 }
 
 // Faces returns every face in img with its landmarks and descriptor,
@@ -143,7 +183,7 @@ func (p *Pipeline) Faces(img *Image) ([]Face, error) {
 // look (Border). src is the image the boxes are on, off where img lies in
 // it.
 func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, err error) {
-	if p.SSD != nil && p.SSDUse&SSDOnly != 0 {
+	if p.SSDUse&SSDOnly != 0 {
 		return p.detectSSD(img)
 	}
 	dets, err = p.Det.DetectFallback(img, p.Sizes, p.MinScore)
@@ -188,46 +228,58 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 	src, off = Bordered(img, p.Border, borderGrey)
 	if len(dets) == 0 {
 		dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
-		return src, off, dets, err
+	} else {
+		// An unsure photo's second look is for a close-up, which the
+		// first size sees best on the bordered copy: the larger sizes
+		// would cost three more passes for faces too small to be the
+		// one missed.
+		var more []Detection
+		more, err = p.Det.Detect(src, p.Sizes[0], p.MinScore)
+		for i := range dets {
+			dets[i].Box.X += off.X
+			dets[i].Box.Y += off.Y
+		}
+		dets = NMS(append(dets, more...), DetectorIoU)
 	}
-	// An unsure photo's second look is for a close-up, which the first
-	// size sees best on the bordered copy: the larger sizes would cost
-	// three more passes for faces too small to be the one missed.
-	more, err := p.Det.Detect(src, p.Sizes[0], p.MinScore)
+	// A face-filling thumbnail is one the SSD misses too, but finds
+	// once bordered (16 of 16 that both detectors missed at 64 px).
+	if err == nil && (len(dets) == 0 || bestScore(dets) < p.Unsure) {
+		dets, err = p.poolSSD(src, dets, SSDWhenUnsure)
+	}
 	if err != nil {
 		return nil, off, nil, err
 	}
-	for i := range dets {
-		dets[i].Box.X += off.X
-		dets[i].Box.Y += off.Y
-	}
-	return src, off, NMS(append(dets, more...), DetectorIoU), nil
+	return src, off, dets, nil
 }
 
 // poolSSD adds the SSD's faces to dets when use is among p.SSDUse, the
 // SSD's boxes winning (see preferSSD).
 func (p *Pipeline) poolSSD(img *Image, dets []Detection, use SSDUse) ([]Detection, error) {
-	if p.SSD == nil || p.SSDUse&use == 0 {
+	if p.SSDUse&use == 0 {
 		return dets, nil
 	}
-	better, err := p.SSD.Detect(img, p.SSDMinScore)
+	ssd, err := p.ssd()
+	if err != nil || ssd == nil {
+		return dets, err
+	}
+	better, err := ssd.Detect(img, p.SSDMinScore)
 	if err != nil {
 		return nil, err
 	}
-	return preferSSD(better, dets, max(img.W, img.H)), nil
+	return preferSSD(better, dets), nil
 }
 
-// preferSSD pools the SSD's faces with the tiny detector's on a photo
-// whose longer side is long. The SSD's boxes win: a tiny-detector box stays
-// only where it covers no SSD face (see poolOverlap), since the two box a
-// face differently (NMS at DetectorIoU kept both boxes of a face in group
-// photos), and only when its face is too small for the SSD to have seen
-// it (see poolSmall): a larger one the SSD passed over was a false box in
-// the sample group photos.
-func preferSSD(better, dets []Detection, long int) []Detection {
+// preferSSD pools the SSD's faces with the tiny detector's. The SSD's
+// boxes win: a tiny-detector box stays only where it covers no SSD face
+// (see poolOverlap), since the two box a face differently (NMS at
+// DetectorIoU kept both boxes of a face in group photos). Tiny-detector
+// faces the SSD did not see stay: in collages they are often too small for
+// it. (Dropping those larger than a tenth of the photo, as a false box in
+// sample6 is, lost 6 to 8 collage faces per layout.)
+func preferSSD(better, dets []Detection) []Detection {
 	out := better
 	for _, d := range dets {
-		keep := max(d.Box.W, d.Box.H) < poolSmall*float64(long)
+		keep := true
 		for _, b := range better {
 			keep = keep && overlapOfSmaller(d.Box, b.Box) <= poolOverlap
 		}
@@ -243,12 +295,6 @@ func preferSSD(better, dets []Detection, long int) []Detection {
 // two faces of sample4 shares a third with one of them.
 const poolOverlap = 0.25
 
-// poolSmall is the share of the photo's longer side below which a face
-// may be too small for the SSD (51 px of its 512 input), so the tiny
-// detector's box for it is kept. The faces of 8-across collages (TileAspect
-// looks) are about 4% of the width; sample6's false box is 15%.
-const poolSmall = 0.1
-
 // overlapOfSmaller is the intersection of a and b over the smaller area.
 func overlapOfSmaller(a, b Box) float64 {
 	x0, y0 := max(a.X, b.X), max(a.Y, b.Y)
@@ -263,12 +309,19 @@ func overlapOfSmaller(a, b Box) float64 {
 // detectSSD is detect with the SSD in place of the tiny detector: one
 // look, then a bordered one when it finds nothing.
 func (p *Pipeline) detectSSD(img *Image) (*Image, Point, []Detection, error) {
-	dets, err := p.SSD.Detect(img, p.SSDMinScore)
+	ssd, err := p.ssd()
+	if err == nil && ssd == nil {
+		err = errors.New("faces: the pipeline has no SSD detector to use in place of the tiny one")
+	}
+	if err != nil {
+		return nil, Point{}, nil, err
+	}
+	dets, err := ssd.Detect(img, p.SSDMinScore)
 	if err != nil || len(dets) > 0 || p.Border <= 0 {
 		return img, Point{}, dets, err
 	}
 	src, off := Bordered(img, p.Border, borderGrey)
-	dets, err = p.SSD.Detect(src, p.SSDMinScore)
+	dets, err = ssd.Detect(src, p.SSDMinScore)
 	return src, off, dets, err
 }
 

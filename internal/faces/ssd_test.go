@@ -379,13 +379,12 @@ func TestPreferSSD(t *testing.T) {
 		{Box: Box{X: 400, Y: 100, W: 100, H: 120}, Score: 0.6},
 	}
 	tiny := []Detection{
-		{Box: Box{X: 80, Y: 80, W: 150, H: 150}, Score: 0.9},    // the first face, boxed larger: dropped
-		{Box: Box{X: 170, Y: 100, W: 90, H: 90}, Score: 0.8},    // shares 33% with it: dropped
-		{Box: Box{X: 700, Y: 100, W: 90, H: 90}, Score: 0.7},    // a small face the SSD missed: kept
-		{Box: Box{X: 480, Y: 200, W: 95, H: 95}, Score: 0.95},   // shares 4% of the second: kept
-		{Box: Box{X: 800, Y: 400, W: 150, H: 150}, Score: 0.75}, // large enough for the SSD: dropped
+		{Box: Box{X: 80, Y: 80, W: 150, H: 150}, Score: 0.9},  // the first face, boxed larger: dropped
+		{Box: Box{X: 170, Y: 100, W: 90, H: 90}, Score: 0.8},  // shares 33% with it: dropped
+		{Box: Box{X: 700, Y: 100, W: 90, H: 90}, Score: 0.7},  // a small face the SSD missed: kept
+		{Box: Box{X: 480, Y: 200, W: 95, H: 95}, Score: 0.95}, // shares 4% of the second: kept
 	}
-	got := preferSSD(append([]Detection(nil), ssd...), tiny, 1000)
+	got := preferSSD(append([]Detection(nil), ssd...), tiny)
 	want := []float64{0.99, 0.95, 0.7, 0.6}
 	if len(got) != len(want) {
 		t.Fatalf("got %d faces %+v, want %d", len(got), got, len(want))
@@ -395,8 +394,8 @@ func TestPreferSSD(t *testing.T) {
 			t.Errorf("face %d: score %v, want %v (best first)", i, got[i].Score, w)
 		}
 	}
-	if got := preferSSD(nil, tiny[2:3], 1000); len(got) != 1 || got[0] != tiny[2] {
-		t.Errorf("without SSD faces the tiny detector's small one must stay, got %+v", got)
+	if got := preferSSD(nil, tiny[2:3]); len(got) != 1 || got[0] != tiny[2] {
+		t.Errorf("without SSD faces the tiny detector's must stay, got %+v", got)
 	}
 }
 
