@@ -212,52 +212,85 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 			dets = NMS(dets, DetectorIoU)
 		}
 	}
-	if group {
-		if dets, err = p.poolSSD(img, dets, SSDForGroups); err != nil {
+	looked := false // the SSD has looked at img
+	if group && p.SSDUse&SSDForGroups != 0 {
+		if dets, err = p.poolSSD(img, dets); err != nil {
 			return nil, off, nil, err
 		}
+		looked = true
 	}
-	if len(dets) == 0 || bestScore(dets) < p.Unsure {
-		if dets, err = p.poolSSD(img, dets, SSDWhenUnsure); err != nil {
-			return nil, off, nil, err
-		}
-	}
-	if p.Border <= 0 || len(dets) > 0 && bestScore(dets) >= p.Unsure {
+	if len(dets) > 0 && bestScore(dets) >= p.Unsure {
 		return img, off, dets, nil
 	}
-	src, off = Bordered(img, p.Border, borderGrey)
+	return p.detectUnsure(img, dets, looked)
+}
+
+// detectUnsure is the second look at a photo whose faces so far (dets,
+// maybe none) include none scoring Unsure: the SSD (unless it has looked
+// already), then the bordered look (Border) with the tiny detector, and if
+// still unsure the SSD on the bordered copy: a face-filling thumbnail is
+// one the SSD misses too, but finds once bordered (16 of 16 that both
+// detectors missed at 64 px). The SSD's faces win where the looks are
+// pooled (see preferSSD). A sure SSD face does not end the look: in a
+// close-up with a small inset face, it may be the inset.
+func (p *Pipeline) detectUnsure(img *Image, dets []Detection, looked bool) (*Image, Point, []Detection, error) {
+	var sure []Detection // the SSD's faces
+	ssdLook := func(m *Image) error {
+		ssd, err := p.ssd()
+		if err != nil || ssd == nil || p.SSDUse&SSDWhenUnsure == 0 {
+			return err
+		}
+		found, err := ssd.Detect(m, p.SSDMinScore)
+		sure = NMS(append(sure, found...), SSDIoU)
+		return err
+	}
+	if !looked {
+		if err := ssdLook(img); err != nil {
+			return nil, Point{}, nil, err
+		}
+	}
+	if p.Border <= 0 {
+		return img, Point{}, preferSSD(sure, dets), nil
+	}
+	src, off := Bordered(img, p.Border, borderGrey)
+	var again []Detection
+	var err error
 	if len(dets) == 0 {
-		dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
+		again, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
 	} else {
 		// An unsure photo's second look is for a close-up, which the
 		// first size sees best on the bordered copy: the larger sizes
 		// would cost three more passes for faces too small to be the
 		// one missed.
-		var more []Detection
-		more, err = p.Det.Detect(src, p.Sizes[0], p.MinScore)
-		for i := range dets {
-			dets[i].Box.X += off.X
-			dets[i].Box.Y += off.Y
-		}
-		dets = NMS(append(dets, more...), DetectorIoU)
-	}
-	// A face-filling thumbnail is one the SSD misses too, but finds
-	// once bordered (16 of 16 that both detectors missed at 64 px).
-	if err == nil && (len(dets) == 0 || bestScore(dets) < p.Unsure) {
-		dets, err = p.poolSSD(src, dets, SSDWhenUnsure)
+		again, err = p.Det.Detect(src, p.Sizes[0], p.MinScore)
 	}
 	if err != nil {
 		return nil, off, nil, err
 	}
-	return src, off, dets, nil
+	shiftAll(dets, off)
+	shiftAll(sure, off)
+	dets = NMS(append(dets, again...), DetectorIoU)
+	if pooled := preferSSD(sure, dets); len(pooled) > 0 && bestScore(pooled) >= p.Unsure {
+		return src, off, pooled, nil
+	}
+	if err := ssdLook(src); err != nil {
+		return nil, off, nil, err
+	}
+	return src, off, preferSSD(sure, dets), nil
 }
 
-// poolSSD adds the SSD's faces to dets when use is among p.SSDUse, the
-// SSD's boxes winning (see preferSSD).
-func (p *Pipeline) poolSSD(img *Image, dets []Detection, use SSDUse) ([]Detection, error) {
-	if p.SSDUse&use == 0 {
-		return dets, nil
+// shiftAll moves boxes on a photo onto its bordered copy, where the photo
+// lies at off.
+func shiftAll(dets []Detection, off Point) {
+	for i := range dets {
+		dets[i].Box.X += off.X
+		dets[i].Box.Y += off.Y
 	}
+}
+
+// poolSSD adds the SSD's faces to dets, the SSD's boxes winning (see
+// preferSSD).
+func (p *Pipeline) poolSSD(img *Image, dets []Detection) ([]Detection, error) {
 	ssd, err := p.ssd()
 	if err != nil || ssd == nil {
 		return dets, err
@@ -277,11 +310,11 @@ func (p *Pipeline) poolSSD(img *Image, dets []Detection, use SSDUse) ([]Detectio
 // it. (Dropping those larger than a tenth of the photo, as a false box in
 // sample6 is, lost 6 to 8 collage faces per layout.)
 func preferSSD(better, dets []Detection) []Detection {
-	out := better
+	out := append([]Detection(nil), better...)
 	for _, d := range dets {
 		keep := true
 		for _, b := range better {
-			keep = keep && overlapOfSmaller(d.Box, b.Box) <= poolOverlap
+			keep = keep && !sameFace(d.Box, b.Box)
 		}
 		if keep {
 			out = append(out, d)
@@ -290,10 +323,23 @@ func preferSSD(better, dets []Detection) []Detection {
 	return NMS(out, DetectorIoU)
 }
 
+// sameFace says whether a tiny-detector box and an SSD box are one face:
+// they share more than poolOverlap of the smaller box, and neither is
+// poolScale times the other's area (a close-up's box holds an inset
+// face's whole box, yet they are two faces).
+func sameFace(a, b Box) bool {
+	small, large := min(a.Area(), b.Area()), max(a.Area(), b.Area())
+	return overlapOfSmaller(a, b) > poolOverlap && large <= poolScale*small
+}
+
 // poolOverlap is how much of the smaller box a tiny-detector box may share
 // with an SSD box and still count as another face: a false box between
 // two faces of sample4 shares a third with one of them.
 const poolOverlap = 0.25
+
+// poolScale bounds the area ratio of two boxes of one face: the tiny
+// detector's box of a face is up to about twice the SSD's in the samples.
+const poolScale = 4
 
 // overlapOfSmaller is the intersection of a and b over the smaller area.
 func overlapOfSmaller(a, b Box) float64 {

@@ -383,9 +383,10 @@ func TestPreferSSD(t *testing.T) {
 		{Box: Box{X: 170, Y: 100, W: 90, H: 90}, Score: 0.8},  // shares 33% with it: dropped
 		{Box: Box{X: 700, Y: 100, W: 90, H: 90}, Score: 0.7},  // a small face the SSD missed: kept
 		{Box: Box{X: 480, Y: 200, W: 95, H: 95}, Score: 0.95}, // shares 4% of the second: kept
+		{Box: Box{X: 300, Y: 0, W: 300, H: 300}, Score: 0.65}, // a close-up holding the second: kept
 	}
 	got := preferSSD(append([]Detection(nil), ssd...), tiny)
-	want := []float64{0.99, 0.95, 0.7, 0.6}
+	want := []float64{0.99, 0.95, 0.7, 0.65, 0.6}
 	if len(got) != len(want) {
 		t.Fatalf("got %d faces %+v, want %d", len(got), got, len(want))
 	}
