@@ -55,11 +55,11 @@ type Pipeline struct {
 }
 
 // DefaultSSDUse is the default Pipeline.SSDUse. On collages of held-out
-// photos the group look raised the faces found from 61 to 78 of 84 (4
-// across), 52 to 79 of 80 (4x2) and 52 to 71 of 72 (6x3), and on the
-// sample group photos from 18 to 22 of 22; the unsure look finds the
-// face-filling thumbnails both detectors miss unbordered
-// (docs/EXPERIMENTS.md, "Second detector"). Both run on under 6% of
+// photos the group look raised the faces found from 243 to 308 of 316
+// (turned heads), and on the sample group photos from 18 to 22 of 22; with
+// the unsure look no face-filling aligned thumbnail of 85 (64 to 300 px)
+// is left without a face, against 16 at 64 px before
+// (docs/EXPERIMENTS.md, "Second detector"). Both run on about 5% of
 // celebrity17's photos, so a one-face portrait pays nothing.
 const DefaultSSDUse = SSDWhenUnsure | SSDForGroups
 
