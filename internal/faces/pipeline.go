@@ -1,16 +1,18 @@
 package faces
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
+	"sync"
 )
 
 // PipelineVersion names everything that decides a descriptor: the weights,
 // the detector sizes and policy, the landmark net and the alignment
 // template. Descriptor caches are keyed by it, so it must change whenever
 // any of those does.
-const PipelineVersion = "face-api-1.7.15/starid-7"
+const PipelineVersion = "face-api-1.7.15/starid-8"
 
 // MinScore is the detector confidence a face must reach (face-api's
 // default for the tiny detector).
@@ -42,7 +44,66 @@ type Pipeline struct {
 	// longer than wide is also looked at in squares (0: never). See
 	// TileAspect.
 	Tiles float64
+	// SSD is the second, slower detector and SSDUse when it looks;
+	// SSDMinScore is its threshold. See SSDUse. When SSD is nil, the
+	// detector LoadPipeline arranged is loaded on first need (most photos
+	// never need it), else there is none.
+	SSD         *SSD
+	SSDUse      SSDUse
+	SSDMinScore float64
+	ssdLazy     *lazySSD
 }
+
+// DefaultSSDUse is the default Pipeline.SSDUse. On collages of held-out
+// photos the group look raised the faces found from 243 to 308 of 316
+// (turned heads), and on the sample group photos from 18 to 22 of 22; with
+// the unsure look no face-filling aligned thumbnail of 85 (64 to 300 px)
+// is left without a face, against 16 at 64 px before
+// (docs/EXPERIMENTS.md, "Second detector"). Both run on about 5% of
+// celebrity17's photos, so a one-face portrait pays nothing.
+const DefaultSSDUse = SSDWhenUnsure | SSDForGroups
+
+// lazySSD loads the SSD detector once, on first need.
+type lazySSD struct {
+	dir  string
+	once sync.Once
+	ssd  *SSD
+	err  error
+}
+
+func (l *lazySSD) get() (*SSD, error) {
+	l.once.Do(func() { l.ssd, l.err = LoadSSD(l.dir) })
+	return l.ssd, l.err
+}
+
+// ssd is the pipeline's SSD detector, loading it if LoadPipeline arranged
+// that; nil without error when there is none.
+func (p *Pipeline) ssd() (*SSD, error) {
+	if p.SSD != nil || p.ssdLazy == nil {
+		return p.SSD, nil
+	}
+	return p.ssdLazy.get()
+}
+
+// SSDUse says when Pipeline.SSD looks at a photo: a set of the flags
+// below.
+type SSDUse int
+
+const (
+	// SSDWhenUnsure: when the tiny detector finds no face, or none
+	// scoring Unsure, the SSD looks too and the faces are pooled; if it
+	// is unsure too, the bordered look (Border) is pooled with the SSD's
+	// look at the bordered copy. Portraits the tiny detector is sure of
+	// pay nothing.
+	SSDWhenUnsure SSDUse = 1 << iota
+	// SSDForGroups: a group photo (the tiny detector found two faces or
+	// more, or the small-face look ran) pools the SSD's faces with the
+	// tiny detector's: it finds turned heads the tiny one misses.
+	SSDForGroups
+	// SSDOnly: the SSD replaces the tiny detector (the bordered look, if
+	// any, uses it too).
+	SSDOnly
+)
 
 // UnsureScore is the default Pipeline.Unsure. A low-scoring face is often
 // not the photo's subject: a background face, or a false box on foliage,
@@ -71,7 +132,8 @@ const BorderRetry = 0.5
 const borderGrey = 128
 
 // LoadPipeline loads the three nets from modelDir (the folder holding
-// model/, see ModelDir).
+// model/, see ModelDir), and arranges for the SSD detector to load from
+// there on first need (a photo without a sure face, or a group photo).
 func LoadPipeline(modelDir string) (*Pipeline, error) {
 	det, err := LoadDetector(modelDir)
 	if err != nil {
@@ -85,7 +147,9 @@ func LoadPipeline(modelDir string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate, Border: BorderRetry, SmallFaces: SmallFaceShare, Unsure: UnsureScore, Tiles: TileAspect}, nil
+	return &Pipeline{Det: det, Marks: marks, Rec: rec, Sizes: DefaultSizes, MinScore: MinScore, Template: DefaultTemplate,
+		Border: BorderRetry, SmallFaces: SmallFaceShare, Unsure: UnsureScore, Tiles: TileAspect,
+		SSDUse: DefaultSSDUse, SSDMinScore: SSDMinScore, ssdLazy: &lazySSD{dir: modelDir}}, nil
 }
 
 // Faces returns every face in img with its landmarks and descriptor,
@@ -119,16 +183,21 @@ func (p *Pipeline) Faces(img *Image) ([]Face, error) {
 // look (Border). src is the image the boxes are on, off where img lies in
 // it.
 func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, err error) {
+	if p.SSDUse&SSDOnly != 0 {
+		return p.detectSSD(img)
+	}
 	dets, err = p.Det.DetectFallback(img, p.Sizes, p.MinScore)
 	if err != nil {
 		return nil, off, nil, err
 	}
+	group := len(dets) >= 2
 	if len(dets) > 0 && p.SmallFaces > 0 {
 		largest, last := 0.0, p.Sizes[len(p.Sizes)-1]
 		for _, d := range dets {
 			largest = max(largest, d.Box.W, d.Box.H)
 		}
 		if dets[0].Size < last && largest < p.SmallFaces*float64(max(img.W, img.H)) {
+			group = true
 			more, err := p.Det.Detect(img, last, p.MinScore)
 			if err != nil {
 				return nil, off, nil, err
@@ -143,26 +212,163 @@ func (p *Pipeline) detect(img *Image) (src *Image, off Point, dets []Detection, 
 			dets = NMS(dets, DetectorIoU)
 		}
 	}
-	if p.Border <= 0 || len(dets) > 0 && bestScore(dets) >= p.Unsure {
+	looked := false // the SSD has looked at img
+	if group && p.SSDUse&SSDForGroups != 0 {
+		if dets, err = p.poolSSD(img, dets); err != nil {
+			return nil, off, nil, err
+		}
+		looked = true
+	}
+	if len(dets) > 0 && bestScore(dets) >= p.Unsure {
 		return img, off, dets, nil
 	}
-	src, off = Bordered(img, p.Border, borderGrey)
-	if len(dets) == 0 {
-		dets, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
-		return src, off, dets, err
+	return p.detectUnsure(img, dets, looked)
+}
+
+// detectUnsure is the second look at a photo whose faces so far (dets,
+// maybe none) include none scoring Unsure: the SSD (unless it has looked
+// already), then the bordered look (Border) with the tiny detector, and if
+// still unsure the SSD on the bordered copy: a face-filling thumbnail is
+// one the SSD misses too, but finds once bordered (16 of 16 that both
+// detectors missed at 64 px). The SSD's faces win where the looks are
+// pooled (see preferSSD). A sure SSD face does not end the look: in a
+// close-up with a small inset face, it may be the inset.
+func (p *Pipeline) detectUnsure(img *Image, dets []Detection, looked bool) (*Image, Point, []Detection, error) {
+	var sure []Detection // the SSD's faces
+	ssdLook := func(m *Image) error {
+		ssd, err := p.ssd()
+		if err != nil || ssd == nil || p.SSDUse&SSDWhenUnsure == 0 {
+			return err
+		}
+		found, err := ssd.Detect(m, p.SSDMinScore)
+		sure = NMS(append(sure, found...), SSDIoU)
+		return err
 	}
-	// An unsure photo's second look is for a close-up, which the first
-	// size sees best on the bordered copy: the larger sizes would cost
-	// three more passes for faces too small to be the one missed.
-	more, err := p.Det.Detect(src, p.Sizes[0], p.MinScore)
+	if !looked {
+		if err := ssdLook(img); err != nil {
+			return nil, Point{}, nil, err
+		}
+	}
+	if p.Border <= 0 {
+		return img, Point{}, preferSSD(sure, dets), nil
+	}
+	src, off := Bordered(img, p.Border, borderGrey)
+	var again []Detection
+	var err error
+	if len(dets) == 0 {
+		again, err = p.Det.DetectFallback(src, p.Sizes, p.MinScore)
+	} else {
+		// An unsure photo's second look is for a close-up, which the
+		// first size sees best on the bordered copy: the larger sizes
+		// would cost three more passes for faces too small to be the
+		// one missed.
+		again, err = p.Det.Detect(src, p.Sizes[0], p.MinScore)
+	}
 	if err != nil {
 		return nil, off, nil, err
 	}
+	shiftAll(dets, off)
+	shiftAll(sure, off)
+	dets = NMS(append(dets, again...), DetectorIoU)
+	if pooled := preferSSD(sure, dets); len(pooled) > 0 && bestScore(pooled) >= p.Unsure {
+		return src, off, pooled, nil
+	}
+	if err := ssdLook(src); err != nil {
+		return nil, off, nil, err
+	}
+	return src, off, preferSSD(sure, dets), nil
+}
+
+// shiftAll moves boxes on a photo onto its bordered copy, where the photo
+// lies at off.
+func shiftAll(dets []Detection, off Point) {
 	for i := range dets {
 		dets[i].Box.X += off.X
 		dets[i].Box.Y += off.Y
 	}
-	return src, off, NMS(append(dets, more...), DetectorIoU), nil
+}
+
+// poolSSD adds the SSD's faces to dets, the SSD's boxes winning (see
+// preferSSD).
+func (p *Pipeline) poolSSD(img *Image, dets []Detection) ([]Detection, error) {
+	ssd, err := p.ssd()
+	if err != nil || ssd == nil {
+		return dets, err
+	}
+	better, err := ssd.Detect(img, p.SSDMinScore)
+	if err != nil {
+		return nil, err
+	}
+	return preferSSD(better, dets), nil
+}
+
+// preferSSD pools the SSD's faces with the tiny detector's. The SSD's
+// boxes win: a tiny-detector box stays only where it covers no SSD face
+// (see poolOverlap), since the two box a face differently (NMS at
+// DetectorIoU kept both boxes of a face in group photos). Tiny-detector
+// faces the SSD did not see stay: in collages they are often too small for
+// it. (Dropping those larger than a tenth of the photo, as a false box in
+// sample6 is, lost 6 to 8 collage faces per layout.)
+func preferSSD(better, dets []Detection) []Detection {
+	out := append([]Detection(nil), better...)
+	for _, d := range dets {
+		keep := true
+		for _, b := range better {
+			keep = keep && !sameFace(d.Box, b.Box)
+		}
+		if keep {
+			out = append(out, d)
+		}
+	}
+	return NMS(out, DetectorIoU)
+}
+
+// sameFace says whether a tiny-detector box and an SSD box are one face:
+// they share more than poolOverlap of the smaller box, and neither is
+// poolScale times the other's area (a close-up's box holds an inset
+// face's whole box, yet they are two faces).
+func sameFace(a, b Box) bool {
+	small, large := min(a.Area(), b.Area()), max(a.Area(), b.Area())
+	return overlapOfSmaller(a, b) > poolOverlap && large <= poolScale*small
+}
+
+// poolOverlap is how much of the smaller box a tiny-detector box may share
+// with an SSD box and still count as another face: a false box between
+// two faces of sample4 shares a third with one of them.
+const poolOverlap = 0.25
+
+// poolScale bounds the area ratio of two boxes of one face: the tiny
+// detector's box of a face is up to about twice the SSD's in the samples.
+const poolScale = 4
+
+// overlapOfSmaller is the intersection of a and b over the smaller area.
+func overlapOfSmaller(a, b Box) float64 {
+	x0, y0 := max(a.X, b.X), max(a.Y, b.Y)
+	x1, y1 := min(a.Right(), b.Right()), min(a.Bottom(), b.Bottom())
+	small := min(a.Area(), b.Area())
+	if small <= 0 {
+		return 0
+	}
+	return Box{x0, y0, x1 - x0, y1 - y0}.Area() / small
+}
+
+// detectSSD is detect with the SSD in place of the tiny detector: one
+// look, then a bordered one when it finds nothing.
+func (p *Pipeline) detectSSD(img *Image) (*Image, Point, []Detection, error) {
+	ssd, err := p.ssd()
+	if err == nil && ssd == nil {
+		err = errors.New("faces: the pipeline has no SSD detector to use in place of the tiny one")
+	}
+	if err != nil {
+		return nil, Point{}, nil, err
+	}
+	dets, err := ssd.Detect(img, p.SSDMinScore)
+	if err != nil || len(dets) > 0 || p.Border <= 0 {
+		return img, Point{}, dets, err
+	}
+	src, off := Bordered(img, p.Border, borderGrey)
+	dets, err = ssd.Detect(src, p.SSDMinScore)
+	return src, off, dets, err
 }
 
 // TileAspect is the default Pipeline.Tiles: how many times longer than

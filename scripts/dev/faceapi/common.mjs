@@ -29,9 +29,9 @@ export function modelsRoot() {
  * requires the pure-JS @tensorflow/tfjs (cpu backend) and
  * @tensorflow/tfjs-backend-wasm, and re-exports that tf as faceapi.tf, so
  * tensors we create are the ones face-api's `instanceof tf.Tensor` checks
- * accept.
+ * accept. Only the weights of the named nets are loaded.
  */
-export async function loadFaceApi(backend) {
+export async function loadFaceApi(backend, nets = ['tinyFaceDetector', 'faceLandmark68Net', 'faceRecognitionNet']) {
   const require = createRequire(path.join(depsDir(), 'package.json'));
   // tfjs prints a "use tfjs-node" banner on first use; it is noise here.
   for (const k of ['log', 'warn']) {
@@ -43,9 +43,7 @@ export async function loadFaceApi(backend) {
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} failed to initialise`);
   await tf.ready();
   const dir = path.join(modelsRoot(), 'model');
-  await faceapi.nets.tinyFaceDetector.loadFromDisk(dir);
-  await faceapi.nets.faceLandmark68Net.loadFromDisk(dir);
-  await faceapi.nets.faceRecognitionNet.loadFromDisk(dir);
+  for (const name of nets) await faceapi.nets[name].loadFromDisk(dir);
   return { faceapi, tf };
 }
 
@@ -77,4 +75,37 @@ export function pattern(tf, size) {
     }
   }
   return tf.tensor3d(px, [size, size, 3], 'float32');
+}
+
+// F32 marks numbers that were float32 in the net (tensor outputs): they are
+// written with 9 significant digits, enough to round-trip a float32 exactly.
+// Everything else (boxes, scores, landmark pixels) is double arithmetic in
+// face-api and is written at full double precision.
+export class F32 {
+  constructor(values) { this.values = Array.from(values); }
+}
+
+// A compact, stable JSON writer: objects one key per line, number arrays on
+// one line, so the committed file diffs readably.
+export function fmt(v, indent = '') {
+  const inner = `${indent}  `;
+  if (v instanceof F32) {
+    return `[${v.values.map((x) => {
+      if (!Number.isFinite(x)) throw new Error(`non-finite value ${x}`);
+      return String(Number(x.toPrecision(9)));
+    }).join(',')}]`;
+  }
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x === 'number')) return JSON.stringify(v);
+    if (v.length === 0) return '[]';
+    if (v.every((x) => Array.isArray(x))) return `[${v.map((x) => fmt(x, inner)).join(',')}]`;
+    return `[\n${v.map((x) => inner + fmt(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  if (v && typeof v === 'object') {
+    const keys = Object.keys(v);
+    if (keys.length === 0) return '{}';
+    return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${fmt(v[k], inner)}`).join(',\n')}\n${indent}}`;
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`non-finite value ${v}`);
+  return JSON.stringify(v);
 }

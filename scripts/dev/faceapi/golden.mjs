@@ -14,7 +14,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadFaceApi, pattern, PATTERN, readRGB } from './common.mjs';
+import { F32, fmt, loadFaceApi, pattern, PATTERN, readRGB } from './common.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,14 +31,6 @@ if (!args.rgb || !args.out) {
 const SIZES = [320, 416, 512, 608];
 const SCORE_THRESHOLD = 0.5;
 const SAMPLES = [1, 2, 3, 4, 5, 6].map((i) => `sample${i}.jpg`);
-
-// F32 marks numbers that were float32 in the net (tensor outputs): they are
-// written with 9 significant digits, enough to round-trip a float32 exactly.
-// Everything else (boxes, scores, landmark pixels) is double arithmetic in
-// face-api and is written at full double precision.
-class F32 {
-  constructor(values) { this.values = Array.from(values); }
-}
 
 const { faceapi, tf } = await loadFaceApi(args.backend);
 const nets = faceapi.nets;
@@ -153,31 +145,6 @@ async function synthetic() {
       raw: new F32(detRaw),
     },
   };
-}
-
-// A compact, stable JSON writer: objects one key per line, number arrays on
-// one line, so the committed file diffs readably.
-function fmt(v, indent = '') {
-  const inner = `${indent}  `;
-  if (v instanceof F32) {
-    return `[${v.values.map((x) => {
-      if (!Number.isFinite(x)) throw new Error(`non-finite value ${x}`);
-      return String(Number(x.toPrecision(9)));
-    }).join(',')}]`;
-  }
-  if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === 'number')) return JSON.stringify(v);
-    if (v.length === 0) return '[]';
-    if (v.every((x) => Array.isArray(x))) return `[${v.map((x) => fmt(x, inner)).join(',')}]`;
-    return `[\n${v.map((x) => inner + fmt(x, inner)).join(',\n')}\n${indent}]`;
-  }
-  if (v && typeof v === 'object') {
-    const keys = Object.keys(v);
-    if (keys.length === 0) return '{}';
-    return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${fmt(v[k], inner)}`).join(',\n')}\n${indent}}`;
-  }
-  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`non-finite value ${v}`);
-  return JSON.stringify(v);
 }
 
 const images = [];

@@ -95,6 +95,9 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 	}
 	look := *pipe
 	look.Border, look.SmallFaces = borderFlag, smallFlag
+	if err := applySSD(&look, dir); err != nil {
+		return err
+	}
 	e := &env{look: &look, ctx: context.Background(), data: ds, pipe: pipe, out: out, cache: cache,
 		variant: variant, seed: seed, frr: frr, choose: choose, trainPick: trainPick, testPick: testPick}
 	if len(what) == 0 {

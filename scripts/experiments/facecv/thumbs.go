@@ -141,6 +141,9 @@ func (e *env) thumbnails() error {
 	fmt.Printf("thumbnails of %d held-out photos (border retry %.2f)\n", len(test), e.look.Border)
 	fmt.Println("kind                        size  no face  named right  wrong  unknown")
 	for _, k := range thumbKinds {
+		if *thumbsFilled && k.fill < 1 {
+			continue
+		}
 		for _, size := range thumbSizes {
 			var t tally
 			var none int
