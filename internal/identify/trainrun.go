@@ -236,7 +236,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 		lg.notef("no test photos, so no test accuracy (every class has a single photo): %s", filepath.Join(cfg.Out, runs.BestFile))
 		return res, nil
 	}
-	lg.notef("%s", keptNote(res, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
+	lg.notef("%s", keptNote(res, countFaceless(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
 	return res, nil
 }
 
@@ -378,9 +378,9 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 }
 
 // fit calibrates the unknown rule and trains the head, printing an epoch
-// line each epoch; it fills res and returns the final head and the test
-// descriptors (nil for a test photo without a usable face).
-func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]float32, error) {
+// line each epoch; it fills res and returns the final head and the faces
+// of each test photo (none for a photo without a usable face).
+func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]faces.Face, error) {
 	trainX, trainY, err := fd.trainingSide(cfg, photos, res, lg)
 	if err != nil {
 		return nil, nil, err
@@ -394,14 +394,14 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 	lg.notef("unknown rule: distance to the centroid above %.3f (%s; rejects %.1f%% of %d known training faces)",
 		rule.MaxDistance, cal.Method, 100*cal.FalseRejection, cal.Samples)
 
-	// The test side: every kept test photo, in split order.
-	testX := make([][]float32, len(fd.testIdx))
+	// The test side: every kept test photo's faces, in split order.
+	testFaces := make([][]faces.Face, len(fd.testIdx))
 	testY := make([]int, len(fd.testIdx))
 	for r := range fd.testIdx {
 		p := photos[len(fd.trainIdx)+r]
 		testY[r] = fd.toKept[fd.ds.Samples[fd.testIdx[r]].Class]
-		if f := p.Largest(); p.Err == nil && f != nil {
-			testX[r] = f.Descriptor
+		if p.Err == nil {
+			testFaces[r] = p.Faces
 		}
 	}
 	epochStart := time.Now()
@@ -410,7 +410,7 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 			return err
 		}
 		rec := runs.EpochRecord{Epoch: s.Epoch, TrainAcc: s.TrainAcc, TrainLoss: s.TrainLoss, LR: s.LR}
-		rec.TestAcc, rec.TestLoss, _ = testScores(m, testX, testY, Rule{MaxDistance: math.Inf(1)})
+		rec.TestAcc, rec.TestLoss, _ = testScores(m, testFaces, testY, rule, Rule{MaxDistance: math.Inf(1)})
 		if err := runs.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
 			return err
 		}
@@ -428,8 +428,8 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 	last := &res.History[len(res.History)-1]
 	last.Best = true
 	res.TestAcc = last.TestAcc
-	res.TestAccOpenSet, _, _ = testScores(model, testX, testY, rule)
-	return model, testX, nil
+	res.TestAccOpenSet, _, _ = testScores(model, testFaces, testY, rule, rule)
+	return model, testFaces, nil
 }
 
 // keptNote is a face run's last line: which head it keeps, where, and
@@ -496,26 +496,29 @@ func reason(err error) string {
 	return err.Error()
 }
 
-func countNil(x [][]float32) int {
+func countFaceless(x [][]faces.Face) int {
 	n := 0
 	for _, v := range x {
-		if v == nil {
+		if len(v) == 0 {
 			n++
 		}
 	}
 	return n
 }
 
-// testScores is the accuracy over every test photo (a nil descriptor, no
-// face, is wrong) under rule, and the mean cross-entropy over the photos
-// that have a descriptor.
-func testScores(m *Model, x [][]float32, y []int, rule Rule) (acc, loss float64, unknown int) {
+// testScores is the accuracy over every test photo (one without a face is
+// wrong) under rule, and the mean cross-entropy over the photos that have a
+// face. Each photo is answered by the face eval answers it by: the one
+// Model.IdentifyPhoto picks under pick (the calibrated rule), so that the
+// run's figure and eval's on the same split agree.
+func testScores(m *Model, x [][]faces.Face, y []int, pick, rule Rule) (acc, loss float64, unknown int) {
 	correct, described := 0, 0
-	for i, v := range x {
-		if v == nil {
+	for i, fs := range x {
+		f, _ := m.IdentifyPhoto(fs, pick, 1)
+		if f < 0 {
 			continue
 		}
-		a := m.Identify(v, rule, 1)
+		a := m.Identify(fs[f].Descriptor, rule, 1)
 		if a.Class == y[i] {
 			correct++
 		}
