@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"slices"
 	"math/rand/v2"
 	"os"
+	"slices"
 
 	"starid/internal/eval"
 	"starid/internal/faces"
