@@ -180,3 +180,43 @@ func jpegChip(m *faces.Image, q int) (*faces.Image, error) {
 	}
 	return faces.FromImage(dec), nil
 }
+
+// augmentVersion names DefaultAugmentations in the cache: change it when
+// they change, so that old augmented descriptors are not reused.
+const augmentVersion = "augment-1"
+
+// Augmenter describes a face of a photo under augmentations (Augment).
+// Train wraps a *faces.Pipeline as one; a test's fake describer may be one.
+type Augmenter interface {
+	AugmentFace(img *faces.Image, f faces.Face, augs []Augmentation) ([][]float32, error)
+}
+
+type pipelineAugmenter struct{ p *faces.Pipeline }
+
+func (a pipelineAugmenter) AugmentFace(img *faces.Image, f faces.Face, augs []Augmentation) ([][]float32, error) {
+	return Augment(a.p, img, f, augs)
+}
+
+// augmenterOf is d as an Augmenter, or an error saying it cannot augment.
+func augmenterOf(d Describer) (Augmenter, error) {
+	switch v := d.(type) {
+	case *faces.Pipeline:
+		return pipelineAugmenter{v}, nil
+	case Augmenter:
+		return v, nil
+	}
+	return nil, fmt.Errorf("identify: the face describer (%T) cannot describe augmented faces", d)
+}
+
+// AugmentFace loads the nets if needed and augments with them.
+func (l *lazy) AugmentFace(img *faces.Image, f faces.Face, augs []Augmentation) ([][]float32, error) {
+	d, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	a, err := augmenterOf(d)
+	if err != nil {
+		return nil, err
+	}
+	return a.AugmentFace(img, f, augs)
+}

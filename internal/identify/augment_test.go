@@ -4,10 +4,13 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
+	"starid/internal/runs"
 )
 
 // TestTestScoresAnswersBySurestFace: a test photo whose largest face is a
@@ -142,4 +145,55 @@ func equalPix(a, b *faces.Image) bool {
 		}
 	}
 	return true
+}
+
+// augFake is the test fake as an Augmenter.
+type augFake struct{ *identifytest.Fake }
+
+func (a augFake) AugmentFace(img *faces.Image, f faces.Face, augs []Augmentation) ([][]float32, error) {
+	return a.Fake.AugmentFace(img, f, len(augs))
+}
+
+// TestTrainAugmented: a face run with --augment trains on every training
+// face and its copies, calibrates on the photos as taken, and a second run
+// takes the copies from the cache.
+func TestTrainAugmented(t *testing.T) {
+	photos := makeFolder(t, people, 10)
+	fake := augFake{&identifytest.Fake{}}
+	c := testCache(t)
+	cfg := trainConfig(photos, filepath.Join(t.TempDir(), "run"), c)
+	cfg.Augment = true
+	res, err := Train(context.Background(), cfg, fake, runs.Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(DefaultAugmentations())
+	if res.Calibration.Samples != res.Train {
+		t.Errorf("calibrated on %d descriptors, want the %d training photos as taken", res.Calibration.Samples, res.Train)
+	}
+	run, err := OpenFaceRun(cfg.Out)
+	must(t, err)
+	if got := len(run.Model.Train); got != res.Train*(1+n) {
+		t.Errorf("%d training descriptors, want %d photos x %d", got, res.Train, 1+n)
+	}
+	if res.TestAccOpenSet != 1 {
+		t.Errorf("open-set test accuracy %v, want 1 on the fake's easy faces", res.TestAccOpenSet)
+	}
+	calls := fake.Calls()
+	cfg.Out = filepath.Join(t.TempDir(), "run2")
+	res2, err := Train(context.Background(), cfg, fake, runs.Output{})
+	must(t, err)
+	// The fake's cache entries have no landmarks, so its photos are
+	// described again; the augmented copies come from their cache.
+	if got := fake.Calls() - calls; got != res.Train+res.Test {
+		t.Errorf("second run made %d describer calls, want %d (no augmentation)", got, res.Train+res.Test)
+	}
+	if res2.Rule != res.Rule {
+		t.Errorf("second run's rule %v, first %v", res2.Rule, res.Rule)
+	}
+	// A describer that cannot augment is an error, not a silent plain run.
+	cfg.Out = filepath.Join(t.TempDir(), "run3")
+	if _, err := Train(context.Background(), cfg, &identifytest.Fake{}, runs.Output{}); err == nil || !strings.Contains(err.Error(), "cannot describe augmented") {
+		t.Errorf("plain fake with --augment: %v", err)
+	}
 }

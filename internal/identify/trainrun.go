@@ -59,8 +59,6 @@ func (c *TrainConfig) Check() error {
 	case c.Resume:
 		return errors.New("--resume: a face run trains in seconds once its descriptors are cached; run the same command without --resume " +
 			"(a folder left by an interrupted face run is taken over)")
-	case c.Augment:
-		return errors.New("--augment does not apply to --model face (descriptors come from the fixed face pipeline)")
 	case c.L1 != 0 || c.L2 != 0:
 		return errors.New("--l1/--l2 do not apply to --model face; use --weight-decay")
 	case c.Crop != "" && c.Crop != facecrop.None:
@@ -225,7 +223,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 	}
 	lg.notef("faces described in %s: %d computed, %d from the cache", time.Since(start).Round(time.Millisecond), st.Computed, st.Cached)
 	res := &TrainResult{Dir: cfg.Out, Classes: fd.classes, Train: len(fd.trainIdx), Test: len(fd.testIdx), Stats: st}
-	model, testX, err := fd.fit(ctx, &cfg, photos, res, lg)
+	model, testX, err := fd.fit(ctx, &cfg, d, out, photos, res, lg)
 	if err != nil {
 		return nil, err
 	}
@@ -332,21 +330,22 @@ func (fd *faceData) describe(ctx context.Context, cfg *TrainConfig, d Describer,
 		paths[r], keys[r] = fd.ds.Samples[i].Path, fd.ds.Samples[i].SHA256
 	}
 	return Describe(ctx, d, paths, keys, DescribeOptions{Cache: cfg.Cache, Workers: cfg.Workers,
-		Progress: out.Progress,
-		Note:     func(msg string) { lg.notef("%s", msg) }})
+		Progress:  out.Progress,
+		Landmarks: cfg.Augment, // to align the augmented chips
+		Note:      func(msg string) { lg.notef("%s", msg) }})
 }
 
 // trainingSide lists the photos the pipeline could not use (no face, or
 // an error; a describer that could not load ends the run instead) and
 // returns the training descriptors with their kept-class labels.
-func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) ([][]float32, []int, error) {
+func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) ([][]float32, []int, []int, error) {
 	var problems []data.Skipped
 	var trainX [][]float32
-	var trainY []int
+	var trainY, from []int
 	for r, p := range photos {
 		if p.Err != nil {
 			if le := (*LoadError)(nil); errors.As(p.Err, &le) {
-				return nil, nil, le
+				return nil, nil, nil, le
 			}
 			problems = append(problems, data.Skipped{Path: p.Path, Reason: reason(p.Err)})
 			continue
@@ -361,6 +360,7 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 		if r < len(fd.trainIdx) {
 			trainX = append(trainX, f.Descriptor)
 			trainY = append(trainY, fd.toKept[fd.ds.Samples[fd.trainIdx[r]].Class])
+			from = append(from, r)
 		}
 	}
 	listProblems(lg, fmt.Sprintf("%d photo(s) without a usable face (left out of training; errors in the test accuracy):", len(problems)),
@@ -371,22 +371,33 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 	}
 	for c, n := range counts {
 		if n == 0 {
-			return nil, nil, fmt.Errorf("class %s: no face was found in any of its training photos; a face run needs at least one", fd.classes[c])
+			return nil, nil, nil, fmt.Errorf("class %s: no face was found in any of its training photos; a face run needs at least one", fd.classes[c])
 		}
 	}
-	return trainX, trainY, nil
+	return trainX, trainY, from, nil
 }
 
 // fit calibrates the unknown rule and trains the head, printing an epoch
 // line each epoch; it fills res and returns the final head and the faces
 // of each test photo (none for a photo without a usable face).
-func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]faces.Face, error) {
-	trainX, trainY, err := fd.trainingSide(cfg, photos, res, lg)
+func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, d Describer, out runs.Output, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]faces.Face, error) {
+	trainX, trainY, from, err := fd.trainingSide(cfg, photos, res, lg)
 	if err != nil {
 		return nil, nil, err
 	}
+	measured := len(trainX)
+	var group []int
+	if cfg.Augment {
+		lg.notef("augmenting the %d training faces (%d copies each: mirrored, shaken, relit, grey, compressed, reframed)",
+			len(trainX), len(DefaultAugmentations()))
+		start := time.Now()
+		if trainX, trainY, group, err = augmentTraining(ctx, d, cfg.Cache, photos, trainX, trainY, from, out.Progress); err != nil {
+			return nil, nil, err
+		}
+		lg.notef("augmented in %s: %d training descriptors", time.Since(start).Round(time.Millisecond), len(trainX))
+	}
 	hc := cfg.head()
-	rule, cal, err := Calibrate(ctx, fd.classes, trainX, trainY, hc, cfg.TargetFRR)
+	rule, cal, err := CalibrateGroups(ctx, fd.classes, trainX, trainY, group, measured, cfg.TargetFRR)
 	if err != nil {
 		return nil, nil, err
 	}
