@@ -168,6 +168,9 @@ func TestTrainAugmented(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(DefaultAugmentations())
+	if res.Calibration.TargetFalseRejection != AugmentedTargetFRR {
+		t.Errorf("augmented run calibrated to %v, want %v", res.Calibration.TargetFalseRejection, AugmentedTargetFRR)
+	}
 	if res.Calibration.Samples != res.Train {
 		t.Errorf("calibrated on %d descriptors, want the %d training photos as taken", res.Calibration.Samples, res.Train)
 	}
