@@ -44,19 +44,7 @@ var scoreMethods = []struct {
 		c := mapRows(centroidsOf(x, y, k), st)
 		return func(d []float32) (int, float64) { return nearest(c, knn.Distance)(st(d)) }
 	}},
-	{"class-scaled nearest", func(x [][]float32, y []int, k int) scorer {
-		c := centroidsOf(x, y, k)
-		s := spread(x, y, c)
-		return func(d []float32) (int, float64) {
-			best, bs := -1, math.Inf(1)
-			for i := range c {
-				if v := knn.Distance(d, c[i]) / s[i]; v < bs {
-					best, bs = i, v
-				}
-			}
-			return best, bs
-		}
-	}},
+	{"class-scaled nearest", shrunkScaled(0)},
 	{"within-class whitened (shrink 0.5)", whitened(0.5)},
 	{"within-class whitened (shrink 0.2)", whitened(0.2)},
 	{"within-class whitened (shrink 0.05)", whitened(0.05)},
