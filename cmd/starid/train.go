@@ -49,7 +49,7 @@ func newTrainCmd() *cobra.Command {
 	f.Float64Var(&s.L2, "l2", d.L2, "L2 penalty weight added to the loss")
 	f.Float64Var(&s.TrainFrac, "train-frac", d.TrainFrac, "share of each class used for training; the rest is the test split")
 	f.Uint64Var(&s.Seed, "seed", d.Seed, "seed for the split, the initial weights, batch order, augmentation and dropout")
-	f.BoolVar(&s.Augment, "augment", false, "random resized crop, flip and colour jitter on training images")
+	f.BoolVar(&s.Augment, "augment", false, "random resized crop, flip and colour jitter on training images (--model face: also describe each training face mirrored, blurred, relit and reframed)")
 	f.StringVar(&o.crop, "crop", string(d.Crop), "face (train on the largest face of each photo plus a margin; needs the face models), "+
 		"aligned (on that face turned and scaled so its eyes and mouth sit in fixed places) or none (the whole photo)")
 	f.Float64Var(&s.CropMargin, "crop-margin", d.CropMargin, "--crop face: share of the face box's longer side added on each side; "+

@@ -206,6 +206,16 @@ var DefaultRule = Rule{MaxDistance: 0.6}
 // centroid); with fewer than ten usable descriptors the DefaultRule is
 // returned. ctx and cfg are kept for callers that calibrated with head fits.
 func Calibrate(ctx context.Context, classes []string, x [][]float32, y []int, cfg HeadConfig, targetFRR float64) (Rule, Calibration, error) {
+	return CalibrateGroups(ctx, classes, x, y, nil, len(x), targetFRR)
+}
+
+// CalibrateGroups is Calibrate for training descriptors of which several
+// come from one photo (augmented copies, see Augment): group[i] names the
+// photo of row i (nil: each row its own photo), and only the first
+// measured rows, the photos as taken, are measured. Each is measured
+// against its class's centroid without any row of its photo, since a new
+// photo brings no copies of itself.
+func CalibrateGroups(ctx context.Context, classes []string, x [][]float32, y []int, group []int, measured int, targetFRR float64) (Rule, Calibration, error) {
 	cal := Calibration{Method: "log-normal fit of leave-one-out centroid distances", TargetFalseRejection: targetFRR}
 	if err := ctx.Err(); err != nil {
 		return Rule{}, cal, err
@@ -213,7 +223,10 @@ func Calibrate(ctx context.Context, classes []string, x [][]float32, y []int, cf
 	if !(targetFRR > 0 && targetFRR < 1) {
 		return Rule{}, cal, fmt.Errorf("identify: target false rejection %v must be between 0 and 1", targetFRR)
 	}
-	dist := looDistances(x, y, len(classes))
+	if group != nil && len(group) != len(x) {
+		return Rule{}, cal, fmt.Errorf("identify: %d groups for %d descriptors", len(group), len(x))
+	}
+	dist := looDistances(x, y, group, min(measured, len(x)), len(classes))
 	cal.Samples = len(dist)
 	if len(dist) < 10 {
 		cal.Method = "default (too few descriptors to calibrate)"
@@ -240,23 +253,45 @@ func Calibrate(ctx context.Context, classes []string, x [][]float32, y []int, cf
 	return rule, cal, nil
 }
 
-// looDistances is each descriptor's distance to its class's centroid
-// without it, for the classes with at least two descriptors.
-func looDistances(x [][]float32, y []int, k int) []float64 {
+// looDistances is the distance of each of the first measured descriptors
+// to its class's centroid without the rows of its group (group nil: without
+// itself), for the classes that keep at least one row.
+func looDistances(x [][]float32, y []int, group []int, measured, k int) []float64 {
 	n := make([]int, k)
 	for _, l := range y {
 		n[l]++
 	}
 	cen := centroids(x, y, k)
+	// Per group, the sum and count of its rows.
+	gsum := map[int][]float64{}
+	gn := map[int]int{}
+	if group != nil {
+		for i, v := range x {
+			s := gsum[group[i]]
+			if s == nil {
+				s = make([]float64, DescriptorLen)
+				gsum[group[i]] = s
+			}
+			for j, e := range v {
+				s[j] += float64(e)
+			}
+			gn[group[i]]++
+		}
+	}
 	var dist []float64
 	loo := make([]float32, DescriptorLen)
-	for i, v := range x {
+	for i, v := range x[:measured] {
 		c := y[i]
-		if n[c] < 2 {
+		out, sum := 1, func(j int) float64 { return float64(v[j]) }
+		if group != nil {
+			g := gsum[group[i]]
+			out, sum = gn[group[i]], func(j int) float64 { return g[j] }
+		}
+		if n[c]-out < 1 {
 			continue
 		}
 		for j := range loo {
-			loo[j] = float32((float64(cen[c][j])*float64(n[c]) - float64(v[j])) / float64(n[c]-1))
+			loo[j] = float32((float64(cen[c][j])*float64(n[c]) - sum(j)) / float64(n[c]-out))
 		}
 		dist = append(dist, distance(v, loo))
 	}

@@ -47,6 +47,15 @@ type lazy struct {
 }
 
 func (l *lazy) Faces(img *faces.Image) ([]faces.Face, error) {
+	d, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return d.Faces(img)
+}
+
+// get loads the describer on first use.
+func (l *lazy) get() (Describer, error) {
 	l.once.Do(func() {
 		l.d, l.err = l.load()
 		if l.err == nil && l.d == nil {
@@ -56,8 +65,5 @@ func (l *lazy) Faces(img *faces.Image) ([]faces.Face, error) {
 			l.err = &LoadError{l.err}
 		}
 	})
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l.d.Faces(img)
+	return l.d, l.err
 }

@@ -32,6 +32,12 @@ const (
 	// DefaultTargetFRR is the share of known faces the calibrated rule may
 	// reject: 0.7% is about 1% on held-out photos (see Calibrate).
 	DefaultTargetFRR = 0.007
+	// AugmentedTargetFRR is the target of an augmented run (--augment):
+	// its centroids include the copies, so the photos as taken sit a little
+	// farther from them and the same limit rejects more. 0.5% rejected
+	// 0.40% of held-out known faces in the strangers sweep and 0.88% in
+	// 5-fold CV (docs/EXPERIMENTS.md, "Accuracy, session 7").
+	AugmentedTargetFRR = 0.005
 )
 
 // TrainConfig is `starid train --model face`. Settings' Data, Out, Epochs,
@@ -42,7 +48,7 @@ type TrainConfig struct {
 	runs.Settings
 	Exclude   []string // class folders left out, to serve as strangers
 	Cache     *Cache
-	TargetFRR float64 // 0: DefaultTargetFRR
+	TargetFRR float64 // 0: DefaultTargetFRR, or AugmentedTargetFRR with Augment
 	// PipelineVersion is recorded in model.json (faces.PipelineVersion
 	// unless a test says otherwise).
 	PipelineVersion string
@@ -59,8 +65,6 @@ func (c *TrainConfig) Check() error {
 	case c.Resume:
 		return errors.New("--resume: a face run trains in seconds once its descriptors are cached; run the same command without --resume " +
 			"(a folder left by an interrupted face run is taken over)")
-	case c.Augment:
-		return errors.New("--augment does not apply to --model face (descriptors come from the fixed face pipeline)")
 	case c.L1 != 0 || c.L2 != 0:
 		return errors.New("--l1/--l2 do not apply to --model face; use --weight-decay")
 	case c.Crop != "" && c.Crop != facecrop.None:
@@ -155,6 +159,9 @@ const maxListed = 20
 func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (_ *TrainResult, err error) {
 	if cfg.TargetFRR == 0 {
 		cfg.TargetFRR = DefaultTargetFRR
+		if cfg.Augment {
+			cfg.TargetFRR = AugmentedTargetFRR
+		}
 	}
 	if cfg.PipelineVersion == "" {
 		cfg.PipelineVersion = faces.PipelineVersion
@@ -225,7 +232,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 	}
 	lg.notef("faces described in %s: %d computed, %d from the cache", time.Since(start).Round(time.Millisecond), st.Computed, st.Cached)
 	res := &TrainResult{Dir: cfg.Out, Classes: fd.classes, Train: len(fd.trainIdx), Test: len(fd.testIdx), Stats: st}
-	model, testX, err := fd.fit(ctx, &cfg, photos, res, lg)
+	model, testX, err := fd.fit(ctx, &cfg, d, out, photos, res, lg)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +243,7 @@ func Train(ctx context.Context, cfg TrainConfig, d Describer, out runs.Output) (
 		lg.notef("no test photos, so no test accuracy (every class has a single photo): %s", filepath.Join(cfg.Out, runs.BestFile))
 		return res, nil
 	}
-	lg.notef("%s", keptNote(res, countNil(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
+	lg.notef("%s", keptNote(res, countFaceless(testX), len(testX), filepath.Join(cfg.Out, runs.BestFile)))
 	return res, nil
 }
 
@@ -332,21 +339,22 @@ func (fd *faceData) describe(ctx context.Context, cfg *TrainConfig, d Describer,
 		paths[r], keys[r] = fd.ds.Samples[i].Path, fd.ds.Samples[i].SHA256
 	}
 	return Describe(ctx, d, paths, keys, DescribeOptions{Cache: cfg.Cache, Workers: cfg.Workers,
-		Progress: out.Progress,
-		Note:     func(msg string) { lg.notef("%s", msg) }})
+		Progress:  out.Progress,
+		Landmarks: cfg.Augment, // to align the augmented chips
+		Note:      func(msg string) { lg.notef("%s", msg) }})
 }
 
 // trainingSide lists the photos the pipeline could not use (no face, or
 // an error; a describer that could not load ends the run instead) and
 // returns the training descriptors with their kept-class labels.
-func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) ([][]float32, []int, error) {
+func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) ([][]float32, []int, []int, error) {
 	var problems []data.Skipped
 	var trainX [][]float32
-	var trainY []int
+	var trainY, from []int
 	for r, p := range photos {
 		if p.Err != nil {
 			if le := (*LoadError)(nil); errors.As(p.Err, &le) {
-				return nil, nil, le
+				return nil, nil, nil, le
 			}
 			problems = append(problems, data.Skipped{Path: p.Path, Reason: reason(p.Err)})
 			continue
@@ -361,6 +369,7 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 		if r < len(fd.trainIdx) {
 			trainX = append(trainX, f.Descriptor)
 			trainY = append(trainY, fd.toKept[fd.ds.Samples[fd.trainIdx[r]].Class])
+			from = append(from, r)
 		}
 	}
 	listProblems(lg, fmt.Sprintf("%d photo(s) without a usable face (left out of training; errors in the test accuracy):", len(problems)),
@@ -371,22 +380,33 @@ func (fd *faceData) trainingSide(cfg *TrainConfig, photos []Photo, res *TrainRes
 	}
 	for c, n := range counts {
 		if n == 0 {
-			return nil, nil, fmt.Errorf("class %s: no face was found in any of its training photos; a face run needs at least one", fd.classes[c])
+			return nil, nil, nil, fmt.Errorf("class %s: no face was found in any of its training photos; a face run needs at least one", fd.classes[c])
 		}
 	}
-	return trainX, trainY, nil
+	return trainX, trainY, from, nil
 }
 
 // fit calibrates the unknown rule and trains the head, printing an epoch
-// line each epoch; it fills res and returns the final head and the test
-// descriptors (nil for a test photo without a usable face).
-func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]float32, error) {
-	trainX, trainY, err := fd.trainingSide(cfg, photos, res, lg)
+// line each epoch; it fills res and returns the final head and the faces
+// of each test photo (none for a photo without a usable face).
+func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, d Describer, out runs.Output, photos []Photo, res *TrainResult, lg *runLog) (*Model, [][]faces.Face, error) {
+	trainX, trainY, from, err := fd.trainingSide(cfg, photos, res, lg)
 	if err != nil {
 		return nil, nil, err
 	}
+	measured := len(trainX)
+	var group []int
+	if cfg.Augment {
+		lg.notef("augmenting the %d training faces (%d copies each: mirrored, shaken, relit, grey, compressed, reframed)",
+			len(trainX), len(DefaultAugmentations()))
+		start := time.Now()
+		if trainX, trainY, group, err = augmentTraining(ctx, d, cfg.Cache, photos, trainX, trainY, from, out.Progress); err != nil {
+			return nil, nil, err
+		}
+		lg.notef("augmented in %s: %d training descriptors", time.Since(start).Round(time.Millisecond), len(trainX))
+	}
 	hc := cfg.head()
-	rule, cal, err := Calibrate(ctx, fd.classes, trainX, trainY, hc, cfg.TargetFRR)
+	rule, cal, err := CalibrateGroups(ctx, fd.classes, trainX, trainY, group, measured, cfg.TargetFRR)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -394,14 +414,14 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 	lg.notef("unknown rule: distance to the centroid above %.3f (%s; rejects %.1f%% of %d known training faces)",
 		rule.MaxDistance, cal.Method, 100*cal.FalseRejection, cal.Samples)
 
-	// The test side: every kept test photo, in split order.
-	testX := make([][]float32, len(fd.testIdx))
+	// The test side: every kept test photo's faces, in split order.
+	testFaces := make([][]faces.Face, len(fd.testIdx))
 	testY := make([]int, len(fd.testIdx))
 	for r := range fd.testIdx {
 		p := photos[len(fd.trainIdx)+r]
 		testY[r] = fd.toKept[fd.ds.Samples[fd.testIdx[r]].Class]
-		if f := p.Largest(); p.Err == nil && f != nil {
-			testX[r] = f.Descriptor
+		if p.Err == nil {
+			testFaces[r] = p.Faces
 		}
 	}
 	epochStart := time.Now()
@@ -410,7 +430,7 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 			return err
 		}
 		rec := runs.EpochRecord{Epoch: s.Epoch, TrainAcc: s.TrainAcc, TrainLoss: s.TrainLoss, LR: s.LR}
-		rec.TestAcc, rec.TestLoss, _ = testScores(m, testX, testY, Rule{MaxDistance: math.Inf(1)})
+		rec.TestAcc, rec.TestLoss, _ = testScores(m, testFaces, testY, rule, Rule{MaxDistance: math.Inf(1)})
 		if err := runs.Diverged(s.Epoch, "test", rec.TestLoss, cfg.LR); err != nil {
 			return err
 		}
@@ -428,8 +448,8 @@ func (fd *faceData) fit(ctx context.Context, cfg *TrainConfig, photos []Photo, r
 	last := &res.History[len(res.History)-1]
 	last.Best = true
 	res.TestAcc = last.TestAcc
-	res.TestAccOpenSet, _, _ = testScores(model, testX, testY, rule)
-	return model, testX, nil
+	res.TestAccOpenSet, _, _ = testScores(model, testFaces, testY, rule, rule)
+	return model, testFaces, nil
 }
 
 // keptNote is a face run's last line: which head it keeps, where, and
@@ -496,26 +516,29 @@ func reason(err error) string {
 	return err.Error()
 }
 
-func countNil(x [][]float32) int {
+func countFaceless(x [][]faces.Face) int {
 	n := 0
 	for _, v := range x {
-		if v == nil {
+		if len(v) == 0 {
 			n++
 		}
 	}
 	return n
 }
 
-// testScores is the accuracy over every test photo (a nil descriptor, no
-// face, is wrong) under rule, and the mean cross-entropy over the photos
-// that have a descriptor.
-func testScores(m *Model, x [][]float32, y []int, rule Rule) (acc, loss float64, unknown int) {
+// testScores is the accuracy over every test photo (one without a face is
+// wrong) under rule, and the mean cross-entropy over the photos that have a
+// face. Each photo is answered by the face eval answers it by: the one
+// Model.IdentifyPhoto picks under pick (the calibrated rule), so that the
+// run's figure and eval's on the same split agree.
+func testScores(m *Model, x [][]faces.Face, y []int, pick, rule Rule) (acc, loss float64, unknown int) {
 	correct, described := 0, 0
-	for i, v := range x {
-		if v == nil {
+	for i, fs := range x {
+		f, _ := m.IdentifyPhoto(fs, pick, 1)
+		if f < 0 {
 			continue
 		}
-		a := m.Identify(v, rule, 1)
+		a := m.Identify(fs[f].Descriptor, rule, 1)
 		if a.Class == y[i] {
 			correct++
 		}

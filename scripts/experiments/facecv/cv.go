@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 
 	"starid/internal/eval"
 	"starid/internal/faces"
@@ -119,12 +121,59 @@ func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int
 			}
 		}
 	}
-	m, err := identify.Fit(e.ctx, classes, x, y, e.head(), nil)
+	if len(augNames) == 0 {
+		m, err := identify.Fit(e.ctx, classes, x, y, e.head(), nil)
+		if err != nil {
+			return nil, identify.Rule{}, err
+		}
+		rule, _, err := identify.Calibrate(e.ctx, classes, x, y, e.head(), e.frr)
+		return m, rule, err
+	}
+	return e.fitAugmented(photos, x, y, from, classes)
+}
+
+// fitAugmented adds the augmented descriptors of the training photos (rows
+// from) to x, fits on all, and calibrates as -augcal says.
+func (e *env) fitAugmented(photos []identify.Photo, x [][]float32, y, from []int, classes []string) (*identify.Model, identify.Rule, error) {
+	aug, err := e.augmented(photos, augNames)
 	if err != nil {
 		return nil, identify.Rule{}, err
 	}
-	rule, _, err := identify.Calibrate(e.ctx, classes, x, y, e.head(), e.frr)
+	n0 := len(x)
+	group := make([]int, n0)
+	for r := range n0 {
+		group[r] = r
+	}
+	xa, ya := slices.Clone(x), slices.Clone(y)
+	for r, i := range from {
+		for _, d := range sortedValues(aug[i]) {
+			xa, ya, group = append(xa, d), append(ya, y[r]), append(group, r)
+		}
+	}
+	m, err := identify.Fit(e.ctx, classes, xa, ya, e.head(), nil)
+	if err != nil {
+		return nil, identify.Rule{}, err
+	}
+	var rule identify.Rule
+	switch augCal {
+	case "plain": // the photos as taken, as without augmentation
+		rule, _, err = identify.Calibrate(e.ctx, classes, x, y, e.head(), e.frr)
+	case "orig": // the photos as taken against centroids with the copies
+		rule, _, err = identify.CalibrateGroups(e.ctx, classes, xa, ya, group, n0, e.frr)
+	case "all": // every row, each without its photo's rows
+		rule, _, err = identify.CalibrateGroups(e.ctx, classes, xa, ya, group, len(xa), e.frr)
+	default:
+		err = fmt.Errorf("-augcal %q: want plain, orig or all", augCal)
+	}
 	return m, rule, err
+}
+
+func sortedValues(m map[string][]float32) [][]float32 {
+	var out [][]float32
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 // testFace is the face a photo is answered by: the main face, or with

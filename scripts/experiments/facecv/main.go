@@ -52,11 +52,14 @@ func main() {
 	choose := flag.String("main", "rule", "main face of a photo: rule (faces.MainFace), largest, score")
 	flag.StringVar(&trainPick, "trainpick", "main", "training photos with several faces: main or nearest (to the person's centroid)")
 	flag.StringVar(&testPick, "testpick", "recog", "answered photos with several faces: recog (identify.IdentifyPhoto: the face the model is surest of) or main")
+	augList := flag.String("aug", "", "augmentations of the training faces (comma-separated names of identify.DefaultAugmentations; blur: all blurs; all: every one)")
+	flag.StringVar(&augCal, "augcal", "orig", "calibration with -aug: plain (photos as taken only), orig (photos as taken against centroids with the copies), all")
 	flag.BoolVar(&verbose, "v", false, "list every photo not named right")
 	border := flag.Float64("border", faces.BorderRetry, "grey border of the second look at a photo without faces (0: none)")
 	small := flag.Float64("small", faces.SmallFaceShare, "second look at photos whose faces are all smaller than this share of the longer side (0: none)")
 	flag.Parse()
 	borderFlag, smallFlag = *border, *small
+	augNames = parseAug(*augList)
 	if err := run(*dataDir, *out, *cache, *variant, *seed, *frr, *choose, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "facecv:", err)
 		os.Exit(1)
@@ -65,6 +68,8 @@ func main() {
 
 var (
 	verbose    bool
+	augNames   []string
+	augCal     string
 	trainPick  string
 	testPick   string
 	borderFlag float64
@@ -128,4 +133,21 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 		}
 	}
 	return nil
+}
+
+func parseAug(list string) []string {
+	if list == "all" {
+		var out []string
+		for _, a := range identify.DefaultAugmentations() {
+			out = append(out, a.Name)
+		}
+		return out
+	}
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }

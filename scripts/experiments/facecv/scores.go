@@ -44,24 +44,19 @@ var scoreMethods = []struct {
 		c := mapRows(centroidsOf(x, y, k), st)
 		return func(d []float32) (int, float64) { return nearest(c, knn.Distance)(st(d)) }
 	}},
-	{"class-scaled nearest", func(x [][]float32, y []int, k int) scorer {
-		c := centroidsOf(x, y, k)
-		s := spread(x, y, c)
-		return func(d []float32) (int, float64) {
-			best, bs := -1, math.Inf(1)
-			for i := range c {
-				if v := knn.Distance(d, c[i]) / s[i]; v < bs {
-					best, bs = i, v
-				}
-			}
-			return best, bs
-		}
-	}},
+	{"class-scaled nearest", shrunkScaled(0)},
 	{"within-class whitened (shrink 0.5)", whitened(0.5)},
 	{"within-class whitened (shrink 0.2)", whitened(0.2)},
 	{"within-class whitened (shrink 0.05)", whitened(0.05)},
 	{"within-class whitened (shrink 0.01)", whitened(0.01)},
 	{"within-class whitened (shrink 0.001)", whitened(0.001)},
+	{"k-NN: mean of the 1 nearest in the class", knnScore(1, 0)},
+	{"k-NN: mean of the 3 nearest in the class", knnScore(3, 0)},
+	{"k-NN: mean of the 5 nearest in the class", knnScore(5, 0)},
+	{"centroid and 3-NN averaged", knnScore(3, 0.5)},
+	{"centroid and 5-NN averaged", knnScore(5, 0.5)},
+	{"class-scaled, shrunk to global (20)", shrunkScaled(20)},
+	{"class-scaled, shrunk to global (60)", shrunkScaled(60)},
 	{"raw nearest * sqrt(d1/d2)", func(x [][]float32, y []int, k int) scorer {
 		c := centroidsOf(x, y, k)
 		return func(d []float32) (int, float64) {
@@ -344,4 +339,65 @@ func (e *env) cvClosed(photos []identify.Photo, fold []int, make func(x [][]floa
 		}
 	}
 	return 100 * float64(right) / float64(len(photos))
+}
+
+// knnScore scores a class by the mean distance to its k nearest training
+// descriptors, mixed with the centroid distance by weight wc.
+func knnScore(k int, wc float64) func(x [][]float32, y []int, nc int) scorer {
+	return func(x [][]float32, y []int, nc int) scorer {
+		c := centroidsOf(x, y, nc)
+		byClass := make([][][]float32, nc)
+		for i, v := range x {
+			byClass[y[i]] = append(byClass[y[i]], v)
+		}
+		return func(d []float32) (int, float64) {
+			best, bs := -1, math.Inf(1)
+			for cl, rows := range byClass {
+				ds := make([]float64, len(rows))
+				for i, r := range rows {
+					ds[i] = knn.Distance(d, r)
+				}
+				slices.Sort(ds)
+				var m float64
+				kk := min(k, len(ds))
+				for _, v := range ds[:kk] {
+					m += v / float64(kk)
+				}
+				v := (1-wc)*m + wc*knn.Distance(d, c[cl])
+				if v < bs {
+					best, bs = cl, v
+				}
+			}
+			return best, bs
+		}
+	}
+}
+
+// shrunkScaled divides the centroid distance by the class's spread shrunk
+// toward the mean spread with a weight of lambda descriptors.
+func shrunkScaled(lambda float64) func(x [][]float32, y []int, k int) scorer {
+	return func(x [][]float32, y []int, k int) scorer {
+		c := centroidsOf(x, y, k)
+		s := spread(x, y, c)
+		n := make([]int, k)
+		for _, l := range y {
+			n[l]++
+		}
+		var g float64
+		for i := range s {
+			g += s[i] * float64(n[i]) / float64(len(y))
+		}
+		for i := range s {
+			s[i] = (float64(n[i])*s[i] + lambda*g) / (float64(n[i]) + lambda) / g
+		}
+		return func(d []float32) (int, float64) {
+			best, bs := -1, math.Inf(1)
+			for i := range c {
+				if v := knn.Distance(d, c[i]) / s[i]; v < bs {
+					best, bs = i, v
+				}
+			}
+			return best, bs
+		}
+	}
 }

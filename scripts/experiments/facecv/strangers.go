@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"starid/internal/eval"
 	"starid/internal/report"
@@ -102,7 +103,11 @@ func (e *env) strangers() error {
 		fmt.Printf("pooled sweep: known refused <= %.1f%% at distance/limit %.3f names %.2f%% of strangers (refuses %.2f%% known)\n",
 			100*want, best.Threshold, 100*best.FAR, 100*best.FRR)
 	}
-	path := filepath.Join(e.out, "det-"+e.variant+".png")
+	name := e.variant
+	if len(augNames) > 0 {
+		name += "-aug" + strconv.Itoa(len(augNames)) + "-" + augCal + "-" + strconv.FormatFloat(e.frr, 'g', -1, 64)
+	}
+	path := filepath.Join(e.out, "det-"+name+".png")
 	title := fmt.Sprintf("Strangers: %d left-out triples of celebrity17", triples)
 	if err := report.DET(pts, op, title, path); err != nil {
 		return err

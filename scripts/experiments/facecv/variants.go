@@ -112,14 +112,16 @@ func (d *variantDescriber) Faces(img *faces.Image) ([]faces.Face, error) {
 	return out, nil
 }
 
-// mirrored flips an image left to right.
+// mirrored flips a chip left to right, as the training augmentation does.
 func mirrored(m *faces.Image) *faces.Image {
-	out := faces.NewImage(m.W, m.H)
-	for y := range m.H {
-		for x := range m.W {
-			s, d := (y*m.W+x)*3, (y*m.W+m.W-1-x)*3
-			copy(out.Pix[d:d+3], m.Pix[s:s+3])
+	for _, a := range identify.DefaultAugmentations() {
+		if a.Name == "mirror" {
+			c, err := a.Chip(m)
+			if err != nil {
+				panic(err) // a mirror cannot fail
+			}
+			return c
 		}
 	}
-	return out
+	panic("identify has no mirror augmentation")
 }
