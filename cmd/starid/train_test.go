@@ -29,7 +29,6 @@ func TestTrainRefusals(t *testing.T) {
 		{"bad crop", []string{data, "--model", "vgg16", "--out", "r", "--crop", "hair"}, exitUsage, `--crop "hair": want face, aligned or none`},
 		{"face resume", []string{data, "--model", "face", "--out", "r", "--resume"}, exitUsage, "--resume"},
 		{"face size", []string{data, "--model", "face", "--out", "r", "--size", "64"}, exitUsage, "--size does not apply"},
-		{"face augment", []string{data, "--model", "face", "--out", "r", "--augment"}, exitUsage, "--augment"},
 		{"exclude on vgg", []string{data, "--model", "vgg16", "--out", "r", "--exclude", "a"}, exitUsage, "--exclude applies to --model face only"},
 		{"width on face runs", []string{data, "--model", "face", "--out", "r", "--width", "0.5"}, exitUsage, "--width applies to the VGG models only"},
 		{"width too wide", []string{data, "--model", "vgg16", "--out", "r", "--width", "3"}, exitUsage, "--width 3: must be above 0 and at most 2"},

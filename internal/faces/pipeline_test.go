@@ -165,7 +165,7 @@ func TestPipelineFindsFaceThumbnail(t *testing.T) {
 		if nose.X < 0 || nose.Y < 0 || nose.X > float64(thumb.W) || nose.Y > float64(thumb.H) {
 			t.Errorf("nose tip %v outside the %dx%d thumbnail", nose, thumb.W, thumb.H)
 		}
-		if d := distance(got[0].Descriptor, found[0].Descriptor); d > 0.4 {
+		if d := Distance(got[0].Descriptor, found[0].Descriptor); d > 0.4 {
 			t.Errorf("thumbnail's descriptor is %.3f from the photo's face, want the same person (< 0.4)", d)
 		}
 	}
@@ -181,13 +181,4 @@ func TestBordered(t *testing.T) {
 	if out.At(1, 1, 0) != 1 || out.At(2, 1, 2) != 6 || out.At(0, 0, 0) != 9 || out.At(3, 2, 1) != 9 {
 		t.Errorf("bordered pixels wrong: %v", out.Pix)
 	}
-}
-
-func distance(a, b []float32) float64 {
-	var s float64
-	for i, v := range a {
-		d := float64(v) - float64(b[i])
-		s += d * d
-	}
-	return math.Sqrt(s)
 }

@@ -280,7 +280,7 @@ func (b *batch) dropOthers(run *FaceRun, name string) {
 	used, desc := b.used[:0:0], b.desc[:0:0]
 	for i, v := range b.desc {
 		a := m.Identify(v, rule, 1)
-		if other(a) && !(consensus && distance(v, mean(b.desc, i)) < a.Distance) {
+		if other(a) && !(consensus && faces.Distance(v, mean(b.desc, i)) < a.Distance) {
 			b.skip(b.used[i], fmt.Sprintf("the run already names this face %q (distance %.3f, limit %.3f); is it the right photo?",
 				a.Name, a.Distance, rule.MaxDistance))
 			continue

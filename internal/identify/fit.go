@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"starid/internal/faces"
 	"starid/internal/nn"
 	"starid/internal/optim"
 	"starid/internal/tensor"
@@ -293,7 +294,7 @@ func looDistances(x [][]float32, y []int, group []int, measured, k int) []float6
 		for j := range loo {
 			loo[j] = float32((float64(cen[c][j])*float64(n[c]) - sum(j)) / float64(n[c]-out))
 		}
-		dist = append(dist, distance(v, loo))
+		dist = append(dist, faces.Distance(v, loo))
 	}
 	return dist
 }

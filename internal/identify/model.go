@@ -12,6 +12,7 @@ import (
 
 	"starid/internal/atomicfile"
 	"starid/internal/eval"
+	"starid/internal/faces"
 	"starid/internal/nn"
 	"starid/internal/runs"
 	"starid/internal/safetensors"
@@ -97,7 +98,7 @@ func (m *Model) Identify(desc []float32, rule Rule, k int) Answer {
 	a := Answer{Logits: logits, Best: eval.Argmax(logits), Closest: -1, ClosestDistance: math.Inf(1)}
 	a.Probability = probs[a.Best]
 	for c, cen := range m.Centroids {
-		d := distance(desc, cen)
+		d := faces.Distance(desc, cen)
 		if c == a.Best {
 			a.Distance = d
 		}
@@ -117,16 +118,6 @@ func (m *Model) Identify(desc []float32, rule Rule, k int) Answer {
 		a.Class, a.Name = eval.Unknown, eval.UnknownName
 	}
 	return a
-}
-
-// distance is the Euclidean distance, in float64.
-func distance(a, b []float32) float64 {
-	var s float64
-	for i, v := range a {
-		d := float64(v) - float64(b[i])
-		s += d * d
-	}
-	return math.Sqrt(s)
 }
 
 // centroids is the mean descriptor of each class.
