@@ -400,6 +400,29 @@ func TestPreferSSD(t *testing.T) {
 	}
 }
 
+// In a group photo's pooled look the tiny detector's boxes stay and the
+// SSD only adds the faces it alone found.
+func TestAddNewFaces(t *testing.T) {
+	tiny := []Detection{
+		{Box: Box{X: 80, Y: 80, W: 150, H: 150}, Score: 0.9},
+		{Box: Box{X: 700, Y: 100, W: 90, H: 90}, Score: 0.7},
+	}
+	ssd := []Detection{
+		{Box: Box{X: 100, Y: 100, W: 100, H: 120}, Score: 0.99}, // the first tiny face: not added
+		{Box: Box{X: 400, Y: 100, W: 100, H: 120}, Score: 0.6},  // a turned face only the SSD saw
+	}
+	got := addNewFaces(tiny, ssd)
+	want := []Detection{tiny[0], tiny[1], ssd[1]}
+	if len(got) != len(want) {
+		t.Fatalf("got %d faces %+v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("face %d: %+v, want %+v", i, got[i], w)
+		}
+	}
+}
+
 func TestOverlapOfSmaller(t *testing.T) {
 	a := Box{X: 0, Y: 0, W: 10, H: 10}
 	for _, tc := range []struct {

@@ -19,6 +19,8 @@ type variant struct {
 	// version names the cache (a released pipeline's, to share its cache).
 	unsure  *float64
 	version string
+	// ssd, when set, replaces the pipeline's Pipeline.SSDUse.
+	ssd *faces.SSDUse
 }
 
 func ptr(v float64) *float64 { return &v }
@@ -31,7 +33,13 @@ var variants = map[string]variant{
 	// starid-4: the bordered look only for photos without any face.
 	"starid-4": {unsure: ptr(0), version: "face-api-1.7.15/starid-4"},
 	"unsure.8": {unsure: ptr(0.8)},
+	// starid-7: no SSD look (the pipeline before the second detector).
+	"starid-7": {ssd: ssdUse(0), version: "face-api-1.7.15/starid-7"},
+	// ssd-groups: the SSD for group photos only, not for unsure ones.
+	"ssd-groups": {ssd: ssdUse(faces.SSDForGroups)},
 }
+
+func ssdUse(u faces.SSDUse) *faces.SSDUse { return &u }
 
 func variantNames() []string {
 	return slices.Sorted(maps.Keys(variants))
@@ -48,9 +56,14 @@ func (e *env) describer() (identify.Describer, string, error) {
 	if e.variant == "base" {
 		return e.pipe, faces.PipelineVersion, nil
 	}
-	if v.unsure != nil {
+	if v.unsure != nil || v.ssd != nil {
 		p := *e.pipe
-		p.Unsure = *v.unsure
+		if v.unsure != nil {
+			p.Unsure = *v.unsure
+		}
+		if v.ssd != nil {
+			p.SSDUse = *v.ssd
+		}
 		version := v.version
 		if version == "" {
 			version = faces.PipelineVersion + "+facecv-" + e.variant
