@@ -71,8 +71,9 @@ func (e interruptedError) Unwrap() error { return e.err }
 // WriteText prints the run's summary on w and what it could not take on
 // errs.
 func (r *IndexResult) WriteText(w, errs io.Writer) {
-	fmt.Fprintf(w, "%s: %d photos (%d new, %d changed): %d described with %d faces, %d unchanged, %d moved, %d removed, %d failed; %d people (%d new)\n",
-		r.Library, r.Seen, r.Added, r.Changed, r.Described, r.Faces, r.Unchanged, r.Moved, r.Removed, len(r.Failed), r.People, r.NewPeople)
+	fmt.Fprintf(w, "%s: %s (%d new, %d changed): %d described with %s, %d unchanged, %d moved, %d removed, %d failed; %d people (%d new)\n",
+		r.Library, plural(r.Seen, "photo", "photos"), r.Added, r.Changed, r.Described, plural(r.Faces, "face", "faces"),
+		r.Unchanged, r.Moved, r.Removed, len(r.Failed), r.People, r.NewPeople)
 	if len(r.Failed) > 0 {
 		fmt.Fprintf(errs, "%s not indexed:\n", plural(len(r.Failed), "photo or folder was", "photos or folders were"))
 		for _, b := range r.Failed {
@@ -107,7 +108,7 @@ func (ps People) WriteText(w io.Writer) {
 		if p.Name == "" {
 			name = "(unnamed)"
 		}
-		fmt.Fprintf(w, "person %d %s: %d faces\n", p.ID, name, len(p.Faces))
+		fmt.Fprintf(w, "person %d %s: %s\n", p.ID, name, plural(len(p.Faces), "face", "faces"))
 		for _, f := range p.Faces {
 			fmt.Fprintf(w, "  face %d  %s\n", f.ID, data.ShowPath(f.Photo))
 		}
