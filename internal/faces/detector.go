@@ -100,11 +100,7 @@ type detNet struct {
 // LoadDetector reads the tiny face detector's weights from modelDir, the
 // folder holding model/ (see ModelDir).
 func LoadDetector(modelDir string) (*Detector, error) {
-	w, err := LoadManifest(ManifestPath(modelDir, detectorManifest))
-	if err != nil {
-		return nil, err
-	}
-	return NewDetector(w)
+	return loadNet(modelDir, detectorManifest, NewDetector)
 }
 
 // detectorSpecs lists every tensor in the order of face-api's manifest.

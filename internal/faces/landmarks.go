@@ -67,11 +67,7 @@ type Landmarker struct {
 // LoadLandmarker reads the landmark net's weights from modelDir, the folder
 // holding model/ (see ModelDir).
 func LoadLandmarker(modelDir string) (*Landmarker, error) {
-	w, err := LoadManifest(ManifestPath(modelDir, FaceLandmark68))
-	if err != nil {
-		return nil, err
-	}
-	return NewLandmarker(w)
+	return loadNet(modelDir, FaceLandmark68, NewLandmarker)
 }
 
 // landmarkSpecs lists every tensor of the net in face-api's manifest order.

@@ -50,6 +50,17 @@ type Weights struct {
 // needs many times over (the recognition net is 6.4 MB).
 const maxWeightBytes = 1 << 30
 
+// loadNet reads the weights of the net named by manifest from modelDir, the
+// folder holding model/ (see ModelDir), and builds the net with build.
+func loadNet[T any](modelDir, manifest string, build func(*Weights) (T, error)) (T, error) {
+	w, err := LoadManifest(ManifestPath(modelDir, manifest))
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return build(w)
+}
+
 // LoadManifest reads a TF.js weights manifest and its .bin shards, which
 // must sit in the manifest's folder, and returns the decoded float32 tensors.
 // int32 tensors (a few constants in the SSD detector) are converted to

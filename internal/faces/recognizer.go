@@ -146,11 +146,7 @@ type Recognizer struct {
 // LoadRecognizer reads the recognition net's weights from modelDir, the
 // folder holding model/ (see ModelDir).
 func LoadRecognizer(modelDir string) (*Recognizer, error) {
-	w, err := LoadManifest(ManifestPath(modelDir, FaceRecognition))
-	if err != nil {
-		return nil, err
-	}
-	return NewRecognizer(w)
+	return loadNet(modelDir, FaceRecognition, NewRecognizer)
 }
 
 // NewRecognizer checks that w holds every tensor of face-api's

@@ -107,11 +107,7 @@ type ssdNet struct {
 // LoadSSD reads the SSD detector's weights from modelDir, the folder
 // holding model/ (see ModelDir).
 func LoadSSD(modelDir string) (*SSD, error) {
-	w, err := LoadManifest(ManifestPath(modelDir, ssdManifest))
-	if err != nil {
-		return nil, err
-	}
-	return NewSSD(w)
+	return loadNet(modelDir, ssdManifest, NewSSD)
 }
 
 // ssdSpecs lists every tensor the detector reads; the manifest's int32
