@@ -15,6 +15,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
+	"starid/internal/testkit"
 )
 
 // The golden tests pin what the commands print today (predict, eval and
@@ -54,22 +55,7 @@ func golden(t *testing.T, name string, args ...string) {
 	got := normaliseGolden(fmt.Sprintf("$ starid %s\nexit %d\n--- stdout\n%s--- stderr\n%s",
 		strings.Join(args, " "), code, out, errOut))
 	path := filepath.Join("testdata", "golden", name+".txt")
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s: output changed\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	testkit.Golden(t, path, got, *updateGolden, "go test -tags nodynamic ./cmd/starid -run TestGolden -update")
 }
 
 // cropRun is the colour run of makeRun, made to cut faces the way crop

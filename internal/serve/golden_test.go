@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"starid/internal/testkit"
 )
 
 // The golden tests pin the HTTP API's answers (status, the headers a
@@ -80,19 +82,7 @@ func transcript(c apiCall, r response) string {
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/serve -run Golden -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s: the answer changed\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	testkit.Golden(t, path, got, *updateGolden, "go test -tags nodynamic ./internal/serve -run Golden -update")
 }
 
 // runGolden makes the call on base and checks its transcript; it returns
