@@ -248,7 +248,14 @@ func meanSD(xs []float64) string {
 // threshold calibrated on each person's even-numbered photos, nPairs same
 // and nPairs different pairs of the odd-numbered ones (seed 1, 2).
 func halfSplit(fs []face, s scorer, nPairs int) (th, acc float64) {
-	var cal, test []face
+	cal, test := evenOdd(fs)
+	th = bestThreshold(allPairs(cal, s))
+	return th, accuracy(samplePairs(test, s, nPairs, nPairs, rand.New(rand.NewPCG(1, 2))), th)
+}
+
+// evenOdd splits fs into each person's even-numbered photos (calibration)
+// and odd-numbered ones (test), the half split's two sides.
+func evenOdd(fs []face) (cal, test []face) {
 	seen := map[string]int{}
 	for _, f := range fs {
 		if seen[f.label]%2 == 0 {
@@ -258,8 +265,7 @@ func halfSplit(fs []face, s scorer, nPairs int) (th, acc float64) {
 		}
 		seen[f.label]++
 	}
-	th = bestThreshold(allPairs(cal, s))
-	return th, accuracy(samplePairs(test, s, nPairs, nPairs, rand.New(rand.NewPCG(1, 2))), th)
+	return cal, test
 }
 
 // verifyStudy prints the verify measurements of the session's levers,
@@ -356,16 +362,7 @@ const nPairsHalf = 1000
 // half split: both fitted on each person's even-numbered photos, measured
 // on pairs drawn from the odd-numbered ones and on all their pairs.
 func halfSplitRule(fs []face, nPairs int) error {
-	var cal, test []face
-	seen := map[string]int{}
-	for _, f := range fs {
-		if seen[f.label]%2 == 0 {
-			cal = append(cal, f)
-		} else {
-			test = append(test, f)
-		}
-		seen[f.label]++
-	}
+	cal, test := evenOdd(fs)
 	rule, err := library.FitVerifyRule(verifyPairs(cal, euclid))
 	if err != nil {
 		return err
