@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
 /** Folder holding node_modules with face-api and tfjs (see golden.sh). */
 export function depsDir() {
@@ -108,4 +109,24 @@ export function fmt(v, indent = '') {
   }
   if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`non-finite value ${v}`);
   return JSON.stringify(v);
+}
+
+/**
+ * Reads the command line of a golden script (--rgb DIR --out FILE
+ * [--backend NAME]); prints usage and exits 2 when a path is missing.
+ * usage is the script's own line, e.g. 'node golden.mjs --rgb DIR ...'.
+ */
+export function goldenArgs(backend, usage) {
+  const { values: args } = parseArgs({
+    options: {
+      rgb: { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string', default: backend },
+    },
+  });
+  if (!args.rgb || !args.out) {
+    console.error(`usage: ${usage}`);
+    process.exit(2);
+  }
+  return args;
 }

@@ -1,6 +1,6 @@
-# deps.sh — sourced by golden.sh and bench.sh. Installs the pinned npm
-# packages of package.json into a cache folder (never into the repository)
-# and builds the Go RGB dumper. Sets FACEAPI_NODE_DIR and RAWRGB.
+# deps.sh — sourced by golden.sh, ssd_golden.sh and bench.sh. Installs the
+# pinned npm packages of package.json into a cache folder (never into the
+# repository) and builds the Go RGB dumper. Sets FACEAPI_NODE_DIR and RAWRGB.
 #
 # FACEAPI_NODE_DIR  where node_modules goes (default ~/.cache/starid/faceapi-node)
 # STARID_MODELS     face-api folder with model/ and demo/ (default ~/.cache/starid/face-api-1.7.15)
@@ -31,3 +31,11 @@ RAWRGB=$work/rawrgb
 
 # dump IN.jpg OUT.rgb: the exact pixels starid's decoder gives.
 dump() { "$RAWRGB" "$1" "$2"; }
+
+# dump_samples: the six demo photos as $work/sample1.rgb .. sample6.rgb, the
+# files golden.mjs and ssd_golden.mjs read.
+dump_samples() {
+	for i in 1 2 3 4 5 6; do
+		dump "$STARID_MODELS/demo/sample$i.jpg" "$work/sample$i.rgb"
+	done
+}

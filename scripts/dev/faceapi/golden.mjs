@@ -13,20 +13,9 @@
 
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { F32, fmt, loadFaceApi, pattern, PATTERN, readRGB } from './common.mjs';
+import { F32, fmt, goldenArgs, loadFaceApi, pattern, PATTERN, readRGB } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    rgb: { type: 'string' },
-    out: { type: 'string' },
-    backend: { type: 'string', default: 'cpu' },
-  },
-});
-if (!args.rgb || !args.out) {
-  console.error('usage: node golden.mjs --rgb DIR --out golden.json [--backend cpu]');
-  process.exit(2);
-}
+const args = goldenArgs('cpu', 'node golden.mjs --rgb DIR --out golden.json [--backend cpu]');
 
 const SIZES = [320, 416, 512, 608];
 const SCORE_THRESHOLD = 0.5;

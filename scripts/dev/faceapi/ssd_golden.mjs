@@ -11,20 +11,9 @@
 
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { F32, fmt, loadFaceApi, pattern, PATTERN, readRGB } from './common.mjs';
+import { F32, fmt, goldenArgs, loadFaceApi, pattern, PATTERN, readRGB } from './common.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    rgb: { type: 'string' },
-    out: { type: 'string' },
-    backend: { type: 'string', default: 'wasm' },
-  },
-});
-if (!args.rgb || !args.out) {
-  console.error('usage: node ssd_golden.mjs --rgb DIR --out ssd_golden.json [--backend wasm|cpu]');
-  process.exit(2);
-}
+const args = goldenArgs('wasm', 'node ssd_golden.mjs --rgb DIR --out ssd_golden.json [--backend wasm|cpu]');
 
 // A threshold below face-api's default 0.5 so the goldens also hold the
 // weak boxes (turned heads) the Go pipeline may take, and exercise NMS.

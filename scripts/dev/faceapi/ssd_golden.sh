@@ -10,7 +10,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
 
 out=${1:-$repo/internal/faces/testdata/ssd_golden.json}
-for i in 1 2 3 4 5 6; do
-	dump "$STARID_MODELS/demo/sample$i.jpg" "$work/sample$i.rgb"
-done
+dump_samples
 node "$here/ssd_golden.mjs" --rgb "$work" --out "$out" --backend "${BACKEND:-wasm}"
