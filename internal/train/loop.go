@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -518,34 +519,27 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 	t.net.SetTraining(true)
 	var lossSum float64
 	var correct, seen, batches int
-	for b, err := range t.trainL.Epoch(true, streamRNG(cfg.Seed, streamData, uint64(e))) {
-		if ctx.Err() != nil {
-			return rec, t.interrupted(ctx, e+1)
-		}
-		if err != nil {
-			rec.Skipped++
-			t.lg.logf("epoch %d: %v", e+1, err)
-			continue
-		}
+	err := t.eachBatch(ctx, e, "", &rec, t.trainL.Epoch(true, streamRNG(cfg.Seed, streamData, uint64(e))), func(b *data.Batch) error {
 		if t.hooks.batch != nil {
 			t.hooks.batch(e, batches)
 		}
 		r, err := t.step.Step(b.X, b.Labels)
 		if err != nil {
-			return rec, fmt.Errorf("epoch %d, batch %d: %w", e+1, batches+1, err)
+			return fmt.Errorf("epoch %d, batch %d: %w", e+1, batches+1, err)
 		}
 		// Stop at the first bad batch: every later one would be NaN too.
 		if err := runs.Diverged(e+1, "training", r.Loss, cfg.LR); err != nil {
-			return rec, t.diverged(err)
+			return t.diverged(err)
 		}
 		lossSum += r.Loss
 		correct += r.Correct
 		seen += len(b.Labels)
 		batches++
 		progress(batches)
-	}
-	if ctx.Err() != nil {
-		return rec, t.interrupted(ctx, e+1)
+		return nil
+	})
+	if err != nil {
+		return rec, err
 	}
 	if seen == 0 {
 		return rec, fmt.Errorf("epoch %d: no training image could be read", e+1)
@@ -555,31 +549,24 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 	t.net.SetTraining(false)
 	lossSum, correct, seen = 0, 0, 0
 	testBatches := 0
-	for b, err := range t.testL.Epoch(false, nil) {
-		if ctx.Err() != nil {
-			return rec, t.interrupted(ctx, e+1)
-		}
-		if err != nil {
-			rec.Skipped++
-			t.lg.logf("epoch %d (test): %v", e+1, err)
-			continue
-		}
+	err = t.eachBatch(ctx, e, " (test)", &rec, t.testL.Epoch(false, nil), func(b *data.Batch) error {
 		logits, err := t.net.Forward(b.X)
 		if err != nil {
-			return rec, fmt.Errorf("epoch %d, test batch %d: %w", e+1, testBatches+1, err)
+			return fmt.Errorf("epoch %d, test batch %d: %w", e+1, testBatches+1, err)
 		}
 		loss, _, err := nn.CrossEntropy(logits, b.Labels)
 		if err != nil {
-			return rec, err
+			return err
 		}
 		lossSum += loss
 		correct += CountCorrect(logits, b.Labels)
 		seen += len(b.Labels)
 		testBatches++
 		progress(batches + testBatches)
-	}
-	if ctx.Err() != nil {
-		return rec, t.interrupted(ctx, e+1)
+		return nil
+	})
+	if err != nil {
+		return rec, err
 	}
 	// Whole even when unreadable photos cut batches short, so a bar ends
 	// (and is erased) before the epoch's line.
@@ -595,6 +582,31 @@ func (t *trainer) epoch(ctx context.Context, e int) (runs.EpochRecord, error) {
 	rec.LR = t.sched.LR(cfg.LR, e+1)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	return rec, nil
+}
+
+// eachBatch runs fn on every batch of one pass that could be read; a
+// batch that could not is counted in rec and logged (what names the pass
+// in the line), and the pass goes on. It stops at fn's first error and,
+// between batches and after the last, at an interrupt.
+func (t *trainer) eachBatch(ctx context.Context, e int, what string, rec *runs.EpochRecord,
+	pass iter.Seq2[*data.Batch, error], fn func(*data.Batch) error) error {
+	for b, err := range pass {
+		if ctx.Err() != nil {
+			return t.interrupted(ctx, e+1)
+		}
+		if err != nil {
+			rec.Skipped++
+			t.lg.logf("epoch %d%s: %v", e+1, what, err)
+			continue
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return t.interrupted(ctx, e+1)
+	}
+	return nil
 }
 
 // commit writes an epoch's files. best.safetensors goes first and
