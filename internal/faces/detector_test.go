@@ -40,46 +40,18 @@ func fakeDetectorWeights(seed uint64) *Weights {
 }
 
 func TestNewDetectorValidatesWeights(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(w *Weights)
-		want   []string // substrings of the error; nil means success
-	}{
-		{"complete", func(*Weights) {}, nil},
-		{"extra tensor ignored", func(w *Weights) { w.Tensors["conv6/bias"] = tensor.New(3) }, nil},
+	checkWeightChecks(t, detectorManifest, fakeDetectorWeights, NewDetector, []weightCase{
+		{"complete", func(*Weights) {}, ""},
+		{"extra tensor ignored", func(w *Weights) { w.Tensors["conv6/bias"] = tensor.New(3) }, ""},
 		{"missing tensor", func(w *Weights) { delete(w.Tensors, "conv3/pointwise_filter") },
-			[]string{`"conv3/pointwise_filter" is missing`}},
+			`"conv3/pointwise_filter" is missing`},
 		{"wrong shape", func(w *Weights) { w.Tensors["conv5/pointwise_filter"] = tensor.New(1, 1, 256, 256) },
-			[]string{`"conv5/pointwise_filter" has shape [1, 1, 256, 256], want [1, 1, 256, 512]`}},
+			`"conv5/pointwise_filter" has shape [1, 1, 256, 256], want [1, 1, 256, 512]`},
 		{"wrong rank", func(w *Weights) { w.Tensors["conv0/bias"] = tensor.New(1, 16) },
-			[]string{`"conv0/bias" has shape [1, 16], want [16]`}},
+			`"conv0/bias" has shape [1, 16], want [16]`},
 		{"two problems", func(w *Weights) { delete(w.Tensors, "conv8/bias"); delete(w.Tensors, "conv1/bias") },
-			[]string{`"conv1/bias" is missing and 1 more`}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fakeDetectorWeights(1)
-			tc.change(w)
-			d, err := NewDetector(w)
-			if tc.want == nil {
-				if err != nil || d == nil {
-					t.Fatalf("NewDetector: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("NewDetector accepted broken weights")
-			}
-			for _, s := range tc.want {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not contain %q", err, s)
-				}
-			}
-		})
-	}
-	if _, err := NewDetector(nil); err == nil {
-		t.Error("NewDetector(nil) succeeded")
-	}
+			`"conv1/bias" is missing and 1 more`},
+	})
 }
 
 func TestLoadDetectorMissingFolder(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -131,4 +132,41 @@ func goldenPattern(s int) *Image {
 		}
 	}
 	return m
+}
+
+// weightCase changes a complete set of fake weights; want is a substring
+// of the error the net's constructor must then give ("" when it must
+// accept the set).
+type weightCase struct {
+	name   string
+	change func(w *Weights)
+	want   string
+}
+
+// checkWeightChecks builds a net from fake weights changed by each case.
+// An accepted set gives a net; a refused one an error with the case's
+// words and the manifest's name, so a user knows which file is wrong. No
+// weights at all are refused, with an error that says so.
+func checkWeightChecks[N any](t *testing.T, manifest string, fake func(seed uint64) *Weights,
+	build func(*Weights) (*N, error), cases []weightCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := fake(1)
+			tc.change(w)
+			n, err := build(w)
+			if tc.want == "" {
+				if err != nil || n == nil {
+					t.Fatalf("%s: %v", manifest, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), manifest) {
+				t.Fatalf("error %v, want one containing %q and naming %s", err, tc.want, manifest)
+			}
+		})
+	}
+	if n, err := build(nil); err == nil || n != nil || !strings.Contains(err.Error(), "no weights") {
+		t.Errorf("%s: no weights gave %v, %v; want an error saying so", manifest, n, err)
+	}
 }

@@ -25,47 +25,16 @@ func randomLandmarkWeights(seed uint64) *Weights {
 }
 
 func TestNewLandmarkerValidates(t *testing.T) {
-	drop := func(name string) *Weights {
-		w := randomLandmarkWeights(1)
-		delete(w.Tensors, name)
-		return w
-	}
-	reshape := func(name string, shape ...int) *Weights {
-		w := randomLandmarkWeights(1)
-		w.Tensors[name] = tensor.New(shape...)
-		return w
-	}
-	for _, tc := range []struct {
-		name string
-		w    *Weights
-		want string // substring of the error; "" means success
-	}{
-		{"complete", randomLandmarkWeights(1), ""},
-		{"nil", nil, "no weights"},
-		{"empty", &Weights{Tensors: map[string]*tensor.Tensor{}}, `"dense0/conv0/filters" is missing`},
-		{"no fc bias", drop("fc/bias"), `tensor "fc/bias" is missing`},
-		{"tiny net's pointwise", reshape("dense1/conv0/pointwise_filter", 1, 1, 32, 32),
+	checkWeightChecks(t, FaceLandmark68, randomLandmarkWeights, NewLandmarker, []weightCase{
+		{"complete", func(*Weights) {}, ""},
+		// Every problem is counted, not only the first.
+		{"empty", func(w *Weights) { clear(w.Tensors) }, `"dense0/conv0/filters" is missing and `},
+		{"no fc bias", func(w *Weights) { delete(w.Tensors, "fc/bias") }, `tensor "fc/bias" is missing`},
+		{"tiny net's pointwise", func(w *Weights) { w.Tensors["dense1/conv0/pointwise_filter"] = tensor.New(1, 1, 32, 32) },
 			`tensor "dense1/conv0/pointwise_filter" has shape [1, 1, 32, 32], want [1, 1, 32, 64]`},
-		{"fc transposed", reshape("fc/weights", 136, 256), `"fc/weights" has shape [136, 256], want [256, 136]`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l, err := NewLandmarker(tc.w)
-			if tc.want == "" {
-				if err != nil || l == nil {
-					t.Fatalf("NewLandmarker: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-	// Every problem is counted, not only the first.
-	if _, err := NewLandmarker(&Weights{Tensors: map[string]*tensor.Tensor{}}); err == nil ||
-		!strings.Contains(err.Error(), "more") {
-		t.Errorf("empty weights: %v, want the count of the other missing tensors", err)
-	}
+		{"fc transposed", func(w *Weights) { w.Tensors["fc/weights"] = tensor.New(136, 256) },
+			`"fc/weights" has shape [136, 256], want [256, 136]`},
+	})
 }
 
 func TestLandmarkerRawShapes(t *testing.T) {

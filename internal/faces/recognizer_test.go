@@ -98,11 +98,7 @@ func realRecognizer(t testing.TB) (*Recognizer, string) {
 }
 
 func TestNewRecognizerValidatesWeights(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		change func(w *Weights)
-		want   string // substring of the error; "" means success
-	}{
+	checkWeightChecks(t, FaceRecognition, fakeRecognizerWeights, NewRecognizer, []weightCase{
 		{"complete", func(*Weights) {}, ""},
 		{"extra tensors are ignored", func(w *Weights) { w.Tensors["unused"] = tensor.New(3) }, ""},
 		{"missing filter", func(w *Weights) { delete(w.Tensors, "conv128_1/conv2/conv/filters") },
@@ -119,25 +115,7 @@ func TestNewRecognizerValidatesWeights(t *testing.T) {
 			delete(w.Tensors, "conv32_1/conv2/conv/bias")
 			delete(w.Tensors, "conv32_2/conv2/conv/bias")
 		}, `tensor "conv32_1/conv1/conv/bias" is missing and 2 more`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fakeRecognizerWeights(1)
-			tc.change(w)
-			r, err := NewRecognizer(w)
-			if tc.want == "" {
-				if err != nil || r == nil {
-					t.Fatalf("NewRecognizer: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), FaceRecognition) {
-				t.Fatalf("error %v, want one containing %q and naming %s", err, tc.want, FaceRecognition)
-			}
-		})
-	}
-	if _, err := NewRecognizer(nil); err == nil {
-		t.Error("NewRecognizer(nil) succeeded")
-	}
+	})
 }
 
 func TestLoadRecognizerMissingFolder(t *testing.T) {

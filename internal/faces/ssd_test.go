@@ -56,34 +56,14 @@ func fakePriors(d []float32, rng *rand.Rand) {
 }
 
 func TestNewSSDValidatesWeights(t *testing.T) {
-	tests := []struct {
-		name   string
-		change func(w *Weights)
-		want   string // substring of the error; empty means success
-	}{
+	checkWeightChecks(t, ssdManifest, fakeSSDWeights, NewSSD, []weightCase{
 		{"complete", func(*Weights) {}, ""},
 		{"graph constants ignored", func(w *Weights) { w.Tensors["concat_1/axis"] = tensor.New(1) }, ""},
 		{"missing", func(w *Weights) { delete(w.Tensors, "MobilenetV1/Conv2d_7_depthwise/BatchNorm/gamma") },
 			`"MobilenetV1/Conv2d_7_depthwise/BatchNorm/gamma" is missing`},
 		{"wrong shape", func(w *Weights) { w.Tensors["Output/extra_dim"] = tensor.New(1, 5000, 4) },
 			`"Output/extra_dim" has shape [1, 5000, 4], want [1, 5118, 4]`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			w := fakeSSDWeights(1)
-			tc.change(w)
-			s, err := NewSSD(w)
-			if tc.want == "" {
-				if err != nil || s == nil {
-					t.Fatalf("NewSSD: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ssdManifest) {
-				t.Fatalf("error %v, want one containing %q and the manifest name", err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestLoadSSDMissingFolder(t *testing.T) {
