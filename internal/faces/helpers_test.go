@@ -170,3 +170,24 @@ func checkWeightChecks[N any](t *testing.T, manifest string, fake func(seed uint
 		t.Errorf("%s: no weights gave %v, %v; want an error saying so", manifest, n, err)
 	}
 }
+
+// withSecondLook runs a fixture through the pipeline without a second look
+// (off) and with it (on). Without it the fixture must give wantOff faces,
+// or the test no longer tests the look (named by look); with it, check
+// judges the faces.
+func withSecondLook(t *testing.T, look string, img *Image, off, on *Pipeline, wantOff int, check func([]Face)) {
+	t.Helper()
+	got, err := off.Faces(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("without %s: %d faces in the %dx%d image", look, len(got), img.W, img.H)
+	if len(got) != wantOff {
+		t.Fatalf("without %s %d faces were found, want %d: the fixture no longer needs it", look, len(got), wantOff)
+	}
+	if got, err = on.Faces(img); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("with %s: %d faces in the %dx%d image", look, len(got), img.W, img.H)
+	check(got)
+}

@@ -33,24 +33,13 @@ func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
 	for k := range smallCount {
 		paste(strip, small, big.W+40+k*(small.W+40), 200)
 	}
-	for _, share := range []float64{0, SmallFaceShare} {
-		q := *p
-		// The tiny detector's looks are under test: the SSD (which finds
-		// the copies by itself) stays out.
-		q.SmallFaces, q.Tiles, q.SSDUse = share, 0, 0
-		got, err := q.Faces(strip)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("small-face share %.2f: %d faces in the %dx%d strip", share, len(got), strip.W, strip.H)
-		if share == 0 {
-			// The fixture must be one where the first size's face hides
-			// the others, or this test no longer tests the second look.
-			if len(got) != 1 {
-				t.Fatalf("without the small-face look %d faces were found, want the large one only", len(got))
-			}
-			continue
-		}
+	// The tiny detector's looks are under test: the SSD (which finds the
+	// copies by itself) stays out.
+	off, on := *p, *p
+	off.SmallFaces, off.Tiles, off.SSDUse = 0, 0, 0
+	on.SmallFaces, on.Tiles, on.SSDUse = SmallFaceShare, 0, 0
+	// The fixture must be one where the first size's face hides the others.
+	withSecondLook(t, "the small-face look", strip, &off, &on, 1, func(got []Face) {
 		if len(got) < 2 {
 			t.Fatalf("%d faces found: the large face hid the small ones", len(got))
 		}
@@ -62,7 +51,7 @@ func TestPipelineFindsSmallFacesBesideALargeOne(t *testing.T) {
 		if len(got) == 1+smallCount {
 			t.Fatalf("the whole-strip looks found all %d faces: the fixture no longer needs the squares", len(got))
 		}
-	}
+	})
 	// In squares along the 4:1 strip the net sees the small faces at a
 	// size it can box: all of them are found.
 	got, err := p.Faces(strip)
