@@ -33,20 +33,28 @@ func benchMap(shape []int) (*tensor.Tensor, float64) {
 	return benchTensor(shape...), 4 * float64(tensor.Numel(shape))
 }
 
-// denseMeter measures one benchmark's wall and CPU time.
-type denseMeter struct{ cpu0 float64 }
-
-func startMeter(b *testing.B) denseMeter {
+// measure runs op b.N times and reports its rate in unit, op doing perOp
+// of work (bytes or FLOP), both by wall time and per CPU-second.
+func measure(b *testing.B, perOp float64, unit string, op func()) {
 	b.ResetTimer()
-	return denseMeter{cpuSeconds()}
-}
-
-// report turns work per op (bytes or FLOP) into rates in the given unit.
-func (m denseMeter) report(b *testing.B, perOp float64, unit string) {
+	cpu0 := cpuSeconds()
+	for i := 0; i < b.N; i++ {
+		op()
+	}
 	total := perOp * float64(b.N) / 1e9
 	b.ReportMetric(total/b.Elapsed().Seconds(), unit)
-	if cpu := cpuSeconds() - m.cpu0; cpu > 0 {
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
 		b.ReportMetric(total/cpu*float64(tensor.Workers()), unit+"-cpu")
+	}
+}
+
+// fwdBwd is one training step of l: Forward then Backward.
+func fwdBwd(b *testing.B, l Layer, x, dy *tensor.Tensor) func() {
+	return func() {
+		l.Forward(x)
+		if _, err := l.Backward(dy); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -64,21 +72,10 @@ func BenchmarkBatchNorm2d(b *testing.B) {
 		// projection, so dy keeps its magnitude over the iterations.
 		dy := randTensor(rand.New(rand.NewPCG(3, 4)), y.Shape...)
 		b.Run(name+"/fwd", func(b *testing.B) {
-			m := startMeter(b)
-			for i := 0; i < b.N; i++ {
-				l.Forward(x)
-			}
-			m.report(b, 3*size, "GB/s")
+			measure(b, 3*size, "GB/s", func() { l.Forward(x) })
 		})
 		b.Run(name+"/fwdbwd", func(b *testing.B) {
-			m := startMeter(b)
-			for i := 0; i < b.N; i++ {
-				l.Forward(x)
-				if _, err := l.Backward(dy); err != nil {
-					b.Fatal(err)
-				}
-			}
-			m.report(b, 8*size, "GB/s")
+			measure(b, 8*size, "GB/s", fwdBwd(b, l, x, dy))
 		})
 	}
 }
@@ -89,30 +86,18 @@ func BenchmarkReLU(b *testing.B) {
 	dy := randTensor(rand.New(rand.NewPCG(3, 4)), shape...)
 	l := NewReLU(true)
 	b.Run("inplace/fwd", func(b *testing.B) {
-		m := startMeter(b)
-		for i := 0; i < b.N; i++ {
-			l.Forward(x)
-		}
-		m.report(b, 2*size, "GB/s")
+		measure(b, 2*size, "GB/s", func() { l.Forward(x) })
 	})
 	b.Run("inplace/bwd", func(b *testing.B) {
 		// Random signs: the mask must not cost a mispredicted branch.
 		y := benchTensor(shape...)
 		l.y = y
-		m := startMeter(b)
-		for i := 0; i < b.N; i++ {
-			l.Backward(dy)
-		}
-		m.report(b, 3*size, "GB/s")
+		measure(b, 3*size, "GB/s", func() { l.Backward(dy) })
 	})
 	lk := NewLeakyReLU(0.1, false)
 	b.Run("leaky/fwd", func(b *testing.B) {
 		x := benchTensor(shape...)
-		m := startMeter(b)
-		for i := 0; i < b.N; i++ {
-			lk.Forward(x)
-		}
-		m.report(b, 2*size, "GB/s")
+		measure(b, 2*size, "GB/s", func() { lk.Forward(x) })
 	})
 }
 
@@ -123,12 +108,10 @@ func BenchmarkDropout(b *testing.B) {
 	l := NewDropout(0.5, rand.New(rand.NewPCG(1, 2)))
 	l.SetTraining(true)
 	b.Run("fwdbwd", func(b *testing.B) {
-		m := startMeter(b)
-		for i := 0; i < b.N; i++ {
+		measure(b, 5*size, "GB/s", func() {
 			l.Forward(x)
 			l.Backward(dy)
-		}
-		m.report(b, 5*size, "GB/s")
+		})
 	})
 }
 
@@ -142,22 +125,11 @@ func BenchmarkLinear(b *testing.B) {
 		name := fmt.Sprintf("%s/%dto%d/N%d", tensor.Backend, s.in, s.out, n)
 		b.Run(name+"/fwd", func(b *testing.B) {
 			l.SetTraining(false)
-			m := startMeter(b)
-			for i := 0; i < b.N; i++ {
-				l.Forward(x)
-			}
-			m.report(b, flop, "GFLOP/s")
+			measure(b, flop, "GFLOP/s", func() { l.Forward(x) })
 		})
 		b.Run(name+"/fwdbwd", func(b *testing.B) {
 			l.SetTraining(true)
-			m := startMeter(b)
-			for i := 0; i < b.N; i++ {
-				l.Forward(x)
-				if _, err := l.Backward(dy); err != nil {
-					b.Fatal(err)
-				}
-			}
-			m.report(b, 3*flop, "GFLOP/s")
+			measure(b, 3*flop, "GFLOP/s", fwdBwd(b, l, x, dy))
 		})
 	}
 }
