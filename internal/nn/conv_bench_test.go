@@ -61,57 +61,30 @@ func BenchmarkConv2d(b *testing.B) {
 		flop := 2 * float64(batch*s.out*s.in*9*s.hw*s.hw)
 		name := fmt.Sprintf("%s/%dto%d@%d/N%d", tensor.Backend, s.in, s.out, s.hw, batch)
 		b.Run(name+"/fwd", func(b *testing.B) {
-			var cpu0 float64
 			setup()
 			l.SetTraining(false)
-			if _, err := l.Forward(x); err != nil { // warm-up: scratch buffers
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			cpu0 = cpuSeconds()
-			for i := 0; i < b.N; i++ {
-				if _, err := l.Forward(x); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportFlops(b, flop*float64(b.N), cpu0)
+			benchConvLoop(b, flop, func() { mustForward(b, l, x) })
 		})
 		b.Run(name+"/fwdbwd", func(b *testing.B) {
-			var cpu0 float64
 			setup()
 			l.SetTraining(true)
 			y, err := l.Forward(x)
 			if err != nil {
 				b.Fatal(err)
 			}
-			dy := randTensor(r, y.Shape...)
-			if _, err := l.Backward(dy); err != nil {
-				b.Fatal(err)
-			}
 			passes := 3.0 // forward, weight gradient, input gradient
 			if s.in == 3 {
 				passes = 2
 			}
-			b.ResetTimer()
-			cpu0 = cpuSeconds()
-			for i := 0; i < b.N; i++ {
-				if _, err := l.Forward(x); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := l.Backward(dy); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportFlops(b, passes*flop*float64(b.N), cpu0)
+			benchConvLoop(b, passes*flop, fwdBwd(b, l, x, randTensor(r, y.Shape...)))
 		})
 	}
 }
 
+// reportFlops reports flop floating-point operations since cpu0 as
+// GFLOP/s, by wall time and per CPU-second.
 func reportFlops(b *testing.B, flop, cpu0 float64) {
-	b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	if cpu := cpuSeconds() - cpu0; cpu > 0 {
-		b.ReportMetric(flop/cpu*float64(tensor.Workers())/1e9, "GFLOP/s-cpu")
-	}
+	reportRate(b, flop/1e9, cpu0, "GFLOP/s")
 }
 
 // cpuSeconds is the process's CPU time so far, under the short name the
@@ -140,7 +113,7 @@ func BenchmarkConv2dBatch1(b *testing.B) {
 		g := l.geom(s.hw, s.hw)
 		flop := 2 * float64(s.out*g.Rows()*g.OutH()*g.OutW())
 		b.Run(fmt.Sprintf("k%ds%d/%dto%d@%d", s.k, s.stride, s.in, s.out, s.hw), func(b *testing.B) {
-			benchForward(b, l, x, flop)
+			benchConvLoop(b, flop, func() { mustForward(b, l, x) })
 		})
 	}
 }
@@ -178,24 +151,21 @@ func BenchmarkConv2dTaps(b *testing.B) {
 				} else if !l.useTaps(1, g.OutW()) {
 					b.Skip("not taken by the direct algorithm")
 				}
-				benchForward(b, l, x, flop)
+				benchConvLoop(b, flop, func() { mustForward(b, l, x) })
 			})
 		}
 	}
 }
 
-// benchForward times l.Forward(x) after one untimed call (which sizes the
-// layer's buffers) and reports flop floating-point operations per call as GFLOP/s.
-func benchForward(b *testing.B, l *Conv2d, x *tensor.Tensor, flop float64) {
-	b.Helper()
+// benchConvLoop runs step once to warm the scratch buffers, then b.N
+// times, reporting flop per step as GFLOP/s.
+func benchConvLoop(b *testing.B, flop float64, step func()) {
+	step()
+	measure(b, flop, "GFLOP/s", step)
+}
+
+func mustForward(b *testing.B, l Layer, x *tensor.Tensor) {
 	if _, err := l.Forward(x); err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := cpuSeconds()
-	for b.Loop() {
-		if _, err := l.Forward(x); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportFlops(b, flop*float64(b.N), cpu0)
 }

@@ -41,7 +41,13 @@ func measure(b *testing.B, perOp float64, unit string, op func()) {
 	for i := 0; i < b.N; i++ {
 		op()
 	}
-	total := perOp * float64(b.N) / 1e9
+	reportRate(b, perOp*float64(b.N)/1e9, cpu0, unit)
+}
+
+// reportRate reports total (in units of 10^9) done since cpu0 as a rate
+// in unit by wall time and, as unit-cpu, per CPU-second scaled by the
+// worker count: what the code would do with the cores to itself.
+func reportRate(b *testing.B, total, cpu0 float64, unit string) {
 	b.ReportMetric(total/b.Elapsed().Seconds(), unit)
 	if cpu := cpuSeconds() - cpu0; cpu > 0 {
 		b.ReportMetric(total/cpu*float64(tensor.Workers()), unit+"-cpu")

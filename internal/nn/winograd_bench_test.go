@@ -63,33 +63,10 @@ func BenchmarkWinograd(b *testing.B) {
 				setup()
 				withWinograd(m.mode, func() {
 					l.SetTraining(true)
-					benchConvLoop(b, passes*flop, func() {
-						mustForward(b, l, x)
-						if _, err := l.Backward(dy); err != nil {
-							b.Fatal(err)
-						}
-					})
+					benchConvLoop(b, passes*flop, fwdBwd(b, l, x, dy))
 				})
 			})
 		}
-	}
-}
-
-// benchConvLoop runs step once to warm the scratch buffers, then b.N
-// times, reporting flop per step as GFLOP/s.
-func benchConvLoop(b *testing.B, flop float64, step func()) {
-	step()
-	b.ResetTimer()
-	cpu0 := cpuSeconds()
-	for i := 0; i < b.N; i++ {
-		step()
-	}
-	reportFlops(b, flop*float64(b.N), cpu0)
-}
-
-func mustForward(b *testing.B, l Layer, x *tensor.Tensor) {
-	if _, err := l.Forward(x); err != nil {
-		b.Fatal(err)
 	}
 }
 
