@@ -108,11 +108,7 @@ func describeAugmented(ctx context.Context, paths, labels []string) (*augCache, 
 	if err != nil {
 		return nil, err
 	}
-	dir, err := faces.ModelDir()
-	if err != nil {
-		return nil, err
-	}
-	p, err := faces.LoadPipeline(dir)
+	p, err := faces.LoadInstalled()
 	if err != nil {
 		return nil, err
 	}

@@ -206,11 +206,7 @@ var (
 // mirrorAll replaces each main face's descriptor by its mean with the
 // mirrored chip's (library.MirroredDescriptor), photos decoded again.
 func mirrorAll(main map[string]*faces.Face) error {
-	dir, err := faces.ModelDir()
-	if err != nil {
-		return err
-	}
-	p, err := faces.LoadPipeline(dir)
+	p, err := faces.LoadInstalled()
 	if err != nil {
 		return err
 	}
