@@ -231,7 +231,10 @@ func (b *BatchNorm2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 
 // sumAndSquares returns the sum and the sum of squares of x in float64.
 // Four independent accumulator pairs hide the latency of the adds, which
-// otherwise bound the loop well below memory speed.
+// otherwise bound the loop well below memory speed. sumAndDot(x, x) gives
+// the same bits but reads and converts each value twice: it cost the
+// forward pass about a quarter of its speed per CPU-second
+// (BenchmarkBatchNorm2d, 32x64x64x64: 14.5 against 19.5 GB/s-cpu).
 func sumAndSquares(x []float32) (s, q float64) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float64
 	i := 0
