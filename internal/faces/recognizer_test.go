@@ -485,22 +485,6 @@ type recGolden struct {
 	} `json:"synthetic"`
 }
 
-func recCompare(t *testing.T, what string, got []float32, want []float64) {
-	t.Helper()
-	if len(want) != DescriptorSize || len(got) != DescriptorSize {
-		t.Fatalf("%s: %d golden values, %d computed, want %d", what, len(want), len(got), DescriptorSize)
-	}
-	worst := 0.0
-	for i := range want {
-		worst = max(worst, math.Abs(float64(got[i])-want[i]))
-	}
-	if worst > 1e-4 {
-		t.Errorf("%s: max |starid - face-api| = %g, want <= 1e-4", what, worst)
-	} else {
-		t.Logf("%s: max |starid - face-api| = %.2g", what, worst)
-	}
-}
-
 func TestRecognizerGoldenSynthetic(t *testing.T) {
 	g := readGolden[recGolden](t)
 	r, _ := realRecognizer(t)
@@ -512,7 +496,7 @@ func TestRecognizerGoldenSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recCompare(t, "synthetic pattern", d, sr.Descriptor)
+	checkNearGolden(t, "synthetic pattern", d, sr.Descriptor)
 }
 
 func TestRecognizerGoldenPhotos(t *testing.T) {
@@ -543,7 +527,7 @@ func TestRecognizerGoldenPhotos(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				recCompare(t, what, d, c.want)
+				checkNearGolden(t, what, d, c.want)
 				checked++
 			}
 		}
