@@ -42,8 +42,8 @@ function libraryStart() {
     $("search-photo").value = "";
     if (f) searchLike(f);
   });
-  $("people-more").addEventListener("click", morePeople);
-  $("photos-more").addEventListener("click", morePhotos);
+  $("people-more").addEventListener("click", () => nextPage(peopleNext, "people", showPeople));
+  $("photos-more").addEventListener("click", () => nextPage(photosNext, "photos", showPhotosPage));
   refreshPeople();
 }
 
@@ -260,11 +260,14 @@ async function refreshPeople() {
   showPeople(res.body);
 }
 
-async function morePeople() {
-  if (!peopleNext) return;
-  const res = await api("GET", peopleNext.replace(/^\//, ""));
-  if (!res.ok) return failed("Could not list more people", res);
-  showPeople(res.body);
+// nextPage loads the page a list's next link names (a path from the
+// server's root, made relative like every call of the page) and hands it
+// to show; what names the list in the error.
+async function nextPage(next, what, show) {
+  if (!next) return;
+  const res = await api("GET", next.replace(/^\//, ""));
+  if (!res.ok) return failed("Could not list more " + what, res);
+  show(res.body);
 }
 
 // showPeople appends a page of people to the list.
@@ -407,13 +410,6 @@ async function showPersonPhotos(p) {
   showPhotosPage(res.body);
   $("person-photos").hidden = false;
   $("person-photos").scrollIntoView({ block: "start" });
-}
-
-async function morePhotos() {
-  if (!photosNext) return;
-  const res = await api("GET", photosNext.replace(/^\//, ""));
-  if (!res.ok) return failed("Could not list more photos", res);
-  showPhotosPage(res.body);
 }
 
 function showPhotosPage(page) {
