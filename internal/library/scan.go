@@ -134,7 +134,9 @@ func under(path string, roots []string) bool {
 	return false
 }
 
-func hashFile(path string) (string, error) {
+// HashFile is the hash the library keeps of a photo: the hex SHA-256 of
+// the file's bytes.
+func HashFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -196,7 +198,7 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			rep.Unchanged++
 			continue // not even read
 		}
-		hash, herr := hashFile(f.path)
+		hash, herr := HashFile(f.path)
 		if herr != nil {
 			hash = ""
 		}

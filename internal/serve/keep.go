@@ -1,12 +1,8 @@
 package serve
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +10,7 @@ import (
 	"time"
 
 	"starid/internal/atomicfile"
+	"starid/internal/library"
 )
 
 // keepFile stores data (whose SHA-256 is hash) in dir as name+ext, never
@@ -91,21 +88,12 @@ func writeTemp(dir string, data []byte) (string, error) {
 // sameContent reports whether path is a regular file whose SHA-256 is
 // hash (a link or folder under the name is never taken for the photo).
 func sameContent(path, hash string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
 	st, err := os.Lstat(path)
 	if err != nil || !st.Mode().IsRegular() {
 		return false
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false
-	}
-	want, err := hex.DecodeString(hash)
-	return err == nil && bytes.Equal(h.Sum(nil), want)
+	got, err := library.HashFile(path)
+	return err == nil && got == hash
 }
 
 func syncDir(dir string) error {
