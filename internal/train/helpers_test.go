@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"starid/internal/data"
 	"starid/internal/models"
 	"starid/internal/runs"
 	"starid/internal/safetensors"
@@ -41,49 +38,24 @@ func init() {
 	}
 }
 
-// makeShapes writes classes x perClass 16x16 PNGs of coloured shapes
-// (class 0 squares, 1 discs, 2 crosses, ...) at random places and colours
-// on a noisy background into root/<class>/NN.png, and returns root.
+// makeShapes writes classes x perClass 16x16 PNGs of data.Synthesize's
+// shapes (class A circles, B squares, C triangles, ...) into
+// root/<class>/NN.png, and returns root: the tests name their photos
+// classA/01.png and so on, whatever the shape.
 func makeShapes(t testing.TB, classes, perClass int) string {
 	t.Helper()
 	root := t.TempDir()
-	rng := rand.New(rand.NewPCG(7, uint64(classes)))
-	const s = 16
-	for c := 0; c < classes; c++ {
+	if err := data.Synthesize(root, classes, perClass, 16, 7); err != nil {
+		t.Fatal(err)
+	}
+	for c, shape := range data.SynthShapes[:classes] {
 		dir := filepath.Join(root, fmt.Sprintf("class%c", 'A'+c))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.Rename(filepath.Join(root, shape), dir); err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < perClass; i++ {
-			img := image.NewRGBA(image.Rect(0, 0, s, s))
-			fg := color.RGBA{uint8(80 + rng.IntN(176)), uint8(80 + rng.IntN(176)), uint8(80 + rng.IntN(176)), 255}
-			r := 3 + rng.IntN(2)
-			cy, cx := r+rng.IntN(s-2*r), r+rng.IntN(s-2*r)
-			for y := 0; y < s; y++ {
-				for x := 0; x < s; x++ {
-					dy, dx := math.Abs(float64(y-cy)), math.Abs(float64(x-cx))
-					var in bool
-					switch c % 3 {
-					case 0:
-						in = dy <= float64(r) && dx <= float64(r)
-					case 1:
-						in = dy*dy+dx*dx <= float64(r*r)
-					case 2:
-						in = (dy == 0 && dx <= float64(r)) || (dx == 0 && dy <= float64(r))
-					}
-					n := uint8(rng.IntN(40))
-					if in {
-						img.SetRGBA(x, y, fg)
-					} else {
-						img.SetRGBA(x, y, color.RGBA{n, n, n, 255})
-					}
-				}
-			}
-			var buf bytes.Buffer
-			if err := png.Encode(&buf, img); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d.png", i)), buf.Bytes(), 0o644); err != nil {
+		for i := range perClass {
+			from := filepath.Join(dir, fmt.Sprintf("%s_%03d.png", shape, i))
+			if err := os.Rename(from, filepath.Join(dir, fmt.Sprintf("%02d.png", i))); err != nil {
 				t.Fatal(err)
 			}
 		}
