@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -30,21 +29,13 @@ var (
 	tmpPattern = regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/TestGolden[^/]*`)
 	// Timings: "ms" fields of JSON and "12ms"/"1.5s" in text.
 	msPattern = regexp.MustCompile(`("\w*ms\w*"): ?[0-9.e+-]+`)
-	// Floats are compared to 6 decimals, so a refactor that reorders a sum
-	// within float32 noise is not a change of behaviour.
-	floatPattern = regexp.MustCompile(`-?\d+\.\d{7,}(e-?\d+)?`)
 )
 
 func normaliseGolden(s string) string {
 	s = tmpPattern.ReplaceAllString(s, "$$TMP")
 	s = msPattern.ReplaceAllString(s, `$1: 0`)
-	return floatPattern.ReplaceAllStringFunc(s, func(f string) string {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return f
-		}
-		return strconv.FormatFloat(v, 'f', 6, 64)
-	})
+	// Floats are compared to 6 decimals.
+	return testkit.RoundFloats(s, 6)
 }
 
 // golden runs the command and compares its transcript (arguments, exit

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -32,9 +31,6 @@ type apiCall struct {
 var (
 	// Timings ("ms": 12.3) differ from run to run.
 	goldenMS = regexp.MustCompile(`("ms"): [0-9.e+-]+`)
-	// Distances and similarities are compared to 4 decimals: the
-	// nearest-neighbour code may sum in another order on another CPU.
-	goldenFloat = regexp.MustCompile(`-?\d+\.\d{5,}(e-?\d+)?`)
 	// Temporary folders differ per run: keep their place, drop the random part.
 	goldenTmp = regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/Test[^/]*/[0-9]+`)
 	// A multipart boundary is random.
@@ -62,13 +58,9 @@ func transcript(c apiCall, r response) string {
 	if strings.HasPrefix(r.header.Get("Content-Type"), "application/json") && json.Indent(&pretty, r.body, "", "  ") == nil {
 		body := goldenMS.ReplaceAllString(pretty.String(), `$1: 0`)
 		body = goldenTmp.ReplaceAllString(body, "$$TMP")
-		body = goldenFloat.ReplaceAllStringFunc(body, func(f string) string {
-			v, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				return f
-			}
-			return strconv.FormatFloat(v, 'f', 4, 64)
-		})
+		// Distances and similarities are compared to 4 decimals: the
+		// nearest-neighbour code may sum in another order on another CPU.
+		body = testkit.RoundFloats(body, 4)
 		b.WriteString(body + "\n")
 	} else if strings.HasPrefix(r.header.Get("Content-Type"), "image/") {
 		b.WriteString("(an image; its bytes depend on the encoder)\n")

@@ -1,8 +1,11 @@
 package testkit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -27,4 +30,18 @@ func Golden(t testing.TB, path, got string, update bool, rerun string) {
 	if got != string(want) {
 		t.Errorf("%s: the output changed\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
+}
+
+// RoundFloats rounds every number in s written with more than decimals
+// digits after the point to decimals digits, so that a golden file does
+// not change when a refactor reorders a sum within float32 noise.
+func RoundFloats(s string, decimals int) string {
+	long := regexp.MustCompile(fmt.Sprintf(`-?\d+\.\d{%d,}(e-?\d+)?`, decimals+1))
+	return long.ReplaceAllStringFunc(s, func(f string) string {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return f
+		}
+		return strconv.FormatFloat(v, 'f', decimals, 64)
+	})
 }
