@@ -111,11 +111,7 @@ func detectorSpecs() []tensorSpec {
 	}
 	for i := 1; i <= 5; i++ {
 		in, out := detChannels[i-1], detChannels[i]
-		p := fmt.Sprintf("conv%d/", i)
-		s = append(s,
-			tensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
-			tensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
-			tensorSpec{p + "bias", []int{out}})
+		s = append(s, sepConvSpecs(fmt.Sprintf("conv%d/", i), in, out)...)
 	}
 	return append(s,
 		tensorSpec{"conv8/filters", []int{1, 1, detChannels[5], detOutputs}},
@@ -137,10 +133,7 @@ func NewDetector(w *Weights) (*Detector, error) {
 		conv8B: get["conv8/bias"].Clone(),
 	}
 	for i := range 5 {
-		p := fmt.Sprintf("conv%d/", i+1)
-		d.dw[i] = depthwiseToC1HW(get[p+"depthwise_filter"])
-		d.pw[i] = hwioToOIHW(get[p+"pointwise_filter"])
-		d.pb[i] = get[p+"bias"].Clone()
+		d.dw[i], d.pw[i], d.pb[i] = sepConvWeights(get, fmt.Sprintf("conv%d/", i+1))
 	}
 	d.nets = newNetPool(d.newNet)
 	return d, nil
@@ -177,6 +170,26 @@ func depthwiseToC1HW(t *tensor.Tensor) *tensor.Tensor {
 		}
 	}
 	return r
+}
+
+// sepConvSpecs are the tensors of face-api's separable convolution
+// (common/depthwiseSeparableConv.ts) under prefix, in channels to out: a
+// 3x3 depthwise filter, a 1x1 pointwise one and a bias. The tiny detector
+// and the landmark net both use it.
+func sepConvSpecs(prefix string, in, out int) []tensorSpec {
+	return []tensorSpec{
+		{prefix + "depthwise_filter", []int{3, 3, in, 1}},
+		{prefix + "pointwise_filter", []int{1, 1, in, out}},
+		{prefix + "bias", []int{out}},
+	}
+}
+
+// sepConvWeights converts the tensors of sepConvSpecs to the engine's
+// layouts: the depthwise filter [C, 1, 3, 3], the pointwise one
+// [Out, In, 1, 1], and a copy of the bias.
+func sepConvWeights(get map[string]*tensor.Tensor, prefix string) (dw, pw, pb *tensor.Tensor) {
+	return depthwiseToC1HW(get[prefix+"depthwise_filter"]), hwioToOIHW(get[prefix+"pointwise_filter"]),
+		get[prefix+"bias"].Clone()
 }
 
 // newNet builds a private copy of the network whose parameters point at the

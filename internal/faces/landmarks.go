@@ -82,11 +82,7 @@ func landmarkSpecs() []tensorSpec {
 			if b == 0 && c == 0 {
 				continue
 			}
-			p := fmt.Sprintf("dense%d/conv%d/", b, c)
-			s = append(s,
-				tensorSpec{p + "depthwise_filter", []int{3, 3, in, 1}},
-				tensorSpec{p + "pointwise_filter", []int{1, 1, in, out}},
-				tensorSpec{p + "bias", []int{out}})
+			s = append(s, sepConvSpecs(fmt.Sprintf("dense%d/conv%d/", b, c), in, out)...)
 			in = out
 		}
 	}
@@ -112,10 +108,7 @@ func NewLandmarker(w *Weights) (*Landmarker, error) {
 			if b == 0 && c == 0 {
 				continue
 			}
-			p := fmt.Sprintf("dense%d/conv%d/", b, c)
-			l.dw[b][c] = depthwiseToC1HW(get[p+"depthwise_filter"])
-			l.pw[b][c] = hwioToOIHW(get[p+"pointwise_filter"])
-			l.pb[b][c] = get[p+"bias"].Clone()
+			l.dw[b][c], l.pw[b][c], l.pb[b][c] = sepConvWeights(get, fmt.Sprintf("dense%d/conv%d/", b, c))
 		}
 	}
 	// TF multiplies x [1, 256] by W [256, 136]; nn.Linear computes x·Wᵀ
