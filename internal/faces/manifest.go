@@ -70,8 +70,12 @@ func LoadManifest(path string) (*Weights, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights manifest: %w", err)
 	}
-	dir := filepath.Dir(path)
-	return parseWeights(path, js, func(name string, limit int64) ([]byte, error) {
+	return parseWeights(path, js, shardReader(filepath.Dir(path)))
+}
+
+// shardReader reads the .bin shards a manifest in dir names.
+func shardReader(dir string) func(name string, limit int64) ([]byte, error) {
+	return func(name string, limit int64) ([]byte, error) {
 		p := filepath.Join(dir, name)
 		// Compare sizes before reading, so a shard far larger than the
 		// manifest describes is refused without loading it.
@@ -83,7 +87,7 @@ func LoadManifest(path string) (*Weights, error) {
 			return nil, fmt.Errorf("%s: %d bytes, more than the %d the manifest's remaining tensors need", p, st.Size(), limit)
 		}
 		return os.ReadFile(p)
-	})
+	}
 }
 
 // parseWeights decodes a manifest whose shards come from readShard: given a
