@@ -49,11 +49,15 @@ var ArcFaceTemplate = Template{
 	Size:     112,
 }
 
+// ArcRepair is the GraphOptions.Repair LoadArcDescriber compiles with.
+var ArcRepair = true
+
 // ArcDescriber describes faces with one descriptor graph net.
 type ArcDescriber struct {
 	Name      string
 	Net       *GraphNet
 	Mean, Div float32  // net input = (pixel - Mean) / Div
+	BGR       bool     // the net takes blue, green, red
 	Template  Template // the chip the net takes
 }
 
@@ -70,7 +74,7 @@ func LoadArcDescriber(dir, model string) (*ArcDescriber, error) {
 	if !ok {
 		return nil, fmt.Errorf("descriptor net %q is not known (want %s or %s)", model, MobileFaceNet, MobileFace)
 	}
-	g, err := LoadGraphNet(GraphModelPath(dir, model))
+	g, err := LoadGraphNet(GraphModelPath(dir, model), GraphOptions{Repair: ArcRepair})
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +104,11 @@ func (d *ArcDescriber) DescribeChip(chip *Image) ([]float32, error) {
 	plane := s * s
 	for p := range plane {
 		for c := range 3 {
-			x.Data[c*plane+p] = (chip.Pix[3*p+c] - d.Mean) / d.Div
+			dst := c
+			if d.BGR {
+				dst = 2 - c
+			}
+			x.Data[dst*plane+p] = (chip.Pix[3*p+c] - d.Mean) / d.Div
 		}
 	}
 	out, err := d.Net.Forward(x)

@@ -1,7 +1,10 @@
 package faces
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 
@@ -297,6 +300,12 @@ func (c *graphCompiler) fusePReLU(n *graphNode) {
 		if mul == nil {
 			return false
 		}
+		if c.repair {
+			if xr, h := c.reluFusedPReLU(a, mul); xr != "" {
+				x, slope = xr, h
+				return true
+			}
+		}
 		if relu := c.op(a, "Relu", 1); relu != nil {
 			// Add(Relu(x), Mul(Sub(x, Abs(x)), h)), the Mul either way round.
 			return either(mul.Input[0], mul.Input[1], func(s, h string) bool {
@@ -348,4 +357,53 @@ func (c *graphCompiler) fusePReLU(n *graphNode) {
 func (c *graphCompiler) isZero(name string) bool {
 	t := c.constTensor(name)
 	return t != nil && len(t.Data) == 1 && t.Data[0] == 0
+}
+
+// reluFusedPReLU matches Add(D, Mul(Sub(D, Abs(D)), h)) where D is a
+// convolution with a fused Relu, and returns a copy of D without the Relu
+// (added to the graph) and the PReLU slopes 2h. TF.js's converter wrote
+// MobileFaceNet's depthwise PReLUs so: it fused the PReLU's positive part,
+// Relu(x), into the convolution, which the negative part x - |x| also reads,
+// so that part is always 0 and the PReLU a ReLU. Running the graph as it is
+// reproduces tfjs; repairing it restores the trained net (GraphNet's
+// Repair option, measured in docs/EXPERIMENTS.md).
+func (c *graphCompiler) reluFusedPReLU(d string, mul *graphNode) (string, *tensor.Tensor) {
+	dn := c.nodes[d]
+	if dn == nil {
+		return "", nil
+	}
+	ops, err := dn.strs("fused_ops")
+	if err != nil || len(ops) != 2 || ops[0] != "BiasAdd" || ops[1] != "Relu" {
+		return "", nil
+	}
+	var slope *tensor.Tensor
+	either(mul.Input[0], mul.Input[1], func(s, h string) bool {
+		sub, ht := c.op(s, "Sub", 2), c.constTensor(h)
+		if sub == nil || ht == nil || sub.Input[0] != d {
+			return false
+		}
+		if abs := c.op(sub.Input[1], "Abs", 1); abs == nil || abs.Input[0] != d {
+			return false
+		}
+		slope = ht.Clone()
+		for i := range slope.Data {
+			slope.Data[i] *= 2
+		}
+		return true
+	})
+	if slope == nil {
+		return "", nil
+	}
+	cp := *dn
+	cp.Name = d + "/without_relu"
+	cp.Input = slices.Clone(dn.Input)
+	cp.Attr = maps.Clone(dn.Attr)
+	a := cp.Attr["fused_ops"]
+	a.List = &struct {
+		S []string      `json:"s"`
+		I []json.Number `json:"i"`
+	}{S: []string{base64.StdEncoding.EncodeToString([]byte("BiasAdd"))}}
+	cp.Attr["fused_ops"] = a
+	c.nodes[cp.Name] = &cp
+	return cp.Name, slope
 }

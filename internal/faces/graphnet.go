@@ -55,22 +55,31 @@ type graphRun struct {
 	slots []*tensor.Tensor
 }
 
+// GraphOptions changes how a graph compiles.
+type GraphOptions struct {
+	// Repair undoes a TF.js converter fault: a PReLU whose positive part
+	// was fused into the convolution before it as a Relu runs as the
+	// PReLU (see reluFusedPReLU). Off, the graph runs as tfjs runs it.
+	Repair bool
+}
+
 // LoadGraphNet loads and compiles the graph model at path.
-func LoadGraphNet(path string) (*GraphNet, error) {
+func LoadGraphNet(path string, opt GraphOptions) (*GraphNet, error) {
 	m, err := LoadGraphModel(path)
 	if err != nil {
 		return nil, err
 	}
-	return NewGraphNet(m)
+	return NewGraphNet(m, opt)
 }
 
 // NewGraphNet compiles a graph model whose one sink (a node no other node
 // reads) is its output.
-func NewGraphNet(m *GraphModel) (*GraphNet, error) {
+func NewGraphNet(m *GraphModel, opt GraphOptions) (*GraphNet, error) {
 	c, err := newGraphCompiler(m)
 	if err != nil {
 		return nil, err
 	}
+	c.repair = opt.Repair
 	g, err := c.compile()
 	if err != nil {
 		return nil, fmt.Errorf("graph model %s: %w", m.Path, err)
@@ -134,11 +143,12 @@ func (g *GraphNet) Forward(x *tensor.Tensor) ([]float32, error) {
 type graphCompiler struct {
 	m      *GraphModel
 	nodes  map[string]*graphNode
-	users  map[string]int        // how many nodes read each node
+	users  map[string]int // how many nodes read each node
 	consts map[string]*tensor.Tensor
 	slot   map[string]int // slot of each compiled activation
 	shape  map[string][]int
 	g      *GraphNet
+	repair bool                      // see reluFusedPReLU
 	padIn  map[string]int            // a VALID convolution's absorbed Pad (fuse)
 	slopes map[string]*tensor.Tensor // a fused PReLU's slopes (fuse)
 }

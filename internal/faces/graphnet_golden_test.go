@@ -43,7 +43,7 @@ func TestGraphNetGolden(t *testing.T) {
 		if _, err := os.Stat(path); err != nil {
 			t.Skipf("skipping: the descriptor nets are not installed (run `starid models fetch`): %v", err)
 		}
-		net, err := LoadGraphNet(path)
+		net, err := LoadGraphNet(path, GraphOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
