@@ -1,0 +1,400 @@
+package faces
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"starid/internal/tensor"
+)
+
+// A tiny graph in TF.js's JSON with every op and pattern GraphNet knows:
+// an odd input so SAME at stride 2 pads unevenly, both written-out PReLU
+// forms, a fused depthwise with Relu, a Pad before a VALID convolution, a
+// residual add, constants on either side, a reshape to a vector, a dense
+// layer and an L2 norm. The expected output comes from ref below, a plain
+// NHWC evaluation of the same nodes written independently of GraphNet.
+
+type tnode struct {
+	name, op string
+	in       []string
+	attr     map[string]any
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func convAttr(stride int, pad string, fused ...string) map[string]any {
+	a := map[string]any{
+		"strides":     map[string]any{"list": map[string]any{"i": []string{"1", fmt.Sprint(stride), fmt.Sprint(stride), "1"}}},
+		"padding":     map[string]any{"s": b64(pad)},
+		"data_format": map[string]any{"s": b64("NHWC")},
+		"dilations":   map[string]any{"list": map[string]any{"i": []string{"1", "1", "1", "1"}}},
+	}
+	if len(fused) > 0 {
+		var s []string
+		for _, f := range fused {
+			s = append(s, b64(f))
+		}
+		a["fused_ops"] = map[string]any{"list": map[string]any{"s": s}}
+	}
+	return a
+}
+
+// tinyGraph returns the nodes and constant tensors (TF shapes) of the test
+// graph for an s x s input.
+func tinyGraph(s int, rng *rand.Rand) ([]tnode, map[string]*tensor.Tensor) {
+	consts := map[string]*tensor.Tensor{}
+	k := func(name string, scale float32, shape ...int) string {
+		t := tensor.New(shape...)
+		for i := range t.Data {
+			t.Data[i] = scale * float32(rng.NormFloat64())
+		}
+		consts[name] = t
+		return name
+	}
+	fixed := func(name string, vals []float32, shape ...int) string {
+		consts[name] = tensor.FromData(vals, shape...)
+		return name
+	}
+	out := (s+1)/2 + 0 // SAME, stride 2
+	nodes := []tnode{
+		{"x", "Placeholder", nil, map[string]any{"shape": map[string]any{"shape": map[string]any{"dim": []map[string]string{{"size": "-1"}, {"size": fmt.Sprint(s)}, {"size": fmt.Sprint(s)}, {"size": "3"}}}}}},
+		{"sub0", "Sub", []string{"x", fixed("mean", []float32{0.5})}, nil},
+		{"c1", "_FusedConv2D", []string{"sub0", k("c1w", 0.5, 3, 3, 3, 4), k("c1b", 0.1, 4)}, convAttr(2, "SAME", "BiasAdd")},
+		{"r1", "Relu", []string{"c1"}, nil},
+		{"a1", "Abs", []string{"c1"}, nil},
+		{"s1", "Sub", []string{"c1", "a1"}, nil},
+		{"m1", "Mul", []string{"s1", k("h1", 0.3, 4)}, nil},
+		{"p1", "Add", []string{"r1", "m1"}, nil},
+		{"dw", "FusedDepthwiseConv2dNative", []string{"p1", k("dww", 0.5, 3, 3, 4, 1), k("dwb", 0.1, 4)}, convAttr(1, "SAME", "BiasAdd", "Relu")},
+		{"pad", "Pad", []string{"dw", fixed("pads", []float32{0, 0, 1, 1, 1, 1, 0, 0}, 4, 2)}, nil},
+		{"c2", "Conv2D", []string{"pad", k("c2w", 0.4, 3, 3, 4, 4)}, convAttr(1, "VALID")},
+		{"mx", "Maximum", []string{fixed("zero", []float32{0}), "c2"}, nil},
+		{"mn", "Minimum", []string{"zero", "c2"}, nil},
+		{"m2", "Mul", []string{k("g2", 0.3, 4), "mn"}, nil},
+		{"p2", "AddV2", []string{"mx", "m2"}, nil},
+		{"res", "AddV2", []string{"p2", "dw"}, nil},
+		{"sc", "Mul", []string{"res", k("scale", 1, 4)}, nil},
+		{"neg", "Sub", []string{fixed("one", []float32{1}), "sc"}, nil},
+		{"flat", "Reshape", []string{"neg", fixed("shape", []float32{-1, float32(out * out * 4)}, 2)}, nil},
+		{"fc", "MatMul", []string{"flat", k("fcw", 0.2, out*out*4, 6)}, map[string]any{"transpose_a": map[string]any{"b": false}}},
+		{"sq", "Square", []string{"fc"}, nil},
+		{"sum", "Sum", []string{"sq", fixed("axis", []float32{1})}, map[string]any{"keep_dims": map[string]any{"b": true}}},
+		{"mxe", "Maximum", []string{"sum", fixed("eps", []float32{1e-10})}, nil},
+		{"rs", "Rsqrt", []string{"mxe"}, nil},
+		{"y", "Mul", []string{"fc", "rs"}, nil},
+	}
+	// Constant nodes for every tensor, in a shuffled place in the list:
+	// the executor must order nodes itself.
+	for name := range consts {
+		nodes = append(nodes, tnode{name: name, op: "Const"})
+	}
+	rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	return nodes, consts
+}
+
+// encodeGraph writes nodes and constants as model.json and its shard.
+func encodeGraph(t *testing.T, nodes []tnode, consts map[string]*tensor.Tensor) ([]byte, []byte) {
+	t.Helper()
+	var bin []byte
+	var specs []map[string]any
+	var jn []map[string]any
+	for _, n := range nodes {
+		jn = append(jn, map[string]any{"name": n.name, "op": n.op, "input": n.in, "attr": n.attr})
+		if n.op != "Const" {
+			continue
+		}
+		c := consts[n.name]
+		specs = append(specs, map[string]any{"name": n.name, "shape": c.Shape, "dtype": "float32"})
+		for _, v := range c.Data {
+			bin = binary.LittleEndian.AppendUint32(bin, math.Float32bits(v))
+		}
+	}
+	js, err := json.Marshal(map[string]any{
+		"format":          "graph-model",
+		"modelTopology":   map[string]any{"node": jn},
+		"weightsManifest": []map[string]any{{"paths": []string{"g.bin"}, "weights": specs}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, bin
+}
+
+func parseTestGraph(t *testing.T, js, bin []byte) (*GraphModel, error) {
+	t.Helper()
+	return parseGraphModel("test.json", js, func(name string, limit int64) ([]byte, error) {
+		if name != "g.bin" {
+			return nil, fmt.Errorf("no shard %s", name)
+		}
+		return bin, nil
+	})
+}
+
+func TestGraphNetTinyGraph(t *testing.T) {
+	const s = 8 // SAME at stride 2 pads 0 rows above, 1 below
+	rng := rand.New(rand.NewPCG(3, 4))
+	nodes, consts := tinyGraph(s, rng)
+	js, bin := encodeGraph(t, nodes, consts)
+	m, err := parseTestGraph(t, js, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := NewGraphNet(m, GraphOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 2
+	x := tensor.New(batch, 3, s, s) // NCHW for GraphNet
+	nhwc := make([][]float64, batch)
+	for b := range batch {
+		nhwc[b] = make([]float64, s*s*3)
+		for i := range nhwc[b] {
+			v := float32(rng.Float64())
+			nhwc[b][i] = float64(v)
+			c, p := i%3, i/3
+			x.Data[(b*3+c)*s*s+p] = v
+		}
+	}
+	got, err := net.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net.OutputLen() != 6 || len(got) != batch*6 {
+		t.Fatalf("output length %d (%d per image), want 6 per image", len(got), net.OutputLen())
+	}
+	byName := map[string]tnode{}
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	for b := range batch {
+		want := refGraph(byName, consts, nhwc[b], s)
+		for i, w := range want {
+			if d := math.Abs(float64(got[b*6+i]) - w); d > 1e-5 {
+				t.Errorf("image %d value %d: %g, want %g", b, i, got[b*6+i], w)
+			}
+		}
+	}
+	// The fusions happened: both PReLU forms became one step each, and
+	// the Pad is the convolution's own padding.
+	ops := map[string]bool{}
+	for _, st := range net.steps {
+		ops[st.node] = true
+	}
+	for _, gone := range []string{"r1", "a1", "s1", "m1", "mx", "mn", "m2", "pad"} {
+		if ops[gone] {
+			t.Errorf("node %s was compiled; the fusion should have bypassed it", gone)
+		}
+	}
+	// A second net from the same model gives the same output (the model
+	// was not changed by compiling it).
+	net2, err := NewGraphNet(m, GraphOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := net2.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if again[i] != got[i] {
+			t.Fatalf("second compile: value %d is %g, first %g", i, again[i], got[i])
+		}
+	}
+}
+
+// refGraph evaluates the tiny graph on one NHWC image with plain loops.
+func refGraph(nodes map[string]tnode, consts map[string]*tensor.Tensor, x []float64, s int) []float64 {
+	type val struct {
+		d       []float64
+		h, w, c int
+	}
+	vals := map[string]val{"x": {x, s, s, 3}}
+	get := func(name string) val {
+		if v, ok := vals[name]; ok {
+			return v
+		}
+		c := consts[name]
+		d := make([]float64, len(c.Data))
+		for i, v := range c.Data {
+			d[i] = float64(v)
+		}
+		return val{d: d}
+	}
+	// bin applies f elementwise; b broadcasts over the last axis or as a
+	// scalar; a keep_dims [1, 1] value broadcasts as a scalar too.
+	bin := func(a, b val, f func(x, y float64) float64) val {
+		o := val{make([]float64, len(a.d)), a.h, a.w, a.c}
+		for i := range a.d {
+			var y float64
+			switch len(b.d) {
+			case len(a.d):
+				y = b.d[i]
+			case 1:
+				y = b.d[0]
+			default:
+				y = b.d[i%len(b.d)]
+			}
+			o.d[i] = f(a.d[i], y)
+		}
+		return o
+	}
+	conv := func(in val, w *tensor.Tensor, bias []float64, stride, pt, pl, oh, ow int, depthwise bool) val {
+		k, oc := w.Shape[0], w.Shape[3]
+		if depthwise {
+			oc = in.c
+		}
+		o := val{make([]float64, oh*ow*oc), oh, ow, oc}
+		for y := range oh {
+			for xx := range ow {
+				for co := range oc {
+					sum := 0.0
+					if bias != nil {
+						sum = bias[co]
+					}
+					for ky := range k {
+						for kx := range k {
+							iy, ix := y*stride+ky-pt, xx*stride+kx-pl
+							if iy < 0 || ix < 0 || iy >= in.h || ix >= in.w {
+								continue
+							}
+							if depthwise {
+								sum += in.d[(iy*in.w+ix)*in.c+co] * float64(w.Data[(ky*k+kx)*in.c+co])
+								continue
+							}
+							for ci := range in.c {
+								sum += in.d[(iy*in.w+ix)*in.c+ci] * float64(w.Data[((ky*k+kx)*in.c+ci)*oc+co])
+							}
+						}
+					}
+					o.d[(y*ow+xx)*oc+co] = sum
+				}
+			}
+		}
+		return o
+	}
+	relu := func(v float64) float64 { return math.Max(v, 0) }
+	o := (s + 1) / 2
+	total := (o-1)*2 + 3 - s // SAME at stride 2: the odd row at the bottom
+	order := []string{"sub0", "c1", "p1", "dw", "c2", "p2", "res", "sc", "neg", "flat", "fc", "y"}
+	for _, name := range order {
+		n := nodes[name]
+		var v val
+		switch name {
+		case "sub0":
+			v = bin(get("x"), get("mean"), func(a, b float64) float64 { return a - b })
+		case "c1":
+			v = conv(get("sub0"), consts["c1w"], get("c1b").d, 2, total/2, total/2, o, o, false)
+		case "p1":
+			v = bin(get("c1"), get("h1"), func(a, h float64) float64 { return relu(a) + h*(a-math.Abs(a)) })
+		case "dw":
+			v = conv(get("p1"), consts["dww"], get("dwb").d, 1, 1, 1, o, o, true)
+			for i := range v.d {
+				v.d[i] = relu(v.d[i])
+			}
+		case "c2":
+			v = conv(get("dw"), consts["c2w"], nil, 1, 1, 1, o, o, false)
+		case "p2":
+			v = bin(get("c2"), get("g2"), func(a, g float64) float64 { return math.Max(0, a) + g*math.Min(0, a) })
+		case "res":
+			v = bin(get("p2"), get("dw"), func(a, b float64) float64 { return a + b })
+		case "sc":
+			v = bin(get("res"), get("scale"), func(a, b float64) float64 { return a * b })
+		case "neg":
+			v = bin(get("sc"), get("one"), func(a, b float64) float64 { return b - a })
+		case "flat":
+			v = get("neg") // NHWC is already TF's flattening order
+		case "fc":
+			in, w := get("flat"), consts["fcw"]
+			v = val{d: make([]float64, 6)}
+			for j := range 6 {
+				for i, a := range in.d {
+					v.d[j] += a * float64(w.Data[i*6+j])
+				}
+			}
+		case "y":
+			fc := get("fc")
+			ss := 0.0
+			for _, a := range fc.d {
+				ss += a * a
+			}
+			v = bin(fc, val{d: []float64{1 / math.Sqrt(math.Max(ss, 1e-10))}}, func(a, b float64) float64 { return a * b })
+		}
+		_ = n
+		vals[name] = v
+	}
+	return vals["y"].d
+}
+
+// TestGraphNetErrors: a broken or unsupported graph is an error that
+// names the model and the problem, never a panic.
+func TestGraphNetErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	base, consts := tinyGraph(7, rng)
+	edit := func(fn func(ns []tnode) []tnode) []tnode {
+		ns := make([]tnode, len(base))
+		copy(ns, base)
+		return fn(ns)
+	}
+	find := func(ns []tnode, name string) int {
+		for i, n := range ns {
+			if n.name == name {
+				return i
+			}
+		}
+		t.Fatalf("no node %s", name)
+		return -1
+	}
+	cases := []struct {
+		name  string
+		nodes []tnode
+		want  string
+	}{
+		{"unknown op", edit(func(ns []tnode) []tnode {
+			ns[find(ns, "sq")] = tnode{"sq", "Softplus", []string{"fc"}, nil}
+			return ns
+		}), "op Softplus is not supported"},
+		{"missing input", edit(func(ns []tnode) []tnode {
+			ns[find(ns, "rs")] = tnode{"rs", "Rsqrt", []string{"nowhere"}, nil}
+			return ns
+		}), `reads "nowhere"`},
+		{"two outputs", edit(func(ns []tnode) []tnode {
+			return append(ns, tnode{"extra", "Relu", []string{"fc"}, nil})
+		}), "want one output node"},
+		{"cycle", edit(func(ns []tnode) []tnode {
+			ns[find(ns, "sub0")] = tnode{"sub0", "Sub", []string{"x", "neg"}, nil}
+			return ns
+		}), "cycle"},
+		{"dilated", edit(func(ns []tnode) []tnode {
+			i := find(ns, "c2")
+			a := convAttr(1, "VALID")
+			a["dilations"] = map[string]any{"list": map[string]any{"i": []string{"1", "2", "2", "1"}}}
+			ns[i] = tnode{"c2", "Conv2D", ns[i].in, a}
+			return ns
+		}), "dilations"},
+		{"bad broadcast", edit(func(ns []tnode) []tnode {
+			ns[find(ns, "sc")] = tnode{"sc", "Mul", []string{"res", "c1w"}, nil}
+			return ns
+		}), "cannot broadcast"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			js, bin := encodeGraph(t, c.nodes, consts)
+			m, err := parseTestGraph(t, js, bin)
+			if err == nil {
+				_, err = NewGraphNet(m, GraphOptions{})
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "test.json") {
+				t.Fatalf("error %v; want one naming test.json and %q", err, c.want)
+			}
+		})
+	}
+	if _, err := parseTestGraph(t, []byte(`{"format":"layers-model"}`), nil); err == nil || !strings.Contains(err.Error(), "graph-model") {
+		t.Fatalf("a layers model: %v", err)
+	}
+}
