@@ -24,6 +24,11 @@ const (
 	// MobileFace: 112x112 RGB pixels, a 256-value embedding (becauseofAI's
 	// MobileFace, from MXNet); the graph scales its own input.
 	MobileFace = "mobileface"
+	// FaceRes: 224x224 RGB pixels, a 1,024-value global pooling of a
+	// MobileNet trained for identity, age and gender (HSE FaceRes; Human's
+	// default descriptor), float16 weights. Human feeds it the upright face
+	// box rather than an ArcFace chip.
+	FaceRes = "faceres"
 )
 
 // humanModelsDir is the models folder's sub-folder for HumanModelsSpec's
@@ -61,27 +66,37 @@ type ArcDescriber struct {
 	Template  Template // the chip the net takes
 }
 
-// arcInputs is each known net's input scaling.
-var arcInputs = map[string][2]float32{
-	MobileFaceNet: {127.5, 128},
-	MobileFace:    {0, 1},
+// arcSpec is how a known descriptor net is fed and read.
+type arcSpec struct {
+	mean, div float32
+	template  Template
+	output    string // the graph node holding the descriptor; "" for the sink
 }
 
-// LoadArcDescriber loads the descriptor net model (MobileFaceNet or
-// MobileFace) from a models folder.
+// arcSpecs are the known nets'. FaceRes gets dlib's chip geometry with a
+// little room around the face, close to the face boxes Human crops for it.
+var arcSpecs = map[string]arcSpec{
+	MobileFaceNet: {mean: 127.5, div: 128, template: ArcFaceTemplate},
+	MobileFace:    {mean: 0, div: 1, template: ArcFaceTemplate},
+	FaceRes:       {mean: 0, div: 1, template: ChipTemplate(224, 0.1), output: "global_pooling/Mean"},
+}
+
+// LoadArcDescriber loads the descriptor net model (MobileFaceNet,
+// MobileFace or FaceRes) from a models folder.
 func LoadArcDescriber(dir, model string) (*ArcDescriber, error) {
-	scale, ok := arcInputs[model]
+	spec, ok := arcSpecs[model]
 	if !ok {
-		return nil, fmt.Errorf("descriptor net %q is not known (want %s or %s)", model, MobileFaceNet, MobileFace)
+		return nil, fmt.Errorf("descriptor net %q is not known (want %s, %s or %s)", model, MobileFaceNet, MobileFace, FaceRes)
 	}
-	g, err := LoadGraphNet(GraphModelPath(dir, model), GraphOptions{Repair: ArcRepair})
+	g, err := LoadGraphNet(GraphModelPath(dir, model), GraphOptions{Repair: ArcRepair, Output: spec.output})
 	if err != nil {
 		return nil, err
 	}
-	if c, h, w := g.InputShape(); c != 3 || h != ArcFaceTemplate.Size || w != ArcFaceTemplate.Size {
-		return nil, fmt.Errorf("descriptor net %s takes %dx%dx%d images, want 112x112x3", model, h, w, c)
+	size := spec.template.Size
+	if c, h, w := g.InputShape(); c != 3 || h != size || w != size {
+		return nil, fmt.Errorf("descriptor net %s takes %dx%dx%d images, want %dx%dx3", model, h, w, c, size, size)
 	}
-	return &ArcDescriber{Name: model, Net: g, Mean: scale[0], Div: scale[1], Template: ArcFaceTemplate}, nil
+	return &ArcDescriber{Name: model, Net: g, Mean: spec.mean, Div: spec.div, Template: spec.template}, nil
 }
 
 // Describe aligns the face with the given 68 landmarks and returns its

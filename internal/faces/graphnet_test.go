@@ -398,3 +398,28 @@ func TestGraphNetErrors(t *testing.T) {
 		t.Fatalf("a layers model: %v", err)
 	}
 }
+
+// TestFloat16Weights: half-precision weights (the Human library's faceres)
+// decode exactly, subnormals, signed zero, infinity and all.
+func TestFloat16Weights(t *testing.T) {
+	halves := []uint16{0x3c00, 0xc000, 0x3555, 0x0001, 0x8000, 0x7bff, 0x7c00, 0x0400}
+	want := []float32{1, -2, 0.333251953125, 5.9604645e-08, float32(math.Copysign(0, -1)), 65504, float32(math.Inf(1)), 6.1035156e-05}
+	var bin []byte
+	for _, h := range halves {
+		bin = binary.LittleEndian.AppendUint16(bin, h)
+	}
+	js := fmt.Sprintf(`[{"paths":["h.bin"],"weights":[{"name":"h","shape":[%d],"dtype":"float32","quantization":{"dtype":"float16","original_dtype":"float32"}}]}]`, len(halves))
+	w, err := parseWeights("h.json", []byte(js), func(string, int64) ([]byte, error) { return bin, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range w.Tensors["h"].Data {
+		if math.Float32bits(v) != math.Float32bits(want[i]) {
+			t.Errorf("half %#04x: %g, want %g", halves[i], v, want[i])
+		}
+	}
+	// A float16 shard one byte short is a truncated download.
+	if _, err := parseWeights("h.json", []byte(js), func(string, int64) ([]byte, error) { return bin[:len(bin)-1], nil }); err == nil {
+		t.Error("a short float16 shard was accepted")
+	}
+}

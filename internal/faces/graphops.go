@@ -340,6 +340,44 @@ func (c *graphCompiler) sum(n *graphNode) error {
 	return nil
 }
 
+// mean compiles Mean over H and W of a map (global average pooling).
+func (c *graphCompiler) mean(n *graphNode) error {
+	x, err := c.activation(n, 0)
+	if err != nil {
+		return err
+	}
+	ax, err := c.constant(n, 1)
+	if err != nil {
+		return err
+	}
+	in := c.shape[x]
+	if len(in) != 4 || len(ax.Data) != 2 || ax.Data[0] != 1 || ax.Data[1] != 2 {
+		return fmt.Errorf("node %q: Mean over axes %v of %v (NCHW); only H and W (TF axes 1, 2) of a map are supported", n.Name, ax.Data, in)
+	}
+	shape := []int{1, in[1]}
+	if n.Attr["keep_dims"].B {
+		shape = []int{1, in[1], 1, 1}
+	}
+	c.add(n.Name, []string{x}, shape, func() stepFunc {
+		var own *tensor.Tensor
+		return func(ins []*tensor.Tensor, _ []bool) (*tensor.Tensor, error) {
+			v := ins[0]
+			rows, plane := v.Shape[0]*v.Shape[1], v.Shape[2]*v.Shape[3]
+			out := append([]int{v.Shape[0]}, shape[1:]...)
+			o := output(&own, v, false, out...)
+			for r := range rows {
+				var s float64
+				for _, a := range v.Data[r*plane : (r+1)*plane] {
+					s += float64(a)
+				}
+				o.Data[r] = float32(s / float64(plane))
+			}
+			return o, nil
+		}
+	})
+	return nil
+}
+
 // reshape compiles Squeeze of a [N, C, 1, 1] map and Reshape to [N, K].
 // A map flattens in TF's order (H, W, C), so the weights of a dense layer
 // after it apply unchanged.

@@ -28,11 +28,12 @@ if (!args.models || !args.out) {
 // Each net's input scaling: value = (pixel - mean) / div. MobileFace does
 // its own (x - 127.5) * 0.0078125 inside the graph and takes pixels;
 // MobileFaceNet takes values already scaled to about [-1, 1].
+// FaceRes has three outputs; its descriptor is the global pooling.
 const MODELS = [
-  { name: 'mobilefacenet', mean: 127.5, div: 128 },
-  { name: 'mobileface', mean: 0, div: 1 },
+  { name: 'mobilefacenet', mean: 127.5, div: 128, size: 112 },
+  { name: 'mobileface', mean: 0, div: 1, size: 112 },
+  { name: 'faceres', mean: 0, div: 1, size: 224, output: 'global_pooling/Mean' },
 ];
-const SIZE = 112;
 
 const { tf } = await loadFaceApi(args.backend, []);
 
@@ -55,8 +56,9 @@ function handler(name) {
 }
 
 // input builds the pattern (mirrored left to right when mirror) scaled for
-// a net, as a [1, SIZE, SIZE, 3] tensor.
+// a net, as a [1, S, S, 3] tensor.
 function input(m, mirror) {
+  const SIZE = m.size;
   const px = new Float32Array(SIZE * SIZE * 3);
   for (let y = 0; y < SIZE; y++) {
     for (let x = 0; x < SIZE; x++) {
@@ -75,19 +77,19 @@ for (const m of MODELS) {
   const outputs = [];
   for (const mirror of [false, true]) {
     const x = input(m, mirror);
-    const y = model.execute(x);
+    const y = m.output ? model.execute(x, m.output) : model.execute(x);
     outputs.push({ mirror, output: new F32(y.dataSync()) });
     x.dispose();
     y.dispose();
   }
   console.error(`${m.name}: ${outputs[0].output.values.length} values`);
-  models.push({ name: m.name, mean: m.mean, div: m.div, size: SIZE, cases: outputs });
+  models.push({ name: m.name, output: m.output || '', mean: m.mean, div: m.div, size: m.size, cases: outputs });
 }
 
 writeFileSync(args.out, `${fmt({
   generator: 'scripts/dev/faceapi/graph_golden.mjs',
   tfjs: tf.version.tfjs,
   backend: tf.getBackend(),
-  pattern: `${PATTERN}; S = ${SIZE}; mirror: x read as S-1-x; input = (v - mean) / div as float32, NHWC`,
+  pattern: `${PATTERN}; S = the model's size; mirror: x read as S-1-x; input = (v - mean) / div as float32, NHWC`,
   models,
 })}\n`);

@@ -28,9 +28,9 @@ import (
 // cv and strangers.
 
 // fusionNets are the second nets measured, by descriptor index in the cache.
-var fusionNets = []string{faces.MobileFaceNet, faces.MobileFace}
+var fusionNets = []string{faces.MobileFaceNet, faces.MobileFace, faces.FaceRes}
 
-// secondScale is each second net's input scaling (mean, div) and secondBGR
+// secondScale is the first two second nets' input scaling (mean, div) and secondBGR
 // their channel order: flags, to find what the nets were trained on.
 var (
 	secondScale = [2][2]float32{{127.5, 128}, {0, 1}}
@@ -69,7 +69,7 @@ func (e *env) secondDescriptors(photos []identify.Photo) (secondCache, error) {
 		}
 		nets[i].Mean, nets[i].Div, nets[i].BGR = secondScale[i][0], secondScale[i][1], secondBGR
 		if secondPad >= 0 {
-			nets[i].Template = faces.ChipTemplate(faces.ArcFaceTemplate.Size, secondPad)
+			nets[i].Template = faces.ChipTemplate(nets[i].Template.Size, secondPad)
 		}
 	}
 	prog := progress.New(os.Stderr, 0, "second descriptors").Func()
@@ -178,6 +178,12 @@ func fusionVariants(meanB []float32) []fusionVariant {
 	for _, w := range []float64{0.5, 0.7, 0.85} {
 		vs = append(vs, fusionVariant{fmt.Sprintf("a+c, weight of a %.2f", w), func(a []float32, s [][]float32) []float32 {
 			return concatWeighted([][]float32{a, s[1]}, []float64{w, 1 - w})
+		}})
+	}
+	vs = append(vs, fusionVariant{"d: FaceRes 1024-D", func(_ []float32, s [][]float32) []float32 { return s[2] }})
+	for _, w := range []float64{0.5, 0.7} {
+		vs = append(vs, fusionVariant{fmt.Sprintf("a+d, weight of a %.2f", w), func(a []float32, s [][]float32) []float32 {
+			return concatWeighted([][]float32{a, s[2]}, []float64{w, 1 - w})
 		}})
 	}
 	vs = append(vs, fusionVariant{"a+b+c, equal weights", func(a []float32, s [][]float32) []float32 {
