@@ -1,10 +1,7 @@
 package faces
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 
@@ -235,15 +232,26 @@ func (c *graphCompiler) pad(n *graphNode) error {
 //
 // The ops it bypasses stay in the graph; when nothing else reads them they
 // are never reached from the output and so never compiled.
+//
+// Before those, graphfold.go folds batch norms into the convolutions (so
+// the Pad fold sees the folded ones) and rewrites ReLU6 clamps.
 func (c *graphCompiler) fuse() {
 	c.padIn = map[string]int{}
 	c.slopes = map[string]*tensor.Tensor{}
-	for _, n := range c.nodes {
-		switch n.Op {
-		case "Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative":
+	c.extra = map[string]*tensor.Tensor{}
+	for _, n := range c.foldOrder() {
+		if n.Op == "Add" || n.Op == "AddV2" {
+			c.foldAffine(n)
+		}
+	}
+	for _, n := range c.foldOrder() {
+		switch {
+		case isConvOp(n.Op):
 			c.fusePad(n)
-		case "Add", "AddV2":
+		case n.Op == "Add" || n.Op == "AddV2":
 			c.fusePReLU(n)
+		case n.Op == "Maximum":
+			c.fuseClamp(n)
 		}
 	}
 }
@@ -273,6 +281,9 @@ func (c *graphCompiler) fusePad(n *graphNode) {
 func (c *graphCompiler) constTensor(name string) *tensor.Tensor {
 	if n := c.nodes[name]; n == nil || n.Op != "Const" {
 		return nil
+	}
+	if t, ok := c.extra[name]; ok {
+		return t
 	}
 	return c.m.Weights.Tensors[name]
 }
@@ -397,13 +408,7 @@ func (c *graphCompiler) reluFusedPReLU(d string, mul *graphNode) (string, *tenso
 	cp := *dn
 	cp.Name = d + "/without_relu"
 	cp.Input = slices.Clone(dn.Input)
-	cp.Attr = maps.Clone(dn.Attr)
-	a := cp.Attr["fused_ops"]
-	a.List = &struct {
-		S []string      `json:"s"`
-		I []json.Number `json:"i"`
-	}{S: []string{base64.StdEncoding.EncodeToString([]byte("BiasAdd"))}}
-	cp.Attr["fused_ops"] = a
+	biasOnly(&cp)
 	c.nodes[cp.Name] = &cp
 	return cp.Name, slope
 }

@@ -155,6 +155,7 @@ type graphCompiler struct {
 	output string                    // GraphOptions.Output
 	padIn  map[string]int            // a VALID convolution's absorbed Pad (fuse)
 	slopes map[string]*tensor.Tensor // a fused PReLU's slopes (fuse)
+	extra  map[string]*tensor.Tensor // constants the folds made
 }
 
 func newGraphCompiler(m *GraphModel) (*graphCompiler, error) {
@@ -348,8 +349,8 @@ func (c *graphCompiler) constant(n *graphNode, k int) (*tensor.Tensor, error) {
 func (c *graphCompiler) node(n *graphNode) error {
 	switch n.Op {
 	case "Const":
-		t, ok := c.m.Weights.Tensors[n.Name]
-		if !ok {
+		t := c.constTensor(n.Name)
+		if t == nil {
 			return fmt.Errorf("constant %q has no tensor in the weights manifest", n.Name)
 		}
 		c.consts[n.Name] = t

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// BenchmarkArcDescriber times one 112x112 chip through each installed
+// BenchmarkArcDescriber times one chip (112x112, FaceRes 224x224) through each installed
 // descriptor graph net (batch 1, as the pipeline would run it per face).
 func BenchmarkArcDescriber(b *testing.B) {
 	dir := modelDirOrSkip(b)
-	for _, name := range []string{MobileFaceNet, MobileFace} {
+	for _, name := range []string{MobileFaceNet, MobileFace, FaceRes} {
 		b.Run(name, func(b *testing.B) {
 			if _, err := os.Stat(GraphModelPath(dir, name)); err != nil {
 				b.Skipf("skipping: the descriptor nets are not installed (run `starid models fetch`): %v", err)
@@ -18,7 +18,7 @@ func BenchmarkArcDescriber(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			chip := goldenPattern(ArcFaceTemplate.Size)
+			chip := goldenPattern(d.Template.Size)
 			if _, err := d.DescribeChip(chip); err != nil {
 				b.Fatal(err)
 			}

@@ -19,6 +19,8 @@ import (
 // residual add, constants on either side, a reshape to a vector, a dense
 // layer and an L2 norm. The expected output comes from ref below, a plain
 // NHWC evaluation of the same nodes written independently of GraphNet.
+// A 1x1 convolution with a batch norm as Mul and Add and a ReLU6 as Relu,
+// Minimum and Maximum covers the folds of graphfold.go.
 
 type tnode struct {
 	name, op string
@@ -79,7 +81,13 @@ func tinyGraph(s int, rng *rand.Rand) ([]tnode, map[string]*tensor.Tensor) {
 		{"m2", "Mul", []string{k("g2", 0.3, 4), "mn"}, nil},
 		{"p2", "AddV2", []string{"mx", "m2"}, nil},
 		{"res", "AddV2", []string{"p2", "dw"}, nil},
-		{"sc", "Mul", []string{"res", k("scale", 1, 4)}, nil},
+		{"c3", "Conv2D", []string{"res", k("c3w", 0.8, 1, 1, 4, 4)}, convAttr(1, "VALID")},
+		{"bnm", "Mul", []string{"c3", k("bnscale", 1, 4)}, nil},
+		{"bn", "Add", []string{k("bnshift", 0.5, 4), "bnm"}, nil},
+		{"r3", "Relu", []string{"bn"}, nil},
+		{"mn3", "Minimum", []string{"r3", fixed("six", []float32{6})}, nil},
+		{"cl", "Maximum", []string{"mn3", "zero"}, nil},
+		{"sc", "Mul", []string{"cl", k("scale", 1, 4)}, nil},
 		{"neg", "Sub", []string{fixed("one", []float32{1}), "sc"}, nil},
 		{"flat", "Reshape", []string{"neg", fixed("shape", []float32{-1, float32(out * out * 4)}, 2)}, nil},
 		{"fc", "MatMul", []string{"flat", k("fcw", 0.2, out*out*4, 6)}, map[string]any{"transpose_a": map[string]any{"b": false}}},
@@ -186,7 +194,7 @@ func TestGraphNetTinyGraph(t *testing.T) {
 	for _, st := range net.steps {
 		ops[st.node] = true
 	}
-	for _, gone := range []string{"r1", "a1", "s1", "m1", "mx", "mn", "m2", "pad"} {
+	for _, gone := range []string{"r1", "a1", "s1", "m1", "mx", "mn", "m2", "pad", "c3", "bnm", "r3", "mn3"} {
 		if ops[gone] {
 			t.Errorf("node %s was compiled; the fusion should have bypassed it", gone)
 		}
@@ -281,7 +289,7 @@ func refGraph(nodes map[string]tnode, consts map[string]*tensor.Tensor, x []floa
 	relu := func(v float64) float64 { return math.Max(v, 0) }
 	o := (s + 1) / 2
 	total := (o-1)*2 + 3 - s // SAME at stride 2: the odd row at the bottom
-	order := []string{"sub0", "c1", "p1", "dw", "c2", "p2", "res", "sc", "neg", "flat", "fc", "y"}
+	order := []string{"sub0", "c1", "p1", "dw", "c2", "p2", "res", "c3", "cl", "sc", "neg", "flat", "fc", "y"}
 	for _, name := range order {
 		n := nodes[name]
 		var v val
@@ -303,8 +311,13 @@ func refGraph(nodes map[string]tnode, consts map[string]*tensor.Tensor, x []floa
 			v = bin(get("c2"), get("g2"), func(a, g float64) float64 { return math.Max(0, a) + g*math.Min(0, a) })
 		case "res":
 			v = bin(get("p2"), get("dw"), func(a, b float64) float64 { return a + b })
+		case "c3":
+			v = conv(get("res"), consts["c3w"], nil, 1, 0, 0, o, o, false)
+		case "cl":
+			v = bin(get("c3"), get("bnscale"), func(a, b float64) float64 { return a * b })
+			v = bin(v, get("bnshift"), func(a, b float64) float64 { return math.Min(relu(a+b), 6) })
 		case "sc":
-			v = bin(get("res"), get("scale"), func(a, b float64) float64 { return a * b })
+			v = bin(get("cl"), get("scale"), func(a, b float64) float64 { return a * b })
 		case "neg":
 			v = bin(get("sc"), get("one"), func(a, b float64) float64 { return b - a })
 		case "flat":
@@ -378,7 +391,7 @@ func TestGraphNetErrors(t *testing.T) {
 			return ns
 		}), "dilations"},
 		{"bad broadcast", edit(func(ns []tnode) []tnode {
-			ns[find(ns, "sc")] = tnode{"sc", "Mul", []string{"res", "c1w"}, nil}
+			ns[find(ns, "sc")] = tnode{"sc", "Mul", []string{"cl", "c1w"}, nil}
 			return ns
 		}), "cannot broadcast"},
 	}

@@ -33,7 +33,10 @@ func (c *graphCompiler) unary(n *graphNode) error {
 		var own *tensor.Tensor
 		return func(ins []*tensor.Tensor, dies []bool) (*tensor.Tensor, error) {
 			out := output(&own, ins[0], dies[0], ins[0].Shape...)
-			unaryKernel(n.Op, out.Data, ins[0].Data)
+			src := ins[0].Data
+			tensor.ParallelMin(len(src), 1<<14, func(lo, hi int) {
+				unaryKernel(n.Op, out.Data[lo:hi], src[lo:hi])
+			})
 			return out, nil
 		}
 	})
@@ -44,11 +47,20 @@ func unaryKernel(op string, dst, src []float32) {
 	switch op {
 	case "Relu":
 		for i, v := range src {
-			dst[i] = max(v, 0)
+			b := math.Float32bits(v)
+			dst[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 		}
 	case "Relu6":
+		// The sign test is a coin toss a branch predictor loses, so
+		// negatives are cleared with a mask of the sign bit; values
+		// above 6 are rare enough for a branch.
 		for i, v := range src {
-			dst[i] = min(max(v, 0), 6)
+			b := math.Float32bits(v)
+			v = math.Float32frombits(b &^ uint32(int32(b)>>31))
+			if v > 6 {
+				v = 6
+			}
+			dst[i] = v
 		}
 	case "Abs":
 		for i, v := range src {
