@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"starid/internal/data"
 	"starid/internal/eval"
@@ -45,7 +46,7 @@ var (
 type secondCache map[string][][][]float32
 
 func (e *env) secondDescriptors(photos []identify.Photo) (secondCache, error) {
-	tag := fmt.Sprintf("%s-%g-%g-%g-%g-%v-repair%v-pad%g", faces.PipelineVersion[len("face-api-1.7.15/"):],
+	tag := fmt.Sprintf("%s-%d-%g-%g-%g-%g-%v-repair%v-pad%g", strings.ReplaceAll(faces.PipelineVersion, "/", "_"), len(fusionNets),
 		secondScale[0][0], secondScale[0][1], secondScale[1][0], secondScale[1][1], secondBGR, faces.ArcRepair, secondPad)
 	path := filepath.Join(e.out, "fusion-second-"+tag+".gob")
 	c := secondCache{}
@@ -67,7 +68,10 @@ func (e *env) secondDescriptors(photos []identify.Photo) (secondCache, error) {
 		if nets[i], err = faces.LoadArcDescriber(dir, n); err != nil {
 			return nil, err
 		}
-		nets[i].Mean, nets[i].Div, nets[i].BGR = secondScale[i][0], secondScale[i][1], secondBGR
+		if i < len(secondScale) {
+			nets[i].Mean, nets[i].Div = secondScale[i][0], secondScale[i][1]
+		}
+		nets[i].BGR = secondBGR
 		if secondPad >= 0 {
 			nets[i].Template = faces.ChipTemplate(nets[i].Template.Size, secondPad)
 		}
@@ -213,11 +217,15 @@ func (e *env) fusion() error {
 	fold := e.foldOf()
 	fmt.Printf("fusion: nearest centroid, unknown rule at target FRR %.3f, seed %d, %d photos\n", e.frr, e.seed, len(photos))
 	fmt.Println("variant                     | CV open top-1   wrong  unknown | strangers unknown  known refused | pooled: strangers named at <=1% refused | verify acc")
-	meanB := make([]float32, 192) // MobileFaceNet's length
+	var meanB []float32
 	nb := 0
 	for _, p := range photos {
 		if j := mainIndex(e, p.Faces); j >= 0 {
-			for i, v := range second[p.Path][j][0] {
+			b := second[p.Path][j][0]
+			if meanB == nil {
+				meanB = make([]float32, len(b))
+			}
+			for i, v := range b {
 				meanB[i] += v
 			}
 			nb++
