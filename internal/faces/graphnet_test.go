@@ -176,12 +176,8 @@ func TestGraphNetTinyGraph(t *testing.T) {
 	if net.OutputLen() != 6 || len(got) != batch*6 {
 		t.Fatalf("output length %d (%d per image), want 6 per image", len(got), net.OutputLen())
 	}
-	byName := map[string]tnode{}
-	for _, n := range nodes {
-		byName[n.name] = n
-	}
 	for b := range batch {
-		want := refGraph(byName, consts, nhwc[b], s)
+		want := refGraph(consts, nhwc[b], s)
 		for i, w := range want {
 			if d := math.Abs(float64(got[b*6+i]) - w); d > 1e-5 {
 				t.Errorf("image %d value %d: %g, want %g", b, i, got[b*6+i], w)
@@ -216,14 +212,32 @@ func TestGraphNetTinyGraph(t *testing.T) {
 	}
 }
 
-// refGraph evaluates the tiny graph on one NHWC image with plain loops.
-func refGraph(nodes map[string]tnode, consts map[string]*tensor.Tensor, x []float64, s int) []float64 {
-	type val struct {
-		d       []float64
-		h, w, c int
+// refBin applies f elementwise over a's values (ssd_test.go's nhwc, or a
+// plain vector with h = w = c = 0); b broadcasts over the last axis, or as a
+// scalar.
+func refBin(a, b nhwc, f func(x, y float64) float64) nhwc {
+	o := nhwc{a.h, a.w, a.c, make([]float64, len(a.v))}
+	for i := range a.v {
+		var y float64
+		switch len(b.v) {
+		case len(a.v):
+			y = b.v[i]
+		case 1:
+			y = b.v[0]
+		default:
+			y = b.v[i%len(b.v)]
+		}
+		o.v[i] = f(a.v[i], y)
 	}
-	vals := map[string]val{"x": {x, s, s, 3}}
-	get := func(name string) val {
+	return o
+}
+
+func relu64(v float64) float64 { return math.Max(v, 0) }
+
+// refGraph evaluates the tiny graph on one NHWC image with plain loops.
+func refGraph(consts map[string]*tensor.Tensor, x []float64, s int) []float64 {
+	vals := map[string]nhwc{"x": {s, s, 3, x}}
+	get := func(name string) nhwc {
 		if v, ok := vals[name]; ok {
 			return v
 		}
@@ -232,116 +246,60 @@ func refGraph(nodes map[string]tnode, consts map[string]*tensor.Tensor, x []floa
 		for i, v := range c.Data {
 			d[i] = float64(v)
 		}
-		return val{d: d}
+		return nhwc{v: d}
 	}
-	// bin applies f elementwise; b broadcasts over the last axis or as a
-	// scalar; a keep_dims [1, 1] value broadcasts as a scalar too.
-	bin := func(a, b val, f func(x, y float64) float64) val {
-		o := val{make([]float64, len(a.d)), a.h, a.w, a.c}
-		for i := range a.d {
-			var y float64
-			switch len(b.d) {
-			case len(a.d):
-				y = b.d[i]
-			case 1:
-				y = b.d[0]
-			default:
-				y = b.d[i%len(b.d)]
-			}
-			o.d[i] = f(a.d[i], y)
-		}
-		return o
-	}
-	conv := func(in val, w *tensor.Tensor, bias []float64, stride, pt, pl, oh, ow int, depthwise bool) val {
-		k, oc := w.Shape[0], w.Shape[3]
-		if depthwise {
-			oc = in.c
-		}
-		o := val{make([]float64, oh*ow*oc), oh, ow, oc}
-		for y := range oh {
-			for xx := range ow {
-				for co := range oc {
-					sum := 0.0
-					if bias != nil {
-						sum = bias[co]
-					}
-					for ky := range k {
-						for kx := range k {
-							iy, ix := y*stride+ky-pt, xx*stride+kx-pl
-							if iy < 0 || ix < 0 || iy >= in.h || ix >= in.w {
-								continue
-							}
-							if depthwise {
-								sum += in.d[(iy*in.w+ix)*in.c+co] * float64(w.Data[(ky*k+kx)*in.c+co])
-								continue
-							}
-							for ci := range in.c {
-								sum += in.d[(iy*in.w+ix)*in.c+ci] * float64(w.Data[((ky*k+kx)*in.c+ci)*oc+co])
-							}
-						}
-					}
-					o.d[(y*ow+xx)*oc+co] = sum
-				}
-			}
-		}
-		return o
-	}
-	relu := func(v float64) float64 { return math.Max(v, 0) }
-	o := (s + 1) / 2
-	total := (o-1)*2 + 3 - s // SAME at stride 2: the odd row at the bottom
-	order := []string{"sub0", "c1", "p1", "dw", "c2", "p2", "res", "c3", "cl", "sc", "neg", "flat", "fc", "y"}
+	mul := func(a, b float64) float64 { return a * b }
+	add := func(a, b float64) float64 { return a + b }
+	// Every convolution of the graph is SAME (c2's Pad of 1 before a VALID
+	// 3x3 is too), which ssd_test.go's refConv computes.
+	order := []string{"sub0", "c1", "p1", "dw", "c2", "p2", "res", "c3", "cl", "sc", "neg", "fc", "y"}
 	for _, name := range order {
-		n := nodes[name]
-		var v val
+		var v nhwc
 		switch name {
 		case "sub0":
-			v = bin(get("x"), get("mean"), func(a, b float64) float64 { return a - b })
+			v = refBin(get("x"), get("mean"), func(a, b float64) float64 { return a - b })
 		case "c1":
-			v = conv(get("sub0"), consts["c1w"], get("c1b").d, 2, total/2, total/2, o, o, false)
+			v = refBin(refConv(get("sub0"), consts["c1w"], 2, false), get("c1b"), add)
 		case "p1":
-			v = bin(get("c1"), get("h1"), func(a, h float64) float64 { return relu(a) + h*(a-math.Abs(a)) })
+			v = refBin(get("c1"), get("h1"), func(a, h float64) float64 { return relu64(a) + h*(a-math.Abs(a)) })
 		case "dw":
-			v = conv(get("p1"), consts["dww"], get("dwb").d, 1, 1, 1, o, o, true)
-			for i := range v.d {
-				v.d[i] = relu(v.d[i])
-			}
+			v = refBin(refConv(get("p1"), consts["dww"], 1, true), get("dwb"), func(a, b float64) float64 { return relu64(a + b) })
 		case "c2":
-			v = conv(get("dw"), consts["c2w"], nil, 1, 1, 1, o, o, false)
+			v = refConv(get("dw"), consts["c2w"], 1, false)
 		case "p2":
-			v = bin(get("c2"), get("g2"), func(a, g float64) float64 { return math.Max(0, a) + g*math.Min(0, a) })
+			v = refBin(get("c2"), get("g2"), func(a, g float64) float64 { return math.Max(0, a) + g*math.Min(0, a) })
 		case "res":
-			v = bin(get("p2"), get("dw"), func(a, b float64) float64 { return a + b })
+			v = refBin(get("p2"), get("dw"), add)
 		case "c3":
-			v = conv(get("res"), consts["c3w"], nil, 1, 0, 0, o, o, false)
+			v = refConv(get("res"), consts["c3w"], 1, false)
 		case "cl":
-			v = bin(get("c3"), get("bnscale"), func(a, b float64) float64 { return a * b })
-			v = bin(v, get("bnshift"), func(a, b float64) float64 { return math.Min(relu(a+b), 6) })
+			v = refBin(get("c3"), get("bnscale"), mul)
+			v = refBin(v, get("bnshift"), func(a, b float64) float64 { return math.Min(relu64(a+b), 6) })
 		case "sc":
-			v = bin(get("cl"), get("scale"), func(a, b float64) float64 { return a * b })
+			v = refBin(get("cl"), get("scale"), mul)
 		case "neg":
-			v = bin(get("sc"), get("one"), func(a, b float64) float64 { return b - a })
-		case "flat":
-			v = get("neg") // NHWC is already TF's flattening order
+			// NHWC is already TF's flattening order, so the reshape
+			// that follows is the identity here.
+			v = refBin(get("sc"), get("one"), func(a, b float64) float64 { return b - a })
 		case "fc":
-			in, w := get("flat"), consts["fcw"]
-			v = val{d: make([]float64, 6)}
+			in, w := get("neg"), consts["fcw"]
+			v = nhwc{v: make([]float64, 6)}
 			for j := range 6 {
-				for i, a := range in.d {
-					v.d[j] += a * float64(w.Data[i*6+j])
+				for i, a := range in.v {
+					v.v[j] += a * float64(w.Data[i*6+j])
 				}
 			}
 		case "y":
 			fc := get("fc")
 			ss := 0.0
-			for _, a := range fc.d {
+			for _, a := range fc.v {
 				ss += a * a
 			}
-			v = bin(fc, val{d: []float64{1 / math.Sqrt(math.Max(ss, 1e-10))}}, func(a, b float64) float64 { return a * b })
+			v = refBin(fc, nhwc{v: []float64{1 / math.Sqrt(math.Max(ss, 1e-10))}}, mul)
 		}
-		_ = n
 		vals[name] = v
 	}
-	return vals["y"].d
+	return vals["y"].v
 }
 
 // TestGraphNetErrors: a broken or unsupported graph is an error that
