@@ -394,3 +394,48 @@ func TestFloat16Weights(t *testing.T) {
 		t.Error("a short float16 shard was accepted")
 	}
 }
+
+// TestGraphNetConcurrent: calls at once, each with its own input, get the
+// answers they get alone (each borrows a private copy of the steps).
+func TestGraphNetConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	nodes, consts := tinyGraph(8, rng)
+	js, bin := encodeGraph(t, nodes, consts)
+	m, err := parseTestGraph(t, js, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := NewGraphNet(m, GraphOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	inputs := make([]*tensor.Tensor, n)
+	alone := make([][]float32, n)
+	for k := range n {
+		inputs[k] = tensor.New(1, 3, 8, 8)
+		for i := range inputs[k].Data {
+			inputs[k].Data[i] = float32(rng.Float64())
+		}
+		if alone[k], err = net.Forward(inputs[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	concurrently(t, n, func(k int) error {
+		for range 20 {
+			got, err := net.Forward(inputs[k])
+			if err != nil {
+				return err
+			}
+			for i := range got {
+				if got[i] != alone[k][i] {
+					return fmt.Errorf("input %d value %d: %g, alone %g", k, i, got[i], alone[k][i])
+				}
+			}
+		}
+		return nil
+	})
+	if _, err := net.Forward(tensor.New(1, 3, 9, 9)); err == nil || !strings.Contains(err.Error(), "test.json") {
+		t.Fatalf("a wrong input size: %v", err)
+	}
+}
