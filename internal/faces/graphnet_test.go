@@ -439,3 +439,67 @@ func TestGraphNetConcurrent(t *testing.T) {
 		t.Fatalf("a wrong input size: %v", err)
 	}
 }
+
+// TestArcDescriberChip: the descriptor is the net's output on the scaled
+// chip, L2-normalised; BGR feeds the channels reversed; a chip of the
+// wrong size is an error.
+func TestArcDescriberChip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	nodes, consts := tinyGraph(8, rng)
+	js, bin := encodeGraph(t, nodes, consts)
+	m, err := parseTestGraph(t, js, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := NewGraphNet(m, GraphOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := ArcFaceTemplate
+	tpl.Size = 8
+	d := &ArcDescriber{Name: "tiny", Net: net, Mean: 100, Div: 50, Template: tpl}
+	chip := goldenPattern(8)
+	got, err := d.DescribeChip(chip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(1, 3, 8, 8)
+	for p := range 64 {
+		for c := range 3 {
+			x.Data[c*64+p] = (chip.Pix[3*p+c] - 100) / 50
+		}
+	}
+	want, err := net.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss float64
+	for _, v := range want {
+		ss += float64(v) * float64(v)
+	}
+	for i := range got {
+		if math.Abs(float64(got[i])-float64(want[i])/math.Sqrt(ss)) > 1e-6 {
+			t.Fatalf("value %d: %g, want %g", i, got[i], float64(want[i])/math.Sqrt(ss))
+		}
+	}
+	// BGR on the chip equals RGB on the chip with its channels reversed.
+	swapped := NewImage(8, 8)
+	for p := range 64 {
+		for c := range 3 {
+			swapped.Pix[3*p+c] = chip.Pix[3*p+2-c]
+		}
+	}
+	d.BGR = true
+	bgr, err := d.DescribeChip(swapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range bgr {
+		if bgr[i] != got[i] {
+			t.Fatalf("BGR value %d: %g, RGB of the reversed chip %g", i, bgr[i], got[i])
+		}
+	}
+	if _, err := d.DescribeChip(NewImage(9, 9)); err == nil || !strings.Contains(err.Error(), "tiny") {
+		t.Fatalf("a 9x9 chip: %v", err)
+	}
+}
