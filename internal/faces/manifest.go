@@ -70,8 +70,12 @@ func LoadManifest(path string) (*Weights, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights manifest: %w", err)
 	}
-	dir := filepath.Dir(path)
-	return parseWeights(path, js, func(name string, limit int64) ([]byte, error) {
+	return parseWeights(path, js, shardReader(filepath.Dir(path)))
+}
+
+// shardReader reads the .bin shards a manifest in dir names.
+func shardReader(dir string) func(name string, limit int64) ([]byte, error) {
+	return func(name string, limit int64) ([]byte, error) {
 		p := filepath.Join(dir, name)
 		// Compare sizes before reading, so a shard far larger than the
 		// manifest describes is refused without loading it.
@@ -83,7 +87,7 @@ func LoadManifest(path string) (*Weights, error) {
 			return nil, fmt.Errorf("%s: %d bytes, more than the %d the manifest's remaining tensors need", p, st.Size(), limit)
 		}
 		return os.ReadFile(p)
-	})
+	}
 }
 
 // parseWeights decodes a manifest whose shards come from readShard: given a
@@ -184,8 +188,13 @@ func (ws weightSpec) byteCount() (int64, error) {
 	if q == nil {
 		return 4 * n, nil
 	}
+	if q.DType == "float16" && ws.DType == "float32" {
+		// Half precision: two bytes a value, no scale (the Human
+		// library's graph models).
+		return 2 * n, nil
+	}
 	if q.DType != "uint8" {
-		return 0, fmt.Errorf("quantization dtype %q is not supported (uint8)", q.DType)
+		return 0, fmt.Errorf("quantization dtype %q is not supported (uint8, or float16 for float32)", q.DType)
 	}
 	if q.Scale == nil || q.Min == nil {
 		return 0, fmt.Errorf("uint8 quantization without scale and min")
@@ -206,7 +215,12 @@ func finite32(v float64) bool {
 // decode turns the spec's bytes (already sized by byteCount) into a tensor.
 func (ws weightSpec) decode(b []byte) *tensor.Tensor {
 	var out []float32
-	if q := ws.Quantization; q != nil {
+	if q := ws.Quantization; q != nil && q.DType == "float16" {
+		out = make([]float32, len(b)/2)
+		for i := range out {
+			out[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	} else if q != nil {
 		out = make([]float32, len(b))
 		scale, lo := *q.Scale, *q.Min
 		for i, v := range b {
@@ -264,4 +278,26 @@ func (w *Weights) pick(net, manifest string, specs []tensorSpec) (map[string]*te
 			net, problems[0], more(len(problems)-1), manifest)
 	}
 	return get, nil
+}
+
+// halfToFloat widens an IEEE 754 half-precision value (the standard library
+// has no float16; the conversion is exact, so a few lines suffice).
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // infinity or NaN
+		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
+	case exp != 0: // normal: rebias the exponent from 15 to 127
+		return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
+	case frac == 0:
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: frac * 2^-24, exact in float32.
+	v := float32(frac) * (1.0 / (1 << 24))
+	if sign != 0 {
+		v = -v
+	}
+	return v
 }

@@ -57,7 +57,17 @@ func main() {
 	flag.BoolVar(&verbose, "v", false, "list every photo not named right")
 	border := flag.Float64("border", faces.BorderRetry, "grey border of the second look at a photo without faces (0: none)")
 	small := flag.Float64("small", faces.SmallFaceShare, "second look at photos whose faces are all smaller than this share of the longer side (0: none)")
+	mfnScale := flag.String("mfnscale", "127.5/128", "fusion: MobileFaceNet input (pixel-mean)/div as mean/div")
+	mfScale := flag.String("mfscale", "0/1", "fusion: MobileFace input as mean/div")
+	flag.BoolVar(&secondBGR, "bgr", false, "fusion: feed the second nets blue, green, red")
+	flag.Float64Var(&secondPad, "secondpad", -1, "fusion: align the second nets' chips to dlib's geometry with this padding (-1: the ArcFace template)")
 	flag.Parse()
+	for i, s := range []string{*mfnScale, *mfScale} {
+		if _, err := fmt.Sscanf(s, "%g/%g", &secondScale[i][0], &secondScale[i][1]); err != nil || secondScale[i][1] == 0 {
+			fmt.Fprintf(os.Stderr, "facecv: input scale %q: want mean/div with div not 0\n", s)
+			os.Exit(2)
+		}
+	}
 	borderFlag, smallFlag = *border, *small
 	augNames = parseAug(*augList)
 	if err := run(*dataDir, *out, *cache, *variant, *seed, *frr, *choose, flag.Args()); err != nil {
@@ -125,8 +135,10 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 			err = e.scores()
 		case "robust":
 			err = e.robustness()
+		case "fusion":
+			err = e.fusion()
 		default:
-			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups or robust", w)
+			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups, robust or fusion", w)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", w, err)
