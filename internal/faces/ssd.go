@@ -237,7 +237,7 @@ func (s *SSD) newNet() *ssdNet {
 		}
 		c := nn.NewConv2d(w.Shape[1], w.Shape[0], k, stride, pad, true, rng)
 		c.Weight.Value, c.Bias.Value = w, b
-		return append(layers, c, &relu6{})
+		return append(layers, c, nn.NewReLU6(true))
 	}
 	pair := func(i int) []nn.Layer {
 		stride, pad := 1, 1
@@ -248,7 +248,7 @@ func (s *SSD) newNet() *ssdNet {
 		}
 		dw := nn.NewDepthwiseConv2d(s.dwW[i].Shape[0], 3, stride, pad, true, rng)
 		dw.Weight.Value, dw.Bias.Value = s.dwW[i], s.dwB[i]
-		layers = append(layers, dw, &relu6{})
+		layers = append(layers, dw, nn.NewReLU6(true))
 		return append(layers, conv(s.pwW[i], s.pwB[i], 1)...)
 	}
 	low := conv(s.conv0W, s.conv0B, 2)
@@ -276,31 +276,6 @@ func evalSeq(layers []nn.Layer) *nn.Sequential {
 	seq.NeedInputGrad = false
 	seq.SetTraining(false)
 	return seq
-}
-
-// relu6 is TF's clipByValue(x, 0, 6) in place: the net runs forward only,
-// so it keeps no state and has no backward pass.
-type relu6 struct{ nn.Base }
-
-func (*relu6) String() string { return "ReLU6(inplace=True)" }
-
-// OutputShape implements nn.Layer: any shape passes through.
-func (*relu6) OutputShape(in []int) ([]int, error) { return append([]int(nil), in...), nil }
-
-// Forward implements nn.Layer.
-func (*relu6) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	tensor.ParallelMin(len(x.Data), 1<<14, func(lo, hi int) {
-		d := x.Data[lo:hi]
-		for i, v := range d {
-			d[i] = min(max(v, 0), 6)
-		}
-	})
-	return x, nil
-}
-
-// Backward implements nn.Layer; the detector only runs forward.
-func (*relu6) Backward(*tensor.Tensor) (*tensor.Tensor, error) {
-	return nil, errors.New("SSD detector: ReLU6 runs forward only")
 }
 
 // samePad is TF's SAME zero padding before a stride-2 convolution with a

@@ -76,6 +76,17 @@ func (r *ReLU) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	return dy, nil
 }
 
+// fusedOutput implements actLayer.
+func (r *ReLU) fusedOutput(y *tensor.Tensor) { r.y = y }
+
+// fusedAct implements actLayer.
+func (r *ReLU) fusedAct() fusedAct {
+	if !r.Inplace {
+		return actNone
+	}
+	return actReLU
+}
+
 // reluBackwardAll is reluBackward split over the workers.
 func reluBackwardAll(g, y []float32) {
 	tensor.ParallelMin(len(g), elementwiseChunk, func(lo, hi int) {

@@ -24,7 +24,8 @@ type DepthwiseConv2d struct {
 	Weight *Param // [Channels, 1, Kernel, Kernel]
 	Bias   *Param // [Channels], nil without bias
 
-	noInputGrad bool // Backward skips dL/dx (first layer of a network)
+	noInputGrad bool     // Backward skips dL/dx (first layer of a network)
+	act         fusedAct // Forward applies the in-place activation after it (fuse.go)
 
 	inputMemo
 	out, dx *tensor.Tensor // own buffers, used without an arena
@@ -148,19 +149,30 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 				b = bias[ch]
 			}
 			src, dst := x.Data[p*hw:(p+1)*hw], out.Data[p*ohw:(p+1)*ohw]
-			if !fast {
+			switch {
+			case !fast:
 				dwForwardPlane(&g, src, wt[ch*kk:(ch+1)*kk], b, dst)
-				continue
-			}
-			if scratch != nil {
+			case scratch != nil:
 				padPlane(*scratch, src, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
 				src = *scratch
+				fallthrough
+			default:
+				dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo, vec)
 			}
-			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo, vec)
+			d.act.apply(dst) // while the plane is in cache
 		}
 	})
 	return out, nil
 }
+
+// setFusedAct implements actFuser: ReLU and ReLU6 both fuse, applied to
+// each output plane right after it is written.
+func (d *DepthwiseConv2d) setFusedAct(a fusedAct) bool {
+	d.act = a
+	return true
+}
+
+func (d *DepthwiseConv2d) fusesActBackward() bool { return false }
 
 // fast3 reports whether the specialised 3x3 kernels apply. Padding above 2
 // would need the input-gradient convolution to crop rather than pad; no

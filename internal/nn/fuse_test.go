@@ -46,7 +46,9 @@ func countFused(l Layer) int {
 			n += countFused(c)
 		}
 	case *Conv2d:
-		n += b2i(l.fuseReLU) + b2i(l.reluMask)
+		n += b2i(l.act != actNone) + b2i(l.reluMask)
+	case *DepthwiseConv2d:
+		n += b2i(l.act != actNone)
 	case *BatchNorm2d:
 		n += b2i(l.relu) + b2i(l.reluMask)
 	}
