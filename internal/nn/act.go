@@ -31,11 +31,20 @@ type actLayer interface {
 // apply applies the activation to x in place, on the calling goroutine:
 // callers run it on a band or plane they just wrote, while it is in cache.
 func (a fusedAct) apply(x []float32) {
+	if a != actNone {
+		a.copy(x, x)
+	}
+}
+
+// copy sets dst to the activation of src (dst may be src).
+func (a fusedAct) copy(dst, src []float32) {
 	switch a {
 	case actReLU:
-		reluForward(x, x)
+		reluForward(dst, src)
 	case actReLU6:
-		clamp(x, 0, 6)
+		clamp(dst, src, 0, 6)
+	default:
+		copy(dst, src[:len(dst)])
 	}
 }
 
@@ -58,16 +67,17 @@ func (a fusedAct) applyPlanes(dst []float32, m, rows, ld int) {
 	}
 }
 
-// clamp sets x = min(max(x, lo), hi) with NaN kept and -0 made +0: the
-// AVX2 kernel on the multiple-of-8 prefix where the CPU has it, clampGo
-// on the rest. The Go builtins' NaN and signed-zero rules cost a branch
+// clamp sets dst = min(max(src, lo), hi) with NaN kept and -0 made +0
+// (dst may be src): the AVX2 kernel on the multiple-of-8 prefix where the
+// CPU has it, clampGo on the rest. The Go builtins' NaN and signed-zero rules cost a branch
 // per value (about 2.5 ns on random signs, a quarter of a 1x1
 // convolution's time at face-api's 256x256 maps); the vector kernel takes
 // 8 values in four instructions.
-func clamp(x []float32, lo, hi float32) {
-	if n := len(x) &^ 7; n > 0 && cpu.HasAVX2FMA() {
-		clampVector(x[:n], lo, hi)
-		x = x[n:]
+func clamp(dst, src []float32, lo, hi float32) {
+	src = src[:len(dst)]
+	if n := len(dst) &^ 7; n > 0 && cpu.HasAVX2FMA() {
+		clampVector(dst[:n], src[:n], lo, hi)
+		dst, src = dst[n:], src[n:]
 	}
-	clampGo(x, lo, hi)
+	clampGo(dst, src, lo, hi)
 }

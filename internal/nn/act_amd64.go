@@ -1,11 +1,14 @@
 package nn
 
-// clampAVX2 is clampGo on n values at x, n a multiple of 8
+// clampAVX2 is clampGo on n values from src into dst, n a multiple of 8
 // (act_amd64.s).
 //
 //go:noescape
-func clampAVX2(x *float32, n int, lo, hi float32)
+func clampAVX2(dst, src *float32, n int, lo, hi float32)
 
-// clampVector runs the AVX2 kernel on x, whose length is a multiple of 8;
-// clamp checked the CPU.
-func clampVector(x []float32, lo, hi float32) { clampAVX2(&x[0], len(x), lo, hi) }
+// clampVector runs the AVX2 kernel on src, whose length is a multiple of
+// 8, into dst; clamp checked the CPU.
+func clampVector(dst, src []float32, lo, hi float32) {
+	_ = dst[len(src)-1]
+	clampAVX2(&dst[0], &src[0], len(src), lo, hi)
+}

@@ -3,4 +3,4 @@
 package nn
 
 // Without the amd64 kernel every value is clamped in Go.
-func clampVector(x []float32, lo, hi float32) { clampGo(x, lo, hi) }
+func clampVector(dst, src []float32, lo, hi float32) { clampGo(dst, src, lo, hi) }

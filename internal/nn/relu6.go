@@ -41,8 +41,7 @@ func (r *ReLU6) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	src, dst := x.Data, y.Data
 	tensor.ParallelMin(len(dst), elementwiseChunk, func(lo, hi int) {
-		copy(dst[lo:hi], src[lo:hi])
-		actReLU6.apply(dst[lo:hi])
+		clamp(dst[lo:hi], src[lo:hi], 0, 6)
 	})
 	r.y = y
 	return y, nil
@@ -80,11 +79,12 @@ func (r *ReLU6) fusedAct() fusedAct {
 	return actReLU6
 }
 
-// clampGo is the portable clamp kernel: x = min(max(x, lo), hi), NaN kept
-// and -0 turned into +0 (adding +0 does exactly that and changes nothing
-// else), which is what the AVX2 kernel computes too.
-func clampGo(x []float32, lo, hi float32) {
-	for i, v := range x {
-		x[i] = min(max(v, lo), hi) + 0
+// clampGo is the portable clamp kernel: dst = min(max(src, lo), hi), NaN
+// kept and -0 turned into +0 (adding +0 does exactly that and changes
+// nothing else), which is what the AVX2 kernel computes too.
+func clampGo(dst, src []float32, lo, hi float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = min(max(v, lo), hi) + 0
 	}
 }

@@ -19,7 +19,7 @@ func TestClampRules(t *testing.T) {
 	for _, level := range []cpu.Level{cpu.Current(), cpu.Generic} {
 		restore := cpu.SetLevel(level)
 		x := append([]float32(nil), in...)
-		clamp(x, 0, 6)
+		clamp(x, x, 0, 6)
 		restore()
 		for i := range x {
 			if !sameValue(x[i], want[i], true) {
@@ -43,9 +43,9 @@ func TestClampVectorMatchesGo(t *testing.T) {
 			for i := range x {
 				x[i] *= 4
 			}
-			want := append([]float32(nil), x...)
-			clampGo(want, b[0], b[1])
-			clampVector(x, b[0], b[1])
+			want := make([]float32, n)
+			clampGo(want, x, b[0], b[1])
+			clampVector(x, x, b[0], b[1])
 			for i := range x {
 				if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("n=%d bounds %v [%d]: vector %v (%#x), Go %v (%#x)", n, b, i,
@@ -139,5 +139,51 @@ func TestFusedReLU6MatchesSeparate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStagedBandsMatchInPlace: a batch-1 convolution cut into bands
+// computes, staged through scratch (convPlan.staged), bit for bit what it
+// computes writing the output in place, with no activation, a fused ReLU
+// and a fused ReLU6, 1x1 and 3x3, in evaluation and training.
+func TestStagedBandsMatchInPlace(t *testing.T) {
+	defer func(on bool) { stageBands = on }(stageBands)
+	defer func(t int) { convColTarget = t }(convColTarget)
+	convColTarget = 64 // several bands on a 24x24 map
+	for _, k := range []int{1, 3} {
+		for _, act := range []Layer{nil, NewReLU(true), NewReLU6(true)} {
+			build := func() *Sequential {
+				rng := rand.New(rand.NewPCG(3, 3))
+				layers := []Layer{NewConv2d(32, 64, k, 1, k/2, true, rng)}
+				if act != nil {
+					layers = append(layers, act)
+				}
+				return NewSequential(layers...)
+			}
+			x := randTensor(rand.New(rand.NewPCG(1, 2)), 1, 32, 24, 24)
+			for i := range x.Data {
+				x.Data[i] *= 8
+			}
+			for _, training := range []bool{false, true} {
+				var outs [2][]float32
+				for i, staged := range []bool{false, true} {
+					stageBands = staged
+					net := build()
+					net.SetTraining(training)
+					if p := net.Layers[0].(*Conv2d).forwardPlan(tensor.ConvGeom{C: 32, H: 24, W: 24, K: k, Stride: 1, Pad: k / 2}, 1); p.staged != staged {
+						t.Fatalf("k=%d: plan staged=%v with stageBands=%v", k, p.staged, staged)
+					}
+					y, err := net.Forward(x.Clone())
+					if err != nil {
+						t.Fatal(err)
+					}
+					outs[i] = y.Clone().Data
+				}
+				if !tensor.SameBits(outs[0], outs[1]) {
+					t.Errorf("k=%d act=%v training=%v: staged output differs from in place (max diff %g)",
+						k, act, training, tensor.MaxAbsDiff(outs[0], outs[1]))
+				}
+			}
+		}
 	}
 }
