@@ -400,7 +400,7 @@ func dilatePlane(dst, src []float32, h, w, top, left, hp, wp int) {
 
 // dw3Plane is Forward for one plane with a 3x3 kernel at stride 1 or 2:
 // xp is the padded input (wp values a row), dst the ho x wo output; vec
-// lets the stride-1 rows use the AVX2 kernel.
+// lets the rows use the AVX2 kernels.
 func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int, vec bool) {
 	for oy := 0; oy < ho; oy++ {
 		r := xp[oy*stride*wp:]
@@ -408,7 +408,7 @@ func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []flo
 		if stride == 1 {
 			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b, vec)
 		} else {
-			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b)
+			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b, vec)
 		}
 	}
 }
@@ -431,7 +431,10 @@ func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) {
 }
 
 // dw3s2Row is dw3s1Row at stride 2: the taps of output i are r_ki[2i+kj].
-func dw3s2Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
+func dw3s2Row(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) {
+	if v := dw3s2RowVector(d, r0, r1, r2, w, b, vec); v > 0 {
+		d, r0, r1, r2 = d[v:], r0[2*v:], r1[2*v:], r2[2*v:]
+	}
 	n := len(d)
 	r0, r1, r2 = r0[:2*n+1], r1[:2*n+1], r2[:2*n+1]
 	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
