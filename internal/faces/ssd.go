@@ -32,9 +32,10 @@ import (
 //     100 boxes with score above the threshold.
 //
 // TF's SAME padding of a 3x3 stride-2 convolution on an even map puts the
-// one padding row and column at the bottom and right, so a samePad layer
-// precedes an unpadded convolution there; stride-1 3x3 convolutions pad
-// one on every side, which the engine's layers do.
+// one padding row and column at the bottom and right: the depthwise layers
+// pad that way themselves (nn.DepthwiseConv2d.Same), and a samePad layer
+// precedes the other, unpadded stride-2 convolutions; stride-1 3x3
+// convolutions pad one on every side, which the engine's layers do.
 
 // ssdManifest names the SSD detector's weights under a models folder.
 const ssdManifest = SSDMobileNetV1
@@ -240,16 +241,14 @@ func (s *SSD) newNet() *ssdNet {
 		return append(layers, c, nn.NewReLU6(true))
 	}
 	pair := func(i int) []nn.Layer {
-		stride, pad := 1, 1
-		var layers []nn.Layer
+		stride := 1
 		if ssdStride2[i+1] {
-			stride, pad = 2, 0
-			layers = append(layers, &samePad{kernel: 3})
+			stride = 2
 		}
-		dw := nn.NewDepthwiseConv2d(s.dwW[i].Shape[0], 3, stride, pad, true, rng)
+		dw := nn.NewDepthwiseConv2d(s.dwW[i].Shape[0], 3, stride, 1, true, rng)
+		dw.Same = true // at stride 1 the same as padding 1
 		dw.Weight.Value, dw.Bias.Value = s.dwW[i], s.dwB[i]
-		layers = append(layers, dw, nn.NewReLU6(true))
-		return append(layers, conv(s.pwW[i], s.pwB[i], 1)...)
+		return append([]nn.Layer{dw, nn.NewReLU6(true)}, conv(s.pwW[i], s.pwB[i], 1)...)
 	}
 	low := conv(s.conv0W, s.conv0B, 2)
 	for i := range 11 {
