@@ -124,8 +124,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		c.forwardWinograd(x, out)
 		c.reluAfter(out.Data)
 	case c.useTaps(x.Shape[0], shape[3]):
-		c.forwardTaps(x, out)
-		c.reluAfter(out.Data)
+		c.forwardTaps(x, out) // applies a fused activation per work item
 	default:
 		c.forwardGEMM(x, out) // applies a fused ReLU in its write-back
 	}

@@ -5,10 +5,10 @@ import "starid/internal/tensor"
 // Conv2d's part in the fused plan (fuse.go): with an in-place ReLU (or
 // ReLU6) after it, Forward applies max(., 0) (or the clamp to [0, 6])
 // where it writes its output. The im2col
-// paths do it per work item, right after the item's GEMM or bias copy
-// wrote the rows, while they are still in cache; the Winograd and direct
-// paths do it in one pass after the layer, which costs what the ReLU's
-// own pass did. The Winograd output transform (wgOutputTiles and its AVX2
+// and direct paths do it per work item, right after the item's GEMM,
+// bias copy or taps kernel wrote the rows, while they are still in cache;
+// the Winograd path does it in one pass after the layer, which costs what
+// the ReLU's own pass did. The Winograd output transform (wgOutputTiles and its AVX2
 // kernel, which add the bias as they write each 4x4 tile) is where that
 // pass would fuse next. Backward is unchanged: the ReLU's mask is the
 // output the convolution wrote, and the ReLU applies it.
