@@ -92,7 +92,12 @@ func (c *Conv2d) forwardTaps(x, out *tensor.Tensor) {
 			dst = c.tapOut
 		}
 		item := func(i int) {
-			g, j := i/chunks, i%chunks
+			// Consecutive items take every channel group of one chunk of
+			// columns, so the chunk's input (taps x chunk values) is read
+			// from cache by all of them; group by group, each group
+			// streamed the whole input from memory again (SSD's 32->64
+			// 1x1 at 256x256: 17-25 GFLOP per CPU-second, now 49-60).
+			g, j := i%groups, i/groups
 			x0, x1 := j*chunk, (j+1)*chunk
 			if j == chunks-1 {
 				x1 = span
