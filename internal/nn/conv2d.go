@@ -170,35 +170,19 @@ func (c *Conv2d) forwardGEMM(x, out *tensor.Tensor) {
 		} else {
 			tensor.Im2col(g, x.Data[img*c.In*hw:], r0, r1, s.col, cols)
 		}
-		dst, ldc := out.Data[img*c.Out*ohw+r0*wo:], ohw
-		if p.staged {
-			dst, ldc = s.tmp, cols
-		}
+		dst := out.Data[img*c.Out*ohw+r0*wo:]
 		beta := float32(0)
 		if bias != nil {
 			// Start from the bias and let the GEMM add onto it: one pass
 			// over the output instead of a GEMM pass plus a bias pass.
 			for o := 0; o < c.Out; o++ {
-				fill(dst[o*ldc:o*ldc+cols], bias[o])
+				fill(dst[o*ohw:o*ohw+cols], bias[o])
 			}
 			beta = 1
 		}
-		gemm(false, false, c.Out, cols, rows, 1, wt, rows, src, ldb, beta, dst, ldc)
-		if p.staged {
-			c.unstage(out.Data[img*c.Out*ohw+r0*wo:], ohw, dst, cols)
-			return
-		}
+		gemm(false, false, c.Out, cols, rows, 1, wt, rows, src, ldb, beta, dst, ohw)
 		c.reluBand(dst, c.Out, cols, ohw)
 	})
-}
-
-// unstage copies a band's GEMM result, Out rows of cols values in tmp,
-// to its place in the output (rows ld values apart), applying the fused
-// activation on the way (convPlan.staged says why).
-func (c *Conv2d) unstage(dst []float32, ld int, tmp []float32, cols int) {
-	for o := 0; o < c.Out; o++ {
-		c.act.copy(dst[o*ld:o*ld+cols], tmp[o*cols:(o+1)*cols])
-	}
 }
 
 // forwardGroup computes the imgs images from n0 on as one GEMM over their

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"os"
 	"sync"
 
 	"starid/internal/tensor"
@@ -31,28 +30,12 @@ type convPlan struct {
 	split bool
 	// inline: one GEMM on the calling goroutine (Forward only).
 	inline bool
-	// staged: each band's GEMM writes a contiguous Out x cols block of
-	// tmp, which is then copied to its rows of the output with the fused
-	// activation (Forward only). Written in place, a band's Out rows lie a
-	// whole plane apart; for power-of-two planes (face-api's 256x256 maps:
-	// 256 KB) they all fall in the same cache sets, and the bias fill,
-	// the GEMM's updates and the activation each went to memory instead
-	// of cache. Taken where measured, at batch 1 (fewer images than
-	// workers; the im2col path there is mostly 1x1 layers): a 32->64
-	// layer at 256x256 took 9.9 ms in place, 5.8 ms staged, with the
-	// fused ReLU6 14.3 and 6.8 ms (BenchmarkPointwiseBatch1, 2 AMD EPYC
-	// cores). Batches of VGG's 224x224 maps were even within noise.
-	staged bool
 	// bandX is the input rows per band of Backward's flipped
 	// input-gradient GEMM (stride 1, one image per item).
 	bandX int
 	// colLen and tmpLen are the values each worker's col and tmp hold.
 	colLen, tmpLen int
 }
-
-// stageBands turns convPlan.staged on (the default); tests and
-// benchmarks compare with it off.
-var stageBands = os.Getenv("STARID_STAGE") != "off"
 
 // convSplitRows is the fewest output channels a worker takes when a
 // forward GEMM is split by channels: a multiple of the GEMM kernels'
@@ -123,10 +106,6 @@ func (c *Conv2d) forwardPlan(g tensor.ConvGeom, n int) convPlan {
 		p.inline, p.split = true, false
 		p.band, p.items = ho, 1
 		p.colLen = rows * ohw
-	}
-	if stageBands && n < tensor.Workers() && p.group == 1 && !p.split && p.band < ho {
-		p.staged = true
-		p.tmpLen = c.Out * p.band * wo
 	}
 	if g.Pointwise() && (p.group == 1 || p.split) {
 		p.colLen = 0

@@ -10,18 +10,16 @@ import (
 
 // BenchmarkPointwiseBatch1 times 1x1 convolutions at batch 1 in
 // evaluation, with and without a fused in-place ReLU6, on face-api's SSD
-// MobileNetV1 shapes (input channels, output channels, map size), with
-// the staged bands (convPlan.staged) on and off:
+// MobileNetV1 shapes (input channels, output channels, map size); the
+// first takes the direct algorithm (conv_taps.go), the others the GEMM:
 //
 //	go test ./internal/nn -run '^$' -bench PointwiseBatch1
 func BenchmarkPointwiseBatch1(b *testing.B) {
-	defer func(on bool) { stageBands = on }(stageBands)
 	for _, s := range [][3]int{{32, 64, 256}, {128, 128, 128}, {256, 256, 64}, {512, 512, 32}} {
 		for _, act := range []bool{false, true} {
-			for _, staged := range []bool{true, false} {
-				name := fmt.Sprintf("%dto%d@%d/relu6=%v/staged=%v", s[0], s[1], s[2], act, staged)
+			{
+				name := fmt.Sprintf("%dto%d@%d/relu6=%v", s[0], s[1], s[2], act)
 				b.Run(name, func(b *testing.B) {
-					stageBands = staged
 					rng := rand.New(rand.NewPCG(1, 2))
 					layers := []Layer{NewConv2d(s[0], s[1], 1, 1, 0, true, rng)}
 					if act {
