@@ -126,7 +126,7 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	case c.useTaps(x.Shape[0], shape[3]):
 		c.forwardTaps(x, out) // applies a fused activation per work item
 	default:
-		c.forwardGEMM(x, out) // applies a fused ReLU in its write-back
+		c.forwardGEMM(x, out) // applies a fused activation in its write-back
 	}
 	return out, nil
 }
