@@ -17,6 +17,29 @@
 	VCMPPS    $3, a, a, Y5;    \
 	VBLENDVPS Y5, a, Y4, dst
 
+// The arguments of a 3x3 depthwise row kernel (d, r0, r1, r2 *float32,
+// n int, w *[9]float32, b float32): pointers in DI, SI, R8, R9, n in CX,
+// the bias broadcast in Y15 and the nine weights in Y6 to Y14; BX, the
+// output index, starts at 0.
+#define DW3ARGS \
+	MOVQ         d+0(FP), DI;   \
+	MOVQ         r0+8(FP), SI;  \
+	MOVQ         r1+16(FP), R8; \
+	MOVQ         r2+24(FP), R9; \
+	MOVQ         n+32(FP), CX;  \
+	MOVQ         w+40(FP), AX;  \
+	VBROADCASTSS b+48(FP), Y15; \
+	VBROADCASTSS 0(AX), Y6;     \
+	VBROADCASTSS 4(AX), Y7;     \
+	VBROADCASTSS 8(AX), Y8;     \
+	VBROADCASTSS 12(AX), Y9;    \
+	VBROADCASTSS 16(AX), Y10;   \
+	VBROADCASTSS 20(AX), Y11;   \
+	VBROADCASTSS 24(AX), Y12;   \
+	VBROADCASTSS 28(AX), Y13;   \
+	VBROADCASTSS 32(AX), Y14;   \
+	XORQ         BX, BX
+
 // func dw3s1RowAVX2(d, r0, r1, r2 *float32, n int, w *[9]float32, b float32)
 //
 // dw3s1Row on 8 outputs per iteration; n must be a multiple of 8 and each
@@ -24,23 +47,7 @@
 // adds in dw3s1Row's order (no FMA), so the results equal the Go kernel's
 // bit for bit.
 TEXT ·dw3s1RowAVX2(SB), NOSPLIT, $0-52
-	MOVQ d+0(FP), DI
-	MOVQ r0+8(FP), SI
-	MOVQ r1+16(FP), R8
-	MOVQ r2+24(FP), R9
-	MOVQ n+32(FP), CX
-	MOVQ w+40(FP), AX
-	VBROADCASTSS b+48(FP), Y15
-	VBROADCASTSS 0(AX), Y6
-	VBROADCASTSS 4(AX), Y7
-	VBROADCASTSS 8(AX), Y8
-	VBROADCASTSS 12(AX), Y9
-	VBROADCASTSS 16(AX), Y10
-	VBROADCASTSS 20(AX), Y11
-	VBROADCASTSS 24(AX), Y12
-	VBROADCASTSS 28(AX), Y13
-	VBROADCASTSS 32(AX), Y14
-	XORQ BX, BX
+	DW3ARGS
 
 dwloop:
 	CMPQ BX, CX
@@ -125,23 +132,7 @@ mpdone:
 // (b + s0 + s1 + s2, no FMA) in the shuffled lane order, and one VPERMPD
 // puts the 8 results in place, so they equal the Go kernel's bit for bit.
 TEXT ·dw3s2RowAVX2(SB), NOSPLIT, $0-52
-	MOVQ d+0(FP), DI
-	MOVQ r0+8(FP), SI
-	MOVQ r1+16(FP), R8
-	MOVQ r2+24(FP), R9
-	MOVQ n+32(FP), CX
-	MOVQ w+40(FP), AX
-	VBROADCASTSS b+48(FP), Y15
-	VBROADCASTSS 0(AX), Y6
-	VBROADCASTSS 4(AX), Y7
-	VBROADCASTSS 8(AX), Y8
-	VBROADCASTSS 12(AX), Y9
-	VBROADCASTSS 16(AX), Y10
-	VBROADCASTSS 20(AX), Y11
-	VBROADCASTSS 24(AX), Y12
-	VBROADCASTSS 28(AX), Y13
-	VBROADCASTSS 32(AX), Y14
-	XORQ BX, BX
+	DW3ARGS
 
 s2loop:
 	CMPQ BX, CX

@@ -55,6 +55,19 @@ func countFused(l Layer) int {
 	return n
 }
 
+// sameResults fails t unless the fused results are bit for bit the
+// separate ones.
+func sameResults(t *testing.T, got, want [][]float32) {
+	t.Helper()
+	for i := range want {
+		for j := range want[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("result %d [%d]: fused %v, separate %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -82,13 +95,7 @@ func TestFusedMatchesSeparate(t *testing.T) {
 			if n := countFused(fused); n != tc.fused {
 				t.Fatalf("%d layers fused a ReLU, want %d", n, tc.fused)
 			}
-			for i := range want {
-				for j := range want[i] {
-					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("result %d [%d]: fused %v, separate %v", i, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			sameResults(t, got, want)
 		})
 	}
 }

@@ -30,21 +30,8 @@ func (r *ReLU6) OutputShape(in []int) ([]int, error) { return append([]int(nil),
 
 // Forward implements Layer.
 func (r *ReLU6) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	y := x
-	if !r.Inplace {
-		if r.Training {
-			r.out = tensor.Reuse(r.out, x.Shape...) // Backward reads it: never the arena's
-			y = r.out
-		} else {
-			y = r.output(&r.out, x, x.Shape...)
-		}
-	}
-	src, dst := x.Data, y.Data
-	tensor.ParallelMin(len(dst), elementwiseChunk, func(lo, hi int) {
-		clamp(dst[lo:hi], src[lo:hi], 0, 6)
-	})
-	r.y = y
-	return y, nil
+	r.y = forwardAct(&r.Base, &r.out, x, r.Inplace, actReLU6)
+	return r.y, nil
 }
 
 // Backward implements Layer: dL/dx is dy where 0 < y < 6 and 0 elsewhere

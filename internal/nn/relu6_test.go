@@ -131,13 +131,7 @@ func TestFusedReLU6MatchesSeparate(t *testing.T) {
 			if n := countFused(fused); n != tc.fused {
 				t.Fatalf("%d layers fused an activation, want %d", n, tc.fused)
 			}
-			for i := range want {
-				for j := range want[i] {
-					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("result %d [%d]: fused %v, separate %v", i, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			sameResults(t, got, want)
 		})
 	}
 }
