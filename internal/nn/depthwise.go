@@ -103,7 +103,11 @@ func (d *DepthwiseConv2d) outSize(n int) int {
 // OutputShape implements Layer.
 func (d *DepthwiseConv2d) OutputShape(in []int) ([]int, error) {
 	if len(in) != 4 || in[0] < 1 || in[1] != d.Channels || in[2] < 1 || in[3] < 1 || d.outSize(in[2]) < 1 || d.outSize(in[3]) < 1 {
-		return nil, shapeErr(d, in, "[N, %d, H, W] with H and W at least %d", d.Channels, max(d.Kernel-2*d.Padding, 1))
+		least := max(d.Kernel-2*d.Padding, 1)
+		if d.Same {
+			least = 1
+		}
+		return nil, shapeErr(d, in, "[N, %d, H, W] with H and W at least %d", d.Channels, least)
 	}
 	return []int{in[0], d.Channels, d.outSize(in[2]), d.outSize(in[3])}, nil
 }
