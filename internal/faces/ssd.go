@@ -32,9 +32,10 @@ import (
 //     100 boxes with score above the threshold.
 //
 // TF's SAME padding of a 3x3 stride-2 convolution on an even map puts the
-// one padding row and column at the bottom and right, so a samePad layer
-// precedes an unpadded convolution there; stride-1 3x3 convolutions pad
-// one on every side, which the engine's layers do.
+// one padding row and column at the bottom and right: the depthwise layers
+// pad that way themselves (nn.DepthwiseConv2d.Same), and a samePad layer
+// precedes the other, unpadded stride-2 convolutions; stride-1 3x3
+// convolutions pad one on every side, which the engine's layers do.
 
 // ssdManifest names the SSD detector's weights under a models folder.
 const ssdManifest = SSDMobileNetV1
@@ -237,19 +238,17 @@ func (s *SSD) newNet() *ssdNet {
 		}
 		c := nn.NewConv2d(w.Shape[1], w.Shape[0], k, stride, pad, true, rng)
 		c.Weight.Value, c.Bias.Value = w, b
-		return append(layers, c, &relu6{})
+		return append(layers, c, nn.NewReLU6(true))
 	}
 	pair := func(i int) []nn.Layer {
-		stride, pad := 1, 1
-		var layers []nn.Layer
+		stride := 1
 		if ssdStride2[i+1] {
-			stride, pad = 2, 0
-			layers = append(layers, &samePad{kernel: 3})
+			stride = 2
 		}
-		dw := nn.NewDepthwiseConv2d(s.dwW[i].Shape[0], 3, stride, pad, true, rng)
+		dw := nn.NewDepthwiseConv2d(s.dwW[i].Shape[0], 3, stride, 1, true, rng)
+		dw.Same = true // at stride 1 the same as padding 1
 		dw.Weight.Value, dw.Bias.Value = s.dwW[i], s.dwB[i]
-		layers = append(layers, dw, &relu6{})
-		return append(layers, conv(s.pwW[i], s.pwB[i], 1)...)
+		return append([]nn.Layer{dw, nn.NewReLU6(true)}, conv(s.pwW[i], s.pwB[i], 1)...)
 	}
 	low := conv(s.conv0W, s.conv0B, 2)
 	for i := range 11 {
@@ -276,31 +275,6 @@ func evalSeq(layers []nn.Layer) *nn.Sequential {
 	seq.NeedInputGrad = false
 	seq.SetTraining(false)
 	return seq
-}
-
-// relu6 is TF's clipByValue(x, 0, 6) in place: the net runs forward only,
-// so it keeps no state and has no backward pass.
-type relu6 struct{ nn.Base }
-
-func (*relu6) String() string { return "ReLU6(inplace=True)" }
-
-// OutputShape implements nn.Layer: any shape passes through.
-func (*relu6) OutputShape(in []int) ([]int, error) { return append([]int(nil), in...), nil }
-
-// Forward implements nn.Layer.
-func (*relu6) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	tensor.ParallelMin(len(x.Data), 1<<14, func(lo, hi int) {
-		d := x.Data[lo:hi]
-		for i, v := range d {
-			d[i] = min(max(v, 0), 6)
-		}
-	})
-	return x, nil
-}
-
-// Backward implements nn.Layer; the detector only runs forward.
-func (*relu6) Backward(*tensor.Tensor) (*tensor.Tensor, error) {
-	return nil, errors.New("SSD detector: ReLU6 runs forward only")
 }
 
 // samePad is TF's SAME zero padding before a stride-2 convolution with a

@@ -45,22 +45,28 @@ func (r *ReLU) OutputShape(in []int) ([]int, error) { return append([]int(nil), 
 
 // Forward implements Layer.
 func (r *ReLU) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	r.y = forwardAct(&r.Base, &r.out, x, r.Inplace, actReLU)
+	return r.y, nil
+}
+
+// forwardAct is the Forward of an elementwise activation a: in place it
+// overwrites x; otherwise it writes the layer's own buffer, in training
+// never the arena's (Backward reads the output).
+func forwardAct(b *Base, own **tensor.Tensor, x *tensor.Tensor, inplace bool, a fusedAct) *tensor.Tensor {
 	y := x
-	if !r.Inplace {
-		if r.Training {
-			// Backward reads the output: never the arena's.
-			r.out = tensor.Reuse(r.out, x.Shape...)
-			y = r.out
+	if !inplace {
+		if b.Training {
+			*own = tensor.Reuse(*own, x.Shape...)
+			y = *own
 		} else {
-			y = r.output(&r.out, x, x.Shape...)
+			y = b.output(own, x, x.Shape...)
 		}
 	}
 	src, dst := x.Data, y.Data
 	tensor.ParallelMin(len(dst), elementwiseChunk, func(lo, hi int) {
-		reluForward(dst[lo:hi], src[lo:hi])
+		a.copy(dst[lo:hi], src[lo:hi])
 	})
-	r.y = y
-	return y, nil
+	return y
 }
 
 // Backward implements Layer. Unlike the GEMM layers it also works after an
@@ -74,6 +80,17 @@ func (r *ReLU) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	reluBackwardAll(dy.Data, r.y.Data)
 	return dy, nil
+}
+
+// fusedOutput implements actLayer.
+func (r *ReLU) fusedOutput(y *tensor.Tensor) { r.y = y }
+
+// fusedAct implements actLayer.
+func (r *ReLU) fusedAct() fusedAct {
+	if !r.Inplace {
+		return actNone
+	}
+	return actReLU
 }
 
 // reluBackwardAll is reluBackward split over the workers.

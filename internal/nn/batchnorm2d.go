@@ -52,9 +52,13 @@ type BatchNorm2d struct {
 
 func (b *BatchNorm2d) takeReLUMask(on bool) { b.reluMask = on }
 
-func (b *BatchNorm2d) setFusedReLU(on bool) { b.fuseReLU = on }
+// setFusedAct implements actFuser: batch norm fuses ReLU only.
+func (b *BatchNorm2d) setFusedAct(a fusedAct) bool {
+	b.fuseReLU = a == actReLU
+	return a == actNone || a == actReLU
+}
 
-func (b *BatchNorm2d) fusesReLUBackward() bool { return true }
+func (b *BatchNorm2d) fusesActBackward() bool { return true }
 
 // NewBatchNorm2d returns a BatchNorm2d over the given number of channels
 // with PyTorch's defaults. It panics when channels < 1.

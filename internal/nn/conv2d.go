@@ -30,9 +30,9 @@ type Conv2d struct {
 	Weight *Param // [Out, In, Kernel, Kernel]
 	Bias   *Param // [Out], nil without bias
 
-	noInputGrad bool // Backward skips dL/dx (first layer of a network)
-	fuseReLU    bool // Forward applies the in-place ReLU after it (conv_relu.go)
-	reluMask    bool // Backward applies the mask of the in-place ReLU before it
+	noInputGrad bool     // Backward skips dL/dx (first layer of a network)
+	act         fusedAct // Forward applies the in-place activation after it (conv_relu.go)
+	reluMask    bool     // Backward applies the mask of the in-place ReLU before it
 	passes      passTimes
 
 	x        *tensor.Tensor // input of the last training Forward
@@ -124,10 +124,9 @@ func (c *Conv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		c.forwardWinograd(x, out)
 		c.reluAfter(out.Data)
 	case c.useTaps(x.Shape[0], shape[3]):
-		c.forwardTaps(x, out)
-		c.reluAfter(out.Data)
+		c.forwardTaps(x, out) // applies a fused activation per work item
 	default:
-		c.forwardGEMM(x, out) // applies a fused ReLU in its write-back
+		c.forwardGEMM(x, out) // applies a fused activation in its write-back
 	}
 	return out, nil
 }

@@ -2,12 +2,13 @@ package nn
 
 import "starid/internal/tensor"
 
-// Conv2d's part in the fused plan (fuse.go): with an in-place ReLU after
-// it, Forward applies max(., 0) where it writes its output. The im2col
-// paths do it per work item, right after the item's GEMM or bias copy
-// wrote the rows, while they are still in cache; the Winograd and direct
-// paths do it in one pass after the layer, which costs what the ReLU's
-// own pass did. The Winograd output transform (wgOutputTiles and its AVX2
+// Conv2d's part in the fused plan (fuse.go): with an in-place ReLU (or
+// ReLU6) after it, Forward applies max(., 0) (or the clamp to [0, 6])
+// where it writes its output. The im2col
+// and direct paths do it per work item, right after the item's GEMM,
+// bias copy or taps kernel wrote the rows, while they are still in cache;
+// the Winograd path does it in one pass after the layer, which costs what
+// the ReLU's own pass did. The Winograd output transform (wgOutputTiles and its AVX2
 // kernel, which add the bias as they write each 4x4 tile) is where that
 // pass would fuse next. Backward is unchanged: the ReLU's mask is the
 // output the convolution wrote, and the ReLU applies it.
@@ -19,9 +20,13 @@ import "starid/internal/tensor"
 // their GEMM wrote it; in one pass after the Winograd path, whose output
 // transform could take the mask next.
 
-func (c *Conv2d) setFusedReLU(on bool) { c.fuseReLU = on }
+// setFusedAct implements actFuser: ReLU and ReLU6 both fuse.
+func (c *Conv2d) setFusedAct(a fusedAct) bool {
+	c.act = a
+	return true
+}
 
-func (c *Conv2d) fusesReLUBackward() bool { return false }
+func (c *Conv2d) fusesActBackward() bool { return false }
 
 func (c *Conv2d) takeReLUMask(on bool) { c.reluMask = on }
 
@@ -41,20 +46,11 @@ func (c *Conv2d) maskAfter(dx, x *tensor.Tensor) {
 	}
 }
 
-// reluBand applies a fused ReLU to rows values of each of the m output
-// planes of dst, ld values apart.
+// reluBand applies a fused activation to rows values of each of the m
+// output planes of dst, ld values apart.
 func (c *Conv2d) reluBand(dst []float32, m, rows, ld int) {
-	if !c.fuseReLU {
-		return
-	}
-	for o := 0; o < m; o++ {
-		reluForward(dst[o*ld:o*ld+rows], dst[o*ld:o*ld+rows])
-	}
+	c.act.applyPlanes(dst, m, rows, ld)
 }
 
-// reluAfter applies a fused ReLU to a whole output.
-func (c *Conv2d) reluAfter(out []float32) {
-	if c.fuseReLU {
-		reluInPlace(out)
-	}
-}
+// reluAfter applies a fused activation to a whole output.
+func (c *Conv2d) reluAfter(out []float32) { c.act.applyAll(out) }

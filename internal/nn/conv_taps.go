@@ -92,13 +92,22 @@ func (c *Conv2d) forwardTaps(x, out *tensor.Tensor) {
 			dst = c.tapOut
 		}
 		item := func(i int) {
-			g, j := i/chunks, i%chunks
+			// Consecutive items take every channel group of one chunk of
+			// columns, so the chunk's input (taps x chunk values) is read
+			// from cache by all of them; group by group, each group
+			// streamed the whole input from memory again (SSD's 32->64
+			// 1x1 at 256x256: 17-25 GFLOP per CPU-second, now 49-60).
+			g, j := i%groups, i/groups
 			x0, x1 := j*chunk, (j+1)*chunk
 			if j == chunks-1 {
 				x1 = span
 			}
 			convTapsRows(dst[g*4*dstPitch+x0:], dstPitch, x1-x0, in[x0:], offs,
 				wt[g*4*taps:(g+1)*4*taps], bias[g*4:g*4+4])
+			// The fused activation while the item's 4 x chunk values are
+			// in cache; a pass over the whole output afterwards cost about
+			// a third of the layer at 32->64 channels on 256x256.
+			c.act.applyPlanes(dst[g*4*dstPitch+x0:], 4, x1-x0, dstPitch)
 		}
 		if inline {
 			for i := range groups * chunks {

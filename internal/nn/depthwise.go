@@ -20,11 +20,18 @@ import (
 type DepthwiseConv2d struct {
 	Base
 	Channels, Kernel, Stride, Padding int
+	// Same pads as TensorFlow's 'SAME' instead of by Padding: per side
+	// of n inputs, max((ceil(n/S)-1)*S + K - n, 0) zeros, the odd one at
+	// the bottom or right, so the output is ceil(n/S) long. TF-trained
+	// nets (face-api's) need it for stride 2 on even maps; as a field of
+	// the layer it costs no separate padding pass over the activation.
+	Same bool
 
 	Weight *Param // [Channels, 1, Kernel, Kernel]
 	Bias   *Param // [Channels], nil without bias
 
-	noInputGrad bool // Backward skips dL/dx (first layer of a network)
+	noInputGrad bool     // Backward skips dL/dx (first layer of a network)
+	act         fusedAct // Forward applies the in-place activation after it (fuse.go)
 
 	inputMemo
 	out, dx *tensor.Tensor // own buffers, used without an arena
@@ -53,7 +60,10 @@ func NewDepthwiseConv2d(channels, kernel, stride, padding int, bias bool, rng *r
 // String prints the layer as PyTorch prints the grouped Conv2d it is.
 func (d *DepthwiseConv2d) String() string {
 	s := fmt.Sprintf("Conv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d)", d.Channels, d.Channels, d.Kernel, d.Kernel, d.Stride, d.Stride)
-	if d.Padding != 0 {
+	switch {
+	case d.Same:
+		s += ", padding='same'"
+	case d.Padding != 0:
 		s += fmt.Sprintf(", padding=(%d, %d)", d.Padding, d.Padding)
 	}
 	s += fmt.Sprintf(", groups=%d", d.Channels)
@@ -71,32 +81,54 @@ func (d *DepthwiseConv2d) Params() []*Param {
 // SetNeedInputGrad implements InputGradSkipper.
 func (d *DepthwiseConv2d) SetNeedInputGrad(need bool) { d.noInputGrad = !need }
 
-func (d *DepthwiseConv2d) geom(h, w int) tensor.ConvGeom {
-	return tensor.ConvGeom{C: 1, H: h, W: w, K: d.Kernel, Stride: d.Stride, Pad: d.Padding}
+// pads is the zero padding before and after a side of n inputs.
+func (d *DepthwiseConv2d) pads(n int) (before, after int) {
+	if !d.Same {
+		return d.Padding, d.Padding
+	}
+	total := max((ceilDivInt(n, d.Stride)-1)*d.Stride+d.Kernel-n, 0)
+	return total / 2, total - total/2
+}
+
+// outSize is the output length of a side of n inputs, 0 when the padded
+// side is shorter than the kernel.
+func (d *DepthwiseConv2d) outSize(n int) int {
+	b, a := d.pads(n)
+	if n+b+a < d.Kernel {
+		return 0
+	}
+	return (n+b+a-d.Kernel)/d.Stride + 1
 }
 
 // OutputShape implements Layer.
 func (d *DepthwiseConv2d) OutputShape(in []int) ([]int, error) {
-	if len(in) != 4 || in[0] < 1 || in[1] != d.Channels || in[2]+2*d.Padding < d.Kernel || in[3]+2*d.Padding < d.Kernel {
-		return nil, shapeErr(d, in, "[N, %d, H, W] with H and W at least %d", d.Channels, max(d.Kernel-2*d.Padding, 1))
+	if len(in) != 4 || in[0] < 1 || in[1] != d.Channels || in[2] < 1 || in[3] < 1 || d.outSize(in[2]) < 1 || d.outSize(in[3]) < 1 {
+		least := max(d.Kernel-2*d.Padding, 1)
+		if d.Same {
+			least = 1
+		}
+		return nil, shapeErr(d, in, "[N, %d, H, W] with H and W at least %d", d.Channels, least)
 	}
-	g := d.geom(in[2], in[3])
-	return []int{in[0], d.Channels, g.OutH(), g.OutW()}, nil
+	return []int{in[0], d.Channels, d.outSize(in[2]), d.outSize(in[3])}, nil
 }
 
-// dwGeom is the geometry of one plane with, per kernel column kj, the range
-// [lo[kj], hi[kj]) of output columns whose input column ox*S-P+kj lies inside
-// the plane; a row loop over that range needs no padding test.
+// dwGeom is the geometry of one plane, padded by pt rows at the top and pl
+// columns at the left, with, per kernel column kj, the range [lo[kj],
+// hi[kj]) of output columns whose input column ox*S-pl+kj lies inside the
+// plane; a row loop over that range needs no padding test.
 type dwGeom struct {
-	h, w, ho, wo, k, s, p int
-	lo, hi                []int
+	h, w, ho, wo, k, s int
+	pt, pl             int
+	lo, hi             []int
 }
 
 func (d *DepthwiseConv2d) plane(h, w, ho, wo int) dwGeom {
-	g := dwGeom{h: h, w: w, ho: ho, wo: wo, k: d.Kernel, s: d.Stride, p: d.Padding,
+	pt, _ := d.pads(h)
+	pl, _ := d.pads(w)
+	g := dwGeom{h: h, w: w, ho: ho, wo: wo, k: d.Kernel, s: d.Stride, pt: pt, pl: pl,
 		lo: make([]int, d.Kernel), hi: make([]int, d.Kernel)}
 	for kj := 0; kj < g.k; kj++ {
-		off := kj - g.p // input column = ox*s + off
+		off := kj - g.pl // input column = ox*s + off
 		lo := 0
 		if off < 0 {
 			lo = ceilDivInt(-off, g.s)
@@ -134,10 +166,12 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	fast := d.fast3()
 	vec := cpu.HasAVX2FMA()
-	hp, wp := h+2*d.Padding, w+2*d.Padding
+	top, bottom := d.pads(h)
+	left, right := d.pads(w)
+	hp, wp := h+top+bottom, w+left+right
 	tensor.ParallelMin(n*c, max(1, minPlaneWork/max(ohw*kk, 1)), func(lo, hi int) {
 		var scratch *[]float32
-		if fast && d.Padding > 0 {
+		if fast && hp*wp > hw {
 			scratch = getPlane(hp * wp)
 			defer putPlane(scratch)
 		}
@@ -148,25 +182,43 @@ func (d *DepthwiseConv2d) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 				b = bias[ch]
 			}
 			src, dst := x.Data[p*hw:(p+1)*hw], out.Data[p*ohw:(p+1)*ohw]
-			if !fast {
+			switch {
+			case !fast:
 				dwForwardPlane(&g, src, wt[ch*kk:(ch+1)*kk], b, dst)
-				continue
-			}
-			if scratch != nil {
-				padPlane(*scratch, src, h, w, d.Padding, d.Padding, d.Padding, d.Padding, 0)
+			case scratch != nil:
+				padPlane(*scratch, src, h, w, left, right, top, bottom, 0)
 				src = *scratch
+				fallthrough
+			default:
+				dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo, vec)
 			}
-			dw3Plane(src, wp, d.Stride, (*[9]float32)(wt[ch*9:]), b, dst, ho, wo, vec)
+			d.act.apply(dst) // while the plane is in cache
 		}
 	})
 	return out, nil
 }
 
-// fast3 reports whether the specialised 3x3 kernels apply. Padding above 2
-// would need the input-gradient convolution to crop rather than pad; no
-// net uses it, and the general kernel covers it.
+// setFusedAct implements actFuser: ReLU and ReLU6 both fuse, applied to
+// each output plane right after it is written.
+func (d *DepthwiseConv2d) setFusedAct(a fusedAct) bool {
+	d.act = a
+	return true
+}
+
+func (d *DepthwiseConv2d) fusesActBackward() bool { return false }
+
+// fast3 reports whether the specialised 3x3 kernels apply to Forward.
 func (d *DepthwiseConv2d) fast3() bool {
-	return d.Kernel == 3 && (d.Stride == 1 || d.Stride == 2) && d.Padding <= 2
+	return d.Kernel == 3 && (d.Stride == 1 || d.Stride == 2)
+}
+
+// fast3Backward reports whether they apply to Backward, whose input
+// gradient is a convolution of dy padded by 2-P on every side: padding
+// above 2 would need it to crop rather than pad, and Same's uneven
+// padding to pad unevenly. No net trains either, and the general kernels
+// cover them.
+func (d *DepthwiseConv2d) fast3Backward() bool {
+	return d.fast3() && !d.Same && d.Padding <= 2
 }
 
 // dwForwardPlane sets dst = src ⋆ wt + b for one plane, any kernel size.
@@ -175,7 +227,7 @@ func dwForwardPlane(g *dwGeom, src, wt []float32, b float32, dst []float32) {
 	g.eachRowPair(func(oy, ki, iy int) {
 		orow, irow := dst[oy*g.wo:(oy+1)*g.wo], src[iy*g.w:(iy+1)*g.w]
 		for kj, wv := range wt[ki*g.k : (ki+1)*g.k] {
-			off := kj - g.p
+			off := kj - g.pl
 			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
 				orow[ox] += wv * irow[ox*g.s+off]
 			}
@@ -189,7 +241,7 @@ func dwForwardPlane(g *dwGeom, src, wt []float32, b float32, dst []float32) {
 func (g *dwGeom) eachRowPair(fn func(oy, ki, iy int)) {
 	for oy := 0; oy < g.ho; oy++ {
 		for ki := 0; ki < g.k; ki++ {
-			if iy := oy*g.s - g.p + ki; iy >= 0 && iy < g.h {
+			if iy := oy*g.s - g.pt + ki; iy >= 0 && iy < g.h {
 				fn(oy, ki, iy)
 			}
 		}
@@ -213,7 +265,7 @@ func (d *DepthwiseConv2d) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	b := dwBackward{d: d, x: x, dy: dy, g: d.plane(h, w, ho, wo),
 		needDW: !d.Weight.Frozen, needDB: d.Bias != nil && !d.Bias.Frozen,
-		fast: d.fast3(), vec: cpu.HasAVX2FMA(), q: 2 - d.Padding}
+		fast: d.fast3Backward(), vec: cpu.HasAVX2FMA(), q: 2 - d.Padding}
 	if !d.noInputGrad {
 		b.dx = d.inputGrad(&d.dx, dy, x, x.Shape...)
 	}
@@ -325,7 +377,7 @@ func dwWeightGradPlane(g *dwGeom, src, dy []float32, acc []float64) {
 	g.eachRowPair(func(oy, ki, iy int) {
 		dyrow, irow := dy[oy*g.wo:(oy+1)*g.wo], src[iy*g.w:(iy+1)*g.w]
 		for kj := 0; kj < g.k; kj++ {
-			off := kj - g.p
+			off := kj - g.pl
 			var s float32
 			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
 				s += dyrow[ox] * irow[ox*g.s+off]
@@ -342,7 +394,7 @@ func dwInputGradPlane(g *dwGeom, dy, wt, dx []float32) {
 	g.eachRowPair(func(oy, ki, iy int) {
 		dyrow, drow := dy[oy*g.wo:(oy+1)*g.wo], dx[iy*g.w:(iy+1)*g.w]
 		for kj, wv := range wt[ki*g.k : (ki+1)*g.k] {
-			off := kj - g.p
+			off := kj - g.pl
 			for ox := g.lo[kj]; ox < g.hi[kj]; ox++ {
 				drow[ox*g.s+off] += wv * dyrow[ox]
 			}
@@ -388,7 +440,7 @@ func dilatePlane(dst, src []float32, h, w, top, left, hp, wp int) {
 
 // dw3Plane is Forward for one plane with a 3x3 kernel at stride 1 or 2:
 // xp is the padded input (wp values a row), dst the ho x wo output; vec
-// lets the stride-1 rows use the AVX2 kernel.
+// lets the rows use the AVX2 kernels.
 func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []float32, ho, wo int, vec bool) {
 	for oy := 0; oy < ho; oy++ {
 		r := xp[oy*stride*wp:]
@@ -396,7 +448,7 @@ func dw3Plane(xp []float32, wp, stride int, wt *[9]float32, b float32, dst []flo
 		if stride == 1 {
 			dw3s1Row(d, r, r[wp:], r[2*wp:], wt, b, vec)
 		} else {
-			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b)
+			dw3s2Row(d, r, r[wp:], r[2*wp:], wt, b, vec)
 		}
 	}
 }
@@ -419,7 +471,10 @@ func dw3s1Row(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) {
 }
 
 // dw3s2Row is dw3s1Row at stride 2: the taps of output i are r_ki[2i+kj].
-func dw3s2Row(d, r0, r1, r2 []float32, w *[9]float32, b float32) {
+func dw3s2Row(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) {
+	if v := dw3s2RowVector(d, r0, r1, r2, w, b, vec); v > 0 {
+		d, r0, r1, r2 = d[v:], r0[2*v:], r1[2*v:], r2[2*v:]
+	}
 	n := len(d)
 	r0, r1, r2 = r0[:2*n+1], r1[:2*n+1], r2[:2*n+1]
 	w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]

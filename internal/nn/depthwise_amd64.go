@@ -1,8 +1,8 @@
 package nn
 
 // AVX2 row kernels for the evaluation hot spots of the face nets,
-// implemented in depthwise_amd64.s: the 3x3 stride-1 depthwise row and the
-// 2x2 stride-2 max-pool row. Each gives exactly the Go kernel's results;
+// implemented in depthwise_amd64.s: the 3x3 stride-1 and stride-2
+// depthwise rows and the 2x2 stride-2 max-pool row. Each gives exactly the Go kernel's results;
 // the Go kernels handle the last len%8 outputs and CPUs without AVX2.
 //
 // Whether they may run is the caller's vec argument: a layer asks
@@ -11,6 +11,9 @@ package nn
 
 //go:noescape
 func dw3s1RowAVX2(d, r0, r1, r2 *float32, n int, w *[9]float32, b float32)
+
+//go:noescape
+func dw3s2RowAVX2(d, r0, r1, r2 *float32, n int, w *[9]float32, b float32)
 
 //go:noescape
 func maxPool2x2RowAVX2(d, r0, r1 *float32, n int)
@@ -24,6 +27,17 @@ func dw3s1RowVector(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool)
 	}
 	_, _, _ = r0[n+1], r1[n+1], r2[n+1] // the kernel reads n+2 values of each
 	dw3s1RowAVX2(&d[0], &r0[0], &r1[0], &r2[0], n, w, b)
+	return n
+}
+
+// dw3s2RowVector is dw3s1RowVector for the stride-2 row.
+func dw3s2RowVector(d, r0, r1, r2 []float32, w *[9]float32, b float32, vec bool) int {
+	n := len(d) &^ 7
+	if !vec || n == 0 {
+		return 0
+	}
+	_, _, _ = r0[2*n], r1[2*n], r2[2*n] // the kernel reads 2n+1 values of each
+	dw3s2RowAVX2(&d[0], &r0[0], &r1[0], &r2[0], n, w, b)
 	return n
 }
 

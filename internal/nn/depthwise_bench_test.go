@@ -11,13 +11,17 @@ import (
 )
 
 // Depthwise 3x3 shapes of face-api's nets at batch 1: the tiny face
-// detector at 416 (stride 1, padding 1 after each pooling) and stride-2
+// detector at 416 (stride 1, padding 1 after each pooling), the SSD
+// detector's at 512, and stride-2
 // layers as TF 'SAME' padding leaves them (padded input, padding 0). Run with
 //
 //	go test ./internal/nn -run '^$' -bench DepthwiseConv2d -benchtime 2s
 var depthwiseShapes = []struct{ c, hw, stride, pad int }{
 	{16, 208, 1, 1}, {32, 104, 1, 1}, {64, 52, 1, 1}, {128, 26, 1, 1}, {256, 13, 1, 1},
 	{32, 113, 2, 0}, {64, 57, 2, 0}, {128, 29, 2, 0}, {32, 112, 2, 1},
+	// face-api's SSD MobileNetV1 at 512 (its stride-2 inputs padded by
+	// one row and column at the end).
+	{32, 256, 1, 1}, {64, 257, 2, 0}, {128, 128, 1, 1}, {128, 129, 2, 0}, {512, 32, 1, 1},
 }
 
 func BenchmarkDepthwiseConv2d(b *testing.B) {

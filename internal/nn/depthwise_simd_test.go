@@ -42,7 +42,8 @@ func sameValue(a, b float32, signedZero bool) bool {
 }
 
 // TestSIMDRowKernelsMatchGo holds the assembly row kernels to the Go ones
-// at lengths around the 8-value vectors: the depthwise row bit for bit,
+// at lengths around the 8-value vectors: the depthwise rows (stride 1 and
+// 2; each input row exactly as long as the Go kernel reads) bit for bit,
 // the max-pool row up to the sign of a zero maximum, NaN for NaN.
 func TestSIMDRowKernelsMatchGo(t *testing.T) {
 	if !cpu.HasAVX2FMA() {
@@ -63,6 +64,15 @@ func TestSIMDRowKernelsMatchGo(t *testing.T) {
 			for i := range want {
 				if !sameValue(got[i], want[i], true) {
 					t.Fatalf("dw3s1Row[%d] = %v, Go gives %v", i, got[i], want[i])
+				}
+			}
+
+			in2 := simdRows(r, 3, 2*n+1, false)
+			dw3s2Row(got, in2[0], in2[1], in2[2], &w, b, true)
+			dw3s2Row(want, in2[0], in2[1], in2[2], &w, b, false)
+			for i := range want {
+				if !sameValue(got[i], want[i], true) {
+					t.Fatalf("dw3s2Row[%d] = %v, Go gives %v", i, got[i], want[i])
 				}
 			}
 

@@ -341,3 +341,77 @@ func TestDepthwiseAndPadInSequential(t *testing.T) {
 	gradCheck{}.run(t, withMax, x)
 	gradCheck{}.run(t, build(false, false), x)
 }
+
+// TestDepthwiseSameMatchesExplicitPad: TF 'SAME' padding in the layer
+// computes what the explicit zero padding TF describes, followed by the
+// unpadded layer, computes: output, input gradient and parameter
+// gradients, on even and odd sides at strides 1 and 2 (the odd pad at the
+// bottom and right), in training and evaluation.
+func TestDepthwiseSameMatchesExplicitPad(t *testing.T) {
+	for _, s := range []int{1, 2} {
+		for _, hw := range [][2]int{{8, 8}, {7, 9}, {6, 5}, {1, 2}} {
+			t.Run(fmt.Sprintf("s%d_%dx%d", s, hw[0], hw[1]), func(t *testing.T) {
+				amounts := func(n int) (int, int) {
+					total := max(((n+s-1)/s-1)*s+3-n, 0)
+					return total / 2, total - total/2
+				}
+				top, bottom := amounts(hw[0])
+				left, right := amounts(hw[1])
+				same := NewDepthwiseConv2d(4, 3, s, 0, true, rand.New(rand.NewPCG(3, 4)))
+				same.Same = true
+				plain := NewDepthwiseConv2d(4, 3, s, 0, true, rand.New(rand.NewPCG(3, 4)))
+				x := randTensor(rand.New(rand.NewPCG(5, 6)), 2, 4, hw[0], hw[1])
+				var got, want [][]float32
+				for _, training := range []bool{true, false} {
+					got = append(got, runSeq(t, NewSequential(same), x, training)...)
+					want = append(want, runSeq(t, NewSequential(NewConstantPad2d(left, right, top, bottom, 0), plain), x, training)...)
+				}
+				for i := range want {
+					closeTo(t, fmt.Sprint("result ", i), got[i], want[i], 1e-6, 1e-6)
+				}
+			})
+		}
+	}
+	l := NewDepthwiseConv2d(8, 3, 2, 0, false, rand.New(rand.NewPCG(1, 1)))
+	l.Same = true
+	if got, want := l.String(), "Conv2d(8, 8, kernel_size=(3, 3), stride=(2, 2), padding='same', groups=8, bias=False)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// runSeq runs one Forward (and in training a Backward with a fixed dy)
+// and returns the output, then the input gradient and the parameter
+// gradients.
+func runSeq(t *testing.T, s *Sequential, x *tensor.Tensor, training bool) [][]float32 {
+	t.Helper()
+	s.SetTraining(training)
+	ZeroGrad(s)
+	y, err := s.Forward(x.Clone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := [][]float32{y.Clone().Data}
+	if !training {
+		return out
+	}
+	dx, err := s.Backward(randTensor(rand.New(rand.NewPCG(7, 8)), y.Shape...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, dx.Clone().Data)
+	for _, p := range s.Params() {
+		out = append(out, p.Grad.Clone().Data)
+	}
+	return out
+}
+
+// TestDepthwiseSameGradCheck checks the 'SAME' layer's gradients (the
+// general kernels, which take uneven padding) by finite differences.
+func TestDepthwiseSameGradCheck(t *testing.T) {
+	for _, s := range []int{1, 2} {
+		r := rand.New(rand.NewPCG(5, uint64(s)))
+		l := NewDepthwiseConv2d(3, 3, s, 0, true, r)
+		l.Same = true
+		gradCheck{}.run(t, l, randTensor(r, 2, 3, 6, 7))
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 // Fusion: the model lists stay declarative (Conv2d, BatchNorm2d, ReLU as
 // PyTorch has them), and Sequential picks the execution plan. When a layer
-// that can (reluFuser) is followed by an in-place ReLU in the same
+// that can (actFuser) is followed by an in-place ReLU in the same
 // Sequential, the layer applies max(., 0) to its output as it writes it,
 // while the values are still in registers or cache, and the ReLU's own
 // pass over the activation is skipped. BatchNorm2d also takes the ReLU's
@@ -20,56 +20,61 @@ import (
 // mask is where its input, the ReLU's output, is zero), and the ReLU's
 // Backward is skipped too.
 //
-// Only in-place ReLUs fuse: their output is by definition the buffer the
-// layer before wrote, so no one can tell the difference. The results are
-// bit for bit those of the separate layers (TestFusedMatchesSeparate).
+// Convolutions (Conv2d, DepthwiseConv2d) take an in-place ReLU6 the same
+// way, clamping to [0, 6]; its Backward stays its own.
+//
+// Only in-place activations fuse: their output is by definition the buffer
+// the layer before wrote, so no one can tell the difference. The results
+// are bit for bit those of the separate layers (TestFusedMatchesSeparate,
+// TestFusedReLU6MatchesSeparate).
 
 // FuseLayers turns the fused plan on (the default) or off, for A/B
 // measurements and for the tests that compare the two; the environment
 // variable STARID_FUSE=off sets it off at start.
 var FuseLayers = os.Getenv("STARID_FUSE") != "off"
 
-// reluFuser is a layer that can apply the in-place ReLU after it.
-type reluFuser interface {
-	// setFusedReLU says whether the next Forward applies the ReLU.
-	setFusedReLU(on bool)
-	// fusesReLUBackward says whether Backward, after a fused Forward,
-	// also applies the ReLU's gradient mask.
-	fusesReLUBackward() bool
+// actFuser is a layer that can apply the in-place activation after it.
+type actFuser interface {
+	// setFusedAct says which activation the next Forward applies
+	// (actNone for none) and reports whether the layer can: false leaves
+	// the activation to its own layer.
+	setFusedAct(a fusedAct) bool
+	// fusesActBackward says whether Backward, after a fused Forward,
+	// also applies the activation's gradient mask.
+	fusesActBackward() bool
 }
 
-// fusedReLU returns the ReLU after layer i that layer i applies in this
-// Forward, or nil, and tells layer i.
-func (s *Sequential) fusedReLU(i int) *ReLU {
-	f, ok := s.Layers[i].(reluFuser)
+// fusedAct returns the activation layer after layer i that layer i
+// applies in this Forward, or nil, and tells layer i.
+func (s *Sequential) fusedAct(i int) actLayer {
+	f, ok := s.Layers[i].(actFuser)
 	if !ok {
 		return nil
 	}
-	var r *ReLU
 	if FuseLayers && i+1 < len(s.Layers) {
-		if next, ok := s.Layers[i+1].(*ReLU); ok && next.Inplace {
-			r = next
+		if next, ok := s.Layers[i+1].(actLayer); ok && next.fusedAct() != actNone && f.setFusedAct(next.fusedAct()) {
+			return next
 		}
 	}
-	f.setFusedReLU(r != nil)
-	return r
+	f.setFusedAct(actNone)
+	return nil
 }
 
-// skipsBackward says whether layer i is a ReLU whose Backward a
+// skipsBackward says whether layer i is an activation whose Backward a
 // neighbour does in the last Forward's plan.
 func (s *Sequential) skipsBackward(i int) bool {
 	return i < len(s.fused) && s.fused[i]
 }
 
-// markFused records the plan for Backward when the ReLU r at i+1 was fused
-// into layer i (Forward clears the plan first): whether layer i's Backward
-// takes its mask too.
-func (s *Sequential) markFused(i int, r *ReLU, y *tensor.Tensor) {
-	if r == nil {
+// markFused records the plan for Backward when the activation a at i+1
+// was fused into layer i (Forward clears the plan first): whether layer
+// i's Backward takes its mask too.
+func (s *Sequential) markFused(i int, a actLayer, y *tensor.Tensor) {
+	if a == nil {
 		return
 	}
-	r.y = y // the ReLU's output is the fused layer's, for its Backward
-	if s.Layers[i].(reluFuser).fusesReLUBackward() {
+	a.fusedOutput(y) // the activation's output is the fused layer's, for its Backward
+	if s.Layers[i].(actFuser).fusesActBackward() {
 		s.skipBackward(i + 1)
 	}
 }

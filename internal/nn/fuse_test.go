@@ -46,11 +46,26 @@ func countFused(l Layer) int {
 			n += countFused(c)
 		}
 	case *Conv2d:
-		n += b2i(l.fuseReLU) + b2i(l.reluMask)
+		n += b2i(l.act != actNone) + b2i(l.reluMask)
+	case *DepthwiseConv2d:
+		n += b2i(l.act != actNone)
 	case *BatchNorm2d:
 		n += b2i(l.relu) + b2i(l.reluMask)
 	}
 	return n
+}
+
+// sameResults fails t unless the fused results are bit for bit the
+// separate ones.
+func sameResults(t *testing.T, got, want [][]float32) {
+	t.Helper()
+	for i := range want {
+		for j := range want[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("result %d [%d]: fused %v, separate %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
 }
 
 func b2i(b bool) int {
@@ -80,13 +95,7 @@ func TestFusedMatchesSeparate(t *testing.T) {
 			if n := countFused(fused); n != tc.fused {
 				t.Fatalf("%d layers fused a ReLU, want %d", n, tc.fused)
 			}
-			for i := range want {
-				for j := range want[i] {
-					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("result %d [%d]: fused %v, separate %v", i, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			sameResults(t, got, want)
 		})
 	}
 }

@@ -97,7 +97,7 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			u.UseArena(s.childUse(arena, i))
 		}
 		s.planMask(i)
-		relu := s.fusedReLU(i)
+		act := s.fusedAct(i)
 		t0, in := time.Now(), x.Shape
 		if s.profile != nil {
 			in = append([]int(nil), in...) // an in-place layer may reshape x
@@ -108,11 +108,11 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		if s.profile != nil {
 			s.profile.record(s.profilePath+s.Names[i], l, in, false, time.Since(t0))
 		}
-		s.markFused(i, relu, x)
-		if relu != nil {
+		s.markFused(i, act, x)
+		if act != nil {
 			i++ // done by layer i
 			if s.profile != nil {
-				s.profile.recordFused(s.profilePath+s.Names[i], relu, false)
+				s.profile.recordFused(s.profilePath+s.Names[i], act, false)
 			}
 		}
 	}
