@@ -138,8 +138,10 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 			err = e.robustness()
 		case "fusion":
 			err = e.fusion()
+		case "lengths":
+			err = e.lengths()
 		default:
-			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups, robust or fusion", w)
+			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups, robust, fusion or lengths", w)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", w, err)

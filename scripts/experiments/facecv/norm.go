@@ -5,6 +5,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"starid/internal/eval"
 	"starid/internal/faces"
@@ -14,8 +16,9 @@ import (
 // A normMode says which descriptor space the head is trained and asked in
 // and which one the unknown rule measures distances in (its centroids and
 // its calibration): raw (face-api's descriptor as it comes), l2 (scaled to
-// length 1) or l2mean (length 1, then scaled to the training descriptors'
-// mean length). The head standardizes each dimension and the calibrated
+// length 1), l2mean (length 1, then scaled to the training descriptors'
+// mean length L), or powA (the direction times L*(length/L)^A: A=0 is
+// l2mean, A=1 raw, between them the length weighs less than it does raw). The head standardizes each dimension and the calibrated
 // limit scales with the distances, so l2mean should answer as l2 does; it
 // is measured to show that the scale alone changes nothing.
 type normMode struct{ head, rule string }
@@ -32,7 +35,18 @@ var normModes = map[string]normMode{
 	"l2rule": {"raw", "l2"},
 }
 
-func normNames() []string { return slices.Sorted(maps.Keys(normModes)) }
+func normNames() []string { return append(slices.Sorted(maps.Keys(normModes)), "HEAD:RULE") }
+
+// parseNorm reads a -norm name or a head:rule pair of spaces.
+func parseNorm(name string) (normMode, error) {
+	if m, ok := normModes[name]; ok {
+		return m, nil
+	}
+	if h, r, ok := strings.Cut(name, ":"); ok {
+		return normMode{h, r}, nil
+	}
+	return normMode{}, fmt.Errorf("-norm %q: want one of %v", name, normNames())
+}
 
 // normFlag is the -norm choice.
 var normFlag string
@@ -53,21 +67,29 @@ func space(kind string, x [][]float32) (func([]float32) []float32, error) {
 		return func(v []float32) []float32 { return v }, nil
 	case "l2":
 		return unit, nil
-	case "l2mean":
-		var sum float64
-		for _, v := range x {
-			sum += lengthOf(v)
-		}
-		s := float32(sum / float64(max(len(x), 1)))
-		return func(v []float32) []float32 {
-			u := unit(v)
-			for i := range u {
-				u[i] *= s
-			}
-			return u
-		}, nil
 	}
-	return nil, fmt.Errorf("descriptor space %q: want raw, l2 or l2mean", kind)
+	pow := 0.0
+	if a, ok := strings.CutPrefix(kind, "pow"); ok {
+		var err error
+		if pow, err = strconv.ParseFloat(a, 64); err != nil {
+			return nil, fmt.Errorf("descriptor space %q: want powA with A a number", kind)
+		}
+	} else if kind != "l2mean" {
+		return nil, fmt.Errorf("descriptor space %q: want raw, l2, l2mean or powA", kind)
+	}
+	var sum float64
+	for _, v := range x {
+		sum += lengthOf(v)
+	}
+	mean := sum / float64(max(len(x), 1))
+	return func(v []float32) []float32 {
+		s := float32(mean * math.Pow(lengthOf(v)/mean, pow))
+		u := unit(v)
+		for i := range u {
+			u[i] *= s
+		}
+		return u
+	}, nil
 }
 
 // decider answers descriptors as a trained model and its rule would, with
@@ -83,12 +105,11 @@ type decider struct {
 // fitDecider trains the head and calibrates the rule on raw training
 // descriptors x, each in its -norm space.
 func (e *env) fitDecider(classes []string, x [][]float32, y []int) (*decider, error) {
-	mode, ok := normModes[normFlag]
-	if !ok {
-		return nil, fmt.Errorf("-norm %q: want one of %v", normFlag, normNames())
+	mode, err := parseNorm(normFlag)
+	if err != nil {
+		return nil, err
 	}
 	d := &decider{}
-	var err error
 	if d.headIn, err = space(mode.head, x); err != nil {
 		return nil, err
 	}
@@ -135,4 +156,40 @@ func (d *decider) identify(desc []float32) identify.Answer {
 // photo is identify.IdentifyPhoto with the -norm spaces.
 func (d *decider) photo(fs []faces.Face) (int, identify.Answer) {
 	return identify.PickFace(fs, d.rule, d.identify)
+}
+
+// lengths prints how long the main faces' descriptors are, overall and per
+// person, and the share of the length's variance that lies between people:
+// what L2 normalisation throws away.
+func (e *env) lengths() error {
+	photos, err := e.describeAll()
+	if err != nil {
+		return err
+	}
+	k := len(e.data.Classes)
+	per := make([][]float64, k)
+	var all []float64
+	for i, p := range photos {
+		if d := e.mainFace(p.Faces); d != nil {
+			l := lengthOf(d)
+			c := e.data.Samples[i].Class
+			per[c], all = append(per[c], l), append(all, l)
+		}
+	}
+	slices.Sort(all)
+	q := func(p float64) float64 { return all[int(p*float64(len(all)-1))] }
+	mean, sd := eval.MeanSpread(all)
+	fmt.Printf("descriptor length of %d main faces: mean %.4f sd %.4f, 5%% %.4f median %.4f 95%% %.4f\n",
+		len(all), mean, sd, q(0.05), q(0.5), q(0.95))
+	var between, within float64
+	for c, ls := range per {
+		m, s := eval.MeanSpread(ls)
+		fmt.Printf("  %-20s %3d faces: mean %.4f sd %.4f\n", e.data.Classes[c], len(ls), m, s)
+		for _, l := range ls {
+			between += (m - mean) * (m - mean)
+			within += (l - m) * (l - m)
+		}
+	}
+	fmt.Printf("variance of the length between people: %.1f%% of the total\n", 100*between/(between+within))
+	return nil
 }
