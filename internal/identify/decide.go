@@ -19,17 +19,24 @@ import (
 // closed set against 99.34% for the main face alone, and it named no more
 // strangers (docs/EXPERIMENTS.md, "Session 6 accuracy").
 func (m *Model) IdentifyPhoto(fs []faces.Face, rule Rule, k int) (int, Answer) {
+	return PickFace(fs, rule, func(desc []float32) Answer { return m.Identify(desc, rule, k) })
+}
+
+// PickFace is IdentifyPhoto's choice of face for any way of answering one
+// descriptor under rule, so experiments that answer differently (another
+// descriptor space for the head than for the distance) choose faces alike.
+func PickFace(fs []faces.Face, rule Rule, answer func(desc []float32) Answer) (int, Answer) {
 	main := faces.MainFace(fs)
 	if main < 0 {
 		return -1, Answer{}
 	}
-	best, a := main, m.Identify(fs[main].Descriptor, rule, k)
+	best, a := main, answer(fs[main].Descriptor)
 	score := rule.Score(a)
 	for i, f := range fs {
 		if i == main {
 			continue
 		}
-		b := m.Identify(f.Descriptor, rule, k)
+		b := answer(f.Descriptor)
 		// Only a named face takes the photo from the main face: a named
 		// one scores at most 1, an unknown one more.
 		if s := rule.Score(b); b.Class != eval.Unknown && s < score {

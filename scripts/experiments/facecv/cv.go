@@ -98,7 +98,7 @@ func (t tally) pct(k int) float64 { return 100 * float64(k) / float64(max(t.n, 1
 
 // fitOn trains and calibrates a model on the main faces of the photos
 // train selects, over the classes kept (relabelled 0..).
-func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int, classes []string) (*identify.Model, identify.Rule, error) {
+func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int, classes []string) (*decider, error) {
 	var x [][]float32
 	var y []int
 	var from []int
@@ -122,14 +122,14 @@ func (e *env) fitOn(photos []identify.Photo, train func(i int) bool, label []int
 		}
 	}
 	if len(augNames) == 0 {
-		m, err := identify.Fit(e.ctx, classes, x, y, e.head(), nil)
-		if err != nil {
-			return nil, identify.Rule{}, err
-		}
-		rule, _, err := identify.Calibrate(e.ctx, classes, x, y, e.head(), e.frr)
-		return m, rule, err
+		return e.fitDecider(classes, x, y)
 	}
-	return e.fitAugmented(photos, x, y, from, classes)
+	if normFlag != "none" {
+		return nil, fmt.Errorf("-aug with -norm %s is not measured", normFlag)
+	}
+	m, rule, err := e.fitAugmented(photos, x, y, from, classes)
+	same := func(v []float32) []float32 { return v }
+	return &decider{m: m, rule: rule, headIn: same, ruleIn: same}, err
 }
 
 // fitAugmented adds the augmented descriptors of the training photos (rows
@@ -178,11 +178,11 @@ func sortedValues(m map[string][]float32) [][]float32 {
 
 // testFace is the face a photo is answered by: the main face, or with
 // -testpick recog the face (of any found) the model is surest of.
-func (e *env) testFace(m *identify.Model, rule identify.Rule, fs []faces.Face) []float32 {
+func (e *env) testFace(d *decider, fs []faces.Face) []float32 {
 	if e.testPick != "recog" {
 		return e.mainFace(fs)
 	}
-	if i, _ := m.IdentifyPhoto(fs, rule, 1); i >= 0 {
+	if i, _ := d.photo(fs); i >= 0 {
 		return fs[i].Descriptor
 	}
 	return nil
@@ -192,13 +192,13 @@ func (e *env) testFace(m *identify.Model, rule identify.Rule, fs []faces.Face) [
 // no face was found. score is the rejection score of the DET curve: the
 // distance to the named centroid over the rule's limit (1 at the operating
 // point), +Inf when the probability floor or a missing face rejects.
-func answer(m *identify.Model, rule identify.Rule, desc []float32) (a identify.Answer, score float64, ok bool) {
+func answer(d *decider, desc []float32) (a identify.Answer, score float64, ok bool) {
 	if desc == nil {
 		return a, math.Inf(1), false
 	}
-	a = m.Identify(desc, rule, 1)
-	score = a.Distance / rule.MaxDistance
-	if !(a.Probability >= rule.MinProbability) {
+	a = d.identify(desc)
+	score = a.Distance / d.rule.MaxDistance
+	if !(a.Probability >= d.rule.MinProbability) {
 		score = math.Inf(1)
 	}
 	return a, score, true
@@ -216,10 +216,10 @@ func (e *env) crossValidate() error {
 	}
 	var all tally
 	var open, wrong, unk, closed []float64
-	fmt.Printf("variant %s, main face %s, target FRR %.3f, seed %d\n", e.variant, e.choose, e.frr, e.seed)
+	fmt.Printf("variant %s, norm %s, main face %s, target FRR %.3f, seed %d\n", e.variant, normFlag, e.choose, e.frr, e.seed)
 	fmt.Println("fold  photos  top-1 open  wrong  unknown  closed top-1")
 	for f := range folds {
-		m, rule, err := e.fitOn(photos, func(i int) bool { return fold[i] != f }, label, e.data.Classes)
+		d, err := e.fitOn(photos, func(i int) bool { return fold[i] != f }, label, e.data.Classes)
 		if err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (e *env) crossValidate() error {
 				continue
 			}
 			t.n++
-			a, _, ok := answer(m, rule, e.testFace(m, rule, p.Faces))
+			a, _, ok := answer(d, e.testFace(d, p.Faces))
 			switch {
 			case !ok || a.Class == eval.Unknown:
 				t.unknown++
@@ -243,7 +243,7 @@ func (e *env) crossValidate() error {
 			}
 			if verbose && (!ok || a.Class != label[i]) {
 				fmt.Fprintf(os.Stderr, "miss fold %d %s: faces %d, answer %q best %s p=%.2f d=%.3f (limit %.3f)\n",
-					f, p.Path, len(p.Faces), a.Name, e.data.Classes[max(a.Best, 0)], a.Probability, a.Distance, rule.MaxDistance)
+					f, p.Path, len(p.Faces), a.Name, e.data.Classes[max(a.Best, 0)], a.Probability, a.Distance, d.rule.MaxDistance)
 			}
 		}
 		fmt.Printf("%4d  %6d  %9.2f%%  %4.2f%%  %6.2f%%  %11.2f%%\n", f, t.n, t.pct(t.right), t.pct(t.wrong), t.pct(t.unknown), t.pct(t.closed))

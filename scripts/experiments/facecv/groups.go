@@ -66,7 +66,7 @@ var collageLayouts = []struct{ cols, rows, tile int }{{4, 1, 400}, {8, 1, 300}, 
 // its main face, the face a third of the tile) and counts the main faces
 // found (a found box overlapping the placed face) and named right.
 func (e *env) collages() error {
-	m, rule, test, y, err := e.heldOut()
+	d, test, y, err := e.heldOut()
 	if err != nil {
 		return err
 	}
@@ -90,10 +90,10 @@ func (e *env) collages() error {
 				if desc != nil {
 					found++
 				}
-				t.add(m, rule, desc, y[start+j])
+				t.add(d, desc, y[start+j])
 			}
 			if start == 0 {
-				names := nameAll(m, rule, got)
+				names := nameAll(d, got)
 				path := filepath.Join(e.out, fmt.Sprintf("collage-%dx%d-%v.png", l.cols, l.rows, e.look.SmallFaces))
 				if err := drawFound(img, got, names, path); err != nil {
 					return err
@@ -105,10 +105,10 @@ func (e *env) collages() error {
 	return nil
 }
 
-func nameAll(m *identify.Model, rule identify.Rule, fs []faces.Face) []string {
+func nameAll(d *decider, fs []faces.Face) []string {
 	var names []string
 	for _, f := range fs {
-		a := m.Identify(f.Descriptor, rule, 1)
+		a := d.identify(f.Descriptor)
 		if a.Class == eval.Unknown {
 			names = append(names, "unknown")
 		} else {

@@ -61,6 +61,7 @@ func main() {
 	mfScale := flag.String("mfscale", "0/1", "fusion: MobileFace input as mean/div")
 	flag.BoolVar(&secondBGR, "bgr", false, "fusion: feed the second nets blue, green, red")
 	flag.Float64Var(&secondPad, "secondpad", -1, "fusion: align the second nets' chips to dlib's geometry with this padding (-1: the ArcFace template)")
+	flag.StringVar(&normFlag, "norm", "none", "descriptor normalisation before the head and the unknown rule: "+strings.Join(normNames(), ", "))
 	flag.Parse()
 	for i, s := range []string{*mfnScale, *mfScale} {
 		if _, err := fmt.Sscanf(s, "%g/%g", &secondScale[i][0], &secondScale[i][1]); err != nil || secondScale[i][1] == 0 {
@@ -137,8 +138,10 @@ func run(dataDir, out, cache, variant string, seed uint64, frr float64, choose s
 			err = e.robustness()
 		case "fusion":
 			err = e.fusion()
+		case "lengths":
+			err = e.lengths()
 		default:
-			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups, robust or fusion", w)
+			err = fmt.Errorf("unknown measurement %q: want cv, strangers, thumbs, groups, robust, fusion or lengths", w)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", w, err)

@@ -91,7 +91,7 @@ func motionBlur(m *faces.Image, n int) *faces.Image {
 
 // robustness answers the held-out photos under each perturbation.
 func (e *env) robustness() error {
-	m, rule, test, y, err := e.heldOut()
+	d, test, y, err := e.heldOut()
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (e *env) robustness() error {
 			if len(found) == 0 {
 				none++
 			}
-			t.add(m, rule, e.mainFace(found), y[i])
+			t.add(d, e.mainFace(found), y[i])
 		}
 		fmt.Printf("%-30s  %7d  %6d %5.1f%%  %5d  %7d\n", pt.name, none, t.right, t.pct(t.right), t.wrong, t.unknown)
 	}

@@ -42,7 +42,7 @@ func (e *env) strangers() error {
 	fold := e.foldOf()
 	var genuine, impostor, far, frr []float64
 	var op eval.DETPoint
-	fmt.Printf("strangers: variant %s, target FRR %.3f, %d triples (seed %d)\n", e.variant, e.frr, triples, e.seed)
+	fmt.Printf("strangers: variant %s, norm %s, target FRR %.3f, %d triples (seed %d)\n", e.variant, normFlag, e.frr, triples, e.seed)
 	fmt.Println("left out                                          strangers unknown  known refused  known wrong")
 	for _, tr := range pickTriples(len(e.data.Classes), e.seed) {
 		label := make([]int, len(photos))
@@ -60,15 +60,15 @@ func (e *env) strangers() error {
 				label[i] = j
 			}
 		}
-		m, rule, err := e.fitOn(photos, func(i int) bool { return fold[i] != 0 }, label, classes)
+		d, err := e.fitOn(photos, func(i int) bool { return fold[i] != 0 }, label, classes)
 		if err != nil {
 			return err
 		}
 		var known tally
 		var strangers, named int
 		for i, p := range photos {
-			desc := e.testFace(m, rule, p.Faces)
-			a, score, ok := answer(m, rule, desc)
+			desc := e.testFace(d, p.Faces)
+			a, score, ok := answer(d, desc)
 			if label[i] < 0 {
 				strangers++
 				impostor = append(impostor, score)
@@ -78,7 +78,7 @@ func (e *env) strangers() error {
 				continue
 			}
 			if fold[i] == 0 {
-				known.add(m, rule, desc, label[i])
+				known.add(d, desc, label[i])
 				genuine = append(genuine, score)
 			}
 		}
@@ -104,6 +104,9 @@ func (e *env) strangers() error {
 			100*want, best.Threshold, 100*best.FAR, 100*best.FRR)
 	}
 	name := e.variant
+	if normFlag != "none" {
+		name += "-" + normFlag
+	}
 	if len(augNames) > 0 {
 		name += "-aug" + strconv.Itoa(len(augNames)) + "-" + augCal + "-" + strconv.FormatFloat(e.frr, 'g', -1, 64)
 	}

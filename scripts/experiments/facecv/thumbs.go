@@ -22,19 +22,19 @@ const perPerson = 5
 
 // heldOut trains on folds 1-4 and returns the model, its rule and up to
 // perPerson fold-0 photos of each person that have a face.
-func (e *env) heldOut() (*identify.Model, identify.Rule, []identify.Photo, []int, error) {
+func (e *env) heldOut() (*decider, []identify.Photo, []int, error) {
 	photos, err := e.describeAll()
 	if err != nil {
-		return nil, identify.Rule{}, nil, nil, err
+		return nil, nil, nil, err
 	}
 	fold := e.foldOf()
 	label := make([]int, len(photos))
 	for i, s := range e.data.Samples {
 		label[i] = s.Class
 	}
-	m, rule, err := e.fitOn(photos, func(i int) bool { return fold[i] != 0 }, label, e.data.Classes)
+	d, err := e.fitOn(photos, func(i int) bool { return fold[i] != 0 }, label, e.data.Classes)
 	if err != nil {
-		return nil, rule, nil, nil, err
+		return nil, nil, nil, err
 	}
 	var test []identify.Photo
 	var y []int
@@ -45,7 +45,7 @@ func (e *env) heldOut() (*identify.Model, identify.Rule, []identify.Photo, []int
 			n[label[i]]++
 		}
 	}
-	return m, rule, test, y, nil
+	return d, test, y, nil
 }
 
 // alignedTemplate places the eyes and mouth as dlib's chips do, with pad
@@ -130,7 +130,7 @@ func thumbnail(img *faces.Image, f faces.Face, k thumbKind, size int) (image.Ima
 }
 
 func (e *env) thumbnails() error {
-	m, rule, test, y, err := e.heldOut()
+	d, test, y, err := e.heldOut()
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (e *env) thumbnails() error {
 				if len(found) == 0 {
 					none++
 				}
-				t.add(m, rule, e.mainFace(found), y[i])
+				t.add(d, e.mainFace(found), y[i])
 			}
 			fmt.Printf("%-26s  %4d  %7d  %11d  %5d  %7d   of %d\n", k.name, size, none, t.right, t.wrong, t.unknown, t.n)
 		}
@@ -178,9 +178,9 @@ func (e *env) thumbnails() error {
 }
 
 // add counts one decision on a known person's face (nil: none found).
-func (t *tally) add(m *identify.Model, rule identify.Rule, desc []float32, want int) {
+func (t *tally) add(d *decider, desc []float32, want int) {
 	t.n++
-	a, _, ok := answer(m, rule, desc)
+	a, _, ok := answer(d, desc)
 	switch {
 	case !ok || a.Class == eval.Unknown:
 		t.unknown++
