@@ -173,3 +173,33 @@ func TestIndexLinkedRoot(t *testing.T) {
 		t.Errorf("stored as %s, want under %s", path, link)
 	}
 }
+
+// TestNonUTF8FileName: a photo whose name is not UTF-8 (a camera card
+// written on another system) is indexed on SQLite, and on PostgreSQL,
+// whose text columns refuse such bytes, it is listed as failed, saying
+// why, while the rest of the folder is indexed; it does not stop the run.
+func TestNonUTF8FileName(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		dir := t.TempDir()
+		odd := "bad\xffname.jpg"
+		writePhotos(t, dir, map[string]string{"good.jpg": "face 1 1", odd: "face 2 2"})
+		s := openTest(t, loc)
+		ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1", Workers: 2}
+		rep, err := ix.Index(context.Background(), []string{dir})
+		if err != nil {
+			t.Fatalf("Index stopped: %v", err)
+		}
+		if got := len(faceIDs(t, s, filepath.Join(dir, "good.jpg"))); got != 1 {
+			t.Errorf("good.jpg has %d faces, want 1", got)
+		}
+		if s.Dialect == Postgres {
+			if len(rep.Failed) != 1 || rep.Failed[0].Path != filepath.Join(dir, odd) || !strings.Contains(rep.Failed[0].Error, "UTF-8") {
+				t.Errorf("failed = %+v, want %q listed as not UTF-8", rep.Failed, odd)
+			}
+			return
+		}
+		if len(rep.Failed) != 0 || len(faceIDs(t, s, filepath.Join(dir, odd))) != 1 {
+			t.Errorf("SQLite: failed = %+v; the odd name should be indexed", rep.Failed)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // photoExts are the file kinds the walk takes as photos.
@@ -185,6 +186,13 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 	var freshHash []string
 	for _, f := range files {
 		rep.Seen++
+		if s.Dialect == Postgres && !utf8.ValidString(f.path) {
+			// PostgreSQL's text refuses the bytes, and the refusal would
+			// stop the whole run; SQLite keeps them as they are.
+			rep.Failed = append(rep.Failed, BadPhoto{Path: f.path,
+				Error: "the file name is not valid UTF-8, which a PostgreSQL library cannot store: rename the file"})
+			continue
+		}
 		seen[f.path] = true
 		r, ok := known[f.path]
 		if ok && r.status == "pending" {
