@@ -203,3 +203,63 @@ func TestNonUTF8FileName(t *testing.T) {
 		}
 	})
 }
+
+// peopleView is the library's people as a user sees them, without ids
+// (which re-describing renews): each person's name, and the photo and box
+// of each face, sorted.
+func peopleView(t *testing.T, s *Store) []string {
+	t.Helper()
+	ps, err := s.People(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view []string
+	for _, p := range ps {
+		var fs []string
+		for _, f := range p.Faces {
+			fs = append(fs, fmt.Sprintf("%s@%g/%s", filepath.Base(f.Photo), f.Box[0], f.Source))
+		}
+		slices.Sort(fs)
+		view = append(view, p.Name+": "+strings.Join(fs, " "))
+	}
+	slices.Sort(view)
+	return view
+}
+
+// TestDecisionsSurviveRedescribing: a person named, two merged, a face
+// split off and one forgotten stay so when every photo is described again
+// (a new face pipeline, or index --detector with another detector): the
+// new faces in the same places take the old faces' decisions, where
+// before the names and corrections were silently lost.
+func TestDecisionsSurviveRedescribing(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(20))
+		s := openTest(t, loc)
+		indexAs := func(version string) {
+			ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: version, Workers: 2}
+			if _, err := ix.Index(ctx, []string{dir}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Group(ctx, GroupOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		indexAs("test-1")
+		ps, err := s.People(ctx)
+		if err != nil || len(ps) < 4 {
+			t.Fatalf("%d people, %v", len(ps), err)
+		}
+		steps := []error{s.Name(ctx, ps[0].ID, "Ann"), s.Merge(ctx, ps[0].ID, ps[1].ID), s.Forget(ctx, ps[2].Faces[0].ID)}
+		_, err = s.Split(ctx, ps[3].Faces[1].ID)
+		if err := errors.Join(append(steps, err)...); err != nil {
+			t.Fatal(err)
+		}
+		before := peopleView(t, s)
+		indexAs("test-2")
+		if after := peopleView(t, s); !slices.Equal(before, after) {
+			t.Errorf("people changed by re-describing:\nbefore %q\nafter  %q", before, after)
+		}
+	})
+}

@@ -188,27 +188,39 @@ func (ix *Indexer) save(ctx context.Context, tx *sql.Tx, id int64, path string, 
 	return claimed{path: path, faces: len(d.faces)}, ix.Store.savePhoto(ctx, tx, id, d.hash, ix.Pipeline, d.faces)
 }
 
-// savePhoto replaces a photo's faces and marks it done. The hash is the
-// one of the bytes actually described, in case the file changed since the
-// scan.
+// savePhoto replaces a photo's faces and marks it done, the user's
+// decisions about the old faces passing to the new ones in their places
+// (see keep.go). The hash is the one of the bytes actually described, in
+// case the file changed since the scan.
 func (s *Store) savePhoto(ctx context.Context, tx *sql.Tx, id int64, hash, pipeline string, found []Face) error {
+	kept, err := s.decisions(ctx, tx, id)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM faces WHERE photo_id = ?`), id); err != nil {
 		return err
 	}
-	for _, f := range found {
+	matched := match(kept, found)
+	for i, f := range found {
 		face, err := s.insertID(ctx, tx, `INSERT INTO faces (photo_id, x, y, w, h, landmarks, descriptor, score, quality)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, f.Box[0], f.Box[1], f.Box[2], f.Box[3],
 			landmarksBlob(f.Landmarks), floatsBlob(f.Descriptor), f.Score, f.Quality)
 		if err != nil {
 			return err
 		}
-		if f.Name != "" {
+		// The user's decision wins over the run's name, which wins over
+		// grouping's old answer.
+		if d := matched[i]; d != nil && (d.source != SourceAuto || f.Name == "") {
+			if err := s.keepDecision(ctx, tx, face, d); err != nil {
+				return err
+			}
+		} else if f.Name != "" {
 			if err := s.nameFace(ctx, tx, face, f.Name); err != nil {
 				return err
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '', claimed_by = '' WHERE id = ?`), hash, pipeline, id)
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '', claimed_by = '' WHERE id = ?`), hash, pipeline, id)
 	return err
 }
 
