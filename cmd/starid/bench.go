@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"starid/internal/bench"
+	"starid/internal/faces"
 	"starid/internal/progress"
 	"starid/internal/tensor"
 )
@@ -20,6 +21,7 @@ type benchOptions struct {
 	classes                          int
 	width                            float64
 	json, profile, faces, kernelOnly bool
+	detector                         faces.DetectorChoice
 }
 
 func newBenchCmd() *cobra.Command {
@@ -38,6 +40,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this `file` (for go tool pprof)")
 	f.BoolVar(&o.profile, "profile", false, "also print each layer's forward and backward time and GFLOP/s over the timed steps, backward split into its input- and weight-gradient passes")
 	f.BoolVar(&o.faces, "faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
+	detectorFlag(f, &o.detector)
 	f.BoolVar(&o.kernelOnly, "kernel", false, "print the GEMM kernels this binary runs on this machine, and exit")
 	return c
 }
@@ -73,7 +76,7 @@ func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error 
 	if len(paths) == 0 {
 		return usagef("--faces wants at least one photo or folder")
 	}
-	finder, err := openFaceFinder()
+	finder, err := openFaceFinder(o.detector)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ func init() { addCommand(newFacesCmd) }
 type facesOptions struct {
 	out               string
 	json, descriptors bool
+	detector          faces.DetectorChoice
 }
 
 func newFacesCmd() *cobra.Command {
@@ -27,6 +28,7 @@ func newFacesCmd() *cobra.Command {
 	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos are given)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.descriptors, "descriptors", false, "include each face's 128-D descriptor in the JSON")
+	detectorFlag(f, &o.detector)
 	return c
 }
 
@@ -36,8 +38,9 @@ type faceFinder interface {
 	Faces(img *faces.Image) ([]faces.Face, error)
 }
 
-// openFaceFinder loads the face pipeline from the fetched models.
-var openFaceFinder = func() (faceFinder, error) { return faces.LoadInstalled() }
+// openFaceFinder loads the face pipeline from the fetched models, with
+// the detector d.
+var openFaceFinder = func(d faces.DetectorChoice) (faceFinder, error) { return faces.LoadInstalledWith(d) }
 
 // runFaces finds the faces in each photo. Like predict, a photo that cannot
 // be read gets an error entry, the others are still processed, and the exit
@@ -55,7 +58,7 @@ func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--out %s: with several photos --out is a folder: %w", o.out, err)
 		}
 	}
-	finder, err := openFaceFinder()
+	finder, err := openFaceFinder(o.detector)
 	if err != nil {
 		return err
 	}

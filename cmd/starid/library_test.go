@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/library"
 	"starid/internal/recognize"
@@ -20,8 +21,8 @@ import (
 func useFakeLibrary(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
-	substitute(t, &newLibraryDescriber, func(run string, _ bool) (library.Describer, string, error) {
-		d := &library.PipelineDescriber{Load: func() (recognize.Finder, error) { return fake, nil }}
+	substitute(t, &newLibraryDescriber, func(run string, _ bool, det faces.DetectorChoice) (library.Describer, string, error) {
+		d := &library.PipelineDescriber{Detector: det, Load: func() (recognize.Finder, error) { return fake, nil }}
 		if run != "" {
 			r, err := recognize.Open(run, recognize.Options{})
 			if err != nil {
@@ -29,7 +30,7 @@ func useFakeLibrary(t *testing.T) *identifytest.Fake {
 			}
 			d.Namer = r
 		}
-		return d, "fake-1", nil
+		return d, d.Version(), nil
 	})
 	return fake
 }

@@ -32,13 +32,14 @@ func OpenOrDefault(ctx context.Context, location string) (*Store, error) {
 // InstalledDescriber is the describer of the installed face models
 // (`starid models fetch`), naming faces with the run in runDir, or with
 // the default model when runDir is empty;
-// mirror averages each descriptor with its mirror image's (verify does).
+// mirror averages each descriptor with its mirror image's (verify does),
+// and det is the face detector.
 // It returns the describer's version for IndexOptions.Pipeline. The
 // models are read at the first photo, so commands that describe nothing
 // work without them.
-func InstalledDescriber(runDir string, mirror bool) (Describer, string, error) {
-	d := &PipelineDescriber{Mirror: mirror, Load: func() (recognize.Finder, error) {
-		p, err := faces.LoadInstalled()
+func InstalledDescriber(runDir string, mirror bool, det faces.DetectorChoice) (Describer, string, error) {
+	d := &PipelineDescriber{Mirror: mirror, Detector: det, Load: func() (recognize.Finder, error) {
+		p, err := faces.LoadInstalledWith(det)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}

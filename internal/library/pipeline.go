@@ -23,6 +23,9 @@ type PipelineDescriber struct {
 	// (see MirroredDescriptor): it costs one more pass of the descriptor
 	// net per face.
 	Mirror bool
+	// Detector is the face detector Load's pipeline uses ("": auto); it
+	// is part of Version, since another detector finds other faces.
+	Detector faces.DetectorChoice
 	// Namer, when not nil, names the faces (a face run opened through
 	// internal/recognize); its "unknown" answers stay unnamed.
 	Namer recognize.Recognizer
@@ -42,12 +45,14 @@ type PipelineDescriber struct {
 const VerifyMirrored = true
 
 // Version names what decides the descriptors, for Indexer.Pipeline: a
-// library described without mirroring is described again with it.
+// library described without mirroring, or with another detector, is
+// described again.
 func (p *PipelineDescriber) Version() string {
+	v := p.Detector.Version()
 	if p.Mirror {
-		return faces.PipelineVersion + "+mirror"
+		return v + "+mirror"
 	}
-	return faces.PipelineVersion
+	return v
 }
 
 // load is the pipeline, loaded at the first call.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"starid/internal/faces"
 	"starid/internal/progress"
 )
 
@@ -28,7 +29,7 @@ func usagef(format string, args ...any) error { return UsageError{fmt.Sprintf(fo
 
 // NewDescriberFunc makes the describer of photos: InstalledDescriber, or a
 // fake in tests.
-type NewDescriberFunc func(runDir string, mirror bool) (Describer, string, error)
+type NewDescriberFunc func(runDir string, mirror bool, det faces.DetectorChoice) (Describer, string, error)
 
 // Runner is a command as the command line runs it.
 type Runner interface {
@@ -93,6 +94,7 @@ type IndexCommand struct {
 	DB, RunDir   string
 	Workers      int
 	JSON         bool
+	Detector     faces.DetectorChoice // "": auto
 	NewDescriber NewDescriberFunc
 }
 
@@ -105,7 +107,7 @@ func (c *IndexCommand) Run(ctx context.Context, args []string, stdout, stderr io
 	if c.Workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", c.Workers)
 	}
-	d, version, err := c.NewDescriber(c.RunDir, false)
+	d, version, err := c.NewDescriber(c.RunDir, false, c.Detector)
 	if err != nil {
 		return err
 	}
@@ -208,7 +210,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	opt := SearchOptions{Person: c.Person, Like: c.Like, Top: c.Top}
 	var err error
 	if c.Like != "" {
-		if opt.Describer, _, err = c.NewDescriber("", false); err != nil {
+		if opt.Describer, _, err = c.NewDescriber("", false, faces.AutoDetector); err != nil {
 			return err
 		}
 	}
@@ -236,7 +238,7 @@ func (c *VerifyCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	if len(args) != 2 {
 		return usagef("want two photos, got %d", len(args))
 	}
-	d, _, err := c.NewDescriber("", VerifyMirrored)
+	d, _, err := c.NewDescriber("", VerifyMirrored, faces.AutoDetector)
 	if err != nil {
 		return err
 	}
