@@ -263,3 +263,46 @@ func TestDecisionsSurviveRedescribing(t *testing.T) {
 		}
 	})
 }
+
+// TestLookAlikeNames: naming a person "jim carrey" when another is "Jim
+// Carrey" is refused naming that person (before, the library silently
+// kept two people for one), as is naming a face so; the exact name still
+// merges, and a person's own name can be re-spelt.
+func TestLookAlikeNames(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(10))
+		s := openTest(t, loc)
+		index(t, s, &fakeDescriber{}, dir)
+		if _, err := s.Group(ctx, GroupOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := s.People(ctx)
+		if err != nil || len(ps) < 3 {
+			t.Fatalf("%d people, %v", len(ps), err)
+		}
+		if err := s.Name(ctx, ps[0].ID, "Jim Carrey"); err != nil {
+			t.Fatal(err)
+		}
+		var la *LookAlikeError
+		for _, typed := range []string{"jim carrey", "JimCarrey", "jim_carrey"} {
+			err := s.Name(ctx, ps[1].ID, typed)
+			if !errors.As(err, &la) || la.Person != ps[0].ID || !strings.Contains(err.Error(), `"Jim Carrey"`) {
+				t.Errorf("naming %q beside \"Jim Carrey\": %v", typed, err)
+			}
+		}
+		if _, err := s.NameFace(ctx, ps[2].Faces[0].ID, "JIM CARREY"); !errors.As(err, &la) {
+			t.Errorf("naming a face \"JIM CARREY\": %v", err)
+		}
+		if err := s.Name(ctx, ps[0].ID, "Jim  Carrey"); err != nil {
+			t.Errorf("re-spelling a person's own name: %v", err)
+		}
+		if err := s.Name(ctx, ps[1].ID, "Jim  Carrey"); err != nil {
+			t.Errorf("the exact name merges: %v", err)
+		}
+		if after, _ := s.People(ctx); len(after) != len(ps)-1 {
+			t.Errorf("%d people after the merge, want %d", len(after), len(ps)-1)
+		}
+	})
+}

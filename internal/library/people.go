@@ -58,13 +58,14 @@ ORDER BY pe.id, f.id`)
 
 // Name names a person: its faces become the user's decision (never moved
 // by grouping) and new photos of it join it. Naming a person with a name
-// another person has merges the two: the user says they are one.
+// another person has merges the two: the user says they are one; a name
+// that only looks like another's is refused (LookAlikeError).
 func (s *Store) Name(ctx context.Context, person int64, name string) error {
 	name, err := CheckName(name)
 	if err != nil {
 		return fmt.Errorf("library: naming person %d: %w", person, err)
 	}
-	return s.userTx(ctx, fmt.Sprintf("naming person %d", person), func(tx *sql.Tx) error {
+	return s.userTx(ctx, fmt.Sprintf("naming person %d %q", person, name), func(tx *sql.Tx) error {
 		if err := personExists(ctx, s, tx, person); err != nil {
 			return err
 		}
@@ -74,6 +75,9 @@ func (s *Store) Name(ctx context.Context, person int64, name string) error {
 			return s.mergeTx(ctx, tx, other, person)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := s.checkLookAlike(ctx, tx, name, person); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE people SET name = ? WHERE id = ?`), name, person); err != nil {
