@@ -304,5 +304,20 @@ func TestLookAlikeNames(t *testing.T) {
 		if after, _ := s.People(ctx); len(after) != len(ps)-1 {
 			t.Errorf("%d people after the merge, want %d", len(after), len(ps)-1)
 		}
+		// Searching takes the name as typed: "jim carrey" finds Jim
+		// Carrey's photos rather than "no person named".
+		g, err := s.LoadGallery(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.SearchPerson(ctx, g, "Jim  Carrey", 5)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("search by the exact name: %v, %v", want, err)
+		}
+		for _, typed := range []string{"jim carrey", "JIM CARREY", "Jim Carrey"} {
+			if got, err := s.SearchPerson(ctx, g, typed, 5); err != nil || !slices.Equal(got, want) {
+				t.Errorf("search %q: %v, %v; want %v", typed, got, err, want)
+			}
+		}
 	})
 }

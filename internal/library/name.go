@@ -2,7 +2,6 @@ package library
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,8 +53,8 @@ func (e *LookAlikeError) Error() string {
 
 // checkLookAlike refuses name when a person other than except has a
 // look-alike name (see LookAlikeError); the same name is not refused.
-func (s *Store) checkLookAlike(ctx context.Context, tx *sql.Tx, name string, except int64) error {
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, name FROM people WHERE name <> '' AND name <> ? AND id <> ? ORDER BY id`), name, except)
+func (s *Store) checkLookAlike(ctx context.Context, db execer, name string, except int64) error {
+	rows, err := db.QueryContext(ctx, s.q(`SELECT id, name FROM people WHERE name <> '' AND name <> ? AND id <> ? ORDER BY id`), name, except)
 	if err != nil {
 		return err
 	}

@@ -183,12 +183,21 @@ func exists(ctx context.Context, s *Store, tx *sql.Tx, query string, id int64, w
 	return nil
 }
 
-// PersonByName is the id of the person with that name.
+// PersonByName is the id of the person with that name, or else with a
+// name that differs from it only in case, spacing or character forms (as
+// people type a name they read: "tom hanks").
 func (s *Store) PersonByName(ctx context.Context, name string) (int64, error) {
 	var id int64
 	err := s.DB.QueryRowContext(ctx, s.q(`SELECT id FROM people WHERE name = ? ORDER BY id LIMIT 1`), strings.TrimSpace(name)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("library %s: person %q: %w", s.Source, name, ErrNotFound)
+		err = s.checkLookAlike(ctx, s.DB, strings.TrimSpace(name), 0)
+		if la := (*LookAlikeError)(nil); errors.As(err, &la) {
+			return la.Person, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("person %q: %w", name, ErrNotFound)
+		}
+		return 0, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	return id, err
 }
