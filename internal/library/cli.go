@@ -156,6 +156,12 @@ func (v Verdict) WriteText(w io.Writer) {
 		verdict = "same person"
 	}
 	fmt.Fprintf(w, "%s (distance %.3f, threshold %.3f)\n", verdict, v.Distance, v.Threshold)
+	for i, n := range v.Faces {
+		if n > 1 {
+			fmt.Fprintf(w, "note: the %s photo has %d faces; its main face (the largest of the surest) was compared\n",
+				[]string{"first", "second"}[i], n)
+		}
+	}
 }
 
 // Decision is a user's correction of the grouping (`people name`,

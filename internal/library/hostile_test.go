@@ -321,3 +321,30 @@ func TestLookAlikeNames(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyGroupPhoto: verify against a group photo compares its main
+// face only, and says so (the JSON counts each photo's faces, the text
+// names the photo): a user asking "is she in this photo?" otherwise read
+// "different people" as "no".
+func TestVerifyGroupPhoto(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"one.jpg": "face 1 1", "group.jpg": "face 1 2\nface 2 3\nface 3 4"})
+	v, err := VerifyPhotos(context.Background(), &fakeDescriber{}, filepath.Join(dir, "one.jpg"), filepath.Join(dir, "group.jpg"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Faces != [2]int{1, 3} {
+		t.Errorf("faces counted %v, want [1 3]", v.Faces)
+	}
+	var b strings.Builder
+	v.WriteText(&b)
+	if !strings.Contains(b.String(), "the second photo has 3 faces") {
+		t.Errorf("text %q does not say the second photo is a group", b.String())
+	}
+	v.Faces = [2]int{1, 1}
+	b.Reset()
+	v.WriteText(&b)
+	if strings.Contains(b.String(), "faces") {
+		t.Errorf("text %q mentions faces for two portraits", b.String())
+	}
+}
