@@ -90,7 +90,7 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	case len(pos) == 1:
 		rec, err = openRecognizer(pos[0], o.detector, logger)
 	case o.db == "":
-		rec, err = openDefaultRecognizer(o.detector, stderr)
+		rec, err = openDefaultRecognizer(o.detector, logger, stderr)
 	}
 	if err != nil {
 		return err
@@ -176,10 +176,11 @@ func openRunRecognizer(dir string, d faces.DetectorChoice, logger *slog.Logger) 
 	return serve.OpenRun(dir, recognize.Options{TopK: serveTopK, OpenFinder: recognizeFinder(d)}, logger)
 }
 
-// openDefaultRecognizer serves the default model (recognize.OpenDefault),
-// saying which.
-func openDefaultRecognizer(d faces.DetectorChoice, stderr io.Writer) (serve.Recognizer, error) {
-	r, err := recognize.OpenDefault(recognize.Options{TopK: serveTopK, OpenFinder: recognizeFinder(d)})
+// openDefaultRecognizer serves the default model, following enroll's
+// changes to it (recognize.OpenDefaultReloading), saying which.
+func openDefaultRecognizer(d faces.DetectorChoice, logger *slog.Logger, stderr io.Writer) (serve.Recognizer, error) {
+	opt := recognize.Options{TopK: serveTopK, OpenFinder: recognizeFinder(d)}
+	r, err := recognize.OpenDefaultReloading(opt, serve.ReloadLogger(logger, "the default model"))
 	if err != nil {
 		return nil, err
 	}
