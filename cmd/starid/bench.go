@@ -83,6 +83,9 @@ func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error 
 	bar := progress.New(stderr, 0, "timing photos")
 	res, err := bench.FacesOn(finder, paths, bench.FacesOptions{Steps: o.steps, Warmup: o.warmup, Progress: bar.Func()})
 	bar.Finish()
+	if res != nil {
+		res.Pipeline = o.detector.Version() // the timings are the chosen detector's
+	}
 	return o.print(stdout, res, err)
 }
 

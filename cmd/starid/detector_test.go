@@ -45,6 +45,12 @@ func TestDetectorFlagReachesPipeline(t *testing.T) {
 		if len(*got) != 1 || (*got)[0].SSDUse() != faces.DefaultSSDUse {
 			t.Errorf("%s without --detector: loaded with %q, want the default", args[0], *got)
 		}
+		if args[0] == "bench" {
+			// The timings name the detector they are of.
+			if out := cli(t, append(args, "--detector", "tiny", "--json")...); !strings.Contains(out, faces.TinyDetector.Version()) {
+				t.Errorf("bench --faces --detector tiny --json: %s", out)
+			}
+		}
 		code, _, errOut := runCLI(append(args, "--detector", "yolo")...)
 		if code != exitUsage || !strings.Contains(errOut, `"yolo"`) || !strings.Contains(errOut, "auto, tiny or ssd") {
 			t.Errorf("%s --detector yolo: exit %d: %s", args[0], code, errOut)
