@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/recognize"
 )
@@ -21,11 +22,11 @@ type facesOptions struct {
 
 func newFacesCmd() *cobra.Command {
 	var o facesOptions
-	c := command("faces IMAGE...", "find faces: boxes, scores and 68 landmarks", func(c *cobra.Command, args []string) error {
+	c := command("faces IMAGE|DIR...", "find faces: boxes, scores and 68 landmarks", func(c *cobra.Command, args []string) error {
 		return runFaces(args, o, c.OutOrStdout(), c.ErrOrStderr())
 	})
 	f := c.Flags()
-	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos are given)")
+	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos or a folder are given)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.descriptors, "descriptors", false, "include each face's 128-D descriptor in the JSON")
 	detectorFlag(f, &o.detector)
@@ -48,6 +49,11 @@ var openFaceFinder = func(d faces.DetectorChoice) (faceFinder, error) { return f
 func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return usagef("want at least one image")
+	}
+	// Folders are walked, as predict's are.
+	pos, err := data.ListPhotos(pos)
+	if err != nil {
+		return err
 	}
 	outPaths, err := recognize.DrawPaths(o.out, pos)
 	if err != nil {
