@@ -72,9 +72,9 @@ func (e interruptedError) Unwrap() error { return e.err }
 // WriteText prints the run's summary on w and what it could not take on
 // errs.
 func (r *IndexResult) WriteText(w, errs io.Writer) {
-	fmt.Fprintf(w, "%s: %s (%d new, %d changed): %d described with %s, %d unchanged, %d moved, %d removed, %d failed; %d people (%d new)\n",
+	fmt.Fprintf(w, "%s: %s (%d new, %d changed): %d described with %s, %d unchanged, %d moved, %d removed, %d failed; %s (%d new)\n",
 		r.Library, plural(r.Seen, "photo", "photos"), r.Added, r.Changed, r.Described, plural(r.Faces, "face", "faces"),
-		r.Unchanged, r.Moved, r.Removed, len(r.Failed), r.People, r.NewPeople)
+		r.Unchanged, r.Moved, r.Removed, len(r.Failed), plural(r.People, "person", "people"), r.NewPeople)
 	if len(r.Failed) > 0 {
 		fmt.Fprintf(errs, "%s not indexed:\n", plural(len(r.Failed), "photo or folder was", "photos or folders were"))
 		for _, b := range r.Failed {

@@ -348,3 +348,13 @@ func TestVerifyGroupPhoto(t *testing.T) {
 		t.Errorf("text %q mentions faces for two portraits", b.String())
 	}
 }
+
+// TestIndexSummaryOnePerson: the summary of a library of one person says
+// "1 person (1 new)", not "1 people".
+func TestIndexSummaryOnePerson(t *testing.T) {
+	var out, errs strings.Builder
+	(&IndexResult{Library: "x.db", Seen: 1, Added: 1, Described: 1, Faces: 1, People: 1, NewPeople: 1}).WriteText(&out, &errs)
+	if !strings.Contains(out.String(), "; 1 person (1 new)") {
+		t.Errorf("summary %q", out.String())
+	}
+}
