@@ -97,11 +97,15 @@ func (s *Server) libReady(w http.ResponseWriter, r *http.Request) (context.Conte
 }
 
 // libError answers a library failure: a missing id is 404, a name that
-// only looks like a person's 409, a timeout 503, anything else 500
-// (logged, since it is the server's problem).
+// only looks like a person's 409, a timeout or an unreachable database
+// 503, anything else 500 (logged, since it is the server's problem).
 func (s *Server) libError(w http.ResponseWriter, r *http.Request, err error) {
 	err = library.Explain(err)
 	switch {
+	case errors.Is(err, library.ErrUnreachable):
+		s.log.Warn("library unreachable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(unreachableRetry))
+		writeError(w, http.StatusServiceUnavailable, s.lib.clientMessage(err))
 	case errors.Is(err, library.ErrNotFound):
 		writeError(w, http.StatusNotFound, s.lib.clientMessage(err))
 	case errors.As(err, new(*library.LookAlikeError)):
