@@ -358,3 +358,24 @@ func TestIndexSummaryOnePerson(t *testing.T) {
 		t.Errorf("summary %q", out.String())
 	}
 }
+
+// TestIndexManyWorkers: --workers far beyond the cores (500 here) indexes
+// as many do: before, each worker opened its own PostgreSQL connection and
+// the run died on "too many clients" or a full socket backlog, and on
+// SQLite as many photos were decoded at once as there were workers.
+func TestIndexManyWorkers(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(30))
+		s := openTest(t, loc)
+		ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1", Workers: 500}
+		rep, err := ix.Index(context.Background(), []string{dir})
+		if err != nil {
+			t.Fatalf("500 workers: %v", err)
+		}
+		// manyPhotos' photo 11 is not a photo.
+		if rep.Described+len(rep.Failed) != 30 || len(rep.Failed) != 1 {
+			t.Errorf("described %d and failed %d of 30", rep.Described, len(rep.Failed))
+		}
+	})
+}

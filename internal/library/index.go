@@ -77,6 +77,9 @@ func (ix *Indexer) Index(ctx context.Context, roots []string) (Report, error) {
 }
 
 // describePending runs the workers until no pending photo is left.
+// MaxWorkersPerCore bounds Indexer.Workers per core (see describePending).
+const MaxWorkersPerCore = 4
+
 func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	s := ix.Store
 	var total int
@@ -87,6 +90,11 @@ func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// Describing is CPU-bound, so workers beyond a few per core only hold
+	// decoded photos in memory and (on PostgreSQL) a connection each: 500
+	// of them overflowed the server's connections. Nor are more workers
+	// than photos of any use.
+	workers = max(1, min(workers, MaxWorkersPerCore*runtime.GOMAXPROCS(0), total))
 	claim, err := ix.claimer(ctx)
 	if err != nil {
 		return err
