@@ -269,6 +269,13 @@ func TestLibraryCommandErrors(t *testing.T) {
 		{[]string{"search", "--person", "Nobody", "--db", db}, exitInput, `person "Nobody": not found`},
 		{[]string{"search", "--person", "A", "--json", "--csv", "--db", db}, exitUsage, "choose one"},
 		{[]string{"verify", "one.png"}, exitUsage, "want two photos"},
+		// Mistakes caught before the library is read: a contact sheet
+		// that is not a PNG (a .jpg name got PNG bytes), both searches at
+		// once, a person merged with itself (was exit 2, a library error).
+		{[]string{"people", "--sheet", "sheet.jpg", "--db", db}, exitUsage, "--sheet sheet.jpg: the contact sheet is a PNG"},
+		{[]string{"search", "--person", "A", "--like", "p.png", "--db", db}, exitUsage, "not both"},
+		{[]string{"people", "merge", "3", "3", "--db", db}, exitUsage, "with itself"},
+		{[]string{"people", "split", "1", "2", "--db", db}, exitUsage, "want 1 argument, got 2"},
 	} {
 		code, _, errOut := runCLI(c.args...)
 		if code != c.code || !strings.Contains(errOut, c.want) {

@@ -193,7 +193,7 @@ func ParseDecision(action string, args []string) (Decision, error) {
 		return Decision{}, fmt.Errorf("unknown decision %q (want name, merge, split or forget)", action)
 	}
 	if len(args) != n {
-		return Decision{}, fmt.Errorf("want %d arguments, got %d", n, len(args))
+		return Decision{}, fmt.Errorf("want %s, got %d", plural(n, "argument", "arguments"), len(args))
 	}
 	what := "person"
 	if action == "split" || action == "forget" {
@@ -206,6 +206,9 @@ func ParseDecision(action string, args []string) (Decision, error) {
 	}
 	if err != nil {
 		return Decision{}, err
+	}
+	if action == "merge" && d.ID == d.Other {
+		return Decision{}, fmt.Errorf("person %d merged with itself: give two different people", d.ID)
 	}
 	if action == "name" {
 		d.Name = args[1]

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"starid/internal/faces"
@@ -151,6 +152,9 @@ func (c *PeopleCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 		}
 		return usagef("unknown sub-command %q (want %s)", args[0], strings.Join(names, ", "))
 	}
+	if c.Sheet != "" && !strings.EqualFold(filepath.Ext(c.Sheet), ".png") {
+		return usagef("--sheet %s: the contact sheet is a PNG: give a file name ending in .png", c.Sheet)
+	}
 	return withExistingStore(ctx, c.DB, func(s *Store) error {
 		ps, err := ListPeople(ctx, s)
 		if err != nil {
@@ -200,8 +204,10 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	switch {
 	case len(args) > 0:
 		return usagef("unexpected argument %q (give the photo with --like)", args[0])
-	case (c.Person == "") == (c.Like == ""):
+	case c.Person == "" && c.Like == "":
 		return usagef("give --person NAME or --like PHOTO")
+	case c.Person != "" && c.Like != "":
+		return usagef("give --person NAME or --like PHOTO, not both")
 	case c.JSON && c.CSV:
 		return usagef("--json and --csv: choose one")
 	case c.Top < 1:
