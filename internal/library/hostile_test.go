@@ -379,3 +379,15 @@ func TestIndexManyWorkers(t *testing.T) {
 		}
 	})
 }
+
+// TestIndexOverlappingRoots: a folder given twice, or with a photo inside
+// it given too, counts each photo once ("13 photos (6 new)" for six).
+func TestIndexOverlappingRoots(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"a.jpg": "face 1 1", "b.jpg": "face 2 2"})
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	rep := index(t, s, &fakeDescriber{}, dir, dir+string(filepath.Separator), filepath.Join(dir, "a.jpg"))
+	if rep.Seen != 2 || rep.Added != 2 || rep.Described != 2 {
+		t.Errorf("seen %d, added %d, described %d; want 2 each", rep.Seen, rep.Added, rep.Described)
+	}
+}

@@ -185,6 +185,10 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 	var fresh []fileInfo
 	var freshHash []string
 	for _, f := range files {
+		if seen[f.path] {
+			continue // under two of the roots given
+		}
+		seen[f.path] = true
 		rep.Seen++
 		if s.Dialect == Postgres && !utf8.ValidString(f.path) {
 			// PostgreSQL's text refuses the bytes, and the refusal would
@@ -193,7 +197,6 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 				Error: "the file name is not valid UTF-8, which a PostgreSQL library cannot store: rename the file"})
 			continue
 		}
-		seen[f.path] = true
 		r, ok := known[f.path]
 		if ok && r.status == "pending" {
 			continue // left by a stopped run: described below
