@@ -391,3 +391,17 @@ func TestIndexOverlappingRoots(t *testing.T) {
 		t.Errorf("seen %d, added %d, described %d; want 2 each", rep.Seen, rep.Added, rep.Described)
 	}
 }
+
+// TestIndexNotAPhotoGiven: a file named on the command line that is not
+// a photo (notes.txt, /dev/null) is listed as failed, saying why; before,
+// the run said "0 photos" and exited 0, as if the file had been indexed.
+func TestIndexNotAPhotoGiven(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"notes.txt": "hello", "a.jpg": "face 1 1"})
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	rep := index(t, s, &fakeDescriber{}, filepath.Join(dir, "notes.txt"), filepath.Join(dir, "a.jpg"))
+	if rep.Described != 1 || len(rep.Failed) != 1 || !strings.HasSuffix(rep.Failed[0].Path, "notes.txt") ||
+		!strings.Contains(rep.Failed[0].Error, "not a photo") {
+		t.Errorf("described %d, failed %+v", rep.Described, rep.Failed)
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -88,6 +90,10 @@ func visit(p string, d fs.DirEntry, err error, root bool) (*fileInfo, *BadPhoto,
 		// (see removeGone).
 		return nil, &BadPhoto{Path: p, Error: "unreadable folder: " + reason(err)}, nil
 	}
+	if root && !d.IsDir() && !IsPhoto(p) {
+		// Named by the user, unlike a folder's other files: say so.
+		return nil, &BadPhoto{Path: p, Error: "not a photo (by its extension): index takes folders and photos " + photoExtList()}, nil
+	}
 	if !IsPhoto(p) || d.IsDir() {
 		return nil, nil, nil
 	}
@@ -114,6 +120,12 @@ func visit(p string, d fs.DirEntry, err error, root bool) (*fileInfo, *BadPhoto,
 		return nil, &BadPhoto{Path: p, Error: "unreadable: " + reason(err)}, nil
 	}
 	return &fileInfo{path: p, size: info.Size(), mtime: info.ModTime().UnixNano()}, nil, nil
+}
+
+// photoExtList is the photo extensions, for messages: "(.avif, .bmp, ...)".
+func photoExtList() string {
+	exts := slices.Sorted(maps.Keys(photoExts))
+	return "(" + strings.Join(exts, ", ") + ")"
 }
 
 // reason is err without the path a PathError repeats: the listing puts
