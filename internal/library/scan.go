@@ -30,6 +30,7 @@ type photoRow struct {
 	size, mtime int64
 	pipeline    string
 	status      string
+	err         string // why a bad photo failed
 }
 
 // fileInfo is one photo found on disk.
@@ -161,7 +162,7 @@ func hashFile(path string) (string, error) {
 }
 
 func (s *Store) loadPhotos(ctx context.Context) (map[string]photoRow, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, path, hash, size, mtime, pipeline, status FROM photos`)
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, path, hash, size, mtime, pipeline, status, error FROM photos`)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func (s *Store) loadPhotos(ctx context.Context) (map[string]photoRow, error) {
 	out := map[string]photoRow{}
 	for rows.Next() {
 		var r photoRow
-		if err := rows.Scan(&r.id, &r.path, &r.hash, &r.size, &r.mtime, &r.pipeline, &r.status); err != nil {
+		if err := rows.Scan(&r.id, &r.path, &r.hash, &r.size, &r.mtime, &r.pipeline, &r.status, &r.err); err != nil {
 			return nil, err
 		}
 		out[r.path] = r
@@ -229,6 +230,18 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			continue
 		}
 		changed := hash != r.hash || r.pipeline != ix.Pipeline
+		if r.status == "bad" && !changed && hash != "" {
+			// The same bytes failed with the same pipeline: they would
+			// fail alike (and an indexer started later would describe
+			// them a second time). One that could not be read has no
+			// hash, and is tried again: a permission fixed since does
+			// not change the file's size or time.
+			rep.Failed = append(rep.Failed, BadPhoto{Path: f.path, Error: r.err})
+			if err := s.refresh(ctx, r, f, hash, false); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := s.refresh(ctx, r, f, hash, changed || r.status == "bad"); err != nil {
 			return err
 		}
