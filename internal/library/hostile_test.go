@@ -405,3 +405,24 @@ func TestIndexNotAPhotoGiven(t *testing.T) {
 		t.Errorf("described %d, failed %+v", rep.Described, rep.Failed)
 	}
 }
+
+// TestFailedPhotoRetry: a photo that failed on its bytes is not described
+// again by a rerun (listed still); one the run could not name is, since
+// the run may be fixed since.
+func TestFailedPhotoRetry(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"bad.jpg": "bad", "a.jpg": "face 1 1"})
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	d := &fakeDescriber{}
+	bad := filepath.Join(dir, "bad.jpg")
+	index(t, s, d, dir)
+	if rep := index(t, s, d, dir); d.calls[bad] != 1 || len(rep.Failed) != 1 || rep.Failed[0].Path != bad {
+		t.Errorf("rerun: %d calls, failed %+v", d.calls[bad], rep.Failed)
+	}
+	if _, err := s.DB.Exec(`UPDATE photos SET error = ? WHERE status = 'bad'`, namingFailed+"the run broke"); err != nil {
+		t.Fatal(err)
+	}
+	if index(t, s, d, dir); d.calls[bad] != 2 {
+		t.Errorf("a photo the run could not name was not tried again (%d calls)", d.calls[bad])
+	}
+}

@@ -100,7 +100,7 @@ func (p *PipelineDescriber) Describe(ctx context.Context, path string, b []byte)
 	var names []recognize.Face
 	if p.Namer != nil && len(found) > 0 {
 		if names, err = p.Namer.Name(ctx, recognize.FromFaces(fimg), found); err != nil {
-			return nil, fmt.Errorf("naming: %w", err)
+			return nil, fmt.Errorf("%s%w", namingFailed, err)
 		}
 	}
 	out := make([]Face, len(found))
@@ -221,6 +221,11 @@ func Mirror(m *faces.Image) {
 		}
 	}
 }
+
+// namingFailed begins the error of a photo the run could not name: the
+// run's fault, not the photo's, so a rerun (maybe with the run fixed)
+// tries the photo again.
+const namingFailed = "naming: "
 
 // LoadError is a failure to load the face pipeline: it stops an index
 // run instead of marking every photo bad.

@@ -230,7 +230,7 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			continue
 		}
 		changed := hash != r.hash || r.pipeline != ix.Pipeline
-		if r.status == "bad" && !changed && hash != "" {
+		if r.status == "bad" && !changed && hash != "" && !strings.HasPrefix(r.err, namingFailed) {
 			// The same bytes failed with the same pipeline: they would
 			// fail alike (and an indexer started later would describe
 			// them a second time). One that could not be read has no
