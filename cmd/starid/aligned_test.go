@@ -54,7 +54,7 @@ func squareLandmarks(b faces.Box) []faces.Point {
 func useMarkedFaces(t *testing.T) *markedFake {
 	t.Helper()
 	fake := &markedFake{}
-	substitute(t, &newDescriber, func() identify.Describer { return fake })
+	substitute(t, &newDescriber, func(faces.DetectorChoice) identify.Describer { return fake })
 	findWith(t, fake)
 	t.Setenv(identify.EnvCache, filepath.Join(t.TempDir(), "cache"))
 	return fake
@@ -79,7 +79,7 @@ func TestCropAligned(t *testing.T) {
 	}
 	// Entries as a face run or a crop=face run wrote them: no landmarks.
 	if _, _, err := identify.Describe(context.Background(), &identifytest.Fake{}, paths, nil,
-		identify.DescribeOptions{Cache: descriptorCache("", io.Discard)}); err != nil {
+		identify.DescribeOptions{Cache: descriptorCache("", faces.AutoDetector, io.Discard)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -105,7 +105,7 @@ func TestCropAligned(t *testing.T) {
 	// the describer finds, cut by the chip maker train was given, at the
 	// padding and side in model.json. Equal to the bit, and not the
 	// crop=face crop.
-	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
+	warp, res, err := runeval.AlignedChips(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, faces.AutoDetector, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestCropAligned(t *testing.T) {
 	if len(evalX) != len(all)*3*32*32 || !slices.Equal(evalX, trainX) {
 		t.Error("eval's aligned chips differ from training's")
 	}
-	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
+	cropF, _, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, faces.AutoDetector, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestCropAligned(t *testing.T) {
 	checkWholePhoto(t, p[1])
 
 	// serve answers as predict does.
-	rec, err := openRunRecognizer(run, nil)
+	rec, err := openRunRecognizer(run, faces.AutoDetector, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

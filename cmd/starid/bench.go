@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"starid/internal/bench"
+	"starid/internal/faces"
 	"starid/internal/progress"
 	"starid/internal/tensor"
 )
@@ -20,6 +21,7 @@ type benchOptions struct {
 	classes                          int
 	width                            float64
 	json, profile, faces, kernelOnly bool
+	detector                         faces.DetectorChoice
 }
 
 func newBenchCmd() *cobra.Command {
@@ -38,6 +40,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this `file` (for go tool pprof)")
 	f.BoolVar(&o.profile, "profile", false, "also print each layer's forward and backward time and GFLOP/s over the timed steps, backward split into its input- and weight-gradient passes")
 	f.BoolVar(&o.faces, "faces", false, "time the face pipeline on the photos (and folders of photos) given as arguments")
+	detectorFlag(f, &o.detector)
 	f.BoolVar(&o.kernelOnly, "kernel", false, "print the GEMM kernels this binary runs on this machine, and exit")
 	return c
 }
@@ -73,13 +76,16 @@ func (o *benchOptions) runFaces(paths []string, stdout, stderr io.Writer) error 
 	if len(paths) == 0 {
 		return usagef("--faces wants at least one photo or folder")
 	}
-	finder, err := openFaceFinder()
+	finder, err := openFaceFinder(o.detector)
 	if err != nil {
 		return err
 	}
 	bar := progress.New(stderr, 0, "timing photos")
 	res, err := bench.FacesOn(finder, paths, bench.FacesOptions{Steps: o.steps, Warmup: o.warmup, Progress: bar.Func()})
 	bar.Finish()
+	if res != nil {
+		res.Pipeline = o.detector.Version() // the timings are the chosen detector's
+	}
 	return o.print(stdout, res, err)
 }
 

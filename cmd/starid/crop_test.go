@@ -53,7 +53,7 @@ func TestCropFace(t *testing.T) {
 	// The loader crop eval builds cuts what facecrop.Around gives for
 	// the describer's box, and a photo without a face whole.
 	ds, all := scanAll(t, photos)
-	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, io.Discard).CropFinder()})
+	crop, res, err := runeval.FaceCrops(r.Info, ds, all, runeval.Options{FindFaces: describing("", 1, faces.AutoDetector, io.Discard).CropFinder()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestCropFaceSettings(t *testing.T) {
 	})
 
 	useFakeFaces(t)
-	newDescriber = func() identify.Describer {
+	newDescriber = func(faces.DetectorChoice) identify.Describer {
 		return identify.Lazy(func() (identify.Describer, error) {
 			return nil, errors.New("the pretrained face models are missing; run `starid models fetch`")
 		})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 	"starid/internal/recognize/defaultmodel"
@@ -103,7 +104,7 @@ func TestPredictStarWithoutRun(t *testing.T) {
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("the tutorial's photos are not here (%v); set STARID_DEV_PHOTOS", err)
 	}
-	if _, err := openFaceFinder(); err != nil {
+	if _, err := openFaceFinder(faces.AutoDetector); err != nil {
 		t.Skipf("face models not installed: %v", err)
 	}
 	ds, split := scanSplit(t, root, 0.8)

@@ -17,24 +17,25 @@ import (
 
 func init() { addCommand(newEnrollCmd) }
 
-// newDescriber gives the face commands their describer. The nets load on
-// the first photo the cache cannot answer, so a fully cached command works
-// without them. Tests replace it with a fake.
-var newDescriber = func() identify.Describer {
-	return identify.Lazy(func() (identify.Describer, error) { return faces.LoadInstalled() })
+// newDescriber gives the face commands their describer, with the detector
+// d. The nets load on the first photo the cache cannot answer, so a fully
+// cached command works without them. Tests replace it with a fake.
+var newDescriber = func(d faces.DetectorChoice) identify.Describer {
+	return identify.Lazy(func() (identify.Describer, error) { return faces.LoadInstalledWith(d) })
 }
 
-// describing is how the commands describe photos: the describer, the
-// descriptor cache (descriptorCache), progress on stderr.
-func describing(cacheDir string, workers int, stderr io.Writer) recognize.Describing {
-	return recognize.Describing{Describer: newDescriber(), Cache: descriptorCache(cacheDir, stderr), Workers: workers,
+// describing is how the commands describe photos: the describer with the
+// detector d, the descriptor cache (descriptorCache) of that detector's
+// descriptors, progress on stderr.
+func describing(cacheDir string, workers int, d faces.DetectorChoice, stderr io.Writer) recognize.Describing {
+	return recognize.Describing{Describer: newDescriber(d), Cache: descriptorCache(cacheDir, d, stderr), Workers: workers,
 		Progress: stderr}
 }
 
 // descriptorCache is the cache under root (--cache), $STARID_CACHE or the user's cache
-// folder. Without any, commands still work, uncached, and say so.
-func descriptorCache(root string, stderr io.Writer) *identify.Cache {
-	c, err := identify.OpenCache(root, faces.PipelineVersion)
+// folder, of the descriptors made with detector d. Without any, commands still work, uncached, and say so.
+func descriptorCache(root string, d faces.DetectorChoice, stderr io.Writer) *identify.Cache {
+	c, err := identify.OpenCache(root, d.Version())
 	if err != nil {
 		fmt.Fprintf(stderr, "warning: %v; descriptors will not be cached\n", err)
 	}
@@ -114,8 +115,8 @@ func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Wr
 	if err := checkWorkers(o.workers); err != nil {
 		return err
 	}
-	opt.Cache, opt.Workers = descriptorCache(o.cache, stderr), o.workers
-	res, err := defaultmodel.Enroll(context.Background(), run, rest[0], rest[1:], newDescriber(), opt, stderr)
+	opt.Cache, opt.Workers = descriptorCache(o.cache, faces.AutoDetector, stderr), o.workers
+	res, err := defaultmodel.Enroll(context.Background(), run, rest[0], rest[1:], newDescriber(faces.AutoDetector), opt, stderr)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 )
@@ -20,7 +21,7 @@ import (
 func useFakeFaces(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
-	substitute(t, &newDescriber, func() identify.Describer { return fake })
+	substitute(t, &newDescriber, func(faces.DetectorChoice) identify.Describer { return fake })
 	t.Setenv(identify.EnvCache, filepath.Join(t.TempDir(), "cache"))
 	return fake
 }

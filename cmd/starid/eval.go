@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"starid/internal/eval/runeval"
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/recognize"
 	"starid/internal/train"
@@ -67,7 +68,7 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 		return usagef("--json and --csv: choose one")
 	}
 	// The cache is opened only for runs that describe photos.
-	d := sync.OnceValue(func() recognize.Describing { return describing(o.cache, o.workers, stderr) })
+	d := sync.OnceValue(func() recognize.Describing { return describing(o.cache, o.workers, faces.AutoDetector, stderr) })
 	opt := runeval.Options{Data: o.data, Out: o.out, Batch: o.batch, Workers: o.workers, Strangers: o.strangers, Threshold: threshold,
 		Note: func(msg string) { fmt.Fprintln(stderr, msg) },
 		FindFaces: func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/recognize"
 )
@@ -16,17 +17,19 @@ func init() { addCommand(newFacesCmd) }
 type facesOptions struct {
 	out               string
 	json, descriptors bool
+	detector          faces.DetectorChoice
 }
 
 func newFacesCmd() *cobra.Command {
 	var o facesOptions
-	c := command("faces IMAGE...", "find faces: boxes, scores and 68 landmarks", func(c *cobra.Command, args []string) error {
+	c := command("faces IMAGE|DIR...", "find faces: boxes, scores and 68 landmarks", func(c *cobra.Command, args []string) error {
 		return runFaces(args, o, c.OutOrStdout(), c.ErrOrStderr())
 	})
 	f := c.Flags()
-	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos are given)")
+	f.StringVar(&o.out, "out", "", "write the photo with boxes and landmarks drawn (a PNG `file`; a folder when several photos or a folder are given)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.descriptors, "descriptors", false, "include each face's 128-D descriptor in the JSON")
+	detectorFlag(f, &o.detector)
 	return c
 }
 
@@ -36,8 +39,9 @@ type faceFinder interface {
 	Faces(img *faces.Image) ([]faces.Face, error)
 }
 
-// openFaceFinder loads the face pipeline from the fetched models.
-var openFaceFinder = func() (faceFinder, error) { return faces.LoadInstalled() }
+// openFaceFinder loads the face pipeline from the fetched models, with
+// the detector d.
+var openFaceFinder = func(d faces.DetectorChoice) (faceFinder, error) { return faces.LoadInstalledWith(d) }
 
 // runFaces finds the faces in each photo. Like predict, a photo that cannot
 // be read gets an error entry, the others are still processed, and the exit
@@ -45,6 +49,11 @@ var openFaceFinder = func() (faceFinder, error) { return faces.LoadInstalled() }
 func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 	if len(pos) == 0 {
 		return usagef("want at least one image")
+	}
+	// Folders are walked, as predict's are.
+	pos, err := data.ListPhotos(pos)
+	if err != nil {
+		return err
 	}
 	outPaths, err := recognize.DrawPaths(o.out, pos)
 	if err != nil {
@@ -55,7 +64,7 @@ func runFaces(pos []string, o facesOptions, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--out %s: with several photos --out is a folder: %w", o.out, err)
 		}
 	}
-	finder, err := openFaceFinder()
+	finder, err := openFaceFinder(o.detector)
 	if err != nil {
 		return err
 	}

@@ -118,3 +118,30 @@ func TestFacesWithoutModels(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: must say how to get the models", code, errOut)
 	}
 }
+
+// TestFacesWalksFolders: faces takes a folder as predict does, every
+// photo under it at any depth (other files skipped), and draws each into
+// --out; before, a folder was "not a regular file".
+func TestFacesWalksFolders(t *testing.T) {
+	withFakeFinder(t)
+	dir := t.TempDir()
+	photos := filepath.Join(dir, "photos")
+	writePNG(t, filepath.Join(photos, "a.png"), 40, 16, color.RGBA{90, 90, 90, 255}, 1)
+	writePNG(t, filepath.Join(photos, "deeper", "b.png"), 20, 16, color.RGBA{90, 90, 90, 255}, 2)
+	if err := os.WriteFile(filepath.Join(photos, "notes.txt"), []byte("not a photo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "drawn")
+	var got []recognize.FoundFaces
+	if err := json.Unmarshal([]byte(cli(t, "faces", photos, "--json", "--out", out)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[0].Faces) != 2 || len(got[1].Faces) != 1 || got[1].Image != filepath.Join(photos, "deeper", "b.png") {
+		t.Fatalf("faces of a folder: %+v", got)
+	}
+	for _, name := range []string{"a-faces.png", "b-faces.png"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("not drawn: %v", err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"starid/internal/faces"
 	"starid/internal/identify"
 )
 
@@ -59,4 +60,29 @@ func checkWorkers(n int) error {
 		return usagef("--workers %d: must be 0 (one per core) or more", n)
 	}
 	return nil
+}
+
+// detectorValue is --detector, checked as it is parsed so that a bad
+// value is a usage error naming the choices.
+type detectorValue faces.DetectorChoice
+
+func (v *detectorValue) Type() string { return "detector" }
+func (v *detectorValue) String() string {
+	if *v == "" {
+		return string(faces.AutoDetector)
+	}
+	return string(*v)
+}
+func (v *detectorValue) Set(s string) error {
+	d, err := faces.ParseDetector(s)
+	if err == nil {
+		*v = detectorValue(d)
+	}
+	return err
+}
+
+// detectorFlag is --detector, the same for every command that finds faces.
+func detectorFlag(f *pflag.FlagSet, p *faces.DetectorChoice) {
+	f.Var((*detectorValue)(p), "detector", "face `detector`: auto (the tiny one; the SSD too for photos it is unsure of and group photos), "+
+		"tiny (never the SSD: faster, misses more faces in groups and thumbnails) or ssd (the SSD alone: slower)")
 }

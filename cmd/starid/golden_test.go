@@ -182,6 +182,11 @@ func TestGoldenFaces(t *testing.T) {
 	group, empty, broken, folder := goldenPhotos(t, t.TempDir())
 	golden(t, "faces-json", "faces", group, empty, broken, folder, "--json")
 	golden(t, "faces-text", "faces", group, empty)
+	// --detector: the same faces through the fake (which has no detectors),
+	// the flag's help, and a value that is not a detector.
+	golden(t, "faces-detector-tiny", "faces", group, "--detector", "tiny")
+	golden(t, "help-faces", "help", "faces")
+	golden(t, "usage-bad-detector", "faces", group, "--detector", "yolo")
 	// The conventions of the command line itself: help on stdout, one-line
 	// errors with a pointer to the help.
 	golden(t, "help-predict", "help", "predict")

@@ -30,6 +30,7 @@ func newIndexCmd() *cobra.Command {
 	f.StringVar(&o.DB, "db", "", library.DBHelp)
 	f.StringVar(&o.RunDir, "run", "", "a face run `folder` whose model names the faces it knows (the others stay unnamed)")
 	workersFlag(f, &o.Workers, "photo-describing")
+	detectorFlag(f, &o.Detector)
 	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON (docs/cli.md)")
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"starid/internal/faces"
 	"starid/internal/identify/identifytest"
 	"starid/internal/library"
 	"starid/internal/recognize"
@@ -20,8 +21,8 @@ import (
 func useFakeLibrary(t *testing.T) *identifytest.Fake {
 	t.Helper()
 	fake := &identifytest.Fake{}
-	substitute(t, &newLibraryDescriber, func(run string, _ bool) (library.Describer, string, error) {
-		d := &library.PipelineDescriber{Load: func() (recognize.Finder, error) { return fake, nil }}
+	substitute(t, &newLibraryDescriber, func(run string, _ bool, det faces.DetectorChoice) (library.Describer, string, error) {
+		d := &library.PipelineDescriber{Detector: det, Load: func() (recognize.Finder, error) { return fake, nil }}
 		if run != "" {
 			r, err := recognize.Open(run, recognize.Options{})
 			if err != nil {
@@ -29,7 +30,7 @@ func useFakeLibrary(t *testing.T) *identifytest.Fake {
 			}
 			d.Namer = r
 		}
-		return d, "fake-1", nil
+		return d, d.Version(), nil
 	})
 	return fake
 }
@@ -268,6 +269,13 @@ func TestLibraryCommandErrors(t *testing.T) {
 		{[]string{"search", "--person", "Nobody", "--db", db}, exitInput, `person "Nobody": not found`},
 		{[]string{"search", "--person", "A", "--json", "--csv", "--db", db}, exitUsage, "choose one"},
 		{[]string{"verify", "one.png"}, exitUsage, "want two photos"},
+		// Mistakes caught before the library is read: a contact sheet
+		// that is not a PNG (a .jpg name got PNG bytes), both searches at
+		// once, a person merged with itself (was exit 2, a library error).
+		{[]string{"people", "--sheet", "sheet.jpg", "--db", db}, exitUsage, "--sheet sheet.jpg: the contact sheet is a PNG"},
+		{[]string{"search", "--person", "A", "--like", "p.png", "--db", db}, exitUsage, "not both"},
+		{[]string{"people", "merge", "3", "3", "--db", db}, exitUsage, "with itself"},
+		{[]string{"people", "split", "1", "2", "--db", db}, exitUsage, "want 1 argument, got 2"},
 	} {
 		code, _, errOut := runCLI(c.args...)
 		if code != c.code || !strings.Contains(errOut, c.want) {

@@ -24,7 +24,7 @@ func substitute[T any](t *testing.T, p *T, v T) {
 // findWith makes the face commands find faces with f until the test ends.
 func findWith(t *testing.T, f faceFinder) {
 	t.Helper()
-	substitute(t, &openFaceFinder, func() (faceFinder, error) { return f, nil })
+	substitute(t, &openFaceFinder, func(faces.DetectorChoice) (faceFinder, error) { return f, nil })
 }
 
 func runCLI(args ...string) (code int, stdout, stderr string) {

@@ -9,6 +9,7 @@ import (
 
 	"starid/internal/data"
 	"starid/internal/facecrop"
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/progress"
 	"starid/internal/recognize"
@@ -23,6 +24,7 @@ type predictOptions struct {
 	threshold float64
 	cache     string
 	out       string
+	detector  faces.DetectorChoice
 }
 
 func newPredictCmd() *cobra.Command {
@@ -43,6 +45,7 @@ still named, and the exit status is then 2.`
 	thresholdFlag(f, &o.threshold)
 	cacheFlag(f, &o.cache, "face runs and --crop face or aligned runs: ")
 	f.StringVar(&o.out, "out", "", "also draw each photo's faces with their names into this `folder` (NAME.png)")
+	detectorFlag(f, &o.detector)
 	return c
 }
 
@@ -93,7 +96,7 @@ func runPredict(pos []string, o predictOptions, threshold *float64, stdout, stde
 	var photos []identify.Photo
 	if r.FindsFaces() {
 		// Face runs print no cache count: it is about the crops.
-		d := describing(o.cache, 0, stderr)
+		d := describing(o.cache, 0, o.detector, stderr)
 		if photos, err = d.Photos(context.Background(), paths, nil, info.Crop == facecrop.Aligned, info.Kind != runs.ModelFace); err != nil {
 			return err
 		}

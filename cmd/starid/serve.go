@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"starid/internal/faces"
 	"starid/internal/recognize"
 	"starid/internal/serve"
 )
@@ -37,6 +38,7 @@ type serveOptions struct {
 	logFormat, gallery string
 	db, uploads        string
 	maxBodyMB, maxMP   float64
+	detector           faces.DetectorChoice
 }
 
 func newServeCmd() *cobra.Command {
@@ -60,6 +62,7 @@ library's people.`
 	f.StringVar(&o.logFormat, "log", "text", "request log format on stderr: text or json")
 	f.StringVar(&o.db, "db", "", "photo library (SQLite file or postgres:// URL): the page and API get its people, search and uploads into it; RUN is then optional")
 	f.StringVar(&o.uploads, "uploads", "", "`folder` keeping photos uploaded to the library (default: the library's own, x.uploads beside x.db; for PostgreSQL, in the user's data folder, named after the server and database)")
+	detectorFlag(f, &o.detector)
 	f.StringVar(&o.gallery, "gallery", "", "photo `folder` laid out as for training (DIR/NAME/*.jpg): the page shows a thumbnail of each known person's face from it")
 	return c
 }
@@ -85,20 +88,20 @@ func (o *serveOptions) run(pos []string, stderr io.Writer) error {
 	var err error
 	switch {
 	case len(pos) == 1:
-		rec, err = openRecognizer(pos[0], logger)
+		rec, err = openRecognizer(pos[0], o.detector, logger)
 	case o.db == "":
-		rec, err = openDefaultRecognizer(stderr)
+		rec, err = openDefaultRecognizer(o.detector, logger, stderr)
 	}
 	if err != nil {
 		return err
 	}
 	if rec != nil {
-		if thumbs, err = openServeGallery(o.gallery, rec, stderr); err != nil {
+		if thumbs, err = openServeGallery(o.gallery, rec, o.detector, stderr); err != nil {
 			return err
 		}
 	}
 	if o.db != "" {
-		if o.Library, err = openServeLibrary(context.Background(), o.db, o.uploads, stderr); err != nil {
+		if o.Library, err = openServeLibrary(context.Background(), o.db, o.uploads, o.detector, stderr); err != nil {
 			return err
 		}
 		defer o.Library.Store.Close()
@@ -130,12 +133,13 @@ func (o *serveOptions) check() error {
 	return nil
 }
 
-// openServeGallery loads --gallery's thumbnails (nil without the flag).
-func openServeGallery(dir string, rec serve.Recognizer, stderr io.Writer) (serve.Gallery, error) {
+// openServeGallery loads --gallery's thumbnails (nil without the flag),
+// their faces found with the detector d.
+func openServeGallery(dir string, rec serve.Recognizer, d faces.DetectorChoice, stderr io.Writer) (serve.Gallery, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	finder, err := openFaceFinder()
+	finder, err := openFaceFinder(d)
 	if err != nil {
 		fmt.Fprintf(stderr, "gallery: no face pipeline (%v); thumbnails show the top-middle of each photo\n", err)
 		finder = nil
@@ -167,15 +171,16 @@ const serveTopK = 5
 // every face the pipeline finds; a whole-photo VGG run names the photo as
 // one "face" whose box is the whole photo, as predict does. The face nets
 // load up front so that a missing model fails at start, not on the first
-// upload.
-func openRunRecognizer(dir string, logger *slog.Logger) (serve.Recognizer, error) {
-	return serve.OpenRun(dir, recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder}, logger)
+// upload; they find faces with the detector d.
+func openRunRecognizer(dir string, d faces.DetectorChoice, logger *slog.Logger) (serve.Recognizer, error) {
+	return serve.OpenRun(dir, recognize.Options{TopK: serveTopK, OpenFinder: recognizeFinder(d)}, logger)
 }
 
-// openDefaultRecognizer serves the default model (recognize.OpenDefault),
-// saying which.
-func openDefaultRecognizer(stderr io.Writer) (serve.Recognizer, error) {
-	r, err := recognize.OpenDefault(recognize.Options{TopK: serveTopK, OpenFinder: openRecognizeFinder})
+// openDefaultRecognizer serves the default model, following enroll's
+// changes to it (recognize.OpenDefaultReloading), saying which.
+func openDefaultRecognizer(d faces.DetectorChoice, logger *slog.Logger, stderr io.Writer) (serve.Recognizer, error) {
+	opt := recognize.Options{TopK: serveTopK, OpenFinder: recognizeFinder(d)}
+	r, err := recognize.OpenDefaultReloading(opt, serve.ReloadLogger(logger, "the default model"))
 	if err != nil {
 		return nil, err
 	}
@@ -183,4 +188,8 @@ func openDefaultRecognizer(stderr io.Writer) (serve.Recognizer, error) {
 	return serve.FromRecognizer(r), nil
 }
 
-func openRecognizeFinder() (recognize.Finder, error) { return openFaceFinder() }
+// recognizeFinder is openFaceFinder with the detector d, for
+// recognize.Options.
+func recognizeFinder(d faces.DetectorChoice) func() (recognize.Finder, error) {
+	return func() (recognize.Finder, error) { return openFaceFinder(d) }
+}

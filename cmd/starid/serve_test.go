@@ -159,7 +159,7 @@ func startServe(t *testing.T, args ...string) (base, opened string, stop func() 
 // startServeWith is startServe with the recognizer rec.
 func startServeWith(t *testing.T, rec serve.Recognizer, args ...string) (base, opened string, stop func() serveResult) {
 	t.Helper()
-	substitute(t, &openRecognizer, func(runDir string, _ *slog.Logger) (serve.Recognizer, error) {
+	substitute(t, &openRecognizer, func(runDir string, _ faces.DetectorChoice, _ *slog.Logger) (serve.Recognizer, error) {
 		opened = runDir
 		return rec, nil
 	})
@@ -262,7 +262,7 @@ func TestServeCommand(t *testing.T) {
 // folder (here without face models: the fake pipeline is refused), and a
 // known person without a photo is named at start.
 func TestServeGallery(t *testing.T) {
-	substitute(t, &openFaceFinder, func() (faceFinder, error) { return nil, errors.New("no models here") })
+	substitute(t, &openFaceFinder, func(faces.DetectorChoice) (faceFinder, error) { return nil, errors.New("no models here") })
 	dir := t.TempDir()
 	writePNG(t, filepath.Join(dir, "Tom Hanks", "1.png"), 30, 20, color.RGBA{200, 100, 50, 255}, 1)
 

@@ -30,7 +30,7 @@ func recognizeImage(t *testing.T, rec serve.Recognizer, img *faces.Image) []serv
 
 func TestServeRecognizerVGG(t *testing.T) {
 	photos, run := fixture(t)
-	rec, err := openRunRecognizer(run, nil)
+	rec, err := openRunRecognizer(run, faces.AutoDetector, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestServeRecognizerFace(t *testing.T) {
 	fake := useFakeFaces(t)
 	findWith(t, fake)
 	_, run := faceRun(t, facePeople)
-	rec, err := openRunRecognizer(run, nil)
+	rec, err := openRunRecognizer(run, faces.AutoDetector, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestServeRecognizerCropFace(t *testing.T) {
 		identifytest.Face{P: 2, X: 36, Y: 5, Size: 20, G: 10, B: 10}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := openRunRecognizer(run, nil)
+	rec, err := openRunRecognizer(run, faces.AutoDetector, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestServeFollowsEnroll(t *testing.T) {
 	fake := useFakeFaces(t)
 	findWith(t, fake)
 	_, run := faceRun(t, facePeople[:2])
-	rec, err := openRunRecognizer(run, nil)
+	rec, err := openRunRecognizer(run, faces.AutoDetector, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	// cache.
 	cfg := train.Config{Settings: s, FacePipeline: faces.PipelineVersion, AlignChip: recognize.AlignedChip}
 	cfg.FaceBoxes = func(ctx context.Context, paths, keys []string, landmarks bool) ([]train.FaceFind, error) {
-		return describing(o.cache, s.Workers, stderr).CropFinder()(ctx, paths, keys, landmarks)
+		return describing(o.cache, s.Workers, faces.AutoDetector, stderr).CropFinder()(ctx, paths, keys, landmarks)
 	}
 	ctx, stop := interruptible()
 	defer stop()
@@ -102,12 +102,12 @@ func (o *trainOptions) trainFace(s runs.Settings, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usagef("%v", err)
 	}
-	fc.Cache = descriptorCache(o.cache, stderr)
+	fc.Cache = descriptorCache(o.cache, faces.AutoDetector, stderr)
 	ctx, stop := interruptible()
 	defer stop()
 	streams, bar := runs.ConsoleOutput(stdout, stderr, o.json, "describing faces")
 	defer bar.Finish()
-	res, err := identify.Train(ctx, fc, newDescriber(), streams)
+	res, err := identify.Train(ctx, fc, newDescriber(faces.AutoDetector), streams)
 	if err != nil || !o.json {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"starid/internal/data"
+	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
 	"starid/internal/runs"
@@ -197,7 +198,7 @@ func TestTrainFace(t *testing.T) {
 
 func TestTrainFaceMissingWeights(t *testing.T) {
 	useFakeFaces(t)
-	newDescriber = func() identify.Describer {
+	newDescriber = func(faces.DetectorChoice) identify.Describer {
 		return identify.Lazy(func() (identify.Describer, error) {
 			return nil, errors.New("the pretrained face models are missing; run `starid models fetch`")
 		})

@@ -25,15 +25,7 @@ func ListPhotos(paths []string) ([]string, error) {
 			continue
 		}
 		n := len(files)
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && IsPhotoName(path) {
-				files = append(files, path)
-			}
-			return nil
-		})
+		err = filepath.WalkDir(p, photoEntry(p, &files))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -43,6 +35,24 @@ func ListPhotos(paths []string) ([]string, error) {
 		slices.Sort(files[n:])
 	}
 	return files, nil
+}
+
+// photoEntry is ListPhotos' walk of the folder root: photos are listed,
+// and so is a subfolder that cannot be read, as itself (reading it then
+// fails naming it), while the walk goes on: one locked subfolder used to
+// stop a command on the whole folder. Only root itself failing stops it.
+func photoEntry(root string, files *[]string) fs.WalkDirFunc {
+	return func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil && path == root:
+			return err
+		case err != nil:
+			*files = append(*files, path)
+		case !d.IsDir() && IsPhotoName(path):
+			*files = append(*files, path)
+		}
+		return nil
+	}
 }
 
 // IsPhotoName says whether a file met in a folder is taken as a photo: by

@@ -136,6 +136,7 @@ func Enroll(ctx context.Context, dir, name string, photos []string, d Describer,
 		return nil, err
 	}
 	b.dropOthers(run, name)
+	b.dropEnrolled(run)
 	if err := b.check(opt.Strict); err != nil {
 		return nil, err
 	}
@@ -272,6 +273,28 @@ func enrollFace(fs []faces.Face) (*faces.Face, string) {
 // does not as a whole look like someone else, a face the rule gives to
 // another person is kept if it is nearer the rest of the batch than that
 // person's centroid.
+// sameDescriptor is the distance under which two descriptors come from
+// one photo: the pipeline is deterministic, so a photo described again
+// gives its descriptor back to float precision, while two different
+// photos, even of one person in one pose, lie 0.1 and more apart.
+const sameDescriptor = 1e-3
+
+// dropEnrolled leaves out the photos the run holds already (enrolled
+// before): a repeat would count the photo twice and weigh it double.
+func (b *batch) dropEnrolled(run *FaceRun) {
+	m := run.Model
+	used, desc := b.used[:0:0], b.desc[:0:0]
+	for i, v := range b.desc {
+		j := slices.IndexFunc(m.Train, func(t []float32) bool { return faces.Distance(v, t) < sameDescriptor })
+		if j >= 0 && j < len(m.Labels) {
+			b.skip(b.used[i], fmt.Sprintf("already enrolled as %q", m.Classes[m.Labels[j]]))
+			continue
+		}
+		used, desc = append(used, b.used[i]), append(desc, v)
+	}
+	b.used, b.desc = used, desc
+}
+
 func (b *batch) dropOthers(run *FaceRun, name string) {
 	rule := run.Rule()
 	m := run.Model

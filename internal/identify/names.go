@@ -58,6 +58,10 @@ func NormalizeName(name string) string { return norm.NFC.String(name) }
 // "JimCarrey", "jim_carrey", a full-width "Ｊim").
 func sameName(a, b string) bool { return nameKey(a) == nameKey(b) }
 
+// SameName is sameName for the photo library, whose people's names follow
+// the same rule as a run's classes.
+func SameName(a, b string) bool { return sameName(a, b) }
+
 // nameKey is the form sameName compares.
 func nameKey(name string) string {
 	folded := cases.Fold().String(norm.NFKC.String(name))

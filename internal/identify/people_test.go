@@ -248,3 +248,28 @@ func TestEnrollFaceOfAGroupPhoto(t *testing.T) {
 		}
 	}
 }
+
+// Enrolling the same photos twice (the same command run again, or a
+// folder given again with a few new photos) adds only the new ones: the
+// repeats are listed as already in the run. Before, each repeat was added
+// again, counting the person's photos twice and weighting them double.
+func TestEnrollSamePhotosAgain(t *testing.T) {
+	run := faceRun(t)
+	shots := enrollShots(t, 3, 4)
+	opt := EnrollOptions{PipelineVersion: "test-1"}
+	first, err := Enroll(context.Background(), run, "Dee", shots[:3], &identifytest.Fake{}, opt)
+	must(t, err)
+	again, err := Enroll(context.Background(), run, "Dee", shots, &identifytest.Fake{}, opt)
+	must(t, err)
+	if again.Added != 1 || again.Total != first.Total+1 || !slices.Equal(again.Used, shots[3:]) {
+		t.Errorf("second enroll added %d (%v), %d in all; want only %s, %d in all", again.Added, again.Used, again.Total, shots[3], first.Total+1)
+	}
+	if len(again.Skipped) != 3 || !strings.Contains(again.Skipped[0].Reason, "already enrolled") {
+		t.Errorf("skipped %v, want the first three as already enrolled", again.Skipped)
+	}
+	var be *BatchError
+	if _, err := Enroll(context.Background(), run, "Dee", shots[:2], &identifytest.Fake{}, opt); !errors.As(err, &be) ||
+		!strings.Contains(err.Error(), "already enrolled") {
+		t.Errorf("enrolling only repeats: %v, want a refusal saying they are enrolled already", err)
+	}
+}

@@ -32,13 +32,14 @@ func OpenOrDefault(ctx context.Context, location string) (*Store, error) {
 // InstalledDescriber is the describer of the installed face models
 // (`starid models fetch`), naming faces with the run in runDir, or with
 // the default model when runDir is empty;
-// mirror averages each descriptor with its mirror image's (verify does).
+// mirror averages each descriptor with its mirror image's (verify does),
+// and det is the face detector.
 // It returns the describer's version for IndexOptions.Pipeline. The
 // models are read at the first photo, so commands that describe nothing
 // work without them.
-func InstalledDescriber(runDir string, mirror bool) (Describer, string, error) {
-	d := &PipelineDescriber{Mirror: mirror, Load: func() (recognize.Finder, error) {
-		p, err := faces.LoadInstalled()
+func InstalledDescriber(runDir string, mirror bool, det faces.DetectorChoice) (Describer, string, error) {
+	d := &PipelineDescriber{Mirror: mirror, Detector: det, Load: func() (recognize.Finder, error) {
+		p, err := faces.LoadInstalledWith(det)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
@@ -71,9 +72,9 @@ func (e interruptedError) Unwrap() error { return e.err }
 // WriteText prints the run's summary on w and what it could not take on
 // errs.
 func (r *IndexResult) WriteText(w, errs io.Writer) {
-	fmt.Fprintf(w, "%s: %s (%d new, %d changed): %d described with %s, %d unchanged, %d moved, %d removed, %d failed; %d people (%d new)\n",
+	fmt.Fprintf(w, "%s: %s (%d new, %d changed): %d described with %s, %d unchanged, %d moved, %d removed, %d failed; %s (%d new)\n",
 		r.Library, plural(r.Seen, "photo", "photos"), r.Added, r.Changed, r.Described, plural(r.Faces, "face", "faces"),
-		r.Unchanged, r.Moved, r.Removed, len(r.Failed), r.People, r.NewPeople)
+		r.Unchanged, r.Moved, r.Removed, len(r.Failed), plural(r.People, "person", "people"), r.NewPeople)
 	if len(r.Failed) > 0 {
 		fmt.Fprintf(errs, "%s not indexed:\n", plural(len(r.Failed), "photo or folder was", "photos or folders were"))
 		for _, b := range r.Failed {
@@ -155,6 +156,12 @@ func (v Verdict) WriteText(w io.Writer) {
 		verdict = "same person"
 	}
 	fmt.Fprintf(w, "%s (distance %.3f, threshold %.3f)\n", verdict, v.Distance, v.Threshold)
+	for i, n := range v.Faces {
+		if n > 1 {
+			fmt.Fprintf(w, "note: the %s photo has %d faces; its main face (the largest of the surest) was compared\n",
+				[]string{"first", "second"}[i], n)
+		}
+	}
 }
 
 // Decision is a user's correction of the grouping (`people name`,
@@ -186,7 +193,7 @@ func ParseDecision(action string, args []string) (Decision, error) {
 		return Decision{}, fmt.Errorf("unknown decision %q (want name, merge, split or forget)", action)
 	}
 	if len(args) != n {
-		return Decision{}, fmt.Errorf("want %d arguments, got %d", n, len(args))
+		return Decision{}, fmt.Errorf("want %s, got %d", plural(n, "argument", "arguments"), len(args))
 	}
 	what := "person"
 	if action == "split" || action == "forget" {
@@ -199,6 +206,9 @@ func ParseDecision(action string, args []string) (Decision, error) {
 	}
 	if err != nil {
 		return Decision{}, err
+	}
+	if action == "merge" && d.ID == d.Other {
+		return Decision{}, fmt.Errorf("person %d merged with itself: give two different people", d.ID)
 	}
 	if action == "name" {
 		d.Name = args[1]

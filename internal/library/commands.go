@@ -179,7 +179,7 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, er
 	} else {
 		var q []float32
 		var f Face
-		if f, err = mainFace(ctx, opt.Describer, opt.Like); err == nil {
+		if f, _, err = mainFace(ctx, opt.Describer, opt.Like); err == nil {
 			q = f.Descriptor
 			ms = g.Like(q, k)
 		}
@@ -209,38 +209,39 @@ func SearchPhotos(ctx context.Context, s *Store, opt SearchOptions) (Matches, er
 	return out, nil
 }
 
-// mainFace describes a photo and returns its main face (see MainFace).
-func mainFace(ctx context.Context, d Describer, path string) (Face, error) {
+// mainFace describes a photo and returns its main face (see MainFace)
+// and how many faces it has.
+func mainFace(ctx context.Context, d Describer, path string) (Face, int, error) {
 	if d == nil {
-		return Face{}, errors.New("library: no Describer for a photo")
+		return Face{}, 0, errors.New("library: no Describer for a photo")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Face{}, err
+		return Face{}, 0, err
 	}
 	found, err := d.Describe(ctx, path, b)
 	if err != nil {
-		return Face{}, fmt.Errorf("%s: %w", path, err)
+		return Face{}, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	i := MainFace(found)
 	if i < 0 {
-		return Face{}, fmt.Errorf("%s: no face found", path)
+		return Face{}, 0, fmt.Errorf("%s: no face found", path)
 	}
 	if err := found[i].check(); err != nil {
-		return Face{}, fmt.Errorf("%s: %w", path, err)
+		return Face{}, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	return found[i], nil
+	return found[i], len(found), nil
 }
 
 // VerifyPhotos says whether the main faces of two photos are one person,
 // against threshold (0: the pair's own, DefaultVerifyRule's for their
 // faces' conditions).
 func VerifyPhotos(ctx context.Context, d Describer, a, b string, threshold float64) (Verdict, error) {
-	fa, err := mainFace(ctx, d, a)
+	fa, na, err := mainFace(ctx, d, a)
 	if err != nil {
 		return Verdict{}, err
 	}
-	fb, err := mainFace(ctx, d, b)
+	fb, nb, err := mainFace(ctx, d, b)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -250,6 +251,7 @@ func VerifyPhotos(ctx context.Context, d Describer, a, b string, threshold float
 	v, err := Verify(fa.Descriptor, fb.Descriptor, threshold)
 	v.Distance = math.Round(v.Distance*1e4) / 1e4
 	v.Threshold = math.Round(v.Threshold*1e4) / 1e4
+	v.Faces = [2]int{na, nb}
 	return v, err
 }
 

@@ -173,3 +173,256 @@ func TestIndexLinkedRoot(t *testing.T) {
 		t.Errorf("stored as %s, want under %s", path, link)
 	}
 }
+
+// TestNonUTF8FileName: a photo whose name is not UTF-8 (a camera card
+// written on another system) is indexed on SQLite, and on PostgreSQL,
+// whose text columns refuse such bytes, it is listed as failed, saying
+// why, while the rest of the folder is indexed; it does not stop the run.
+func TestNonUTF8FileName(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		dir := t.TempDir()
+		odd := "bad\xffname.jpg"
+		writePhotos(t, dir, map[string]string{"good.jpg": "face 1 1", odd: "face 2 2"})
+		s := openTest(t, loc)
+		ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1", Workers: 2}
+		rep, err := ix.Index(context.Background(), []string{dir})
+		if err != nil {
+			t.Fatalf("Index stopped: %v", err)
+		}
+		if got := len(faceIDs(t, s, filepath.Join(dir, "good.jpg"))); got != 1 {
+			t.Errorf("good.jpg has %d faces, want 1", got)
+		}
+		if s.Dialect == Postgres {
+			if len(rep.Failed) != 1 || rep.Failed[0].Path != filepath.Join(dir, odd) || !strings.Contains(rep.Failed[0].Error, "UTF-8") {
+				t.Errorf("failed = %+v, want %q listed as not UTF-8", rep.Failed, odd)
+			}
+			return
+		}
+		if len(rep.Failed) != 0 || len(faceIDs(t, s, filepath.Join(dir, odd))) != 1 {
+			t.Errorf("SQLite: failed = %+v; the odd name should be indexed", rep.Failed)
+		}
+	})
+}
+
+// peopleView is the library's people as a user sees them, without ids
+// (which re-describing renews): each person's name, and the photo and box
+// of each face, sorted.
+func peopleView(t *testing.T, s *Store) []string {
+	t.Helper()
+	ps, err := s.People(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view []string
+	for _, p := range ps {
+		var fs []string
+		for _, f := range p.Faces {
+			fs = append(fs, fmt.Sprintf("%s@%g/%s", filepath.Base(f.Photo), f.Box[0], f.Source))
+		}
+		slices.Sort(fs)
+		view = append(view, p.Name+": "+strings.Join(fs, " "))
+	}
+	slices.Sort(view)
+	return view
+}
+
+// TestDecisionsSurviveRedescribing: a person named, two merged, a face
+// split off and one forgotten stay so when every photo is described again
+// (a new face pipeline, or index --detector with another detector): the
+// new faces in the same places take the old faces' decisions, where
+// before the names and corrections were silently lost.
+func TestDecisionsSurviveRedescribing(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(20))
+		s := openTest(t, loc)
+		indexAs := func(version string) {
+			ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: version, Workers: 2}
+			if _, err := ix.Index(ctx, []string{dir}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Group(ctx, GroupOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		indexAs("test-1")
+		ps, err := s.People(ctx)
+		if err != nil || len(ps) < 4 {
+			t.Fatalf("%d people, %v", len(ps), err)
+		}
+		steps := []error{s.Name(ctx, ps[0].ID, "Ann"), s.Merge(ctx, ps[0].ID, ps[1].ID), s.Forget(ctx, ps[2].Faces[0].ID)}
+		_, err = s.Split(ctx, ps[3].Faces[1].ID)
+		if err := errors.Join(append(steps, err)...); err != nil {
+			t.Fatal(err)
+		}
+		before := peopleView(t, s)
+		indexAs("test-2")
+		if after := peopleView(t, s); !slices.Equal(before, after) {
+			t.Errorf("people changed by re-describing:\nbefore %q\nafter  %q", before, after)
+		}
+	})
+}
+
+// TestLookAlikeNames: naming a person "jim carrey" when another is "Jim
+// Carrey" is refused naming that person (before, the library silently
+// kept two people for one), as is naming a face so; the exact name still
+// merges, and a person's own name can be re-spelt.
+func TestLookAlikeNames(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(10))
+		s := openTest(t, loc)
+		index(t, s, &fakeDescriber{}, dir)
+		if _, err := s.Group(ctx, GroupOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := s.People(ctx)
+		if err != nil || len(ps) < 3 {
+			t.Fatalf("%d people, %v", len(ps), err)
+		}
+		if err := s.Name(ctx, ps[0].ID, "Jim Carrey"); err != nil {
+			t.Fatal(err)
+		}
+		var la *LookAlikeError
+		for _, typed := range []string{"jim carrey", "JimCarrey", "jim_carrey"} {
+			err := s.Name(ctx, ps[1].ID, typed)
+			if !errors.As(err, &la) || la.Person != ps[0].ID || !strings.Contains(err.Error(), `"Jim Carrey"`) {
+				t.Errorf("naming %q beside \"Jim Carrey\": %v", typed, err)
+			}
+		}
+		if _, err := s.NameFace(ctx, ps[2].Faces[0].ID, "JIM CARREY"); !errors.As(err, &la) {
+			t.Errorf("naming a face \"JIM CARREY\": %v", err)
+		}
+		if err := s.Name(ctx, ps[0].ID, "Jim  Carrey"); err != nil {
+			t.Errorf("re-spelling a person's own name: %v", err)
+		}
+		if err := s.Name(ctx, ps[1].ID, "Jim  Carrey"); err != nil {
+			t.Errorf("the exact name merges: %v", err)
+		}
+		if after, _ := s.People(ctx); len(after) != len(ps)-1 {
+			t.Errorf("%d people after the merge, want %d", len(after), len(ps)-1)
+		}
+		// Searching takes the name as typed: "jim carrey" finds Jim
+		// Carrey's photos rather than "no person named".
+		g, err := s.LoadGallery(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.SearchPerson(ctx, g, "Jim  Carrey", 5)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("search by the exact name: %v, %v", want, err)
+		}
+		for _, typed := range []string{"jim carrey", "JIM CARREY", "Jim Carrey"} {
+			if got, err := s.SearchPerson(ctx, g, typed, 5); err != nil || !slices.Equal(got, want) {
+				t.Errorf("search %q: %v, %v; want %v", typed, got, err, want)
+			}
+		}
+	})
+}
+
+// TestVerifyGroupPhoto: verify against a group photo compares its main
+// face only, and says so (the JSON counts each photo's faces, the text
+// names the photo): a user asking "is she in this photo?" otherwise read
+// "different people" as "no".
+func TestVerifyGroupPhoto(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"one.jpg": "face 1 1", "group.jpg": "face 1 2\nface 2 3\nface 3 4"})
+	v, err := VerifyPhotos(context.Background(), &fakeDescriber{}, filepath.Join(dir, "one.jpg"), filepath.Join(dir, "group.jpg"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Faces != [2]int{1, 3} {
+		t.Errorf("faces counted %v, want [1 3]", v.Faces)
+	}
+	var b strings.Builder
+	v.WriteText(&b)
+	if !strings.Contains(b.String(), "the second photo has 3 faces") {
+		t.Errorf("text %q does not say the second photo is a group", b.String())
+	}
+	v.Faces = [2]int{1, 1}
+	b.Reset()
+	v.WriteText(&b)
+	if strings.Contains(b.String(), "faces") {
+		t.Errorf("text %q mentions faces for two portraits", b.String())
+	}
+}
+
+// TestIndexSummaryOnePerson: the summary of a library of one person says
+// "1 person (1 new)", not "1 people".
+func TestIndexSummaryOnePerson(t *testing.T) {
+	var out, errs strings.Builder
+	(&IndexResult{Library: "x.db", Seen: 1, Added: 1, Described: 1, Faces: 1, People: 1, NewPeople: 1}).WriteText(&out, &errs)
+	if !strings.Contains(out.String(), "; 1 person (1 new)") {
+		t.Errorf("summary %q", out.String())
+	}
+}
+
+// TestIndexManyWorkers: --workers far beyond the cores (500 here) indexes
+// as many do: before, each worker opened its own PostgreSQL connection and
+// the run died on "too many clients" or a full socket backlog, and on
+// SQLite as many photos were decoded at once as there were workers.
+func TestIndexManyWorkers(t *testing.T) {
+	eachDialect(t, func(t *testing.T, loc string) {
+		dir := t.TempDir()
+		writePhotos(t, dir, manyPhotos(30))
+		s := openTest(t, loc)
+		ix := &Indexer{Store: s, Describer: &fakeDescriber{}, Pipeline: "test-1", Workers: 500}
+		rep, err := ix.Index(context.Background(), []string{dir})
+		if err != nil {
+			t.Fatalf("500 workers: %v", err)
+		}
+		// manyPhotos' photo 11 is not a photo.
+		if rep.Described+len(rep.Failed) != 30 || len(rep.Failed) != 1 {
+			t.Errorf("described %d and failed %d of 30", rep.Described, len(rep.Failed))
+		}
+	})
+}
+
+// TestIndexOverlappingRoots: a folder given twice, or with a photo inside
+// it given too, counts each photo once ("13 photos (6 new)" for six).
+func TestIndexOverlappingRoots(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"a.jpg": "face 1 1", "b.jpg": "face 2 2"})
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	rep := index(t, s, &fakeDescriber{}, dir, dir+string(filepath.Separator), filepath.Join(dir, "a.jpg"))
+	if rep.Seen != 2 || rep.Added != 2 || rep.Described != 2 {
+		t.Errorf("seen %d, added %d, described %d; want 2 each", rep.Seen, rep.Added, rep.Described)
+	}
+}
+
+// TestIndexNotAPhotoGiven: a file named on the command line that is not
+// a photo (notes.txt, /dev/null) is listed as failed, saying why; before,
+// the run said "0 photos" and exited 0, as if the file had been indexed.
+func TestIndexNotAPhotoGiven(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"notes.txt": "hello", "a.jpg": "face 1 1"})
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	rep := index(t, s, &fakeDescriber{}, filepath.Join(dir, "notes.txt"), filepath.Join(dir, "a.jpg"))
+	if rep.Described != 1 || len(rep.Failed) != 1 || !strings.HasSuffix(rep.Failed[0].Path, "notes.txt") ||
+		!strings.Contains(rep.Failed[0].Error, "not a photo") {
+		t.Errorf("described %d, failed %+v", rep.Described, rep.Failed)
+	}
+}
+
+// TestFailedPhotoRetry: a photo that failed on its bytes is not described
+// again by a rerun (listed still); one the run could not name is, since
+// the run may be fixed since.
+func TestFailedPhotoRetry(t *testing.T) {
+	dir := t.TempDir()
+	writePhotos(t, dir, map[string]string{"bad.jpg": "bad", "a.jpg": "face 1 1"})
+	s := openTest(t, filepath.Join(t.TempDir(), "lib.db"))
+	d := &fakeDescriber{}
+	bad := filepath.Join(dir, "bad.jpg")
+	index(t, s, d, dir)
+	if rep := index(t, s, d, dir); d.calls[bad] != 1 || len(rep.Failed) != 1 || rep.Failed[0].Path != bad {
+		t.Errorf("rerun: %d calls, failed %+v", d.calls[bad], rep.Failed)
+	}
+	if _, err := s.DB.Exec(`UPDATE photos SET error = ? WHERE status = 'bad'`, namingFailed+"the run broke"); err != nil {
+		t.Fatal(err)
+	}
+	if index(t, s, d, dir); d.calls[bad] != 2 {
+		t.Errorf("a photo the run could not name was not tried again (%d calls)", d.calls[bad])
+	}
+}

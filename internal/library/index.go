@@ -77,6 +77,9 @@ func (ix *Indexer) Index(ctx context.Context, roots []string) (Report, error) {
 }
 
 // describePending runs the workers until no pending photo is left.
+// MaxWorkersPerCore bounds Indexer.Workers per core (see describePending).
+const MaxWorkersPerCore = 4
+
 func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	s := ix.Store
 	var total int
@@ -87,6 +90,11 @@ func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// Describing is CPU-bound, so workers beyond a few per core only hold
+	// decoded photos in memory and (on PostgreSQL) a connection each: 500
+	// of them overflowed the server's connections. Nor are more workers
+	// than photos of any use.
+	workers = max(1, min(workers, MaxWorkersPerCore*runtime.GOMAXPROCS(0), total))
 	claim, err := ix.claimer(ctx)
 	if err != nil {
 		return err
@@ -188,27 +196,39 @@ func (ix *Indexer) save(ctx context.Context, tx *sql.Tx, id int64, path string, 
 	return claimed{path: path, faces: len(d.faces)}, ix.Store.savePhoto(ctx, tx, id, d.hash, ix.Pipeline, d.faces)
 }
 
-// savePhoto replaces a photo's faces and marks it done. The hash is the
-// one of the bytes actually described, in case the file changed since the
-// scan.
+// savePhoto replaces a photo's faces and marks it done, the user's
+// decisions about the old faces passing to the new ones in their places
+// (see keep.go). The hash is the one of the bytes actually described, in
+// case the file changed since the scan.
 func (s *Store) savePhoto(ctx context.Context, tx *sql.Tx, id int64, hash, pipeline string, found []Face) error {
+	kept, err := s.decisions(ctx, tx, id)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM faces WHERE photo_id = ?`), id); err != nil {
 		return err
 	}
-	for _, f := range found {
+	matched := match(kept, found)
+	for i, f := range found {
 		face, err := s.insertID(ctx, tx, `INSERT INTO faces (photo_id, x, y, w, h, landmarks, descriptor, score, quality)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, f.Box[0], f.Box[1], f.Box[2], f.Box[3],
 			landmarksBlob(f.Landmarks), floatsBlob(f.Descriptor), f.Score, f.Quality)
 		if err != nil {
 			return err
 		}
-		if f.Name != "" {
+		// The user's decision wins over the run's name, which wins over
+		// grouping's old answer.
+		if d := matched[i]; d != nil && (d.source != SourceAuto || f.Name == "") {
+			if err := s.keepDecision(ctx, tx, face, d); err != nil {
+				return err
+			}
+		} else if f.Name != "" {
 			if err := s.nameFace(ctx, tx, face, f.Name); err != nil {
 				return err
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '', claimed_by = '' WHERE id = ?`), hash, pipeline, id)
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE photos SET status = 'done', hash = ?, pipeline = ?, error = '', claimed_by = '' WHERE id = ?`), hash, pipeline, id)
 	return err
 }
 

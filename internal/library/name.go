@@ -1,11 +1,14 @@
 package library
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"starid/internal/identify"
 )
 
 // MaxNameRunes bounds a person's name: a pasted paragraph is a mistake,
@@ -32,4 +35,39 @@ func CheckName(name string) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// LookAlikeError is a name the user gives that differs from a person's
+// only in case, spacing or character forms ("jim carrey" beside "Jim
+// Carrey"): most likely the same person typed another way, which would
+// otherwise split them in two.
+type LookAlikeError struct {
+	Name, Known string
+	Person      int64 // the person called Known
+}
+
+func (e *LookAlikeError) Error() string {
+	return fmt.Sprintf("person %d is already %q, which differs only in case, spacing or character forms; "+
+		"give exactly %q to make them one person, or a clearly different name", e.Person, e.Known, e.Known)
+}
+
+// checkLookAlike refuses name when a person other than except has a
+// look-alike name (see LookAlikeError); the same name is not refused.
+func (s *Store) checkLookAlike(ctx context.Context, db execer, name string, except int64) error {
+	rows, err := db.QueryContext(ctx, s.q(`SELECT id, name FROM people WHERE name <> '' AND name <> ? AND id <> ? ORDER BY id`), name, except)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var known string
+		if err := rows.Scan(&id, &known); err != nil {
+			return err
+		}
+		if identify.SameName(known, name) {
+			return &LookAlikeError{Name: name, Known: known, Person: id}
+		}
+	}
+	return rows.Err()
 }

@@ -58,13 +58,14 @@ ORDER BY pe.id, f.id`)
 
 // Name names a person: its faces become the user's decision (never moved
 // by grouping) and new photos of it join it. Naming a person with a name
-// another person has merges the two: the user says they are one.
+// another person has merges the two: the user says they are one; a name
+// that only looks like another's is refused (LookAlikeError).
 func (s *Store) Name(ctx context.Context, person int64, name string) error {
 	name, err := CheckName(name)
 	if err != nil {
 		return fmt.Errorf("library: naming person %d: %w", person, err)
 	}
-	return s.userTx(ctx, fmt.Sprintf("naming person %d", person), func(tx *sql.Tx) error {
+	return s.userTx(ctx, fmt.Sprintf("naming person %d %q", person, name), func(tx *sql.Tx) error {
 		if err := personExists(ctx, s, tx, person); err != nil {
 			return err
 		}
@@ -74,6 +75,9 @@ func (s *Store) Name(ctx context.Context, person int64, name string) error {
 			return s.mergeTx(ctx, tx, other, person)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := s.checkLookAlike(ctx, tx, name, person); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE people SET name = ? WHERE id = ?`), name, person); err != nil {
@@ -179,12 +183,21 @@ func exists(ctx context.Context, s *Store, tx *sql.Tx, query string, id int64, w
 	return nil
 }
 
-// PersonByName is the id of the person with that name.
+// PersonByName is the id of the person with that name, or else with a
+// name that differs from it only in case, spacing or character forms (as
+// people type a name they read: "tom hanks").
 func (s *Store) PersonByName(ctx context.Context, name string) (int64, error) {
 	var id int64
 	err := s.DB.QueryRowContext(ctx, s.q(`SELECT id FROM people WHERE name = ? ORDER BY id LIMIT 1`), strings.TrimSpace(name)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("library %s: person %q: %w", s.Source, name, ErrNotFound)
+		err = s.checkLookAlike(ctx, s.DB, strings.TrimSpace(name), 0)
+		if la := (*LookAlikeError)(nil); errors.As(err, &la) {
+			return la.Person, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("person %q: %w", name, ErrNotFound)
+		}
+		return 0, fmt.Errorf("library %s: %w", s.Source, err)
 	}
 	return id, err
 }

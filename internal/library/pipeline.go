@@ -23,6 +23,9 @@ type PipelineDescriber struct {
 	// (see MirroredDescriptor): it costs one more pass of the descriptor
 	// net per face.
 	Mirror bool
+	// Detector is the face detector Load's pipeline uses ("": auto); it
+	// is part of Version, since another detector finds other faces.
+	Detector faces.DetectorChoice
 	// Namer, when not nil, names the faces (a face run opened through
 	// internal/recognize); its "unknown" answers stay unnamed.
 	Namer recognize.Recognizer
@@ -42,12 +45,14 @@ type PipelineDescriber struct {
 const VerifyMirrored = true
 
 // Version names what decides the descriptors, for Indexer.Pipeline: a
-// library described without mirroring is described again with it.
+// library described without mirroring, or with another detector, is
+// described again.
 func (p *PipelineDescriber) Version() string {
+	v := p.Detector.Version()
 	if p.Mirror {
-		return faces.PipelineVersion + "+mirror"
+		return v + "+mirror"
 	}
-	return faces.PipelineVersion
+	return v
 }
 
 // load is the pipeline, loaded at the first call.
@@ -95,7 +100,7 @@ func (p *PipelineDescriber) Describe(ctx context.Context, path string, b []byte)
 	var names []recognize.Face
 	if p.Namer != nil && len(found) > 0 {
 		if names, err = p.Namer.Name(ctx, recognize.FromFaces(fimg), found); err != nil {
-			return nil, fmt.Errorf("naming: %w", err)
+			return nil, fmt.Errorf("%s%w", namingFailed, err)
 		}
 	}
 	out := make([]Face, len(found))
@@ -216,6 +221,11 @@ func Mirror(m *faces.Image) {
 		}
 	}
 }
+
+// namingFailed begins the error of a photo the run could not name: the
+// run's fault, not the photo's, so a rerun (maybe with the run fixed)
+// tries the photo again.
+const namingFailed = "naming: "
 
 // LoadError is a failure to load the face pipeline: it stops an index
 // run instead of marking every photo bad.

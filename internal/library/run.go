@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"starid/internal/faces"
 	"starid/internal/progress"
 )
 
@@ -28,7 +30,7 @@ func usagef(format string, args ...any) error { return UsageError{fmt.Sprintf(fo
 
 // NewDescriberFunc makes the describer of photos: InstalledDescriber, or a
 // fake in tests.
-type NewDescriberFunc func(runDir string, mirror bool) (Describer, string, error)
+type NewDescriberFunc func(runDir string, mirror bool, det faces.DetectorChoice) (Describer, string, error)
 
 // Runner is a command as the command line runs it.
 type Runner interface {
@@ -93,6 +95,7 @@ type IndexCommand struct {
 	DB, RunDir   string
 	Workers      int
 	JSON         bool
+	Detector     faces.DetectorChoice // "": auto
 	NewDescriber NewDescriberFunc
 }
 
@@ -105,7 +108,7 @@ func (c *IndexCommand) Run(ctx context.Context, args []string, stdout, stderr io
 	if c.Workers < 0 {
 		return usagef("--workers %d: must be 0 (one per core) or more", c.Workers)
 	}
-	d, version, err := c.NewDescriber(c.RunDir, false)
+	d, version, err := c.NewDescriber(c.RunDir, false, c.Detector)
 	if err != nil {
 		return err
 	}
@@ -148,6 +151,9 @@ func (c *PeopleCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 			names = append(names, d.Action)
 		}
 		return usagef("unknown sub-command %q (want %s)", args[0], strings.Join(names, ", "))
+	}
+	if c.Sheet != "" && !strings.EqualFold(filepath.Ext(c.Sheet), ".png") {
+		return usagef("--sheet %s: the contact sheet is a PNG: give a file name ending in .png", c.Sheet)
 	}
 	return withExistingStore(ctx, c.DB, func(s *Store) error {
 		ps, err := ListPeople(ctx, s)
@@ -198,8 +204,10 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	switch {
 	case len(args) > 0:
 		return usagef("unexpected argument %q (give the photo with --like)", args[0])
-	case (c.Person == "") == (c.Like == ""):
+	case c.Person == "" && c.Like == "":
 		return usagef("give --person NAME or --like PHOTO")
+	case c.Person != "" && c.Like != "":
+		return usagef("give --person NAME or --like PHOTO, not both")
 	case c.JSON && c.CSV:
 		return usagef("--json and --csv: choose one")
 	case c.Top < 1:
@@ -208,7 +216,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	opt := SearchOptions{Person: c.Person, Like: c.Like, Top: c.Top}
 	var err error
 	if c.Like != "" {
-		if opt.Describer, _, err = c.NewDescriber("", false); err != nil {
+		if opt.Describer, _, err = c.NewDescriber("", false, faces.AutoDetector); err != nil {
 			return err
 		}
 	}
@@ -236,7 +244,7 @@ func (c *VerifyCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	if len(args) != 2 {
 		return usagef("want two photos, got %d", len(args))
 	}
-	d, _, err := c.NewDescriber("", VerifyMirrored)
+	d, _, err := c.NewDescriber("", VerifyMirrored, faces.AutoDetector)
 	if err != nil {
 		return err
 	}

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // photoExts are the file kinds the walk takes as photos.
@@ -27,6 +30,7 @@ type photoRow struct {
 	size, mtime int64
 	pipeline    string
 	status      string
+	err         string // why a bad photo failed
 }
 
 // fileInfo is one photo found on disk.
@@ -87,6 +91,10 @@ func visit(p string, d fs.DirEntry, err error, root bool) (*fileInfo, *BadPhoto,
 		// (see removeGone).
 		return nil, &BadPhoto{Path: p, Error: "unreadable folder: " + reason(err)}, nil
 	}
+	if root && !d.IsDir() && !IsPhoto(p) {
+		// Named by the user, unlike a folder's other files: say so.
+		return nil, &BadPhoto{Path: p, Error: "not a photo (by its extension): index takes folders and photos " + photoExtList()}, nil
+	}
 	if !IsPhoto(p) || d.IsDir() {
 		return nil, nil, nil
 	}
@@ -113,6 +121,12 @@ func visit(p string, d fs.DirEntry, err error, root bool) (*fileInfo, *BadPhoto,
 		return nil, &BadPhoto{Path: p, Error: "unreadable: " + reason(err)}, nil
 	}
 	return &fileInfo{path: p, size: info.Size(), mtime: info.ModTime().UnixNano()}, nil, nil
+}
+
+// photoExtList is the photo extensions, for messages: "(.avif, .bmp, ...)".
+func photoExtList() string {
+	exts := slices.Sorted(maps.Keys(photoExts))
+	return "(" + strings.Join(exts, ", ") + ")"
 }
 
 // reason is err without the path a PathError repeats: the listing puts
@@ -150,7 +164,7 @@ func HashFile(path string) (string, error) {
 }
 
 func (s *Store) loadPhotos(ctx context.Context) (map[string]photoRow, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, path, hash, size, mtime, pipeline, status FROM photos`)
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, path, hash, size, mtime, pipeline, status, error FROM photos`)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +172,7 @@ func (s *Store) loadPhotos(ctx context.Context) (map[string]photoRow, error) {
 	out := map[string]photoRow{}
 	for rows.Next() {
 		var r photoRow
-		if err := rows.Scan(&r.id, &r.path, &r.hash, &r.size, &r.mtime, &r.pipeline, &r.status); err != nil {
+		if err := rows.Scan(&r.id, &r.path, &r.hash, &r.size, &r.mtime, &r.pipeline, &r.status, &r.err); err != nil {
 			return nil, err
 		}
 		out[r.path] = r
@@ -186,8 +200,18 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 	var fresh []fileInfo
 	var freshHash []string
 	for _, f := range files {
-		rep.Seen++
+		if seen[f.path] {
+			continue // under two of the roots given
+		}
 		seen[f.path] = true
+		rep.Seen++
+		if s.Dialect == Postgres && !utf8.ValidString(f.path) {
+			// PostgreSQL's text refuses the bytes, and the refusal would
+			// stop the whole run; SQLite keeps them as they are.
+			rep.Failed = append(rep.Failed, BadPhoto{Path: f.path,
+				Error: "the file name is not valid UTF-8, which a PostgreSQL library cannot store: rename the file"})
+			continue
+		}
 		r, ok := known[f.path]
 		if ok && r.status == "pending" {
 			continue // left by a stopped run: described below
@@ -208,6 +232,18 @@ func (ix *Indexer) scan(ctx context.Context, roots []string, rep *Report) error 
 			continue
 		}
 		changed := hash != r.hash || r.pipeline != ix.Pipeline
+		if r.status == "bad" && !changed && hash != "" && !strings.HasPrefix(r.err, namingFailed) {
+			// The same bytes failed with the same pipeline: they would
+			// fail alike (and an indexer started later would describe
+			// them a second time). One that could not be read has no
+			// hash, and is tried again: a permission fixed since does
+			// not change the file's size or time.
+			rep.Failed = append(rep.Failed, BadPhoto{Path: f.path, Error: r.err})
+			if err := s.refresh(ctx, r, f, hash, false); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := s.refresh(ctx, r, f, hash, changed || r.status == "bad"); err != nil {
 			return err
 		}

@@ -112,6 +112,9 @@ type Verdict struct {
 	Same      bool    `json:"same"`
 	Distance  float64 `json:"distance"`
 	Threshold float64 `json:"threshold"`
+	// Faces counts the faces of each photo (VerifyPhotos): with more than
+	// one, only the photo's main face was compared.
+	Faces [2]int `json:"faces,omitzero"`
 }
 
 // Verify compares two descriptors against threshold (0: SameThreshold).

@@ -118,6 +118,13 @@ func (s *Store) assignByName(ctx context.Context, face int64, name, source strin
 		}
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM people WHERE name = ? ORDER BY id LIMIT 1`), name).Scan(&person)
 		if errors.Is(err, sql.ErrNoRows) {
+			// The user's typing, unlike a model's names, may be a
+			// known person's name spelt another way.
+			if source != SourceAuto {
+				if err := s.checkLookAlike(ctx, tx, name, 0); err != nil {
+					return err
+				}
+			}
 			person, err = s.insertID(ctx, tx, `INSERT INTO people (name) VALUES (?)`, name)
 		}
 		if err != nil {

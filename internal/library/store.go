@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // "sqlite" database/sql driver, pure Go
 )
@@ -137,18 +138,30 @@ const busyWait = 10 * time.Second
 // PostgreSQL role or server that takes no writes.
 var ErrReadOnly = errors.New("the library cannot be written (read-only file, folder, mount or database)")
 
+// ErrUnreachable marks a failure to reach the library's PostgreSQL
+// server (stopped, restarting, the network): worth retrying later, unlike
+// the library's own errors.
+var ErrUnreachable = errors.New("the library's database server cannot be reached")
+
 // Explain marks err with ErrReadOnly when the database refused a write
-// for being read-only, so the message says what to fix instead of the
-// driver's code alone; other errors are returned as they are.
+// for being read-only, and with ErrUnreachable when the server could not
+// be reached or dropped the connection, so the message says what to fix
+// instead of the driver's code alone; other errors are returned as they
+// are.
 func Explain(err error) error {
 	var coded interface{ Code() int }
 	var pg interface{ SQLState() string }
 	switch {
-	case err == nil || errors.Is(err, ErrReadOnly):
+	case err == nil || errors.Is(err, ErrReadOnly) || errors.Is(err, ErrUnreachable):
 		return err
 	case errors.As(err, &coded) && coded.Code()&0xff == 8, // SQLITE_READONLY
 		errors.As(err, &pg) && pg.SQLState() == "25006": // read_only_sql_transaction
 		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	case errors.As(err, new(*pgconn.ConnectError)),
+		// Class 08 is connection exceptions, 57P01-57P03 a server
+		// shutting down or starting.
+		errors.As(err, &pg) && (strings.HasPrefix(pg.SQLState(), "08") || strings.HasPrefix(pg.SQLState(), "57P")):
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return err
 }

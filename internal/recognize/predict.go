@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -73,8 +74,14 @@ func TextPrinter(info Info) func(stdout, stderr io.Writer, p Prediction) {
 // others.
 func Predict(ctx context.Context, r Recognizer, path string, ph *identify.Photo) Prediction {
 	p := Prediction{Image: path}
-	if st, err := os.Stat(path); err == nil && st.IsDir() { // data.ListPhotos keeps folders without photos
+	if st, err := os.Stat(path); err == nil && st.IsDir() { // data.ListPhotos keeps folders without photos, and unreadable ones
 		p.Error = "a folder without photos"
+		if _, err := os.ReadDir(path); err != nil {
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+				err = pe.Err // the entry names the folder already
+			}
+			p.Error = "unreadable folder: " + err.Error()
+		}
 		return p
 	}
 	var found []faces.Face

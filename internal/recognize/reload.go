@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"starid/internal/faces"
+	"starid/internal/recognize/defaultmodel"
 	"starid/internal/runs"
 )
 
@@ -25,11 +26,11 @@ import (
 // loaded once and shared by every reopening.
 type Reloading struct {
 	dir    string
-	opt    Options
+	open   func() (Recognizer, error) // opens what dir holds now
 	notify func(err error)
 	cur    atomic.Pointer[loaded]
 	mu     sync.Mutex // held by the one caller reopening the run
-	failed runState   // the files as they were when a reopening last failed
+	failed *runState  // the files as they were when a reopening last failed; nil: none did
 }
 
 type loaded struct {
@@ -46,6 +47,9 @@ var reloadFiles = [2]string{runs.ModelInfoFile, runs.BestFile}
 
 func statRun(dir string) runState {
 	var s runState
+	if dir == "" {
+		return s // nothing to follow
+	}
 	for i, name := range reloadFiles {
 		s[i], _ = os.Stat(filepath.Join(dir, name)) // a missing file is a state too
 	}
@@ -72,6 +76,25 @@ func (s runState) same(t runState) bool {
 // use, the error when it could not be opened (once per state of the
 // files; the old model stays in use).
 func OpenReloading(dir string, opt Options, notify func(err error)) (*Reloading, error) {
+	opt = shareFinder(opt)
+	return openReloading(dir, func() (Recognizer, error) { return Open(dir, opt) }, notify)
+}
+
+// OpenDefaultReloading opens the default model as OpenDefault does and
+// follows it as OpenReloading follows a run: the user's copy as enroll
+// changes it, made or removed since (then the built-in model answers).
+func OpenDefaultReloading(opt Options, notify func(err error)) (*Reloading, error) {
+	dir, err := defaultmodel.UserDir()
+	if err != nil {
+		// Nowhere for a copy to appear: the built-in model, unchanging.
+		dir = ""
+	}
+	opt = shareFinder(opt)
+	return openReloading(dir, func() (Recognizer, error) { return OpenDefault(opt) }, notify)
+}
+
+// shareFinder makes opt's face pipeline load once for every reopening.
+func shareFinder(opt Options) Options {
 	if open := opt.OpenFinder; open != nil {
 		var once sync.Once
 		var f Finder
@@ -81,12 +104,16 @@ func OpenReloading(dir string, opt Options, notify func(err error)) (*Reloading,
 			return f, err
 		}
 	}
+	return opt
+}
+
+func openReloading(dir string, open func() (Recognizer, error), notify func(err error)) (*Reloading, error) {
 	state := statRun(dir)
-	r, err := Open(dir, opt)
+	r, err := open()
 	if err != nil {
 		return nil, err
 	}
-	rl := &Reloading{dir: dir, opt: opt, notify: notify}
+	rl := &Reloading{dir: dir, open: open, notify: notify}
 	rl.cur.Store(&loaded{r: r, state: state})
 	return rl, nil
 }
@@ -100,20 +127,20 @@ func (rl *Reloading) current() Recognizer {
 		return cur.r
 	}
 	defer rl.mu.Unlock()
-	if cur = rl.cur.Load(); now.same(cur.state) || now.same(rl.failed) {
+	if cur = rl.cur.Load(); now.same(cur.state) || rl.failed != nil && now.same(*rl.failed) {
 		return cur.r // reopened meanwhile, or known to fail
 	}
 	// The state is taken before reading: should a writer replace a file
 	// while Open reads, the next call sees a change and reads again.
-	r, err := Open(rl.dir, rl.opt)
+	r, err := rl.open()
 	if err != nil {
-		rl.failed = now
+		rl.failed = &now
 		if rl.notify != nil {
 			rl.notify(err)
 		}
 		return cur.r
 	}
-	rl.failed = runState{}
+	rl.failed = nil
 	rl.cur.Store(&loaded{r: r, state: now})
 	if rl.notify != nil {
 		rl.notify(nil)

@@ -163,6 +163,10 @@ func TestGoldenLibraryAPI(t *testing.T) {
 	step(apiCall{"name-face-bad-id", post, pathFaces + "abc/name", js, []byte(`{"name":"x"}`)})
 	step(apiCall{"name-person", post, pathPerson + tom.PersonID + "/name", js, []byte(`{"name":"Thomas Hanks"}`)})
 	step(apiCall{"name-person-unknown", post, pathPerson + "999/name", js, []byte(`{"name":"x"}`)})
+	// A name spelt like another person's but not the same is a conflict
+	// (409), not a server error, and names the person who has it.
+	step(apiCall{"name-person-look-alike", post, pathPerson + other.PersonID + "/name", js, []byte(`{"name":"thomas  HANKS"}`)})
+	step(apiCall{"name-face-look-alike", post, pathFaces + tom.ID + "/name", js, []byte(`{"name":"meryl streep"}`)})
 	third := decodeJSON[libraryUploadResponse](t, step(apiCall{"library-upload-stranger", post, lib, "image/png", pngBytes(t, 340, 80)}))
 	step(apiCall{"merge-self", post, pathPerson + tom.PersonID + "/merge", js, []byte(fmt.Sprintf(`{"from":%q}`, tom.PersonID))})
 	step(apiCall{"merge", post, pathPerson + tom.PersonID + "/merge", js, []byte(fmt.Sprintf(`{"from":%q}`, third.Faces[0].PersonID))})

@@ -267,6 +267,9 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, work func(c
 	select {
 	case res := <-done:
 		if res.status != 0 {
+			if res.status == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", strconv.Itoa(unreachableRetry))
+			}
 			writeError(w, res.status, res.msg)
 			return
 		}

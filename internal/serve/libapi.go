@@ -96,13 +96,20 @@ func (s *Server) libReady(w http.ResponseWriter, r *http.Request) (context.Conte
 	return ctx, cancel, true
 }
 
-// libError answers a library failure: a missing id is 404, a timeout 503,
-// anything else 500 (logged, since it is the server's problem).
+// libError answers a library failure: a missing id is 404, a name that
+// only looks like a person's 409, a timeout or an unreachable database
+// 503, anything else 500 (logged, since it is the server's problem).
 func (s *Server) libError(w http.ResponseWriter, r *http.Request, err error) {
 	err = library.Explain(err)
 	switch {
+	case errors.Is(err, library.ErrUnreachable):
+		s.log.Warn("library unreachable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(unreachableRetry))
+		writeError(w, http.StatusServiceUnavailable, s.lib.clientMessage(err))
 	case errors.Is(err, library.ErrNotFound):
 		writeError(w, http.StatusNotFound, s.lib.clientMessage(err))
+	case errors.As(err, new(*library.LookAlikeError)):
+		writeError(w, http.StatusConflict, s.lib.clientMessage(err))
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the library did not answer within %v", s.opts.RequestTimeout))
 	case r.Context().Err() != nil:

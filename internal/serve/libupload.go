@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -76,8 +77,16 @@ func (s *Server) failed(ctx context.Context, what string, err error) recognized 
 	if s.lib != nil {
 		msg = s.lib.clientMessage(err)
 	}
+	if errors.Is(err, library.ErrUnreachable) {
+		return recognized{status: http.StatusServiceUnavailable, msg: what + " failed: " + msg}
+	}
 	return recognized{status: http.StatusInternalServerError, msg: what + " failed: " + msg}
 }
+
+// unreachableRetry is the Retry-After, in seconds, of a 503 answered after
+// the work: a library that cannot be reached (a restarting PostgreSQL is
+// back in seconds) or a photo that timed out.
+const unreachableRetry = 5
 
 func (s *Server) addToLibrary(ctx context.Context, upload []byte) recognized {
 	img, res := s.decodeUpload(ctx, upload)

@@ -16,17 +16,23 @@ func OpenRun(dir string, opt recognize.Options, logger *slog.Logger) (Recognizer
 	if logger == nil {
 		logger = slog.Default()
 	}
-	r, err := recognize.OpenReloading(dir, opt, func(err error) {
-		if err != nil {
-			logger.Warn("run changed but could not be reopened; serving the model loaded before", "run", dir, "error", err)
-			return
-		}
-		logger.Info("run changed on disk; serving its new model", "run", dir)
-	})
+	r, err := recognize.OpenReloading(dir, opt, ReloadLogger(logger, dir))
 	if err != nil {
 		return nil, err
 	}
 	return FromRecognizer(r), nil
+}
+
+// ReloadLogger logs each reopening of the model of run (for
+// recognize.OpenReloading and OpenDefaultReloading).
+func ReloadLogger(logger *slog.Logger, run string) func(error) {
+	return func(err error) {
+		if err != nil {
+			logger.Warn("run changed but could not be reopened; serving the model loaded before", "run", run, "error", err)
+			return
+		}
+		logger.Info("run changed on disk; serving its new model", "run", run)
+	}
 }
 
 // CheckFlags refuses Options outside their ranges as `starid serve`'s

@@ -320,6 +320,8 @@ func TestRecognizeRefusals(t *testing.T) {
 	big := bytes.Repeat([]byte{0xff}, limit+1)
 	bigMP, bigMPType := multipartBody(t, [2]string{"image", string(append(pngBytes(t, 8, 8), big...))})
 	noImage, noImageType := multipartBody(t, [2]string{"photo", string(pngBytes(t, 8, 8))})
+	// Two photos in one form: the second was silently dropped.
+	twoImages, twoImagesType := multipartBody(t, [2]string{"image", string(pngBytes(t, 8, 8))}, [2]string{"image", string(pngBytes(t, 9, 9))})
 	pngImg := pngBytes(t, 40, 40)
 	cases := []struct {
 		name, contentType string
@@ -338,6 +340,7 @@ func TestRecognizeRefusals(t *testing.T) {
 		{"truncated PNG", "image/png", bytes.NewReader(pngImg[:len(pngImg)/2]), 0, "", 400, "truncated PNG"},
 		{"empty body", "image/png", strings.NewReader(""), 0, "", 400, "empty upload"},
 		{"multipart without the image field", noImageType, bytes.NewReader(noImage), 0, "", 400, `no field "image"`},
+		{"multipart with two image fields", twoImagesType, bytes.NewReader(twoImages), 0, "", 400, "one photo per request"},
 		{"malformed multipart", "multipart/form-data; boundary=xyz", strings.NewReader("--nope\r\n"), 0, "", 400, "malformed multipart"},
 		{"over the pixel limit", "image/png", bytes.NewReader(pngImg), 1000, "", 422, "over the 1000 pixels limit"},
 		{"header claims 10 gigapixels", "image/png", bytes.NewReader(hugePNG(t, 100000, 100000)), 0, "", 422, "too large"},

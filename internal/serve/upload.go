@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"strings"
@@ -142,10 +143,7 @@ func readUpload(r *http.Request, body *uploadBody) (upload []byte, status int, m
 			return nil, http.StatusBadRequest, `the multipart upload has no field "image"`
 		}
 		if err != nil {
-			status, msg := body.refusal(err)
-			if status == http.StatusBadRequest {
-				msg = "malformed multipart upload: " + err.Error()
-			}
+			status, msg := partError(body, err)
 			return nil, status, msg
 		}
 		if part.FormName() != "image" {
@@ -156,8 +154,38 @@ func readUpload(r *http.Request, body *uploadBody) (upload []byte, status int, m
 			status, msg := body.refusal(err)
 			return nil, status, msg
 		}
+		if status, msg := onlyImage(mr, body); status != 0 {
+			return nil, status, msg
+		}
 		return checkEmpty(upload)
 	}
+}
+
+// onlyImage reads the parts after the "image" one and refuses a second
+// photo: answering for the first alone would lose the others unseen (the
+// page sends one request per photo).
+func onlyImage(mr *multipart.Reader, body *uploadBody) (status int, msg string) {
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return 0, ""
+		}
+		if err != nil {
+			return partError(body, err)
+		}
+		if part.FormName() == "image" {
+			return http.StatusBadRequest, `the multipart upload has several "image" fields: send one photo per request`
+		}
+	}
+}
+
+// partError is the answer to a failure to find the next part of a form.
+func partError(body *uploadBody, err error) (int, string) {
+	status, msg := body.refusal(err)
+	if status == http.StatusBadRequest {
+		msg = "malformed multipart upload: " + err.Error()
+	}
+	return status, msg
 }
 
 func checkEmpty(upload []byte) ([]byte, int, string) {
