@@ -395,11 +395,11 @@ func TestFloat16Weights(t *testing.T) {
 	}
 }
 
-// TestGraphNetConcurrent: calls at once, each with its own input, get the
-// answers they get alone (each borrows a private copy of the steps).
-func TestGraphNetConcurrent(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	nodes, consts := tinyGraph(8, rng)
+// tinyNet builds tinyGraph's net for an s x s input, through the JSON and
+// weights encoding, for the tests that only run it.
+func tinyNet(t *testing.T, s int, rng *rand.Rand) *GraphNet {
+	t.Helper()
+	nodes, consts := tinyGraph(s, rng)
 	js, bin := encodeGraph(t, nodes, consts)
 	m, err := parseTestGraph(t, js, bin)
 	if err != nil {
@@ -409,6 +409,14 @@ func TestGraphNetConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return net
+}
+
+// TestGraphNetConcurrent: calls at once, each with its own input, get the
+// answers they get alone (each borrows a private copy of the steps).
+func TestGraphNetConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	net := tinyNet(t, 8, rng)
 	const n = 6
 	inputs := make([]*tensor.Tensor, n)
 	alone := make([][]float32, n)
@@ -417,6 +425,7 @@ func TestGraphNetConcurrent(t *testing.T) {
 		for i := range inputs[k].Data {
 			inputs[k].Data[i] = float32(rng.Float64())
 		}
+		var err error
 		if alone[k], err = net.Forward(inputs[k]); err != nil {
 			t.Fatal(err)
 		}
@@ -445,16 +454,7 @@ func TestGraphNetConcurrent(t *testing.T) {
 // wrong size is an error.
 func TestArcDescriberChip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	nodes, consts := tinyGraph(8, rng)
-	js, bin := encodeGraph(t, nodes, consts)
-	m, err := parseTestGraph(t, js, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := NewGraphNet(m, GraphOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := tinyNet(t, 8, rng)
 	tpl := ArcFaceTemplate
 	tpl.Size = 8
 	d := &ArcDescriber{Name: "tiny", Net: net, Mean: 100, Div: 50, Template: tpl}

@@ -312,53 +312,25 @@ func scalarOp(op string, d, x []float32, s float32) {
 
 // sum compiles Sum over the last axis of a [N, C] value.
 func (c *graphCompiler) sum(n *graphNode) error {
-	x, err := c.activation(n, 0)
+	x, ax, err := c.reduction(n)
 	if err != nil {
 		return err
 	}
-	ax, err := c.constant(n, 1)
-	if err != nil {
-		return err
+	in := c.shape[x]
+	if len(in) != 2 || len(ax.Data) != 1 || (ax.Data[0] != 1 && ax.Data[0] != -1) {
+		return fmt.Errorf("node %q: Sum over axes %v of %v; only the last axis of a [N, C] value is supported", n.Name, ax.Data, in)
 	}
-	shape := c.shape[x]
-	if len(shape) != 2 || len(ax.Data) != 1 || (ax.Data[0] != 1 && ax.Data[0] != -1) {
-		return fmt.Errorf("node %q: Sum over axes %v of %v; only the last axis of a [N, C] value is supported", n.Name, ax.Data, shape)
+	shape := []int{1}
+	if n.Attr["keep_dims"].B {
+		shape = []int{1, 1}
 	}
-	keep := n.Attr["keep_dims"].B
-	out := []int{1, 1}
-	if !keep {
-		out = []int{1}
-	}
-	c.add(n.Name, []string{x}, out, func() stepFunc {
-		var own *tensor.Tensor
-		return func(ins []*tensor.Tensor, _ []bool) (*tensor.Tensor, error) {
-			in := ins[0]
-			rows, cols := in.Shape[0], in.Shape[1]
-			shape := []int{rows, 1}
-			if !keep {
-				shape = shape[:1]
-			}
-			o := output(&own, in, false, shape...)
-			for r := range rows {
-				var s float32
-				for _, v := range in.Data[r*cols : (r+1)*cols] {
-					s += v
-				}
-				o.Data[r] = s
-			}
-			return o, nil
-		}
-	})
+	c.reduceRows(n, x, shape, false)
 	return nil
 }
 
 // mean compiles Mean over H and W of a map (global average pooling).
 func (c *graphCompiler) mean(n *graphNode) error {
-	x, err := c.activation(n, 0)
-	if err != nil {
-		return err
-	}
-	ax, err := c.constant(n, 1)
+	x, ax, err := c.reduction(n)
 	if err != nil {
 		return err
 	}
@@ -370,24 +342,45 @@ func (c *graphCompiler) mean(n *graphNode) error {
 	if n.Attr["keep_dims"].B {
 		shape = []int{1, in[1], 1, 1}
 	}
+	c.reduceRows(n, x, shape, true)
+	return nil
+}
+
+// reduction reads a reducing node's value and its constant axes.
+func (c *graphCompiler) reduction(n *graphNode) (string, *tensor.Tensor, error) {
+	x, err := c.activation(n, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	ax, err := c.constant(n, 1)
+	return x, ax, err
+}
+
+// reduceRows adds the step of Sum and Mean: the value's batch rows hold
+// shape[1] rows each (one per output number), the rest of the value is
+// split evenly among them; each row is summed in float64 (a mean also
+// divided by its length) into an output of shape with the batch in front.
+func (c *graphCompiler) reduceRows(n *graphNode, x string, shape []int, mean bool) {
 	c.add(n.Name, []string{x}, shape, func() stepFunc {
 		var own *tensor.Tensor
 		return func(ins []*tensor.Tensor, _ []bool) (*tensor.Tensor, error) {
 			v := ins[0]
-			rows, plane := v.Shape[0]*v.Shape[1], v.Shape[2]*v.Shape[3]
-			out := append([]int{v.Shape[0]}, shape[1:]...)
-			o := output(&own, v, false, out...)
+			o := output(&own, v, false, append([]int{v.Shape[0]}, shape[1:]...)...)
+			rows := len(o.Data)
+			width := len(v.Data) / rows
 			for r := range rows {
 				var s float64
-				for _, a := range v.Data[r*plane : (r+1)*plane] {
+				for _, a := range v.Data[r*width : (r+1)*width] {
 					s += float64(a)
 				}
-				o.Data[r] = float32(s / float64(plane))
+				if mean {
+					s /= float64(width)
+				}
+				o.Data[r] = float32(s)
 			}
 			return o, nil
 		}
 	})
-	return nil
 }
 
 // reshape compiles Squeeze of a [N, C, 1, 1] map and Reshape to [N, K].
