@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"image/color"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +134,29 @@ func TestDetectorFlagIndex(t *testing.T) {
 			t.Errorf("step %d (--detector %q): %+v, %d described by the pipeline; want changed %d, described %d, unchanged %d",
 				i, step.detector, res, fake.Calls()-calls, step.changed, step.described, step.unchanged)
 		}
+	}
+}
+
+// bench --faces on a folder with a broken photo times the others and
+// lists the broken one (exit 0); with nothing timed it fails naming the
+// folder (exit 2, as for other bad input).
+func TestBenchFacesSkipsBrokenPhotos(t *testing.T) {
+	findWith(t, &fakeFinder{})
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), 40, 16, color.RGBA{90, 90, 90, 255}, 1)
+	bad := filepath.Join(dir, "b.png")
+	if err := os.WriteFile(bad, []byte("not a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := cli(t, "bench", "--faces", dir, "--steps", "1", "--warmup", "0")
+	if !strings.Contains(out, "skipped "+bad+": not an image") || !strings.Contains(out, "1 photos timed, 1 skipped") {
+		t.Errorf("bench --faces with a broken photo:\n%s", out)
+	}
+	if err := os.Remove(filepath.Join(dir, "a.png")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("bench", "--faces", dir, "--steps", "1", "--warmup", "0")
+	if code != exitInput || !strings.HasPrefix(errOut, "starid bench: "+dir+": no photo could be timed") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("bench --faces with nothing to time: exit %d: %s", code, errOut)
 	}
 }
