@@ -344,3 +344,19 @@ func TestSearchCSVNeutralisesFormulas(t *testing.T) {
 		t.Errorf("the distance is no longer a number: %v", err)
 	}
 }
+
+// A PostgreSQL library that cannot be reached fails on one line that
+// names it with its password masked (the driver lists each address it
+// tried on a line of its own).
+func TestLibraryPostgresErrorIsOneLine(t *testing.T) {
+	useFakeLibrary(t)
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, []string{"Ann"}, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("index", photos, "--db", "postgres://nobody:s3cret@localhost:1/x?connect_timeout=5")
+	if code != exitInput || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "s3cret") ||
+		!strings.HasPrefix(errOut, "starid index: library postgres://nobody:xxxxx@localhost:1/x") {
+		t.Errorf("unreachable PostgreSQL: exit %d: %q", code, errOut)
+	}
+}
