@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -79,5 +81,20 @@ func TestWriteJSONIndents(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteJSON(&b, map[string]int{"a": 1}); err != nil || b.String() != "{\n  \"a\": 1\n}\n" {
 		t.Errorf("WriteJSON = %q, %v", b.String(), err)
+	}
+}
+
+// --workers: negative is a usage error, 0 means one per core, and a huge
+// value is cut to MaxWorkersPerCore per core.
+func TestWorkers(t *testing.T) {
+	limit := MaxWorkersPerCore * runtime.GOMAXPROCS(0)
+	for _, c := range []struct{ in, want int }{{0, 0}, {1, 1}, {limit, limit}, {limit + 1, limit}, {1 << 40, limit}} {
+		var note bytes.Buffer
+		if got, err := Workers(c.in, &note); err != nil || got != c.want || (note.Len() > 0) != (c.in > limit) {
+			t.Errorf("Workers(%d) = %d, %v, note %q; want %d", c.in, got, err, note.String(), c.want)
+		}
+	}
+	if _, err := Workers(-1, io.Discard); err == nil || !errors.As(err, new(UsageError)) || err.Error() != "--workers -1: must be 0 (one per core) or more" {
+		t.Errorf("Workers(-1): %v", err)
 	}
 }

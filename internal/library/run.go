@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"starid/internal/cli"
 	"starid/internal/faces"
 	"starid/internal/progress"
 )
@@ -105,8 +106,9 @@ func (c *IndexCommand) Run(ctx context.Context, args []string, stdout, stderr io
 	if len(args) == 0 {
 		return usagef("want at least one folder or photo to index")
 	}
-	if c.Workers < 0 {
-		return usagef("--workers %d: must be 0 (one per core) or more", c.Workers)
+	var err error
+	if c.Workers, err = cli.Workers(c.Workers, stderr); err != nil {
+		return err
 	}
 	d, version, err := c.NewDescriber(c.RunDir, false, c.Detector)
 	if err != nil {
