@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/library"
 )
 
 // detectorSeen makes the face commands find faces with a fake and records
@@ -158,5 +160,34 @@ func TestBenchFacesSkipsBrokenPhotos(t *testing.T) {
 	code, _, errOut := runCLI("bench", "--faces", dir, "--steps", "1", "--warmup", "0")
 	if code != exitInput || !strings.HasPrefix(errOut, "starid bench: "+dir+": no photo could be timed") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("bench --faces with nothing to time: exit %d: %s", code, errOut)
+	}
+}
+
+// verify and search --like describe photos too, so they take --detector
+// and hand it to the describer (the substitute stops the command there).
+func TestDetectorFlagReachesLibraryDescriber(t *testing.T) {
+	var got []faces.DetectorChoice
+	substitute(t, &newLibraryDescriber, func(_ string, _ bool, d faces.DetectorChoice) (library.Describer, string, error) {
+		got = append(got, d)
+		return nil, "", errors.New("described enough")
+	})
+	dir := t.TempDir()
+	a, b, db := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png"), filepath.Join(dir, "lib.db")
+	for _, args := range [][]string{{"verify", a, b}, {"search", "--like", a, "--db", db}} {
+		for _, d := range faces.DetectorChoices {
+			got = nil
+			code, _, errOut := runCLI(append(args, "--detector", string(d))...)
+			if code != exitInput || !strings.Contains(errOut, "described enough") || len(got) != 1 || got[0] != d {
+				t.Errorf("%s --detector %s: exit %d, %q; the describer was made with %q", args[0], d, code, errOut, got)
+			}
+		}
+		got = nil
+		runCLI(args...)
+		if len(got) != 1 || got[0].SSDUse() != faces.DefaultSSDUse {
+			t.Errorf("%s without --detector: made with %q, want the default", args[0], got)
+		}
+		if code, _, errOut := runCLI(append(args, "--detector", "yolo")...); code != exitUsage || !strings.Contains(errOut, "auto, tiny or ssd") {
+			t.Errorf("%s --detector yolo: exit %d: %s", args[0], code, errOut)
+		}
 	}
 }

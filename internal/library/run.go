@@ -198,6 +198,7 @@ type SearchCommand struct {
 	DB, Person, Like string
 	Top              int
 	JSON, CSV        bool
+	Detector         faces.DetectorChoice // for --like; "": auto
 	NewDescriber     NewDescriberFunc
 }
 
@@ -218,7 +219,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	opt := SearchOptions{Person: c.Person, Like: c.Like, Top: c.Top}
 	var err error
 	if c.Like != "" {
-		if opt.Describer, _, err = c.NewDescriber("", false, faces.AutoDetector); err != nil {
+		if opt.Describer, _, err = c.NewDescriber("", false, c.Detector); err != nil {
 			return err
 		}
 	}
@@ -238,6 +239,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 // VerifyCommand is `starid verify PHOTO_A PHOTO_B`.
 type VerifyCommand struct {
 	JSON         bool
+	Detector     faces.DetectorChoice // "": auto
 	NewDescriber NewDescriberFunc
 }
 
@@ -246,7 +248,7 @@ func (c *VerifyCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	if len(args) != 2 {
 		return usagef("want two photos, got %d", len(args))
 	}
-	d, _, err := c.NewDescriber("", VerifyMirrored, faces.AutoDetector)
+	d, _, err := c.NewDescriber("", VerifyMirrored, c.Detector)
 	if err != nil {
 		return err
 	}
