@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"image/color"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"starid/internal/faces"
 	"starid/internal/identify"
 	"starid/internal/identify/identifytest"
+	"starid/internal/library"
 )
 
 // detectorSeen makes the face commands find faces with a fake and records
@@ -132,6 +135,59 @@ func TestDetectorFlagIndex(t *testing.T) {
 			fake.Calls()-calls != step.described {
 			t.Errorf("step %d (--detector %q): %+v, %d described by the pipeline; want changed %d, described %d, unchanged %d",
 				i, step.detector, res, fake.Calls()-calls, step.changed, step.described, step.unchanged)
+		}
+	}
+}
+
+// bench --faces on a folder with a broken photo times the others and
+// lists the broken one (exit 0); with nothing timed it fails naming the
+// folder (exit 2, as for other bad input).
+func TestBenchFacesSkipsBrokenPhotos(t *testing.T) {
+	findWith(t, &fakeFinder{})
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), 40, 16, color.RGBA{90, 90, 90, 255}, 1)
+	bad := filepath.Join(dir, "b.png")
+	if err := os.WriteFile(bad, []byte("not a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := cli(t, "bench", "--faces", dir, "--steps", "1", "--warmup", "0")
+	if !strings.Contains(out, "skipped "+bad+": not an image") || !strings.Contains(out, "1 photos timed, 1 skipped") {
+		t.Errorf("bench --faces with a broken photo:\n%s", out)
+	}
+	if err := os.Remove(filepath.Join(dir, "a.png")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("bench", "--faces", dir, "--steps", "1", "--warmup", "0")
+	if code != exitInput || !strings.HasPrefix(errOut, "starid bench: "+dir+": no photo could be timed") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("bench --faces with nothing to time: exit %d: %s", code, errOut)
+	}
+}
+
+// verify and search --like describe photos too, so they take --detector
+// and hand it to the describer (the substitute stops the command there).
+func TestDetectorFlagReachesLibraryDescriber(t *testing.T) {
+	var got []faces.DetectorChoice
+	substitute(t, &newLibraryDescriber, func(_ string, _ bool, d faces.DetectorChoice) (library.Describer, string, error) {
+		got = append(got, d)
+		return nil, "", errors.New("described enough")
+	})
+	dir := t.TempDir()
+	a, b, db := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png"), filepath.Join(dir, "lib.db")
+	for _, args := range [][]string{{"verify", a, b}, {"search", "--like", a, "--db", db}} {
+		for _, d := range faces.DetectorChoices {
+			got = nil
+			code, _, errOut := runCLI(append(args, "--detector", string(d))...)
+			if code != exitInput || !strings.Contains(errOut, "described enough") || len(got) != 1 || got[0] != d {
+				t.Errorf("%s --detector %s: exit %d, %q; the describer was made with %q", args[0], d, code, errOut, got)
+			}
+		}
+		got = nil
+		runCLI(args...)
+		if len(got) != 1 || got[0].SSDUse() != faces.DefaultSSDUse {
+			t.Errorf("%s without --detector: made with %q, want the default", args[0], got)
+		}
+		if code, _, errOut := runCLI(append(args, "--detector", "yolo")...); code != exitUsage || !strings.Contains(errOut, "auto, tiny or ssd") {
+			t.Errorf("%s --detector yolo: exit %d: %s", args[0], code, errOut)
 		}
 	}
 }

@@ -112,7 +112,7 @@ func (o *enrollOptions) run(c *cobra.Command, pos []string, stdout, stderr io.Wr
 	if err := identify.CheckName(rest[0]); err != nil {
 		return usagef("%v", err)
 	}
-	if err := checkWorkers(o.workers); err != nil {
+	if err := checkWorkers(&o.workers, stderr); err != nil {
 		return err
 	}
 	opt.Cache, opt.Workers = descriptorCache(o.cache, faces.AutoDetector, stderr), o.workers

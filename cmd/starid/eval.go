@@ -61,7 +61,7 @@ func (o *evalOptions) run(pos []string, threshold *float64, stdout, stderr io.Wr
 	if o.batch < 1 {
 		return usagef("--batch must be positive")
 	}
-	if err := checkWorkers(o.workers); err != nil {
+	if err := checkWorkers(&o.workers, stderr); err != nil {
 		return err
 	}
 	if o.json && o.csv {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	clix "starid/internal/cli"
 	"starid/internal/faces"
 	"starid/internal/identify"
 )
@@ -55,11 +58,10 @@ func workersFlag(f *pflag.FlagSet, p *int, what string) {
 	f.IntVar(p, "workers", 0, what+" goroutines (0: one per core)")
 }
 
-func checkWorkers(n int) error {
-	if n < 0 {
-		return usagef("--workers %d: must be 0 (one per core) or more", n)
-	}
-	return nil
+// checkWorkers checks --workers and cuts a huge value (clix.Workers).
+func checkWorkers(p *int, stderr io.Writer) (err error) {
+	*p, err = clix.Workers(*p, stderr)
+	return err
 }
 
 // detectorValue is --detector, checked as it is parsed so that a bad

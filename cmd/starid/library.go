@@ -54,6 +54,7 @@ func newSearchCmd() *cobra.Command {
 	f.StringVar(&o.DB, "db", "", library.DBHelp)
 	f.StringVar(&o.Person, "person", "", "the photos of this named person (`NAME`)")
 	f.StringVar(&o.Like, "like", "", "the photos of the person in this `photo` (its main face)")
+	detectorFlag(f, &o.Detector)
 	f.IntVar(&o.Top, "top", 20, "how many photos")
 	f.BoolVar(&o.JSON, "json", false, "print JSON (docs/cli.md)")
 	f.BoolVar(&o.CSV, "csv", false, "print CSV, one row per photo")
@@ -64,5 +65,6 @@ func newVerifyCmd() *cobra.Command {
 	o := &library.VerifyCommand{NewDescriber: newLibraryDescriber}
 	c := libraryCmd("verify PHOTO_A PHOTO_B", "whether two photos show the same person (their main faces)", o)
 	c.Flags().BoolVar(&o.JSON, "json", false, `print {"same": ..., "distance": ..., "threshold": ...}`)
+	detectorFlag(c.Flags(), &o.Detector)
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -320,5 +321,42 @@ func TestLibraryReadersNeedALibrary(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the readers made %s (%v)", dir, err)
+	}
+}
+
+// A person named like a spreadsheet formula comes out of search --csv as
+// text (a quote in front), so opening the export runs nothing.
+func TestSearchCSVNeutralisesFormulas(t *testing.T) {
+	useFakeLibrary(t)
+	dir := t.TempDir()
+	photos, db := filepath.Join(dir, "photos"), filepath.Join(dir, "lib.db")
+	if err := identifytest.Folder(photos, []string{"Ann", "Bob"}, 2, 4); err != nil {
+		t.Fatal(err)
+	}
+	cli(t, "index", photos, "--db", db)
+	evil := `=HYPERLINK("http://example.invalid","x")`
+	cli(t, "people", "name", libraryPeople(t, db).People[0].ID, evil, "--db", db)
+	rows, err := csv.NewReader(strings.NewReader(cli(t, "search", "--person", evil, "--top", "1", "--db", db, "--csv"))).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][5] != "'"+evil {
+		t.Fatalf("search --csv: %q %v", rows, err)
+	}
+	if _, err := strconv.ParseFloat(rows[1][3], 64); err != nil {
+		t.Errorf("the distance is no longer a number: %v", err)
+	}
+}
+
+// A PostgreSQL library that cannot be reached fails on one line that
+// names it with its password masked (the driver lists each address it
+// tried on a line of its own).
+func TestLibraryPostgresErrorIsOneLine(t *testing.T) {
+	useFakeLibrary(t)
+	photos := filepath.Join(t.TempDir(), "photos")
+	if err := identifytest.Folder(photos, []string{"Ann"}, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("index", photos, "--db", "postgres://nobody:s3cret@localhost:1/x?connect_timeout=5")
+	if code != exitInput || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "s3cret") ||
+		!strings.HasPrefix(errOut, "starid index: library postgres://nobody:xxxxx@localhost:1/x") {
+		t.Errorf("unreachable PostgreSQL: exit %d: %q", code, errOut)
 	}
 }

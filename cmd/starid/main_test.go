@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -237,5 +238,31 @@ func TestVersion(t *testing.T) {
 	code, out, _ = runCLI("version")
 	if code != exitOK || !strings.Contains(out, "gemm: "+tensor.Backend) || !strings.Contains(out, faces.PackageSpec) {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// A huge --workers is cut to a few per core, with a note, by every
+// command that takes it (each fails afterwards on a missing folder, so
+// nothing runs); a negative one is a usage error.
+func TestWorkersCapped(t *testing.T) {
+	useFakeFaces(t)
+	useFakeLibrary(t)
+	dir := t.TempDir()
+	none := filepath.Join(dir, "none")
+	huge := "1000000000"
+	for _, args := range [][]string{
+		{"train", none, "--model", "vgg16", "--out", filepath.Join(dir, "run")},
+		{"eval", "--data", none},
+		{"enroll", none, "Zoe", filepath.Join(dir, "p.png")},
+		{"index", none, "--db", filepath.Join(dir, "lib.db")},
+	} {
+		code, _, errOut := runCLI(append(args, "--workers", huge)...)
+		if code != exitInput || !strings.HasPrefix(errOut, "note: --workers "+huge+" cut to ") {
+			t.Errorf("%s --workers %s: exit %d: %s", args[0], huge, code, errOut)
+		}
+		code, _, errOut = runCLI(append(args, "--workers", "-1")...)
+		if code != exitUsage || !strings.Contains(errOut, "--workers -1: must be 0 (one per core) or more") {
+			t.Errorf("%s --workers -1: exit %d: %s", args[0], code, errOut)
+		}
 	}
 }

@@ -66,6 +66,9 @@ func (o *trainOptions) run(args, given []string, stdout, stderr io.Writer) error
 	if len(args) != 1 {
 		return usagef("want one data folder, got %d arguments", len(args))
 	}
+	if err := checkWorkers(&o.Settings.Workers, stderr); err != nil {
+		return err
+	}
 	s, err := train.FromFlags(o.Settings, args[0], o.crop, o.exclude, given)
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"encoding/json"
+	"errors"
 	"image"
 	"os"
 	"path/filepath"
@@ -56,12 +58,71 @@ func TestFacesTimesEachPhotoAndReportsProgress(t *testing.T) {
 	if len(done) != 3 || done[0] != 1 || done[2] != 3 {
 		t.Errorf("progress %v, want 1, 2, 3", done)
 	}
-	// A broken photo stops the run with its name.
-	bad := filepath.Join(dir, "bad.png")
+}
+
+// failsOn fails on photos taller than wide, as a pipeline error would.
+type failsOn struct{}
+
+func (failsOn) Faces(img *faces.Image) ([]faces.Face, error) {
+	if img.H > img.W {
+		return nil, errors.New("pipeline broke")
+	}
+	return nil, nil
+}
+
+// A photo that cannot be read, or that the pipeline fails on, is skipped
+// and listed with why; the others are timed. With none timed, the error
+// names the folder.
+func TestFacesSkipsBrokenPhotos(t *testing.T) {
+	dir := t.TempDir()
+	good, tall, bad := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png"), filepath.Join(dir, "c.png")
+	writePhoto(t, good, 20, 10)
+	writePhoto(t, tall, 10, 20)
 	if err := os.WriteFile(bad, []byte("not a png"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Faces([]string{files[0], bad}, finder, FacesOptions{Steps: 1}); err == nil || !strings.Contains(err.Error(), "bad.png") {
-		t.Errorf("broken photo: %v", err)
+	var done []int
+	res, err := FacesOn(failsOn{}, []string{dir}, FacesOptions{Steps: 1, Progress: func(d, _ int) { done = append(done, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Photos != 1 || len(res.PerPhoto) != 1 || res.PerPhoto[0].Image != good || len(res.Skipped) != 2 || len(done) != 3 {
+		t.Fatalf("result %+v, progress %v", res, done)
+	}
+	if res.Skipped[0].Path != tall || !strings.Contains(res.Skipped[0].Reason, "pipeline broke") ||
+		res.Skipped[1].Path != bad || !strings.HasPrefix(res.Skipped[1].Reason, "not an image") {
+		t.Errorf("skipped %+v", res.Skipped)
+	}
+	var text strings.Builder
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "skipped "+bad+": ") || !strings.Contains(text.String(), "1 photos timed, 2 skipped") {
+		t.Errorf("text:\n%s", text.String())
+	}
+	b, _ := json.Marshal(res)
+	if !strings.Contains(string(b), `"skipped":[{"path":"`+tall+`","reason":`) {
+		t.Errorf("json: %s", b)
+	}
+	// Nothing timed: an error naming the folder and the first reason.
+	if err := os.Remove(good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FacesOn(failsOn{}, []string{dir}, FacesOptions{Steps: 1}); err == nil ||
+		!strings.Contains(err.Error(), dir+": no photo could be timed") || !strings.Contains(err.Error(), "pipeline broke") {
+		t.Errorf("no photo timed: %v", err)
+	}
+}
+
+// With every photo timed, skipped is an empty list, not null.
+func TestFacesNoneSkipped(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.png")
+	writePhoto(t, p, 20, 10)
+	res, err := Faces([]string{p}, failsOn{}, FacesOptions{Steps: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(res); !strings.Contains(string(b), `"skipped":[]`) {
+		t.Errorf("json: %s", b)
 	}
 }

@@ -81,11 +81,37 @@ func Execute(root *cobra.Command, args []string, stderr io.Writer, isUsage func(
 	path := c.CommandPath()
 	var fe flagError
 	if errors.As(err, &fe) || errors.As(err, new(UsageError)) || isUsage(err) {
-		fmt.Fprintf(stderr, "%s: %v%s\nRun '%s --help' for usage.\n", path, err, dashHint(fe.err), path)
+		fmt.Fprintf(stderr, "%s: %s%s\nRun '%s --help' for usage.\n", path, OneLine(err.Error()), dashHint(fe.err), path)
 		return ExitUsage
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", path, err)
+	fmt.Fprintf(stderr, "%s: %s\n", path, OneLine(err.Error()))
 	return ExitInput
+}
+
+// OneLine is an error message on one line, as scripts reading stderr
+// expect: some libraries' errors span lines (a database driver lists each
+// address it tried, errors.Join one error a line). The lines are joined
+// with "; " (after a line ending in ":" with a space), each repeated line
+// kept once.
+func OneLine(msg string) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || seen[line] {
+			continue
+		}
+		seen[line] = true
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // dashHint explains pflag's "unknown shorthand flag: 'j' in -json", which

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -29,6 +31,12 @@ func TestExecute(t *testing.T) {
 	}{
 		{[]string{"pick", "one"}, nil, ExitOK, ""},
 		{[]string{"pick", "one"}, errors.New("photo.jpg: broken"), ExitInput, "tool pick one: photo.jpg: broken\n"},
+		// A library's several-line error (a driver trying two addresses)
+		// comes out on one line, each repeated line once.
+		{[]string{"pick", "one"}, errors.New("connect to db:\n\t1.2.3.4: refused\n\t1.2.3.4: refused\n\t::1: refused\n"), ExitInput,
+			"tool pick one: connect to db: 1.2.3.4: refused; ::1: refused\n"},
+		{[]string{"pick", "one"}, errors.Join(errors.New("a.jpg: broken"), errors.New("b.jpg: empty")), ExitInput, "tool pick one: a.jpg: broken; b.jpg: empty\n"},
+		{[]string{"pick", "one"}, Usagef("--a and\n--b"), ExitUsage, "tool pick one: --a and; --b\nRun"},
 		{[]string{"pick", "one"}, fmt.Errorf("wrapped: %w", Usagef("--n %d: bad", 3)), ExitUsage, "tool pick one: wrapped: --n 3: bad\nRun 'tool pick one --help' for usage.\n"},
 		{[]string{"pick", "one"}, errOther, ExitUsage, "Run 'tool pick one --help'"},
 		{[]string{"pick", "one", "-json"}, nil, ExitUsage, "(long flags take two dashes: --json)"},
@@ -41,7 +49,8 @@ func TestExecute(t *testing.T) {
 	for _, c := range cases {
 		var errOut bytes.Buffer
 		got := Execute(tree(&errOut, c.fail), c.args, &errOut, func(err error) bool { return errors.Is(err, errOther) })
-		if got != c.status || !strings.Contains(errOut.String(), c.want) || (c.want == "" && errOut.Len() > 0) {
+		if got != c.status || !strings.Contains(errOut.String(), c.want) || (c.want == "" && errOut.Len() > 0) ||
+			(c.fail != nil && strings.Count(errOut.String(), "\n") > 2) {
 			t.Errorf("%q: status %d, stderr %q; want %d and %q", c.args, got, errOut.String(), c.status, c.want)
 		}
 	}
@@ -72,5 +81,20 @@ func TestWriteJSONIndents(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteJSON(&b, map[string]int{"a": 1}); err != nil || b.String() != "{\n  \"a\": 1\n}\n" {
 		t.Errorf("WriteJSON = %q, %v", b.String(), err)
+	}
+}
+
+// --workers: negative is a usage error, 0 means one per core, and a huge
+// value is cut to MaxWorkersPerCore per core.
+func TestWorkers(t *testing.T) {
+	limit := MaxWorkersPerCore * runtime.GOMAXPROCS(0)
+	for _, c := range []struct{ in, want int }{{0, 0}, {1, 1}, {limit, limit}, {limit + 1, limit}, {1 << 40, limit}} {
+		var note bytes.Buffer
+		if got, err := Workers(c.in, &note); err != nil || got != c.want || (note.Len() > 0) != (c.in > limit) {
+			t.Errorf("Workers(%d) = %d, %v, note %q; want %d", c.in, got, err, note.String(), c.want)
+		}
+	}
+	if _, err := Workers(-1, io.Discard); err == nil || !errors.As(err, new(UsageError)) || err.Error() != "--workers -1: must be 0 (one per core) or more" {
+		t.Errorf("Workers(-1): %v", err)
 	}
 }

@@ -2,11 +2,11 @@ package library
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 
+	"starid/internal/cli"
 	"starid/internal/data"
 	"starid/internal/faces"
 	"starid/internal/recognize"
@@ -136,17 +136,16 @@ func (ms Matches) WriteText(w io.Writer) {
 
 // WriteCSV prints a header and a row per photo, with the JSON's fields.
 func (ms Matches) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"rank", "image", "face", "distance", "person_id", "person", "x", "y", "w", "h"})
+	c := cli.NewCSV(w)
+	c.Row("rank", "image", "face", "distance", "person_id", "person", "x", "y", "w", "h")
 	for i, m := range ms {
-		row := []string{strconv.Itoa(i + 1), m.Photo, m.FaceID, strconv.FormatFloat(m.Distance, 'f', 4, 64), m.PersonID, m.Person}
+		row := []any{i + 1, m.Photo, m.FaceID, cli.Float(m.Distance, 4), m.PersonID, m.Person}
 		for _, v := range m.Box {
-			row = append(row, strconv.FormatFloat(v, 'f', 1, 64))
+			row = append(row, cli.Float(v, 1))
 		}
-		cw.Write(row)
+		c.Row(row...)
 	}
-	cw.Flush()
-	return cw.Error()
+	return c.Flush()
 }
 
 // WriteText prints the verdict in words, with the distance and threshold.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"starid/internal/cli"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,9 +78,6 @@ func (ix *Indexer) Index(ctx context.Context, roots []string) (Report, error) {
 }
 
 // describePending runs the workers until no pending photo is left.
-// MaxWorkersPerCore bounds Indexer.Workers per core (see describePending).
-const MaxWorkersPerCore = 4
-
 func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	s := ix.Store
 	var total int
@@ -94,7 +92,7 @@ func (ix *Indexer) describePending(ctx context.Context, rep *Report) error {
 	// decoded photos in memory and (on PostgreSQL) a connection each: 500
 	// of them overflowed the server's connections. Nor are more workers
 	// than photos of any use.
-	workers = max(1, min(workers, MaxWorkersPerCore*runtime.GOMAXPROCS(0), total))
+	workers = max(1, min(workers, cli.MaxWorkersPerCore*runtime.GOMAXPROCS(0), total))
 	claim, err := ix.claimer(ctx)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"starid/internal/cli"
 	"starid/internal/faces"
 	"starid/internal/progress"
 )
@@ -105,8 +106,9 @@ func (c *IndexCommand) Run(ctx context.Context, args []string, stdout, stderr io
 	if len(args) == 0 {
 		return usagef("want at least one folder or photo to index")
 	}
-	if c.Workers < 0 {
-		return usagef("--workers %d: must be 0 (one per core) or more", c.Workers)
+	var err error
+	if c.Workers, err = cli.Workers(c.Workers, stderr); err != nil {
+		return err
 	}
 	d, version, err := c.NewDescriber(c.RunDir, false, c.Detector)
 	if err != nil {
@@ -196,6 +198,7 @@ type SearchCommand struct {
 	DB, Person, Like string
 	Top              int
 	JSON, CSV        bool
+	Detector         faces.DetectorChoice // for --like; "": auto
 	NewDescriber     NewDescriberFunc
 }
 
@@ -216,7 +219,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	opt := SearchOptions{Person: c.Person, Like: c.Like, Top: c.Top}
 	var err error
 	if c.Like != "" {
-		if opt.Describer, _, err = c.NewDescriber("", false, faces.AutoDetector); err != nil {
+		if opt.Describer, _, err = c.NewDescriber("", false, c.Detector); err != nil {
 			return err
 		}
 	}
@@ -236,6 +239,7 @@ func (c *SearchCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 // VerifyCommand is `starid verify PHOTO_A PHOTO_B`.
 type VerifyCommand struct {
 	JSON         bool
+	Detector     faces.DetectorChoice // "": auto
 	NewDescriber NewDescriberFunc
 }
 
@@ -244,7 +248,7 @@ func (c *VerifyCommand) Run(ctx context.Context, args []string, stdout, _ io.Wri
 	if len(args) != 2 {
 		return usagef("want two photos, got %d", len(args))
 	}
-	d, _, err := c.NewDescriber("", VerifyMirrored, faces.AutoDetector)
+	d, _, err := c.NewDescriber("", VerifyMirrored, c.Detector)
 	if err != nil {
 		return err
 	}

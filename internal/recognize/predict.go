@@ -2,15 +2,14 @@ package recognize
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 
+	"starid/internal/cli"
 	"starid/internal/data"
 	"starid/internal/eval"
 	"starid/internal/faces"
@@ -238,22 +237,20 @@ func PredictAll(ctx context.Context, r Recognizer, paths []string, photos []iden
 // WriteCSV is `predict --csv`: one row per face (a photo without one, or
 // that failed, gets one row with its note or error), with a header.
 func WriteCSV(w io.Writer, preds []Prediction) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"image", "face", "x", "y", "w", "h", "name", "unknown", "confidence", "distance", "closest", "note", "error"})
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	c := cli.NewCSV(w)
+	c.Row("image", "face", "x", "y", "w", "h", "name", "unknown", "confidence", "distance", "closest", "note", "error")
 	for _, p := range preds {
 		if len(p.Faces) == 0 {
-			cw.Write([]string{p.Image, "", "", "", "", "", "", "", "", "", "", p.Note, p.Error})
+			c.Row(p.Image, "", "", "", "", "", "", "", "", "", "", p.Note, p.Error)
 		}
 		for i, a := range p.Faces {
-			dist := ""
+			var dist cli.Number
 			if a.Distance != nil {
-				dist = f(*a.Distance)
+				dist = cli.Float(*a.Distance, 4)
 			}
-			cw.Write([]string{p.Image, strconv.Itoa(i + 1), strconv.Itoa(a.Box[0]), strconv.Itoa(a.Box[1]), strconv.Itoa(a.Box[2]),
-				strconv.Itoa(a.Box[3]), a.Name, strconv.FormatBool(a.Unknown), f(a.Confidence), dist, a.Closest, p.Note, p.Error})
+			c.Row(p.Image, i+1, a.Box[0], a.Box[1], a.Box[2], a.Box[3], a.Name, a.Unknown, cli.Float(a.Confidence, 4),
+				dist, a.Closest, p.Note, p.Error)
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return c.Flush()
 }

@@ -1,11 +1,10 @@
 package runeval
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"io"
-	"strconv"
 
+	"starid/internal/cli"
 	"starid/internal/eval"
 )
 
@@ -37,12 +36,10 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 
 // WriteCSV is `eval --csv`: one row per class, with a header.
 func (r *Result) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"class", "precision", "recall", "f1", "support", "predicted"})
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	out := cli.NewCSV(w)
+	out.Row("class", "precision", "recall", "f1", "support", "predicted")
 	for _, c := range r.ClassScores() {
-		cw.Write([]string{c.Name, f(c.Precision), f(c.Recall), f(c.F1), strconv.Itoa(c.Support), strconv.Itoa(c.Predicted)})
+		out.Row(c.Name, cli.Float(c.Precision, 4), cli.Float(c.Recall, 4), cli.Float(c.F1, 4), c.Support, c.Predicted)
 	}
-	cw.Flush()
-	return cw.Error()
+	return out.Flush()
 }
