@@ -207,3 +207,136 @@ func docBlocks(doc string) []docBlock {
 	flush()
 	return blocks
 }
+
+// TestReadmeExamplesParse keeps the README's command examples (the
+// bin/starid lines of its fenced blocks) usable: each must name a runnable
+// command and get through flag parsing (run with --help appended, exit 0).
+// The examples' notation is read as a reader would: "[...]" is optional and
+// tried with its contents, "a|b" (inside brackets too) takes its first
+// choice, a line of "--x | --y" alternatives is tried once per choice, and
+// the placeholder N stands for a number.
+func TestReadmeExamplesParse(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range docBlocks(string(readme)) {
+		if !strings.HasPrefix(b.text, "bin/starid ") || len(b.spans) != 1 || b.spans[0] != b.text {
+			continue // only code lines
+		}
+		for _, args := range exampleArgs(b.text) {
+			n++
+			c, rest, err := newRoot(io.Discard, io.Discard).Find(args)
+			if err != nil || !c.Runnable() {
+				t.Errorf("README example %q: %v names no runnable command", b.text, args)
+				continue
+			}
+			// --help skips the argument checks, and a mistyped sub-command
+			// passes as its parent's argument, so check both here.
+			if err := c.ParseFlags(rest); err == nil {
+				pos := c.Flags().Args()
+				if err := c.ValidateArgs(pos); err != nil {
+					t.Errorf("README example %q: starid %s: %v", b.text, strings.Join(args, " "), err)
+				} else if c.HasSubCommands() && len(pos) > 0 {
+					t.Errorf("README example %q: %s has no sub-command %q", b.text, c.CommandPath(), pos[0])
+				}
+			}
+			if code, _, stderr := runCLI(append(args, "--help")...); code != exitOK {
+				t.Errorf("README example %q: starid %s --help: exit %d: %s", b.text, strings.Join(args, " "), code, stderr)
+			}
+		}
+	}
+	t.Logf("%d example command lines", n)
+	if n < 10 {
+		t.Fatalf("found only %d README examples: has the README's layout changed?", n)
+	}
+}
+
+// exampleArgs turns one README example line into the argument lists it
+// stands for.
+func exampleArgs(line string) [][]string {
+	var words []string
+	for _, w := range shellWords(line)[1:] {
+		if w == "#" || strings.HasPrefix(w, "#") {
+			break
+		}
+		words = append(words, w)
+	}
+	// Inside brackets, keep the first of "a | b"; outside, "|" separates
+	// whole alternatives of the line's flags.
+	var segs [][]string
+	cur, depth, skip := []string{}, 0, false
+	for _, w := range words {
+		opens, closes := strings.HasPrefix(w, "["), strings.HasSuffix(w, "]")
+		if opens {
+			depth++
+		}
+		switch {
+		case w == "|" && depth > 0:
+			skip = true
+		case w == "|":
+			segs, cur = append(segs, cur), []string{}
+		case !skip:
+			w = strings.Trim(w, "[]")
+			if i := strings.Index(w, "|"); i > 0 {
+				w = w[:i]
+			}
+			if w == "N" {
+				w = "1"
+			}
+			cur = append(cur, w)
+		}
+		if closes && depth > 0 {
+			depth--
+			skip = false
+		}
+	}
+	segs = append(segs, cur)
+	if len(segs) == 1 {
+		return segs
+	}
+	// The words before the first flag are the command and its arguments,
+	// shared by every alternative.
+	first := segs[0]
+	base := first
+	for i, w := range first {
+		if strings.HasPrefix(w, "--") {
+			base, segs[0] = first[:i], first[i:]
+			break
+		}
+	}
+	var out [][]string
+	for _, s := range segs {
+		out = append(out, append(append([]string{}, base...), s...))
+	}
+	return out
+}
+
+// shellWords splits a line into words, keeping double-quoted text whole (the
+// README's examples quote only with double quotes and never escape; too
+// little to take on a shell-parsing module for).
+func shellWords(line string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+			}
+			inWord = false
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
