@@ -57,12 +57,18 @@ func main() {
 // tree is built afresh each time since flags bind to per-command options
 // structs.
 func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	return clix.Execute(root, args, stderr, func(err error) bool {
+		return errors.As(err, new(runeval.UsageError)) || errors.As(err, new(library.UsageError))
+	})
+}
+
+// newRoot builds the whole command tree; run executes it and the docs test
+// walks it.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	subs := make([]*cobra.Command, len(commands))
 	for i, newCmd := range commands {
 		subs[i] = newCmd()
 	}
-	root := clix.Root("starid", "starid recognizes Hollywood stars in photos.", stdout, stderr, subs...)
-	return clix.Execute(root, args, stderr, func(err error) bool {
-		return errors.As(err, new(runeval.UsageError)) || errors.As(err, new(library.UsageError))
-	})
+	return clix.Root("starid", "starid recognizes Hollywood stars in photos.", stdout, stderr, subs...)
 }
