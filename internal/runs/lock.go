@@ -37,6 +37,11 @@ func LockRun(dir, command string, wait time.Duration, waiting func(holder string
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
+		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+			// Said as OpenRun says it, so every command names a
+			// mistyped run the same way.
+			return nil, fmt.Errorf("%s: no such run directory", dir)
+		}
 		return nil, fmt.Errorf("run folder %s: cannot create its lock file: %w", dir, unwrapPath(err))
 	}
 	deadline := time.Now().Add(wait)
