@@ -147,16 +147,7 @@ func parseTestGraph(t *testing.T, js, bin []byte) (*GraphModel, error) {
 func TestGraphNetTinyGraph(t *testing.T) {
 	const s = 8 // SAME at stride 2 pads 0 rows above, 1 below
 	rng := rand.New(rand.NewPCG(3, 4))
-	nodes, consts := tinyGraph(s, rng)
-	js, bin := encodeGraph(t, nodes, consts)
-	m, err := parseTestGraph(t, js, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := NewGraphNet(m, GraphOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	net, m, consts := tinyNet(t, s, rng)
 	const batch = 2
 	x := tensor.New(batch, 3, s, s) // NCHW for GraphNet
 	nhwc := make([][]float64, batch)
@@ -396,8 +387,9 @@ func TestFloat16Weights(t *testing.T) {
 }
 
 // tinyNet builds tinyGraph's net for an s x s input, through the JSON and
-// weights encoding, for the tests that only run it.
-func tinyNet(t *testing.T, s int, rng *rand.Rand) *GraphNet {
+// weights encoding; it also returns the parsed model and the constants, for
+// the tests that check the net against them.
+func tinyNet(t *testing.T, s int, rng *rand.Rand) (*GraphNet, *GraphModel, map[string]*tensor.Tensor) {
 	t.Helper()
 	nodes, consts := tinyGraph(s, rng)
 	js, bin := encodeGraph(t, nodes, consts)
@@ -409,14 +401,14 @@ func tinyNet(t *testing.T, s int, rng *rand.Rand) *GraphNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return net
+	return net, m, consts
 }
 
 // TestGraphNetConcurrent: calls at once, each with its own input, get the
 // answers they get alone (each borrows a private copy of the steps).
 func TestGraphNetConcurrent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	net := tinyNet(t, 8, rng)
+	net, _, _ := tinyNet(t, 8, rng)
 	const n = 6
 	inputs := make([]*tensor.Tensor, n)
 	alone := make([][]float32, n)
@@ -454,7 +446,7 @@ func TestGraphNetConcurrent(t *testing.T) {
 // wrong size is an error.
 func TestArcDescriberChip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	net := tinyNet(t, 8, rng)
+	net, _, _ := tinyNet(t, 8, rng)
 	tpl := ArcFaceTemplate
 	tpl.Size = 8
 	d := &ArcDescriber{Name: "tiny", Net: net, Mean: 100, Div: 50, Template: tpl}
